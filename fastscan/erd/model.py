@@ -1,0 +1,248 @@
+"""SLADS-Net ERD regressor: RBF random Fourier features (6 -> 50) and a small ReLU MLP.
+
+The lift is ``z = sqrt(2 / D) cos(f @ omega + beta)`` with ``omega = sqrt(2 gamma) G``,
+``G`` standard normal (6 x D) and ``beta`` uniform on [0, 2 pi), both drawn from
+numpy's legacy ``RandomState(random_state)`` in that order, exactly as FAST and
+scikit-learn's ``RBFSampler`` do. The MLP is fitted with scikit-learn and stored as
+plain arrays; prediction is a float32 numpy forward pass, clipped at 0.
+
+Models are saved as ``.npz`` files (no pickle) with a JSON header carrying the
+schema version and how the model was made.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastscan.features import N_FEATURES
+
+__all__ = ["SCHEMA", "ERDModel", "default_model_path", "load_model"]
+
+SCHEMA = "fastscan.erd-model/1"
+
+
+class ERDModel:
+    """Predict the expected reduction in distortion (ERD) from the six SLADS features.
+
+    Parameters
+    ----------
+    n_components : int
+        Dimension of the random Fourier feature lift.
+    gamma : float
+        RBF kernel parameter of the lift.
+    hidden_layer_sizes : tuple of int
+        Hidden ReLU layers of the MLP.
+    random_state : int
+        Seed of the lift (legacy ``RandomState``) and of the MLP initialisation.
+    max_iter, alpha, learning_rate_init, batch_size :
+        Adam training settings passed to scikit-learn's ``MLPRegressor``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.random((500, 6)) * 10
+    >>> model = ERDModel(max_iter=5).fit(X, X[:, 0] * 3)
+    >>> model.predict(X[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        n_components: int = 50,
+        gamma: float = 0.01,
+        hidden_layer_sizes: tuple[int, ...] = (50, 5),
+        random_state: int = 1,
+        max_iter: int = 50,
+        alpha: float = 1e-4,
+        learning_rate_init: float = 1e-3,
+        batch_size: int = 200,
+    ) -> None:
+        self.n_components = n_components
+        self.gamma = gamma
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.random_state = random_state
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+
+    # -- lift -------------------------------------------------------------------------
+    def _init_lift(self) -> None:
+        rng = np.random.RandomState(self.random_state)
+        gauss = rng.normal(size=(N_FEATURES, self.n_components))
+        self.omega_ = (np.sqrt(2.0 * self.gamma) * gauss).astype(np.float64)
+        self.beta_ = rng.uniform(0.0, 2.0 * np.pi, size=self.n_components).astype(np.float64)
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Lift (n, 6) features to (n, n_components) float32 random Fourier features."""
+        self._check_fitted("omega_")
+        features = self._check_features(features)
+        proj = features @ self.omega_
+        proj += self.beta_
+        np.cos(proj, out=proj)
+        proj *= np.sqrt(2.0 / self.n_components)
+        return proj.astype(np.float32)
+
+    # -- estimator contract -----------------------------------------------------------
+    def fit(self, features: np.ndarray, target: np.ndarray) -> ERDModel:
+        """Fit the MLP on lifted features; returns self."""
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+
+        features = self._check_features(features)
+        target = np.asarray(target, dtype=np.float64).reshape(-1)
+        if target.shape[0] != features.shape[0] or not np.all(np.isfinite(target)):
+            raise ValueError("target must be finite with one value per feature row")
+        self._init_lift()
+        mlp = MLPRegressor(
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            activation="relu",
+            solver="adam",
+            alpha=self.alpha,
+            batch_size=self.batch_size,
+            learning_rate_init=self.learning_rate_init,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp.fit(self.transform(features), target.astype(np.float32))
+        self.coefs_ = [np.asarray(w, np.float32) for w in mlp.coefs_]
+        self.intercepts_ = [np.asarray(b, np.float32) for b in mlp.intercepts_]
+        self.loss_curve_ = [float(v) for v in mlp.loss_curve_]
+        self.n_iter_ = int(mlp.n_iter_)
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """ERD of each feature row: MLP forward pass, negatives clipped to 0 (float64)."""
+        self._check_fitted("coefs_")
+        out = self.transform(features)
+        last = len(self.coefs_) - 1
+        for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            out = out @ w
+            out += b
+            if i < last:
+                np.maximum(out, 0.0, out=out)
+        erd = out[:, 0].astype(np.float64)
+        erd[~np.isfinite(erd)] = 0.0
+        return np.maximum(erd, 0.0)
+
+    def score(self, features: np.ndarray, target: np.ndarray) -> float:
+        """Coefficient of determination R^2 of the raw (unclipped) predictions."""
+        pred = self.predict(features)
+        target = np.asarray(target, dtype=np.float64).reshape(-1)
+        ss_res = float(np.sum((target - pred) ** 2))
+        ss_tot = float(np.sum((target - target.mean()) ** 2))
+        return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "n_components": self.n_components,
+            "gamma": self.gamma,
+            "hidden_layer_sizes": list(self.hidden_layer_sizes),
+            "random_state": self.random_state,
+            "max_iter": self.max_iter,
+            "alpha": self.alpha,
+            "learning_rate_init": self.learning_rate_init,
+            "batch_size": self.batch_size,
+        }
+
+    # -- persistence ------------------------------------------------------------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted model as named plain arrays (a JSON header and the layers)."""
+        self._check_fitted("coefs_")
+        header = {"schema": SCHEMA, "params": self.get_params(), "info": getattr(self, "info_", {})}
+        arrays: dict[str, np.ndarray] = {"header": np.array(json.dumps(header))}
+        for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            arrays[f"coef_{i}"] = w
+            arrays[f"intercept_{i}"] = b
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], source: str = "arrays") -> ERDModel:
+        """Inverse of :meth:`to_arrays`; refuses another schema or layers that do not chain."""
+        try:
+            header = json.loads(str(arrays["header"]))
+            n_layers = sum(1 for key in arrays if key.startswith("coef_"))
+            coefs = [np.asarray(arrays[f"coef_{i}"], np.float32) for i in range(n_layers)]
+            intercepts = [np.asarray(arrays[f"intercept_{i}"], np.float32) for i in range(n_layers)]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{source} is not a fastscan ERD model ({exc})") from None
+        if header.get("schema") != SCHEMA:
+            raise ValueError(
+                f"{source} has model schema {header.get('schema')!r}; this fastscan reads {SCHEMA!r}"
+            )
+        params = header["params"]
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        model = cls(**params)
+        model._init_lift()
+        expected_in = model.n_components
+        for w, b in zip(coefs, intercepts):
+            if w.ndim != 2 or w.shape[0] != expected_in or b.shape != (w.shape[1],):
+                raise ValueError(f"{source}: layer shapes {w.shape}/{b.shape} do not chain")
+            expected_in = w.shape[1]
+        if n_layers == 0 or expected_in != 1:
+            raise ValueError(f"{source}: the last layer must have 1 output")
+        model.coefs_, model.intercepts_ = coefs, intercepts
+        model.info_ = header.get("info", {})
+        return model
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to an ``.npz`` file (no pickle)."""
+        path = Path(path)
+        with path.open("wb") as fh:
+            np.savez(fh, **self.to_arrays())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ERDModel:
+        """Read a model written by :meth:`save`; refuses files of another schema."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"ERD model file not found: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path} is not a fastscan ERD model file ({exc})") from None
+        return cls.from_arrays(arrays, source=str(path))
+
+    # -- helpers ----------------------------------------------------------------------
+    def _check_fitted(self, attribute: str) -> None:
+        if not hasattr(self, attribute):
+            raise RuntimeError("this ERDModel is not fitted yet; call fit() or ERDModel.load()")
+
+    @staticmethod
+    def _check_features(features: np.ndarray) -> np.ndarray:
+        features = np.asarray(features, dtype=np.float64)
+        if features.ndim != 2 or features.shape[1] != N_FEATURES:
+            raise ValueError(f"features must be (n, {N_FEATURES}), got shape {features.shape}")
+        return features
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"ERDModel({args})"
+
+
+def default_model_path() -> Path:
+    """Path of the ERD model shipped inside the package."""
+    return Path(str(resources.files("fastscan.erd") / "erd_default.npz"))
+
+
+def load_model(model: ERDModel | str | Path | None = None) -> ERDModel:
+    """The shipped model for ``None``, a fitted :class:`ERDModel` as is, or a file path."""
+    if model is None:
+        return ERDModel.load(default_model_path())
+    if isinstance(model, ERDModel):
+        model._check_fitted("coefs_")
+        return model
+    if isinstance(model, (str, Path)):
+        return ERDModel.load(model)
+    raise TypeError(f"model must be None, an ERDModel or a path, got {type(model).__name__}")

@@ -1,0 +1,423 @@
+"""The decision engine: which pixel to measure next, with no I/O.
+
+A :class:`Sampler` first hands out a quasi-random initial pattern (scrambled
+Halton, ``initial_fraction`` of the grid, in a serpentine route). Once those are
+measured it keeps, for every unmeasured pixel, an IDW reconstruction and the ERD
+predicted by the SLADS-Net model; each :meth:`Sampler.ingest` updates both only
+where the new points change a pixel's neighbourhood, so a step costs in
+proportion to the batch, not the image.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastscan import Sampler
+>>> truth = np.add.outer(np.arange(40.0), np.arange(60.0))
+>>> s = Sampler((40, 60), batch_size=10, seed=0, max_coverage=0.1)
+>>> while not s.should_stop():
+...     pts = s.suggest()
+...     s.ingest(pts, truth[pts[:, 0], pts[:, 1]])
+>>> round(s.coverage, 2), s.stop_reason
+(0.1, 'coverage 10.0 % reached max_coverage 10.0 %')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastscan import _update
+from fastscan._validation import check_points, check_shape, check_values
+from fastscan.erd.model import ERDModel, load_model
+from fastscan.features import feature_radius, idw_estimate, slads_features
+from fastscan.neighbors import OffsetTable, knn_gather
+from fastscan.patterns import halton_points, serpentine_order
+from fastscan.route import MotionModel, plan_route
+from fastscan.selection import TileMax, select_batch
+from fastscan.stopping import StopRule
+
+__all__ = ["Sampler"]
+
+STATE_SCHEMA = "fastscan.sampler-state/1"
+_CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
+_RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
+
+
+class Sampler:
+    """SLADS-Net autonomous sampler on an (n_rows, n_cols) grid.
+
+    Parameters
+    ----------
+    shape : (n_rows, n_cols)
+        Grid size in pixels.
+    batch_size : int
+        Points per ERD batch returned by :meth:`suggest` (1 = point by point).
+    initial_fraction : float
+        Fraction of the grid in the initial low-discrepancy pattern, in (0, 1].
+    model : ERDModel, path or None
+        ERD model; None loads the one shipped with fastscan.
+    seed : int or None
+        Seed of the initial pattern and the route.
+    max_coverage, erd_threshold, change_tolerance, patience :
+        Stop rule, see :class:`fastscan.stopping.StopRule`.
+    spread : float
+        Batch de-clumping strength (0 gives FAST's plain top-n).
+    k : int
+        Neighbours for the reconstruction and features.
+    motion : MotionModel or None
+        Stage motion model for the route; None uses simultaneous unit-speed axes.
+    pixel_pitch : (x_step, y_step)
+        Motor distance between adjacent columns and rows, for the route.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        *,
+        batch_size: int = 50,
+        initial_fraction: float = 0.01,
+        model: ERDModel | str | Path | None = None,
+        seed: int | None = 0,
+        max_coverage: float = 0.5,
+        erd_threshold: float | None = None,
+        change_tolerance: float | None = None,
+        patience: int = 5,
+        spread: float = 0.5,
+        k: int = 10,
+        motion: MotionModel | None = None,
+        pixel_pitch: tuple[float, float] = (1.0, 1.0),
+    ) -> None:
+        self.shape = check_shape(shape)
+        n_pixels = self.shape[0] * self.shape[1]
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if not 0.0 < initial_fraction <= 1.0:
+            raise ValueError(f"initial_fraction must be in (0, 1], got {initial_fraction!r}")
+        if int(k) != k or not 1 <= k <= 64:
+            raise ValueError(f"k must be an integer in [1, 64], got {k!r}")
+        if not np.isfinite(spread) or spread < 0:
+            raise ValueError(f"spread must be a finite number >= 0, got {spread!r}")
+        pitch = tuple(float(v) for v in pixel_pitch)
+        if len(pitch) != 2 or not all(np.isfinite(v) and v > 0 for v in pitch):
+            raise ValueError(f"pixel_pitch must be two positive numbers, got {pixel_pitch!r}")
+        self.batch_size = int(batch_size)
+        self.initial_fraction = float(initial_fraction)
+        self.seed = seed
+        self.spread = float(spread)
+        self.k = int(k)
+        self.motion = motion
+        self.pixel_pitch = pitch
+        self.stop_rule = StopRule(
+            max_coverage=max_coverage,
+            erd_threshold=erd_threshold,
+            change_tolerance=change_tolerance,
+            patience=patience,
+        )
+        self.model = load_model(model)
+        n_initial = min(n_pixels, max(int(round(initial_fraction * n_pixels)), 2 * self.k + 2))
+        initial = halton_points(self.shape, n_initial, seed=seed)
+        band = max(1, int(round(np.sqrt(n_pixels / n_initial))))
+        self._initial = initial[serpentine_order(initial, band)]
+
+        self._mask = np.zeros(self.shape, bool)
+        self._values = np.zeros(self.shape)
+        self._counts = np.zeros(self.shape, np.int32)
+        self._recon = np.zeros(self.shape)
+        self._erd = np.full(self.shape, -1.0)
+        self._dk = np.zeros(self.shape)
+        self._touched = np.zeros(self.shape, bool)
+        self._log_points: list[np.ndarray] = []
+        self._log_values: list[np.ndarray] = []
+        self._n_measured = 0
+        self._active = False  # True once the ERD map exists
+        self._scale = 1.0
+        self._ref_range = 0.0
+        self._value_min = np.inf
+        self._value_max = -np.inf
+        self._recon_l1 = 0.0
+        self._rho = feature_radius(self.shape)
+        self._table: OffsetTable | None = None
+        self._tiles: TileMax | None = None
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def reconstruction(self) -> np.ndarray:
+        """Current IDW reconstruction, (H, W) float64, in the readings' units (read-only)."""
+        view = self._recon.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def erd(self) -> np.ndarray:
+        """ERD of each pixel (0 where measured or before the initial pattern is done)."""
+        return np.maximum(self._erd, 0.0)
+
+    @property
+    def measured_mask(self) -> np.ndarray:
+        view = self._mask.view()
+        view.flags.writeable = False
+        return view
+
+    @property
+    def n_measured(self) -> int:
+        """Number of distinct measured pixels."""
+        return self._n_measured
+
+    @property
+    def coverage(self) -> float:
+        return self._n_measured / (self.shape[0] * self.shape[1])
+
+    @property
+    def position(self) -> np.ndarray | None:
+        """(row, col) of the last measured point, or None before the first reading."""
+        return self._log_points[-1][-1].copy() if self._log_points else None
+
+    @property
+    def measured_points(self) -> np.ndarray:
+        """(n, 2) every ingested (row, col) in measurement order (repeats included)."""
+        if not self._log_points:
+            return np.zeros((0, 2), np.int64)
+        return np.concatenate(self._log_points)
+
+    @property
+    def measured_values(self) -> np.ndarray:
+        """(n,) every ingested reading in measurement order."""
+        if not self._log_values:
+            return np.zeros(0)
+        return np.concatenate(self._log_values)
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self.stop_rule.reason
+
+    # ------------------------------------------------------------------ decisions
+    def suggest(self, n: int | None = None) -> np.ndarray:
+        """Next points to measure, (n, 2) int64 (row, col) in route order.
+
+        Until the initial pattern is measured, returns its remaining points (all of
+        them unless ``n`` is given); afterwards a batch of ``n`` (default
+        ``batch_size``) high-ERD pixels. Never a measured pixel or a repeat; an
+        empty array once the stop rule fires or nothing is left. Calling it again
+        without :meth:`ingest` returns the same points.
+        """
+        if n is not None and (int(n) != n or n < 0):
+            raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        if self.should_stop():
+            return np.zeros((0, 2), np.int64)
+        if not self._active:
+            pending = self._initial[~self._mask[self._initial[:, 0], self._initial[:, 1]]]
+            return pending if n is None else pending[: int(n)]
+        count = self.batch_size if n is None else int(n)
+        batch = select_batch(
+            self._tiles,
+            self._mask,
+            count,
+            spread=self.spread,
+            offsets=self._table.offsets,
+            offset_dist=self._table.distances,
+        )
+        return batch[self._route(batch)]
+
+    def _route(self, points: np.ndarray) -> np.ndarray:
+        if len(points) < 2:
+            return np.arange(len(points))
+        x_step, y_step = self.pixel_pitch
+        xy = np.stack([points[:, 1] * x_step, points[:, 0] * y_step], 1).astype(float)
+        start = self.position
+        start_xy = None if start is None else np.array([start[1] * x_step, start[0] * y_step])
+        return plan_route(xy, start_xy, motion=self.motion, seed=self.seed)
+
+    def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
+        """Add readings at (row, col) ``points``; repeats of a pixel are averaged.
+
+        Raises ValueError (and changes nothing) for a point outside the grid or a
+        non-finite reading.
+        """
+        points = check_points(points, self.shape)
+        values = check_values(values, len(points))
+        if len(points) == 0:
+            return
+        self._log_points.append(points.copy())
+        self._log_values.append(values.copy())
+        self._apply(points, values)
+
+    def should_stop(self) -> bool:
+        """True once the stop rule fires; :attr:`stop_reason` says why."""
+        max_erd = None
+        if self._active and self._tiles is not None:
+            max_erd = float(max(self._tiles.maxima.max(), 0.0))
+        return self.stop_rule.check(
+            coverage=self.coverage, n_left=self._mask.size - self._n_measured, max_erd=max_erd
+        )
+
+    # ------------------------------------------------------------------ internals
+    def _apply(self, points: np.ndarray, values: np.ndarray) -> None:
+        new: list[tuple[int, int]] = []
+        for (r, c), v in zip(points.tolist(), values.tolist()):
+            count = self._counts[r, c] + 1
+            self._counts[r, c] = count
+            self._values[r, c] += (v - self._values[r, c]) / count
+            if count == 1:
+                self._mask[r, c] = True
+                new.append((r, c))
+        self._n_measured += len(new)
+        self._value_min = min(self._value_min, float(values.min()))
+        self._value_max = max(self._value_max, float(values.max()))
+        new_points = np.array(new, np.int64).reshape(-1, 2)
+        if not self._active:
+            self._recon[points[:, 0], points[:, 1]] = self._values[points[:, 0], points[:, 1]]
+            if self._mask[self._initial[:, 0], self._initial[:, 1]].all():
+                self._full_update()
+            return
+        if self._needs_rescale():
+            self._full_update()
+            return
+        change = self._local_update(new_points, points)
+        self._recon_l1 += change
+        self.stop_rule.record_change(change / max(self._recon_l1, 1e-300), len(points))
+
+    def _needs_rescale(self) -> bool:
+        value_range = self._value_max - self._value_min
+        return value_range > _RESCALE_GROWTH * self._ref_range
+
+    def _full_update(self) -> None:
+        """Recompute reconstruction, neighbours and ERD of every pixel."""
+        self._ref_range = self._value_max - self._value_min
+        self._scale = 100.0 / self._ref_range if self._ref_range > 0 else 1.0
+        self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
+        self._recon[self._mask] = self._values[self._mask]
+        self._erd[self._mask] = -1.0
+        pixels = np.argwhere(~self._mask)
+        for start in range(0, len(pixels), _CHUNK):
+            self._update_recon(pixels[start : start + _CHUNK])
+        for start in range(0, len(pixels), _CHUNK):
+            self._update_erd(pixels[start : start + _CHUNK])
+        self._tiles = TileMax(self._erd)
+        self._recon_l1 = float(np.abs(self._recon).sum())
+        self._active = True
+
+    def _update_recon(self, pixels: np.ndarray) -> tuple[np.ndarray, ...]:
+        nbr = knn_gather(self._mask, pixels, self.k, self._table)
+        estimate = idw_estimate(self._values, *nbr)
+        self._recon[pixels[:, 0], pixels[:, 1]] = estimate
+        self._dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
+        return nbr
+
+    def _update_erd(self, pixels: np.ndarray, nbr: tuple[np.ndarray, ...] | None = None) -> None:
+        if nbr is None:
+            nbr = knn_gather(self._mask, pixels, self.k, self._table)
+        features = slads_features(
+            self._values, self._recon, pixels, *nbr, rho=self._rho, scale=self._scale
+        )
+        self._erd[pixels[:, 0], pixels[:, 1]] = self.model.predict(features)
+
+    def _local_update(self, new_points: np.ndarray, all_points: np.ndarray) -> float:
+        """Update only what the new points can change; returns the L1 recon change."""
+        change = _update.scatter(
+            self._recon, all_points, self._values[all_points[:, 0], all_points[:, 1]]
+        )
+        if len(new_points) == 0:
+            return change
+        self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
+        max_ring = int(self._table.radius) + 2
+        affected = _update.affected_pixels(self._mask, self._dk, new_points, self._touched, max_ring)
+        region = _update.dilate_unmeasured(
+            self._mask, np.concatenate([affected, new_points]), self._touched
+        )
+        if len(region):
+            old = self._recon[region[:, 0], region[:, 1]].copy()
+            nbr = self._update_recon(region)
+            change += float(np.abs(self._recon[region[:, 0], region[:, 1]] - old).sum())
+            self._update_erd(region, nbr)
+        self._tiles.refresh(np.concatenate([region, new_points]))
+        return change
+
+    # ------------------------------------------------------------------ persistence
+    def get_params(self) -> dict[str, Any]:
+        rule = self.stop_rule
+        return {
+            "shape": list(self.shape),
+            "batch_size": self.batch_size,
+            "initial_fraction": self.initial_fraction,
+            "seed": self.seed,
+            "max_coverage": rule.max_coverage,
+            "erd_threshold": rule.erd_threshold,
+            "change_tolerance": rule.change_tolerance,
+            "patience": rule.patience,
+            "spread": self.spread,
+            "k": self.k,
+            "pixel_pitch": list(self.pixel_pitch),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the whole state (settings, model, every reading in order) to an .npz file.
+
+        The file is written to a temporary name and renamed, so a crash never
+        leaves a half-written state behind.
+        """
+        path = Path(path)
+        header = {
+            "schema": STATE_SCHEMA,
+            "params": self.get_params(),
+            "motion": None if self.motion is None else dataclasses.asdict(self.motion),
+            "batches": [len(p) for p in self._log_points],
+        }
+        arrays = {
+            "header": np.array(json.dumps(header)),
+            "points": self.measured_points,
+            "values": self.measured_values,
+            "initial": self._initial,
+        }
+        arrays.update({f"model/{k}": v for k, v in self.model.to_arrays().items()})
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            np.savez(fh, **arrays)
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Sampler:
+        """Rebuild a sampler from :meth:`save`; it continues exactly where it stopped."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"sampler state file not found: {path}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                header = json.loads(str(data["header"]))
+                points, values, initial = data["points"], data["values"], data["initial"]
+                model_arrays = {
+                    k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("model/")
+                }
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"{path} is not a fastscan sampler state file ({exc})") from None
+        if header.get("schema") != STATE_SCHEMA:
+            raise ValueError(
+                f"{path} has state schema {header.get('schema')!r}; "
+                f"this fastscan reads {STATE_SCHEMA!r}"
+            )
+        params = dict(header["params"])
+        shape = tuple(params.pop("shape"))
+        params["pixel_pitch"] = tuple(params["pixel_pitch"])
+        motion = header.get("motion")
+        sampler = cls(
+            shape,
+            model=ERDModel.from_arrays(model_arrays, source=str(path)),
+            motion=None if motion is None else MotionModel(**motion),
+            **params,
+        )
+        sampler._initial = initial.astype(np.int64)
+        for chunk_points, chunk_values in zip(
+            np.split(points, np.cumsum(header["batches"])[:-1]),
+            np.split(values, np.cumsum(header["batches"])[:-1]),
+        ):
+            sampler.ingest(chunk_points, chunk_values)
+        return sampler
+
+    def __repr__(self) -> str:
+        return (
+            f"Sampler(shape={self.shape}, batch_size={self.batch_size}, "
+            f"measured={self._n_measured}, coverage={self.coverage:.1%})"
+        )
