@@ -83,8 +83,8 @@ class Sampler:
         seed: int | None = 0,
         max_coverage: float = 0.5,
         erd_threshold: float | None = None,
-        change_tolerance: float | None = None,
-        patience: int = 5,
+        change_tolerance: float | None = 0.005,
+        patience: int = 10,
         spread: float = 0.5,
         k: int = 10,
         motion: MotionModel | None = None,
@@ -137,7 +137,6 @@ class Sampler:
         self._ref_range = 0.0
         self._value_min = np.inf
         self._value_max = -np.inf
-        self._recon_l1 = 0.0
         self._rho = feature_radius(self.shape)
         self._table: OffsetTable | None = None
         self._tiles: TileMax | None = None
@@ -276,8 +275,8 @@ class Sampler:
             self._full_update()
             return
         change = self._local_update(new_points, points)
-        self._recon_l1 += change
-        self.stop_rule.record_change(change / max(self._recon_l1, 1e-300), len(points))
+        value_range = self._value_max - self._value_min
+        self.stop_rule.record_change(change / value_range if value_range > 0 else 0.0, len(points))
 
     def _needs_rescale(self) -> bool:
         value_range = self._value_max - self._value_min
@@ -296,7 +295,6 @@ class Sampler:
         for start in range(0, len(pixels), _CHUNK):
             self._update_erd(pixels[start : start + _CHUNK])
         self._tiles = TileMax(self._erd)
-        self._recon_l1 = float(np.abs(self._recon).sum())
         self._active = True
 
     def _update_recon(self, pixels: np.ndarray) -> tuple[np.ndarray, ...]:

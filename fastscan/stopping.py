@@ -7,8 +7,9 @@ A scan stops at the first of:
 * the largest ERD fell below ``erd_threshold`` (in the model's RD units, about
   [0, 100] intensity units summed over a Gaussian window);
 * the reconstruction stopped changing: over the last ``patience`` batches, the
-  L1 change per measured point, relative to the L1 size of the image, stayed
-  below ``change_tolerance``.
+  summed absolute change of the reconstruction per measured point, in units of
+  the measured intensity range, stayed below ``change_tolerance`` (0.01 means a
+  new reading moves the image by 1 % of the range at one pixel, on average).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ class StopRule:
         self,
         max_coverage: float = 0.5,
         erd_threshold: float | None = None,
-        change_tolerance: float | None = None,
-        patience: int = 5,
+        change_tolerance: float | None = 0.005,
+        patience: int = 10,
     ) -> None:
         if not 0.0 < max_coverage <= 1.0:
             raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
@@ -50,7 +51,7 @@ class StopRule:
         self.reason: str | None = None
 
     def record_change(self, relative_change: float, n_points: int) -> None:
-        """Record one batch's relative L1 reconstruction change over ``n_points`` readings."""
+        """Record one batch's L1 reconstruction change (in intensity ranges) over ``n_points``."""
         self._changes.append(relative_change / max(n_points, 1))
 
     @property

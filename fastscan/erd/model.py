@@ -42,6 +42,10 @@ class ERDModel:
         Seed of the lift (legacy ``RandomState``) and of the MLP initialisation.
     max_iter, alpha, learning_rate_init, batch_size :
         Adam training settings passed to scikit-learn's ``MLPRegressor``.
+    feature_transform : {"none", "log1p"}
+        "none" lifts the raw features (FAST). "log1p" lifts ``log1p`` of the
+        features standardised with the training set's mean and spread, so the
+        RBF kernel resolves small deviations as well as large ones.
 
     Examples
     --------
@@ -63,6 +67,7 @@ class ERDModel:
         alpha: float = 1e-4,
         learning_rate_init: float = 1e-3,
         batch_size: int = 200,
+        feature_transform: str = "none",
     ) -> None:
         self.n_components = n_components
         self.gamma = gamma
@@ -72,6 +77,7 @@ class ERDModel:
         self.alpha = alpha
         self.learning_rate_init = learning_rate_init
         self.batch_size = batch_size
+        self.feature_transform = feature_transform
 
     # -- lift -------------------------------------------------------------------------
     def _init_lift(self) -> None:
@@ -80,11 +86,17 @@ class ERDModel:
         self.omega_ = (np.sqrt(2.0 * self.gamma) * gauss).astype(np.float64)
         self.beta_ = rng.uniform(0.0, 2.0 * np.pi, size=self.n_components).astype(np.float64)
 
+    def _prepare(self, features: np.ndarray) -> np.ndarray:
+        if self.feature_transform == "none":
+            return features
+        logged = np.log1p(np.maximum(features, 0.0))
+        return (logged - self.feature_mean_) / self.feature_scale_
+
     def transform(self, features: np.ndarray) -> np.ndarray:
         """Lift (n, 6) features to (n, n_components) float32 random Fourier features."""
         self._check_fitted("omega_")
         features = self._check_features(features)
-        proj = features @ self.omega_
+        proj = self._prepare(features) @ self.omega_
         proj += self.beta_
         np.cos(proj, out=proj)
         proj *= np.sqrt(2.0 / self.n_components)
@@ -100,7 +112,14 @@ class ERDModel:
         target = np.asarray(target, dtype=np.float64).reshape(-1)
         if target.shape[0] != features.shape[0] or not np.all(np.isfinite(target)):
             raise ValueError("target must be finite with one value per feature row")
+        if self.feature_transform not in ("none", "log1p"):
+            raise ValueError(
+                f"feature_transform must be 'none' or 'log1p', got {self.feature_transform!r}"
+            )
         self._init_lift()
+        logged = np.log1p(np.maximum(features, 0.0))
+        self.feature_mean_ = logged.mean(axis=0)
+        self.feature_scale_ = np.maximum(logged.std(axis=0), 1e-12)
         mlp = MLPRegressor(
             hidden_layer_sizes=self.hidden_layer_sizes,
             activation="relu",
@@ -152,6 +171,7 @@ class ERDModel:
             "alpha": self.alpha,
             "learning_rate_init": self.learning_rate_init,
             "batch_size": self.batch_size,
+            "feature_transform": self.feature_transform,
         }
 
     # -- persistence ------------------------------------------------------------------
@@ -160,6 +180,8 @@ class ERDModel:
         self._check_fitted("coefs_")
         header = {"schema": SCHEMA, "params": self.get_params(), "info": getattr(self, "info_", {})}
         arrays: dict[str, np.ndarray] = {"header": np.array(json.dumps(header))}
+        arrays["feature_mean"] = self.feature_mean_
+        arrays["feature_scale"] = self.feature_scale_
         for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
             arrays[f"coef_{i}"] = w
             arrays[f"intercept_{i}"] = b
@@ -173,6 +195,12 @@ class ERDModel:
             n_layers = sum(1 for key in arrays if key.startswith("coef_"))
             coefs = [np.asarray(arrays[f"coef_{i}"], np.float32) for i in range(n_layers)]
             intercepts = [np.asarray(arrays[f"intercept_{i}"], np.float32) for i in range(n_layers)]
+            feature_mean = np.asarray(
+                arrays.get("feature_mean", np.zeros(N_FEATURES)), np.float64
+            ).reshape(N_FEATURES)
+            feature_scale = np.asarray(
+                arrays.get("feature_scale", np.ones(N_FEATURES)), np.float64
+            ).reshape(N_FEATURES)
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{source} is not a fastscan ERD model ({exc})") from None
         if header.get("schema") != SCHEMA:
@@ -191,6 +219,7 @@ class ERDModel:
         if n_layers == 0 or expected_in != 1:
             raise ValueError(f"{source}: the last layer must have 1 output")
         model.coefs_, model.intercepts_ = coefs, intercepts
+        model.feature_mean_, model.feature_scale_ = feature_mean, feature_scale
         model.info_ = header.get("info", {})
         return model
 
