@@ -152,7 +152,13 @@ def compute_features(
     recon = np.where(mask, values, 0.0)
     recon[pixels[:, 0], pixels[:, 1]] = idw_estimate(values, nbr_rows, nbr_cols, nbr_dist)
     features = slads_features(
-        values, recon, pixels, nbr_rows, nbr_cols, nbr_dist, rho=feature_radius(mask.shape),
+        values,
+        recon,
+        pixels,
+        nbr_rows,
+        nbr_cols,
+        nbr_dist,
+        rho=feature_radius(mask.shape),
         scale=scale,
     )
     return pixels, features, recon

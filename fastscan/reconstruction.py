@@ -47,7 +47,9 @@ def idw_reconstruction(
     n_distinct = int(mask.sum())
     k = int(k)
     if not 1 <= k < n_distinct:
-        raise ValueError(f"k must be in [1, {n_distinct - 1}] for {n_distinct} measured pixels, got {k}")
+        raise ValueError(
+            f"k must be in [1, {n_distinct - 1}] for {n_distinct} measured pixels, got {k}"
+        )
     unmeasured = np.argwhere(~mask)
     if unmeasured.size:
         nbr = knn_gather(mask, unmeasured, k)

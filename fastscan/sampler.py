@@ -321,7 +321,9 @@ class Sampler:
             return change
         self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
         max_ring = int(self._table.radius) + 2
-        affected = _update.affected_pixels(self._mask, self._dk, new_points, self._touched, max_ring)
+        affected = _update.affected_pixels(
+            self._mask, self._dk, new_points, self._touched, max_ring
+        )
         region = _update.dilate_unmeasured(
             self._mask, np.concatenate([affected, new_points]), self._touched
         )

@@ -65,11 +65,13 @@ class StopRule:
         if n_left <= 0:
             self.reason = "every pixel is measured"
         elif coverage >= self.max_coverage - 1e-12:
+            self.reason = f"coverage {coverage:.1%} reached max_coverage {self.max_coverage:.1%}"
+        elif (
+            self.erd_threshold is not None and max_erd is not None and max_erd < self.erd_threshold
+        ):
             self.reason = (
-                f"coverage {coverage:.1%} reached max_coverage {self.max_coverage:.1%}"
+                f"largest ERD {max_erd:.3g} fell below erd_threshold {self.erd_threshold:g}"
             )
-        elif self.erd_threshold is not None and max_erd is not None and max_erd < self.erd_threshold:
-            self.reason = f"largest ERD {max_erd:.3g} fell below erd_threshold {self.erd_threshold:g}"
         elif (
             self.change_tolerance is not None
             and len(self._changes) == self.patience

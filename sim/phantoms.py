@@ -81,7 +81,9 @@ def _particles(shape: Shape, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     for label in range(1, n_particles + 1):
         r0, c0 = rng.uniform(0, shape[0]), rng.uniform(0, shape[1])
         sigma = rng.uniform(0.006, 0.025) * scale
-        blob = rng.uniform(0.3, 1.0) * np.exp(-((rows - r0) ** 2 + (cols - c0) ** 2) / (2 * sigma**2))
+        blob = rng.uniform(0.3, 1.0) * np.exp(
+            -((rows - r0) ** 2 + (cols - c0) ** 2) / (2 * sigma**2)
+        )
         image += blob
         labels[(blob > 0.15) & (labels == 0)] = label
     return np.clip(image, 0.0, 1.0), labels

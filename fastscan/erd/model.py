@@ -22,7 +22,7 @@ import numpy as np
 
 from fastscan.features import N_FEATURES
 
-__all__ = ["SCHEMA", "ERDModel", "default_model_path", "load_model"]
+__all__ = ["SCHEMA", "SHIPPED_MODELS", "ERDModel", "default_model_path", "load_model"]
 
 SCHEMA = "fastscan.erd-model/1"
 
@@ -205,7 +205,8 @@ class ERDModel:
             raise ValueError(f"{source} is not a fastscan ERD model ({exc})") from None
         if header.get("schema") != SCHEMA:
             raise ValueError(
-                f"{source} has model schema {header.get('schema')!r}; this fastscan reads {SCHEMA!r}"
+                f"{source} has model schema {header.get('schema')!r}; "
+                f"this fastscan reads {SCHEMA!r}"
             )
         params = header["params"]
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
@@ -260,18 +261,38 @@ class ERDModel:
         return f"ERDModel({args})"
 
 
-def default_model_path() -> Path:
-    """Path of the ERD model shipped inside the package."""
-    return Path(str(resources.files("fastscan.erd") / "erd_default.npz"))
+#: Models shipped inside the package, by name.
+SHIPPED_MODELS = {
+    "default": "erd_default.npz",
+    "fast-classic": "erd_fast_classic.npz",
+}
+
+
+def default_model_path(name: str = "default") -> Path:
+    """Path of a model shipped inside the package ("default" or "fast-classic")."""
+    if name not in SHIPPED_MODELS:
+        raise ValueError(
+            f"unknown shipped model {name!r}; choose one of {', '.join(SHIPPED_MODELS)}"
+        )
+    return Path(str(resources.files("fastscan.erd") / SHIPPED_MODELS[name]))
 
 
 def load_model(model: ERDModel | str | Path | None = None) -> ERDModel:
-    """The shipped model for ``None``, a fitted :class:`ERDModel` as is, or a file path."""
+    """Resolve the ``model`` argument of :class:`fastscan.Sampler`.
+
+    None or "default" gives the shipped model, "fast-classic" the shipped model
+    trained with FAST's recipe; a fitted :class:`ERDModel` is used as is; any
+    other string or path is read with :meth:`ERDModel.load`.
+    """
     if model is None:
-        return ERDModel.load(default_model_path())
+        model = "default"
     if isinstance(model, ERDModel):
         model._check_fitted("coefs_")
         return model
+    if isinstance(model, str) and model in SHIPPED_MODELS:
+        return ERDModel.load(default_model_path(model))
     if isinstance(model, (str, Path)):
         return ERDModel.load(model)
-    raise TypeError(f"model must be None, an ERDModel or a path, got {type(model).__name__}")
+    raise TypeError(
+        f"model must be None, a name, an ERDModel or a path, got {type(model).__name__}"
+    )

@@ -1,0 +1,1 @@
+"""Sampler as a ZMQ service (edge-device split)."""
