@@ -48,5 +48,5 @@ def check_values(values: object, n: int) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"reading {i} is {arr[i]!r}; readings must be finite numbers")
+        raise ValueError(f"reading {i} is {float(arr[i])}; readings must be finite numbers")
     return arr

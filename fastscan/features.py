@@ -6,7 +6,10 @@ weights w_i = d_i**-2 / sum_j d_j**-2) and the current reconstruction R:
 1. ``sum_i w_i |v_i - R(p)|``
 2. ``sqrt(sum_i (v_i - R(p))**2)``
 3. ``d_1``, the distance to the nearest measured pixel
-4. ``(1 + pi rho**2) / (1 + #{i : d_i <= rho})`` with ``rho = ceil(sqrt(0.0025 N / pi))``
+4. ``A / (1 + #{i : d_i <= rho})`` with ``rho = ceil(sqrt(0.0025 N / pi))``; FAST
+   uses ``A = 1 + pi rho**2``, which ties the feature's range to the image size
+   (N pixels); fastscan's models fix ``A`` (``sparsity_area``) so that one model
+   sees the same range on a 100 x 100 and a 2000 x 2000 grid
 5. ``|dR/dcol|`` and 6. ``|dR/drow|`` (numpy.gradient conventions)
 
 Intensity features (1, 2, 5, 6) are multiplied by ``scale`` so that images in any
@@ -46,10 +49,9 @@ def _idw(values, nbr_rows, nbr_cols, nbr_dist):
 
 
 @njit(cache=True)
-def _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, scale, out):
+def _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area_term, scale, out):
     n, k = nbr_dist.shape
     n_rows, n_cols = recon.shape
-    area_term = 1.0 + np.pi * rho * rho
     for i in range(n):
         r, c = rows[i], cols[i]
         estimate = recon[r, c]
@@ -106,11 +108,13 @@ def slads_features(
     *,
     rho: float,
     scale: float = 1.0,
+    sparsity_area: float | None = None,
 ) -> np.ndarray:
     """The (n, 6) SLADS feature matrix of ``pixels`` (see the module docstring).
 
     ``recon`` must already hold the IDW estimate at every pixel that the gradient
-    touches (the pixels and their 4-neighbours).
+    touches (the pixels and their 4-neighbours). ``sparsity_area`` is the numerator
+    A of feature 4 (None: FAST's ``1 + pi rho**2``).
     """
     if recon.shape[0] < 2 or recon.shape[1] < 2:
         raise ValueError(f"image must be at least 2 x 2, got {recon.shape}")
@@ -118,7 +122,8 @@ def slads_features(
     out = np.empty((pixels.shape[0], N_FEATURES))
     rows = np.ascontiguousarray(pixels[:, 0])
     cols = np.ascontiguousarray(pixels[:, 1])
-    _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, scale, out)
+    area = 1.0 + np.pi * rho * rho if sparsity_area is None else float(sparsity_area)
+    _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area, scale, out)
     return out
 
 
@@ -129,6 +134,7 @@ def compute_features(
     k: int = 10,
     scale: float = 1.0,
     table: OffsetTable | None = None,
+    sparsity_area: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Full-image IDW reconstruction and features of every unmeasured pixel.
 
@@ -138,6 +144,7 @@ def compute_features(
     values : (H, W) float array; only measured entries are read.
     k : int, number of neighbours.
     scale : float, multiplier for the intensity features.
+    sparsity_area : float or None, numerator of feature 4 (None: FAST's).
 
     Returns
     -------
@@ -160,5 +167,6 @@ def compute_features(
         nbr_dist,
         rho=feature_radius(mask.shape),
         scale=scale,
+        sparsity_area=sparsity_area,
     )
     return pixels, features, recon

@@ -17,7 +17,7 @@ Examples
 ...     pts = s.suggest()
 ...     s.ingest(pts, truth[pts[:, 0], pts[:, 1]])
 >>> round(s.coverage, 2), s.stop_reason
-(0.1, 'coverage 10.0 % reached max_coverage 10.0 %')
+(0.1, 'coverage 10.0% reached max_coverage 10.0%')
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from fastscan.erd.model import ERDModel, load_model
 from fastscan.features import feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import OffsetTable, knn_gather
 from fastscan.patterns import halton_points, serpentine_order
+from fastscan.reconstruction import idw_reconstruction
 from fastscan.route import MotionModel, plan_route
 from fastscan.selection import TileMax, select_batch
 from fastscan.stopping import StopRule
@@ -145,6 +146,11 @@ class Sampler:
     @property
     def reconstruction(self) -> np.ndarray:
         """Current IDW reconstruction, (H, W) float64, in the readings' units (read-only)."""
+        if not self._active and self._n_measured > 0:  # initial pattern not complete yet
+            points = np.argwhere(self._mask)
+            return idw_reconstruction(
+                self.shape, points, self._values[self._mask], k=min(self.k, len(points))
+            )
         view = self._recon.view()
         view.flags.writeable = False
         return view
@@ -210,6 +216,8 @@ class Sampler:
             pending = self._initial[~self._mask[self._initial[:, 0], self._initial[:, 1]]]
             return pending if n is None else pending[: int(n)]
         count = self.batch_size if n is None else int(n)
+        n_cap = int(np.ceil(self.stop_rule.max_coverage * self._mask.size - 1e-9))
+        count = min(count, n_cap - self._n_measured)  # never overshoot max_coverage
         batch = select_batch(
             self._tiles,
             self._mask,
@@ -308,7 +316,13 @@ class Sampler:
         if nbr is None:
             nbr = knn_gather(self._mask, pixels, self.k, self._table)
         features = slads_features(
-            self._values, self._recon, pixels, *nbr, rho=self._rho, scale=self._scale
+            self._values,
+            self._recon,
+            pixels,
+            *nbr,
+            rho=self._rho,
+            scale=self._scale,
+            sparsity_area=self.model.sparsity_area,
         )
         self._erd[pixels[:, 0], pixels[:, 1]] = self.model.predict(features)
 

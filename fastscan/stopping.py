@@ -59,6 +59,19 @@ class StopRule:
         """Largest per-point relative change over the last ``patience`` batches."""
         return max(self._changes) if self._changes else None
 
+    def settled(self, tolerance: float | None = None) -> bool:
+        """True if the last ``patience`` batches all changed the image less than ``tolerance``.
+
+        ``tolerance`` defaults to :attr:`change_tolerance`; passing one lets a caller
+        watch the change rule without letting it stop the scan.
+        """
+        tolerance = self.change_tolerance if tolerance is None else tolerance
+        return (
+            tolerance is not None
+            and len(self._changes) == self.patience
+            and max(self._changes) < tolerance
+        )
+
     def check(self, *, coverage: float, n_left: int, max_erd: float | None) -> bool:
         """Evaluate the rule now; sets :attr:`reason` (None while the scan should go on)."""
         self.reason = None
@@ -72,11 +85,7 @@ class StopRule:
             self.reason = (
                 f"largest ERD {max_erd:.3g} fell below erd_threshold {self.erd_threshold:g}"
             )
-        elif (
-            self.change_tolerance is not None
-            and len(self._changes) == self.patience
-            and max(self._changes) < self.change_tolerance
-        ):
+        elif self.settled():
             self.reason = (
                 f"reconstruction change {max(self._changes):.3g} per point stayed below "
                 f"change_tolerance {self.change_tolerance:g} for {self.patience} batches"

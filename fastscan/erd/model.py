@@ -46,6 +46,10 @@ class ERDModel:
         "none" lifts the raw features (FAST). "log1p" lifts ``log1p`` of the
         features standardised with the training set's mean and spread, so the
         RBF kernel resolves small deviations as well as large ones.
+    sparsity_area : float or None
+        Numerator of the local-sparsity feature the model was trained with
+        (None: FAST's image-size dependent ``1 + pi rho**2``); the sampler
+        computes features the same way.
 
     Examples
     --------
@@ -68,6 +72,7 @@ class ERDModel:
         learning_rate_init: float = 1e-3,
         batch_size: int = 200,
         feature_transform: str = "none",
+        sparsity_area: float | None = None,
     ) -> None:
         self.n_components = n_components
         self.gamma = gamma
@@ -78,6 +83,7 @@ class ERDModel:
         self.learning_rate_init = learning_rate_init
         self.batch_size = batch_size
         self.feature_transform = feature_transform
+        self.sparsity_area = sparsity_area
 
     # -- lift -------------------------------------------------------------------------
     def _init_lift(self) -> None:
@@ -172,6 +178,7 @@ class ERDModel:
             "learning_rate_init": self.learning_rate_init,
             "batch_size": self.batch_size,
             "feature_transform": self.feature_transform,
+            "sparsity_area": self.sparsity_area,
         }
 
     # -- persistence ------------------------------------------------------------------

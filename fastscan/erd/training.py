@@ -28,7 +28,15 @@ __all__ = [
 ]
 
 SKIMAGE_IMAGES = ("camera", "coins", "moon", "text", "astronaut")
-PHANTOM_SETS = (("flakes", (256, 384)), ("particles", (300, 300)), ("grains", (256, 256)))
+PHANTOM_SETS = (
+    ("flakes", (256, 384)),
+    ("particles", (300, 300)),
+    ("grains", (256, 256)),
+    ("flakes", (128, 160)),
+)
+#: Sparsity-feature numerator of fastscan's models: FAST's ``1 + pi rho**2`` of a
+#: 512 x 512 grid (rho = 15), used for every grid size.
+SPARSITY_AREA = float(1.0 + np.pi * 15.0**2)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class TrainingConfig:
     feature_transform: str = "log1p"
     gamma: float = 0.25
     self_play_coverages: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
+    sparsity_area: float | None = SPARSITY_AREA
 
 
 def training_images(config: TrainingConfig) -> Iterator[tuple[str, np.ndarray]]:
@@ -77,7 +86,7 @@ def _state_rows(
     image: np.ndarray, mask: np.ndarray, config: TrainingConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and RD target of a random subset of one state's unmeasured pixels."""
-    pixels, features, recon = compute_features(mask, image)
+    pixels, features, recon = compute_features(mask, image, sparsity_area=config.sparsity_area)
     take = rng.choice(len(pixels), min(config.rows_per_state, len(pixels)), replace=False)
     return features[take], rd_target(image, recon, pixels[take], features[take, 2], c=config.c)
 
@@ -162,6 +171,7 @@ def train_model(
             random_state=1,
             gamma=config.gamma,
             feature_transform=config.feature_transform,
+            sparsity_area=config.sparsity_area,
         )
         model.fit(features[train], targets[train])
     model.info_ = {
@@ -185,4 +195,5 @@ CLASSIC_CONFIG = TrainingConfig(
     self_play_rounds=0,
     feature_transform="none",
     gamma=0.01,
+    sparsity_area=None,
 )

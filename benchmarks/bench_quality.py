@@ -1,0 +1,130 @@
+"""Reconstruction quality of fastscan against static baselines and FAST's published curve.
+
+Usage::
+
+    python benchmarks/bench_quality.py wse2          # WSe2 vs FAST reference, 5-30 %
+    python benchmarks/bench_quality.py others        # unseen phantoms and skimage images
+    python benchmarks/bench_quality.py others --biharmonic   # also biharmonic NRMSE (slow)
+
+Reads ../shared/data (WSe2, fast_reference.csv) when present; never trains on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fastscan.metrics import biharmonic_reconstruction, nrmse
+from fastscan.replay import SimulatedDetector, make_sampler, replay
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+STRATEGIES = ("fast", "raster", "random", "halton")
+
+
+def other_images() -> dict[str, np.ndarray]:
+    """Images the ERD model was not trained on (different phantom seeds, other samples)."""
+    from skimage import color, data, transform
+
+    from fastscan.sim.phantoms import make_phantom
+
+    images = {
+        f"{name} seed 5": make_phantom(name, (300, 400), seed=5)
+        for name in ("flakes", "particles", "grains")
+    }
+    images["shepp_logan"] = data.shepp_logan_phantom()
+    images["cell"] = data.cell().astype(float)
+    images["clock"] = data.clock().astype(float)
+    images["brick"] = data.brick().astype(float)
+    images["hubble (grey)"] = color.rgb2gray(data.hubble_deep_field())[:400, :600]
+    images["microaneurysms"] = data.microaneurysms().astype(float)
+    images["blobs"] = data.binary_blobs(length=384, rng=3).astype(float)
+    images["coffee (grey, half)"] = transform.rescale(color.rgb2gray(data.coffee()), 0.5)
+    return images
+
+
+def run(image: np.ndarray, coverages, biharmonic: bool, batch_size: int = 50):
+    """{strategy: [(nrmse, nrmse_biharmonic), ...]} at each coverage."""
+    results = {}
+    for strategy in STRATEGIES:
+        results[strategy] = []
+        runs = [[c] for c in coverages] if strategy == "raster" else [list(coverages)]
+        for covs in runs:
+            sampler = make_sampler(
+                strategy, image.shape, max_coverage=max(covs), batch_size=batch_size
+            )
+            for snap in replay(sampler, SimulatedDetector(image), covs):
+                bih = float("nan")
+                if biharmonic:
+                    bih = nrmse(
+                        image, biharmonic_reconstruction(snap.measured_mask, snap.measured_image)
+                    )
+                results[strategy].append((nrmse(image, snap.reconstruction), bih))
+    return results
+
+
+def bench_wse2() -> None:
+    import tifffile
+
+    image = tifffile.imread(DATA / "wse2_darkfield_600x400.tif").astype(float)
+    with (DATA / "fast_reference.csv").open() as handle:
+        reference = list(csv.DictReader(handle))
+    coverages = [float(r["coverage"]) for r in reference]
+    start = time.perf_counter()
+    results = run(image, coverages, biharmonic=True)
+    print(f"WSe2 600x400, batch 50, seed 0 ({time.perf_counter() - start:.0f} s)")
+    print("NRMSE own reconstruction (IDW) | biharmonic completion")
+    print(
+        f"{'coverage':>8} {'FAST':>6} {'fast':>6} {'raster':>7} {'random':>7} {'halton':>7}"
+        f" | {'FAST':>6} {'fast':>6} {'raster':>7} {'random':>7} {'halton':>7}"
+    )
+    for i, ref in enumerate(reference):
+        own = [results[s][i][0] for s in STRATEGIES]
+        bih = [results[s][i][1] for s in STRATEGIES]
+        print(
+            f"{coverages[i]:>8.0%} {float(ref['fast_nrmse_idw']):>6.3f} {own[0]:>6.3f} "
+            f"{own[1]:>7.3f} {own[2]:>7.3f} {own[3]:>7.3f} | "
+            f"{float(ref['fast_nrmse_biharmonic']):>6.3f} {bih[0]:>6.3f} {bih[1]:>7.3f} "
+            f"{bih[2]:>7.3f} {bih[3]:>7.3f}"
+        )
+
+
+def bench_others(biharmonic: bool) -> None:
+    coverages = [0.1, 0.2]
+    print(
+        "NRMSE (own IDW reconstruction"
+        + (", biharmonic in brackets" if biharmonic else "")
+        + ") at 10 % / 20 %; * = fast is best"
+    )
+    for name, image in other_images().items():
+        image = (image - image.min()) / (image.max() - image.min())
+        results = run(image, coverages, biharmonic)
+        cells = []
+        for i in range(len(coverages)):
+            values = {s: results[s][i] for s in STRATEGIES}
+            best = min(values, key=lambda s: values[s][0])
+            mark = "*" if best == "fast" else " "
+            text = " ".join(
+                f"{s}={v[0]:.3f}" + (f"[{v[1]:.3f}]" if biharmonic else "")
+                for s, v in values.items()
+            )
+            cells.append(f"{mark} {text}")
+        print(f"{name:<20} {image.shape}\n    10%: {cells[0]}\n    20%: {cells[1]}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", choices=("wse2", "others"))
+    parser.add_argument("--biharmonic", action="store_true")
+    args = parser.parse_args()
+    if args.which == "wse2":
+        bench_wse2()
+    else:
+        bench_others(args.biharmonic)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""The ``fastscan`` command: ``simulate`` (replay), ``train`` (ERD model), ``serve``.
+
+Every expected failure (bad file, bad argument, bad model) prints one line
+``fastscan: error: ...`` and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+DEFAULT_STRATEGIES = "fast,raster,random,halton"
+DEFAULT_COVERAGES = "0.01,0.05,0.1,0.2,0.3"
+
+
+class CLIError(ValueError):
+    """A user error, reported in one line."""
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers in (0, 1], got {text!r}"
+        ) from None
+    if not values or not all(0.0 < v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(f"coverages must be numbers in (0, 1], got {text!r}")
+    return sorted(set(values))
+
+
+def _strategy_list(text: str) -> list[str]:
+    from fastscan.replay import STRATEGIES
+
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    for name in names:
+        if name not in STRATEGIES:
+            import difflib
+
+            close = difflib.get_close_matches(name, STRATEGIES, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise argparse.ArgumentTypeError(
+                f"unknown strategy {name!r}{hint}; choose from {', '.join(STRATEGIES)}"
+            )
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one strategy")
+    return list(dict.fromkeys(names))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fastscan import __version__
+    from fastscan.sim.phantoms import PHANTOMS
+
+    parser = argparse.ArgumentParser(
+        prog="fastscan", description="Autonomous sparse scanning for X-ray microscopes."
+    )
+    parser.add_argument("--version", action="version", version=f"fastscan {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sim = commands.add_parser(
+        "simulate",
+        help="replay scans against a known image and compare strategies",
+        description="Replay scans against a simulated detector that answers only the points "
+        "each strategy asks for; write metrics.csv, curves.png, reconstructions.png, "
+        "points_<strategy>.npy and summary.json.",
+    )
+    source = sim.add_mutually_exclusive_group()
+    source.add_argument("--image", metavar="PATH", help="ground truth: .tif/.tiff, .png or .npy")
+    source.add_argument(
+        "--phantom", choices=PHANTOMS, help="built-in synthetic sample (default: flakes)"
+    )
+    sim.add_argument("--strategies", type=_strategy_list, default=DEFAULT_STRATEGIES)
+    sim.add_argument("--coverages", type=_float_list, default=DEFAULT_COVERAGES)
+    sim.add_argument("--batch-size", type=_positive_int, default=50)
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--out", default="fastscan-out", metavar="DIR")
+    sim.add_argument("--noise", choices=("none", "poisson"), default="none", help="detector noise")
+    sim.add_argument(
+        "--no-biharmonic",
+        action="store_true",
+        help="skip the (slow) biharmonic completion metrics",
+    )
+    sim.add_argument(
+        "--model", metavar="NAME|PATH", help="ERD model: default, fast-classic or a .npz file"
+    )
+    sim.add_argument("--denoise", metavar="NAME", help="downstream denoiser to add to the report")
+    sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")
+    sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(func=_run_simulate)
+
+    train = commands.add_parser(
+        "train",
+        help="rebuild the ERD model from generic images",
+        description="Train the SLADS-Net ERD model on scikit-image samples and synthetic "
+        "phantoms (never a benchmark sample). Seeded and reproducible.",
+    )
+    train.add_argument("--out", default="erd_model.npz", metavar="PATH")
+    train.add_argument(
+        "--recipe",
+        choices=("default", "fast-classic"),
+        default="default",
+        help="fastscan's recipe, or FAST's (cameraman only, raw features)",
+    )
+    train.add_argument("--c", type=float, default=None, help="ERD window: sigma = d1 / c")
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--max-iter", type=_positive_int, default=None)
+    train.add_argument(
+        "--install", action="store_true", help="also replace the model shipped in the package"
+    )
+    train.set_defaults(func=_run_train)
+
+    try:
+        from fastscan.service.cli import add_serve_parser
+    except ImportError:  # the service is optional at import time
+        pass
+    else:
+        add_serve_parser(commands)
+    return parser
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from fastscan.simulate import SimulateConfig, run_simulate
+
+    config = SimulateConfig(
+        image=args.image,
+        phantom=args.phantom,
+        strategies=tuple(
+            args.strategies
+            if isinstance(args.strategies, list)
+            else _strategy_list(args.strategies)
+        ),
+        coverages=tuple(
+            args.coverages if isinstance(args.coverages, list) else _float_list(args.coverages)
+        ),
+        batch_size=args.batch_size,
+        seed=args.seed,
+        out=args.out,
+        noise=args.noise,
+        biharmonic=not args.no_biharmonic,
+        model=args.model,
+        denoise=args.denoise,
+        segment=args.segment,
+        quiet=args.quiet,
+    )
+    run_simulate(config)
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+    import shutil
+    from pathlib import Path
+
+    from fastscan.erd.model import default_model_path
+    from fastscan.erd.training import CLASSIC_CONFIG, TrainingConfig, train_model
+
+    config = CLASSIC_CONFIG if args.recipe == "fast-classic" else TrainingConfig()
+    changes = {
+        k: v
+        for k, v in (("c", args.c), ("seed", args.seed), ("max_iter", args.max_iter))
+        if v is not None
+    }
+    if "c" in changes and not changes["c"] > 0:
+        raise CLIError(f"--c must be > 0, got {args.c}")
+    config = dataclasses.replace(config, **changes)
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise CLIError(f"--out must end in .npz, got {str(out)!r}")
+    if not out.parent.exists():
+        raise CLIError(f"--out folder {str(out.parent)!r} does not exist")
+    print(f"training ERD model ({args.recipe} recipe) ...", file=sys.stderr, flush=True)
+    model = train_model(config, progress=lambda msg: print(f"  {msg}", file=sys.stderr, flush=True))
+    model.save(out)
+    info = model.info_
+    print(
+        f"wrote {out}: {info['n_rows']} training rows, held-out R^2 {info['r2_holdout']:.3f}, "
+        f"{info['seconds']:.0f} s"
+    )
+    if args.install:
+        target = default_model_path("fast-classic" if args.recipe == "fast-classic" else "default")
+        shutil.copyfile(out, target)
+        print(f"installed as {target}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fastscan`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("fastscan: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, TypeError) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"fastscan: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Read a ground-truth image for replay: .tif/.tiff, .png or .npy, checked.
+
+Every problem is a :class:`ImageError` (a ``ValueError``) whose message names
+the file and what is allowed, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["SUFFIXES", "ImageError", "check_image", "load_image"]
+
+SUFFIXES = (".tif", ".tiff", ".png", ".npy")
+
+
+_LUMINANCE = np.array([0.2125, 0.7154, 0.0721])  # ITU-R BT.709, as skimage.color.rgb2gray
+
+
+class ImageError(ValueError):
+    """An image that cannot be used as a scan's ground truth."""
+
+
+def check_image(image: np.ndarray, source: str = "image") -> tuple[np.ndarray, str | None]:
+    """Validate a 2-D image; convert RGB(A) to grey.
+
+    Returns
+    -------
+    image : (H, W) float64
+    note : str or None
+        What was converted, if anything (for the user to see).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img, note = check_image(np.ones((4, 5, 3)))
+    >>> img.shape, note
+    ((4, 5), 'image: RGB image converted to grey (luminance weights)')
+    >>> check_image(np.ones(5))
+    Traceback (most recent call last):
+    ...
+    fastscan.imageio.ImageError: image: must be a 2-D image (or RGB), got shape (5,)
+    """
+    array = np.asarray(image)
+    note = None
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ImageError(f"{source}: must hold numbers, got dtype {array.dtype}")
+    if array.ndim == 3 and array.shape[-1] in (3, 4):
+        array = array[..., :3].astype(float) @ _LUMINANCE
+        note = f"{source}: RGB image converted to grey (luminance weights)"
+    if array.ndim != 2:
+        raise ImageError(f"{source}: must be a 2-D image (or RGB), got shape {array.shape}")
+    if array.size == 0:
+        raise ImageError(f"{source}: image is empty (shape {array.shape})")
+    if min(array.shape) < 4:
+        raise ImageError(f"{source}: image must be at least 4 x 4 pixels, got {array.shape}")
+    array = array.astype(float)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ImageError(
+            f"{source}: {int(bad.sum())} non-finite pixel(s) (NaN/inf), first at "
+            f"(row {row}, col {col}); ground truth must be finite"
+        )
+    return array, note
+
+
+def load_image(path: str | Path) -> tuple[np.ndarray, str | None]:
+    """Load and validate an image file; returns ``(image, note)`` like :func:`check_image`."""
+    path = Path(path)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory, expected an image file")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ImageError(f"{path}: unsupported file type {suffix!r}; use one of {SUFFIXES}")
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix in (".tif", ".tiff"):
+            import tifffile
+
+            array = tifffile.imread(path)
+        else:
+            from skimage.io import imread
+
+            array = imread(path)
+    except Exception as exc:  # any reader failure becomes one clear line
+        reason = f"{type(exc).__name__}: {exc}"
+        raise ImageError(f"{path}: cannot read {suffix} file ({reason})") from None
+    return check_image(array, str(path))

@@ -1,0 +1,214 @@
+"""Replay a scan against a known image: a simulated detector plus the scan loop.
+
+The :class:`SimulatedDetector` answers only for the points it is asked to
+measure, so a replay shows exactly what a strategy would have seen at the
+beamline. :func:`replay` drives any sampler (autonomous or static) to a list of
+coverages and keeps a :class:`Snapshot` at each.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastscan.baselines import RandomSampler
+>>> truth = np.add.outer(np.arange(30.0), np.arange(40.0))
+>>> detector = SimulatedDetector(truth)
+>>> snaps = replay(RandomSampler((30, 40), max_coverage=0.2), detector, [0.1, 0.2])
+>>> [s.n_measured for s in snaps], detector.n_readings
+([120, 240], 240)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fastscan._validation import check_points
+from fastscan.baselines import STATIC_SAMPLERS
+from fastscan.imageio import check_image
+from fastscan.sampler import Sampler
+
+__all__ = ["STRATEGIES", "SimulatedDetector", "Snapshot", "make_sampler", "replay"]
+
+#: Strategy names understood by :func:`make_sampler`.
+STRATEGIES = ("fast", "fast-classic", *STATIC_SAMPLERS)
+
+
+class SimulatedDetector:
+    """A detector over a ground-truth image that reads only the pixels asked for.
+
+    Parameters
+    ----------
+    image : (H, W) array
+        Ground truth.
+    noise : {"none", "poisson"}
+        Poisson noise treats the image as expected counts.
+    seed : int
+        Seed of the noise.
+    """
+
+    def __init__(self, image: np.ndarray, *, noise: str = "none", seed: int | None = 0) -> None:
+        self._image, _ = check_image(image)
+        if noise not in ("none", "poisson"):
+            raise ValueError(f"noise must be 'none' or 'poisson', got {noise!r}")
+        if noise == "poisson" and self._image.min() < 0:
+            raise ValueError("Poisson noise needs a non-negative image (expected counts)")
+        self.noise = noise
+        self._rng = np.random.default_rng(seed)
+        self._asked = np.zeros(self._image.shape, bool)
+        self.n_readings = 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._image.shape
+
+    @property
+    def asked_mask(self) -> np.ndarray:
+        """True at every pixel that has been measured at least once."""
+        return self._asked.copy()
+
+    def measure(self, points: np.ndarray) -> np.ndarray:
+        """Readings at (row, col) ``points``, in order."""
+        points = check_points(points, self.shape)
+        self._asked[points[:, 0], points[:, 1]] = True
+        self.n_readings += len(points)
+        values = self._image[points[:, 0], points[:, 1]]
+        if self.noise == "poisson":
+            values = self._rng.poisson(values).astype(float)
+        return values
+
+
+@dataclass
+class Snapshot:
+    """State of a replay when it reached one coverage."""
+
+    coverage: float  #: requested coverage
+    n_measured: int
+    reconstruction: np.ndarray
+    measured_mask: np.ndarray
+    measured_image: np.ndarray  #: measured values where measured_mask, 0 elsewhere
+    stop_reason: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_sampler(
+    strategy: str,
+    shape: tuple[int, int],
+    *,
+    max_coverage: float,
+    batch_size: int = 50,
+    seed: int | None = 0,
+    model: str | None = None,
+) -> Any:
+    """Build the sampler for a strategy name (see :data:`STRATEGIES`).
+
+    The autonomous strategies run with the change rule off, so a replay reaches
+    every requested coverage; :func:`replay` still reports where it would have
+    stopped. ``model`` (a shipped model name or a file) replaces the ERD model of
+    the "fast" strategy.
+    """
+    if strategy == "fast":
+        return Sampler(
+            shape,
+            batch_size=batch_size,
+            seed=seed,
+            max_coverage=max_coverage,
+            change_tolerance=None,
+            model=model,
+        )
+    if strategy == "fast-classic":
+        return Sampler(
+            shape,
+            batch_size=batch_size,
+            seed=seed,
+            max_coverage=max_coverage,
+            change_tolerance=None,
+            model="fast-classic",
+            spread=0.0,
+        )
+    if strategy in STATIC_SAMPLERS:
+        return STATIC_SAMPLERS[strategy](
+            shape, batch_size=batch_size, max_coverage=max_coverage, seed=seed
+        )
+    raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+
+
+def _snapshot(sampler: Any, coverage: float) -> Snapshot:
+    mask = np.array(sampler.measured_mask)
+    measured = np.zeros(mask.shape)
+    points = sampler.measured_points
+    measured[points[:, 0], points[:, 1]] = sampler.measured_values
+    return Snapshot(
+        coverage=coverage,
+        n_measured=int(sampler.n_measured),
+        reconstruction=np.array(sampler.reconstruction, float),
+        measured_mask=mask,
+        measured_image=measured,
+        stop_reason=sampler.stop_reason,
+    )
+
+
+def replay(
+    sampler: Any,
+    detector: SimulatedDetector,
+    coverages: Sequence[float],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    change_tolerance: float | None = 0.005,
+) -> list[Snapshot]:
+    """Run ``sampler`` against ``detector`` and snapshot it at each coverage.
+
+    Parameters
+    ----------
+    sampler
+        Anything with the :class:`fastscan.Sampler` interface.
+    detector : SimulatedDetector
+        Answers the sampler's requests.
+    coverages : sequence of float in (0, 1]
+        Snapshot points; the replay stops after the largest (or when the sampler stops).
+    progress : callable(n_measured, n_target), optional
+        Called after every batch.
+    change_tolerance : float or None
+        Coverage at which a sampler's change rule with this tolerance would have
+        stopped is stored as ``extra["settled_coverage"]`` of every snapshot.
+
+    Returns
+    -------
+    list of Snapshot, one per coverage reached.
+    """
+    targets = sorted(float(c) for c in coverages)
+    if not targets or not all(0.0 < c <= 1.0 for c in targets):
+        raise ValueError(f"coverages must be numbers in (0, 1], got {list(coverages)!r}")
+    n_pixels = detector.shape[0] * detector.shape[1]
+    counts = [max(1, int(round(c * n_pixels))) for c in targets]
+    snapshots: list[Snapshot] = []
+    times: list[float] = []
+    settled_coverage = None
+    rule = getattr(sampler, "stop_rule", None)
+    index = 0
+    while index < len(targets):
+        if sampler.n_measured >= counts[index]:
+            snapshots.append(_snapshot(sampler, targets[index]))
+            index += 1
+            continue
+        if sampler.should_stop():
+            break
+        need = counts[index] - sampler.n_measured
+        start = time.perf_counter()
+        points = sampler.suggest(need if need < sampler.batch_size else None)[:need]
+        if len(points) == 0:
+            break
+        values = detector.measure(points)
+        sampler.ingest(points, values)
+        times.append(time.perf_counter() - start)
+        if settled_coverage is None and rule is not None and change_tolerance is not None:
+            if rule.settled(change_tolerance):
+                settled_coverage = sampler.coverage
+        if progress is not None:
+            progress(sampler.n_measured, counts[-1])
+    for snap in snapshots:
+        snap.extra["settled_coverage"] = settled_coverage
+        snap.extra["median_step_s"] = float(np.median(times[1:])) if len(times) > 1 else None
+    return snapshots

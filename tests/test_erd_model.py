@@ -1,0 +1,106 @@
+"""ERD model: estimator contract, safe persistence, shipped models, training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fastscan.erd.model import SCHEMA, SHIPPED_MODELS, ERDModel, default_model_path, load_model
+from fastscan.erd.training import TrainingConfig, build_database, train_model
+
+
+def toy_data(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    features = rng.uniform(0, 10, size=(n, 6))
+    target = 3.0 * features[:, 0] + features[:, 2] ** 2
+    return features, target
+
+
+def test_fit_returns_self_and_sets_fitted_attributes():
+    features, target = toy_data()
+    model = ERDModel(max_iter=200, random_state=0)
+    assert model.fit(features, target) is model
+    assert hasattr(model, "coefs_") and hasattr(model, "omega_")
+    prediction = model.predict(features)
+    assert prediction.shape == (400,) and (prediction >= 0).all()
+    # it learns something: better than predicting the mean, better than 2 epochs
+    barely = ERDModel(max_iter=2, random_state=0).fit(features, target)
+    assert model.score(features, target) > max(0.2, barely.score(features, target))
+
+
+def test_predict_before_fit_is_a_clear_error():
+    with pytest.raises(Exception, match="not fitted"):
+        ERDModel().predict(np.zeros((2, 6)))
+
+
+def test_wrong_feature_count_is_rejected():
+    features, target = toy_data()
+    model = ERDModel(max_iter=5).fit(features, target)
+    with pytest.raises(ValueError, match="6"):
+        model.predict(np.zeros((3, 5)))
+
+
+def test_save_load_round_trip(tmp_path):
+    features, target = toy_data()
+    model = ERDModel(max_iter=10, feature_transform="log1p").fit(features, target)
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = ERDModel.load(path)
+    np.testing.assert_array_equal(loaded.predict(features), model.predict(features))
+    assert loaded.get_params() == model.get_params()
+    with np.load(path, allow_pickle=False) as data:  # no object arrays: safe format
+        assert all(data[k].dtype != object for k in data.files)
+
+
+def test_wrong_schema_is_a_clear_error(tmp_path):
+    model = load_model()
+    arrays = model.to_arrays()
+    header = json.loads(str(arrays["header"]))
+    header["schema"] = "fastscan.erd-model/99"
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(ValueError, match=r"schema 'fastscan.erd-model/99'.*reads '" + SCHEMA + "'"):
+        ERDModel.load(tmp_path / "old.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not a fastscan ERD model"):
+        ERDModel.load(tmp_path / "junk.npz")
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
+def test_shipped_models_load_and_record_their_recipe(name):
+    model = load_model(name)
+    assert default_model_path(name).is_file()
+    assert model.n_components == 50
+    assert model.hidden_layer_sizes == (50, 5)
+    assert "config" in model.info_ and model.info_["r2_holdout"] > 0.5
+    features, _ = toy_data(20)
+    assert np.isfinite(model.predict(features)).all()
+
+
+def test_unknown_model_names():
+    with pytest.raises(ValueError, match="unknown shipped model 'nope'"):
+        default_model_path("nope")
+    with pytest.raises(TypeError, match="model must be"):
+        load_model(3.5)
+
+
+def test_tiny_training_run_is_reproducible():
+    config = TrainingConfig(
+        skimage_images=("camera",),
+        phantom_sets=(("grains", (64, 64)),),
+        phantom_seeds=(0,),
+        masks_per_image=2,
+        rows_per_state=300,
+        max_iter=5,
+        self_play_rounds=0,
+    )
+    features_a, target_a = build_database(config)
+    features_b, target_b = build_database(config)
+    np.testing.assert_array_equal(features_a, features_b)
+    np.testing.assert_array_equal(target_a, target_b)
+    assert features_a.shape[1] == 6 and (target_a >= 0).all()
+    model = train_model(config)
+    assert model.info_["config"]["c"] == 2.0
+    assert model.info_["n_rows"] == len(target_a)

@@ -1,0 +1,204 @@
+"""Each Numba kernel of the core against a plain NumPy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastscan import _update
+from fastscan.erd.target import rd_target
+from fastscan.features import feature_radius, idw_estimate, slads_features
+from fastscan.neighbors import OffsetTable, knn_gather
+from fastscan.selection import TileMax, select_batch
+
+
+def random_mask(shape, fraction, seed):
+    rng = np.random.default_rng(seed)
+    mask = rng.random(shape) < fraction
+    mask[0, 0] = mask[-1, -1] = True
+    return mask
+
+
+def knn_reference(mask, pixels, k):
+    """Brute force: sort by squared distance, then row offset, then col offset."""
+    m_rows, m_cols = np.nonzero(mask)
+    rows, cols, dists = [], [], []
+    for r, c in pixels:
+        keys = [
+            ((mr - r) ** 2 + (mc - c) ** 2, mr - r, mc - c, mr, mc)
+            for mr, mc in zip(m_rows, m_cols)
+            if (mr, mc) != (r, c)
+        ]
+        keys.sort()
+        rows.append([key[3] for key in keys[:k]])
+        cols.append([key[4] for key in keys[:k]])
+        dists.append([np.sqrt(key[0]) for key in keys[:k]])
+    return np.array(rows), np.array(cols), np.array(dists)
+
+
+@pytest.mark.parametrize("radius", [None, 2])  # 2: most queries fall back to brute force
+def test_knn_matches_brute_force(radius):
+    mask = random_mask((23, 31), 0.08, seed=1)
+    pixels = np.argwhere(~mask)[::3]
+    table = None if radius is None else OffsetTable(radius)
+    got = knn_gather(mask, pixels, 5, table)
+    want = knn_reference(mask, pixels, 5)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[2], want[2])
+
+
+def test_knn_needs_enough_points():
+    mask = np.zeros((5, 5), bool)
+    mask[0, 0] = True
+    with pytest.raises(ValueError, match="need at least k"):
+        knn_gather(mask, np.array([[1, 1]]), k=3)
+
+
+def test_idw_matches_formula():
+    rng = np.random.default_rng(2)
+    mask = random_mask((20, 20), 0.2, seed=2)
+    values = rng.normal(size=(20, 20))
+    pixels = np.argwhere(~mask)
+    rows, cols, dist = knn_gather(mask, pixels, 4)
+    weights = dist**-2.0
+    want = (weights * values[rows, cols]).sum(1) / weights.sum(1)
+    np.testing.assert_allclose(idw_estimate(values, rows, cols, dist), want, rtol=1e-12)
+
+
+def test_features_match_numpy_reference():
+    rng = np.random.default_rng(3)
+    shape = (18, 26)
+    mask = random_mask(shape, 0.15, seed=3)
+    values = rng.uniform(0, 50, size=shape)
+    pixels = np.argwhere(~mask)
+    rows, cols, dist = knn_gather(mask, pixels, 6)
+    recon = np.where(mask, values, 0.0)
+    recon[pixels[:, 0], pixels[:, 1]] = idw_estimate(values, rows, cols, dist)
+    rho = feature_radius(shape)
+    got = slads_features(values, recon, pixels, rows, cols, dist, rho=rho, scale=2.0)
+
+    estimate = recon[pixels[:, 0], pixels[:, 1]][:, None]
+    dev = values[rows, cols] - estimate
+    weights = dist**-2.0 / (dist**-2.0).sum(1, keepdims=True)
+    grad_row, grad_col = np.gradient(recon)
+    want = np.stack(
+        [
+            2.0 * (weights * np.abs(dev)).sum(1),
+            2.0 * np.sqrt((dev**2).sum(1)),
+            dist[:, 0],
+            (1 + np.pi * rho**2) / (1 + (dist <= rho).sum(1)),
+            2.0 * np.abs(grad_col[pixels[:, 0], pixels[:, 1]]),
+            2.0 * np.abs(grad_row[pixels[:, 0], pixels[:, 1]]),
+        ],
+        1,
+    )
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_rd_target_matches_numpy_reference():
+    rng = np.random.default_rng(4)
+    truth, recon = rng.random((15, 17)), rng.random((15, 17))
+    pixels = np.array([[0, 0], [7, 8], [14, 16], [3, 12]])
+    d1 = np.array([1.0, 2.5, 1.4, 4.0])
+    c = 2.0
+    got = rd_target(truth, recon, pixels, d1, c=c)
+    error = np.abs(truth - recon)
+    r_grid, c_grid = np.mgrid[0:15, 0:17]
+    want = []
+    for (r, col), d in zip(pixels, d1):
+        sigma = d / c
+        side = int(np.ceil(6 * sigma)) + 1
+        half = (side + (side % 2 == 0)) // 2
+        inside = (np.abs(r_grid - r) <= half) & (np.abs(c_grid - col) <= half)
+        gauss = np.exp(-((r_grid - r) ** 2 + (c_grid - col) ** 2) / (2 * sigma**2))
+        want.append((gauss * error * inside).sum())
+    np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_rd_target_rejects_bad_input():
+    with pytest.raises(ValueError, match="c must be > 0"):
+        rd_target(np.zeros((4, 4)), np.zeros((4, 4)), np.array([[1, 1]]), np.array([1.0]), c=0)
+    with pytest.raises(ValueError, match="d1 must be > 0"):
+        rd_target(np.zeros((4, 4)), np.zeros((4, 4)), np.array([[1, 1]]), np.array([0.0]))
+
+
+def selection_inputs(seed):
+    rng = np.random.default_rng(seed)
+    mask = random_mask((40, 50), 0.05, seed=seed)
+    erd = np.where(mask, -1.0, rng.random((40, 50)))
+    table = OffsetTable(12)
+    return mask, erd, table
+
+
+def test_select_without_spread_is_top_n_and_restores_erd():
+    mask, erd, table = selection_inputs(5)
+    before = erd.copy()
+    tiles = TileMax(erd, tile=8)
+    got = select_batch(
+        tiles, mask, 30, spread=0.0, offsets=table.offsets, offset_dist=table.distances
+    )
+    flat = np.argsort(-before, axis=None, kind="stable")[:30]
+    want = np.stack(np.unravel_index(flat, before.shape), 1)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(erd, before)
+    np.testing.assert_array_equal(tiles.maxima, TileMax(before.copy(), tile=8).maxima)
+
+
+def test_select_with_spread_never_picks_measured_or_twice():
+    mask, erd, table = selection_inputs(6)
+    before = erd.copy()
+    tiles = TileMax(erd, tile=8)
+    got = select_batch(
+        tiles, mask, 200, spread=0.5, offsets=table.offsets, offset_dist=table.distances
+    )
+    assert len(got) == 200
+    assert not mask[got[:, 0], got[:, 1]].any()
+    assert len({tuple(p) for p in got.tolist()}) == 200
+    np.testing.assert_array_equal(erd, before)
+    # the first pick is always the global maximum
+    assert before[tuple(got[0])] == before.max()
+
+
+def test_select_spread_declumps():
+    """A single bright blob: without spread the batch is one clump, with spread it fans out."""
+    mask = np.zeros((60, 60), bool)
+    mask[::10, ::10] = True
+    rows, cols = np.mgrid[0:60, 0:60]
+    erd = np.where(mask, -1.0, np.exp(-((rows - 30.5) ** 2 + (cols - 30.5) ** 2) / 200.0))
+    table = OffsetTable(15)
+    spreads = {}
+    for spread in (0.0, 0.5):
+        pts = select_batch(
+            TileMax(erd.copy(), tile=8),
+            mask,
+            10,
+            spread=spread,
+            offsets=table.offsets,
+            offset_dist=table.distances,
+        )
+        spreads[spread] = np.ptp(pts, axis=0).sum()
+    assert spreads[0.5] > spreads[0.0]
+
+
+def test_scatter_returns_l1_change():
+    image = np.zeros((4, 4))
+    change = _update.scatter(image, np.array([[0, 0], [1, 2]]), np.array([2.0, -3.0]))
+    assert change == 5.0
+    assert image[0, 0] == 2.0 and image[1, 2] == -3.0
+
+
+def test_dilate_unmeasured_matches_numpy():
+    mask = random_mask((12, 14), 0.2, seed=7)
+    seeds = np.array([[0, 0], [5, 6], [11, 13]])
+    touched = np.zeros(mask.shape, bool)
+    got = _update.dilate_unmeasured(mask, seeds, touched)
+    want = set()
+    for r, c in seeds:
+        for dr, dc in ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1)):
+            rr, cc = r + dr, c + dc
+            if 0 <= rr < 12 and 0 <= cc < 14 and not mask[rr, cc]:
+                want.add((rr, cc))
+    assert {tuple(p) for p in got.tolist()} == want
+    assert len(got) == len(want)
+    assert not touched.any()  # scratch space is left clean
