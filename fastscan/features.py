@@ -23,7 +23,14 @@ from numba import njit
 
 from fastscan.neighbors import OffsetTable, knn_gather
 
-__all__ = ["N_FEATURES", "compute_features", "feature_radius", "idw_estimate", "slads_features"]
+__all__ = [
+    "N_FEATURES",
+    "analytic_rd",
+    "compute_features",
+    "feature_radius",
+    "idw_estimate",
+    "slads_features",
+]
 
 N_FEATURES = 6
 
@@ -85,6 +92,24 @@ def _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area
         out[i, 3] = area_term / (1.0 + n_close)
         out[i, 4] = scale * abs(g_col)
         out[i, 5] = scale * abs(g_row)
+
+
+def analytic_rd(features: np.ndarray, c: float = 2.0) -> np.ndarray:
+    """A model-free RD estimate from the features: ``f1 * 2 pi (d_1 / c)**2``.
+
+    If the error near a pixel is about its neighbours' weighted deviation (feature
+    1), the RD target (error summed under a Gaussian of sigma ``d_1 / c``) is that
+    error times the Gaussian's area. Used to order pixels the learned model scores
+    alike.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> analytic_rd(np.array([[1.0, 0, 2.0, 0, 0, 0]])).round(3).tolist()
+    [6.283]
+    """
+    features = np.asarray(features, np.float64)
+    return features[:, 0] * (2.0 * np.pi / (c * c)) * features[:, 2] ** 2
 
 
 def idw_estimate(

@@ -32,7 +32,7 @@ import numpy as np
 from fastscan import _update
 from fastscan._validation import check_points, check_shape, check_values
 from fastscan.erd.model import ERDModel, load_model
-from fastscan.features import feature_radius, idw_estimate, slads_features
+from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import OffsetTable, knn_gather
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
@@ -68,6 +68,10 @@ class Sampler:
         Batch de-clumping strength (0 gives FAST's plain top-n).
     k : int
         Neighbours for the reconstruction and features.
+    tie_break : float
+        Weight of an analytic RD estimate added to the model's ERD
+        (:func:`fastscan.features.analytic_rd`). Small, so it only orders pixels
+        the model cannot tell apart (a flat ERD late in a scan); 0 is FAST.
     motion : MotionModel or None
         Stage motion model for the route; None uses simultaneous unit-speed axes.
     pixel_pitch : (x_step, y_step)
@@ -88,6 +92,7 @@ class Sampler:
         patience: int = 10,
         spread: float = 0.5,
         k: int = 10,
+        tie_break: float = 1e-3,
         motion: MotionModel | None = None,
         pixel_pitch: tuple[float, float] = (1.0, 1.0),
     ) -> None:
@@ -109,6 +114,9 @@ class Sampler:
         self.seed = seed
         self.spread = float(spread)
         self.k = int(k)
+        if not np.isfinite(tie_break) or tie_break < 0:
+            raise ValueError(f"tie_break must be a finite number >= 0, got {tie_break!r}")
+        self.tie_break = float(tie_break)
         self.motion = motion
         self.pixel_pitch = pitch
         self.stop_rule = StopRule(
@@ -139,6 +147,7 @@ class Sampler:
         self._value_min = np.inf
         self._value_max = -np.inf
         self._rho = feature_radius(self.shape)
+        self._sparsity_area = self.model.sparsity_numerator(self.shape)
         self._table: OffsetTable | None = None
         self._tiles: TileMax | None = None
 
@@ -322,9 +331,12 @@ class Sampler:
             *nbr,
             rho=self._rho,
             scale=self._scale,
-            sparsity_area=self.model.sparsity_area,
+            sparsity_area=self._sparsity_area,
         )
-        self._erd[pixels[:, 0], pixels[:, 1]] = self.model.predict(features)
+        erd = self.model.predict(features).astype(np.float64)
+        if self.tie_break > 0:
+            erd += self.tie_break * analytic_rd(features)
+        self._erd[pixels[:, 0], pixels[:, 1]] = erd
 
     def _local_update(self, new_points: np.ndarray, all_points: np.ndarray) -> float:
         """Update only what the new points can change; returns the L1 recon change."""
@@ -363,6 +375,7 @@ class Sampler:
             "patience": rule.patience,
             "spread": self.spread,
             "k": self.k,
+            "tie_break": self.tie_break,
             "pixel_pitch": list(self.pixel_pitch),
         }
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan.features import N_FEATURES
+from fastscan.features import N_FEATURES, feature_radius
 
 __all__ = ["SCHEMA", "SHIPPED_MODELS", "ERDModel", "default_model_path", "load_model"]
 
@@ -46,6 +46,13 @@ class ERDModel:
         "none" lifts the raw features (FAST). "log1p" lifts ``log1p`` of the
         features standardised with the training set's mean and spread, so the
         RBF kernel resolves small deviations as well as large ones.
+    sparsity_clip : (low, high) or None
+        With FAST's image-size dependent sparsity numerator (``sparsity_area``
+        None), the range of numerators the training images had; other grid sizes
+        are clipped into it so the feature stays inside what the model has seen.
+    target_transform : {"none", "log1p"}
+        "log1p" fits the MLP to ``log1p(RD)`` (predictions are mapped back), so
+        small RDs late in a scan are still ranked, not all squashed to one value.
     sparsity_area : float or None
         Numerator of the local-sparsity feature the model was trained with
         (None: FAST's image-size dependent ``1 + pi rho**2``); the sampler
@@ -73,6 +80,8 @@ class ERDModel:
         batch_size: int = 200,
         feature_transform: str = "none",
         sparsity_area: float | None = None,
+        target_transform: str = "none",
+        sparsity_clip: tuple[float, float] | None = None,
     ) -> None:
         self.n_components = n_components
         self.gamma = gamma
@@ -84,6 +93,8 @@ class ERDModel:
         self.batch_size = batch_size
         self.feature_transform = feature_transform
         self.sparsity_area = sparsity_area
+        self.target_transform = target_transform
+        self.sparsity_clip = sparsity_clip
 
     # -- lift -------------------------------------------------------------------------
     def _init_lift(self) -> None:
@@ -122,6 +133,12 @@ class ERDModel:
             raise ValueError(
                 f"feature_transform must be 'none' or 'log1p', got {self.feature_transform!r}"
             )
+        if self.target_transform not in ("none", "log1p"):
+            raise ValueError(
+                f"target_transform must be 'none' or 'log1p', got {self.target_transform!r}"
+            )
+        if self.target_transform == "log1p":
+            target = np.log1p(np.maximum(target, 0.0))
         self._init_lift()
         logged = np.log1p(np.maximum(features, 0.0))
         self.feature_mean_ = logged.mean(axis=0)
@@ -145,6 +162,16 @@ class ERDModel:
         self.n_iter_ = int(mlp.n_iter_)
         return self
 
+    def sparsity_numerator(self, shape: tuple[int, int]) -> float:
+        """Numerator A of the sparsity feature this model expects on a grid of ``shape``."""
+        if self.sparsity_area is not None:
+            return float(self.sparsity_area)
+        rho = feature_radius(shape)
+        area = 1.0 + np.pi * rho * rho
+        if self.sparsity_clip is not None:
+            area = float(np.clip(area, *self.sparsity_clip))
+        return area
+
     def predict(self, features: np.ndarray) -> np.ndarray:
         """ERD of each feature row: MLP forward pass, negatives clipped to 0 (float64)."""
         self._check_fitted("coefs_")
@@ -156,6 +183,8 @@ class ERDModel:
             if i < last:
                 np.maximum(out, 0.0, out=out)
         erd = out[:, 0].astype(np.float64)
+        if self.target_transform == "log1p":
+            erd = np.expm1(np.minimum(erd, 50.0))
         erd[~np.isfinite(erd)] = 0.0
         return np.maximum(erd, 0.0)
 
@@ -179,6 +208,8 @@ class ERDModel:
             "batch_size": self.batch_size,
             "feature_transform": self.feature_transform,
             "sparsity_area": self.sparsity_area,
+            "target_transform": self.target_transform,
+            "sparsity_clip": None if self.sparsity_clip is None else list(self.sparsity_clip),
         }
 
     # -- persistence ------------------------------------------------------------------
@@ -217,6 +248,8 @@ class ERDModel:
             )
         params = header["params"]
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        if params.get("sparsity_clip") is not None:
+            params["sparsity_clip"] = tuple(params["sparsity_clip"])
         model = cls(**params)
         model._init_lift()
         expected_in = model.n_components

@@ -28,14 +28,9 @@ __all__ = [
 ]
 
 SKIMAGE_IMAGES = ("camera", "coins", "moon", "text", "astronaut")
-PHANTOM_SETS = (
-    ("flakes", (256, 384)),
-    ("particles", (300, 300)),
-    ("grains", (256, 256)),
-    ("flakes", (128, 160)),
-)
-#: Sparsity-feature numerator of fastscan's models: FAST's ``1 + pi rho**2`` of a
-#: 512 x 512 grid (rho = 15), used for every grid size.
+PHANTOM_SETS = (("flakes", (256, 384)), ("particles", (300, 300)), ("grains", (256, 256)))
+#: A fixed sparsity-feature numerator (FAST's ``1 + pi rho**2`` of a 512 x 512 grid),
+#: for ``TrainingConfig(sparsity_area=SPARSITY_AREA)``: one numerator for every grid.
 SPARSITY_AREA = float(1.0 + np.pi * 15.0**2)
 
 
@@ -57,7 +52,8 @@ class TrainingConfig:
     feature_transform: str = "log1p"
     gamma: float = 0.25
     self_play_coverages: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
-    sparsity_area: float | None = SPARSITY_AREA
+    sparsity_area: float | None = None
+    target_transform: str = "none"
 
 
 def training_images(config: TrainingConfig) -> Iterator[tuple[str, np.ndarray]]:
@@ -172,8 +168,12 @@ def train_model(
             gamma=config.gamma,
             feature_transform=config.feature_transform,
             sparsity_area=config.sparsity_area,
+            target_transform=config.target_transform,
         )
         model.fit(features[train], targets[train])
+    if config.sparsity_area is None:  # features on other grids are clipped to this range
+        areas = [model.sparsity_numerator(image.shape) for _, image in training_images(config)]
+        model.sparsity_clip = (min(areas), max(areas))
     model.info_ = {
         "config": asdict(config),
         "images": list(config.skimage_images) + [f"{n}{s}" for n, s in config.phantom_sets],
@@ -196,4 +196,5 @@ CLASSIC_CONFIG = TrainingConfig(
     feature_transform="none",
     gamma=0.01,
     sparsity_area=None,
+    target_transform="none",
 )

@@ -1,0 +1,285 @@
+"""The sampler service: a ZMQ ROUTER socket in front of a :class:`SessionStore`.
+
+One thread receives a request, decodes and validates it
+(:mod:`fastscan.service.protocol`), runs it on the named session and sends the
+reply; anything wrong with a request (bad frames, wrong version, unknown op, bad
+arguments, even an unexpected exception) becomes an error reply and the loop
+goes on serving. Replies to state-changing requests are remembered by request id
+for a while (keyed by request id and header bytes), so a client that re-sends after a
+timeout gets the same answer; errors are not cached (repeating them changes nothing).
+
+The socket binds to loopback unless ``allow_remote`` is set. CurveZMQ encrypts
+and authenticates when a server secret key is given: clients must then present a
+key whose public half is in ``curve_clients`` (a directory of ``*.key`` public
+certificates, see :func:`zmq.auth.create_certificates`).
+
+Examples
+--------
+>>> with SamplerServer("tcp://127.0.0.1:0") as server:  # doctest: +SKIP
+...     print(server.endpoint)
+tcp://127.0.0.1:49731
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from fastscan.sampler import Sampler
+from fastscan.service.protocol import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_HEADER_BYTES,
+    ProtocolError,
+    decode,
+    encode,
+    error_reply,
+)
+from fastscan.service.sessions import ServiceError, SessionStore
+
+__all__ = ["SamplerServer", "is_loopback", "warm_up"]
+
+log = logging.getLogger("fastscan.service")
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+_CACHED_OPS = {"create", "ingest", "load", "close"}
+_REPLY_CACHE = 256
+_ENDPOINT = re.compile(r"^tcp://(?P<host>\[[^\]]*\]|[^:]*):(?P<port>\*|\d+)$")
+
+
+def is_loopback(address: str) -> bool:
+    """True for ``ipc://``, ``inproc://`` and ``tcp://`` endpoints on a loopback host."""
+    if address.startswith(("ipc://", "inproc://")):
+        return True
+    match = _ENDPOINT.match(address)
+    return bool(match) and match.group("host") in _LOCAL_HOSTS
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel a scan step uses.
+
+    A few steps on a small grid with 50-point batches, so the route's local search
+    for long batches is compiled too, not only the exact solver for short ones;
+    otherwise the first real batch would stall the service for seconds.
+    """
+    truth = np.add.outer(np.sin(np.arange(48.0) / 5.0), np.cos(np.arange(64.0) / 7.0))
+    sampler = Sampler((48, 64), batch_size=50, seed=0, max_coverage=0.5)
+    for n in (None, None, None, 1, 3):
+        pts = sampler.suggest(n)
+        sampler.ingest(pts, truth[pts[:, 0], pts[:, 1]])
+    sampler.should_stop()
+
+
+class SamplerServer:
+    """Serve named sampler sessions on a ZMQ ROUTER socket.
+
+    Parameters
+    ----------
+    bind : str
+        ZMQ endpoint; port 0 (or ``*``) picks a free port, see :attr:`endpoint`.
+    state_dir : str, Path or None
+        Where sessions are autosaved after each change and restored from after a restart.
+    allow_remote : bool
+        Needed to bind anything but a loopback address.
+    curve_secret_key : str, Path or None
+        Server certificate file with the secret key (enables CurveZMQ).
+    curve_clients : str, Path or None
+        Directory of authorised client public certificates; without it any
+        client that speaks CURVE is let in (encryption without authentication).
+    max_message_bytes : int
+        Largest request accepted (``zmq.MAXMSGSIZE`` plus the decoder's own check).
+    max_sessions, max_pixels, snapshot_every : int
+        Passed to :class:`SessionStore`.
+    """
+
+    def __init__(
+        self,
+        bind: str = "tcp://127.0.0.1:0",
+        *,
+        state_dir: str | Path | None = None,
+        allow_remote: bool = False,
+        curve_secret_key: str | Path | None = None,
+        curve_clients: str | Path | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_sessions: int = 16,
+        max_pixels: int = 4096 * 4096,
+        snapshot_every: int = 100,
+    ) -> None:
+        if not is_loopback(bind) and not allow_remote:
+            raise ValueError(
+                f"refusing to bind {bind!r}: not a loopback address; pass allow_remote=True "
+                "(--allow-remote) to serve other machines, ideally with CurveZMQ keys"
+            )
+        if curve_clients is not None and curve_secret_key is None:
+            raise ValueError("curve_clients needs curve_secret_key (the server's certificate)")
+        if curve_secret_key is not None and not zmq.has("curve"):
+            raise RuntimeError("this libzmq was built without CURVE support")
+        self.store = SessionStore(
+            state_dir,
+            max_sessions=max_sessions,
+            max_pixels=max_pixels,
+            snapshot_every=snapshot_every,
+        )
+        restoring = self.store.restore_all()
+        if restoring:
+            log.info("restoring saved sessions %s from %s", restoring, state_dir)
+        self.max_message_bytes = int(max_message_bytes)
+        self._context = zmq.Context()
+        self._auth: ThreadAuthenticator | None = None
+        self._socket = self._context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        self._socket.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes + MAX_HEADER_BYTES)
+        try:
+            if curve_secret_key is not None:
+                self._setup_curve(Path(curve_secret_key), curve_clients)
+            elif not is_loopback(bind):
+                log.warning("serving %s without CurveZMQ: anyone who can reach it may use it", bind)
+            self._socket.bind(bind[:-2] + ":*" if bind.endswith(":0") else bind)
+        except Exception:
+            self._close_sockets()
+            raise
+        self.endpoint: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._replies: collections.OrderedDict[tuple, list] = collections.OrderedDict()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.n_requests = 0
+        self.n_errors = 0
+        self.busy_s = 0.0  # time spent handling requests that succeeded
+
+    def _setup_curve(self, secret_file: Path, clients: str | Path | None) -> None:
+        try:
+            public, secret = zmq.auth.load_certificate(secret_file)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read CURVE certificate {secret_file}: {exc}") from None
+        if secret is None:
+            raise ValueError(f"{secret_file} holds no secret key; pass the *.key_secret file")
+        self._auth = ThreadAuthenticator(self._context, log=logging.getLogger("fastscan.zap"))
+        self._auth.start()
+        if clients is None:
+            log.warning("CURVE without --curve-clients: traffic is encrypted, clients not checked")
+            self._auth.configure_curve(domain="*", location=zmq.auth.CURVE_ALLOW_ANY)
+        else:
+            if not Path(clients).is_dir():
+                raise ValueError(f"curve_clients {clients} is not a directory of public keys")
+            self._auth.configure_curve(domain="*", location=str(clients))
+        self._socket.curve_secretkey = secret
+        self._socket.curve_publickey = public
+        self._socket.curve_server = True
+
+    # ------------------------------------------------------------------ loop
+    def serve(self, stop: threading.Event | None = None) -> None:
+        """Answer requests until ``stop`` (or :meth:`stop`) is set."""
+        stop = stop or self._stop
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        log.info("fastscan service listening on %s", self.endpoint)
+        while not stop.is_set() and not self._stop.is_set():
+            if not poller.poll(100):
+                continue
+            try:
+                frames = self._socket.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                continue
+            try:
+                reply, envelope = self._handle_frames(frames)
+            except Exception:  # never let one message end the service
+                log.exception("could not handle a message")
+                self.n_errors += 1
+                continue
+            if envelope is not None:
+                try:
+                    self._socket.send_multipart(envelope + reply, zmq.NOBLOCK)
+                except zmq.ZMQError as exc:  # peer gone or queue full: it will retry
+                    log.info("reply not sent: %s", exc)
+            self.store.flush()
+        self.store.snapshot_all()
+
+    def _handle_frames(self, frames: list[bytes]) -> tuple[list, list[bytes] | None]:
+        """Reply frames and routing envelope for one received message."""
+        self.n_requests += 1
+        if len(frames) < 2:
+            return [], None
+        envelope, body = (frames[:2], frames[2:]) if frames[1] == b"" else (frames[:1], frames[1:])
+        try:
+            header, arrays = decode(body, max_bytes=self.max_message_bytes)
+        except ProtocolError as exc:
+            self.n_errors += 1
+            return error_reply(None, None, exc.code, str(exc)), envelope
+        request_id, op = header.get("id"), header.get("op")
+        # a re-sent request repeats id and header byte for byte
+        cache_key = (request_id, bytes(body[0])) if isinstance(request_id, str) else None
+        if cache_key is not None and cache_key in self._replies:
+            return self._replies[cache_key], envelope
+        t0 = time.perf_counter()
+        try:
+            result, out = self.store.handle(
+                op, header.get("session"), header.get("seq"), header.get("args", {}), arrays
+            )
+            if op == "ping":
+                result.update(requests=self.n_requests, errors=self.n_errors, busy_s=self.busy_s)
+            elapsed = time.perf_counter() - t0
+            self.busy_s += elapsed
+            header = {"id": request_id, "op": op, "ok": True, "result": result, "t_s": elapsed}
+            reply = encode(header, out)
+        except ServiceError as exc:
+            self.n_errors += 1
+            return error_reply(request_id, op, exc.code, exc.message, **exc.extra), envelope
+        except Exception as exc:  # a bug must not take the service down
+            self.n_errors += 1
+            log.exception("request %r (%r) failed", request_id, op)
+            message = f"{type(exc).__name__}: {exc}"
+            return error_reply(request_id, op, "internal", message), envelope
+        if cache_key is not None and op in _CACHED_OPS:
+            self._replies[cache_key] = reply
+            while len(self._replies) > _REPLY_CACHE:
+                self._replies.popitem(last=False)
+        return reply, envelope
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> SamplerServer:
+        """Serve in a daemon thread; returns self."""
+        if self._thread is not None:
+            raise RuntimeError("server already started")
+        self._thread = threading.Thread(target=self._run_thread, name="fastscan-service")
+        self._thread.daemon = True
+        self._thread.start()
+        return self
+
+    def _run_thread(self) -> None:
+        try:
+            self.serve()
+        finally:
+            self._close_sockets()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and close the socket (joins the thread if :meth:`start` was used)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        else:
+            self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        if not self._socket.closed:
+            self._socket.close(0)
+        if self._auth is not None:
+            self._auth.stop()
+            self._auth = None
+        if not self._context.closed:
+            self._context.term()
+
+    def __enter__(self) -> SamplerServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

@@ -1,0 +1,234 @@
+"""Live feedback from the documents of an autonomous scan (RunEngine callbacks).
+
+- :class:`TextProgress`: a line of text every ``every`` points: points, distinct
+  pixels, coverage, points per second.
+- :class:`LivePlot`: headless (Agg) figures of the sparse reconstruction with the
+  measured points overlaid, and the ERD map, saved as PNG files from the
+  ``reconstruction`` stream.
+
+Both read only documents, so they work the same on a remote document stream.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LivePlot", "TextProgress"]
+
+
+class _RunTracker:
+    """Common bookkeeping: streams by descriptor, points per run."""
+
+    def __init__(self) -> None:
+        self._streams: dict[str, str] = {}
+        self.start: dict[str, Any] | None = None
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.seqs: set[int] = set()
+
+    def __call__(self, name: str, doc: dict[str, Any]) -> None:
+        if name == "start":
+            self.start = doc
+            self._streams.clear()
+            self.rows, self.cols, self.seqs = [], [], set()
+            self.on_start(doc)
+        elif name == "descriptor":
+            self._streams[doc["uid"]] = doc.get("name", "primary")
+        elif name == "event":
+            stream = self._streams.get(doc["descriptor"])
+            if stream == "primary" and "fastscan_row" in doc["data"]:
+                seq = int(doc["data"]["fastscan_seq"])
+                if seq not in self.seqs:
+                    self.seqs.add(seq)
+                    self.rows.append(int(doc["data"]["fastscan_row"]))
+                    self.cols.append(int(doc["data"]["fastscan_col"]))
+                    self.on_point(doc)
+            elif stream == "reconstruction":
+                self.on_reconstruction(doc)
+        elif name == "stop":
+            self.on_stop(doc)
+
+    @property
+    def shape(self) -> tuple[int, int] | None:
+        if self.start is None or "shape" not in self.start:
+            return None
+        rows, cols = self.start["shape"]
+        return int(rows), int(cols)
+
+    def on_start(self, doc: dict[str, Any]) -> None: ...
+    def on_point(self, doc: dict[str, Any]) -> None: ...
+    def on_reconstruction(self, doc: dict[str, Any]) -> None: ...
+    def on_stop(self, doc: dict[str, Any]) -> None: ...
+
+
+class TextProgress(_RunTracker):
+    """Print progress every ``every`` points and at the end of the run.
+
+    Parameters
+    ----------
+    every : int
+        Points between lines.
+    write : callable
+        Receives each line (default ``print``); e.g. ``logger.info``.
+    """
+
+    def __init__(self, every: int = 50, write: Callable[[str], Any] = print) -> None:
+        super().__init__()
+        if int(every) != every or every < 1:
+            raise ValueError(f"every must be an integer >= 1, got {every!r}")
+        self.every = int(every)
+        self.write = write
+        self.lines: list[str] = []
+        self._t0 = time.monotonic()
+        self._pixels: set[tuple[int, int]] = set()
+
+    def on_start(self, doc: dict[str, Any]) -> None:
+        self._t0 = time.monotonic()
+        self._pixels = set()
+
+    def on_point(self, doc: dict[str, Any]) -> None:
+        self._pixels.add((self.rows[-1], self.cols[-1]))
+        if len(self.rows) % self.every == 0:
+            self._emit("")
+
+    def on_stop(self, doc: dict[str, Any]) -> None:
+        reason = doc.get("reason") or ""
+        self._emit(f" - run {doc.get('exit_status')}{': ' + reason if reason else ''}")
+
+    def line(self) -> str:
+        n = len(self.rows)
+        elapsed = max(time.monotonic() - self._t0, 1e-9)
+        shape = self.shape
+        cov = f"{100.0 * len(self._pixels) / (shape[0] * shape[1]):.2f} %" if shape else "n/a"
+        return f"points {n}, pixels {len(self._pixels)}, coverage {cov}, {n / elapsed:.1f} pt/s"
+
+    def _emit(self, suffix: str) -> None:
+        text = self.line() + suffix
+        self.lines.append(text)
+        self.write(text)
+
+
+class LivePlot(_RunTracker):
+    """Save a PNG of the reconstruction (+ measured points) and ERD map.
+
+    Drawing happens in a background thread so the scan does not wait for
+    matplotlib; when frames arrive faster than they can be drawn, only the newest
+    waiting one is drawn. The stop document waits for the last frame, so every
+    run ends with a PNG of its final state.
+
+    Parameters
+    ----------
+    directory : path
+        Where ``<run uid[:8]>_batch<NNNNN>.png`` files go (created if missing).
+    every : int
+        Draw every this many ``reconstruction`` events (the plan's
+        ``recon_every`` sets how often those come).
+    background : bool
+        Draw in a worker thread (default) or in the callback itself.
+    """
+
+    def __init__(self, directory: str | Path, every: int = 1, dpi: int = 80,
+                 background: bool = True) -> None:  # fmt: skip
+        super().__init__()
+        if int(every) != every or every < 1:
+            raise ValueError(f"every must be an integer >= 1, got {every!r}")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.every = int(every)
+        self.dpi = int(dpi)
+        self.background = bool(background)
+        self.files: list[Path] = []
+        self._count = 0
+        self._last: dict[str, Any] | None = None
+        self._pending: tuple | None = None
+        self._cond = threading.Condition()
+        self._busy = False
+        self._worker: threading.Thread | None = None
+
+    def on_start(self, doc: dict[str, Any]) -> None:
+        self._count = 0
+        self._last = None
+
+    def on_reconstruction(self, doc: dict[str, Any]) -> None:
+        self._count += 1
+        data = doc["data"]
+        if "fastscan_reconstruction" not in data:
+            return
+        self._last = data
+        if self._count % self.every == 0:
+            self._submit(data)
+            self._last = None
+
+    def on_stop(self, doc: dict[str, Any]) -> None:
+        if self._last is not None:  # the final state, whatever the cadence
+            self._submit(self._last)
+            self._last = None
+        self.wait()
+
+    def _submit(self, data: dict[str, Any]) -> None:
+        frame = (data, list(self.rows), list(self.cols), (self.start or {}).get("uid", "run"))
+        if not self.background:
+            self.files.append(self.draw(*frame))
+            return
+        with self._cond:
+            self._pending = frame  # replaces a frame not drawn yet
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                if self._pending is None:
+                    self._worker = None
+                    self._cond.notify_all()
+                    return
+                frame, self._pending = self._pending, None
+                self._busy = True
+            try:
+                self.files.append(self.draw(*frame))
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Block until the frames submitted so far are drawn."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    def draw(self, data: dict[str, Any], rows: list[int], cols: list[int], uid: str) -> Path:
+        """Draw one frame to ``<uid[:8]>_batch<NNNNN>.png``; returns the path."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        recon = np.asarray(data["fastscan_reconstruction"], float)
+        erd = np.asarray(data["fastscan_erd"], float)
+        batch = int(data.get("fastscan_batch", self._count))
+        fig = Figure(figsize=(9, 4), dpi=self.dpi)
+        FigureCanvasAgg(fig)
+        ax1, ax2 = fig.subplots(1, 2)
+        im = ax1.imshow(recon, cmap="gray", interpolation="nearest")
+        ax1.scatter(cols, rows, s=2, c="tab:red", linewidths=0)
+        ax1.set_title(
+            f"reconstruction, batch {batch}, "
+            f"{100 * float(data.get('fastscan_coverage', 0.0)):.1f} %"
+        )
+        fig.colorbar(im, ax=ax1, shrink=0.8)
+        im2 = ax2.imshow(erd, cmap="viridis", interpolation="nearest")
+        ax2.set_title("ERD")
+        fig.colorbar(im2, ax=ax2, shrink=0.8)
+        for ax in (ax1, ax2):
+            ax.set_xlabel("col (x)")
+            ax.set_ylabel("row (y)")
+        fig.tight_layout()
+        path = self.directory / f"{uid[:8]}_batch{batch:05d}.png"
+        fig.savefig(path)
+        return path

@@ -1,0 +1,169 @@
+"""Steps of the autonomous scan: move, measure, fault descriptions, run metadata helpers.
+
+``measure`` is ``bps.trigger_and_read`` with a timeout on the trigger; ``move``
+moves both axes together with a timeout and, when a move fails, stops what is
+still moving and collects the other axis' failure (bluesky throws *any* failed
+status into the plan at its next message) so the first, informative error wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from bluesky import plan_stubs as bps
+from bluesky import preprocessors as bpp
+from bluesky.utils import RunEngineControlException, short_uid
+
+__all__ = ["MoveError", "device_label", "explain", "jsonable", "measure", "model_info", "move",
+           "source_of"]  # fmt: skip
+
+logger = logging.getLogger("fastscan.plans")
+
+
+def device_label(obj: Any) -> str:
+    """'name (PV prefix)' where the device has an EPICS prefix or PV name."""
+    pv = getattr(obj, "prefix", "") or getattr(obj, "pvname", "")
+    return f"{obj.name} (PV {pv})" if pv else str(obj.name)
+
+
+def source_of(detectors: Sequence[Any], key: str) -> str:
+    for det in detectors:
+        try:
+            desc = det.describe()
+        except Exception:  # a disconnected device may not describe itself
+            continue
+        if key in desc:
+            return str(desc[key].get("source", key))
+    return key
+
+
+def explain(exc: BaseException) -> str:
+    """Exception text, plus the cause a failed Status carries (ophyd keeps it there)."""
+    text = f"{type(exc).__name__}: {exc}"
+    status = exc.args[0] if exc.args else None
+    get_inner = getattr(status, "exception", None)
+    if callable(get_inner) and getattr(status, "done", False):
+        try:
+            inner = get_inner()
+        except Exception:
+            inner = None
+        if inner is not None:
+            text += f" ({type(inner).__name__}: {inner})"
+    return text
+
+
+def measure(readables: Sequence[Any], timeout: float | None, stream: str = "primary"):
+    """Trigger (with a timeout), then read everything into one event; returns the readings."""
+    group = short_uid("trigger")
+    triggered = False
+    for obj in readables:
+        if hasattr(obj, "trigger"):
+            yield from bps.trigger(obj, group=group)
+            triggered = True
+    if triggered:
+        yield from bps.wait(group=group, timeout=timeout)
+    yield from bps.create(stream)
+
+    def read_all():
+        readings: dict[str, Any] = {}
+        for obj in readables:
+            reading = yield from bps.read(obj)
+            if reading is not None:
+                readings.update(reading)
+        return readings
+
+    def drop(exc: Exception):
+        yield from bps.drop()
+        raise exc
+
+    return (yield from bpp.contingency_wrapper(read_all(), except_plan=drop, else_plan=bps.save))
+
+
+def move(x_motor: Any, x: float, y_motor: Any, y: float, timeout: float | None):
+    group = short_uid("move")
+    statuses: list[tuple[Any, Any]] = []
+    try:
+        for motor, target in ((x_motor, x), (y_motor, y)):
+            statuses.append((motor, None))  # named if its set() itself raises (limits)
+            statuses[-1] = (motor, (yield from bps.abs_set(motor, target, group=group)))
+        yield from bps.wait(group=group, timeout=timeout)
+    except RunEngineControlException:
+        raise
+    except Exception as exc:
+        stuck = [
+            device_label(m) for m, st in statuses if st is None or not st.done or not st.success
+        ]
+        yield from settle(statuses)
+        stuck += [
+            device_label(m)
+            for m, st in statuses
+            if st is not None and st.done and not st.success and device_label(m) not in stuck
+        ]
+        what = ", ".join(stuck) or f"{device_label(x_motor)}/{device_label(y_motor)}"
+        raise MoveError(f"{what} did not finish the move: {explain(exc)}") from exc
+
+
+def settle(statuses: list[tuple[Any, Any]], patience: float = 1.0):
+    """After a failed move: stop axes still moving and let every move status end here.
+
+    The RunEngine throws *any* failed status into the plan at its next message;
+    collecting the other axis' failure here keeps the first, informative error.
+    """
+    for motor, st in statuses:
+        if st is not None and not st.done and hasattr(motor, "stop"):
+            try:
+                yield from bps.stop(motor)
+            except RunEngineControlException:
+                raise
+            except Exception as exc:  # e.g. a disconnected motor
+                logger.warning("could not stop %s: %s", device_label(motor), exc)
+    deadline = time.monotonic() + patience
+    pending = True
+    while pending:
+        pending = any(st is not None and not st.done for _, st in statuses)
+        try:
+            yield from bps.sleep(0.02)
+        except RunEngineControlException:
+            raise
+        except Exception as exc:  # the other axis' failure, already reported
+            logger.debug("further move failure after the first: %s", exc)
+        if time.monotonic() > deadline:
+            break
+
+
+class MoveError(RuntimeError):
+    pass
+
+
+def model_info(sampler: Any) -> dict[str, Any]:
+    model = getattr(sampler, "model", None)
+    if model is None:
+        return {"name": None, "sha256": None}
+    info: dict[str, Any] = {"name": getattr(model, "source", None) or type(model).__name__}
+    try:
+        digest = hashlib.sha256()
+        arrays = model.to_arrays()
+        for key in sorted(arrays):
+            digest.update(key.encode())
+            digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+        info["sha256"] = digest.hexdigest()
+    except Exception:  # a remote sampler or a model without arrays
+        info["sha256"] = None
+    return info
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (np.generic, np.ndarray)):
+        return jsonable(value.tolist()) if isinstance(value, np.ndarray) else value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)

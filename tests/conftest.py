@@ -1,0 +1,63 @@
+"""Shared fixtures: a private loopback EPICS environment and simulated IOCs.
+
+pyepics reads the EPICS_CA_* variables once, when its CA context starts (first
+channel), so they are set here at import time, before any test creates an
+Ophyd EPICS device. Every IOC of this pytest session serves on the session's
+own free port (one IOC at a time; module-scoped fixtures are torn down before
+the next module's start) with a new PV prefix (pyepics caches channels by name).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from fastscan.sim.ioc import IocHandle, loopback_env, start_ioc_subprocess
+
+EPICS_ENV = loopback_env()
+os.environ.update(EPICS_ENV)
+
+_prefixes = itertools.count()
+
+
+def new_prefix(tag: str = "T") -> str:
+    """A PV prefix unique within this test session (and this process)."""
+    return f"FS{os.getpid()}{tag}{next(_prefixes)}:"
+
+
+def start_test_ioc(tag: str = "T", **kwargs) -> IocHandle:
+    """Start a simulated IOC on this session's loopback environment.
+
+    Defaults suit fast tests: a 40 x 60 'flakes' phantom in pixel units,
+    1000 units/s, instant acceleration. Keyword arguments go to
+    :func:`fastscan.sim.ioc.start_ioc_subprocess`.
+    """
+    kwargs.setdefault("shape", (40, 60))
+    kwargs.setdefault("velocity", 1000.0)
+    return start_ioc_subprocess(new_prefix(tag), env=EPICS_ENV, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sim_ioc() -> Iterator[IocHandle]:
+    """A module-wide simulated IOC (40 x 60 flakes phantom, pixel-unit grid)."""
+    handle = start_test_ioc("M")
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def ioc_factory() -> Iterator[Callable[..., IocHandle]]:
+    """Start IOCs inside a test (e.g. one to kill); all are stopped afterwards."""
+    started: list[IocHandle] = []
+
+    def factory(**kwargs) -> IocHandle:
+        handle = start_test_ioc("F", **kwargs)
+        started.append(handle)
+        return handle
+
+    yield factory
+    for handle in started:
+        handle.stop()
