@@ -81,17 +81,19 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _load_truth(config: SimulateConfig) -> tuple[np.ndarray, str]:
+def _load_truth(config: SimulateConfig) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Ground truth, its labels (phantoms only) and a description of the source."""
     if config.image is not None:
         image, note = load_image(config.image)
         if note and not config.quiet:
             print(f"note: {note}", file=sys.stderr)
-        return image, str(config.image)
-    from fastscan.sim.phantoms import make_phantom
+        return image, None, str(config.image)
+    from fastscan.sim.phantoms import make_phantom_with_labels
 
     name = config.phantom or "flakes"
-    image = make_phantom(name, DEMO_PHANTOM["shape"], seed=DEMO_PHANTOM["seed"])
-    return image, f"phantom:{name}(shape={DEMO_PHANTOM['shape']}, seed={DEMO_PHANTOM['seed']})"
+    image, labels = make_phantom_with_labels(name, DEMO_PHANTOM["shape"], seed=DEMO_PHANTOM["seed"])
+    source = f"phantom:{name}(shape={DEMO_PHANTOM['shape']}, seed={DEMO_PHANTOM['seed']})"
+    return image, labels, source
 
 
 def _run_strategy(
@@ -142,7 +144,7 @@ def _score(truth: np.ndarray, name: str, snap: Snapshot, biharmonic: bool) -> di
 
 def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     """Replay every strategy, write the outputs to ``config.out`` and return the summary."""
-    truth, source = _load_truth(config)
+    truth, labels, source = _load_truth(config)
     if config.model is not None:
         from fastscan.erd.model import load_model
 
@@ -151,7 +153,7 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {str(out)!r} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    models = _models(config)
+    models = _models(config, labels)
     rows: list[dict[str, Any]] = []
     panels: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     strategies: dict[str, Any] = {}
@@ -188,10 +190,28 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
                     f"{name}: default stop rule (change < 0.005) would stop at "
                     f"{facts['settled_coverage']:.1%} coverage"
                 )
+        for coverage, metrics in strategies.get("fast", {}).get("models", {}).items():
+            print(_model_line(float(coverage), metrics))
         print(
             f"wrote {out}/metrics.csv, curves.png, reconstructions.png, points_*.npy, summary.json"
         )
     return summary
+
+
+def _model_line(coverage: float, metrics: dict[str, Any]) -> str:
+    parts = [f"fast {coverage:.0%}:"]
+    if "denoise_model" in metrics:
+        parts.append(
+            f"{metrics['denoise_model']} PSNR {metrics['input_psnr']:.1f} -> "
+            f"{metrics['denoise_psnr']:.1f} dB, NRMSE {metrics['input_nrmse']:.3f} -> "
+            f"{metrics['denoise_nrmse']:.3f}"
+        )
+    if "segment_model" in metrics:
+        text = f"{metrics['segment_model']} {metrics['segment_regions']} regions"
+        if "segment_iou" in metrics:
+            text += f", IoU {metrics['segment_iou']:.3f}, Dice {metrics['segment_dice']:.3f}"
+        parts.append(text)
+    return "  ".join(parts)
 
 
 def _json_default(value: Any) -> Any:
@@ -202,10 +222,40 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def _models(config: SimulateConfig) -> Any:
-    """A scorer for --denoise/--segment, or None (models are optional)."""
+def _models(config: SimulateConfig, labels: np.ndarray | None) -> Any:
+    """A scorer for --denoise/--segment, or None; bad names fail before any replay."""
     if config.denoise is None and config.segment is None:
         return None
-    from fastscan.models.report import simulate_hook
+    from fastscan.models import describe_model, list_models
 
-    return simulate_hook(config.denoise, config.segment)
+    for option, name, kind in (
+        ("--denoise", config.denoise, "denoiser"),
+        ("--segment", config.segment, "segmenter"),
+    ):
+        if name is not None and describe_model(name).kind != kind:
+            raise ValueError(
+                f"{option} {name!r} is a {describe_model(name).kind}; "
+                f"{kind}s: {', '.join(list_models(kind))}"
+            )
+
+    def score(truth: np.ndarray, snapshots: list[Snapshot], out: Path) -> dict[str, Any]:
+        from fastscan.models.report import evaluate_models, save_model_figure
+
+        results = {}
+        for snap in snapshots:
+            result = evaluate_models(
+                truth,
+                snap.reconstruction,
+                snap.measured_mask,
+                denoise=config.denoise,
+                segment=config.segment,
+                labels=labels,
+            )
+            results[f"{snap.coverage:g}"] = result["metrics"]
+            if snap is snapshots[-1]:
+                save_model_figure(
+                    out / "models.png", truth, snap.reconstruction, snap.measured_mask, result
+                )
+        return results
+
+    return score

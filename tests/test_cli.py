@@ -178,3 +178,35 @@ def test_train_rejects_bad_arguments(tmp_path, capsys):
     assert "must end in .npz" in capsys.readouterr().err
     assert main(["train", "--out", str(tmp_path / "m.npz"), "--c", "-1"]) == 2
     assert "--c must be > 0" in capsys.readouterr().err
+
+
+def test_simulate_with_downstream_models(tmp_path, capsys):
+    out = tmp_path / "m"
+    code = main(
+        [
+            "simulate",
+            "--phantom",
+            "grains",
+            "--strategies",
+            "fast",
+            "--coverages",
+            "0.05",
+            "--no-biharmonic",
+            "--denoise",
+            "tv",
+            "--segment",
+            "otsu",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert "IoU" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    metrics = summary["strategies"]["fast"]["models"]["0.05"]
+    assert metrics["denoise_model"] == "tv" and 0 <= metrics["segment_iou"] <= 1
+    assert (out / "models.png").exists()
+    assert main(["simulate", "--denoise", "otsu", "--out", str(out)]) == 2
+    assert "is a segmenter" in capsys.readouterr().err
+    assert main(["simulate", "--segment", "watershd", "--out", str(out)]) == 2
+    assert "did you mean 'watershed'" in capsys.readouterr().err
