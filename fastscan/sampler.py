@@ -302,7 +302,9 @@ class Sampler:
     def _full_update(self) -> None:
         """Recompute reconstruction, neighbours and ERD of every pixel."""
         self._ref_range = self._value_max - self._value_min
-        self._scale = 100.0 / self._ref_range if self._ref_range > 0 else 1.0
+        # map the measured range to the [0, 100] the model was trained on (guard a
+        # near-constant image: a range below 1e-200 would overflow the scale)
+        self._scale = 100.0 / self._ref_range if self._ref_range > 1e-200 else 1.0
         self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
         self._recon[self._mask] = self._values[self._mask]
         self._erd[self._mask] = -1.0

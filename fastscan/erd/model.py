@@ -175,13 +175,14 @@ class ERDModel:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """ERD of each feature row: MLP forward pass, negatives clipped to 0 (float64)."""
         self._check_fitted("coefs_")
-        out = self.transform(features)
-        last = len(self.coefs_) - 1
-        for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
-            out = out @ w
-            out += b
-            if i < last:
-                np.maximum(out, 0.0, out=out)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows become 0 below
+            out = self.transform(features)
+            last = len(self.coefs_) - 1
+            for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+                out = out @ w
+                out += b
+                if i < last:
+                    np.maximum(out, 0.0, out=out)
         erd = out[:, 0].astype(np.float64)
         if self.target_transform == "log1p":
             erd = np.expm1(np.minimum(erd, 50.0))
