@@ -50,3 +50,10 @@ def check_values(values: object, n: int) -> np.ndarray:
         i = int(np.argmax(bad))
         raise ValueError(f"reading {i} is {float(arr[i])}; readings must be finite numbers")
     return arr
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """A view of ``array`` that cannot be written through (internal state stays safe)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view

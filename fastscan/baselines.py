@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan._validation import check_points, check_shape, check_values
+from fastscan._validation import check_points, check_shape, check_values, read_only
 from fastscan.patterns import halton_points, random_points, raster_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
 
@@ -77,9 +77,8 @@ class StaticSampler:
 
     @property
     def measured_mask(self) -> np.ndarray:
-        view = self._mask.view()
-        view.flags.writeable = False
-        return view
+        """True at every measured pixel (read-only view)."""
+        return read_only(self._mask)
 
     @property
     def n_measured(self) -> int:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from fastscan import _update
-from fastscan._validation import check_points, check_shape, check_values
+from fastscan._validation import check_points, check_shape, check_values, read_only
 from fastscan.erd.model import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import OffsetTable, knn_gather
@@ -160,9 +160,7 @@ class Sampler:
             return idw_reconstruction(
                 self.shape, points, self._values[self._mask], k=min(self.k, len(points))
             )
-        view = self._recon.view()
-        view.flags.writeable = False
-        return view
+        return read_only(self._recon)
 
     @property
     def erd(self) -> np.ndarray:
@@ -171,9 +169,8 @@ class Sampler:
 
     @property
     def measured_mask(self) -> np.ndarray:
-        view = self._mask.view()
-        view.flags.writeable = False
-        return view
+        """True at every measured pixel (read-only view)."""
+        return read_only(self._mask)
 
     @property
     def n_measured(self) -> int:

@@ -61,3 +61,17 @@ def ioc_factory() -> Iterator[Callable[..., IocHandle]]:
     yield factory
     for handle in started:
         handle.stop()
+
+
+@pytest.fixture(scope="module")
+def devices(sim_ioc: IocHandle) -> Iterator[tuple]:
+    """The Ophyd stage and detector connected to the module's IOC."""
+    from fastscan.devices import EpicsScalarDetector, NanoprobeStage
+
+    stage = NanoprobeStage(sim_ioc.pv("x"), sim_ioc.pv("y"), name="stage")
+    det = EpicsScalarDetector(sim_ioc.pv("det:"), name="det")
+    stage.wait_for_connection(timeout=20)
+    det.wait_for_connection(timeout=20)
+    yield stage, det
+    stage.destroy()
+    det.destroy()

@@ -17,17 +17,6 @@ from fastscan.sim.phantoms import make_phantom
 pytestmark = pytest.mark.epics
 
 
-@pytest.fixture(scope="module")
-def devices(sim_ioc):
-    stage = NanoprobeStage(sim_ioc.pv("x"), sim_ioc.pv("y"), name="stage")
-    det = EpicsScalarDetector(sim_ioc.pv("det:"), name="det")
-    stage.wait_for_connection(timeout=20)
-    det.wait_for_connection(timeout=20)
-    yield stage, det
-    stage.destroy()
-    det.destroy()
-
-
 def test_constructor_validation():
     with pytest.raises(ValueError, match="prefix_x and prefix_y must differ"):
         NanoprobeStage("A:m1", "A:m1", name="s")

@@ -18,7 +18,6 @@ from ophyd.sim import SynAxis
 from skimage.metrics import normalized_root_mse
 
 from fastscan import Sampler
-from fastscan.devices import EpicsScalarDetector, NanoprobeStage
 from fastscan.plans import DocumentStore, Grid, ScanFault, autonomous_scan, load_run, replay_points
 from fastscan.sim.detector import SimDetector
 from fastscan.sim.phantoms import make_phantom
@@ -28,17 +27,6 @@ pytestmark = [pytest.mark.epics, pytest.mark.timeout(120)]
 SHAPE = (40, 60)
 GRID = Grid(0.0, 59.0, 60, 0.0, 39.0, 40)  # the IOC's default: pixel units from 0
 IMAGE = make_phantom("flakes", SHAPE, seed=0)
-
-
-@pytest.fixture(scope="module")
-def devices(sim_ioc):
-    stage = NanoprobeStage(sim_ioc.pv("x"), sim_ioc.pv("y"), name="stage")
-    det = EpicsScalarDetector(sim_ioc.pv("det:"), name="det")
-    stage.wait_for_connection(timeout=20)
-    det.wait_for_connection(timeout=20)
-    yield stage, det
-    stage.destroy()
-    det.destroy()
 
 
 @pytest.fixture

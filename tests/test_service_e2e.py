@@ -17,7 +17,6 @@ import pytest
 from bluesky import RunEngine
 
 from fastscan import Sampler
-from fastscan.devices import EpicsScalarDetector, NanoprobeStage
 from fastscan.plans import Grid, autonomous_scan
 from fastscan.service import Connection, RemoteSampler
 from fastscan.sim.phantoms import make_phantom
@@ -48,17 +47,6 @@ def stop(proc: subprocess.Popen) -> None:
             proc.kill()
             proc.wait()
     proc.stdout.close()
-
-
-@pytest.fixture(scope="module")
-def devices(sim_ioc):
-    stage = NanoprobeStage(sim_ioc.pv("x"), sim_ioc.pv("y"), name="stage")
-    det = EpicsScalarDetector(sim_ioc.pv("det:"), name="det")
-    stage.wait_for_connection(timeout=20)
-    det.wait_for_connection(timeout=20)
-    yield stage, det
-    stage.destroy()
-    det.destroy()
 
 
 def test_service_killed_mid_scan_loses_and_duplicates_nothing(devices, tmp_path) -> None:
