@@ -67,6 +67,9 @@ if SIM:
     from fastscan.sim.detector import SimDetector
 
     x_motor, y_motor = SynAxis(name="stage_x"), SynAxis(name="stage_y")
+    for axis in (x_motor, y_motor):  # give the instant sim axes a stage-like motion model
+        axis.velocity.put(200.0)  # units/s (the same as the IOC example above)
+        axis.acceleration.put(0.1)  # s to full speed, like an EpicsMotor's ACCL
     det = SimDetector("det", truth, grid, x_motor, y_motor)
 else:
     from fastscan.devices import EpicsScalarDetector, NanoprobeStage
