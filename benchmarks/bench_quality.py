@@ -46,6 +46,9 @@ def other_images() -> dict[str, np.ndarray]:
     return images
 
 
+MODEL: str | None = None  # --model: ERD model of the "fast" strategy (None: shipped)
+
+
 def run(image: np.ndarray, coverages, biharmonic: bool, batch_size: int = 50):
     """{strategy: [(nrmse, nrmse_biharmonic), ...]} at each coverage."""
     results = {}
@@ -54,7 +57,7 @@ def run(image: np.ndarray, coverages, biharmonic: bool, batch_size: int = 50):
         runs = [[c] for c in coverages] if strategy == "raster" else [list(coverages)]
         for covs in runs:
             sampler = make_sampler(
-                strategy, image.shape, max_coverage=max(covs), batch_size=batch_size
+                strategy, image.shape, max_coverage=max(covs), batch_size=batch_size, model=MODEL
             )
             for snap in replay(sampler, SimulatedDetector(image), covs):
                 bih = float("nan")
@@ -119,7 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=("wse2", "others"))
     parser.add_argument("--biharmonic", action="store_true")
+    parser.add_argument("--model", help="ERD model for the fast strategy (name or .npz)")
     args = parser.parse_args()
+    global MODEL
+    MODEL = args.model
     if args.which == "wse2":
         bench_wse2()
     else:
