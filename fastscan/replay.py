@@ -109,24 +109,17 @@ def make_sampler(
     stopped. ``model`` (a shipped model name or a file) replaces the ERD model of
     the "fast" strategy.
     """
-    if strategy == "fast":
+    if strategy in ("fast", "fast-classic"):
+        settings = {"model": model}
+        if strategy == "fast-classic":  # FAST: its model, plain top-n batches, no tie-break
+            settings = {"model": "fast-classic", "spread": 0.0, "tie_break": 0.0}
         return Sampler(
             shape,
             batch_size=batch_size,
             seed=seed,
             max_coverage=max_coverage,
             change_tolerance=None,
-            model=model,
-        )
-    if strategy == "fast-classic":
-        return Sampler(
-            shape,
-            batch_size=batch_size,
-            seed=seed,
-            max_coverage=max_coverage,
-            change_tolerance=None,
-            model="fast-classic",
-            spread=0.0,
+            **settings,
         )
     if strategy in STATIC_SAMPLERS:
         return STATIC_SAMPLERS[strategy](

@@ -332,7 +332,7 @@ class Sampler:
             scale=self._scale,
             sparsity_area=self._sparsity_area,
         )
-        erd = self.model.predict(features).astype(np.float64)
+        erd = self.model.predict(features)  # a new float64 array: safe to add to in place
         if self.tie_break > 0:
             erd += self.tie_break * analytic_rd(features)
         self._erd[pixels[:, 0], pixels[:, 1]] = erd

@@ -166,3 +166,10 @@ def test_phantoms_are_deterministic_with_labels(name):
     assert labels.shape == image.shape and labels.max() >= 1
     with pytest.raises(ValueError, match="unknown phantom"):
         make_phantom("nope")
+
+
+def test_fast_classic_is_fasts_recipe():
+    sampler = make_sampler("fast-classic", SHAPE, max_coverage=0.1)
+    params = sampler.get_params()
+    assert params["spread"] == 0.0 and params["tie_break"] == 0.0
+    assert sampler.model.sparsity_clip is None  # FAST's image-size dependent feature
