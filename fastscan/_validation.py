@@ -57,3 +57,12 @@ def read_only(array: np.ndarray) -> np.ndarray:
     view = array.view()
     view.flags.writeable = False
     return view
+
+
+def non_finite(array: np.ndarray) -> tuple[int, tuple[int, ...]] | None:
+    """``(count, index of the first)`` of the NaN/inf entries of ``array``, or None if none."""
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return None
+    first = tuple(int(i) for i in np.argwhere(bad)[0])
+    return int(bad.sum()), first

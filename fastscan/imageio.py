@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fastscan._validation import non_finite
+
 __all__ = ["SUFFIXES", "ImageError", "check_image", "load_image"]
 
 SUFFIXES = (".tif", ".tiff", ".png", ".npy")
@@ -56,11 +58,11 @@ def check_image(image: np.ndarray, source: str = "image") -> tuple[np.ndarray, s
     if min(array.shape) < 4:
         raise ImageError(f"{source}: image must be at least 4 x 4 pixels, got {array.shape}")
     array = array.astype(float)
-    bad = ~np.isfinite(array)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
+    bad = non_finite(array)
+    if bad is not None:
+        count, (row, col) = bad
         raise ImageError(
-            f"{source}: {int(bad.sum())} non-finite pixel(s) (NaN/inf), first at "
+            f"{source}: {count} non-finite pixel(s) (NaN/inf), first at "
             f"(row {row}, col {col}); ground truth must be finite"
         )
     return array, note

@@ -26,6 +26,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from fastscan._validation import non_finite
+
 __all__ = ["KINDS", "Denoiser", "Segmenter", "check_frame", "denormalise", "normalise"]
 
 KINDS: tuple[str, ...] = ("denoiser", "segmenter")
@@ -89,11 +91,11 @@ def check_frame(
     if shape is not None and image.shape != tuple(shape):
         raise ValueError(f"frame shape {image.shape} does not match the expected {tuple(shape)}")
     image = image.astype(np.float64, copy=False)
-    bad = ~np.isfinite(image)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
+    bad = non_finite(image)
+    if bad is not None:
+        count, (row, col) = bad
         raise ValueError(
-            f"reconstruction has {int(bad.sum())} non-finite values (first at row={row}, "
+            f"reconstruction has {count} non-finite values (first at row={row}, "
             f"col={col}: {image[row, col]!r}); a frame must be all finite"
         )
     m = np.asarray(mask)
