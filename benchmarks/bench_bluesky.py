@@ -38,10 +38,10 @@ from ophyd.sim import SynAxis  # noqa: E402
 
 from fastscan import Sampler  # noqa: E402
 from fastscan.devices import EpicsScalarDetector, NanoprobeStage  # noqa: E402
+from fastscan.phantoms import make_phantom  # noqa: E402
 from fastscan.plans import DocumentStore, Grid, autonomous_scan, replay_points  # noqa: E402
 from fastscan.plans.storage import load_run  # noqa: E402
 from fastscan.sim.detector import SimDetector  # noqa: E402
-from fastscan.sim.phantoms import make_phantom  # noqa: E402
 
 
 def stats(label: str, dt: np.ndarray) -> tuple[float, float]:

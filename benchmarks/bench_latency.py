@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from fastscan import Sampler
-from fastscan.sim.phantoms import make_phantom
+from fastscan.phantoms import make_phantom
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -41,9 +41,9 @@ import numpy as np
 from fastscan import Sampler
 from fastscan.models import create_model
 from fastscan.models._data import EVAL_PHANTOM_SEEDS
-from fastscan.models.report import evaluate_models, save_model_figure
+from fastscan.models.evaluation import evaluate_models, save_model_figure
 from fastscan.models.scores import foreground_scores, image_scores, instance_iou
-from fastscan.sim.phantoms import PHANTOMS, make_phantom_with_labels
+from fastscan.phantoms import PHANTOMS, make_phantom_with_labels
 
 WSE2 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wse2_darkfield_600x400.tif"
 COVERAGES = (0.05, 0.1, 0.2)

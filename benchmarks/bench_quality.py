@@ -29,7 +29,7 @@ def other_images() -> dict[str, np.ndarray]:
     """Images the ERD model was not trained on (different phantom seeds, other samples)."""
     from skimage import color, data, transform
 
-    from fastscan.sim.phantoms import make_phantom
+    from fastscan.phantoms import make_phantom
 
     images = {
         f"{name} seed 5": make_phantom(name, (300, 400), seed=5)

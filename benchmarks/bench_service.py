@@ -51,7 +51,7 @@ def load_truth(path: Path | None) -> tuple[np.ndarray, str]:
         if image.ndim == 3:
             image = image.mean(axis=-1)
         return image, path.name
-    from fastscan.sim.phantoms import make_phantom
+    from fastscan.phantoms import make_phantom
 
     return make_phantom("flakes", (600, 400), seed=0), "phantom flakes 600x400"
 

@@ -43,6 +43,7 @@ from bluesky import RunEngine  # noqa: E402
 from skimage.metrics import normalized_root_mse  # noqa: E402
 
 from fastscan import Sampler  # noqa: E402
+from fastscan.phantoms import make_phantom  # noqa: E402
 from fastscan.plans import (  # noqa: E402
     DocumentStore,
     Grid,
@@ -52,7 +53,6 @@ from fastscan.plans import (  # noqa: E402
     load_run,
     replay_points,
 )
-from fastscan.sim.phantoms import make_phantom  # noqa: E402
 
 logging.basicConfig(level=logging.WARNING)
 logging.getLogger("fastscan.plans").setLevel(logging.INFO)  # batch estimates vs actual times

@@ -7,7 +7,7 @@ models live in the ``fastscan.plans``, ``fastscan.devices``, ``fastscan.sim`` an
 ``fastscan.models`` subpackages.
 """
 
-from fastscan.erd.model import ERDModel
+from fastscan.erd.estimator import ERDModel
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.sampler import Sampler
 

@@ -62,7 +62,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from fastscan import __version__
-    from fastscan.sim.phantoms import PHANTOMS
+    from fastscan.phantoms import PHANTOMS
 
     parser = argparse.ArgumentParser(
         prog="fastscan", description="Autonomous sparse scanning for X-ray microscopes."
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
-    from fastscan.simulate import SimulateConfig, run_simulate
+    from fastscan.compare.run import SimulateConfig, run_simulate
 
     config = SimulateConfig(
         image=args.image,
@@ -164,7 +164,7 @@ def _run_train(args: argparse.Namespace) -> int:
     import shutil
     from pathlib import Path
 
-    from fastscan.erd.model import default_model_path
+    from fastscan.erd.estimator import default_model_path
     from fastscan.erd.training import CLASSIC_CONFIG, TrainingConfig, train_model
 
     config = CLASSIC_CONFIG if args.recipe == "fast-classic" else TrainingConfig()

@@ -31,7 +31,7 @@ import numpy as np
 
 from fastscan import _update
 from fastscan._validation import check_points, check_shape, check_values, read_only
-from fastscan.erd.model import ERDModel, load_model
+from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import OffsetTable, knn_gather
 from fastscan.patterns import halton_points, serpentine_order

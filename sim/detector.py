@@ -8,7 +8,7 @@ Examples
 --------
 >>> from ophyd.sim import SynAxis
 >>> from fastscan.plans import Grid
->>> from fastscan.sim.phantoms import make_phantom
+>>> from fastscan.phantoms import make_phantom
 >>> x, y = SynAxis(name="x"), SynAxis(name="y")
 >>> grid = Grid(0.0, 59.0, 60, 0.0, 39.0, 40)
 >>> det = SimDetector("det", make_phantom("flakes", (40, 60)), grid, x, y)

@@ -293,7 +293,7 @@ def build_ioc(args: argparse.Namespace) -> NanoprobeIOC:
     if args.image:
         image = load_image(args.image)
     else:
-        from fastscan.sim.phantoms import make_phantom
+        from fastscan.phantoms import make_phantom
 
         rows, cols = (int(v) for v in args.shape.split(","))
         image = make_phantom(args.phantom, shape=(rows, cols), seed=args.phantom_seed)

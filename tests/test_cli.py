@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from fastscan.cli import main
-from fastscan.report import METRIC_COLUMNS
-from fastscan.sim.phantoms import make_phantom
+from fastscan.compare.report import METRIC_COLUMNS
+from fastscan.phantoms import make_phantom
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from ophyd.utils import LimitError
 from ophyd.utils.errors import WaitTimeoutError
 
 from fastscan.devices import EpicsScalarDetector, NanoprobeStage
-from fastscan.sim.phantoms import make_phantom
+from fastscan.phantoms import make_phantom
 
 pytestmark = pytest.mark.epics
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fastscan.erd.model import SCHEMA, SHIPPED_MODELS, ERDModel, default_model_path, load_model
+from fastscan.erd.estimator import SCHEMA, SHIPPED_MODELS, ERDModel, default_model_path, load_model
 from fastscan.erd.training import TrainingConfig, build_database, train_model
 
 

@@ -8,9 +8,9 @@ import socket
 import numpy as np
 import pytest
 
+from fastscan.phantoms import make_phantom
 from fastscan.sim.ioc import _parse_args, build_ioc, free_port, load_image, loopback_env
 from fastscan.sim.ioc_motor import move_duration, trapezoid_position
-from fastscan.sim.phantoms import make_phantom
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from scipy import ndimage
 from fastscan import idw_reconstruction
 from fastscan.models import create_model
 from fastscan.models.classical import drop_small_regions
+from fastscan.models.evaluation import evaluate_models, save_model_figure
 from fastscan.models.protocols import normalise
-from fastscan.models.report import evaluate_models, save_model_figure
 from fastscan.models.scores import foreground_scores, image_scores, instance_iou
-from fastscan.sim.phantoms import make_phantom_with_labels
+from fastscan.phantoms import make_phantom_with_labels
 
 
 def _frame(truth, coverage, seed=0):

@@ -96,7 +96,7 @@ def test_entry_point_models(monkeypatch):
 def test_core_and_models_import_without_torch():
     code = (
         "import sys; import fastscan, fastscan.models, fastscan.models.live, "
-        "fastscan.models.classical, fastscan.models.report, fastscan.models.zmq_frames, "
+        "fastscan.models.classical, fastscan.models.evaluation, fastscan.models.zmq_frames, "
         "fastscan.models.wire; "
         "fastscan.models.create_model('otsu'); "
         "fastscan.models.list_models('denoiser'); "

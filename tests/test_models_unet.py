@@ -17,7 +17,7 @@ from fastscan.models.torch_unet import (  # noqa: E402
     labels_from_probabilities,
     load_checkpoint,
 )
-from fastscan.sim.phantoms import make_phantom_with_labels  # noqa: E402
+from fastscan.phantoms import make_phantom_with_labels  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)

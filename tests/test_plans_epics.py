@@ -18,9 +18,9 @@ from ophyd.sim import SynAxis
 from skimage.metrics import normalized_root_mse
 
 from fastscan import Sampler
+from fastscan.phantoms import make_phantom
 from fastscan.plans import DocumentStore, Grid, ScanFault, autonomous_scan, load_run, replay_points
 from fastscan.sim.detector import SimDetector
-from fastscan.sim.phantoms import make_phantom
 
 pytestmark = [pytest.mark.epics, pytest.mark.timeout(120)]
 

@@ -13,6 +13,7 @@ from skimage.metrics import normalized_root_mse
 
 import fastscan
 from fastscan import Sampler
+from fastscan.phantoms import make_phantom
 from fastscan.plans import (
     DocumentStore,
     Grid,
@@ -26,7 +27,6 @@ from fastscan.plans import (
     sampler_from_run,
 )
 from fastscan.sim.detector import SimDetector
-from fastscan.sim.phantoms import make_phantom
 
 SHAPE = (40, 60)
 GRID = Grid(0.0, 5.9, 60, 0.0, 3.9, 40)

@@ -8,8 +8,8 @@ import pytest
 from fastscan.baselines import STATIC_SAMPLERS, HaltonSampler, RandomSampler, RasterSampler
 from fastscan.imageio import ImageError, check_image, load_image
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, psnr, ssim
+from fastscan.phantoms import PHANTOMS, make_phantom, make_phantom_with_labels
 from fastscan.replay import SimulatedDetector, make_sampler, replay
-from fastscan.sim.phantoms import PHANTOMS, make_phantom, make_phantom_with_labels
 
 SHAPE = (40, 56)
 

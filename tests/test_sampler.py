@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from fastscan import Sampler
+from fastscan.phantoms import make_phantom
 from fastscan.reconstruction import idw_reconstruction
-from fastscan.sim.phantoms import make_phantom
 
 SHAPE = (48, 64)
 

@@ -17,9 +17,9 @@ import pytest
 from bluesky import RunEngine
 
 from fastscan import Sampler
+from fastscan.phantoms import make_phantom
 from fastscan.plans import Grid, autonomous_scan
 from fastscan.service import Connection, RemoteSampler
-from fastscan.sim.phantoms import make_phantom
 
 pytestmark = [pytest.mark.epics, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from fastscan.erd.model import ERDModel
+from fastscan.erd.estimator import ERDModel
 from fastscan.erd.target import rd_target
 from fastscan.features import compute_features
 
@@ -61,7 +61,7 @@ def training_images(config: TrainingConfig) -> Iterator[tuple[str, np.ndarray]]:
     from skimage import data
     from skimage.color import rgb2gray
 
-    from fastscan.sim.phantoms import make_phantom
+    from fastscan.phantoms import make_phantom
 
     for name in config.skimage_images:
         image = np.asarray(getattr(data, name)(), dtype=np.float64)

@@ -78,7 +78,7 @@ def load_sources(
     from skimage import data
     from skimage.transform import rescale
 
-    from fastscan.sim.phantoms import make_phantom
+    from fastscan.phantoms import make_phantom
 
     images = []
     for name in SKIMAGE_NAMES:

@@ -65,7 +65,7 @@ def segmentation_targets(labels: np.ndarray) -> np.ndarray:
 
 
 def _phantom(index: int, config: SegmenterConfig, rng: np.random.Generator):
-    from fastscan.sim.phantoms import PHANTOMS, make_phantom_with_labels
+    from fastscan.phantoms import PHANTOMS, make_phantom_with_labels
 
     seed = config.first_seed + index
     if seed >= min(_data.EVAL_PHANTOM_SEEDS):
