@@ -24,13 +24,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fastscan import _update
-from fastscan._validation import check_points, check_shape, check_values, read_only
+from fastscan._validation import check_points, check_shape, read_only
+from fastscan.channels import (
+    NOISE_MODELS,
+    channel_gains,
+    channel_names,
+    check_channels,
+    check_readings,
+    check_weights,
+)
 from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import OffsetTable, knn_gather
@@ -76,6 +85,16 @@ class Sampler:
         Stage motion model for the route; None uses simultaneous unit-speed axes.
     pixel_pitch : (x_step, y_step)
         Motor distance between adjacent columns and rows, for the route.
+    channels : int, list of str or None
+        Number of detector channels (or their names, e.g. XRF elements). None:
+        the first :meth:`ingest` decides (1-D readings are one channel, (n, C)
+        readings C channels). See :mod:`fastscan.channels`.
+    channel_weights : sequence of float or None
+        Weight of each channel's ERD in the combined ERD; None is equal weights.
+    noise : {"auto", "poisson", "none"}
+        Noise model of the channel gate (:func:`fastscan.channels.channel_gains`):
+        a channel of counting noise only does not drive the scan. Ignored for
+        one channel.
     """
 
     def __init__(
@@ -95,6 +114,9 @@ class Sampler:
         tie_break: float = 1e-3,
         motion: MotionModel | None = None,
         pixel_pitch: tuple[float, float] = (1.0, 1.0),
+        channels: int | Sequence[str] | None = None,
+        channel_weights: Sequence[float] | None = None,
+        noise: str = "auto",
     ) -> None:
         self.shape = check_shape(shape)
         n_pixels = self.shape[0] * self.shape[1]
@@ -119,6 +141,19 @@ class Sampler:
         self.tie_break = float(tie_break)
         self.motion = motion
         self.pixel_pitch = pitch
+        if noise not in NOISE_MODELS:
+            raise ValueError(f"noise must be one of {NOISE_MODELS}, got {noise!r}")
+        self.noise = noise
+        self.channels = (
+            channels if channels is None or isinstance(channels, int) else list(channels)
+        )
+        self.channel_weights = None if channel_weights is None else list(channel_weights)
+        self._fixed_channels = check_channels(channels)
+        if channel_weights is not None:
+            n_weights = len(self.channel_weights)
+            if self._fixed_channels is None:
+                self._fixed_channels = n_weights
+            check_weights(self.channel_weights, self._fixed_channels)
         self.stop_rule = StopRule(
             max_coverage=max_coverage,
             erd_threshold=erd_threshold,
@@ -132,9 +167,7 @@ class Sampler:
         self._initial = initial[serpentine_order(initial, band)]
 
         self._mask = np.zeros(self.shape, bool)
-        self._values = np.zeros(self.shape)
         self._counts = np.zeros(self.shape, np.int32)
-        self._recon = np.zeros(self.shape)
         self._erd = np.full(self.shape, -1.0)
         self._dk = np.zeros(self.shape)
         self._touched = np.zeros(self.shape, bool)
@@ -142,25 +175,45 @@ class Sampler:
         self._log_values: list[np.ndarray] = []
         self._n_measured = 0
         self._active = False  # True once the ERD map exists
-        self._scale = 1.0
-        self._ref_range = 0.0
-        self._value_min = np.inf
-        self._value_max = -np.inf
+        self._allocate_channels(self._fixed_channels or 1)
         self._rho = feature_radius(self.shape)
         self._sparsity_area = self.model.sparsity_numerator(self.shape)
         self._table: OffsetTable | None = None
         self._tiles: TileMax | None = None
 
+    def _allocate_channels(self, n_channels: int) -> None:
+        """Per-channel state for ``n_channels`` channels (memory linear in C)."""
+        self.n_channels = int(n_channels)
+        self.channel_names = channel_names(self.channels, self.n_channels)
+        self._weights = check_weights(self.channel_weights, self.n_channels)
+        self._gains = np.ones(1) if self.n_channels == 1 else self._weights / self._weights.sum()
+        self._values = np.zeros((self.n_channels, *self.shape))
+        self._recon = np.zeros((self.n_channels, *self.shape))
+        self._scale = np.ones(self.n_channels)
+        self._ref_range = np.zeros(self.n_channels)
+        self._value_min = np.full(self.n_channels, np.inf)
+        self._value_max = np.full(self.n_channels, -np.inf)
+
     # ------------------------------------------------------------------ properties
     @property
     def reconstruction(self) -> np.ndarray:
-        """Current IDW reconstruction, (H, W) float64, in the readings' units (read-only)."""
+        """Current IDW reconstruction in the readings' units (read-only).
+
+        (H, W) float64 for one channel, (C, H, W) for C channels.
+        """
         if not self._active and self._n_measured > 0:  # initial pattern not complete yet
             points = np.argwhere(self._mask)
-            return idw_reconstruction(
-                self.shape, points, self._values[self._mask], k=min(self.k, len(points))
+            k = min(self.k, len(points))
+            recon = np.stack(
+                [idw_reconstruction(self.shape, points, v[self._mask], k=k) for v in self._values]
             )
-        return read_only(self._recon)
+            return recon[0] if self.n_channels == 1 else recon
+        return read_only(self._recon[0] if self.n_channels == 1 else self._recon)
+
+    @property
+    def channel_gains(self) -> np.ndarray:
+        """(C,) weight of each channel's ERD in the combined ERD (see :mod:`fastscan.channels`)."""
+        return self._gains.copy()
 
     @property
     def erd(self) -> np.ndarray:
@@ -195,10 +248,11 @@ class Sampler:
 
     @property
     def measured_values(self) -> np.ndarray:
-        """(n,) every ingested reading in measurement order."""
+        """Every ingested reading in measurement order: (n,) for one channel, else (n, C)."""
         if not self._log_values:
-            return np.zeros(0)
-        return np.concatenate(self._log_values)
+            return np.zeros((0, self.n_channels) if self.n_channels > 1 else 0)
+        values = np.concatenate(self._log_values)
+        return values[:, 0] if self.n_channels == 1 else values
 
     @property
     def stop_reason(self) -> str | None:
@@ -246,13 +300,19 @@ class Sampler:
     def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
         """Add readings at (row, col) ``points``; repeats of a pixel are averaged.
 
-        Raises ValueError (and changes nothing) for a point outside the grid or a
-        non-finite reading.
+        ``values`` is (n,) for one channel or (n, C) for C channels (one row per
+        point). Raises ValueError (and changes nothing) for a point outside the
+        grid, a non-finite reading or a wrong number of channels.
         """
         points = check_points(points, self.shape)
-        values = check_values(values, len(points))
+        if len(points) == 0 and np.size(values) == 0:
+            return
+        decided = self._log_points or self._fixed_channels is not None
+        values = check_readings(values, len(points), self.n_channels if decided else None)
         if len(points) == 0:
             return
+        if not self._log_points and values.shape[1] != self.n_channels:
+            self._allocate_channels(values.shape[1])  # the first reading decides C
         self._log_points.append(points.copy())
         self._log_values.append(values.copy())
         self._apply(points, values)
@@ -269,19 +329,20 @@ class Sampler:
     # ------------------------------------------------------------------ internals
     def _apply(self, points: np.ndarray, values: np.ndarray) -> None:
         new: list[tuple[int, int]] = []
-        for (r, c), v in zip(points.tolist(), values.tolist()):
+        for (r, c), v in zip(points.tolist(), values):
             count = self._counts[r, c] + 1
             self._counts[r, c] = count
-            self._values[r, c] += (v - self._values[r, c]) / count
+            self._values[:, r, c] += (v - self._values[:, r, c]) / count
             if count == 1:
                 self._mask[r, c] = True
                 new.append((r, c))
         self._n_measured += len(new)
-        self._value_min = min(self._value_min, float(values.min()))
-        self._value_max = max(self._value_max, float(values.max()))
+        self._value_min = np.minimum(self._value_min, values.min(0))
+        self._value_max = np.maximum(self._value_max, values.max(0))
         new_points = np.array(new, np.int64).reshape(-1, 2)
         if not self._active:
-            self._recon[points[:, 0], points[:, 1]] = self._values[points[:, 0], points[:, 1]]
+            rows, cols = points[:, 0], points[:, 1]
+            self._recon[:, rows, cols] = self._values[:, rows, cols]
             if self._mask[self._initial[:, 0], self._initial[:, 1]].all():
                 self._full_update()
             return
@@ -290,20 +351,25 @@ class Sampler:
             return
         change = self._local_update(new_points, points)
         value_range = self._value_max - self._value_min
-        self.stop_rule.record_change(change / value_range if value_range > 0 else 0.0, len(points))
+        relative = np.divide(change, value_range, out=np.zeros_like(change), where=value_range > 0)
+        self.stop_rule.record_change(float(self._gains @ relative), len(points))
 
     def _needs_rescale(self) -> bool:
         value_range = self._value_max - self._value_min
-        return value_range > _RESCALE_GROWTH * self._ref_range
+        return bool(np.any(value_range > _RESCALE_GROWTH * self._ref_range))
 
     def _full_update(self) -> None:
-        """Recompute reconstruction, neighbours and ERD of every pixel."""
+        """Recompute reconstruction, neighbours, channel gains and ERD of every pixel."""
         self._ref_range = self._value_max - self._value_min
-        # map the measured range to the [0, 100] the model was trained on (guard a
-        # near-constant image: a range below 1e-200 would overflow the scale)
-        self._scale = 100.0 / self._ref_range if self._ref_range > 1e-200 else 1.0
+        # map each channel's measured range to the [0, 100] the model was trained on
+        # (guard a near-constant channel: a range below 1e-200 would overflow the scale)
+        self._scale = np.where(
+            self._ref_range > 1e-200, 100.0 / np.maximum(self._ref_range, 1e-200), 1.0
+        )
+        if self.n_channels > 1:
+            self._gains = channel_gains(self._values[:, self._mask].T, self._weights, self.noise)
         self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
-        self._recon[self._mask] = self._values[self._mask]
+        self._recon[:, self._mask] = self._values[:, self._mask]
         self._erd[self._mask] = -1.0
         pixels = np.argwhere(~self._mask)
         for start in range(0, len(pixels), _CHUNK):
@@ -315,32 +381,47 @@ class Sampler:
 
     def _update_recon(self, pixels: np.ndarray) -> tuple[np.ndarray, ...]:
         nbr = knn_gather(self._mask, pixels, self.k, self._table)
-        estimate = idw_estimate(self._values, *nbr)
-        self._recon[pixels[:, 0], pixels[:, 1]] = estimate
+        for values, recon in zip(self._values, self._recon):
+            recon[pixels[:, 0], pixels[:, 1]] = idw_estimate(values, *nbr)
         self._dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
         return nbr
 
     def _update_erd(self, pixels: np.ndarray, nbr: tuple[np.ndarray, ...] | None = None) -> None:
         if nbr is None:
             nbr = knn_gather(self._mask, pixels, self.k, self._table)
-        features = slads_features(
-            self._values,
-            self._recon,
-            pixels,
-            *nbr,
-            rho=self._rho,
-            scale=self._scale,
-            sparsity_area=self._sparsity_area,
+        features = np.concatenate(
+            [
+                slads_features(
+                    values,
+                    recon,
+                    pixels,
+                    *nbr,
+                    rho=self._rho,
+                    scale=float(scale),
+                    sparsity_area=self._sparsity_area,
+                )
+                for values, recon, scale, gain in zip(
+                    self._values, self._recon, self._scale, self._gains
+                )
+                if gain > 0 or self.n_channels == 1
+            ]
         )
         erd = self.model.predict(features)  # a new float64 array: safe to add to in place
         if self.tie_break > 0:
             erd += self.tie_break * analytic_rd(features)
+        if self.n_channels > 1:  # combine the channels' ERDs (one channel: unchanged)
+            gains = self._gains[self._gains > 0]
+            erd = gains @ erd.reshape(len(gains), len(pixels))
         self._erd[pixels[:, 0], pixels[:, 1]] = erd
 
-    def _local_update(self, new_points: np.ndarray, all_points: np.ndarray) -> float:
-        """Update only what the new points can change; returns the L1 recon change."""
-        change = _update.scatter(
-            self._recon, all_points, self._values[all_points[:, 0], all_points[:, 1]]
+    def _local_update(self, new_points: np.ndarray, all_points: np.ndarray) -> np.ndarray:
+        """Update only what the new points can change; returns the (C,) L1 recon change."""
+        rows, cols = all_points[:, 0], all_points[:, 1]
+        change = np.array(
+            [
+                _update.scatter(recon, all_points, values[rows, cols])
+                for values, recon in zip(self._values, self._recon)
+            ]
         )
         if len(new_points) == 0:
             return change
@@ -353,9 +434,9 @@ class Sampler:
             self._mask, np.concatenate([affected, new_points]), self._touched
         )
         if len(region):
-            old = self._recon[region[:, 0], region[:, 1]].copy()
+            old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
             nbr = self._update_recon(region)
-            change += float(np.abs(self._recon[region[:, 0], region[:, 1]] - old).sum())
+            change += np.abs(self._recon[:, region[:, 0], region[:, 1]] - old).sum(1)
             self._update_erd(region, nbr)
         self._tiles.refresh(np.concatenate([region, new_points]))
         return change
@@ -376,6 +457,9 @@ class Sampler:
             "k": self.k,
             "tie_break": self.tie_break,
             "pixel_pitch": list(self.pixel_pitch),
+            "channels": self.channels,
+            "channel_weights": self.channel_weights,
+            "noise": self.noise,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -394,7 +478,7 @@ class Sampler:
         arrays = {
             "header": np.array(json.dumps(header)),
             "points": self.measured_points,
-            "values": self.measured_values,
+            "values": np.concatenate(self._log_values) if self._log_values else np.zeros((0, 1)),
             "initial": self._initial,
         }
         arrays.update({f"model/{k}": v for k, v in self.model.to_arrays().items()})
