@@ -45,7 +45,11 @@ __all__ = [
     "check_channels",
     "check_readings",
     "check_weights",
+    "combine_features",
 ]
+
+#: Columns of the SLADS features that are intensities (scaled per channel).
+INTENSITY_FEATURES = (0, 1, 4, 5)
 
 #: Noise models of :func:`channel_gains`.
 NOISE_MODELS = ("auto", "poisson", "none")
@@ -197,3 +201,29 @@ def channel_gains(values: np.ndarray, weights: np.ndarray, noise: str = "auto") 
         gate[c] = float(np.clip(1.0 - noise_var * (1.0 + margin) / var, 0.0, 1.0))
     gains = plain * gate
     return gains if gains.sum() > 0 else plain
+
+
+def combine_features(features: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """One (n, 6) feature matrix from C channels' (C, n, 6) features.
+
+    The intensity features (deviation, spread, gradients; already scaled by each
+    channel's range) combine as a gain-weighted root mean square, so a change in
+    any one channel shows in the combined features; the geometric features
+    (distance, sparsity) are the same in every channel. The ERD model then runs
+    once per pixel, whatever C is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = np.zeros((2, 1, 6)); f[:, 0, 2] = 3.0; f[1, 0, 0] = 8.0
+    >>> combine_features(f, np.array([0.5, 0.5]))[0].round(3).tolist()
+    [5.657, 0.0, 3.0, 0.0, 0.0, 0.0]
+    """
+    features = np.asarray(features, dtype=np.float64)
+    gains = np.asarray(gains, dtype=np.float64)
+    weights = gains / gains.sum()
+    out = features[0].copy()
+    cols = list(INTENSITY_FEATURES)
+    squares = np.einsum("c,cnf->nf", weights, features[:, :, cols] ** 2)
+    out[:, cols] = np.sqrt(squares)
+    return out
