@@ -32,7 +32,7 @@ from fastscan import _sampler_state, _update
 from fastscan._validation import check_points, check_shape, check_values, read_only
 from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
-from fastscan.neighbors import OffsetTable, knn_gather
+from fastscan.neighbors import CellIndex, OffsetTable, knn_gather
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.route import MotionModel, plan_route
@@ -44,6 +44,7 @@ __all__ = ["Sampler"]
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
+_CELL_DENSITY = 0.03  # below this coverage local updates find neighbours with a CellIndex
 
 
 class Sampler:
@@ -148,6 +149,8 @@ class Sampler:
         self._sparsity_area = self.model.sparsity_numerator(self.shape)
         self._table: OffsetTable | None = None
         self._tiles: TileMax | None = None
+        self._cells: CellIndex | None = None  # sparse-scan k-NN index (derived from the mask)
+        self._cells_built_at = 0
 
     # ------------------------------------------------------------------ properties
     @property
@@ -322,6 +325,7 @@ class Sampler:
 
     def _full_update(self) -> None:
         """Recompute reconstruction, neighbours and ERD of every pixel."""
+        self._cells = None  # the full pass uses the offset table
         self._ref_range = self._value_max - self._value_min
         # map the measured range to the [0, 100] the model was trained on (guard a
         # near-constant image: a range below 1e-200 would overflow the scale)
@@ -339,8 +343,24 @@ class Sampler:
         self._tiles = TileMax(self._erd)
         self._active = True
 
+    def _knn(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._cells is not None:
+            return self._cells.knn(pixels, self.k)
+        return knn_gather(self._mask, pixels, self.k, self._table)
+
+    def _index_new_points(self, new_points: np.ndarray) -> None:
+        """Keep the sparse-scan k-NN index in step (rebuilt as the density doubles)."""
+        if self._n_measured >= _CELL_DENSITY * self._mask.size:
+            self._cells = None
+        elif self._cells is None or self._n_measured >= 2 * self._cells_built_at:
+            cell = CellIndex.cell_for(self.shape, self._n_measured, self.k)
+            self._cells = CellIndex(self._mask, cell)
+            self._cells_built_at = self._n_measured
+        else:
+            self._cells.add(new_points)
+
     def _update_recon(self, pixels: np.ndarray) -> tuple[np.ndarray, ...]:
-        nbr = knn_gather(self._mask, pixels, self.k, self._table)
+        nbr = self._knn(pixels)
         estimate = idw_estimate(self._values, *nbr)
         self._recon[pixels[:, 0], pixels[:, 1]] = estimate
         self._dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
@@ -348,7 +368,7 @@ class Sampler:
 
     def _update_erd(self, pixels: np.ndarray, nbr: tuple[np.ndarray, ...] | None = None) -> None:
         if nbr is None:
-            nbr = knn_gather(self._mask, pixels, self.k, self._table)
+            nbr = self._knn(pixels)
         features = slads_features(
             self._values,
             self._recon,
@@ -377,6 +397,7 @@ class Sampler:
         change = _update.scatter(self._recon, changed, self._values[changed[:, 0], changed[:, 1]])
         self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
         self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
+        self._index_new_points(new_points)
         affected = _update.affected_pixels(
             self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
         )
