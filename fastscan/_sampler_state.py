@@ -94,6 +94,7 @@ def save(sampler: Any, path: str | Path) -> Path:
             "active": sampler._active,
             "n_channels": n_channels,
             "gains": _per_channel(sampler._gains, n_channels),
+            "count_channels": _per_channel(sampler._count_channels, n_channels, bool),
             "scale": _per_channel(sampler._scale, n_channels),
             "ref_range": _per_channel(sampler._ref_range, n_channels),
             "value_min": _per_channel(sampler._value_min, n_channels, _finite_or_none),
@@ -267,6 +268,7 @@ def _restore(
         low = _channel_scalars(state["value_min"], n_channels, np.inf)
         high = _channel_scalars(state["value_max"], n_channels, -np.inf)
         gains = _channel_scalars(state.get("gains", 1.0), n_channels, 0.0)
+        counts = _channel_scalars(state.get("count_channels", False), n_channels, 0.0) > 0
         radius = state["table_radius"]
         changes = [float(v) for v in state["stop_changes"]]
         reason = state["stop_reason"]
@@ -297,6 +299,7 @@ def _restore(
     sampler._scale, sampler._ref_range = scale, ref_range
     sampler._value_min, sampler._value_max = low, high
     sampler._gains = gains
+    sampler._count_channels = counts
     sampler._table = None if radius is None else OffsetTable(int(radius))
     sampler._tiles = TileMax(sampler._erd) if active else None
     sampler.stop_rule._changes = deque(changes, maxlen=sampler.stop_rule.patience)

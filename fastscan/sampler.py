@@ -39,6 +39,8 @@ from fastscan.channels import (
     check_channels,
     check_readings,
     check_weights,
+    count_channels,
+    noise_change,
 )
 from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
@@ -206,6 +208,7 @@ class Sampler:
         self.channel_names = channel_names(self.channels, self.n_channels)
         self._weights = check_weights(self.channel_weights, self.n_channels)
         self._gains = np.ones(1) if self.n_channels == 1 else self._weights / self._weights.sum()
+        self._count_channels = np.zeros(self.n_channels, bool)  # Poisson channels (stop rule)
         self._sums = np.zeros((self.n_channels, *self.shape))
         self._values = np.zeros((self.n_channels, *self.shape))
         self._recon = np.zeros((self.n_channels, *self.shape))
@@ -401,9 +404,17 @@ class Sampler:
             self._full_update()
             return
         change = self._local_update(new_points, changed)
+        if self.n_channels > 1 and self._count_channels.any() and len(new_points):
+            # counting noise alone must not keep the scan going: remove its expected share
+            for c in np.flatnonzero(self._count_channels):
+                floor = noise_change(
+                    self._values[c, new_points[:, 0], new_points[:, 1]], self.coverage
+                )
+                change[c] = max(change[c] - floor, 0.0)
         value_range = self._value_max - self._value_min
         relative = np.divide(change, value_range, out=np.zeros_like(change), where=value_range > 0)
-        self.stop_rule.record_change(float(self._gains @ relative), len(points))
+        gains = self._gains / self._gains.sum()
+        self.stop_rule.record_change(float(gains @ relative), len(points))
 
     def _needs_rescale(self) -> bool:
         value_range = self._value_max - self._value_min
@@ -419,7 +430,9 @@ class Sampler:
             self._ref_range > 1e-200, 100.0 / np.maximum(self._ref_range, 1e-200), 1.0
         )
         if self.n_channels > 1:
-            self._gains = channel_gains(self._values[:, self._mask].T, self._weights, self.noise)
+            measured = self._values[:, self._mask].T
+            self._gains = channel_gains(measured, self._weights, self.noise)
+            self._count_channels = count_channels(measured, self.noise)
         self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
         self._recon[:, self._mask] = self._values[:, self._mask]
         self._erd[self._mask] = -1.0
@@ -494,7 +507,8 @@ class Sampler:
         if self.tie_break > 0:
             erd += self.tie_break * analytic_rd(features)
         if len(erd) > len(pixels):  # one ERD per channel, summed with the gains
-            erd = self._gains[used] @ erd.reshape(len(used), len(pixels))
+            gains = self._gains[used] / self._gains[used].sum()
+            erd = gains @ erd.reshape(len(used), len(pixels))
         self._erd[pixels[:, 0], pixels[:, 1]] = erd
 
     def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:

@@ -287,6 +287,18 @@ def test_multichannel_beats_static_patterns_and_the_sum_driven_scan():
     assert ratio.max() < (sum_driven / static).max(), (ratio, sum_driven / static)
 
 
+def test_counting_noise_alone_does_not_keep_the_scan_going():
+    shape = (64, 96)
+    flat = np.stack([np.full(shape, 20.0), np.full(shape, 5.0)])  # no structure at all
+    sampler = Sampler(shape, batch_size=30, seed=0, max_coverage=0.6)
+    run(sampler, flat, rng=np.random.default_rng(0))
+    assert sampler.coverage < 0.5 and "reconstruction change" in sampler.stop_reason
+    # the same readings as non-count floats (no noise model): the rule does not fire
+    floats = Sampler(shape, batch_size=30, seed=0, max_coverage=0.6, noise="none")
+    run(floats, flat, rng=np.random.default_rng(0))
+    assert floats.coverage > sampler.coverage
+
+
 def test_save_load_round_trips_channels(maps, tmp_path):
     sampler = Sampler(
         SHAPE,
