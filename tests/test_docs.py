@@ -15,6 +15,8 @@ MODULES = [
     "fastscan.metrics",
     "fastscan.imageio",
     "fastscan.replay",
+    "fastscan.motion",
+    "fastscan.beamtime",
 ]
 
 
