@@ -293,6 +293,7 @@ class TrajectoryBuilder:
         self.shape = shape
         self.position = _position(start, "start").copy()
         self.time = 0.0  # when the stage is free at self.position
+        self.t_last = 0.0  # end of the last reading
         self._points: list[np.ndarray] = []
         self._t_end: list[np.ndarray] = []
         self._segment: list[np.ndarray] = []
@@ -361,6 +362,7 @@ class TrajectoryBuilder:
         self._t_end.append(np.asarray(t, float))
         self._segment.append(ids)
         self._flown.append(np.full(len(pts), flown))
+        self.t_last = float(t[-1])
 
     @property
     def n_readings(self) -> int:
