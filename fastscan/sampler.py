@@ -43,7 +43,7 @@ from fastscan.stopping import StopRule
 __all__ = ["Sampler"]
 
 STATE_SCHEMA = "fastscan.sampler-state/1"
-DEFAULT_MOTION_WEIGHT = 1.0  # motion-aware batches when a motion model is given
+DEFAULT_MOTION_WEIGHT = 3.0  # motion-aware batches when a motion model is given
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 

@@ -199,7 +199,7 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("fast", "fastscan.strategies:fast_sampler", "step",
                  "SLADS-Net step batches, chosen for ERD per second of beam time"),
         Strategy("fast-classic", "fastscan.strategies:fast_classic_sampler", "step",
-                 "FAST as published: its model, plain top-n ERD batches"),
+                 "FAST as published: its model, plain top-n ERD batches", default=False),
         Strategy("raster", "fastscan.strategies:raster_sampler", "step",
                  "serpentine step raster at each coverage (one fresh scan per coverage)",
                  fresh_per_coverage=True),
