@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -216,8 +216,17 @@ def run_simulate_channels(
     the combined metrics row.
     """
     weights = check_weights(config.channel_weights, maps.shape[0])
-    unknown = [s for s in config.strategies if s not in ("fast", "fast-classic", *STATIC_SAMPLERS)]
-    if unknown:
+    supported = ("fast", "fast-classic", *STATIC_SAMPLERS)
+    unknown = [s for s in config.strategies if s not in supported]
+    if unknown and tuple(config.strategies) == type(config)().strategies:  # the defaults
+        config = replace(config, strategies=tuple(s for s in config.strategies if s in supported))
+        if not config.quiet:
+            print(
+                f"note: element maps run {', '.join(config.strategies)} "
+                f"({', '.join(unknown)} not supported on element maps)",
+                file=sys.stderr,
+            )
+    elif unknown:
         raise ValueError(
             f"strategy {unknown[0]!r} does not run on element maps; use fast, fast-classic, "
             f"{', '.join(STATIC_SAMPLERS)}"
