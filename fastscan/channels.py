@@ -1,10 +1,9 @@
-"""Several detector channels (XRF element maps): readings, names, and how their ERDs combine.
+"""Several detector channels (XRF element maps): readings, names, how the channels combine.
 
 An X-ray fluorescence detector reports one count per element region of interest
 at each point, so a reading is a row of C numbers. The sampler reconstructs
-every channel and predicts an ERD for each with the same model; this module
-decides how much each channel's ERD counts in the one map that picks the next
-points:
+every channel; this module decides how much each channel counts in the one ERD
+map that picks the next points:
 
 * **range**: each channel's features are scaled by its own measured range (as
   a single channel is), so a 200-count matrix and a 40-count trace element speak

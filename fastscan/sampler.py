@@ -107,7 +107,7 @@ class Sampler:
     channel_combine : {"features", "erd"}
         How channels combine: "features" runs the ERD model once per pixel on
         gain-weighted root-mean-square intensity features (cost nearly flat in
-        C); "erd" runs it per channel and sums the ERDs with the gains (C times
+        C); "erd" runs it per channel and averages the ERDs with the gains (C times
         the model cost, slightly better maps in the XRF benchmark).
     motion_weight : float
         Motion-aware batches (used only with a ``motion`` model): each pick
