@@ -129,6 +129,15 @@ def _check_devices(detectors: Sequence[Any], x_motor: Any, y_motor: Any) -> list
     return detectors
 
 
+def _hinted_fields(detectors: list[Any]) -> str | list[str]:
+    """The hinted reading keys of ``detectors`` (bluesky's ``hints["fields"]``)."""
+    fields = [f for det in detectors for f in (getattr(det, "hints", None) or {}).get("fields", [])]
+    if not fields:
+        names = [getattr(d, "name", repr(d)) for d in detectors]
+        raise ValueError(f"signal=None needs hinted fields, but detectors {names} hint none")
+    return fields[0] if len(fields) == 1 else list(dict.fromkeys(fields))
+
+
 def _check_signals(signal: Any) -> list[str]:
     """The reading keys of ``signal`` (one key or a list of distinct keys)."""
     if isinstance(signal, str):
@@ -160,7 +169,7 @@ def autonomous_scan(
     y_motor: Any,
     *,
     grid: Grid,
-    signal: str | Sequence[str],
+    signal: str | Sequence[str] | None = None,
     sampler: Any = None,
     max_coverage: float | None = None,
     md: dict[str, Any] | None = None,
@@ -187,7 +196,9 @@ def autonomous_scan(
         Reading key (e.g. ``"det_value"``) whose value the sampler receives, or
         several keys (e.g. one per XRF element ROI): the sampler then receives
         (n, C) readings, a sampler created here is named after the keys, and the
-        ``reconstruction`` stream carries (C, H, W) reconstructions.
+        ``reconstruction`` stream carries (C, H, W) reconstructions. None takes
+        the detectors' hinted fields (``detector.hints["fields"]``, in order):
+        one field is one channel, several (an XRF ROI set) drive all channels.
     sampler : fastscan.Sampler-like or None
         Makes every decision. None creates ``Sampler(grid.shape, max_coverage=...,
         pixel_pitch=grid.pitch, **sampler_kwargs)``.
@@ -228,8 +239,10 @@ def autonomous_scan(
     """
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a fastscan.plans.Grid, got {type(grid).__name__}")
-    signals = _check_signals(signal)
     detectors = _check_devices(detectors, x_motor, y_motor)
+    if signal is None:  # the detectors' hinted fields, in order
+        signal = _hinted_fields(detectors)
+    signals = _check_signals(signal)
     if max_coverage is not None and not 0.0 < max_coverage <= 1.0:
         raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
     if sampler is None:

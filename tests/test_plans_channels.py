@@ -54,12 +54,31 @@ def test_every_channel_drives_the_scan_and_every_reading_is_stored(rig):
     assert np.all(errors < 0.8), errors
 
 
+def test_hinted_fields_drive_the_scan_when_no_signal_is_given(rig):
+    RE, store, rois, x, y, _ = rig
+    result = RE(
+        autonomous_scan(rois, x, y, grid=GRID, max_coverage=0.05,
+                        sampler_kwargs={"batch_size": 20, "seed": 0})
+    )  # fmt: skip
+    run = load_run(store.directory, result.plan_result.run_uids[0])
+    assert run.start["fastscan"]["signal"] == [f"{e}_value" for e in ELEMENTS]
+    last = run.events("reconstruction")[-1]["data"]["fastscan_reconstruction"]
+    assert last.shape == (len(ELEMENTS), *SHAPE)
+    # one hinted field: a single-channel scan, as with signal="Fe_value"
+    one = RE(autonomous_scan(rois[:1], x, y, grid=GRID, max_coverage=0.03))
+    run = load_run(store.directory, one.plan_result.run_uids[0])
+    assert run.start["fastscan"]["signal"] == "Fe_value"
+
+
 def test_signal_lists_are_validated_before_running(rig):
     _, _, rois, x, y, _ = rig
     with pytest.raises(TypeError, match="distinct non-empty strings"):
         autonomous_scan(rois, x, y, grid=GRID, signal=["Fe_value", "Fe_value"])
     with pytest.raises(TypeError, match="reading key or a list of keys"):
         autonomous_scan(rois, x, y, grid=GRID, signal=[])
+    rois[0].value.kind = "normal"  # no hinted field left on this detector
+    with pytest.raises(ValueError, match=r"signal=None needs hinted fields"):
+        autonomous_scan(rois[:1], x, y, grid=GRID)
     sampler = Sampler(SHAPE, channels=list(XRF_ELEMENTS), pixel_pitch=GRID.pitch)
     with pytest.raises(ValueError, match="the sampler has 5 channels but signal names 2"):
         autonomous_scan(rois, x, y, grid=GRID, signal=["Fe_value", "Ca_value"], sampler=sampler)
