@@ -344,8 +344,8 @@ class Sampler:
         self._active = True
 
     def _knn(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._cells is not None:
-            return self._cells.knn(pixels, self.k)
+        if self._cells is not None:  # d_k before this batch bounds the new one
+            return self._cells.knn(pixels, self.k, self._dk[pixels[:, 0], pixels[:, 1]])
         return knn_gather(self._mask, pixels, self.k, self._table)
 
     def _index_new_points(self, new_points: np.ndarray) -> None:
