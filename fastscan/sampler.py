@@ -325,7 +325,8 @@ class Sampler:
 
     def _full_update(self) -> None:
         """Recompute reconstruction, neighbours and ERD of every pixel."""
-        self._cells = None  # the full pass uses the offset table
+        self._cells = None
+        self._index_new_points(np.zeros((0, 2), np.int64))  # a sparse scan: index the mask
         self._ref_range = self._value_max - self._value_min
         # map the measured range to the [0, 100] the model was trained on (guard a
         # near-constant image: a range below 1e-200 would overflow the scale)
@@ -336,16 +337,20 @@ class Sampler:
         self._dk[self._mask] = 0.0
         pixels = np.argwhere(~self._mask)
         for start in range(0, len(pixels), _CHUNK):
-            self._update_recon(pixels[start : start + _CHUNK])
+            self._update_recon(pixels[start : start + _CHUNK], bounded=False)
         for start in range(0, len(pixels), _CHUNK):
             self._update_erd(pixels[start : start + _CHUNK])
         _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
         self._tiles = TileMax(self._erd)
         self._active = True
 
-    def _knn(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._cells is not None:  # d_k before this batch bounds the new one
-            return self._cells.knn(pixels, self.k, self._dk[pixels[:, 0], pixels[:, 1]])
+    def _knn(
+        self, pixels: np.ndarray, bounded: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k nearest measured pixels; ``bounded``: ``_dk`` still holds an upper bound."""
+        if self._cells is not None:
+            bound = self._dk[pixels[:, 0], pixels[:, 1]] if bounded else None
+            return self._cells.knn(pixels, self.k, bound)
         return knn_gather(self._mask, pixels, self.k, self._table)
 
     def _index_new_points(self, new_points: np.ndarray) -> None:
@@ -359,8 +364,8 @@ class Sampler:
         else:
             self._cells.add(new_points)
 
-    def _update_recon(self, pixels: np.ndarray) -> tuple[np.ndarray, ...]:
-        nbr = self._knn(pixels)
+    def _update_recon(self, pixels: np.ndarray, bounded: bool = True) -> tuple[np.ndarray, ...]:
+        nbr = self._knn(pixels, bounded)  # locally, d_k before the batch bounds the new one
         estimate = idw_estimate(self._values, *nbr)
         self._recon[pixels[:, 0], pixels[:, 1]] = estimate
         self._dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
