@@ -155,7 +155,10 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad batch sizes in the header ({exc})") from None
     _check_arrays(path, shape, arrays, batches)
-    sampler = cls(shape, model=chosen, motion=motion, **params)
+    try:
+        sampler = cls(shape, model=chosen, motion=motion, **params)
+    except TypeError as exc:  # settings this version does not know
+        raise ValueError(f"{path}: settings this fastscan cannot use ({exc})") from None
     _restore(sampler, path, header.get("state", {}), arrays, batches)
     return sampler
 

@@ -161,5 +161,9 @@ def test_damaged_state_files_are_refused(truth, tmp_path):
     weights[0, 0] += 1
     with pytest.raises(ValueError, match=r"hash to .* but the header says"):
         Sampler.load(tampered(**{"model/coef_0": weights}))
+    header = json.loads(str(arrays["header"]))
+    header["params"]["warp_drive"] = True
+    with pytest.raises(ValueError, match=r"settings this fastscan cannot use.*warp_drive"):
+        Sampler.load(tampered(header=np.array(json.dumps(header))))
     with pytest.raises(ValueError, match="state schema 'x/9'"):
         Sampler.load(tampered(header=np.array('{"schema": "x/9"}')))
