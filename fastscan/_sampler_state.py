@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan.erd.estimator import ERDModel, load_model
+from fastscan.erd.estimator import SHIPPED_MODELS, ERDModel, load_model
 from fastscan.neighbors import OffsetTable
 from fastscan.route import MotionModel
 from fastscan.selection import TileMax
@@ -126,6 +126,10 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
     stored = ERDModel.from_arrays(
         model_arrays, source=f"{path} (model)", name=_stored_model_name(header)
     )
+    if schema != SCHEMA:  # /1 files carry no model name: recognise a shipped model
+        for name in SHIPPED_MODELS:
+            if load_model(name).sha256 == stored.sha256:
+                stored.name = name
     expected = header.get("model", {}).get("sha256") if schema == SCHEMA else None
     if expected is not None and stored.sha256 != expected:
         raise ValueError(

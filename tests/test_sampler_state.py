@@ -106,6 +106,7 @@ def test_schema_1_files_still_load_by_replay(truth, tmp_path):
     for _ in range(5):
         step(sampler, truth)
     restored = Sampler.load(write_schema_1(sampler, tmp_path / "old.npz"))
+    assert restored.model.name == "default"  # recognised by its SHA-256
     assert_same_state(restored, sampler)
     np.testing.assert_array_equal(restored.suggest(), sampler.suggest())
 
