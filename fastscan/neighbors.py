@@ -116,9 +116,17 @@ def knn_gather(
     n_measured = int(mask.sum())
     if n_measured < k + 1:
         raise ValueError(f"need at least k + 1 = {k + 1} measured pixels, have {n_measured}")
-    pixels = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
     if table is None:
         table = OffsetTable(OffsetTable.radius_for(mask.shape, n_measured, k))
+    return table_knn(mask, pixels, k, table)
+
+
+def table_knn(
+    mask: np.ndarray, pixels: np.ndarray, k: int, table: OffsetTable
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`knn_gather` without its checks (no pass over the whole mask): for callers
+    that know ``mask`` is a 2-D bool array with more than ``k`` measured pixels."""
+    pixels = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
     n = pixels.shape[0]
     rows, cols = np.ascontiguousarray(pixels[:, 0]), np.ascontiguousarray(pixels[:, 1])
     out_rows = np.zeros((n, k), np.int64)

@@ -32,7 +32,7 @@ from fastscan import _sampler_state, _update
 from fastscan._validation import check_points, check_shape, check_values, read_only
 from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
-from fastscan.neighbors import CellIndex, OffsetTable, knn_gather
+from fastscan.neighbors import CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.route import MotionModel, plan_route
@@ -351,7 +351,7 @@ class Sampler:
         if self._cells is not None:
             bound = self._dk[pixels[:, 0], pixels[:, 1]] if bounded else None
             return self._cells.knn(pixels, self.k, bound)
-        return knn_gather(self._mask, pixels, self.k, self._table)
+        return table_knn(self._mask, pixels, self.k, self._table)
 
     def _index_new_points(self, new_points: np.ndarray) -> None:
         """Keep the sparse-scan k-NN index in step (rebuilt as the density doubles)."""
