@@ -18,6 +18,9 @@ Schema ``fastscan.sampler-state/2`` is an uncompressed ``.npz`` (no pickle):
 ``model/<key>``
     The ERD model's arrays (:meth:`ERDModel.to_arrays`).
 
+The route planner is re-seeded with ``params["seed"]`` for every batch and the
+initial pattern is stored, so the seed is the whole random state.
+
 Loading reads those arrays, checks them against the header and the reading
 log, and rebuilds only the small derived tables (tile maxima, offset table), so
 it costs about as much as reading the file. Schema ``/1`` (the reading log and
