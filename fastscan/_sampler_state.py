@@ -21,6 +21,9 @@ Schema ``fastscan.sampler-state/2`` is an uncompressed ``.npz`` (no pickle):
 ``model/<key>``
     The ERD model's arrays (:meth:`ERDModel.to_arrays`).
 
+The route planner is re-seeded with ``params["seed"]`` for every batch and the
+initial pattern is stored, so the seed is the whole random state.
+
 Loading reads those arrays, checks them against the header and the reading
 log, and rebuilds only the small derived tables (tile maxima, offset table), so
 it costs about as much as reading the file. Schema ``/1`` (the reading log and
@@ -38,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan.erd.estimator import ERDModel, load_model
+from fastscan.erd.estimator import SHIPPED_MODELS, ERDModel, load_model
 from fastscan.neighbors import OffsetTable
 from fastscan.route import MotionModel
 from fastscan.selection import TileMax
@@ -151,6 +154,10 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
     stored = ERDModel.from_arrays(
         model_arrays, source=f"{path} (model)", name=_stored_model_name(header)
     )
+    if schema != SCHEMA:  # /1 files carry no model name: recognise a shipped model
+        for name in SHIPPED_MODELS:
+            if load_model(name).sha256 == stored.sha256:
+                stored.name = name
     expected = header.get("model", {}).get("sha256") if schema == SCHEMA else None
     if expected is not None and stored.sha256 != expected:
         raise ValueError(
@@ -184,7 +191,10 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
     if not isinstance(n_channels, int) or isinstance(n_channels, bool) or n_channels < 1:
         raise ValueError(f"{path}: bad n_channels {n_channels!r} in the header")
     _check_arrays(path, shape, arrays, batches, n_channels)
-    sampler = cls(shape, model=chosen, motion=motion, **params)
+    try:
+        sampler = cls(shape, model=chosen, motion=motion, **params)
+    except TypeError as exc:  # settings this version does not know
+        raise ValueError(f"{path}: settings this fastscan cannot use ({exc})") from None
     _restore(sampler, path, header.get("state", {}), arrays, batches)
     return sampler
 

@@ -44,7 +44,7 @@ from fastscan.channels import (
 )
 from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
-from fastscan.neighbors import CellIndex, OffsetTable, knn_gather
+from fastscan.neighbors import CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.route import MotionModel, plan_route
@@ -446,7 +446,8 @@ class Sampler:
 
     def _full_update(self) -> None:
         """Recompute reconstruction, neighbours, channel gains and ERD of every pixel."""
-        self._cells = None  # the full pass uses the offset table
+        self._cells = None
+        self._index_new_points(np.zeros((0, 2), np.int64))  # a sparse scan: index the mask
         self._ref_range = self._value_max - self._value_min
         # map each channel's measured range to the [0, 100] the model was trained on
         # (guard a near-constant channel: a range below 1e-200 would overflow the scale)
@@ -463,17 +464,21 @@ class Sampler:
         self._dk[self._mask] = 0.0
         pixels = np.argwhere(~self._mask)
         for start in range(0, len(pixels), _CHUNK):
-            self._update_recon(pixels[start : start + _CHUNK])
+            self._update_recon(pixels[start : start + _CHUNK], bounded=False)
         for start in range(0, len(pixels), _CHUNK):
             self._update_erd(pixels[start : start + _CHUNK])
         _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
         self._tiles = TileMax(self._erd)
         self._active = True
 
-    def _knn(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _knn(
+        self, pixels: np.ndarray, bounded: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k nearest measured pixels; ``bounded``: ``_dk`` still holds an upper bound."""
         if self._cells is not None:
-            return self._cells.knn(pixels, self.k)
-        return knn_gather(self._mask, pixels, self.k, self._table)
+            bound = self._dk[pixels[:, 0], pixels[:, 1]] if bounded else None
+            return self._cells.knn(pixels, self.k, bound)
+        return table_knn(self._mask, pixels, self.k, self._table)
 
     def _index_new_points(self, new_points: np.ndarray) -> None:
         """Keep the sparse-scan k-NN index in step (rebuilt as the density doubles)."""
@@ -486,8 +491,8 @@ class Sampler:
         else:
             self._cells.add(new_points)
 
-    def _update_recon(self, pixels: np.ndarray) -> tuple[np.ndarray, ...]:
-        nbr = self._knn(pixels)
+    def _update_recon(self, pixels: np.ndarray, bounded: bool = True) -> tuple[np.ndarray, ...]:
+        nbr = self._knn(pixels, bounded)  # locally, d_k before the batch bounds the new one
         if self.n_channels == 1:
             self._recon[0, pixels[:, 0], pixels[:, 1]] = idw_estimate(self._values[0], *nbr)
         else:

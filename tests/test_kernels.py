@@ -243,11 +243,15 @@ def test_cell_index_knn_matches_brute_force(shape, fraction, cell):
     np.testing.assert_array_equal(rows, want_rows)
     np.testing.assert_array_equal(cols, want_cols)
     np.testing.assert_array_equal(dist, want_dist)
-    # points added later are found as if indexed from the start
+    # points added later are found as if indexed from the start, also when the search
+    # is bounded by each query's k-th distance before they were added
+    old_dk = np.zeros(shape)
+    old_dk[pixels[:, 0], pixels[:, 1]] = dist[:, -1]
     extra = pixels[:: max(1, len(pixels) // 7)]
     mask[extra[:, 0], extra[:, 1]] = True
     index.add(extra)
     rest = np.argwhere(~mask)
-    got = index.knn(rest, 4)
-    for a, b in zip(got, knn_gather(mask, rest, 4)):
-        np.testing.assert_array_equal(a, b)
+    want = knn_gather(mask, rest, 4)
+    for bound in (None, old_dk[rest[:, 0], rest[:, 1]]):
+        for a, b in zip(index.knn(rest, 4, bound), want):
+            np.testing.assert_array_equal(a, b)

@@ -106,6 +106,7 @@ def test_schema_1_files_still_load_by_replay(truth, tmp_path):
     for _ in range(5):
         step(sampler, truth)
     restored = Sampler.load(write_schema_1(sampler, tmp_path / "old.npz"))
+    assert restored.model.name == "default"  # recognised by its SHA-256
     assert_same_state(restored, sampler)
     np.testing.assert_array_equal(restored.suggest(), sampler.suggest())
 
@@ -161,5 +162,9 @@ def test_damaged_state_files_are_refused(truth, tmp_path):
     weights[0, 0] += 1
     with pytest.raises(ValueError, match=r"hash to .* but the header says"):
         Sampler.load(tampered(**{"model/coef_0": weights}))
+    header = json.loads(str(arrays["header"]))
+    header["params"]["warp_drive"] = True
+    with pytest.raises(ValueError, match=r"settings this fastscan cannot use.*warp_drive"):
+        Sampler.load(tampered(header=np.array(json.dumps(header))))
     with pytest.raises(ValueError, match="state schema 'x/9'"):
         Sampler.load(tampered(header=np.array('{"schema": "x/9"}')))
