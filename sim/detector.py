@@ -86,7 +86,7 @@ class SimDetector(Device):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, **kwargs)
-        image = np.asarray(image, dtype=np.float64)
+        image = np.array(image, dtype=np.float64, copy=True)  # ours; the caller's stays writable
         if image.ndim != 2 or image.shape != grid.shape:
             raise ValueError(f"image shape {image.shape} must equal grid.shape {grid.shape}")
         if not np.isfinite(image).all():
