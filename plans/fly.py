@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from bluesky import plan_stubs as bps
 from bluesky import preprocessors as bpp
-from bluesky.utils import RunEngineControlException
+from bluesky.utils import FailedStatus, RunEngineControlException
 
 import fastscan
 from fastscan.beamtime import fly_timing, segment_times
@@ -42,12 +42,23 @@ from fastscan.motion import MotionModel
 from fastscan.plans.grid import Grid
 from fastscan.plans.steps import jsonable, model_info
 
-__all__ = ["FlyScanSummary", "SegmentReport", "autonomous_fly_scan", "fly_request", "to_pixels"]
+__all__ = [
+    "FlyFault",
+    "FlyScanSummary",
+    "SegmentReport",
+    "autonomous_fly_scan",
+    "fly_request",
+    "to_pixels",
+]
 
 logger = logging.getLogger("fastscan.plans")
 
 FLY_SAMPLER_METHODS = ("suggest_segments", "ingest", "should_stop")
 STREAM = "fly"
+
+
+class FlyFault(RuntimeError):
+    """A flight was refused or failed; the message names the segment and the reason."""
 
 
 @dataclass
@@ -313,8 +324,14 @@ class _FlyScan:
         yield from bps.checkpoint()
         t0 = time.monotonic()
         yield from bps.prepare(self.flyer, request, wait=True)
-        yield from bps.kickoff(self.flyer, wait=True)
-        yield from bps.complete(self.flyer, wait=True)
+        for stub in (bps.kickoff, bps.complete):
+            try:
+                yield from stub(self.flyer, wait=True)
+            except FailedStatus as exc:
+                reason = exc.__cause__ if exc.__cause__ is not None else exc
+                raise FlyFault(
+                    f"segment {segment.start}->{segment.end}: {stub.__name__} failed: {reason}"
+                ) from exc
         actual = time.monotonic() - t0
         pages = yield from bps.collect(self.flyer, name=STREAM)
         points, values = self._readings(pages or [])
@@ -328,6 +345,8 @@ class _FlyScan:
         if len(points):
             self.sampler.ingest(points, values)
         self.position = np.array(segment.end, dtype=float)
+        # a hard pause from here on must not replay (and store twice) the collect
+        yield from bps.checkpoint()
         report = SegmentReport(
             self.summary.n_segments, segment.start, segment.end, n_expected, len(points),
             estimated, actual,
