@@ -59,7 +59,7 @@ class FlyController(PVGroup):
     state = pvproperty(name="state", value="idle", read_only=True, dtype=ChannelType.STRING)
     message = pvproperty(
         name="message", value="", dtype=ChannelType.CHAR, max_length=400,
-        report_as_string=True, read_only=True,
+        read_only=True,
     )  # fmt: skip
     count = pvproperty(name="count", value=0, read_only=True)
     duration = pvproperty(name="duration", value=0.0, precision=6, read_only=True)
