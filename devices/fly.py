@@ -99,6 +99,12 @@ class FlyPages:
         with self._lock:
             self._pending.append(page)
 
+    def discard(self) -> int:
+        """Drop the uncollected pages (a paused flight that will be flown again); their count."""
+        with self._lock:
+            n, self._pending = len(self._pending), []
+        return n
+
     def pop_all(self) -> Iterator[dict[str, Any]]:
         with self._lock:
             pages, self._pending = self._pending, []
@@ -152,6 +158,7 @@ class EpicsFlyer(Device):
         self._request: dict[str, Any] | None = None
         self._count0 = 0
         self._t0 = 0.0
+        self._waiting: tuple[threading.Event, int] | None = None
         self.last_duration: float | None = None
 
     # ------------------------------------------------------------ Preparable
@@ -175,25 +182,23 @@ class EpicsFlyer(Device):
         """Arm the controller; done when the flight has started (failed if refused)."""
         if self._request is None:
             raise RuntimeError(f"{self.name}: prepare() a segment before kickoff()")
-        self._count0 = int(self.count.get(use_monitor=False))
-        self._t0 = time.time()
         out = DeviceStatus(self)
 
-        def check() -> None:
-            state = self.state.get(use_monitor=False)
-            if state == "error":
+        def arm() -> None:
+            deadline = time.monotonic() + 5.0
+            while self.busy.get(use_monitor=False):  # an aborted flight still stopping
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.name}: the controller is still busy after 5 s")
+                time.sleep(0.01)
+            self._count0 = int(self.count.get(use_monitor=False))
+            self._t0 = time.time()
+            self.arm.set(1).wait(timeout=10)
+            if self.state.get(use_monitor=False) == "error":
                 msg = self.message.get(use_monitor=False)
-                out.set_exception(RuntimeError(f"{self.name}: segment refused: {msg}"))
-            else:
-                out.set_finished()
+                raise RuntimeError(f"{self.name}: segment refused: {msg}")
+            out.set_finished()
 
-        def armed(status: StatusBase) -> None:
-            if not status.success:
-                out.set_exception(RuntimeError(f"{self.name}: kickoff put failed: {status}"))
-            else:
-                threading.Thread(target=_guard(check, out), daemon=True).start()
-
-        self.arm.set(1).add_callback(armed)
+        threading.Thread(target=_guard(arm, out), daemon=True).start()
         return out
 
     def complete(self) -> StatusBase:
@@ -222,6 +227,7 @@ class EpicsFlyer(Device):
 
         cid = self.count.subscribe(on_count, run=True)
         out.add_callback(lambda _status: self.count.unsubscribe(cid))
+        self._waiting = (fired, cid)
         return out
 
     # ------------------------------------------------------------ Collectable
@@ -236,6 +242,24 @@ class EpicsFlyer(Device):
         if self.busy.get():
             self.abort.put(1)
         super().stop(success=success)
+
+    def pause(self) -> None:
+        """RunEngine pause: abort a running flight and drop what was not collected.
+
+        The RunEngine rewinds to the checkpoint before the segment and flies it
+        again on resume, so nothing that reached the documents is dropped.
+        """
+        if self._waiting is not None:  # detach the interrupted complete(): it never reports
+            fired, cid = self._waiting
+            fired.set()
+            self.count.unsubscribe(cid)
+            self._waiting = None
+        if self.busy.get(use_monitor=False):
+            self.abort.put(1)
+        self._pages.discard()
+
+    def resume(self) -> None:
+        """Nothing to do: the rewound plan prepares and kicks off again."""
 
 
 def _guard(func, status: DeviceStatus):

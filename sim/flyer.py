@@ -110,6 +110,7 @@ class SimFlyer(Device):
         self._pages = FlyPages(name)
         self._request: dict[str, Any] | None = None
         self._done: DeviceStatus | None = None
+        self._timer: threading.Timer | None = None
         self.n_flights = 0
         self.last_duration: float | None = None
 
@@ -166,11 +167,26 @@ class SimFlyer(Device):
             done.set_finished()
 
         if self._time_scale > 0:
-            threading.Timer(profile.duration * self._time_scale, land).start()
+            self._timer = threading.Timer(profile.duration * self._time_scale, land)
+            self._timer.start()
         else:
             land()
         status.set_finished()
         return status
+
+    def pause(self) -> None:
+        """RunEngine pause: abort a running flight, drop what was not collected (flown again).
+
+        The RunEngine rewinds to the checkpoint before the segment and flies it
+        again on resume; failing the interrupted status would fail the resumed run.
+        """
+        if self._timer is not None:
+            self._timer.cancel()
+        self._done = None  # the interrupted complete() never reports: the flight is redone
+        self._pages.discard()
+
+    def resume(self) -> None:
+        """Nothing to do: the rewound plan prepares and kicks off again."""
 
     def complete(self) -> StatusBase:
         if self._done is None:

@@ -172,5 +172,5 @@ class FlyController(PVGroup):
         await self.npts.write(n)
         await self.duration.write(float(t))
         await self._report(state, "" if state == "done" else "stopped before the end")
-        await self.busy.write(0)
         await self.count.write(self.count.value + 1)
+        await self.busy.write(0)  # last: busy 0 means this flight is counted

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 
+import epics
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from bluesky.utils import RunEngineInterrupted
 from conftest import start_test_ioc
 from fly_source import RowRasterSource
 
@@ -75,6 +78,12 @@ def test_fly_scan_over_channel_access_stores_every_sample_and_matches_the_replay
     assert next(d for n, d in docs if n == "stop")["num_events"]["fly"] == 600
     for report in summary.segments:  # a real flight: at least its modelled duration
         assert report.actual_s >= 60 * 0.005
+    # the motor records followed the flight: at rest after the last run-out (200 px/s, 2 px)
+    ioc = flyer.prefix[: -len("fly:")]
+    assert epics.caget(f"{ioc}x.DMOV", use_monitor=False) == 1
+    x_end = epics.caget(f"{ioc}x.RBV", use_monitor=False)
+    assert x_end == pytest.approx(-2.5 if source.flown % 2 == 0 else 61.5)
+    assert epics.caget(f"{ioc}y.RBV", use_monitor=False) == source.rows[9]
 
     # the same scan in-process, same seed: the same readings, so the same NRMSE
     truth = make_phantom("flakes", SHAPE, seed=0)
@@ -98,3 +107,26 @@ def test_the_ioc_refuses_a_flight_the_stage_cannot_do(flyer):
                     lambda n, d: docs.append((n, d)))  # fmt: skip
     assert docs[-1][1]["exit_status"] == "fail" and source.ingest_calls == []
     assert flyer.state.get(use_monitor=False) == "error"
+
+
+def test_hard_pause_mid_flight_then_resume_flies_the_segment_again_and_stores_it_once(flyer):
+    source = RowRasterSource(SHAPE, step=8, per_batch=2, max_rows=5)
+    RE = RunEngine(call_returns_result=True)
+    docs = []
+
+    def pauser(name, doc):
+        docs.append((name, doc))
+        if name == "event_page" and len([n for n, _ in docs if n == "event_page"]) == 1:
+            # request_pause blocks on the RunEngine's loop: ask from another thread
+            threading.Timer(0.1, RE.request_pause, kwargs={"defer": False}).start()
+
+    with pytest.raises(RunEngineInterrupted):
+        RE(autonomous_fly_scan(flyer, source, grid=GRID, motion=_motion()), pauser)
+    assert RE.state == "paused"
+    result = RE.resume()
+    assert result.exit_status == "success"
+    stored = np.concatenate([d["data"]["flyer_value"] for n, d in docs if n == "event_page"])
+    assert len(stored) == 300 == sum(source.ingest_calls)
+    np.testing.assert_array_equal(stored, source.all_values)
+    pts = source.all_points
+    assert len(np.unique(pts[:, 0] * 60 + pts[:, 1])) == 300  # every row once
