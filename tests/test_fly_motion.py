@@ -194,3 +194,15 @@ def test_ioc_binds_loopback_whatever_the_host_environment_says():
     args = argparse.Namespace(port=5100, interfaces="127.0.0.1")
     assert server_environment(args, {})["EPICS_CA_SERVER_PORT"] == "5100"
     assert math.isfinite(float(parse_args(["--fly-time-scale", "0"]).fly_time_scale))
+
+
+@pytest.mark.parametrize(
+    "name", ["fastscan.sim.fly_motion", "fastscan.sim.flyer", "fastscan.plans.fly",
+             "fastscan.devices.fly"],
+)  # fmt: skip
+def test_fly_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
