@@ -126,9 +126,7 @@ def to_pixels(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     Raises ValueError for a position more than half a pixel off the grid.
     """
     pos = np.stack([np.asarray(x, float), np.asarray(y, float)], axis=1)
-    col = (pos[:, 0] - grid.x_start) / ((grid.x_stop - grid.x_start) / (grid.n_cols - 1))
-    row = (pos[:, 1] - grid.y_start) / ((grid.y_stop - grid.y_start) / (grid.n_rows - 1))
-    idx = np.floor(np.stack([row, col], axis=1) + 0.5 + 1e-6)
+    idx = np.floor(grid.to_fractions(pos) + 0.5 + 1e-6)
     high = np.array([grid.n_rows - 1, grid.n_cols - 1])
     if not np.isfinite(idx).all() or (idx < 0).any() or (idx > high).any():
         bad = ~(np.isfinite(idx).all(axis=1) & (idx >= 0).all(axis=1) & (idx <= high).all(axis=1))
@@ -272,7 +270,9 @@ class _FlyScan:
         self.summary = FlyScanSummary()
         position = getattr(flyer, "position", None)
         self.position = (
-            grid_fraction(grid, position) if position is not None else np.array([0.0, 0.0])
+            grid.to_fractions(np.array([position], float))[0]
+            if position is not None
+            else np.array([0.0, 0.0])
         )
 
     def plan(self, run_md: dict[str, Any]):
@@ -375,11 +375,3 @@ class _FlyScan:
         if not vs:
             return np.zeros((0, 2), np.int64), np.zeros(0)
         return to_pixels(self.grid, np.array(xs), np.array(ys)), np.asarray(vs, dtype=float)
-
-
-def grid_fraction(grid: Grid, position_xy: Any) -> np.ndarray:
-    """(x, y) motor position -> fractional (row, col)."""
-    x, y = (float(v) for v in position_xy)
-    col = (x - grid.x_start) / ((grid.x_stop - grid.x_start) / (grid.n_cols - 1))
-    row = (y - grid.y_start) / ((grid.y_stop - grid.y_start) / (grid.n_rows - 1))
-    return np.array([row, col])

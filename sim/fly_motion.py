@@ -51,7 +51,6 @@ __all__ = [
     "axis_move_time",
     "check_flight",
     "fly_capture",
-    "grid_fraction",
     "path_average",
 ]
 
@@ -285,7 +284,7 @@ def path_average(image: np.ndarray, grid: Grid, a_xy: tuple[float, float],
     half-integer grid indices); off-grid stretches read the nearest edge pixel.
     A path inside one pixel returns that pixel's value exactly.
     """
-    ends = grid_fraction(grid, np.array([a_xy, b_xy], dtype=float))
+    ends = grid.to_fractions(np.array([a_xy, b_xy], dtype=float))
     (r0, c0), (r1, c1) = ends
     cuts = [0.0, 1.0]
     for lo, hi in ((r0, r1), (c0, c1)):
@@ -310,14 +309,6 @@ def path_average(image: np.ndarray, grid: Grid, a_xy: tuple[float, float],
         return float(image[row, col])
     total = sum(weights.values())
     return float(sum(w * image[rc] for rc, w in weights.items()) / total)
-
-
-def grid_fraction(grid: Grid, positions_xy: np.ndarray) -> np.ndarray:
-    """(n, 2) (x, y) -> (n, 2) float fractional (row, col) grid indices (no rounding)."""
-    pos = np.asarray(positions_xy, dtype=float)
-    col = (pos[:, 0] - grid.x_start) / ((grid.x_stop - grid.x_start) / (grid.n_cols - 1))
-    row = (pos[:, 1] - grid.y_start) / ((grid.y_stop - grid.y_start) / (grid.n_rows - 1))
-    return np.stack([row, col], axis=1)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from fastscan.sim.fly_motion import (
     axis_move_time,
     check_flight,
     fly_capture,
-    grid_fraction,
     path_average,
 )
 from fastscan.sim.flyer import SimFlyer
@@ -133,9 +132,9 @@ def test_flight_checks_name_the_value():
         FlyProfile((0, 0), (1, 0), -1, 0.1)
 
 
-def test_grid_fraction_inverts_grid_positions():
+def test_grid_fractions_invert_grid_positions():
     rc = np.array([[0, 0], [39, 59], [12, 7]])
-    np.testing.assert_allclose(grid_fraction(GRID, GRID.to_positions(rc)), rc, atol=1e-12)
+    np.testing.assert_allclose(GRID.to_fractions(GRID.to_positions(rc)), rc, atol=1e-12)
 
 
 def test_sim_flyer_flies_refuses_and_leaves_the_callers_array_alone():
