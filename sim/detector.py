@@ -118,6 +118,23 @@ class SimDetector(Device):
             value = float(self._rng.poisson(value * self._scale)) / self._scale
         return value
 
+    def flyer(self, name: str = "flyer", **kwargs: Any) -> Any:
+        """The same simulated beamline flying: a :class:`fastscan.sim.flyer.SimFlyer`.
+
+        It shares this detector's image, grid, motors, noise and noise generator
+        (as the IOC's fly mode shares its detector's) and starts where the motors
+        are; ``kwargs`` (``velocity_limit``, ``acceleration``, ``travel``,
+        ``time_scale``) go to SimFlyer.
+        """
+        from fastscan.sim.flyer import SimFlyer
+
+        x_motor, y_motor = self._motors
+        kwargs.setdefault("position", (_position(x_motor), _position(y_motor)))
+        return SimFlyer(
+            name, self._image, self._grid, x_motor=x_motor, y_motor=y_motor,
+            noise=self._noise, counts_scale=self._scale, rng=self._rng, **kwargs,
+        )  # fmt: skip
+
     def trigger(self) -> StatusBase:
         self.n_triggers += 1
         status = DeviceStatus(self)

@@ -63,6 +63,10 @@ class SimFlyer(Device):
         Positioners moved to where each flight ends (e.g. ``ophyd.sim.SynAxis``).
     noise, counts_scale, seed :
         Poisson noise as in :func:`fastscan.sim.fly_motion.fly_capture`.
+    rng : numpy Generator or None
+        Draw the noise from this generator instead of a new one seeded with
+        ``seed`` (e.g. a :class:`SimDetector`'s, as the IOC shares one generator
+        between step readings and fly captures).
     time_scale : float
         Real seconds per modelled second (0: flights complete at once).
     """
@@ -82,6 +86,7 @@ class SimFlyer(Device):
         noise: str | None = None,
         counts_scale: float = 1000.0,
         seed: int = 0,
+        rng: np.random.Generator | None = None,
         time_scale: float = 0.0,
         **kwargs: Any,
     ) -> None:
@@ -105,7 +110,7 @@ class SimFlyer(Device):
         self._motors = (x_motor, y_motor)
         self._noise = noise
         self._scale = float(counts_scale)
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(seed) if rng is None else rng
         self._time_scale = float(time_scale)
         self._pages = FlyPages(name)
         self._request: dict[str, Any] | None = None

@@ -174,6 +174,24 @@ def test_sim_flyer_takes_scaled_real_time():
     )  # fmt: skip
 
 
+def test_sim_detector_flies_with_its_own_image_motors_and_noise_stream():
+    from ophyd.sim import SynAxis
+
+    x, y = SynAxis(name="x"), SynAxis(name="y")
+    x.set(GRID.x_start + 3 * 0.5), y.set(GRID.y_start + 2 * 0.25)
+    det = SimDetector("det", IMAGE, GRID, x, y, noise="poisson", seed=4)
+    flyer = det.flyer(acceleration=(1e4, 1e4))
+    assert flyer.position == pytest.approx(GRID.to_position(2, 3))
+    p = _profile(Segment((6, 0), (6, 59)), GRID, acceleration=(1e4, 1e4))
+    flyer.prepare({"start": p.start, "end": p.end, "velocity": p.velocity, "period": p.period})
+    flyer.kickoff().wait(1)
+    flyer.complete().wait(1)
+    values = next(flyer.collect_pages())["data"]["flyer_value"]
+    expected = fly_capture(IMAGE, GRID, p, noise="poisson", rng=np.random.default_rng(4))
+    assert values == expected.values.tolist()  # the detector's generator, first draws
+    assert x.position == pytest.approx(p.run_out_end[0])  # the motors end where the stage is
+
+
 def test_sim_detector_does_not_make_the_callers_image_read_only():
     from ophyd.sim import SynAxis
 
