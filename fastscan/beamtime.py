@@ -67,6 +67,7 @@ __all__ = [
     "TrajectoryBuilder",
     "check_trajectory",
     "fly_timing",
+    "retime",
     "segment_times",
     "step_times",
 ]
@@ -293,6 +294,7 @@ class TrajectoryBuilder:
         self.shape = shape
         self.position = _position(start, "start").copy()
         self.time = 0.0  # when the stage is free at self.position
+        self.t_last = 0.0  # end of the last reading
         self._points: list[np.ndarray] = []
         self._t_end: list[np.ndarray] = []
         self._segment: list[np.ndarray] = []
@@ -361,6 +363,7 @@ class TrajectoryBuilder:
         self._t_end.append(np.asarray(t, float))
         self._segment.append(ids)
         self._flown.append(np.full(len(pts), flown))
+        self.t_last = float(t[-1])
 
     @property
     def n_readings(self) -> int:
@@ -441,3 +444,48 @@ def check_trajectory(
         prev_end_t, prev_pos = float(t[e - 1]), pts[e - 1].astype(float)
         prev_ramp = timing.ramp if fly else 0.0
     return out
+
+
+def retime(
+    trajectory: Trajectory,
+    motion: MotionModel,
+    *,
+    start: ArrayLike = (0.0, 0.0),
+    pixel_pitch: ArrayLike = (1.0, 1.0),
+) -> Trajectory:
+    """The same readings, in the same moves, timed under another ``motion`` model.
+
+    Runs of one ``segment`` id that are ``flown`` become segments from their first to
+    their last reading; the others are step points. Useful when a strategy's
+    choices do not depend on the timing (static patterns), so one replay serves
+    every dwell.
+
+    Examples
+    --------
+    >>> from fastscan.fly import Segment
+    >>> from fastscan.motion import NANOPROBE
+    >>> b = TrajectoryBuilder(NANOPROBE)
+    >>> _ = b.add_segment(Segment((0, 0), (0, 99)))
+    >>> slow = retime(b.trajectory(), NANOPROBE.replace(dwell=0.1))
+    >>> # 100 pixels, 90 ms more each, and a shorter ramp to the slower speed
+    >>> round(slow.beam_time - b.trajectory().beam_time, 3)
+    8.991
+    """
+    from fastscan.fly.segment import Segment
+
+    builder = TrajectoryBuilder(motion, start=start, pixel_pitch=pixel_pitch)
+    pts, seg, flown = trajectory.points, trajectory.segment, trajectory.flown
+    bounds = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if len(seg) else np.zeros(0, int)
+    ends = np.r_[bounds[1:], len(seg)].astype(int)
+    steps: list[np.ndarray] = []
+    for b, e in zip(bounds, ends):
+        if flown[b]:
+            if steps:
+                builder.add_points(np.concatenate(steps))
+                steps = []
+            builder.add_segment(Segment(tuple(pts[b]), tuple(pts[e - 1])))
+        else:
+            steps.append(pts[b:e])
+    if steps:
+        builder.add_points(np.concatenate(steps))
+    return builder.trajectory()

@@ -245,3 +245,20 @@ def test_check_trajectory_catches_dishonest_times():
     assert any("straight line" in v for v in cheat(points=jump))
     slow = NANOPROBE.replace(velocity=(1000.0, 1000.0), fly_velocity=(50.0, 50.0))
     assert any("speed" in v for v in check_trajectory(traj, slow.replace(dwell=1e-4)))
+
+
+def test_retime_reproduces_and_rescales_a_mixed_trajectory():
+    from fastscan.beamtime import retime
+
+    b = TrajectoryBuilder(STAGE)
+    b.add_points([[3, 4], [3, 9]])
+    b.add_segments([Segment((5, 0), (5, 30)), Segment((7, 30), (7, 0))])
+    b.add_points([[1, 1]])
+    traj = b.trajectory()
+    same = retime(traj, STAGE)
+    np.testing.assert_allclose(same.t_end, traj.t_end, rtol=1e-12)
+    np.testing.assert_array_equal(same.segment, traj.segment)
+    np.testing.assert_array_equal(same.flown, traj.flown)
+    slower = retime(traj, STAGE.replace(dwell=0.05))
+    assert check_trajectory(slower, STAGE.replace(dwell=0.05)) == []
+    assert slower.beam_time > traj.beam_time

@@ -17,6 +17,7 @@ MODULES = [
     "fastscan.replay",
     "fastscan.motion",
     "fastscan.beamtime",
+    "fastscan.strategies",
 ]
 
 
