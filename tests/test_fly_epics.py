@@ -13,6 +13,7 @@ from bluesky.utils import RunEngineInterrupted
 from conftest import start_test_ioc
 from fly_source import RowRasterSource
 
+from fastscan.fly import FlySampler
 from fastscan.metrics import nrmse
 from fastscan.motion import MotionModel
 from fastscan.phantoms import make_phantom
@@ -61,41 +62,70 @@ def test_starting_the_ioc_leaks_no_file_descriptor(fly_ioc):
     assert len(os.listdir("/proc/self/fd")) == before  # the mkstemp log fd is closed
 
 
-def test_fly_scan_over_channel_access_stores_every_sample_and_matches_the_replay(flyer):
-    source = RowRasterSource(SHAPE, step=8, per_batch=3, max_rows=10)
+def _fast_fly() -> FlySampler:
+    # pixel-unit grid: the sampler's model and the plan's are the same
+    return FlySampler(SHAPE, motion=_motion(), max_coverage=0.3, initial_spacing=6, seed=0)
+
+
+def test_fast_fly_over_channel_access_stores_every_sample_and_matches_the_replay(flyer):
+    sampler = _fast_fly()
     docs = []
     RE = RunEngine(call_returns_result=True)
     summary = RE(
-        autonomous_fly_scan(flyer, source, grid=GRID, motion=_motion()),
+        autonomous_fly_scan(flyer, sampler, grid=GRID, motion=_motion()),
         lambda name, doc: docs.append((name, doc)),
     ).plan_result
     pages = [d for n, d in docs if n == "event_page"]
     stored = np.concatenate([p["data"]["flyer_value"] for p in pages])
     xs = np.concatenate([p["data"]["flyer_x"] for p in pages])
-    assert summary.n_samples == 600 == len(stored) == sum(source.ingest_calls)
-    np.testing.assert_array_equal(stored, source.all_values)
-    assert xs.min() == 0.0 and xs.max() == 59.0  # position readbacks, not pixel indices
-    assert next(d for n, d in docs if n == "stop")["num_events"]["fly"] == 600
+    ys = np.concatenate([p["data"]["flyer_y"] for p in pages])
+    stop = next(d for n, d in docs if n == "stop")
+    assert stop["exit_status"] == "success" and stop["num_events"]["fly"] == len(stored)
+    # every sample stored and ingested (a pixel crossed twice is one measured pixel, averaged)
+    assert summary.n_samples == len(stored) == len(sampler.trajectory.points)
+    np.testing.assert_array_equal(sampler.trajectory.points[:, 1], np.rint(xs).astype(int))
+    assert sampler.coverage >= 0.3 and summary.stop_reason.startswith("coverage")
+    rows, cols = np.rint(ys).astype(int), np.rint(xs).astype(int)  # pixel-unit grid
+    assert sampler.measured_mask[rows, cols].all()  # each stored sample is a measured pixel
+    full_rows = [r for r in summary.segments if r.start[0] == r.end[0] and r.n_samples == 60]
+    assert len(full_rows) < len(summary.segments)  # the adaptive part flew partial/columns
     for report in summary.segments:  # a real flight: at least its modelled duration
-        assert report.actual_s >= 60 * 0.005
-    # the motor records followed the flight: at rest after the last run-out (200 px/s, 2 px)
+        assert report.actual_s >= report.n_samples * 0.005
+        assert report.n_samples == report.n_expected
+    # the motor records followed the flights and rest where the last one stopped
+    assert epics.caget(f"{flyer.prefix[:-4]}x.DMOV", use_monitor=False) == 1
+
+    # the same scan in-process, same seed: the same readings, so the same decisions and NRMSE
+    truth = make_phantom("flakes", SHAPE, seed=0)
+    replay = _fast_fly()
+    sim = SimFlyer("flyer", truth, GRID, velocity_limit=(VELOCITY, VELOCITY),
+                   acceleration=(ACCEL, ACCEL), noise="poisson", seed=SEED)  # fmt: skip
+    RunEngine()(autonomous_fly_scan(sim, replay, grid=GRID, motion=_motion()))
+    np.testing.assert_array_equal(replay.measured_points, sampler.measured_points)
+    np.testing.assert_array_equal(replay.measured_values, sampler.measured_values)
+    epics_nrmse = nrmse(truth, sampler.reconstruction)
+    assert epics_nrmse == nrmse(truth, replay.reconstruction)
+    assert 0 < epics_nrmse < nrmse(truth, np.zeros_like(truth))  # better than nothing
+
+
+def test_row_raster_over_channel_access_reads_exact_rows_and_rests_after_the_run_out(flyer):
+    source = RowRasterSource(SHAPE, step=8, per_batch=3, max_rows=4)
+    docs = []
+    RunEngine()(autonomous_fly_scan(flyer, source, grid=GRID, motion=_motion()),
+                lambda n, d: docs.append((n, d)))  # fmt: skip
+    pages = [d for n, d in docs if n == "event_page"]
+    xs = np.concatenate([p["data"]["flyer_x"] for p in pages])
+    assert len(xs) == 240 == sum(source.ingest_calls)
+    assert xs.min() == 0.0 and xs.max() == 59.0  # position readbacks, not pixel indices
+    np.testing.assert_array_equal(
+        source.all_points[:60], np.stack([np.zeros(60, int), np.arange(60)], 1)
+    )
+    # at rest after the last run-out: 200 px/s, 2 px ramp + half a pixel past the end
     ioc = flyer.prefix[: -len("fly:")]
     assert epics.caget(f"{ioc}x.DMOV", use_monitor=False) == 1
     x_end = epics.caget(f"{ioc}x.RBV", use_monitor=False)
     assert x_end == pytest.approx(-2.5 if source.flown % 2 == 0 else 61.5)
-    assert epics.caget(f"{ioc}y.RBV", use_monitor=False) == source.rows[9]
-
-    # the same scan in-process, same seed: the same readings, so the same NRMSE
-    truth = make_phantom("flakes", SHAPE, seed=0)
-    replay_source = RowRasterSource(SHAPE, step=8, per_batch=3, max_rows=10)
-    sim = SimFlyer("flyer", truth, GRID, velocity_limit=(VELOCITY, VELOCITY),
-                   acceleration=(ACCEL, ACCEL), noise="poisson", seed=SEED)  # fmt: skip
-    RunEngine()(autonomous_fly_scan(sim, replay_source, grid=GRID, motion=_motion()))
-    np.testing.assert_array_equal(replay_source.all_points, source.all_points)
-    np.testing.assert_array_equal(replay_source.all_values, source.all_values)
-    epics_nrmse = nrmse(truth, source.reconstruction)
-    assert epics_nrmse == nrmse(truth, replay_source.reconstruction)
-    assert 0 < epics_nrmse < 0.5
+    assert epics.caget(f"{ioc}y.RBV", use_monitor=False) == source.rows[3]
 
 
 def test_the_ioc_refuses_a_flight_the_stage_cannot_do(flyer):
