@@ -5,11 +5,14 @@ Starts the simulated IOC on loopback (the README's stage: 200 units/s, 2000 unit
 of every ``--every``-th row (serpentine) through :class:`fastscan.devices.fly.EpicsFlyer`, and
 prints per segment: the beam-time model's estimate (``fastscan.beamtime``), the IOC's own
 modelled flight time and the wall-clock time from prepare to complete; then the totals,
-the samples per second and the NRMSE of the IDW reconstruction.
+the samples per second and the NRMSE of the reconstruction. ``--sampler fast-fly`` runs
+fastscan's adaptive :class:`fastscan.fly.FlySampler` instead (its own stop rule, to
+``--coverage``).
 
 Run from the repository root::
 
     python benchmarks/bench_fly_epics.py --every 4 --dwell 0.005
+    python benchmarks/bench_fly_epics.py --sampler fast-fly --coverage 0.25 --dwell 0.005
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ os.environ.update(ENV)  # before any EPICS channel exists in this process
 from bluesky import RunEngine  # noqa: E402
 
 from fastscan.devices.fly import EpicsFlyer  # noqa: E402
-from fastscan.fly import Segment  # noqa: E402
+from fastscan.fly import FlySampler, Segment  # noqa: E402
 from fastscan.metrics import nrmse  # noqa: E402
 from fastscan.motion import MotionModel  # noqa: E402
 from fastscan.phantoms import make_phantom  # noqa: E402
@@ -70,6 +73,11 @@ def main() -> None:
     p.add_argument("--velocity", type=float, default=200.0, help="motor limit, units/s")
     p.add_argument("--acceleration", type=float, default=2000.0, help="units/s^2")
     p.add_argument("--time-scale", type=float, default=1.0, help="IOC real s per modelled s")
+    p.add_argument(
+        "--sampler", choices=["fly-raster", "fast-fly"], default="fly-raster",
+        help="fly-raster: every --every-th row; fast-fly: FlySampler to --coverage",
+    )  # fmt: skip
+    p.add_argument("--coverage", type=float, default=0.25, help="fast-fly max_coverage")
     args = p.parse_args()
     rows, cols = (int(v) for v in args.shape.split(","))
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
@@ -87,7 +95,10 @@ def main() -> None:
             dwell=args.dwell,
             travel=((-margin, cols - 1 + margin), (-margin, rows - 1 + margin)),
         )  # fmt: skip
-        source = FlyRaster((rows, cols), args.every)
+        if args.sampler == "fast-fly":
+            source = FlySampler((rows, cols), motion=motion, max_coverage=args.coverage, seed=0)
+        else:
+            source = FlyRaster((rows, cols), args.every)
         modelled: list[float] = []
 
         def progress(report):
@@ -102,7 +113,8 @@ def main() -> None:
         est = np.array([r.estimated_s for r in summary.segments])
         act = np.array([r.actual_s for r in summary.segments])
         ioc_t = np.array(modelled)
-        print(f"fly raster every {args.every}th row of {rows} x {cols}, dwell {args.dwell} s, "
+        what = "fast-fly" if args.sampler == "fast-fly" else f"fly raster every {args.every}th row"
+        print(f"{what} of {rows} x {cols}, dwell {args.dwell} s, "
               f"stage {args.velocity} units/s, {args.acceleration} units/s^2")  # fmt: skip
         print(f"  segments {summary.n_segments}, samples {summary.n_samples}, wall {wall:.2f} s, "
               f"{summary.n_samples / wall:.0f} samples/s")  # fmt: skip
@@ -115,11 +127,13 @@ def main() -> None:
         print(f"  totals: estimate {est.sum():.2f} s, IOC flights {ioc_t.sum():.2f} s, "
               f"actual {act.sum():.2f} s")  # fmt: skip
         truth = make_phantom("flakes", (rows, cols), seed=0)
-        points = np.concatenate(source.points)
-        values = np.concatenate(source.values)
-        recon = idw_reconstruction((rows, cols), points, values)
-        print(f"  coverage {len(points) / (rows * cols):.3f}, NRMSE (IDW) "
-              f"{nrmse(truth, recon):.4f}")  # fmt: skip
+        if args.sampler == "fast-fly":
+            coverage, recon = source.coverage, source.reconstruction
+        else:
+            points = np.concatenate(source.points)
+            recon = idw_reconstruction((rows, cols), points, np.concatenate(source.values))
+            coverage = len(points) / (rows * cols)
+        print(f"  coverage {coverage:.3f}, NRMSE {nrmse(truth, recon):.4f}")
     finally:
         flyer.destroy()
         ioc.stop()
