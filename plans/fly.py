@@ -139,8 +139,8 @@ def _check_motion(motion: Any, grid: Grid) -> MotionModel:
     if not isinstance(motion, MotionModel):
         raise TypeError(f"motion must be a fastscan.motion.MotionModel, got {motion!r}")
     if motion.travel is not None:
-        for r, c in ((0, 0), (0, grid.n_cols - 1), (grid.n_rows - 1, 0), grid.shape):
-            r, c = min(r, grid.n_rows - 1), min(c, grid.n_cols - 1)
+        last_row, last_col = grid.n_rows - 1, grid.n_cols - 1
+        for r, c in ((0, 0), (0, last_col), (last_row, 0), (last_row, last_col)):
             motion.check_travel(*grid.to_position(r, c), what=f"grid corner (row {r}, col {c})")
     return motion
 
