@@ -18,7 +18,8 @@ PVs (``F`` = ``<prefix>fly:``):
   ``F duration`` (modelled seconds of the last flight).
 - Captured, valid for ``F npts`` samples: ``F x``, ``F y`` (mean position
   during each sample), ``F time`` (seconds from kickoff to the middle of each
-  sample), ``F values`` (the detector reading).
+  sample), ``F values`` (the detector reading). A stopped flight keeps the
+  samples it finished.
 - ``F time_scale``: real seconds per modelled second (0: no waiting).
 
 Motion follows :class:`fastscan.sim.fly_motion.FlyProfile` (move to the
@@ -164,11 +165,13 @@ class FlyController(PVGroup):
         for motor, p in zip(motors, end):
             await motor.set_position(p)
             await motor.end_external_motion()
-        n = capture.n_samples if state == "done" else 0
+        # a stopped flight keeps the samples it finished (as position capture would)
+        sample_ends = capture.time + 0.5 * profile.period
+        n = int(np.searchsorted(sample_ends, t + 1e-12, side="right"))
         if n:
             for pv, data in ((self.x, capture.x), (self.y, capture.y),
                              (self.time, capture.time), (self.values, values)):  # fmt: skip
-                await pv.write(np.asarray(data, dtype=float).tolist())
+                await pv.write(np.asarray(data[:n], dtype=float).tolist())
         await self.npts.write(n)
         await self.duration.write(float(t))
         await self._report(state, "" if state == "done" else "stopped before the end")

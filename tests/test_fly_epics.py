@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import epics
 import numpy as np
@@ -160,3 +161,21 @@ def test_hard_pause_mid_flight_then_resume_flies_the_segment_again_and_stores_it
     np.testing.assert_array_equal(stored, source.all_values)
     pts = source.all_points
     assert len(np.unique(pts[:, 0] * 60 + pts[:, 1])) == 300  # every row once
+
+
+def test_a_stopped_flight_keeps_the_samples_it_finished(flyer):
+    # row 20 at 20 px/s: 3 s of flight; stop it after about 0.5 s
+    flyer.prepare({"start": (0.0, 20.0), "end": (59.0, 20.0), "velocity": 20.0,
+                   "period": 0.05}).wait(5)  # fmt: skip
+    flyer.kickoff().wait(5)
+    done = flyer.complete()
+    time.sleep(0.5)
+    flyer.abort.put(1)
+    with pytest.raises(RuntimeError, match="flight ended in state 'stopped'"):
+        done.wait(5)
+    assert flyer.state.get(use_monitor=False) == "stopped"
+    n = int(flyer.npts.get(use_monitor=False))
+    assert 0 < n < 60
+    x = np.asarray(flyer.cap_x.get(use_monitor=False))[:n]
+    np.testing.assert_array_equal(x, np.arange(n, dtype=float))  # the first n pixels, in order
+    assert epics.caget(f"{flyer.prefix[:-4]}x.DMOV", use_monitor=False) == 1
