@@ -205,6 +205,8 @@ STRATEGIES: dict[str, Strategy] = {
                  fresh_per_coverage=True),
         Strategy("fly-raster", "fastscan.strategies:fly_raster_sampler", "fly",
                  "fly every k-th row, then the rows in between, coarse to fine"),
+        Strategy("fast-fly", "fastscan.fly.sampler:fast_fly_sampler", "fly",
+                 "adaptive fly segments (rows, columns, partial), chosen for ERD per second"),
         Strategy("random", "fastscan.strategies:random_sampler", "step",
                  "uniform random step points"),
         Strategy("halton", "fastscan.strategies:halton_sampler", "step",
