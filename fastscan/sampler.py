@@ -245,6 +245,11 @@ class Sampler:
             self._initial_points = initial[serpentine_order(initial, band)]
         return self._initial_points
 
+    @_initial.setter
+    def _initial(self, points: np.ndarray) -> None:
+        # a composing sampler (fastscan.fly.FlySampler) sets its own initial pattern
+        self._initial_points = np.asarray(points, np.int64).reshape(-1, 2)
+
     @property
     def reconstruction(self) -> np.ndarray:
         """Current IDW reconstruction in the readings' units (read-only).
