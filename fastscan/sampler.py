@@ -246,8 +246,7 @@ class Sampler:
         return self._initial_points
 
     @_initial.setter
-    def _initial(self, points: np.ndarray) -> None:
-        # a composing sampler (fastscan.fly.FlySampler) sets its own initial pattern
+    def _initial(self, points: np.ndarray) -> None:  # another start (e.g. the fly sampler)
         self._initial_points = np.asarray(points, np.int64).reshape(-1, 2)
 
     @property
