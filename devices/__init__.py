@@ -2,5 +2,6 @@
 
 from fastscan.devices.detector import EpicsScalarDetector
 from fastscan.devices.stage import NanoprobeStage
+from fastscan.devices.xrf import EpicsXRFDetector
 
-__all__ = ["EpicsScalarDetector", "NanoprobeStage"]
+__all__ = ["EpicsScalarDetector", "EpicsXRFDetector", "NanoprobeStage"]

@@ -12,10 +12,10 @@ import asyncio
 import logging
 import os
 
-from fastscan.imageio import load_image
+from fastscan.imageio import load_maps
 from fastscan.plans.grid import Grid
 from fastscan.sim.ioc_process import loopback_env
-from fastscan.sim.ioc_records import NanoprobeIOC
+from fastscan.sim.ioc_records import NanoprobeIOC, nanoprobe_ioc_class
 from fastscan.sim.ioc_server import NoBeaconErrors, serve
 
 __all__ = ["build_ioc", "main", "parse_args", "server_environment"]
@@ -33,8 +33,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(segment, velocity, period, kickoff; captured x, y, time, values waveforms).",
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--image", help="ground truth (.npy, .tif, .png)")
-    src.add_argument("--phantom", default="flakes", help="built-in phantom (default flakes)")
+    src.add_argument(
+        "--image", help="ground truth (.npy, .tif, .png); a (C, H, W) .npy or multi-page TIFF "
+        "is C element maps (expected counts) served as ROIs P:xrf:C1:ROI<k>:*",
+    )  # fmt: skip
+    src.add_argument(
+        "--phantom", default="flakes",
+        help="built-in phantom (default flakes); 'xrf' serves its element maps as ROIs",
+    )  # fmt: skip
+    p.add_argument(
+        "--elements", default=None,
+        help="comma-separated element names of the maps' channels (default: the xrf "
+        "phantom's names, or E1,E2,... for --image maps)",
+    )  # fmt: skip
     p.add_argument("--shape", default="200,300", help="phantom shape rows,cols (default 200,300)")
     p.add_argument("--phantom-seed", type=int, default=0)
     p.add_argument("--prefix", default="SIM:", help="PV prefix (default SIM:)")
@@ -68,23 +79,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def build_ioc(args: argparse.Namespace) -> NanoprobeIOC:
     """The IOC the arguments describe (not yet serving)."""
+    names: tuple[str, ...] | None = None
     if args.image:
-        image, note = load_image(args.image)
+        image, note = load_maps(args.image)
         if note:
             logging.getLogger("fastscan.sim").info("%s", note)
     else:
-        from fastscan.phantoms import make_phantom
+        from fastscan.phantoms import make_phantom, make_xrf_maps
 
         rows, cols = (int(v) for v in args.shape.split(","))
-        image = make_phantom(args.phantom, shape=(rows, cols), seed=args.phantom_seed)
-    rows, cols = image.shape
+        if args.phantom == "xrf":
+            image, names = make_xrf_maps((rows, cols), seed=args.phantom_seed)
+        else:
+            image = make_phantom(args.phantom, shape=(rows, cols), seed=args.phantom_seed)
+    if image.ndim == 3:
+        if args.elements:
+            names = tuple(e.strip() for e in args.elements.split(","))
+        names = names or tuple(f"E{k}" for k in range(1, len(image) + 1))
+        if len(names) != len(image):
+            raise ValueError(f"--elements names {len(names)} elements {names}, the maps hold "
+                             f"{len(image)} channels")  # fmt: skip
+    elif args.elements:
+        raise ValueError("--elements needs element maps ((C, H, W) --image or --phantom xrf)")
+    rows, cols = image.shape[-2:]
     if args.grid:
         x0, x1, y0, y1 = (float(v) for v in args.grid.split(","))
     else:
         x0, x1, y0, y1 = 0.0, cols - 1.0, 0.0, rows - 1.0
     grid = Grid(x0, x1, cols, y0, y1, rows)
     noise = None if args.noise == "none" else args.noise
-    ioc = NanoprobeIOC(
+    ioc = nanoprobe_ioc_class(names)(
         prefix=args.prefix, image=image, grid=grid, noise=noise,
         counts_scale=args.counts_scale, seed=args.seed,
     )  # fmt: skip

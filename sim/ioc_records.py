@@ -1,13 +1,14 @@
 """The simulated nanoprobe's EPICS records: two motors, a point detector, a fly controller.
 
-Each part is its own group so new records (e.g. per-element detector channels)
-can be added as another :class:`caproto.server.SubGroup`. See
-:mod:`fastscan.sim.ioc` for the PV list.
+Each part is its own group; served with element maps, :func:`nanoprobe_ioc_class`
+adds the per-element ROI records (:mod:`fastscan.sim.ioc_xrf`) as another
+:class:`caproto.server.SubGroup`. See :mod:`fastscan.sim.ioc` for the PV list.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,12 +17,18 @@ from caproto.server import PVGroup, SubGroup, pvproperty
 from fastscan.plans.grid import Grid
 from fastscan.sim.ioc_fly import FlyController
 from fastscan.sim.ioc_motor import SimMotor
+from fastscan.sim.ioc_xrf import xrf_group
 
-__all__ = ["NanoprobeIOC"]
+__all__ = ["NanoprobeIOC", "nanoprobe_ioc_class"]
 
 
 class NanoprobeIOC(PVGroup):
-    """Two motors and a point detector over a ground-truth image (see the module doc)."""
+    """Two motors and a point detector over a ground-truth image (see the module doc).
+
+    ``image`` may be (C, H, W) element maps (expected counts), served by the
+    class :func:`nanoprobe_ioc_class` makes for their ``elements``; the point
+    detector then reads their sum (total counts).
+    """
 
     x = SubGroup(SimMotor, prefix="x")
     y = SubGroup(SimMotor, prefix="y")
@@ -41,9 +48,17 @@ class NanoprobeIOC(PVGroup):
     def __init__(self, *args: Any, image: np.ndarray, grid: Grid, noise: str | None = None,
                  counts_scale: float = 1000.0, seed: int = 0, **kwargs: Any) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
-        if image.shape != grid.shape:
+        image = np.asarray(image, dtype=float)
+        if image.shape[-2:] != grid.shape or image.ndim not in (2, 3):
             raise ValueError(f"image shape {image.shape} differs from grid shape {grid.shape}")
-        self.image = image
+        n_rois = len(getattr(getattr(self, "xrf", None), "elements", ()))
+        if image.ndim == 3 and len(image) != n_rois:
+            raise ValueError(
+                f"{len(image)} element maps need an IOC class with as many ROIs (it has "
+                f"{n_rois}); make it with nanoprobe_ioc_class(elements)"
+            )
+        self.maps = image if image.ndim == 3 else None
+        self.image = image.sum(axis=0) if image.ndim == 3 else image
         self.grid = grid
         self.noise = noise
         self.counts_scale = float(counts_scale)
@@ -70,7 +85,10 @@ class NanoprobeIOC(PVGroup):
     def detector_pvnames(self) -> list[str]:
         props = (self.acquire, self.value, self.count, self.dwell, self.noise_on,
                  self.noise_seed, self.det_nan, self.det_disconnect)  # fmt: skip
-        return [p.pvname for p in props]
+        names = [p.pvname for p in props]
+        if self.maps is not None:  # the element ROIs are the same detector
+            names += list(self.xrf.pvdb)
+        return names
 
     def measure(self) -> float:
         row, col = self.grid.to_index(self.x.position, self.y.position, clip=True)
@@ -107,3 +125,20 @@ class NanoprobeIOC(PVGroup):
             self.disconnected = True
             asyncio.get_running_loop().create_task(self.context.drop_pvs(self.detector_pvnames()))
         return value
+
+
+def nanoprobe_ioc_class(elements: Sequence[str] | None = None) -> type[NanoprobeIOC]:
+    """:class:`NanoprobeIOC`, with one ROI record set per element (``P:xrf:*``) if given.
+
+    Examples
+    --------
+    >>> cls = nanoprobe_ioc_class(["Fe", "Cu"])
+    >>> cls.xrf.group_cls.elements
+    ('Fe', 'Cu')
+    """
+    if elements is None:
+        return NanoprobeIOC
+    return type(NanoprobeIOC)(
+        "NanoprobeXRFIOC", (NanoprobeIOC,),
+        {"xrf": SubGroup(xrf_group(elements), prefix="xrf:"), "__module__": __name__},
+    )  # fmt: skip
