@@ -21,13 +21,15 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from ophyd import Component as Cpt
 from ophyd import Device, DeviceStatus, EpicsSignal, EpicsSignalRO
 from ophyd.status import StatusBase
+
+from fastscan.devices.xrf import check_elements
 
 __all__ = ["EpicsFlyer", "FlyPages", "fly_request"]
 
@@ -67,8 +69,9 @@ def fly_request(value: Mapping[str, Any]) -> dict[str, Any]:
 class FlyPages:
     """Event pages of captured segments, each yielded once (shared by real and simulated flyers)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, elements: tuple[str, ...] = ()) -> None:
         self.name = name
+        self.elements = tuple(elements)
         self._pending: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -78,6 +81,7 @@ class FlyPages:
             "y": ("number", "captured y position (mean during the sample)"),
             "value": ("number", "detector reading, averaged over the sample"),
             "segment": ("integer", "flight number of the flyer"),
+            **{e: ("number", f"{e} counts during the sample") for e in self.elements},
         }
         return {
             f"{self.name}_{k}": {"source": f"{source}{k}", "dtype": d, "shape": [], "doc": doc}
@@ -85,9 +89,19 @@ class FlyPages:
         }
 
     def add(self, *, t0: float, times: np.ndarray, x: np.ndarray, y: np.ndarray,
-            values: np.ndarray, segment: int) -> None:  # fmt: skip
-        """Queue one segment's samples (``times`` in seconds after ``t0``, wall clock)."""
+            values: np.ndarray, segment: int,
+            channel_values: np.ndarray | None = None) -> None:  # fmt: skip
+        """Queue one segment's samples (``times`` in seconds after ``t0``, wall clock).
+
+        ``channel_values`` (n, C) holds the counts of each of :attr:`elements`.
+        """
         n = len(values)
+        channels = np.asarray([] if channel_values is None else channel_values, dtype=float)
+        if channels.size != n * len(self.elements):
+            raise ValueError(
+                f"channel readings of shape {channels.shape} for {n} samples of elements "
+                f"{self.elements}; need ({n}, {len(self.elements)})"
+            )
         stamps = (t0 + np.asarray(times, dtype=float)).tolist()
         data = {
             f"{self.name}_x": np.asarray(x, dtype=float).tolist(),
@@ -95,6 +109,8 @@ class FlyPages:
             f"{self.name}_value": np.asarray(values, dtype=float).tolist(),
             f"{self.name}_segment": [int(segment)] * n,
         }
+        for element, column in zip(self.elements, channels.reshape(n, len(self.elements)).T):
+            data[f"{self.name}_{element}"] = column.tolist()
         page = {"time": stamps, "data": data, "timestamps": {k: stamps for k in data}}
         with self._lock:
             self._pending.append(page)
@@ -128,6 +144,12 @@ class EpicsFlyer(Device):
     name : str
         Device name; data keys are ``<name>_x``, ``<name>_y``, ``<name>_value``,
         ``<name>_segment``.
+    elements : list of str
+        Element ROIs to collect too (ROI 1, 2, ... in order): each sample's
+        counts of element ``e``, from ``<roi_prefix>C1:ROI<k>:TS``, go to
+        ``<name>_<e>``.
+    roi_prefix : str or None
+        e.g. ``"SIM:xrf:"``; needed with ``elements``.
     """
 
     x_start = Cpt(EpicsSignal, "x_start", kind="omitted", put_complete=True)
@@ -150,16 +172,37 @@ class EpicsFlyer(Device):
     cap_time = Cpt(EpicsSignalRO, "time", kind="omitted", auto_monitor=False)
     cap_values = Cpt(EpicsSignalRO, "values", kind="omitted", auto_monitor=False)
 
-    def __init__(self, prefix: str, *, name: str, **kwargs: Any) -> None:
+    def __init__(self, prefix: str, *, name: str, elements: Sequence[str] = (),
+                 roi_prefix: str | None = None, **kwargs: Any) -> None:  # fmt: skip
         if not isinstance(prefix, str) or not prefix:
             raise ValueError(f"prefix must be a non-empty PV prefix, got {prefix!r}")
+        elements = check_elements(elements) if len(elements) else ()
+        if elements and (not isinstance(roi_prefix, str) or not roi_prefix):
+            raise ValueError(f"elements need roi_prefix (e.g. 'SIM:xrf:'), got {roi_prefix!r}")
         super().__init__(prefix, name=name, **kwargs)
-        self._pages = FlyPages(name)
+        # the ROI time series live under the detector's prefix, not the controller's
+        self.cap_elements = [
+            EpicsSignalRO(f"{roi_prefix}C1:ROI{k}:TS", name=f"{name}_{e}_ts", auto_monitor=False)
+            for k, e in enumerate(elements, start=1)
+        ]
+        self.elements = elements
+        self._pages = FlyPages(name, elements)
         self._request: dict[str, Any] | None = None
         self._count0 = 0
         self._t0 = 0.0
         self._waiting: tuple[threading.Event, int] | None = None
         self.last_duration: float | None = None
+
+    def wait_for_connection(self, all_signals: bool = False, timeout: float = 2.0) -> None:
+        """Connect the controller's PVs and the element ROI time series."""
+        super().wait_for_connection(all_signals=all_signals, timeout=timeout)
+        for signal in self.cap_elements:
+            signal.wait_for_connection(timeout=timeout)
+
+    def destroy(self) -> None:
+        for signal in self.cap_elements:
+            signal.destroy()
+        super().destroy()
 
     # ------------------------------------------------------------ Preparable
     def prepare(self, value: Mapping[str, Any]) -> StatusBase:
@@ -215,9 +258,12 @@ class EpicsFlyer(Device):
             n = int(self.npts.get(use_monitor=False))
             cols = [np.asarray(s.get(use_monitor=False), dtype=float)[:n]
                     for s in (self.cap_time, self.cap_x, self.cap_y, self.cap_values)]  # fmt: skip
+            channels = np.array(
+                [np.asarray(s.get(use_monitor=False), dtype=float)[:n] for s in self.cap_elements]
+            ).T
             self.last_duration = float(self.duration.get(use_monitor=False))
             self._pages.add(t0=self._t0, times=cols[0], x=cols[1], y=cols[2], values=cols[3],
-                            segment=target)  # fmt: skip
+                            segment=target, channel_values=channels)  # fmt: skip
             out.set_finished()
 
         def on_count(value: Any = None, **kwargs: Any) -> None:

@@ -254,6 +254,7 @@ def autonomous_fly_scan(
             "sampler_params": params,
             "model": model_info(sampler),
             "stream": STREAM,
+            "signal": [f"{flyer.name}_{k}" for k in signal_keys(flyer)],
         },
     }
     run_md.update(md or {})
@@ -365,13 +366,23 @@ class _FlyScan:
             self.progress(report)
 
     def _readings(self, pages: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels and readings of the pages: (n,) values, or (n, C) for C element channels."""
         name = self.flyer.name
+        keys = [f"{name}_{k}" for k in signal_keys(self.flyer)]
         xs, ys, vs = [], [], []
         for page in pages:
             data = page["data"]
             xs.extend(data[f"{name}_x"])
             ys.extend(data[f"{name}_y"])
-            vs.extend(data[f"{name}_value"])
+            vs.extend(zip(*(data[k] for k in keys)))
+        values = np.asarray(vs, dtype=float).reshape(len(vs), len(keys))
+        if len(keys) == 1:
+            values = values[:, 0]
         if not vs:
-            return np.zeros((0, 2), np.int64), np.zeros(0)
-        return to_pixels(self.grid, np.array(xs), np.array(ys)), np.asarray(vs, dtype=float)
+            return np.zeros((0, 2), np.int64), values
+        return to_pixels(self.grid, np.array(xs), np.array(ys)), values
+
+
+def signal_keys(flyer: Any) -> list[str]:
+    """The reading fields (after ``<name>_``) that drive the scan: the elements, else value."""
+    return list(getattr(flyer, "elements", None) or ["value"])

@@ -313,12 +313,17 @@ def path_average(image: np.ndarray, grid: Grid, a_xy: tuple[float, float],
 
 @dataclass(frozen=True)
 class FlyCapture:
-    """What position capture returns for one segment: per sample x, y, time, value."""
+    """What position capture returns for one segment: per sample x, y, time, value.
+
+    Over element maps, ``channel_values`` (n, C) holds each element's counts and
+    ``values`` their sum.
+    """
 
     x: np.ndarray
     y: np.ndarray
     time: np.ndarray
     values: np.ndarray
+    channel_values: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -339,9 +344,16 @@ def fly_capture(
     With ``noise="poisson"`` each reading is ``Poisson(value * counts_scale) /
     counts_scale``, drawn from ``rng`` in sample order (one draw per sample), so
     two simulators given the same seed and segments read the same values.
+
+    ``image`` may be (C, H, W) element maps of expected counts: each element is
+    path-averaged, Poisson noise is ``Poisson(counts)`` drawn for the (n, C)
+    array at once (``counts_scale`` unused), ``channel_values`` holds them and
+    ``values`` their sum.
     """
     if noise not in (None, "poisson"):
         raise ValueError(f"noise must be None or 'poisson', got {noise!r}")
+    if image.ndim == 3:
+        return _capture_maps(image, grid, profile, noise=noise, rng=rng)
     if image.shape != grid.shape:
         raise ValueError(f"image shape {image.shape} differs from grid shape {grid.shape}")
     positions = profile.sample_positions()
@@ -358,6 +370,20 @@ def fly_capture(
         values = rng.poisson(np.maximum(values, 0.0) * counts_scale) / counts_scale
     return FlyCapture(positions[:, 0].copy(), positions[:, 1].copy(), profile.sample_times(),
                       values)  # fmt: skip
+
+
+def _capture_maps(maps: np.ndarray, grid: Grid, profile: FlyProfile, *, noise: str | None,
+                  rng: np.random.Generator | None) -> FlyCapture:  # fmt: skip
+    if maps.shape[1:] != grid.shape:
+        raise ValueError(f"maps shape {maps.shape} differs from grid shape {grid.shape}")
+    if noise == "poisson" and rng is None:
+        raise ValueError("poisson noise needs an rng (numpy Generator)")
+    captures = [fly_capture(m, grid, profile) for m in maps]
+    counts = np.stack([c.values for c in captures], axis=1)
+    if noise == "poisson":
+        counts = rng.poisson(np.maximum(counts, 0.0)).astype(float)
+    first = captures[0]
+    return FlyCapture(first.x, first.y, first.time, counts.sum(axis=1), counts)
 
 
 def check_flight(

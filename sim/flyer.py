@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from ophyd import Device, DeviceStatus
 from ophyd.status import StatusBase
 
 from fastscan.devices.fly import FlyPages, fly_request
+from fastscan.devices.xrf import check_elements
 from fastscan.plans.grid import Grid
 from fastscan.sim.fly_motion import FlyProfile, check_flight, fly_capture
 
@@ -47,8 +48,9 @@ class SimFlyer(Device):
     ----------
     name : str
         Device name; data keys ``<name>_x``, ``<name>_y``, ``<name>_value``, ``<name>_segment``.
-    image : (n_rows, n_cols) array
-        Ground truth (copied; the caller's array is left alone).
+    image : (n_rows, n_cols) or (C, n_rows, n_cols) array
+        Ground truth (copied; the caller's array is left alone); C element maps
+        of expected counts need ``elements``.
     grid : Grid
         Motor positions of the image's pixels.
     velocity_limit : (vx, vy)
@@ -69,6 +71,9 @@ class SimFlyer(Device):
         between step readings and fly captures).
     time_scale : float
         Real seconds per modelled second (0: flights complete at once).
+    elements : list of str
+        Names of the element maps: each sample's counts go to ``<name>_<element>``
+        (``<name>_value`` is their sum), as the IOC's ``P:xrf:C1:ROI<k>:TS``.
     """
 
     def __init__(
@@ -88,12 +93,17 @@ class SimFlyer(Device):
         seed: int = 0,
         rng: np.random.Generator | None = None,
         time_scale: float = 0.0,
+        elements: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, **kwargs)
         image = np.array(image, dtype=np.float64, copy=True)
-        if image.ndim != 2 or image.shape != grid.shape:
+        n_maps = len(image) if image.ndim == 3 else 0
+        if image.shape[-2:] != grid.shape or image.ndim not in (2, 3):
             raise ValueError(f"image shape {image.shape} must equal grid.shape {grid.shape}")
+        elements = check_elements(elements) if n_maps or len(elements) else ()
+        if len(elements) != n_maps:
+            raise ValueError(f"{n_maps} element maps need as many elements, got {elements!r}")
         if not np.isfinite(image).all():
             raise ValueError("image must be finite everywhere")
         if noise not in (None, "poisson"):
@@ -112,7 +122,8 @@ class SimFlyer(Device):
         self._scale = float(counts_scale)
         self._rng = np.random.default_rng(seed) if rng is None else rng
         self._time_scale = float(time_scale)
-        self._pages = FlyPages(name)
+        self.elements = elements
+        self._pages = FlyPages(name, elements)
         self._request: dict[str, Any] | None = None
         self._done: DeviceStatus | None = None
         self._timer: threading.Timer | None = None
@@ -168,7 +179,8 @@ class SimFlyer(Device):
                     motor.set(p)
             self.last_duration = profile.duration
             self._pages.add(t0=t0, times=capture.time, x=capture.x, y=capture.y,
-                            values=capture.values, segment=flight)  # fmt: skip
+                            values=capture.values, segment=flight,
+                            channel_values=capture.channel_values)  # fmt: skip
             done.set_finished()
 
         if self._time_scale > 0:

@@ -19,7 +19,8 @@ PVs (``F`` = ``<prefix>fly:``):
 - Captured, valid for ``F npts`` samples: ``F x``, ``F y`` (mean position
   during each sample), ``F time`` (seconds from kickoff to the middle of each
   sample), ``F values`` (the detector reading). A stopped flight keeps the
-  samples it finished.
+  samples it finished. Over element maps, ``values`` is the total counts and
+  each element's counts go to ``<prefix>xrf:C1:ROI<k>:TS`` (same samples).
 - ``F time_scale``: real seconds per modelled second (0: no waiting).
 
 Motion follows :class:`fastscan.sim.fly_motion.FlyProfile` (move to the
@@ -136,13 +137,15 @@ class FlyController(PVGroup):
     async def _fly(self, profile: FlyProfile) -> None:
         ioc = self.parent
         motors = (ioc.x, ioc.y)
+        truth = ioc.image if ioc.maps is None else ioc.maps  # element maps: per-element capture
         capture = fly_capture(
-            ioc.image, ioc.grid, profile, noise=ioc.noise, counts_scale=ioc.counts_scale,
-            rng=ioc.rng,
+            truth, ioc.grid, profile, noise=ioc.noise, counts_scale=ioc.counts_scale, rng=ioc.rng,
         )  # fmt: skip
-        values = capture.values
+        values, channel_values = capture.values, capture.channel_values
         if ioc.det_nan.value:
             values = np.full_like(values, np.nan)
+            if channel_values is not None:
+                channel_values = np.full_like(channel_values, np.nan)
         scale = float(self.time_scale.value)
         loop = asyncio.get_running_loop()
         state, t = "done", profile.duration
@@ -172,6 +175,8 @@ class FlyController(PVGroup):
             for pv, data in ((self.x, capture.x), (self.y, capture.y),
                              (self.time, capture.time), (self.values, values)):  # fmt: skip
                 await pv.write(np.asarray(data[:n], dtype=float).tolist())
+            if channel_values is not None:  # the element ROIs' time series (P:xrf:C1:ROI<k>:TS)
+                await ioc.xrf.write_time_series(channel_values[:n])
         await self.npts.write(n)
         await self.duration.write(float(t))
         await self._report(state, "" if state == "done" else "stopped before the end")

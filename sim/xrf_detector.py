@@ -116,6 +116,22 @@ class SimXRFDetector(Device):
         counts = np.array(self._maps[:, row, col])
         return poisson_counts(counts, self._rng) if self._noise == "poisson" else counts
 
+    def flyer(self, name: str = "flyer", **kwargs: Any) -> Any:
+        """The same simulated beamline flying: a :class:`fastscan.sim.flyer.SimFlyer`.
+
+        It shares this detector's maps, elements, grid, motors, noise and noise
+        generator (as the IOC's fly mode shares its ROIs') and starts where the
+        motors are; ``kwargs`` go to SimFlyer.
+        """
+        from fastscan.sim.flyer import SimFlyer
+
+        x_motor, y_motor = self._motors
+        kwargs.setdefault("position", (_position(x_motor), _position(y_motor)))
+        return SimFlyer(
+            name, self._maps, self._grid, x_motor=x_motor, y_motor=y_motor, noise=self._noise,
+            rng=self._rng, elements=self.elements, **kwargs,
+        )  # fmt: skip
+
     def trigger(self) -> StatusBase:
         self.n_triggers += 1
         status = DeviceStatus(self)

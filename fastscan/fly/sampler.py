@@ -25,13 +25,15 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fastscan._validation import check_points, check_shape, check_values
+from fastscan._validation import check_points, check_shape
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
+from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner, order_segments
 from fastscan.fly.segment import Segment, segments_to_points
@@ -113,6 +115,9 @@ class FlySampler:
         Suppression exponent of the planner (:class:`SegmentPlanner`).
     k : int
         Neighbours of the reconstruction.
+    channels, channel_weights :
+        Detector channels (e.g. XRF elements) and their weights, as in
+        :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
     """
 
     def __init__(
@@ -131,6 +136,8 @@ class FlySampler:
         axes: tuple[str, ...] | list[str] = AXES,
         power: float = 2.0,
         k: int = 10,
+        channels: int | Sequence[str] | None = None,
+        channel_weights: Sequence[float] | None = None,
     ) -> None:
         self.shape = check_shape(shape)
         self.motion = NANOPROBE if motion is None else motion
@@ -171,7 +178,10 @@ class FlySampler:
             max_coverage=1.0,
             change_tolerance=None,
             k=self.k,
+            channels=channels,
+            channel_weights=channel_weights,
         )
+        self.channels = self._sampler.channels
         # the composed sampler activates its ERD map once these pixels are measured
         self._initial_rows = self._coarse_rows()
         initial, _ = segments_to_points(self._initial_rows)
@@ -301,11 +311,17 @@ class FlySampler:
     def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
         """Add readings at (row, col) ``points`` (any points; repeats are averaged).
 
+        ``values`` is (n,) or, for C channels, (n, C) (see :meth:`fastscan.Sampler.ingest`).
+
         Readings of the suggested segments, in flight order, also advance
         :attr:`beam_time` by the modelled time of those segments.
         """
         points = check_points(points, self.shape)
-        values = check_values(values, len(points))
+        sampler = self._sampler
+        decided = bool(sampler._log_points) or sampler._fixed_channels is not None
+        values = check_readings(values, len(points), sampler.n_channels if decided else None)
+        if values.shape[1] == 1:
+            values = values[:, 0]
         if len(points) == 0:
             return
         self._credit(points)
