@@ -17,6 +17,11 @@ PVs (``P`` = prefix):
   ``P:det:dwell``: acquisition time, seconds. ``P:det:noise`` (0/1) switches
   the Poisson noise, a put to ``P:det:seed`` re-seeds it.
 
+- ``P:xrf:*`` (only with element maps: ``--phantom xrf`` or a (C, H, W)
+  ``--image``): an Xspress3-like ROI set, ``P:xrf:Acquire`` (put-complete),
+  ``P:xrf:C1:ROI<k>:Value_RBV`` (counts of element k), ``...:Name``, ``...:TS``
+  (fly time series), ``P:xrf:NumROIs``; see :mod:`fastscan.sim.ioc_xrf`.
+
 - ``P:fly:*``: fly mode with position capture (segment start/end, velocity,
   sample period, kickoff/stop, busy/state/count, captured ``x``, ``y``,
   ``time``, ``values`` waveforms); see :mod:`fastscan.sim.ioc_fly`.
@@ -44,7 +49,7 @@ from __future__ import annotations
 
 from fastscan.sim.ioc_cli import build_ioc, main, parse_args
 from fastscan.sim.ioc_process import READY, IocHandle, free_port, loopback_env, start_ioc_subprocess
-from fastscan.sim.ioc_records import NanoprobeIOC
+from fastscan.sim.ioc_records import NanoprobeIOC, nanoprobe_ioc_class
 
 __all__ = [
     "READY",
@@ -54,6 +59,7 @@ __all__ = [
     "free_port",
     "loopback_env",
     "main",
+    "nanoprobe_ioc_class",
     "parse_args",
     "start_ioc_subprocess",
 ]

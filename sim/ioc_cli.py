@@ -30,7 +30,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         epilog="Simulation-only fault PVs: P:fault:stall, P:fault:limit, P:det:nan, "
         "P:det:disconnect (put 1); P:det:noise (0/1) and P:det:seed control Poisson noise. "
         "Binds 127.0.0.1 unless --interfaces says otherwise. Fly mode: P:fly:* "
-        "(segment, velocity, period, kickoff; captured x, y, time, values waveforms).",
+        "(segment, velocity, period, kickoff; captured x, y, time, values waveforms). "
+        "Element maps add the ROI set P:xrf:Acquire, P:xrf:C1:ROI<k>:Value_RBV/Name/TS.",
     )
     src = p.add_mutually_exclusive_group()
     src.add_argument(

@@ -112,3 +112,35 @@ def test_scan_driven_by_every_element_matches_sim_replay(xrf_ioc, xrf_rig, tmp_p
     np.testing.assert_array_equal(replay.measured_values, readings)
     np.testing.assert_allclose(replay.reconstruction, sampler.reconstruction)
     np.testing.assert_allclose(replay.reconstruction, last)
+
+
+def test_ioc_command_line_serves_element_maps_from_a_file(tmp_path):
+    from fastscan.sim.ioc import build_ioc, parse_args
+
+    path = tmp_path / "maps.npy"
+    np.save(path, MAPS[:3])
+    ioc = build_ioc(parse_args(["--image", str(path), "--elements", "Fe,Ca,Ti", "--prefix", "Q:"]))
+    assert ioc.xrf.elements == ("Fe", "Ca", "Ti")
+    np.testing.assert_array_equal(ioc.maps, MAPS[:3])
+    np.testing.assert_array_equal(ioc.image, MAPS[:3].sum(axis=0))
+    assert "Q:xrf:C1:ROI3:Value_RBV" in ioc.pvdb and "Q:xrf:C1:ROI4:Value_RBV" not in ioc.pvdb
+    # the disconnect fault withdraws the ROIs with the point detector
+    assert "Q:xrf:C1:ROI2:TS" in ioc.detector_pvnames() and "Q:x.VAL" not in ioc.detector_pvnames()
+    default = build_ioc(parse_args(["--image", str(path)]))
+    assert default.xrf.elements == ("E1", "E2", "E3")
+    with pytest.raises(ValueError, match=r"--elements names 2 elements"):
+        build_ioc(parse_args(["--image", str(path), "--elements", "Fe,Ca"]))
+    with pytest.raises(ValueError, match="--elements needs element maps"):
+        build_ioc(parse_args(["--phantom", "flakes", "--elements", "Fe"]))
+
+
+def test_xrf_device_arguments_are_checked():
+    with pytest.raises(ValueError, match="distinct identifiers"):
+        EpicsXRFDetector("Q:xrf:", elements=["Fe", "Fe"], name="xrf")
+    with pytest.raises(ValueError, match="distinct identifiers"):
+        EpicsXRFDetector("Q:xrf:", elements=["Fe-K"], name="xrf")
+    with pytest.raises(ValueError, match="clash"):
+        EpicsXRFDetector("Q:xrf:", elements=["acquire"], name="xrf")
+    x, y = SynAxis(name="x"), SynAxis(name="y")
+    with pytest.raises(ValueError, match=r"maps shape \(5, 32, 48\) must be \(2, "):
+        SimXRFDetector("xrf", MAPS, GRID, x, y, elements=["Fe", "Ca"])

@@ -67,6 +67,7 @@ def test_in_process_fly_stores_and_ingests_every_element():
     summary, docs, columns = _fly(_sim_flyer(), sampler)
     start = next(d for n, d in docs if n == "start")
     assert start["fastscan"]["signal"] == [f"flyer_{e}" for e in ELEMENTS]
+    assert start["fastscan"]["sampler_params"]["channels"] == list(ELEMENTS)
     pixels, counts = _stored_pixels_and_counts(columns)
     assert summary.n_samples == len(counts) > 0 and sampler.coverage >= 0.25
     # each sample spans one pixel: the counts are the maps there, the value their sum
@@ -127,3 +128,17 @@ def test_multichannel_fly_over_channel_access_matches_the_replay():
     np.testing.assert_array_equal(replay.measured_values, sampler.measured_values)
     np.testing.assert_allclose(replay.reconstruction, sampler.reconstruction)
     assert summary.n_samples == len(counts)
+
+
+def test_fly_sampler_takes_n_by_c_readings_and_refuses_a_wrong_channel_count():
+    sampler = FlySampler(SHAPE, motion=MOTION, channels=["Fe", "Cu"], seed=0)
+    points = np.array([[0, c] for c in range(5)])
+    with pytest.raises(ValueError):
+        sampler.ingest(points, np.ones((5, 3)))
+    assert sampler.n_measured == 0 and len(sampler.trajectory.points) == 0
+    sampler.ingest(points, np.arange(10.0).reshape(5, 2))
+    np.testing.assert_array_equal(sampler.measured_values, np.arange(10.0).reshape(5, 2))
+    assert sampler.reconstruction.shape == (2, *SHAPE)
+    one = FlySampler(SHAPE, motion=MOTION, seed=0)  # one channel: (n,) as before
+    one.ingest(points, np.arange(5.0))
+    assert one.reconstruction.shape == SHAPE

@@ -182,6 +182,7 @@ class FlySampler:
             channel_weights=channel_weights,
         )
         self.channels = self._sampler.channels
+        self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
         # the composed sampler activates its ERD map once these pixels are measured
         self._initial_rows = self._coarse_rows()
         initial, _ = segments_to_points(self._initial_rows)
@@ -390,6 +391,8 @@ class FlySampler:
             "axes": list(self.axes),
             "power": self.power,
             "k": self.k,
+            "channels": self.channels,
+            "channel_weights": self.channel_weights,
         }
 
     def __repr__(self) -> str:
