@@ -142,3 +142,16 @@ def test_fly_sampler_takes_n_by_c_readings_and_refuses_a_wrong_channel_count():
     one = FlySampler(SHAPE, motion=MOTION, seed=0)  # one channel: (n,) as before
     one.ingest(points, np.arange(5.0))
     assert one.reconstruction.shape == SHAPE
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["fastscan.sim.xrf_detector", "fastscan.sim.ioc_xrf", "fastscan.sim.ioc_records",
+     "fastscan.devices.xrf"],
+)  # fmt: skip
+def test_docstring_examples_of_the_xrf_modules(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
