@@ -81,8 +81,12 @@ def devices(sim_ioc: IocHandle) -> Iterator[tuple]:
 def catalog(tmp_path_factory):
     """One embedded Tiled catalogue for the whole session (starting one takes seconds)."""
     from fastscan.plans import local_catalog
+    from fastscan.plans.catalog import close_local_catalogs
 
-    return local_catalog(tmp_path_factory.mktemp("catalog"))
+    client = local_catalog(tmp_path_factory.mktemp("catalog"))
+    yield client
+    client.context.close()
+    close_local_catalogs()
 
 
 @pytest.fixture
