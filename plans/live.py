@@ -44,6 +44,11 @@ class LiveWindow(_RunTracker):
     ----------
     max_rate : float
         At most this many redraws per second (> 0).
+    max_load : float
+        At most this fraction of wall time is spent drawing (0 < max_load <= 1):
+        after a redraw that took ``d`` seconds the next waits at least
+        ``d / max_load``, so a slow figure on a busy machine draws less often
+        instead of taking CPU (and the GIL) from the scan.
     directory : path, optional
         With a non-interactive backend, where ``live.png`` is written.
     figsize : (float, float)
@@ -56,14 +61,23 @@ class LiveWindow(_RunTracker):
         Redraws so far; ``draw_seconds`` their total time in the GUI thread.
     """
 
-    def __init__(self, max_rate: float = 4.0, directory: str | Path | None = None,
-                 figsize: tuple[float, float] = (9.0, 7.0)) -> None:  # fmt: skip
+    def __init__(
+        self,
+        max_rate: float = 4.0,
+        directory: str | Path | None = None,
+        figsize: tuple[float, float] = (9.0, 7.0),
+        max_load: float = 0.1,
+    ) -> None:
         super().__init__()
         if not (np.isfinite(max_rate) and max_rate > 0):
             raise ValueError(f"max_rate must be a positive number of redraws/s, got {max_rate!r}")
+        if not 0.0 < max_load <= 1.0:
+            raise ValueError(f"max_load must be in (0, 1], got {max_load!r}")
         import matplotlib.pyplot as plt
 
         self.max_rate = float(max_rate)
+        self.max_load = float(max_load)
+        self._gap = 1.0 / self.max_rate
         self.directory = None if directory is None else Path(directory)
         self._lock = threading.Lock()
         self._dirty = False
@@ -132,7 +146,7 @@ class LiveWindow(_RunTracker):
     def refresh(self, force: bool = False) -> bool:
         """Redraw if something changed and the rate allows (GUI thread); True if drawn."""
         now = time.monotonic()
-        if not force and (not self._dirty or now - self._last_draw < 1.0 / self.max_rate):
+        if not force and (not self._dirty or now - self._last_draw < self._gap):
             return False
         t0 = time.perf_counter()
         with self._lock:
@@ -152,8 +166,10 @@ class LiveWindow(_RunTracker):
                 self.directory.mkdir(parents=True, exist_ok=True)
                 self.figure.savefig(self.directory / "live.png")
         self._last_draw = time.monotonic()
+        took = time.perf_counter() - t0
+        self._gap = max(1.0 / self.max_rate, took / self.max_load)
         self.n_draws += 1
-        self.draw_seconds += time.perf_counter() - t0
+        self.draw_seconds += took
         return True
 
     def during_task(self) -> Any:

@@ -32,7 +32,7 @@ SCRIPT = textwrap.dedent(
     grid = Grid(0.0, 59.0, 60, 0.0, 39.0, 40)
     x, y = SynAxis(name="x"), SynAxis(name="y")
     det = SimDetector("det", make_phantom("flakes", (40, 60), seed=0), grid, x, y)
-    window = LiveWindow(max_rate=5.0, figsize=(8, 6))
+    window = LiveWindow(max_rate=5.0, figsize=(8, 6), max_load=1.0)
     window.figure.canvas.manager.show()
     RE = RunEngine({}, call_returns_result=True, during_task=window.during_task())
     stamps = []
