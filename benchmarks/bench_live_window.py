@@ -12,11 +12,15 @@ window, the scan time, and the window's redraws (count, mean time in the GUI thr
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 
 import matplotlib
 
 matplotlib.use("TkAgg")
+# snapshot files (no catalogue here) go to a temporary directory, not ./fastscan-assets
+os.environ.setdefault("FASTSCAN_ASSETS", tempfile.mkdtemp(prefix="fastscan-bench-live-"))
 
 import numpy as np
 from bluesky import RunEngine

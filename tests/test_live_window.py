@@ -105,8 +105,8 @@ def test_live_window_shows_the_measured_points(tmp_path):
         script, agg, info, ready = (tmp_path / n for n in ("s.py", "agg.npy", "i.json", "ok"))
         script.write_text(SCRIPT)
         env = {**os.environ, "DISPLAY": f":{display}", "MPLBACKEND": "TkAgg"}
-        proc = subprocess.Popen([sys.executable, str(script), str(agg), str(info), str(ready)],
-                                env=env, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        cmd = [sys.executable, str(script), str(agg), str(info), str(ready)]
+        proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
         deadline = time.monotonic() + 180
         while not ready.exists():
             if proc.poll() is not None:
