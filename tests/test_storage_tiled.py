@@ -193,3 +193,32 @@ def test_import_of_old_msgpack_runs(catalog, tmp_path):
     np.testing.assert_array_equal(run["primary"].read()["det_value"].values, [1.5, 2.5, 3.5])
     assert run.metadata["stop"]["exit_status"] == "fail"
     assert import_msgpack(tmp_path, catalog) == []  # already there: skipped
+
+
+def test_fly_runs_are_stored_sample_by_sample(catalog, writer):
+    from bluesky import RunEngine
+    from fly_source import RowRasterSource
+
+    from fastscan.motion import MotionModel
+    from fastscan.plans import Grid, autonomous_fly_scan
+    from fastscan.plans.fly import STREAM
+    from fastscan.sim.flyer import SimFlyer
+
+    grid = Grid(0.0, 59.0, 60, 0.0, 39.0, 40)
+    motion = MotionModel((1000.0, 1000.0), (1e4, 1e4), dwell=0.01,
+                         travel=((-5.0, 64.0), (-5.0, 44.0)))  # fmt: skip
+    flyer = SimFlyer("flyer", make_phantom("flakes", SHAPE, seed=1), grid,
+                     velocity_limit=motion.velocity, acceleration=motion.acceleration,
+                     travel=motion.travel)  # fmt: skip
+    pages = []
+    RE = RunEngine(call_returns_result=True)
+    RE.subscribe(writer)
+    result = RE(
+        autonomous_fly_scan(flyer, RowRasterSource(SHAPE, step=8, per_batch=2, max_rows=5),
+                            grid=grid, motion=motion),
+        lambda name, doc: pages.append(doc) if name == "event_page" else None,
+    )  # fmt: skip
+    stored = load_run(catalog, result.run_start_uids[0])[STREAM].read()
+    sent = np.concatenate([p["data"]["flyer_value"] for p in pages])
+    assert len(sent) > 0
+    np.testing.assert_array_equal(stored["flyer_value"].values, sent)  # every sample, in order
