@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import secrets
 import threading
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ ASSETS = "assets"
 _servers: dict[Path, Any] = {}  # resolved directory -> SimpleTiledServer
 _lock = threading.Lock()
 _default_assets: Path | None = None
+# One API key for every embedded server of this process: tiled 0.2.20 keeps the single-user
+# key in process-wide settings, so a second server would otherwise lock clients of the first out.
+_API_KEY = secrets.token_hex(16)
 
 
 def local_catalog(directory: str | os.PathLike[str] = "fastscan-data") -> Any:
@@ -88,7 +92,7 @@ def _start_server(path: Path) -> Any:
     from tiled.server import SimpleTiledServer
 
     (path / ASSETS).mkdir(parents=True, exist_ok=True)
-    server = SimpleTiledServer(path, readable_storage=[path / ASSETS])
+    server = SimpleTiledServer(path, api_key=_API_KEY, readable_storage=[path / ASSETS])
     if not _servers:
         _at_exit(close_local_catalogs)
     logger.info("embedded Tiled catalogue %s at %s", path, server.uri.split("?")[0])

@@ -45,7 +45,7 @@ WRITE_RUN = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_run_written_by_another_process_reopens_exactly(tmp_path):
+def test_run_written_by_another_process_reopens_exactly(tmp_path, catalog):
     directory, out = tmp_path / "cat", tmp_path / "scan.npz"
     script = tmp_path / "write_run.py"
     script.write_text(WRITE_RUN)
@@ -59,11 +59,14 @@ def test_run_written_by_another_process_reopens_exactly(tmp_path):
 
     from fastscan.plans import local_catalog
 
-    catalog = local_catalog(directory)  # a new server on the same files
+    first = catalog  # the session's catalogue, opened before the second one
+    reopened = local_catalog(directory)  # a new server on the same files
     try:
-        _check_reopened(catalog, directory, scan)
+        _check_reopened(reopened, directory, scan)
+        # two embedded catalogues in one process: the first still accepts its client
+        assert isinstance(len(first), int)
     finally:
-        catalog.context.close()
+        reopened.context.close()
 
 
 def _check_reopened(catalog, directory, scan):
