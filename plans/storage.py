@@ -133,6 +133,11 @@ def replay_points(run: Any, signal: str | None = None) -> tuple[np.ndarray, ...]
     return np.stack([rows, cols], axis=1).reshape(-1, 2), values, seq[idx]
 
 
+def _tuples(value: Any) -> Any:
+    """JSON lists back to the (nested) tuples of a frozen dataclass."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def _model_sha256(model: Any) -> str | None:
     from types import SimpleNamespace
 
@@ -190,7 +195,7 @@ def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
     """
     from fastscan import Sampler
     from fastscan.erd.estimator import load_model
-    from fastscan.route import MotionModel
+    from fastscan.motion import MotionModel
 
     meta = run_start(run).get("fastscan", {})
     stored = dict(meta.get("sampler_params") or {})
@@ -201,9 +206,7 @@ def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
         stored["pixel_pitch"] = tuple(stored["pixel_pitch"])
     motion = meta.get("motion", stored.pop("motion", None))
     if motion is not None and "motion" not in overrides:
-        overrides["motion"] = MotionModel(
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in motion.items()}
-        )
+        overrides["motion"] = MotionModel(**{k: _tuples(v) for k, v in motion.items()})
     recorded = meta.get("model") or {}
     resolved = load_model(model) if model is not None else _resolve_model(recorded)
     accepted = set(inspect.signature(Sampler).parameters)

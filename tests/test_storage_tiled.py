@@ -225,3 +225,65 @@ def test_fly_runs_are_stored_sample_by_sample(catalog, writer):
     sent = np.concatenate([p["data"]["flyer_value"] for p in pages])
     assert len(sent) > 0
     np.testing.assert_array_equal(stored["flyer_value"].values, sent)  # every sample, in order
+
+
+class _Stream:
+    def __init__(self, table):
+        self.table = table
+
+    def read(self):
+        return self.table
+
+
+class _Run:
+    """The two things sampler_from_run reads from a tiled run node: metadata and a table."""
+
+    def __init__(self, start, table):
+        self.metadata = {"start": start}
+        self.streams = {"primary": _Stream(table)}
+
+    def __contains__(self, key):
+        return key in self.streams
+
+    def __getitem__(self, key):
+        return self.streams[key]
+
+
+def test_sampler_from_run_restores_motion_model_and_checks_the_model_hash():
+    import dataclasses
+
+    from fastscan import Sampler
+    from fastscan.motion import MotionModel
+
+    motion = MotionModel((50.0, 30.0), (200.0, 100.0), dwell=0.01,
+                         travel=((-5.0, 70.0), (-5.0, 50.0)))  # fmt: skip
+    sampler = Sampler(SHAPE, batch_size=10, max_coverage=0.02, seed=5, motion=motion)
+    image = make_phantom("flakes", SHAPE, seed=0)
+    batches = []
+    while not sampler.should_stop():
+        pts = sampler.suggest()
+        sampler.ingest(pts, image[pts[:, 0], pts[:, 1]])
+        batches.append(len(pts))
+    pts, vals = sampler.measured_points, sampler.measured_values
+    from fastscan.plans.storage import _model_sha256
+
+    meta = {"signal": "det_value", "sampler_params": sampler.get_params(),
+            "motion": json_roundtrip(dataclasses.asdict(motion)),
+            "model": {"name": "ERDModel", "sha256": _model_sha256(sampler.model)}}  # fmt: skip
+    table = {"fastscan_seq": np.arange(len(pts)), "fastscan_row": pts[:, 0],
+             "fastscan_col": pts[:, 1], "det_value": vals,
+             "fastscan_batch": np.repeat(np.arange(len(batches)), batches)}  # fmt: skip
+    run = _Run({"fastscan": json_roundtrip(meta)}, table)
+    again = sampler_from_run(run)
+    assert again.motion == motion
+    np.testing.assert_array_equal(again.reconstruction, sampler.reconstruction)
+    np.testing.assert_array_equal(again.suggest(), sampler.suggest())  # same next decision
+    meta["model"]["sha256"] = "0" * 64
+    with pytest.raises(ValueError, match="SHA-256"):
+        sampler_from_run(_Run({"fastscan": json_roundtrip(meta)}, table), model="default")
+
+
+def json_roundtrip(value):
+    import json
+
+    return json.loads(json.dumps(value))
