@@ -88,14 +88,21 @@ def test_autonomous_scan_through_the_queue_server(sim_ioc, tmp_path):
                 x_start=0.0, x_stop=59.0, n_cols=60, y_start=0.0, y_stop=39.0, n_rows=40,
                 max_coverage=0.05, batch_size=10, md={"sample": "queue-test"},
             )  # fmt: skip
+            fly = qs.BPlan(
+                "fastscan_fly_scan", "flyer", "x", "y",
+                x_start=0.0, x_stop=59.0, n_cols=60, y_start=0.0, y_stop=39.0, n_rows=40,
+                max_coverage=0.05, md={"sample": "queue-fly"},
+            )  # fmt: skip
             RM.item_add(plan)
+            RM.item_add(fly)
             RM.queue_start()
-            RM.wait_for_idle(timeout=180)
+            RM.wait_for_idle(timeout=240)
             history = RM.history_get()["items"]
-            result = history[-1]["result"]
             log_tail = (tmp_path / "manager.log").read_text()[-4000:]
-            assert result["exit_status"] == "completed", (result, log_tail)
-            uids = result["run_uids"]
+            results = [item["result"] for item in history[-2:]]
+            assert [r["exit_status"] for r in results] == ["completed"] * 2, (results, log_tail)
+            uids = results[0]["run_uids"]
+            fly_uids = results[1]["run_uids"]
             RM.environment_close()
             RM.wait_for_idle(timeout=60)  # the worker exits: its catalogue server stops
         finally:
@@ -126,5 +133,9 @@ def test_autonomous_scan_through_the_queue_server(sim_ioc, tmp_path):
         assert len(points) == round(0.05 * 40 * 60)
         image = make_phantom("flakes", (40, 60), seed=0)  # the IOC's default phantom
         np.testing.assert_array_equal(values, image[points[:, 0], points[:, 1]])
+        fly_run = load_run(catalog, fly_uids[0])
+        assert fly_run.metadata["start"]["sample"] == "queue-fly"
+        assert fly_run.metadata["stop"]["exit_status"] == "success"
+        assert len(fly_run["fly"].read()["time"]) > 0  # the samples of every flight
     finally:
         catalog.context.close()

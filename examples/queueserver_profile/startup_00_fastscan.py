@@ -16,9 +16,11 @@ Environment:
   unset: in-process simulated axes and detector (no EPICS);
 - ``FASTSCAN_SHAPE``: grid rows,cols for the in-process simulation (default 40,60).
 
-Devices: ``det`` (point detector, reading ``det_value``), ``x``, ``y`` (stage axes).
+Devices: ``det`` (point detector, reading ``det_value``), ``x``, ``y`` (stage axes),
+``flyer`` (fly mode with position capture).
 Plans: ``fastscan_scan`` (an ``autonomous_scan`` on a grid given by numbers, so the
-queue's JSON can carry it), plus bluesky's ``count`` for checks.
+queue's JSON can carry it), ``fastscan_fly_scan`` (an ``autonomous_fly_scan`` with a
+``FlySampler``), plus bluesky's ``count`` for checks.
 """
 
 import os
@@ -38,11 +40,13 @@ RE.subscribe(tiled_writer(catalog))
 _prefix = os.environ.get("FASTSCAN_PREFIX")
 if _prefix:
     from fastscan.devices import EpicsScalarDetector, NanoprobeStage
+    from fastscan.devices.fly import EpicsFlyer
 
     stage = NanoprobeStage(f"{_prefix}x", f"{_prefix}y", name="stage")
     det = EpicsScalarDetector(f"{_prefix}det:", name="det")
-    stage.wait_for_connection(timeout=20)
-    det.wait_for_connection(timeout=20)
+    flyer = EpicsFlyer(f"{_prefix}fly:", name="flyer")
+    for _device in (stage, det, flyer):
+        _device.wait_for_connection(timeout=20)
     x, y = stage.x, stage.y
 else:
     from ophyd.sim import SynAxis
@@ -54,6 +58,7 @@ else:
     x, y = SynAxis(name="x"), SynAxis(name="y")
     det = SimDetector("det", make_phantom("flakes", (_rows, _cols), seed=0),
                       Grid(0.0, _cols - 1.0, _cols, 0.0, _rows - 1.0, _rows), x, y)  # fmt: skip
+    flyer = det.flyer(velocity_limit=(200.0, 200.0), acceleration=(2000.0, 2000.0))
 
 
 def fastscan_scan(
@@ -94,3 +99,33 @@ def fastscan_scan(
         detectors, x_motor, y_motor, grid=grid, signal=signal, max_coverage=max_coverage,
         sampler_kwargs={"batch_size": batch_size, "seed": seed}, recon_every=recon_every, md=md,
     ))  # fmt: skip
+
+
+def fastscan_fly_scan(
+    flyer,
+    x_motor,
+    y_motor,
+    *,
+    x_start: float,
+    x_stop: float,
+    n_cols: int,
+    y_start: float,
+    y_stop: float,
+    n_rows: int,
+    max_coverage: float = 0.1,
+    dwell: float = 0.005,
+    seed: int = 0,
+    md=None,
+):
+    """Adaptive fly scan (FlySampler chooses the segments) of an n_rows x n_cols grid; one run.
+
+    The motion model (velocities, accelerations, travel) is read from the motors.
+    """
+    from fastscan.fly import FlySampler
+    from fastscan.motion import MotionModel
+    from fastscan.plans import autonomous_fly_scan
+
+    grid = Grid(x_start, x_stop, n_cols, y_start, y_stop, n_rows)
+    motion = MotionModel.from_motors(x_motor, y_motor, dwell=dwell)
+    sampler = FlySampler(grid.shape, motion=motion, max_coverage=max_coverage, seed=seed)
+    return (yield from autonomous_fly_scan(flyer, sampler, grid=grid, motion=motion, md=md))
