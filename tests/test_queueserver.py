@@ -43,7 +43,9 @@ def _zmq_contexts() -> set:
 
     import zmq
 
-    return {o for o in gc.get_objects() if isinstance(o, zmq.Context) and not o.closed}
+    # type(), not isinstance(): isinstance reads __class__, which some lazy modules (torch)
+    # answer with a deprecation warning
+    return {o for o in gc.get_objects() if issubclass(type(o), zmq.Context) and not o.closed}
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
@@ -57,7 +59,7 @@ def test_autonomous_scan_through_the_queue_server(sim_ioc, tmp_path):
          "--appendonly", "no", "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    manager = None
+    manager = log = None
     catalog_dir = tmp_path / "catalog"
     try:
         _wait_port(redis_port, redis, "redis-server")
@@ -112,11 +114,12 @@ def test_autonomous_scan_through_the_queue_server(sim_ioc, tmp_path):
             for ctx in _zmq_contexts() - before:
                 ctx.destroy(linger=0)
             manager.wait(timeout=60)
-            log.close()
     finally:
         if manager is not None and manager.poll() is None:
             manager.kill()
             manager.wait()
+        if log is not None:
+            log.close()
         redis.terminate()
         redis.wait(timeout=10)
 
