@@ -80,12 +80,13 @@ class PointInfo(_Readable):
 class SamplerSnapshot(_Readable):
     """The sampler's reconstruction, ERD and measured mask, stored as external HDF5 assets.
 
-    Each read appends the three (H, W) arrays to one HDF5 file per scan (in
+    Each read appends the three arrays to one HDF5 file per scan (in
     ``asset_dir``, default :func:`fastscan.plans.catalog.asset_directory`) and
     announces them with ``stream_resource`` / ``stream_datum`` documents, so
     the events carry only the scalars. Keys (``name`` = "fastscan"):
-    ``fastscan_reconstruction`` (H, W float64), ``fastscan_erd`` (H, W
-    float64), ``fastscan_measured`` (H, W uint8) -- external --, and
+    ``fastscan_reconstruction`` (H, W float64; (C, H, W) for a sampler of C
+    channels), ``fastscan_erd`` (H, W float64), ``fastscan_measured`` (H, W
+    uint8) -- external --, and
     ``fastscan_coverage`` (float), ``fastscan_n_measured`` (int),
     ``fastscan_batch`` (int) in the event.
     """
@@ -115,16 +116,22 @@ class SamplerSnapshot(_Readable):
 
     def describe(self) -> dict[str, Any]:
         n = self.name
-        shape = list(self._shape)
+        frames = self._frame_shapes()
         keys: dict[str, Any] = {
-            f"{n}_{key}": {"source": "fastscan:sampler", "dtype": "array", "shape": shape,
-                           "dtype_numpy": dtype, "external": "STREAM:"}
+            f"{n}_{key}": {"source": "fastscan:sampler", "dtype": "array",
+                           "shape": list(frames[key]), "dtype_numpy": dtype,
+                           "external": "STREAM:"}
             for key, dtype in self.ARRAYS
         }  # fmt: skip
         keys[f"{n}_coverage"] = _number_key("fastscan:sampler", "<f8")
         keys[f"{n}_n_measured"] = _number_key("fastscan:sampler", "<i8")
         keys[f"{n}_batch"] = _number_key("fastscan:plan", "<i8")
         return keys
+
+    def _frame_shapes(self) -> dict[str, tuple[int, ...]]:
+        n_channels = int(getattr(self._sampler, "n_channels", 1))
+        recon = self._shape if n_channels == 1 else (n_channels, *self._shape)
+        return {"reconstruction": recon, "erd": self._shape, "measured": self._shape}
 
     def read(self) -> dict[str, Any]:
         s, n, ts = self._sampler, self.name, self._timestamp
@@ -158,12 +165,13 @@ class SamplerSnapshot(_Readable):
             directory = self._asset_dir or asset_directory()
             directory.mkdir(parents=True, exist_ok=True)
             self._path = directory / f"fastscan_snapshots_{uuid.uuid4().hex}.h5"
-        h, w = self._shape
+        frames = self._frame_shapes()
         with h5py.File(self._path, "a", libver="latest") as fh:
             for key, dtype in self.ARRAYS:
                 if key not in fh:
-                    fh.create_dataset(key, shape=(0, h, w), maxshape=(None, h, w),
-                                      dtype=np.dtype(dtype), chunks=(1, h, w))  # fmt: skip
+                    frame = frames[key]
+                    fh.create_dataset(key, shape=(0, *frame), maxshape=(None, *frame),
+                                      dtype=np.dtype(dtype), chunks=(1, *frame))  # fmt: skip
                 dataset = fh[key]
                 dataset.resize(self._count + 1, axis=0)
                 dataset[self._count] = arrays[key]
