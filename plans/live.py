@@ -207,6 +207,8 @@ class LiveWindow(_RunTracker):
 
     def _update_artists(self, recon, erd, rows, cols, route, history, status) -> None:
         shape = self.shape
+        if recon is not None and recon.ndim == 3:  # C channels: the first one
+            recon = recon[0]
         for im, arr in ((self._im_recon, recon), (self._im_erd, erd)):
             if arr is not None:
                 im.set_data(arr)
