@@ -18,7 +18,7 @@ from ophyd.sim import SynAxis
 from fastscan import Sampler
 from fastscan.devices import EpicsXRFDetector, NanoprobeStage
 from fastscan.phantoms import make_xrf_maps
-from fastscan.plans import DocumentStore, Grid, autonomous_scan, load_run
+from fastscan.plans import Grid, autonomous_scan, load_run
 from fastscan.sim.xrf_detector import SimXRFDetector
 
 pytestmark = [pytest.mark.epics, pytest.mark.timeout(120)]
@@ -74,12 +74,13 @@ def test_ioc_serves_element_names_and_counts(xrf_ioc):
 
 
 @pytest.mark.parametrize("noise_seed", [None, 7])
-def test_scan_driven_by_every_element_matches_sim_replay(xrf_ioc, xrf_rig, tmp_path, noise_seed):
+def test_scan_driven_by_every_element_matches_sim_replay(
+    xrf_ioc, xrf_rig, catalog, writer, noise_seed
+):
     stage, xrf = xrf_rig
     assert xrf.hints["fields"] == [f"xrf_{e}" for e in ELEMENTS]
     RE = RunEngine({}, call_returns_result=True)
-    store = DocumentStore(tmp_path)
-    RE.subscribe(store)
+    RE.subscribe(writer)
     epics.caput(xrf_ioc.pv("det:noise"), int(noise_seed is not None), wait=True)
     epics.caput(xrf_ioc.pv("det:seed"), noise_seed or 0, wait=True)
     try:
@@ -90,12 +91,13 @@ def test_scan_driven_by_every_element_matches_sim_replay(xrf_ioc, xrf_rig, tmp_p
     summary = result.plan_result
     assert result.exit_status == "success" and sampler.n_measured == summary.n_points > 0
 
-    run = load_run(store.directory, summary.run_uids[0])
+    writer.flush()
+    run = load_run(catalog, summary.run_uids[0])
     keys = [f"xrf_{e}" for e in ELEMENTS]
-    assert run.start["fastscan"]["signal"] == keys
-    table = run.table("primary")
+    assert run.metadata["start"]["fastscan"]["signal"] == keys
+    table = run["primary"].read()
     points = GRID.to_indices(np.stack([table["stage_x"], table["stage_y"]], axis=1))
-    readings = np.stack([table[k] for k in keys], axis=1)
+    readings = np.stack([table[k].values for k in keys], axis=1)
     np.testing.assert_array_equal(points, sampler.measured_points)
     np.testing.assert_array_equal(readings, sampler.measured_values)
     truth = MAPS[:, points[:, 0], points[:, 1]].T
@@ -104,7 +106,7 @@ def test_scan_driven_by_every_element_matches_sim_replay(xrf_ioc, xrf_rig, tmp_p
     else:  # counts: whole numbers near the expected counts, not equal to them everywhere
         np.testing.assert_array_equal(readings, np.round(readings))
         assert not np.array_equal(readings, truth)
-    last = run.events("reconstruction")[-1]["data"]["fastscan_reconstruction"]
+    last = run["reconstruction"]["fastscan_reconstruction"].read()[-1]
     assert last.shape == (len(ELEMENTS), *SHAPE)
 
     replay = _sim_replay(noise_seed)
