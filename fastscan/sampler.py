@@ -32,7 +32,7 @@ from fastscan import _sampler_state, _update
 from fastscan._validation import check_points, check_shape, check_values, read_only
 from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
-from fastscan.neighbors import CellIndex, OffsetTable, table_knn
+from fastscan.neighbors import MAX_SIDE, CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.route import MotionModel, plan_route
@@ -383,7 +383,8 @@ class Sampler:
 
     def _index_new_points(self, new_points: np.ndarray) -> None:
         """Keep the sparse-scan k-NN index in step (rebuilt as the density doubles)."""
-        if self._n_measured >= _CELL_DENSITY * self._mask.size:
+        too_big = max(self.shape) > MAX_SIDE  # (the offset table serves any grid)
+        if too_big or self._n_measured >= _CELL_DENSITY * self._mask.size:
             self._cells = None
         elif self._cells is None or self._n_measured >= 2 * self._cells_built_at:
             cell = CellIndex.cell_for(self.shape, self._n_measured, self.k)
