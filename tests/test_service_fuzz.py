@@ -158,6 +158,43 @@ def test_oversized_messages_do_not_stop_the_service(server, raw) -> None:
     assert_healthy(server)
 
 
+def test_many_small_frames_are_stopped_at_the_total_limits(server, raw) -> None:
+    """The limits bound the whole message: many frames under MAXMSGSIZE each are refused."""
+    head = request("ping")[0]
+    small = b"x" * 1024
+    # frame count: a few more frames than the protocol allows, each tiny
+    header = exchange(raw, [head, *[small] * 20])
+    assert header["ok"] is False and header["error"]["code"] == "too_large"
+    assert "frames" in header["error"]["message"] and header["id"] == json.loads(head)["id"]
+    # total bytes: few frames, each under the per-frame limit, together over it
+    part = b"y" * (LIMIT - 1000)
+    assert 3 * len(part) > server.max_total_bytes - LIMIT and 4 < server.max_frames
+    header = exchange(raw, [head, part, part, part])
+    assert header["ok"] is False and header["error"]["code"] == "too_large"
+    assert "bytes in total" in header["error"]["message"]
+    assert_healthy(server)
+
+
+def test_receiving_keeps_only_frames_within_the_limits() -> None:
+    """Frames past a limit are read and dropped, not kept until the whole message is in."""
+    srv = SamplerServer("tcp://127.0.0.1:0", max_message_bytes=LIMIT)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(srv.endpoint)
+        sock.send_multipart([b"", request("ping")[0], *[b"z" * 1024] * 2000])
+        assert srv._socket.poll(5000)
+        frames, refusal = srv._receive()
+        assert refusal is not None and len(frames) <= srv.max_frames
+        assert sum(len(f) for f in frames) <= srv.max_total_bytes
+        assert not srv._socket.getsockopt(zmq.RCVMORE)  # the rest was drained
+    finally:
+        sock.close(0)
+        ctx.term()
+        srv.stop()
+
+
 def test_random_garbage_never_crashes_the_service(server, raw) -> None:
     rng = np.random.default_rng(1234)
     valid = request("ping")[0]

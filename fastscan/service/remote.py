@@ -36,7 +36,7 @@ from fastscan.service.client import (
     _raise_for,
 )
 from fastscan.service.protocol import DEFAULT_ADDRESS
-from fastscan.service.sessions import read_state_log
+from fastscan.service.sessions import CREATE_KEYS, read_state_log
 
 __all__ = ["RemoteSampler"]
 
@@ -525,7 +525,11 @@ class RemoteSampler:
             conn.close()
         if not reply.get("ok"):
             _raise_for(reply)
-        return cls(tuple(header["params"]["shape"]), address=address, session=session, **options)
+        # attach with the state's own settings (the service compares all of them)
+        settings = {k: v for k, v in header["params"].items() if k in CREATE_KEYS}
+        settings["motion"] = header.get("motion")
+        shape = tuple(settings.pop("shape"))
+        return cls(shape, address=address, session=session, **{**settings, **options})
 
     def close(self, end_session: bool = False) -> None:
         """Disconnect; with ``end_session`` also close the session on the service."""

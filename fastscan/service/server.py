@@ -8,7 +8,8 @@ goes on serving. Replies to state-changing requests are remembered by request id
 for a while (keyed by request id and header bytes), so a client that re-sends after a
 timeout gets the same answer; errors are not cached (repeating them changes nothing).
 
-The socket binds to loopback unless ``allow_remote`` is set. CurveZMQ encrypts
+The socket binds to loopback unless ``allow_remote`` is set, and then only with a
+CurveZMQ secret key (a non-loopback bind without one is refused). CurveZMQ encrypts
 and authenticates when a server secret key is given: clients must then present a
 key whose public half is in ``curve_clients`` (a directory of ``*.key`` public
 certificates, see :func:`zmq.auth.create_certificates`).
@@ -23,6 +24,7 @@ tcp://127.0.0.1:49731
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import re
 import threading
@@ -38,6 +40,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from fastscan.sampler import Sampler
 from fastscan.service.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_ARRAYS,
     MAX_HEADER_BYTES,
     ProtocolError,
     decode,
@@ -62,6 +65,10 @@ def is_loopback(address: str) -> bool:
         return True
     match = _ENDPOINT.match(address)
     return bool(match) and match.group("host") in _LOCAL_HOSTS
+
+
+def _as_bytes(frame: Any) -> bytes:
+    return frame.bytes if isinstance(frame, zmq.Frame) else bytes(frame)
 
 
 def warm_up() -> None:
@@ -89,7 +96,7 @@ class SamplerServer:
     state_dir : str, Path or None
         Where sessions are autosaved after each change and restored from after a restart.
     allow_remote : bool
-        Needed to bind anything but a loopback address.
+        Needed to bind anything but a loopback address (which also needs ``curve_secret_key``).
     curve_secret_key : str, Path or None
         Server certificate file with the secret key (enables CurveZMQ).
     curve_clients : str, Path or None
@@ -97,8 +104,12 @@ class SamplerServer:
         client that speaks CURVE is let in (encryption without authentication).
     max_message_bytes : int
         Largest request accepted (``zmq.MAXMSGSIZE`` plus the decoder's own check).
-    max_sessions, max_pixels, snapshot_every : int
-        Passed to :class:`SessionStore`.
+    max_sessions, max_pixels, max_total_pixels : int
+        Quotas on sessions held and grid pixels, see :class:`SessionStore`.
+    max_points_per_ingest, max_batch_size : int
+        Quotas on one request, see :class:`SessionStore`.
+    snapshot_every : int
+        Batches between full snapshots, see :class:`SessionStore`.
     """
 
     def __init__(
@@ -112,12 +123,21 @@ class SamplerServer:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         max_sessions: int = 16,
         max_pixels: int = 4096 * 4096,
+        max_total_pixels: int | None = None,
+        max_points_per_ingest: int = 1 << 20,
+        max_batch_size: int = 10_000,
         snapshot_every: int = 100,
     ) -> None:
         if not is_loopback(bind) and not allow_remote:
             raise ValueError(
                 f"refusing to bind {bind!r}: not a loopback address; pass allow_remote=True "
-                "(--allow-remote) to serve other machines, ideally with CurveZMQ keys"
+                "(--allow-remote) and CurveZMQ keys to serve other machines"
+            )
+        if not is_loopback(bind) and curve_secret_key is None:
+            raise ValueError(
+                f"refusing to bind {bind!r} without CurveZMQ: anyone who can reach it could "
+                "drive the scan; pass curve_secret_key (--curve-secret-key), ideally with "
+                "curve_clients (--curve-clients)"
             )
         if curve_clients is not None and curve_secret_key is None:
             raise ValueError("curve_clients needs curve_secret_key (the server's certificate)")
@@ -127,12 +147,19 @@ class SamplerServer:
             state_dir,
             max_sessions=max_sessions,
             max_pixels=max_pixels,
+            max_total_pixels=max_total_pixels,
+            max_points_per_ingest=max_points_per_ingest,
+            max_batch_size=max_batch_size,
             snapshot_every=snapshot_every,
         )
         restoring = self.store.restore_all()
         if restoring:
             log.info("restoring saved sessions %s from %s", restoring, state_dir)
         self.max_message_bytes = int(max_message_bytes)
+        #: identity, delimiter, header and MAX_ARRAYS array frames
+        self.max_frames = MAX_ARRAYS + 3
+        #: the whole message: arrays plus a header and a small routing envelope
+        self.max_total_bytes = self.max_message_bytes + MAX_HEADER_BYTES + 512
         self._context = zmq.Context()
         self._auth: ThreadAuthenticator | None = None
         self._socket = self._context.socket(zmq.ROUTER)
@@ -141,8 +168,6 @@ class SamplerServer:
         try:
             if curve_secret_key is not None:
                 self._setup_curve(Path(curve_secret_key), curve_clients)
-            elif not is_loopback(bind):
-                log.warning("serving %s without CurveZMQ: anyone who can reach it may use it", bind)
             self._socket.bind(bind[:-2] + ":*" if bind.endswith(":0") else bind)
         except Exception:
             self._close_sockets()
@@ -186,11 +211,14 @@ class SamplerServer:
             if not poller.poll(100):
                 continue
             try:
-                frames = self._socket.recv_multipart(zmq.NOBLOCK)
+                frames, refusal = self._receive()
             except zmq.Again:
                 continue
             try:
-                reply, envelope = self._handle_frames(frames)
+                if refusal is not None:
+                    reply, envelope = self._refuse(frames, refusal)
+                else:
+                    reply, envelope = self._handle_frames(frames)
             except Exception:  # never let one message end the service
                 log.exception("could not handle a message")
                 self.n_errors += 1
@@ -201,13 +229,68 @@ class SamplerServer:
                 except zmq.ZMQError as exc:  # peer gone or queue full: it will retry
                     log.info("reply not sent: %s", exc)
             self.store.flush()
+        self.store.stop_restores()
         self.store.snapshot_all()
 
-    def _handle_frames(self, frames: list[bytes]) -> tuple[list, list[bytes] | None]:
+    def _receive(self) -> tuple[list[zmq.Frame], str | None]:
+        """One message, frame by frame, keeping frames only while within the limits.
+
+        ``recv_multipart`` would copy every frame of a message before any check
+        could run (100,000 frames of 1 kB each pass the per-frame ``MAXMSGSIZE``).
+        Here the frame count and the running byte total are checked as each frame
+        arrives; past a limit the rest of the message is read and dropped at once,
+        and the second value names the limit (the frames kept are the routing
+        envelope and the header, enough for an error reply).
+        """
+        frames: list[zmq.Frame] = []
+        total = 0
+        refusal = None
+        flags = zmq.NOBLOCK
+        while True:
+            frame = self._socket.recv(flags, copy=False)
+            flags = 0  # the other parts of a message are already here (atomic delivery)
+            more = frame.more
+            if refusal is None:
+                total += len(frame)
+                if len(frames) >= self.max_frames:
+                    refusal = (
+                        f"message has more than {self.max_frames} frames (routing envelope "
+                        f"included); at most {MAX_ARRAYS} arrays are allowed"
+                    )
+                elif total > self.max_total_bytes:
+                    refusal = (
+                        f"message is over {self.max_total_bytes} bytes in total "
+                        f"(max_message_bytes={self.max_message_bytes} plus the header)"
+                    )
+                else:
+                    frames.append(frame)
+            if not more:
+                return frames, refusal
+
+    def _refuse(self, frames: list, refusal: str) -> tuple[list, list[bytes] | None]:
+        """Error reply to a message stopped at a limit (its id, if the header got in)."""
+        self.n_requests += 1
+        self.n_errors += 1
+        frames = [_as_bytes(f) for f in frames[:3]]
+        if not frames:
+            return [], None
+        envelope = frames[:2] if len(frames) > 1 and frames[1] == b"" else frames[:1]
+        rest = frames[len(envelope) :]
+        request_id = op = None
+        if rest and len(rest[0]) <= MAX_HEADER_BYTES:
+            try:
+                header = json.loads(rest[0])
+                request_id, op = header.get("id"), header.get("op")
+            except (ValueError, RecursionError, AttributeError):
+                pass
+        return error_reply(request_id, op, "too_large", refusal), envelope
+
+    def _handle_frames(self, frames: list[Any]) -> tuple[list, list[bytes] | None]:
         """Reply frames and routing envelope for one received message."""
         self.n_requests += 1
         if len(frames) < 2:
             return [], None
+        frames = [_as_bytes(f) if i < 3 else f for i, f in enumerate(frames)]
         envelope, body = (frames[:2], frames[2:]) if frames[1] == b"" else (frames[:1], frames[1:])
         try:
             header, arrays = decode(body, max_bytes=self.max_message_bytes)
