@@ -19,6 +19,8 @@ from bluesky import plan_stubs as bps
 from bluesky import preprocessors as bpp
 from bluesky.utils import RunEngineControlException, short_uid
 
+from fastscan.jsonsafe import to_jsonable
+
 __all__ = ["MoveError", "device_label", "explain", "jsonable", "measure", "model_info", "move",
            "source_of"]  # fmt: skip
 
@@ -158,12 +160,5 @@ def model_info(sampler: Any) -> dict[str, Any]:
 
 
 def jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (np.generic, np.ndarray)):
-        return jsonable(value.tolist()) if isinstance(value, np.ndarray) else value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
+    """Run metadata as strict JSON values (see :func:`fastscan.jsonsafe.to_jsonable`)."""
+    return to_jsonable(value)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.jsonsafe import dumps
 from fastscan.models.live import Frame, ModelResult
 
 __all__ = ["FRAME_SCHEMA", "RESULT_SCHEMA", "decode", "encode_frame", "encode_result"]
@@ -45,7 +46,7 @@ _DTYPES = {"float64", "float32", "int32", "uint8"}
 
 def _pack(topic: bytes, header: dict, payloads: list[np.ndarray]) -> bytes:
     header = {**header, "sizes": [int(p.nbytes) for p in payloads]}
-    blob = json.dumps(header, default=str).encode()
+    blob = dumps(header).encode()  # strict JSON: a NaN in meta becomes null
     return b"".join(
         [topic, b"\0", struct.pack("<I", len(blob)), blob, *(p.tobytes() for p in payloads)]
     )

@@ -53,6 +53,7 @@ import numpy as np
 
 import fastscan
 from fastscan.erd.estimator import load_model
+from fastscan.jsonsafe import dumps
 from fastscan.route import MotionModel
 from fastscan.sampler import Sampler
 from fastscan.service.persistence import SESSION_NAME, SessionFiles, read_state_log
@@ -117,7 +118,7 @@ class _Session:
 
 def _normalise(value: Any) -> Any:
     """JSON round trip, so tuples and lists (and 1 and 1.0) compare equal."""
-    return json.loads(json.dumps(value))
+    return json.loads(dumps(value))
 
 
 class SessionStore:

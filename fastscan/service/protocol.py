@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.jsonsafe import dumps
+
 __all__ = [
     "ALLOWED_DTYPES",
     "DEFAULT_ADDRESS",
@@ -127,7 +129,7 @@ def encode(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray] | None = 
     full = dict(header)
     full["v"] = PROTOCOL_VERSION
     full["arrays"] = descriptors
-    text = json.dumps(full, separators=(",", ":"))
+    text = dumps(full, unknown="raise", separators=(",", ":"))
     return [text.encode(), *buffers]
 
 
