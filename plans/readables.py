@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.plans.steps import n_measured
+
 __all__ = ["PointInfo", "SamplerSnapshot"]
 
 
@@ -113,7 +115,7 @@ class SamplerSnapshot(_Readable):
             f"{n}_erd": np.array(s.erd, dtype=np.float64),
             f"{n}_measured": np.array(s.measured_mask, dtype=np.uint8),
             f"{n}_coverage": float(s.coverage),
-            f"{n}_n_measured": int(np.count_nonzero(s.measured_mask)),
+            f"{n}_n_measured": n_measured(s),
             f"{n}_batch": self._batch,
         }
         return {k: {"value": v, "timestamp": ts} for k, v in values.items()}

@@ -126,6 +126,8 @@ class RemoteSampler:
         )
         self._log: list[tuple[np.ndarray, np.ndarray]] = []
         self._counts = np.zeros(self.shape, np.int32)
+        self._mask = np.zeros(self.shape, bool)
+        self._mask.flags.writeable = False
         self._n_measured = 0
         self._acked = 0
         self._attached = False
@@ -210,11 +212,19 @@ class RemoteSampler:
         flat = np.unique(points[:, 0] * self.shape[1] + points[:, 1])
         self._n_measured += int(np.count_nonzero(self._counts.ravel()[flat] == 0))
         np.add.at(self._counts, (points[:, 0], points[:, 1]), 1)
+        self._mask.flags.writeable = True
+        self._mask[points[:, 0], points[:, 1]] = True
+        self._mask.flags.writeable = False
 
     def _drop_last(self) -> None:
         points, _ = self._log.pop()
         np.subtract.at(self._counts, (points[:, 0], points[:, 1]), 1)
-        self._n_measured = int(np.count_nonzero(self._counts))
+        flat = np.unique(points[:, 0] * self.shape[1] + points[:, 1])
+        gone = flat[self._counts.ravel()[flat] == 0]  # pixels no other batch measured
+        self._n_measured -= len(gone)
+        self._mask.flags.writeable = True
+        self._mask.ravel()[gone] = False
+        self._mask.flags.writeable = False
 
     def _send_pending(self) -> None:
         guard = 2 * len(self._log) + 8
@@ -404,9 +414,8 @@ class RemoteSampler:
 
     @property
     def measured_mask(self) -> np.ndarray:
-        mask = self._counts > 0
-        mask.flags.writeable = False
-        return mask
+        """Measured pixels, kept up to date per batch (a read-only view, no copy per call)."""
+        return self._mask
 
     @property
     def n_measured(self) -> int:
