@@ -3,8 +3,9 @@
 A :class:`Sampler` first hands out a quasi-random initial pattern (scrambled
 Halton, ``initial_fraction`` of the grid, in a serpentine route). Once those are
 measured it keeps, for every unmeasured pixel, an IDW reconstruction and the ERD
-predicted by the SLADS-Net model; each :meth:`Sampler.ingest` updates both only
-where the new points change a pixel's neighbourhood, so a step costs in
+predicted by the SLADS-Net model; each :meth:`Sampler.ingest` updates both exactly,
+but only where a changed reading (a new point or a re-measured one) reaches a
+pixel's neighbourhood, so a step costs in
 proportion to the batch, not the image.
 
 Examples
@@ -45,6 +46,7 @@ __all__ = ["Sampler"]
 STATE_SCHEMA = "fastscan.sampler-state/1"
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
+_DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
 
 
 class Sampler:
@@ -132,11 +134,14 @@ class Sampler:
         self._initial = initial[serpentine_order(initial, band)]
 
         self._mask = np.zeros(self.shape, bool)
-        self._values = np.zeros(self.shape)
+        self._sums = np.zeros(self.shape)  # sum of the readings of each pixel
         self._counts = np.zeros(self.shape, np.int32)
+        self._values = np.zeros(self.shape)  # _sums / _counts where measured
         self._recon = np.zeros(self.shape)
         self._erd = np.full(self.shape, -1.0)
-        self._dk = np.zeros(self.shape)
+        self._dk = np.zeros(self.shape)  # k-th neighbour distance (0 where measured)
+        self._dk_tile = _DK_TILE
+        self._dk_max = np.zeros((-(-self.shape[0] // _DK_TILE), -(-self.shape[1] // _DK_TILE)))
         self._touched = np.zeros(self.shape, bool)
         self._log_points: list[np.ndarray] = []
         self._log_values: list[np.ndarray] = []
@@ -268,27 +273,38 @@ class Sampler:
 
     # ------------------------------------------------------------------ internals
     def _apply(self, points: np.ndarray, values: np.ndarray) -> None:
-        new: list[tuple[int, int]] = []
-        for (r, c), v in zip(points.tolist(), values.tolist()):
-            count = self._counts[r, c] + 1
-            self._counts[r, c] = count
-            self._values[r, c] += (v - self._values[r, c]) / count
-            if count == 1:
-                self._mask[r, c] = True
-                new.append((r, c))
-        self._n_measured += len(new)
+        rows, cols = points[:, 0], points[:, 1]
+        was_measured = self._mask[rows, cols]
+        before = self._values[rows, cols]
+        # sums in reading order: the means equal idw_reconstruction's to the last bit
+        np.add.at(self._sums, (rows, cols), values)
+        np.add.at(self._counts, (rows, cols), 1)
+        flat = np.unique(rows * self.shape[1] + cols)
+        pixels = np.stack([flat // self.shape[1], flat % self.shape[1]], 1)
+        u_rows, u_cols = pixels[:, 0], pixels[:, 1]
+        self._values[u_rows, u_cols] = self._sums[u_rows, u_cols] / self._counts[u_rows, u_cols]
+        is_new = ~self._mask[u_rows, u_cols]
+        moved = np.zeros(len(points), bool)
+        moved[was_measured] = self._values[rows, cols][was_measured] != before[was_measured]
+        self._mask[u_rows, u_cols] = True
+        self._n_measured += int(is_new.sum())
         self._value_min = min(self._value_min, float(values.min()))
         self._value_max = max(self._value_max, float(values.max()))
-        new_points = np.array(new, np.int64).reshape(-1, 2)
+        new_points = pixels[is_new]
+        # pixels whose value changed: every new one and each repeat that moved its mean
+        moved_flat = np.unique(rows[moved] * self.shape[1] + cols[moved])
+        changed = np.concatenate(
+            [new_points, np.stack([moved_flat // self.shape[1], moved_flat % self.shape[1]], 1)]
+        )
         if not self._active:
-            self._recon[points[:, 0], points[:, 1]] = self._values[points[:, 0], points[:, 1]]
+            self._recon[u_rows, u_cols] = self._values[u_rows, u_cols]
             if self._mask[self._initial[:, 0], self._initial[:, 1]].all():
                 self._full_update()
             return
         if self._needs_rescale():
             self._full_update()
             return
-        change = self._local_update(new_points, points)
+        change = self._local_update(new_points, changed)
         value_range = self._value_max - self._value_min
         self.stop_rule.record_change(change / value_range if value_range > 0 else 0.0, len(points))
 
@@ -305,11 +321,13 @@ class Sampler:
         self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
         self._recon[self._mask] = self._values[self._mask]
         self._erd[self._mask] = -1.0
+        self._dk[self._mask] = 0.0
         pixels = np.argwhere(~self._mask)
         for start in range(0, len(pixels), _CHUNK):
             self._update_recon(pixels[start : start + _CHUNK])
         for start in range(0, len(pixels), _CHUNK):
             self._update_erd(pixels[start : start + _CHUNK])
+        _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
         self._tiles = TileMax(self._erd)
         self._active = True
 
@@ -337,26 +355,32 @@ class Sampler:
             erd += self.tie_break * analytic_rd(features)
         self._erd[pixels[:, 0], pixels[:, 1]] = erd
 
-    def _local_update(self, new_points: np.ndarray, all_points: np.ndarray) -> float:
-        """Update only what the new points can change; returns the L1 recon change."""
-        change = _update.scatter(
-            self._recon, all_points, self._values[all_points[:, 0], all_points[:, 1]]
-        )
-        if len(new_points) == 0:
-            return change
+    def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> float:
+        """Update exactly what the changed pixels can change; returns the L1 recon change.
+
+        ``changed`` holds every pixel whose mean reading changed (the new points
+        and the repeats that moved a mean). An unmeasured pixel's reconstruction
+        changes only if a changed pixel lies within its old k-th neighbour
+        distance; its ERD also changes when the reconstruction of one of its
+        4-neighbours (the gradient features) does.
+        """
+        if len(changed) == 0:
+            return 0.0
+        change = _update.scatter(self._recon, changed, self._values[changed[:, 0], changed[:, 1]])
         self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
-        max_ring = int(self._table.radius) + 2
+        self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
         affected = _update.affected_pixels(
-            self._mask, self._dk, new_points, self._touched, max_ring
+            self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
         )
         region = _update.dilate_unmeasured(
-            self._mask, np.concatenate([affected, new_points]), self._touched
+            self._mask, np.concatenate([affected, changed]), self._touched
         )
         if len(region):
             old = self._recon[region[:, 0], region[:, 1]].copy()
             nbr = self._update_recon(region)
             change += float(np.abs(self._recon[region[:, 0], region[:, 1]] - old).sum())
             self._update_erd(region, nbr)
+            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
         self._tiles.refresh(np.concatenate([region, new_points]))
         return change
 

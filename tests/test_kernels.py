@@ -202,3 +202,31 @@ def test_dilate_unmeasured_matches_numpy():
     assert {tuple(p) for p in got.tolist()} == want
     assert len(got) == len(want)
     assert not touched.any()  # scratch space is left clean
+
+
+def test_affected_pixels_and_tile_bounds_match_numpy():
+    shape = (37, 45)
+    mask = random_mask(shape, 0.04, seed=8)
+    unmeasured = np.argwhere(~mask)
+    dk = np.zeros(shape)
+    dk[unmeasured[:, 0], unmeasured[:, 1]] = knn_gather(mask, unmeasured, 5)[2][:, -1]
+    tile = 8
+    bound = np.full((-(-shape[0] // tile), -(-shape[1] // tile)), -1.0)
+    _update.tile_dk_max(mask, dk, tile, bound)
+    padded = np.zeros((bound.shape[0] * tile, bound.shape[1] * tile))
+    padded[: shape[0], : shape[1]] = np.where(mask, 0.0, dk)
+    np.testing.assert_array_equal(bound, padded.reshape(bound.shape[0], tile, -1, tile).max((1, 3)))
+    changed = np.array([[0, 0], [18, 20], [36, 44], [5, 40]])
+    touched = np.zeros(shape, bool)
+    got = _update.affected_pixels(mask, dk, bound, tile, changed, touched)
+    dist = np.hypot(
+        unmeasured[:, None, 0] - changed[None, :, 0], unmeasured[:, None, 1] - changed[None, :, 1]
+    )
+    near = (dist <= dk[unmeasured[:, 0], unmeasured[:, 1]][:, None]).any(1)
+    want = {tuple(p) for p in unmeasured[near].tolist()}
+    assert {tuple(p) for p in got.tolist()} == want and len(got) == len(want)
+    assert not touched.any()
+    # refreshing only the tiles of some pixels leaves the other bounds alone
+    bound[:] = 99.0
+    _update.tile_dk_max(mask, dk, tile, bound, np.array([[0, 0]]))
+    assert bound[0, 0] == padded[:tile, :tile].max() and (bound.ravel()[1:] == 99.0).all()
