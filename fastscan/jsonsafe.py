@@ -24,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["dumps", "to_jsonable"]
+__all__ = ["MAX_DEPTH", "dumps", "loads", "to_jsonable"]
+
+#: Deepest nesting :func:`loads` accepts (a header never needs more than a few levels).
+MAX_DEPTH = 32
 
 _FALLBACKS = ("repr", "raise")
 
@@ -92,3 +95,53 @@ def dumps(value: Any, *, unknown: str = "repr", **kwargs: Any) -> str:
     '[null, 2]'
     """
     return json.dumps(to_jsonable(value, unknown=unknown), allow_nan=False, **kwargs)
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting of JSON text, outside strings (a linear scan, no recursion)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
+    """``json.loads`` that refuses text nested deeper than ``max_depth`` (ValueError).
+
+    Deep nesting would exhaust the parser's recursion (RecursionError) or the
+    stack; the depth is checked first, by a scan that does not recurse. Invalid
+    UTF-8 and invalid JSON raise ValueError too.
+
+    Examples
+    --------
+    >>> loads(b'{"a": [1, 2]}')
+    {'a': [1, 2]}
+    >>> loads("[" * 40 + "]" * 40)
+    Traceback (most recent call last):
+    ...
+    ValueError: JSON nested 40 deep; at most 32 levels allowed
+    """
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray, memoryview)) else data
+    if not isinstance(text, str):
+        raise ValueError(f"JSON text must be bytes or str, got {type(data).__name__}")
+    deepest = _depth(text)
+    if deepest > max_depth:
+        raise ValueError(f"JSON nested {deepest} deep; at most {max_depth} levels allowed")
+    try:
+        return json.loads(text)
+    except RecursionError:  # pragma: no cover - the depth check comes first
+        raise ValueError("JSON nested too deep") from None

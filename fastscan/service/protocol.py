@@ -36,14 +36,13 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from fastscan.jsonsafe import dumps
+from fastscan.jsonsafe import dumps, loads
 
 __all__ = [
     "ALLOWED_DTYPES",
@@ -197,8 +196,8 @@ def decode(
             "too_large", f"header is {len(raw)} bytes; at most {MAX_HEADER_BYTES} allowed"
         )
     try:
-        header = json.loads(bytes(raw).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        header = loads(bytes(raw))  # depth-limited
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError("bad_message", f"header is not UTF-8 JSON ({exc})") from None
     if not isinstance(header, dict):
         raise ProtocolError("bad_message", "header must be a JSON object")

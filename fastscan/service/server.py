@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import json
 import logging
-import re
 import threading
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from fastscan._validation import is_loopback
 from fastscan.sampler import Sampler
 from fastscan.service.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -53,18 +53,8 @@ __all__ = ["SamplerServer", "is_loopback", "warm_up"]
 
 log = logging.getLogger("fastscan.service")
 
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 _CACHED_OPS = {"create", "ingest", "load", "close"}
 _REPLY_CACHE = 256
-_ENDPOINT = re.compile(r"^tcp://(?P<host>\[[^\]]*\]|[^:]*):(?P<port>\*|\d+)$")
-
-
-def is_loopback(address: str) -> bool:
-    """True for ``ipc://``, ``inproc://`` and ``tcp://`` endpoints on a loopback host."""
-    if address.startswith(("ipc://", "inproc://")):
-        return True
-    match = _ENDPOINT.match(address)
-    return bool(match) and match.group("host") in _LOCAL_HOSTS
 
 
 def _as_bytes(frame: Any) -> bytes:
