@@ -348,8 +348,8 @@ def test_frame_server_survives_any_message() -> None:
                 ).encode()
             ),
             encode_frame(np.zeros((5, 7)), np.zeros((5, 7), bool), 4),  # another grid: refused?
-            b"x" * 300_000,  # over max_message_bytes: libzmq drops it (and reconnects)
-            *[rng.bytes(int(rng.integers(1, 300))) for _ in range(30)],
+            b"frame\0" + b"x" * 300_000,  # over max_message_bytes: libzmq drops the connection
+            *[b"frame\0" + rng.bytes(int(rng.integers(1, 300))) for _ in range(30)],
         ]
         for message in garbage:
             pub.send(message)
@@ -362,3 +362,4 @@ def test_frame_server_survives_any_message() -> None:
         pub.close(0)
     assert not thread.is_alive()
     assert counts["malformed"] >= 5 and counts["received"] >= 2
+    assert counts["reconnects"] >= 1  # the oversized message: libzmq dropped the connection

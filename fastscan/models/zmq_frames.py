@@ -172,22 +172,52 @@ class FrameSubscriber:
         hwm: int = 64,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
-        self._socket = _socket(zmq.SUB, address, bind, conflate, hwm, max_message_bytes)
-        for topic in topics:
-            self._socket.setsockopt(zmq.SUBSCRIBE, bytes(topic) + b"\0")
+        self._args = (address, bind, conflate, hwm, max_message_bytes)
+        self._topics = tuple(bytes(t) + b"\0" for t in topics)
+        self._monitor: zmq.Socket | None = None
+        self._socket = self._open()
         self.skipped = 0
         self.malformed = 0
+        #: times the connection was opened again after libzmq dropped it (e.g. a message
+        #: over max_message_bytes is a protocol error, after which libzmq never reconnects)
+        self.reconnects = 0
+
+    def _open(self) -> zmq.Socket:
+        address, bind, conflate, hwm, max_bytes = self._args
+        sock = _socket(zmq.SUB, address, bind, conflate, hwm, max_bytes)
+        for topic in self._topics:
+            sock.setsockopt(zmq.SUBSCRIBE, topic)
+        if not bind:
+            self._monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        return sock
+
+    def _dropped(self) -> bool:
+        """True when the monitor saw the connection go (then the socket is opened again)."""
+        if self._monitor is None or not self._monitor.poll(0):
+            return False
+        while self._monitor.poll(0):
+            self._monitor.recv_multipart()
+        self._close_sockets()
+        self._socket = self._open()
+        self.reconnects += 1
+        _log.warning("frame connection to %s dropped; connecting again", self._args[0])
+        return True
 
     def recv(self, timeout: float = 1.0, latest: bool = True) -> Frame | ModelResult | None:
         """Next message (the newest queued one if ``latest``) or None after ``timeout`` s.
 
-        Malformed messages are counted in :attr:`malformed`, logged and skipped.
+        Malformed messages are counted in :attr:`malformed`, logged and skipped; a
+        connection libzmq dropped is opened again (:attr:`reconnects`).
         """
         deadline = time.monotonic() + timeout
         while True:
+            self._dropped()
             remaining = max(0, int(1000 * (deadline - time.monotonic())))
-            if not self._socket.poll(remaining):
-                return None
+            poll_ms = remaining if self._monitor is None else min(remaining, 100)
+            if not self._socket.poll(poll_ms):
+                if time.monotonic() >= deadline:
+                    return None
+                continue
             message = self._socket.recv()
             while latest and self._socket.poll(0):
                 message = self._socket.recv()
@@ -200,8 +230,15 @@ class FrameSubscriber:
                 if time.monotonic() >= deadline:
                     return None
 
-    def close(self) -> None:
+    def _close_sockets(self) -> None:
+        if self._monitor is not None:
+            self._socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
         self._socket.close(linger=0)
+
+    def close(self) -> None:
+        self._close_sockets()
 
     def __enter__(self) -> FrameSubscriber:
         return self
@@ -273,7 +310,8 @@ def serve(
         subscriber.close()
         publisher.close()
     return {"received": received, "skipped": subscriber.skipped, "malformed": subscriber.malformed,
-            "refused": refused, **live.counters()}  # fmt: skip
+            "refused": refused, "reconnects": subscriber.reconnects,
+            **live.counters()}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,8 @@ tcp://127.0.0.1:49731
 from __future__ import annotations
 
 import collections
+import ctypes
+import ctypes.util
 import json
 import logging
 import threading
@@ -55,6 +57,28 @@ log = logging.getLogger("fastscan.service")
 
 _CACHED_OPS = {"create", "ingest", "load", "close"}
 _REPLY_CACHE = 256
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    libzmq holds every frame of a multipart message until the last one arrives
+    (atomic delivery), so an oversized message of many small frames occupies memory
+    before any check can run; once it is dropped, its many small blocks stay in the
+    allocator's free lists unless trimmed.
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - glibc only
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
 
 
 def _as_bytes(frame: Any) -> bytes:
@@ -207,6 +231,7 @@ class SamplerServer:
             try:
                 if refusal is not None:
                     reply, envelope = self._refuse(frames, refusal)
+                    _trim_heap()
                 else:
                     reply, envelope = self._handle_frames(frames)
             except Exception:  # never let one message end the service
