@@ -94,6 +94,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
         help="largest batch_size of a session and n of a suggest (default 10000)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="threads that run requests; a slow request holds up only its own session (default 4)",
+    )
+    parser.add_argument(
         "--snapshot-every",
         type=int,
         default=100,
@@ -161,6 +167,7 @@ def run_serve(args: argparse.Namespace) -> int:
             max_points_per_ingest=args.max_points_per_ingest,
             max_batch_size=args.max_batch_size,
             snapshot_every=args.snapshot_every,
+            workers=args.workers,
         )
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"fastscan serve: {exc}", file=sys.stderr)

@@ -46,6 +46,7 @@ import inspect
 import json
 import logging
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,11 @@ class SessionStore:
         self._sessions: dict[str, _Session] = {}
         self._restoring: dict[str, tuple[RestoreJob, int]] = {}  # job, grid pixels
         self._dirty: set[str] = set()
+        self._creating: dict[str, int] = {}  # sessions whose Sampler is being built: pixels
+        # guards the session tables above (not the samplers: a caller that runs requests
+        # in several threads serialises the requests of each session itself, as the
+        # server does); held briefly, never while a Sampler works
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ dispatch
     def handle(
@@ -191,23 +197,29 @@ class SessionStore:
         if not isinstance(op, str) or op not in OPS:
             raise ServiceError("unknown_op", f"unknown op {op!r}; known: {', '.join(OPS)}")
         if op == "ping":
-            return self._ping(), {}
+            with self._lock:
+                return self._ping(), {}
         name = self._check_name(session)
         if op == "ingest":
             return self._ingest(name, seq, args, arrays)
-        if op == "load":
-            return self._load(name, args, arrays)
+        if op in ("load", "close"):
+            with self._lock:
+                return getattr(self, f"_{op}")(name, args, arrays)
         return getattr(self, f"_{op}")(name, args)
 
-    def flush(self) -> None:
-        """Save every session changed since the last flush (no-op without ``state_dir``).
+    def flush(self, names: list[str] | None = None) -> None:
+        """Save sessions changed since their last flush (no-op without ``state_dir``).
 
         New batches are appended to the session's journal; every ``snapshot_every``
         batches (and for a new or uploaded session) the full state is written
-        instead and the journal starts afresh.
+        instead and the journal starts afresh. ``names`` limits it to those sessions
+        (the server flushes the session a request changed, in that request's thread).
         """
-        for name in sorted(self._dirty):
-            entry = self._sessions.get(name)
+        with self._lock:
+            todo = sorted(self._dirty if names is None else self._dirty & set(names))
+            self._dirty.difference_update(todo)
+            entries = [(name, self._sessions.get(name)) for name in todo]
+        for name, entry in entries:
             if entry is None or self.files is None:
                 continue
             try:
@@ -222,7 +234,6 @@ class SessionStore:
                 entry.pending.clear()
             except OSError as exc:  # keep serving; the client still holds every batch
                 log.error("could not save session %r to %s: %s", name, self.state_dir, exc)
-        self._dirty.clear()
 
     def snapshot_all(self) -> None:
         """Write a full snapshot of every session with journaled batches (on shutdown)."""
@@ -252,6 +263,7 @@ class SessionStore:
     def pixels_held(self) -> int:
         """Grid pixels of every session held or being restored (the total-pixel quota)."""
         held = sum(e.sampler.shape[0] * e.sampler.shape[1] for e in self._sessions.values())
+        held += sum(self._creating.values())
         return held + sum(pixels for _, pixels in self._restoring.values())
 
     # ------------------------------------------------------------------ helpers
@@ -266,6 +278,10 @@ class SessionStore:
         return session
 
     def _get(self, name: str) -> _Session:
+        with self._lock:
+            return self._get_locked(name)
+
+    def _get_locked(self, name: str) -> _Session:
         entry = self._sessions.get(name)
         if entry is not None:
             return entry
@@ -329,7 +345,7 @@ class SessionStore:
         return started
 
     def _check_room(self) -> None:
-        held = len(self._sessions) + len(self._restoring)
+        held = len(self._sessions) + len(self._restoring) + len(self._creating)
         if held >= self.max_sessions:
             raise ServiceError(
                 "too_many_sessions",
@@ -393,18 +409,38 @@ class SessionStore:
         if "shape" not in args:
             raise ServiceError("bad_args", "create needs 'shape': [n_rows, n_cols]")
         self._check_count("batch_size", args.get("batch_size"))
-        try:
-            entry = self._get(name)
-        except ServiceError as exc:
-            if exc.code != "no_session":
-                raise
-            entry = None
+        with self._lock:
+            try:
+                entry = self._get_locked(name)
+            except ServiceError as exc:
+                if exc.code != "no_session":
+                    raise
+                entry = None
+            if entry is None:
+                if name in self._creating:
+                    raise ServiceError(
+                        "busy", f"session {name!r} is being created; retry shortly", retry_after=0.2
+                    )
+                self._check_shape(args["shape"])
+                self._check_room()
+                self._creating[name] = args["shape"][0] * args["shape"][1]
         if entry is not None:
             self._check_same(entry, args)
             params = entry.sampler.get_params()
             return {**self.summary(entry), "params": params, "created": False}, {}
-        self._check_shape(args["shape"])
-        self._check_room()
+        try:  # built outside the lock: a large grid must not hold up other sessions
+            sampler = self._new_sampler(args)
+        finally:
+            with self._lock:
+                del self._creating[name]
+        entry = _Session(name, sampler, 0, needs_snapshot=True)
+        with self._lock:
+            self._sessions[name] = entry
+            self._dirty.add(name)
+        log.info("created session %r: %s", name, sampler)
+        return {**self.summary(entry), "params": sampler.get_params(), "created": True}, {}
+
+    def _new_sampler(self, args: dict[str, Any]) -> Sampler:
         kwargs = dict(args)
         shape = tuple(kwargs.pop("shape"))
         try:
@@ -418,11 +454,7 @@ class SessionStore:
             sampler = Sampler(shape, model=self.model, **kwargs)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ServiceError("bad_args", f"cannot create a Sampler: {exc}") from None
-        entry = _Session(name, sampler, 0, needs_snapshot=True)
-        self._sessions[name] = entry
-        self._dirty.add(name)
-        log.info("created session %r: %s", name, sampler)
-        return {**self.summary(entry), "params": sampler.get_params(), "created": True}, {}
+        return sampler
 
     @staticmethod
     def _check_same(entry: _Session, args: dict[str, Any]) -> None:
@@ -491,7 +523,8 @@ class SessionStore:
         entry.last_seq = seq
         if self.files is not None:
             entry.pending.append((seq, np.array(points, np.int64), np.array(values, float)))
-            self._dirty.add(name)
+            with self._lock:
+                self._dirty.add(name)
         result = {**self.summary(entry), "seq": seq, "duplicate": False}
         reply = (result, self._maybe_suggest(entry, args))
         entry.reply = reply
@@ -558,7 +591,7 @@ class SessionStore:
             raise ServiceError(code, f"not a usable sampler state: {exc.message}") from None
         return {"session": name, "last_seq": job.n_batches, "restoring": True}, {}
 
-    def _close(self, name: str, args: dict[str, Any]) -> tuple[dict, dict]:
+    def _close(self, name: str, args: dict[str, Any], arrays: Any = None) -> tuple[dict, dict]:
         self._cancel_restore(name)
         entry = self._sessions.pop(name, None)
         self._dirty.discard(name)
