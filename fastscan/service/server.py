@@ -478,7 +478,9 @@ class SamplerServer:
             self._close_sockets()
 
     def _close_sockets(self) -> None:
-        self._pool.shutdown(wait=True)
+        pool = getattr(self, "_pool", None)  # absent when __init__ failed early
+        if pool is not None:
+            pool.shutdown(wait=True)
         if not self._socket.closed:
             self._socket.close(0)
         if self._auth is not None:
