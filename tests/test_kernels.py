@@ -8,7 +8,7 @@ import pytest
 from fastscan import _update
 from fastscan.erd.target import rd_target
 from fastscan.features import feature_radius, idw_estimate, slads_features
-from fastscan.neighbors import OffsetTable, knn_gather
+from fastscan.neighbors import CellIndex, OffsetTable, knn_gather
 from fastscan.selection import TileMax, select_batch
 
 
@@ -230,3 +230,28 @@ def test_affected_pixels_and_tile_bounds_match_numpy():
     bound[:] = 99.0
     _update.tile_dk_max(mask, dk, tile, bound, np.array([[0, 0]]))
     assert bound[0, 0] == padded[:tile, :tile].max() and (bound.ravel()[1:] == 99.0).all()
+
+
+@pytest.mark.parametrize(("shape", "fraction", "cell"), [((23, 31), 0.05, 2), ((40, 50), 0.01, 7)])
+def test_cell_index_knn_matches_brute_force(shape, fraction, cell):
+    mask = random_mask(shape, fraction, seed=3)
+    mask[:3, :3] = True  # a clump: ties between equal distances must break the same way
+    pixels = np.argwhere(~mask)
+    index = CellIndex(mask, cell)
+    rows, cols, dist = index.knn(pixels, 4)
+    want_rows, want_cols, want_dist = knn_reference(mask, pixels, 4)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_array_equal(cols, want_cols)
+    np.testing.assert_array_equal(dist, want_dist)
+    # points added later are found as if indexed from the start, also when the search
+    # is bounded by each query's k-th distance before they were added
+    old_dk = np.zeros(shape)
+    old_dk[pixels[:, 0], pixels[:, 1]] = dist[:, -1]
+    extra = pixels[:: max(1, len(pixels) // 7)]
+    mask[extra[:, 0], extra[:, 1]] = True
+    index.add(extra)
+    rest = np.argwhere(~mask)
+    want = knn_gather(mask, rest, 4)
+    for bound in (None, old_dk[rest[:, 0], rest[:, 1]]):
+        for a, b in zip(index.knn(rest, 4, bound), want):
+            np.testing.assert_array_equal(a, b)
