@@ -42,15 +42,23 @@ def load_sampler(path: Path, model: Any) -> Sampler:
     Raises ValueError when the state names another model: an uploaded state must
     not choose the model the service runs.
     """
+    refusal = (
+        "the state was made with another ERD model than the service's; the service only "
+        "runs its own model (start it with that model, or scan afresh)"
+    )
     if "model" in inspect.signature(Sampler.load).parameters:
-        sampler = Sampler.load(path, model=model)
+        try:
+            sampler = Sampler.load(path, model=model)  # refuses another model's state
+        except ValueError as exc:
+            text = str(exc)
+            if "SHA-256" not in text:
+                raise
+            detail = text.split(" was made with ", 1)[-1]  # not the temporary file's name
+            raise ValueError(f"{refusal}: made with {detail}") from None
     else:  # a Sampler.load without the model argument rebuilds the file's own model
         sampler = Sampler.load(path)
     if not same_model(sampler.model, model):
-        raise ValueError(
-            "the state was made with another ERD model than the service's; the service "
-            "only runs its own model (start it with that model, or scan afresh)"
-        )
+        raise ValueError(refusal)
     sampler.model = model  # one model object shared by every session
     return sampler
 
