@@ -5,6 +5,11 @@ readings) and reconstructs with the same IDW as the autonomous sampler, so the
 two are compared like for like. Raster grids are not nested (a 10 % grid is not
 a subset of a 20 % grid), so :class:`RasterSampler` plans for one coverage.
 
+:class:`FlyRasterSampler` is the static fly reference and the first *segment
+sampler*: it hands out whole rows to fly (:meth:`FlyRasterSampler.suggest_segments`,
+:class:`fastscan.fly.Segment` in flight order), every k-th row first, then the rows
+in between, coarse to fine, so each completed level is a uniform row raster.
+
 Examples
 --------
 >>> import numpy as np
@@ -23,10 +28,18 @@ from typing import Any
 import numpy as np
 
 from fastscan._validation import check_points, check_shape, check_values, read_only
+from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.patterns import halton_points, random_points, raster_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
 
-__all__ = ["STATIC_SAMPLERS", "HaltonSampler", "RandomSampler", "RasterSampler", "StaticSampler"]
+__all__ = [
+    "STATIC_SAMPLERS",
+    "FlyRasterSampler",
+    "HaltonSampler",
+    "RandomSampler",
+    "RasterSampler",
+    "StaticSampler",
+]
 
 
 class StaticSampler:
@@ -95,6 +108,11 @@ class StaticSampler:
     @property
     def measured_values(self) -> np.ndarray:
         return np.concatenate(self._readings) if self._readings else np.zeros(0)
+
+    @property
+    def position(self) -> np.ndarray | None:
+        """(row, col) of the last measured point, or None before the first reading."""
+        return self._points[-1][-1].copy() if self._points else None
 
     @property
     def reconstruction(self) -> np.ndarray:
@@ -181,7 +199,97 @@ class HaltonSampler(StaticSampler):
         return points
 
 
+class FlyRasterSampler(StaticSampler):
+    """Fly every k-th row, then the rows in between, coarse to fine (a segment sampler).
+
+    Level 0 flies rows ``0, k, 2k, ...`` with ``k`` the largest power of two with
+    ``1 / k >= first_coverage`` (at most the number of rows); each further level
+    halves the spacing and adds the rows in between, until ``max_coverage`` is
+    reached at the end of a level. Rows alternate direction (serpentine) and the
+    levels alternate top-down and bottom-up, so the stage never travels back.
+    :meth:`suggest_segments` returns the next level's rows as
+    :class:`fastscan.fly.Segment` in flight order; :meth:`suggest` returns the same
+    readings as points (for a step replay of the same pattern).
+
+    Examples
+    --------
+    >>> s = FlyRasterSampler((8, 5), max_coverage=0.5, first_coverage=0.25)
+    >>> [(seg.start, seg.end) for seg in s.suggest_segments()]
+    [((0, 0), (0, 4)), ((4, 4), (4, 0))]
+    >>> pts = s.suggest(); s.ingest(pts, np.ones(len(pts)))
+    >>> [seg.start[0] for seg in s.suggest_segments()]
+    [6, 2]
+    """
+
+    name = "fly-raster"
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        *,
+        batch_size: int = 50,
+        max_coverage: float = 0.5,
+        seed: int | None = 0,
+        k: int = 10,
+        first_coverage: float | None = None,
+    ) -> None:
+        first = max_coverage if first_coverage is None else first_coverage
+        if not 0.0 < first <= 1.0:
+            raise ValueError(f"first_coverage must be in (0, 1], got {first_coverage!r}")
+        self.first_coverage = float(first)
+        super().__init__(shape, batch_size=batch_size, max_coverage=max_coverage, seed=seed, k=k)
+
+    def get_params(self) -> dict[str, Any]:
+        return {**super().get_params(), "first_coverage": self.first_coverage}
+
+    @property
+    def spacing(self) -> int:
+        """Row spacing ``k`` of the first level."""
+        n_rows = self.shape[0]
+        k = 1
+        while 2 * k <= n_rows and 1.0 / (2 * k) >= self.first_coverage:
+            k *= 2
+        return k
+
+    def _plan(self, n: int) -> np.ndarray:
+        n_rows, n_cols = self.shape
+        levels: list[list[Segment]] = []
+        done = np.zeros(n_rows, bool)
+        k, flipped, n_planned = self.spacing, False, 0
+        while n_planned < n and k >= 1:
+            rows = [r for r in range(0, n_rows, k) if not done[r]]
+            if flipped:
+                rows.reverse()
+            level = []
+            for r in rows:
+                forward = (sum(len(lv) for lv in levels) + len(level)) % 2 == 0
+                ends = ((r, 0), (r, n_cols - 1)) if forward else ((r, n_cols - 1), (r, 0))
+                level.append(Segment(*ends))
+                done[r] = True
+            levels.append(level)
+            n_planned += len(rows) * n_cols
+            k //= 2
+            flipped = not flipped
+        self._levels = levels
+        self._level_starts = np.cumsum([0] + [len(lv) * n_cols for lv in levels])
+        return segments_to_points([s for lv in levels for s in lv])[0]
+
+    def suggest_segments(self) -> list[Segment]:
+        """The rows of the next level, in flight order ([] once ``max_coverage`` is done)."""
+        level = int(np.searchsorted(self._level_starts, self._next, side="right")) - 1
+        if level >= len(self._levels):
+            return []
+        skip = (self._next - self._level_starts[level]) // self.shape[1]  # rows already flown
+        return list(self._levels[level][skip:])
+
+    def suggest(self, n: int | None = None) -> np.ndarray:
+        """The readings of :meth:`suggest_segments` (or the next ``n`` of them) as points."""
+        if n is not None:
+            return super().suggest(n)
+        return segments_to_points(self.suggest_segments())[0]
+
+
 #: Static strategies by name.
 STATIC_SAMPLERS: dict[str, type[StaticSampler]] = {
-    cls.name: cls for cls in (RasterSampler, RandomSampler, HaltonSampler)
+    cls.name: cls for cls in (RasterSampler, RandomSampler, HaltonSampler, FlyRasterSampler)
 }

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 __all__ = ["build_parser", "main"]
 
-DEFAULT_STRATEGIES = "fast,raster,random,halton"
 DEFAULT_COVERAGES = "0.01,0.05,0.1,0.2,0.3"
 
 
@@ -33,7 +32,7 @@ def _float_list(text: str) -> list[float]:
 
 
 def _strategy_list(text: str) -> list[str]:
-    from fastscan.replay import STRATEGIES
+    from fastscan.strategies import STRATEGIES
 
     names = [v.strip() for v in text.split(",") if v.strip()]
     for name in names:
@@ -50,6 +49,31 @@ def _strategy_list(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _seconds(allow_zero: bool):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        ok = value >= 0 if allow_zero else value > 0
+        if not (ok and value < float("inf")):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise argparse.ArgumentTypeError(f"expected a number of seconds {bound}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _positive_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (0 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -62,7 +86,9 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from fastscan import __version__
+    from fastscan.motion import NANOPROBE
     from fastscan.phantoms import PHANTOMS
+    from fastscan.strategies import STRATEGIES
 
     parser = argparse.ArgumentParser(
         prog="fastscan", description="Autonomous sparse scanning for X-ray microscopes."
@@ -74,15 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate",
         help="replay scans against a known image and compare strategies",
         description="Replay scans against a simulated detector that answers only the points "
-        "each strategy asks for; write metrics.csv, curves.png, reconstructions.png, "
-        "points_<strategy>.npy and summary.json.",
+        "each strategy asks for; write metrics.csv (with beam_time_s), curves.png, "
+        "reconstructions.png, points_<strategy>.npy, trajectory_<strategy>.npz and summary.json. "
+        "Beam time follows the time model of fastscan.beamtime in pixel units (pitch 1); the "
+        "defaults are a nanoprobe: 1000 px/s and 10,000 px/s^2 per axis, settle 10 ms, 25 ms "
+        "per step point, 50 ms per fly line, dwell 10 ms.",
+        epilog="strategies: "
+        + "; ".join(f"{name} ({s.kind}): {s.description}" for name, s in STRATEGIES.items()),
     )
     source = sim.add_mutually_exclusive_group()
     source.add_argument("--image", metavar="PATH", help="ground truth: .tif/.tiff, .png or .npy")
     source.add_argument(
         "--phantom", choices=PHANTOMS, help="built-in synthetic sample (default: flakes)"
     )
-    sim.add_argument("--strategies", type=_strategy_list, default=DEFAULT_STRATEGIES)
+    sim.add_argument(
+        "--strategies",
+        type=_strategy_list,
+        default=",".join(name for name, s in STRATEGIES.items() if s.default),
+        help="comma-separated (default: %(default)s)",
+    )
     sim.add_argument("--coverages", type=_float_list, default=DEFAULT_COVERAGES)
     sim.add_argument("--batch-size", type=_positive_int, default=50)
     sim.add_argument("--seed", type=int, default=0)
@@ -99,6 +135,35 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--denoise", metavar="NAME", help="downstream denoiser to add to the report")
     sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")
     sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    timing = sim.add_argument_group("beam-time model (pixel units)")
+    timing.add_argument(
+        "--dwell", type=_seconds(False), default=NANOPROBE.dwell, metavar="S",
+        help="detector dwell per reading, s (default %(default)s)",
+    )  # fmt: skip
+    timing.add_argument(
+        "--velocity", type=_positive_rate, default=NANOPROBE.velocity[0], metavar="PX_PER_S",
+        help="top speed of each axis, also the fly speed limit (default %(default)s)",
+    )  # fmt: skip
+    timing.add_argument(
+        "--acceleration", type=_positive_rate, default=NANOPROBE.acceleration[0],
+        metavar="PX_PER_S2", help="acceleration of each axis (default %(default)s)",
+    )  # fmt: skip
+    timing.add_argument(
+        "--settle", type=_seconds(True), default=NANOPROBE.settle_time, metavar="S",
+        help="settle after every move, s (default %(default)s)",
+    )  # fmt: skip
+    timing.add_argument(
+        "--point-overhead", type=_seconds(True), default=NANOPROBE.point_overhead, metavar="S",
+        help="fixed cost of every step point, s (default %(default)s)",
+    )  # fmt: skip
+    timing.add_argument(
+        "--line-overhead", type=_seconds(True), default=NANOPROBE.line_overhead, metavar="S",
+        help="fixed cost of every fly segment (arm, read out), s (default %(default)s)",
+    )  # fmt: skip
+    timing.add_argument(
+        "--motion-weight", type=_seconds(True), default=None, metavar="W",
+        help="motion-aware step batches: 0 = ERD only; default: the sampler's",
+    )  # fmt: skip
     sim.set_defaults(func=_run_simulate)
 
     train = commands.add_parser(
@@ -154,6 +219,13 @@ def _run_simulate(args: argparse.Namespace) -> int:
         denoise=args.denoise,
         segment=args.segment,
         quiet=args.quiet,
+        dwell=args.dwell,
+        velocity=args.velocity,
+        acceleration=args.acceleration,
+        settle=args.settle,
+        point_overhead=args.point_overhead,
+        line_overhead=args.line_overhead,
+        motion_weight=args.motion_weight,
     )
     run_simulate(config)
     return 0

@@ -2,8 +2,11 @@
 
 The :class:`SimulatedDetector` answers only for the points it is asked to
 measure, so a replay shows exactly what a strategy would have seen at the
-beamline. :func:`replay` drives any sampler (autonomous or static) to a list of
-coverages and keeps a :class:`Snapshot` at each.
+beamline. :func:`replay` drives any sampler (autonomous or static, point or
+segment sampler: see :mod:`fastscan.strategies`) to a list of coverages and keeps
+a :class:`Snapshot` at each. Given a :class:`fastscan.beamtime.TrajectoryBuilder`
+it also records when every reading ends under the beam-time model, and each
+snapshot's ``extra["beam_time_s"]``.
 
 Examples
 --------
@@ -26,14 +29,18 @@ from typing import Any
 import numpy as np
 
 from fastscan._validation import check_points
-from fastscan.baselines import STATIC_SAMPLERS
+from fastscan.beamtime import TrajectoryBuilder
+from fastscan.fly.segment import segments_to_points
 from fastscan.imageio import check_image
-from fastscan.sampler import Sampler
+from fastscan.motion import MotionModel
+from fastscan.strategies import STRATEGIES as _REGISTRY
+from fastscan.strategies import StrategySettings, make_strategy_sampler
 
 __all__ = ["STRATEGIES", "SimulatedDetector", "Snapshot", "make_sampler", "replay"]
 
-#: Strategy names understood by :func:`make_sampler`.
-STRATEGIES = ("fast", "fast-classic", *STATIC_SAMPLERS)
+#: Strategy names understood by :func:`make_sampler` (the registry at import time;
+#: :data:`fastscan.strategies.STRATEGIES` is the live one).
+STRATEGIES = tuple(_REGISTRY)
 
 
 class SimulatedDetector:
@@ -101,31 +108,28 @@ def make_sampler(
     batch_size: int = 50,
     seed: int | None = 0,
     model: str | None = None,
+    motion: MotionModel | None = None,
+    motion_weight: float | None = None,
+    coverages: Sequence[float] = (),
 ) -> Any:
-    """Build the sampler for a strategy name (see :data:`STRATEGIES`).
+    """Build the sampler for a strategy name (see :mod:`fastscan.strategies`).
 
     The autonomous strategies run with the change rule off, so a replay reaches
     every requested coverage; :func:`replay` still reports where it would have
     stopped. ``model`` (a shipped model name or a file) replaces the ERD model of
-    the "fast" strategy.
+    the "fast" strategy. ``motion`` is the beam-time model the samplers decide
+    with (None: no model, ERD-only batches); ``coverages`` the snapshot ladder.
     """
-    if strategy in ("fast", "fast-classic"):
-        settings = {"model": model}
-        if strategy == "fast-classic":  # FAST: its model, plain top-n batches, no tie-break
-            settings = {"model": "fast-classic", "spread": 0.0, "tie_break": 0.0}
-        return Sampler(
-            shape,
-            batch_size=batch_size,
-            seed=seed,
-            max_coverage=max_coverage,
-            change_tolerance=None,
-            **settings,
-        )
-    if strategy in STATIC_SAMPLERS:
-        return STATIC_SAMPLERS[strategy](
-            shape, batch_size=batch_size, max_coverage=max_coverage, seed=seed
-        )
-    raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    settings = StrategySettings(
+        max_coverage=max_coverage,
+        coverages=tuple(float(c) for c in coverages),
+        batch_size=batch_size,
+        seed=seed,
+        model=model,
+        motion=motion,
+        motion_weight=motion_weight,
+    )
+    return make_strategy_sampler(strategy, shape, settings)
 
 
 def _snapshot(sampler: Any, coverage: float) -> Snapshot:
@@ -150,6 +154,7 @@ def replay(
     *,
     progress: Callable[[int, int], None] | None = None,
     change_tolerance: float | None = 0.005,
+    trajectory: TrajectoryBuilder | None = None,
 ) -> list[Snapshot]:
     """Run ``sampler`` against ``detector`` and snapshot it at each coverage.
 
@@ -166,6 +171,11 @@ def replay(
     change_tolerance : float or None
         Coverage at which a sampler's change rule with this tolerance would have
         stopped is stored as ``extra["settled_coverage"]`` of every snapshot.
+    trajectory : TrajectoryBuilder, optional
+        Records every reading's end time (step points as suggested, segments as
+        flown); each snapshot then gets ``extra["beam_time_s"]``, the end of its
+        last reading. A segment sampler's segments are flown whole, so its
+        snapshots may hold more points than the coverage asked for.
 
     Returns
     -------
@@ -184,16 +194,30 @@ def replay(
     while index < len(targets):
         if sampler.n_measured >= counts[index]:
             snapshots.append(_snapshot(sampler, targets[index]))
+            if trajectory is not None:
+                snapshots[-1].extra["beam_time_s"] = trajectory.t_last
             index += 1
             continue
         if sampler.should_stop():
             break
         need = counts[index] - sampler.n_measured
         start = time.perf_counter()
-        points = sampler.suggest(need if need < sampler.batch_size else None)[:need]
+        if hasattr(sampler, "suggest_segments"):
+            segments = list(sampler.suggest_segments())
+            points = segments_to_points(segments)[0]
+        else:
+            segments = None
+            points = sampler.suggest(need if need < sampler.batch_size else None)[:need]
         if len(points) == 0:
             break
+        decided = time.perf_counter()
         values = detector.measure(points)
+        if trajectory is not None:
+            if segments is None:
+                trajectory.add_points(points)
+            else:
+                trajectory.add_segments(segments)
+        start += time.perf_counter() - decided  # the detector's time is not decision time
         sampler.ingest(points, values)
         times.append(time.perf_counter() - start)
         if settled_coverage is None and rule is not None and change_tolerance is not None:

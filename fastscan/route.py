@@ -1,6 +1,7 @@
 """Motion-time-aware route planning: the fastest order to visit a batch of stage positions.
 
-The cost of a move is the time the stage needs for it (:class:`MotionModel`):
+The cost of a move is the time the stage needs for it (:class:`MotionModel`, defined
+in :mod:`fastscan.motion` and re-exported here):
 per-axis trapezoidal velocity profiles, axes moving together (or one after the
 other), plus a settle time per move. :func:`plan_route` orders a batch into an
 open path from the current stage position that minimises the total motion time:
@@ -36,17 +37,16 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
 from fastscan import _route_kernels as _k
+from fastscan.motion import METRICS, MotionModel, move_times
 
 __all__ = [
     "METRICS",
@@ -60,7 +60,6 @@ __all__ = [
     "warm_up",
 ]
 
-METRICS = ("simultaneous", "euclidean", "manhattan")
 EXACT_MAX = 10  # batches up to this size are solved exactly
 NN_MAX = 20000  # above this, the construction is a Hilbert-curve order instead of O(n^2) NN
 MATRIX_MAX = 400  # up to this size move times are precomputed in an (n + 2)^2 matrix
@@ -71,167 +70,6 @@ KICK_SEGMENT = 30  # longest segment moved by a double-bridge kick (at most n //
 STALL_PER_POINT = 2  # restart from the best route after max(STALL_MIN, STALL_PER_POINT * n)
 STALL_MIN = 100  # kicks without improvement
 _CHUNK = 100  # kicks between two checks of the clock
-
-
-@dataclasses.dataclass(frozen=True)
-class MotionModel:
-    """How long the stage takes to move between two positions.
-
-    Parameters
-    ----------
-    velocity : (vx, vy)
-        Top speed of each axis, motor units per second (> 0, finite).
-    acceleration : (ax, ay)
-        Acceleration (= deceleration) of each axis, units per s^2 (> 0); ``inf``
-        means the axis reaches full speed instantly.
-    settle_time : float
-        Seconds added to every move (settling, position readback); a zero-length
-        move costs nothing.
-    metric : {"simultaneous", "euclidean", "manhattan"}
-        ``"simultaneous"``: both axes move at once, each with its own limits; the
-        move takes the longer of the two axis times. ``"euclidean"``: a
-        coordinated straight-line move whose path speed and acceleration are
-        limited by the slower axis, ``min(vx, vy)`` and ``min(ax, ay)`` (with equal
-        axes and no acceleration: length / v). ``"manhattan"``: the axes move one
-        after the other; the move takes the sum of the two axis times.
-
-    Notes
-    -----
-    One axis moving a distance ``d`` with top speed ``v`` and acceleration ``a``
-    takes ``2 sqrt(d / a)`` when ``d <= v**2 / a`` (it never reaches full speed,
-    triangular profile) and ``d / v + v / a`` otherwise (trapezoid).
-    Sequences (e.g. lists from JSON) are converted to tuples.
-    """
-
-    velocity: tuple[float, float] = (1.0, 1.0)
-    acceleration: tuple[float, float] = (math.inf, math.inf)
-    settle_time: float = 0.0
-    metric: str = "simultaneous"
-
-    def __post_init__(self) -> None:
-        velocity = _pair(self.velocity, "velocity")
-        if not all(math.isfinite(v) and v > 0 for v in velocity):
-            raise ValueError(f"velocity must be two finite numbers > 0, got {self.velocity!r}")
-        acceleration = _pair(self.acceleration, "acceleration")
-        if not all(a > 0 for a in acceleration):  # also rejects NaN
-            raise ValueError(
-                f"acceleration must be two numbers > 0 (inf = instantaneous), "
-                f"got {self.acceleration!r}"
-            )
-        try:
-            settle = float(self.settle_time)
-        except (TypeError, ValueError):
-            raise ValueError(f"settle_time must be a number, got {self.settle_time!r}") from None
-        if not (math.isfinite(settle) and settle >= 0):
-            raise ValueError(f"settle_time must be a finite number >= 0, got {self.settle_time!r}")
-        if self.metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
-        object.__setattr__(self, "velocity", velocity)
-        object.__setattr__(self, "acceleration", acceleration)
-        object.__setattr__(self, "settle_time", settle)
-
-    @classmethod
-    def from_motors(
-        cls,
-        x_motor: Any,
-        y_motor: Any,
-        *,
-        settle_time: float = 0.0,
-        metric: str = "simultaneous",
-    ) -> MotionModel:
-        """Build the model from two motor objects (duck-typed, e.g. ophyd ``EpicsMotor``).
-
-        Reads ``motor.velocity.get()`` (units/s) and ``motor.acceleration.get()``.
-        As in ophyd's ``EpicsMotor``, ``acceleration`` is the EPICS ``.ACCL`` field:
-        the *time in seconds* to reach full speed, so the acceleration used here is
-        ``VELO / ACCL`` units/s^2 (``ACCL = 0`` means instantaneous, ``inf``).
-        Positions must then be given in the motors' units.
-        """
-        speeds, accels = [], []
-        for axis, motor in (("x", x_motor), ("y", y_motor)):
-            velocity = _read_signal(motor, "velocity", axis)
-            ramp = _read_signal(motor, "acceleration", axis)
-            if not (math.isfinite(velocity) and velocity > 0):
-                raise ValueError(
-                    f"{axis} motor {_motor_name(motor)} velocity must be > 0 units/s, "
-                    f"got {velocity!r}"
-                )
-            if not (math.isfinite(ramp) and ramp >= 0):
-                raise ValueError(
-                    f"{axis} motor {_motor_name(motor)} acceleration (ACCL, seconds to full "
-                    f"speed) must be >= 0, got {ramp!r}"
-                )
-            speeds.append(velocity)
-            accels.append(velocity / ramp if ramp > 0 else math.inf)
-        return cls(tuple(speeds), tuple(accels), settle_time, metric)
-
-    def move_time(self, dx: ArrayLike, dy: ArrayLike) -> float | np.ndarray:
-        """Seconds to move by ``(dx, dy)`` (broadcast over arrays), settle included."""
-        dx = np.abs(np.asarray(dx, float))
-        dy = np.abs(np.asarray(dy, float))
-        (vx, vy), (ax, ay) = self.velocity, self.acceleration
-        if self.metric == "simultaneous":
-            t = np.maximum(_axis_time(dx, vx, ax), _axis_time(dy, vy, ay))
-        elif self.metric == "euclidean":
-            t = _axis_time(np.hypot(dx, dy), min(vx, vy), min(ax, ay))
-        else:
-            t = _axis_time(dx, vx, ax) + _axis_time(dy, vy, ay)
-        t = np.where((dx == 0) & (dy == 0), 0.0, t + self.settle_time)
-        return float(t) if t.ndim == 0 else t
-
-    def _params(self) -> np.ndarray:
-        return np.array(
-            [*self.velocity, *self.acceleration, self.settle_time, METRICS.index(self.metric)],
-            float,
-        )
-
-
-def _pair(value: object, name: str) -> tuple[float, float]:
-    try:
-        pair = tuple(float(v) for v in value)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be two numbers (x, y), got {value!r}") from None
-    if len(pair) != 2:
-        raise ValueError(f"{name} must be two numbers (x, y), got {value!r}")
-    return pair  # type: ignore[return-value]
-
-
-def _motor_name(motor: Any) -> str:
-    return repr(getattr(motor, "name", motor))
-
-
-def _read_signal(motor: Any, attr: str, axis: str) -> float:
-    signal = getattr(motor, attr, None)
-    if signal is None or not callable(getattr(signal, "get", None)):
-        raise TypeError(
-            f"{axis} motor {_motor_name(motor)} has no '{attr}' signal with .get(); "
-            "from_motors needs motors with velocity and acceleration (e.g. ophyd EpicsMotor)"
-        )
-    try:
-        return float(signal.get())
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{axis} motor {_motor_name(motor)} {attr} is not a number: {signal.get()!r}"
-        ) from None
-
-
-def _axis_time(d: np.ndarray, v: float, a: float) -> np.ndarray:
-    if math.isinf(a):
-        return d / v
-    return np.where(d <= v * v / a, 2.0 * np.sqrt(d / a), d / v + v / a)
-
-
-def move_times(from_xy: ArrayLike, to_xy: ArrayLike, motion: MotionModel | None = None) -> Any:
-    """Seconds to move from ``from_xy`` to ``to_xy`` (arrays of (..., 2), broadcast)."""
-    motion = MotionModel() if motion is None else motion
-    a = np.asarray(from_xy, float)
-    b = np.asarray(to_xy, float)
-    if a.shape[-1:] != (2,) or b.shape[-1:] != (2,):
-        raise ValueError(
-            f"positions must have a last axis of length 2 (x, y), got {a.shape} and {b.shape}"
-        )
-    d = b - a
-    return motion.move_time(d[..., 0], d[..., 1])
 
 
 # ---------------------------------------------------------------------------- validation

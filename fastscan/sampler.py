@@ -36,11 +36,12 @@ from fastscan.neighbors import CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.route import MotionModel, plan_route
-from fastscan.selection import TileMax, select_batch
+from fastscan.selection import TileMax, select_batch, select_batch_motion
 from fastscan.stopping import StopRule
 
 __all__ = ["Sampler"]
 
+DEFAULT_MOTION_WEIGHT = 3.0  # motion-aware batches when a motion model is given
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
@@ -73,9 +74,18 @@ class Sampler:
         (:func:`fastscan.features.analytic_rd`). Small, so it only orders pixels
         the model cannot tell apart (a flat ERD late in a scan); 0 is FAST.
     motion : MotionModel or None
-        Stage motion model for the route; None uses simultaneous unit-speed axes.
+        Beam-time model (:mod:`fastscan.motion`) for the route and, with
+        ``motion_weight``, the batch choice; None uses simultaneous unit-speed axes
+        for the route and chooses batches by ERD alone.
     pixel_pitch : (x_step, y_step)
         Motor distance between adjacent columns and rows, for the route.
+    motion_weight : float
+        Motion-aware batches (used only with a ``motion`` model): each pick
+        maximises ERD / (settle + point overhead + dwell + ``motion_weight`` *
+        travel from the previous pick), so a batch grows as a path from the stage
+        (:func:`fastscan.selection.select_batch_motion`). 0 is the ERD-only choice
+        (best quality per point); the default minimises beam time to quality
+        under the model (``benchmarks/bench_beamtime.py``).
     """
 
     def __init__(
@@ -95,8 +105,12 @@ class Sampler:
         tie_break: float = 1e-3,
         motion: MotionModel | None = None,
         pixel_pitch: tuple[float, float] = (1.0, 1.0),
+        motion_weight: float = DEFAULT_MOTION_WEIGHT,
     ) -> None:
         self.shape = check_shape(shape)
+        if not (np.isfinite(motion_weight) and motion_weight >= 0):
+            raise ValueError(f"motion_weight must be a finite number >= 0, got {motion_weight!r}")
+        self.motion_weight = float(motion_weight)
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if not 0.0 < initial_fraction <= 1.0:
@@ -165,6 +179,10 @@ class Sampler:
             band = max(1, int(round(np.sqrt(n_pixels / n_initial))))
             self._initial_points = initial[serpentine_order(initial, band)]
         return self._initial_points
+
+    @_initial.setter
+    def _initial(self, points: np.ndarray) -> None:  # another start (e.g. the fly sampler)
+        self._initial_points = np.asarray(points, np.int64).reshape(-1, 2)
 
     @property
     def reconstruction(self) -> np.ndarray:
@@ -240,15 +258,25 @@ class Sampler:
         count = self.batch_size if n is None else int(n)
         n_cap = int(np.ceil(self.stop_rule.max_coverage * self._mask.size - 1e-9))
         count = min(count, n_cap - self._n_measured)  # never overshoot max_coverage
-        batch = select_batch(
+        batch = self._select(count)
+        return batch[self._route(batch)]
+
+    def _select(self, count: int) -> np.ndarray:
+        kwargs = {"offsets": self._table.offsets, "offset_dist": self._table.distances}
+        if self.motion is None or self.motion_weight == 0:
+            return select_batch(self._tiles, self._mask, count, spread=self.spread, **kwargs)
+        position = self.position
+        return select_batch_motion(
             self._tiles,
             self._mask,
             count,
             spread=self.spread,
-            offsets=self._table.offsets,
-            offset_dist=self._table.distances,
+            start=(0.0, 0.0) if position is None else position.astype(float),
+            motion=self.motion,
+            weight=self.motion_weight,
+            pixel_pitch=self.pixel_pitch,
+            **kwargs,
         )
-        return batch[self._route(batch)]
 
     def _route(self, points: np.ndarray) -> np.ndarray:
         if len(points) < 2:
@@ -434,6 +462,7 @@ class Sampler:
             "k": self.k,
             "tie_break": self.tie_break,
             "pixel_pitch": list(self.pixel_pitch),
+            "motion_weight": self.motion_weight,
         }
 
     def save(self, path: str | Path) -> Path:

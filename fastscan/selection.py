@@ -7,6 +7,16 @@ pick p, the ERD of nearby pixels q is multiplied by
 is p's distance to the nearest measured pixel: measuring p will remove most of
 the error within about that distance, so its neighbours are worth less. The ERD
 map is restored afterwards, so choosing a batch changes no state.
+
+Motion-aware choice (:func:`select_batch_motion`): each pick maximises ERD per
+second of beam time instead, ``ERD(p) / (fixed + weight * travel(q -> p))``, where
+``q`` is the stage position (the previous pick), ``travel`` the trapezoidal axis
+move time of the :class:`fastscan.motion.MotionModel` and ``fixed = settle +
+point_overhead + dwell`` what every step point pays. The batch grows as a path
+from the stage, each point the best rate from the last (cheapest insertion at the
+end of the route being built); ``weight = 0`` is the ERD-only choice, ``weight =
+1`` the model's true marginal time. Tiles are searched best bound first, so a pick
+costs a pass over the tiles plus a few tiles' pixels.
 """
 
 from __future__ import annotations
@@ -14,7 +24,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["TileMax", "select_batch"]
+from fastscan._route_kernels import move_time
+from fastscan.motion import MotionModel
+
+__all__ = ["TileMax", "select_batch", "select_batch_motion"]
 
 
 @njit(cache=True)
@@ -68,12 +81,51 @@ def _nearest_measured(mask, r0, c0, offsets, offset_dist):
 
 
 @njit(cache=True)
-def _select(erd, mask, tile_max, tile, n, spread, offsets, offset_dist, out):
+def _suppress(erd, mask, tile_max, tile, r0, c0, spread, offsets, offset_dist, undo, n_undo):
+    """Take pixel (r0, c0) and damp the ERD around it; every change is logged in ``undo``.
+
+    ``undo`` is a (cap, 3) float array of (row, col, old value); returns it (grown if
+    needed) and the new count.
+    """
     n_rows, n_cols = erd.shape
-    cap = 1 << 16
-    undo_r = np.empty(cap, np.int64)
-    undo_c = np.empty(cap, np.int64)
-    undo_v = np.empty(cap, np.float64)
+    half = 0
+    s = 0.0
+    if spread > 0.0:
+        s = spread * _nearest_measured(mask, r0, c0, offsets, offset_dist)
+        half = int(np.ceil(3.0 * s))
+    for r in range(max(r0 - half, 0), min(r0 + half + 1, n_rows)):
+        for c in range(max(c0 - half, 0), min(c0 + half + 1, n_cols)):
+            if erd[r, c] < 0.0 and not (r == r0 and c == c0):
+                continue
+            if n_undo == undo.shape[0]:
+                grown = np.empty((2 * undo.shape[0], 3))
+                grown[:n_undo] = undo
+                undo = grown
+            undo[n_undo, 0], undo[n_undo, 1], undo[n_undo, 2] = r, c, erd[r, c]
+            n_undo += 1
+            if r == r0 and c == c0:
+                erd[r, c] = -1.0
+            else:
+                d2 = (r - r0) * (r - r0) + (c - c0) * (c - c0)
+                erd[r, c] *= 1.0 - np.exp(-d2 / (2.0 * s * s))
+    for tr in range(max(r0 - half, 0) // tile, min(r0 + half, n_rows - 1) // tile + 1):
+        for tc in range(max(c0 - half, 0) // tile, min(c0 + half, n_cols - 1) // tile + 1):
+            _refresh_tile(erd, tile_max, tile, tr, tc)
+    return undo, n_undo
+
+
+@njit(cache=True)
+def _restore(erd, tile_max, tile, undo, n_undo):
+    for i in range(n_undo - 1, -1, -1):
+        erd[int(undo[i, 0]), int(undo[i, 1])] = undo[i, 2]
+    rows = undo[:n_undo, 0].astype(np.int64)
+    cols = undo[:n_undo, 1].astype(np.int64)
+    _refresh_tiles_of(erd, tile_max, tile, rows, cols)
+
+
+@njit(cache=True)
+def _select(erd, mask, tile_max, tile, n, spread, offsets, offset_dist, out):
+    undo = np.empty((1 << 16, 3))
     n_undo = 0
     n_out = 0
     for _ in range(n):
@@ -82,33 +134,79 @@ def _select(erd, mask, tile_max, tile, n, spread, offsets, offset_dist, out):
             break
         out[n_out, 0], out[n_out, 1] = r0, c0
         n_out += 1
-        half = 0
-        s = 0.0
-        if spread > 0.0:
-            s = spread * _nearest_measured(mask, r0, c0, offsets, offset_dist)
-            half = int(np.ceil(3.0 * s))
-        for r in range(max(r0 - half, 0), min(r0 + half + 1, n_rows)):
-            for c in range(max(c0 - half, 0), min(c0 + half + 1, n_cols)):
-                if erd[r, c] < 0.0 and not (r == r0 and c == c0):
+        undo, n_undo = _suppress(
+            erd, mask, tile_max, tile, r0, c0, spread, offsets, offset_dist, undo, n_undo
+        )
+    _restore(erd, tile_max, tile, undo, n_undo)
+    return n_out
+
+
+@njit(cache=True)
+def _travel(dr, dc, prm):
+    """Axis travel seconds (no settle) for a move of (dr, dc) pixels; prm as route kernels."""
+    return move_time(dc * prm[6], dr * prm[7], prm)
+
+
+@njit(cache=True)
+def _best_by_rate(erd, tile_max, tile, cur_r, cur_c, prm, fixed, weight, bound):
+    """Unmeasured pixel with the highest ERD / (fixed + weight * travel from (cur_r, cur_c)).
+
+    Branch and bound over tiles: a tile's bound is its maximum ERD over the travel
+    to its nearest corner or edge; tiles are opened best bound first until no
+    bound beats the best pixel found. ``bound`` is scratch of tile_max's shape.
+    """
+    n_rows, n_cols = erd.shape
+    t_rows, t_cols = tile_max.shape
+    for tr in range(t_rows):
+        r_lo, r_hi = tr * tile, min((tr + 1) * tile, n_rows) - 1
+        dr = max(0.0, r_lo - cur_r, cur_r - r_hi)
+        for tc in range(t_cols):
+            if tile_max[tr, tc] < 0.0:
+                bound[tr, tc] = -1.0
+                continue
+            c_lo, c_hi = tc * tile, min((tc + 1) * tile, n_cols) - 1
+            dc = max(0.0, c_lo - cur_c, cur_c - c_hi)
+            bound[tr, tc] = tile_max[tr, tc] / (fixed + weight * _travel(dr, dc, prm))
+    best, best_r, best_c = -1.0, -1, -1
+    while True:
+        top, top_r, top_c = -1.0, -1, -1
+        for tr in range(t_rows):
+            for tc in range(t_cols):
+                if bound[tr, tc] > top:
+                    top, top_r, top_c = bound[tr, tc], tr, tc
+        if top_r < 0 or top <= best:
+            break
+        bound[top_r, top_c] = -1.0
+        for r in range(top_r * tile, min((top_r + 1) * tile, n_rows)):
+            for c in range(top_c * tile, min((top_c + 1) * tile, n_cols)):
+                if erd[r, c] < 0.0:
                     continue
-                if n_undo == undo_r.shape[0]:
-                    grow = undo_r.shape[0] * 2
-                    undo_r = np.concatenate((undo_r, np.empty(grow - undo_r.shape[0], np.int64)))
-                    undo_c = np.concatenate((undo_c, np.empty(grow - undo_c.shape[0], np.int64)))
-                    undo_v = np.concatenate((undo_v, np.empty(grow - undo_v.shape[0])))
-                undo_r[n_undo], undo_c[n_undo], undo_v[n_undo] = r, c, erd[r, c]
-                n_undo += 1
-                if r == r0 and c == c0:
-                    erd[r, c] = -1.0
-                else:
-                    d2 = (r - r0) * (r - r0) + (c - c0) * (c - c0)
-                    erd[r, c] *= 1.0 - np.exp(-d2 / (2.0 * s * s))
-        for tr in range(max(r0 - half, 0) // tile, min(r0 + half, n_rows - 1) // tile + 1):
-            for tc in range(max(c0 - half, 0) // tile, min(c0 + half, n_cols - 1) // tile + 1):
-                _refresh_tile(erd, tile_max, tile, tr, tc)
-    for i in range(n_undo - 1, -1, -1):
-        erd[undo_r[i], undo_c[i]] = undo_v[i]
-    _refresh_tiles_of(erd, tile_max, tile, undo_r[:n_undo], undo_c[:n_undo])
+                score = erd[r, c] / (fixed + weight * _travel(r - cur_r, c - cur_c, prm))
+                if score > best:
+                    best, best_r, best_c = score, r, c
+    return best_r, best_c
+
+
+@njit(cache=True)
+def _select_motion(
+    erd, mask, tile_max, tile, n, spread, offsets, offset_dist, out, start, prm, fixed, weight
+):
+    undo = np.empty((1 << 16, 3))
+    n_undo = 0
+    n_out = 0
+    bound = np.empty(tile_max.shape)
+    cur_r, cur_c = start[0], start[1]
+    for _ in range(n):
+        r0, c0 = _best_by_rate(erd, tile_max, tile, cur_r, cur_c, prm, fixed, weight, bound)
+        if r0 < 0:
+            break
+        out[n_out, 0], out[n_out, 1] = r0, c0
+        n_out += 1
+        undo, n_undo = _suppress(
+            erd, mask, tile_max, tile, r0, c0, spread, offsets, offset_dist, undo, n_undo
+        )
+        cur_r, cur_c = float(r0), float(c0)
+    _restore(erd, tile_max, tile, undo, n_undo)
     return n_out
 
 
@@ -165,4 +263,45 @@ def select_batch(
     n_out = _select(
         tiles.erd, mask, tiles.maxima, tiles.tile, n, float(spread), offsets, offset_dist, out
     )
+    return out[:n_out]
+
+
+def select_batch_motion(
+    tiles: TileMax,
+    mask: np.ndarray,
+    n: int,
+    *,
+    spread: float,
+    offsets: np.ndarray,
+    offset_dist: np.ndarray,
+    start: tuple[float, float] | np.ndarray,
+    motion: MotionModel,
+    weight: float = 1.0,
+    pixel_pitch: tuple[float, float] = (1.0, 1.0),
+) -> np.ndarray:
+    """Pick up to ``n`` unmeasured pixels for ERD per second of beam time, from ``start``.
+
+    ``start`` is the stage position as (row, col) pixels; ``motion`` gives the move
+    times (``pixel_pitch = (x_step, y_step)`` converts pixels to motor units);
+    ``weight >= 0`` scales the travel in the rate (0: ERD only). Returns (k, 2) int64
+    (row, col) in the order picked, a path from ``start``. ``tiles.erd`` is
+    restored before returning.
+    """
+    if n < 0:
+        raise ValueError(f"batch size must be >= 0, got {n}")
+    if spread < 0 or not np.isfinite(spread):
+        raise ValueError(f"spread must be a finite number >= 0, got {spread}")
+    if not (np.isfinite(weight) and weight >= 0):
+        raise ValueError(f"motion weight must be a finite number >= 0, got {weight!r}")
+    start_arr = np.asarray(start, float)
+    if start_arr.shape != (2,) or not np.isfinite(start_arr).all():
+        raise ValueError(f"start must be a finite (row, col) pair, got {start!r}")
+    prm = np.concatenate([motion._params(), np.asarray(pixel_pitch, float)])
+    prm[4] = 0.0  # settle is in the fixed cost
+    fixed = motion.settle_time + motion.point_overhead + motion.dwell
+    out = np.zeros((n, 2), np.int64)
+    n_out = _select_motion(
+        tiles.erd, mask, tiles.maxima, tiles.tile, n, float(spread), offsets, offset_dist,
+        out, start_arr, prm, float(fixed), float(weight),
+    )  # fmt: skip
     return out[:n_out]

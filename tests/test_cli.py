@@ -31,6 +31,8 @@ def test_simulate_writes_every_output(image_file, tmp_path, capsys):
             str(image_file),
             "--coverages",
             "0.05,0.15",
+            "--strategies",
+            "fast,raster,random,halton",
             "--batch-size",
             "40",
             "--out",

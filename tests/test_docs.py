@@ -15,6 +15,9 @@ MODULES = [
     "fastscan.metrics",
     "fastscan.imageio",
     "fastscan.replay",
+    "fastscan.motion",
+    "fastscan.beamtime",
+    "fastscan.strategies",
 ]
 
 

@@ -22,6 +22,7 @@ METRIC_COLUMNS = (
     "psnr",
     "nrmse_biharmonic",
     "ssim_biharmonic",
+    "beam_time_s",
 )
 
 _COLOURS = {
@@ -30,6 +31,8 @@ _COLOURS = {
     "raster": "C0",
     "random": "C7",
     "halton": "C2",
+    "fly-raster": "C4",
+    "fast-fly": "C5",
 }
 
 
@@ -46,6 +49,10 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
     return path
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
 def _fmt(value: Any) -> Any:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.6g}"
@@ -55,7 +62,7 @@ def _fmt(value: Any) -> Any:
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Plain-text table of the metrics (one line per strategy and coverage)."""
     header = f"{'strategy':<13}{'coverage':>9}{'points':>9}{'NRMSE':>8}{'SSIM':>7}{'PSNR':>7}"
-    header += f"{'NRMSE bih':>10}{'SSIM bih':>9}"
+    header += f"{'NRMSE bih':>10}{'SSIM bih':>9}{'beam s':>10}"
     lines = [header, "-" * len(header)]
     for row in rows:
         lines.append(
@@ -63,6 +70,7 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
             f"{row['nrmse']:>8.3f}{row['ssim']:>7.3f}{row['psnr']:>7.1f}"
             f"{row.get('nrmse_biharmonic', float('nan')):>10.3f}"
             f"{row.get('ssim_biharmonic', float('nan')):>9.3f}"
+            f"{row.get('beam_time_s', float('nan')):>10.1f}"
         )
     return "\n".join(lines)
 
@@ -86,12 +94,14 @@ def plot_curves(
 ) -> Path:
     """NRMSE and SSIM against coverage, own reconstruction solid, biharmonic dashed.
 
-    ``reference`` (optional) maps a label to ``(coverages, nrmse)`` drawn in black,
-    e.g. a published curve.
+    When the rows have ``beam_time_s``, a third panel shows NRMSE against beam
+    time (log scale). ``reference`` (optional) maps a label to ``(coverages,
+    nrmse)`` drawn in black, e.g. a published curve.
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = _figure(2)
+    timed = any(_finite(row.get("beam_time_s")) for row in rows)
+    fig, axes = _figure(3 if timed else 2)
     strategies = list(dict.fromkeys(row["strategy"] for row in rows))
     for name in strategies:
         mine = [r for r in rows if r["strategy"] == name]
@@ -102,11 +112,22 @@ def plot_curves(
             bih = [r.get(f"{key}_biharmonic", float("nan")) for r in mine]
             if not all(math.isnan(v) for v in bih):
                 ax.plot(cov, bih, "s--", color=colour, alpha=0.6, label=f"{name} (biharmonic)")
+        if timed:
+            pairs = [(r["beam_time_s"], r["nrmse"]) for r in mine if _finite(r.get("beam_time_s"))]
+            if pairs:
+                seconds, values = zip(*sorted(pairs))
+                axes[0][2].plot(seconds, values, "o-", color=colour, label=name)
+    if timed:
+        axes[0][2].set_xscale("log")
+        axes[0][2].set_xlabel("beam time (s)")
+        axes[0][2].set_ylabel("NRMSE")
+        axes[0][2].grid(alpha=0.3, which="both")
+        axes[0][2].legend(fontsize=7)
     for label, (cov, values) in (reference or {}).items():
         axes[0][0].plot([100 * c for c in cov], values, "k^:", label=label)
     axes[0][0].set_ylabel("NRMSE (lower is better)")
     axes[0][1].set_ylabel("SSIM (higher is better)")
-    for ax in axes[0]:
+    for ax in axes[0][:2]:
         ax.set_xlabel("coverage (%)")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)

@@ -13,13 +13,19 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.compare.report import format_table, plot_curves, plot_reconstructions, write_csv
 from fastscan.imageio import load_image
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
+from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay
+from fastscan.strategies import STRATEGIES
 
-__all__ = ["DEMO_PHANTOM", "SimulateConfig", "run_simulate"]
+__all__ = ["DEFAULT_STRATEGIES", "DEMO_PHANTOM", "SimulateConfig", "run_simulate"]
+
+#: Strategies run when none are named: every registered strategy marked default.
+DEFAULT_STRATEGIES = tuple(name for name, s in STRATEGIES.items() if s.default)
 
 #: The built-in sample: a flakes phantom whose seed is not among the training seeds.
 DEMO_PHANTOM = {"shape": (240, 360), "seed": 7}
@@ -32,7 +38,7 @@ class SimulateConfig:
 
     image: str | None = None
     phantom: str | None = None
-    strategies: tuple[str, ...] = ("fast", "raster", "random", "halton")
+    strategies: tuple[str, ...] = DEFAULT_STRATEGIES
     coverages: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.3)
     batch_size: int = 50
     seed: int = 0
@@ -43,6 +49,24 @@ class SimulateConfig:
     denoise: str | None = None
     segment: str | None = None
     quiet: bool = False
+    dwell: float = NANOPROBE.dwell
+    velocity: float = NANOPROBE.velocity[0]
+    acceleration: float = NANOPROBE.acceleration[0]
+    settle: float = NANOPROBE.settle_time
+    point_overhead: float = NANOPROBE.point_overhead
+    line_overhead: float = NANOPROBE.line_overhead
+    motion_weight: float | None = None
+
+    def motion(self) -> MotionModel:
+        """The beam-time model in pixel units (both axes alike), validated."""
+        return MotionModel(
+            velocity=(self.velocity, self.velocity),
+            acceleration=(self.acceleration, self.acceleration),
+            settle_time=self.settle,
+            dwell=self.dwell,
+            point_overhead=self.point_overhead,
+            line_overhead=self.line_overhead,
+        )
 
 
 class _Progress:
@@ -97,15 +121,17 @@ def _load_truth(config: SimulateConfig) -> tuple[np.ndarray, np.ndarray | None, 
 
 
 def _run_strategy(
-    name: str, truth: np.ndarray, config: SimulateConfig
-) -> tuple[list[Snapshot], np.ndarray, dict[str, Any]]:
-    """Snapshots at every coverage, the points of the largest, and timing facts."""
+    name: str, truth: np.ndarray, config: SimulateConfig, motion: MotionModel
+) -> tuple[list[Snapshot], np.ndarray, Trajectory, dict[str, Any]]:
+    """Snapshots at every coverage, the points and trajectory of the largest, timing facts."""
     progress = _Progress(name, not config.quiet)
     start = time.perf_counter()
-    # raster grids are not nested: one fresh grid per coverage
-    runs = [[c] for c in config.coverages] if name == "raster" else [list(config.coverages)]
+    # a step raster is not nested: one fresh grid (one fresh scan) per coverage
+    fresh = STRATEGIES[name].fresh_per_coverage
+    runs = [[c] for c in config.coverages] if fresh else [list(config.coverages)]
     snapshots: list[Snapshot] = []
     points = np.zeros((0, 2), np.int64)
+    builder = TrajectoryBuilder(motion, shape=truth.shape)
     facts: dict[str, Any] = {}
     for coverages in runs:
         sampler = make_sampler(
@@ -115,15 +141,19 @@ def _run_strategy(
             batch_size=config.batch_size,
             seed=config.seed,
             model=config.model,
+            motion=motion,
+            motion_weight=config.motion_weight,
+            coverages=config.coverages,
         )
         detector = SimulatedDetector(truth, noise=config.noise, seed=config.seed)
-        snapshots += replay(sampler, detector, coverages, progress=progress)
+        builder = TrajectoryBuilder(motion, shape=truth.shape)
+        snapshots += replay(sampler, detector, coverages, progress=progress, trajectory=builder)
         points = sampler.measured_points
         if snapshots:
             facts = {k: v for k, v in snapshots[-1].extra.items() if v is not None}
     facts["seconds"] = round(time.perf_counter() - start, 2)
-    progress.close(f"done in {facts['seconds']:.1f} s")
-    return snapshots, points, facts
+    progress.close(f"done in {facts['seconds']:.1f} s, beam time {builder.t_last:.1f} s")
+    return snapshots, points, builder.trajectory(), facts
 
 
 def _score(truth: np.ndarray, name: str, snap: Snapshot, biharmonic: bool) -> dict[str, Any]:
@@ -131,6 +161,7 @@ def _score(truth: np.ndarray, name: str, snap: Snapshot, biharmonic: bool) -> di
         "strategy": name,
         "coverage": snap.coverage,
         "n_measured": snap.n_measured,
+        "beam_time_s": snap.extra.get("beam_time_s", float("nan")),
         **image_scores(truth, snap.reconstruction),
         "nrmse_biharmonic": float("nan"),
         "ssim_biharmonic": float("nan"),
@@ -144,6 +175,10 @@ def _score(truth: np.ndarray, name: str, snap: Snapshot, biharmonic: bool) -> di
 
 def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     """Replay every strategy, write the outputs to ``config.out`` and return the summary."""
+    motion = config.motion()  # bad timing fails before any replay
+    unknown = [name for name in config.strategies if name not in STRATEGIES]
+    if unknown:
+        raise ValueError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
     truth, labels, source = _load_truth(config)
     if config.model is not None:
         from fastscan.erd.estimator import load_model
@@ -158,8 +193,11 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     panels: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     strategies: dict[str, Any] = {}
     for name in config.strategies:
-        snapshots, points, facts = _run_strategy(name, truth, config)
+        snapshots, points, trajectory, facts = _run_strategy(name, truth, config, motion)
         np.save(out / f"points_{name}.npy", points.astype(np.int64))
+        trajectory.save(out / f"trajectory_{name}.npz", motion=motion)
+        facts["beam_time_s"] = trajectory.beam_time
+        facts["kind"] = STRATEGIES[name].kind
         if config.biharmonic and not config.quiet:
             print(f"{'':<13}scoring (biharmonic completion) ...", file=sys.stderr, flush=True)
         for snap in snapshots:
@@ -178,6 +216,13 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
         "source": source,
         "shape": list(truth.shape),
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        "time_model": {
+            "units": "pixels (pitch 1) and seconds",
+            **asdict(motion),
+            "rules": "fastscan.beamtime: step point = move + settle + point_overhead + dwell; "
+            "fly segment = move + settle + line_overhead + v/a + one pixel time per reading "
+            "(max(dwell, 1/fly_velocity)) + v/a",
+        },
         "strategies": strategies,
         "rows": rows,
     }
@@ -193,7 +238,8 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
         for coverage, metrics in strategies.get("fast", {}).get("models", {}).items():
             print(_model_line(float(coverage), metrics))
         print(
-            f"wrote {out}/metrics.csv, curves.png, reconstructions.png, points_*.npy, summary.json"
+            f"wrote {out}/metrics.csv, curves.png, reconstructions.png, points_*.npy, "
+            "trajectory_*.npz, summary.json"
         )
     return summary
 

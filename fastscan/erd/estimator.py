@@ -297,6 +297,14 @@ class ERDModel:
             header = json.loads(header_text)
             if not isinstance(header, dict):
                 raise ValueError("the header is not a JSON object")
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise ValueError(f"{source} is not a fastscan ERD model ({exc})") from None
+        if header.get("schema") != SCHEMA:
+            raise ValueError(
+                f"{source} has model schema {header.get('schema')!r}; "
+                f"this fastscan reads {SCHEMA!r}"
+            )
+        try:
             n_layers = sum(1 for key in arrays if str(key).startswith("coef_"))
             if not 1 <= n_layers <= _MAX_LAYERS:
                 raise ValueError(f"{n_layers} layers; allowed 1 to {_MAX_LAYERS}")
@@ -306,13 +314,8 @@ class ERDModel:
                 _stored_array(arrays, key, 1) if key in arrays else None
                 for key in ("feature_mean", "feature_scale")
             ]
-        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{source} is not a fastscan ERD model ({exc})") from None
-        if header.get("schema") != SCHEMA:
-            raise ValueError(
-                f"{source} has model schema {header.get('schema')!r}; "
-                f"this fastscan reads {SCHEMA!r}"
-            )
         params = _checked_params(header.get("params"), source)
         expected_in = params["n_components"]
         for i, (w, b) in enumerate(zip(coefs, intercepts)):

@@ -1,0 +1,137 @@
+"""Numba kernels of the fly planner; each has a NumPy reference in tests/test_fly_kernels.py.
+
+A *line* is one row (``axis=0``) or one column (``axis=1``) of a 2-D weight map
+(the ERD, 0 where nothing is to be gained). A segment over pixels ``a..b`` of a
+line is worth ``sum(w[a..b]) / (fixed + (b - a + 1) * pixel_time)`` per second.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _line_value(weights, axis, line, i):
+    if axis == 0:
+        return weights[line, i]
+    return weights[i, line]
+
+
+@njit(cache=True)
+def _kadane(weights, axis, line, n, penalty):
+    """Max over intervals [a, b] of sum(w[a..b] - penalty): (best, a, b); a = -1 if n = 0."""
+    best = -np.inf
+    best_a = -1
+    best_b = -1
+    current = 0.0
+    start = 0
+    for i in range(n):
+        x = _line_value(weights, axis, line, i) - penalty
+        if i == 0 or current <= 0.0:
+            current = x
+            start = i
+        else:
+            current += x
+        if current > best:
+            best = current
+            best_a = start
+            best_b = i
+    return best, best_a, best_b
+
+
+@njit(cache=True)
+def _best_interval(weights, axis, line, fixed, pixel_time):
+    """Interval of one line with the most weight per second (Dinkelbach over Kadane).
+
+    Returns (ratio, a, b); ratio 0 and a = b = -1 when the line holds no weight.
+    """
+    n = weights.shape[1] if axis == 0 else weights.shape[0]
+    ratio = 0.0
+    best_a = -1
+    best_b = -1
+    for _ in range(64):
+        _, a, b = _kadane(weights, axis, line, n, ratio * pixel_time)
+        total = 0.0
+        for i in range(a, b + 1):
+            total += _line_value(weights, axis, line, i)
+        if total <= 0.0:
+            break
+        new_ratio = total / (fixed + (b - a + 1) * pixel_time)
+        if new_ratio <= ratio * (1.0 + 1e-12):
+            break
+        ratio = new_ratio
+        best_a = a
+        best_b = b
+    return ratio, best_a, best_b
+
+
+@njit(cache=True)
+def _best_intervals(weights, axis, lines, fixed, pixel_time, ratio, start, end):
+    """:func:`_best_interval` of each line in ``lines``, written into the output arrays."""
+    for j in range(lines.shape[0]):
+        line = lines[j]
+        r, a, b = _best_interval(weights, axis, line, fixed, pixel_time)
+        ratio[line] = r
+        start[line] = a
+        end[line] = b
+
+
+@njit(cache=True)
+def _suppress(weights, planned, axis, line, a, b, reach, power):
+    """Planning a segment on ``line`` over ``a..b``: lower the weight of the pixels it serves.
+
+    For each pixel of the segment, walk perpendicular to it in both directions up
+    to the next planned pixel (at most ``reach`` steps). A pixel at distance ``d``
+    from the segment whose nearest planned pixel along that walk was ``d_old``
+    away keeps the fraction ``(min(d, d_old) / d_old) ** power`` of its weight.
+    Marks the segment's pixels planned and zeroes their weight. Returns the
+    lowest and highest perpendicular line index touched.
+    """
+    n_perp = weights.shape[0] if axis == 0 else weights.shape[1]
+    lo = line
+    hi = line
+    for i in range(a, b + 1):
+        # nearest planned pixel before and after `line` along the perpendicular
+        before = -1
+        k = line - 1
+        while k >= 0 and line - k <= reach:
+            if planned[k, i] if axis == 0 else planned[i, k]:
+                before = k
+                break
+            k -= 1
+        after = -1
+        k = line + 1
+        while k < n_perp and k - line <= reach:
+            if planned[k, i] if axis == 0 else planned[i, k]:
+                after = k
+                break
+            k += 1
+        first = before + 1 if before >= 0 else max(0, line - reach)
+        last = after - 1 if after >= 0 else min(n_perp - 1, line + reach)
+        for k in range(first, last + 1):
+            if k == line:
+                continue
+            d_before = k - before if before >= 0 else np.inf
+            d_after = after - k if after >= 0 else np.inf
+            d_old = min(d_before, d_after)
+            d_new = abs(k - line)
+            if d_new < d_old:
+                factor = 1.0 if d_old == np.inf else (d_new / d_old) ** power
+                if d_old == np.inf:
+                    factor = (d_new / (reach + 1.0)) ** power
+                if axis == 0:
+                    weights[k, i] *= factor
+                else:
+                    weights[i, k] *= factor
+        if first < lo:
+            lo = first
+        if last > hi:
+            hi = last
+        if axis == 0:
+            weights[line, i] = 0.0
+            planned[line, i] = True
+        else:
+            weights[i, line] = 0.0
+            planned[i, line] = True
+    return lo, hi

@@ -1,0 +1,400 @@
+"""Adaptive fly scanning: a sampler whose decisions are straight segments, not points.
+
+:class:`FlySampler` starts from a coarse fly raster (every ``initial_spacing``-th
+row, serpentine), then, decision after decision, flies the row and column
+segments -- partial ones included -- that promise the most expected reduction
+in distortion (ERD) per second of beam time under the motion model, in the
+order that is cheapest from where the stage is (:mod:`fastscan.fly.planner`).
+The reconstruction and the ERD come from a composed :class:`fastscan.Sampler`
+(IDW + the SLADS-Net model), which ingests every reading of every segment.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastscan.fly import FlySampler
+>>> truth = np.add.outer(np.arange(40.0), np.arange(60.0)) % 17
+>>> fs = FlySampler((40, 60), max_coverage=0.3, seed=0)
+>>> while not fs.should_stop():
+...     for segment in fs.suggest_segments():
+...         pts = segment.pixels()
+...         fs.ingest(pts, truth[pts[:, 0], pts[:, 1]])
+>>> fs.coverage >= 0.3, fs.stop_reason.startswith("coverage")
+(True, True)
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastscan._validation import check_points, check_shape, check_values
+from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
+from fastscan.erd.estimator import ERDModel
+from fastscan.fly.planner import AXES, Pick, SegmentPlanner, order_segments
+from fastscan.fly.segment import Segment, segments_to_points
+from fastscan.motion import NANOPROBE, MotionModel
+from fastscan.sampler import Sampler
+
+__all__ = ["FlySampler", "default_initial_spacing", "line_costs"]
+
+
+def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Per-segment fixed seconds and per-reading seconds, for rows and for columns.
+
+    ``fixed`` is settle + line overhead + the ramp up and the ramp down
+    (:func:`fastscan.beamtime.fly_timing`); the move to the segment comes on top.
+
+    Examples
+    --------
+    >>> from fastscan.motion import NANOPROBE
+    >>> fixed, pixel_time = line_costs(NANOPROBE.replace(dwell=0.001))
+    >>> [round(f, 3) for f in fixed], pixel_time
+    ([0.26, 0.26], (0.001, 0.001))
+    """
+    fixed, pixel_time = [], []
+    for segment in (Segment((0, 0), (0, 1)), Segment((0, 0), (1, 0))):
+        timing = fly_timing(segment, motion)
+        fixed.append(motion.settle_time + motion.line_overhead + 2.0 * timing.ramp)
+        pixel_time.append(timing.pixel_time)
+    return (fixed[0], fixed[1]), (pixel_time[0], pixel_time[1])
+
+
+def default_initial_spacing(shape: tuple[int, int], dwell: float) -> int:
+    """Row spacing of the coarse fly raster a :class:`FlySampler` starts from.
+
+    About one row in 8 at millisecond dwells, sparser as the dwell grows (the
+    raster costs a fixed share of the beam time whatever the sample holds), and
+    never fewer than ~12 rows.
+
+    Examples
+    --------
+    >>> default_initial_spacing((600, 400), 0.001), default_initial_spacing((600, 400), 1.0)
+    (8, 24)
+    """
+    n_rows = int(shape[0])
+    base = 8 if dwell <= 0.003 else 12 if dwell <= 0.03 else 16 if dwell <= 0.3 else 24
+    return int(max(2, min(base, n_rows // 12)))
+
+
+class FlySampler:
+    """Adaptive fly-scan planner with the :class:`fastscan.Sampler` interface, in segments.
+
+    Parameters
+    ----------
+    shape : (n_rows, n_cols)
+        Grid size in pixels.
+    motion : MotionModel or None
+        Stage and detector timing in pixel units (``dwell``, ``line_overhead``,
+        ``settle_time``, velocities, accelerations); None is the nanoprobe model.
+    max_coverage : float
+        Stop once this fraction of the grid is measured.
+    time_budget : float or None
+        Stop once this many seconds of beam time have been flown.
+    rate_threshold : float or None
+        Stop once the best segment promises less ERD per second than this.
+    seed : int or None
+        Seed of the composed sampler.
+    model : ERDModel, path or None
+        ERD model of the composed sampler; None is the shipped one.
+    batch_size : int
+        Most segments per decision.
+    decision_time : float or None
+        Beam seconds per decision (the picks stop once their time reaches it);
+        None picks ``batch_size`` segments.
+    initial_spacing : int or None
+        Every ``initial_spacing``-th row is flown first; None chooses from the
+        grid and the dwell (:func:`default_initial_spacing`).
+    axes : sequence of {"rows", "columns"}
+        Segment directions the planner may choose.
+    power : float
+        Suppression exponent of the planner (:class:`SegmentPlanner`).
+    k : int
+        Neighbours of the reconstruction.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        *,
+        motion: MotionModel | None = None,
+        max_coverage: float = 0.5,
+        time_budget: float | None = None,
+        rate_threshold: float | None = None,
+        seed: int | None = 0,
+        model: ERDModel | str | Path | None = None,
+        batch_size: int = 4,
+        decision_time: float | None = None,
+        initial_spacing: int | None = None,
+        axes: tuple[str, ...] | list[str] = AXES,
+        power: float = 2.0,
+        k: int = 10,
+    ) -> None:
+        self.shape = check_shape(shape)
+        self.motion = NANOPROBE if motion is None else motion
+        if not isinstance(self.motion, MotionModel):
+            raise TypeError(
+                f"motion must be a fastscan.motion.MotionModel, got {type(self.motion).__name__}"
+            )
+        if not 0.0 < max_coverage <= 1.0:
+            raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
+        if time_budget is not None and not (math.isfinite(time_budget) and time_budget > 0):
+            raise ValueError(f"time_budget must be seconds > 0 or None, got {time_budget!r}")
+        if rate_threshold is not None and not (
+            math.isfinite(rate_threshold) and rate_threshold >= 0
+        ):
+            raise ValueError(f"rate_threshold must be >= 0 or None, got {rate_threshold!r}")
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if decision_time is not None and not (math.isfinite(decision_time) and decision_time > 0):
+            raise ValueError(f"decision_time must be seconds > 0 or None, got {decision_time!r}")
+        if initial_spacing is None:
+            initial_spacing = default_initial_spacing(self.shape, self.motion.dwell)
+        if int(initial_spacing) != initial_spacing or initial_spacing < 1:
+            raise ValueError(f"initial_spacing must be an integer >= 1, got {initial_spacing!r}")
+        self.max_coverage = float(max_coverage)
+        self.time_budget = time_budget
+        self.rate_threshold = rate_threshold
+        self.seed = seed
+        self.batch_size = int(batch_size)
+        self.decision_time = decision_time
+        self.initial_spacing = int(initial_spacing)
+        self.axes = tuple(axes)
+        self.power = float(power)
+        self.k = int(k)
+        self._sampler = Sampler(
+            self.shape,
+            model=model,
+            seed=seed,
+            max_coverage=1.0,
+            change_tolerance=None,
+            k=self.k,
+        )
+        # the composed sampler activates its ERD map once these pixels are measured
+        self._initial_rows = self._coarse_rows()
+        initial, _ = segments_to_points(self._initial_rows)
+        self._sampler._initial = initial
+        fixed, pixel_time = line_costs(self.motion)
+        self._planner = SegmentPlanner(
+            self.shape,
+            fixed=fixed,
+            pixel_time=pixel_time,
+            axes=self.axes,
+            power=self.power,
+        )
+        self._pending: list[Segment] = []
+        self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
+        self._last_rate: float | None = None
+        self._stop_reason: str | None = None
+
+    # ------------------------------------------------------------------ state
+    @property
+    def reconstruction(self) -> np.ndarray:
+        """Current IDW reconstruction (read-only)."""
+        return self._sampler.reconstruction
+
+    @property
+    def erd(self) -> np.ndarray:
+        """ERD of each pixel (0 where measured or before the coarse raster is done)."""
+        return self._sampler.erd
+
+    @property
+    def measured_mask(self) -> np.ndarray:
+        return self._sampler.measured_mask
+
+    @property
+    def measured_points(self) -> np.ndarray:
+        return self._sampler.measured_points
+
+    @property
+    def measured_values(self) -> np.ndarray:
+        return self._sampler.measured_values
+
+    @property
+    def n_measured(self) -> int:
+        return self._sampler.n_measured
+
+    @property
+    def coverage(self) -> float:
+        return self._sampler.coverage
+
+    @property
+    def position(self) -> np.ndarray | None:
+        """(row, col) of the last reading, or None before the first."""
+        return self._sampler.position
+
+    @property
+    def beam_time(self) -> float:
+        """Seconds of beam time of the suggested segments ingested so far (model estimate)."""
+        return self._builder.time
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self._stop_reason
+
+    @property
+    def last_rate(self) -> float | None:
+        """Best ERD per second the last decision found (None before the first)."""
+        return self._last_rate
+
+    # ------------------------------------------------------------------ decisions
+    def _coarse_rows(self) -> list[Segment]:
+        n_rows, n_cols = self.shape
+        k = self.initial_spacing
+        first = (n_rows - 1 - ((n_rows - 1) // k) * k) // 2  # centre the raster
+        rows = range(first, n_rows, k)
+        return [
+            Segment((r, 0), (r, n_cols - 1)) if i % 2 == 0 else Segment((r, n_cols - 1), (r, 0))
+            for i, r in enumerate(rows)
+        ]
+
+    def suggest_segments(self) -> list[Segment]:
+        """Next segments to fly, in flight order, each with its direction.
+
+        First the coarse raster, one row at a time (so a replay can snapshot
+        inside it), then one greedy decision of at most ``batch_size``
+        segments. Calling it again without :meth:`ingest` returns the same
+        segments; an empty list once the stop rule fires.
+        """
+        if self._pending:
+            return list(self._pending)
+        if self.should_stop():
+            return []
+        if not self._sampler._active:
+            mask = self._sampler.measured_mask
+            todo = [s for s in self._initial_rows if not mask[s.start[0]].all()]
+            self._pending = todo[:1]
+            return list(self._pending)
+        picks = self._decide()
+        if not picks:
+            self._stop_reason = "no segment has any ERD left to gain"
+            return []
+        self._pending = order_segments(
+            [p.segment for p in picks], self._position_tuple(), self._move_time
+        )
+        return list(self._pending)
+
+    def _decide(self) -> list[Pick]:
+        self._planner.update(self._sampler._erd)
+        picks = self._planner.choose(
+            self._sampler.measured_mask,
+            max_segments=self.batch_size,
+            time_budget=self.decision_time,
+        )
+        n_cap = int(math.ceil(self.max_coverage * self._sampler._mask.size - 1e-9))
+        room = n_cap - self._sampler.n_measured
+        kept, new = [], 0
+        for pick in picks:  # never plan far past the coverage cap
+            if new >= room:
+                break
+            kept.append(pick)
+            new += pick.segment.n_pixels
+        self._last_rate = picks[0].rate if picks else 0.0
+        return kept
+
+    def _position_tuple(self) -> tuple[float, float] | None:
+        pos = self.position
+        return None if pos is None else (float(pos[0]), float(pos[1]))
+
+    def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
+        """Add readings at (row, col) ``points`` (any points; repeats are averaged).
+
+        Readings of the suggested segments, in flight order, also advance
+        :attr:`beam_time` by the modelled time of those segments.
+        """
+        points = check_points(points, self.shape)
+        values = check_values(values, len(points))
+        if len(points) == 0:
+            return
+        self._credit(points)
+        self._sampler.ingest(points, values)
+
+    def _credit(self, points: np.ndarray) -> None:
+        """Record the flown pending segments these points are; anything else as step points."""
+        i = 0
+        while self._pending and i < len(points):
+            seg = self._pending[0]
+            pixels = seg.pixels()
+            if not np.array_equal(points[i : i + len(pixels)], pixels):
+                break
+            self._builder.add_segment(seg)
+            i += len(pixels)
+            self._pending.pop(0)
+        if i < len(points):  # readings not of the plan: the plan is void
+            self._pending = []
+            self._builder.add_points(points[i:])
+
+    @property
+    def trajectory(self) -> Trajectory:
+        """Every reading so far with its modelled end time and segment id."""
+        return self._builder.trajectory()
+
+    def _move_time(self, d_row: float, d_col: float) -> float:
+        return float(self.motion.move_time(d_col, d_row))
+
+    def should_stop(self) -> bool:
+        """True once the stop rule fires; :attr:`stop_reason` says why."""
+        if self._stop_reason is not None:
+            return True
+        size = self._sampler._mask.size
+        n = self._sampler.n_measured
+        if n >= size:
+            self._stop_reason = "every pixel measured"
+        elif n / size >= self.max_coverage - 1e-12:
+            self._stop_reason = (
+                f"coverage {n / size:.1%} reached max_coverage {self.max_coverage:.1%}"
+            )
+        elif self.time_budget is not None and self.beam_time >= self.time_budget:
+            self._stop_reason = (
+                f"beam time {self.beam_time:.1f} s reached time_budget {self.time_budget:.1f} s"
+            )
+        elif (
+            self.rate_threshold is not None
+            and self._last_rate is not None
+            and self._last_rate < self.rate_threshold
+        ):
+            self._stop_reason = (
+                f"best segment promises {self._last_rate:.3g} ERD/s, below rate_threshold "
+                f"{self.rate_threshold:.3g}"
+            )
+        return self._stop_reason is not None
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "shape": list(self.shape),
+            "max_coverage": self.max_coverage,
+            "time_budget": self.time_budget,
+            "rate_threshold": self.rate_threshold,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "decision_time": self.decision_time,
+            "initial_spacing": self.initial_spacing,
+            "axes": list(self.axes),
+            "power": self.power,
+            "k": self.k,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"FlySampler(shape={self.shape}, measured={self.n_measured}, "
+            f"coverage={self.coverage:.1%}, beam_time={self.beam_time:.1f} s)"
+        )
+
+
+def fast_fly_sampler(shape: tuple[int, int], settings: Any) -> FlySampler:
+    """``fast-fly`` strategy factory (:mod:`fastscan.strategies`): a :class:`FlySampler`.
+
+    Uses ``settings.motion`` (None: the nanoprobe model), ``max_coverage``,
+    ``seed`` and ``model``; ``batch_size`` counts step points, not segments, and is
+    not used.
+    """
+    motion = settings.motion if settings.motion is not None else NANOPROBE
+    return FlySampler(
+        shape,
+        motion=motion,
+        max_coverage=settings.max_coverage,
+        seed=settings.seed,
+        model=settings.model,
+    )
