@@ -207,3 +207,27 @@ def test_restore_of_a_replaced_session_stops(tmp_path) -> None:
     assert not job.thread.is_alive() and job.cancelled and job.sampler is None
     restored, _ = wait_ready(again, "r")
     assert restored["last_seq"] == 39  # the uploaded state, not a mix of both
+
+
+def test_restore_export_and_restore_again_keep_the_batch_count(tmp_path) -> None:
+    """A state loaded and saved again may list an empty batch; it is not counted as one."""
+    from fastscan.service.sessions import read_state_log
+
+    store = SessionStore(tmp_path, snapshot_every=2)
+    store.handle("create", "s", None, {"shape": [30, 40], "batch_size": 6, "seed": 2}, {})
+    store.flush()  # snapshot with no readings
+    again = SessionStore(tmp_path, snapshot_every=2)
+    again.restore_all()
+    assert again._restoring["s"][0].done.wait(30)
+    for seq in range(1, 6):  # snapshots (every 2 batches) of a loaded state, journal between
+        step(again, "s", seq)
+        again.flush()
+    _, out = again.handle("export", "s", None, {}, {})
+    (tmp_path / "e.npz").write_bytes(out["state"].tobytes())
+    _, batches = read_state_log(tmp_path / "e.npz")
+    assert len(batches) == 5 and all(len(p) > 0 for p, _ in batches)
+    third = SessionStore(tmp_path, snapshot_every=2)
+    third.restore_all()
+    restored, _ = wait_ready(third, "s")
+    assert restored["last_seq"] == 5
+    assert step(third, "s", 6)["last_seq"] == 6

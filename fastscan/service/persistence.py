@@ -44,7 +44,7 @@ def read_state_log(path: str | Path) -> tuple[dict[str, Any], list[tuple[np.ndar
     header : dict
         The file's JSON header (``schema``, ``params``, ``batches``, ...).
     batches : list of (points, values)
-        The ingested batches in order.
+        The ingested batches in order (empty entries of the file's list are skipped).
 
     Examples
     --------
@@ -65,6 +65,11 @@ def read_state_log(path: str | Path) -> tuple[dict[str, Any], list[tuple[np.ndar
         raise ValueError(f"{path} is not a fastscan sampler state file ({exc})") from None
     if sum(sizes) != len(points) or len(points) != len(values):
         raise ValueError(f"{path}: batch sizes do not add up to the number of readings")
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"{path}: negative batch size in {sizes}")
+    # an ingest always carries readings: an empty entry is not a batch (a state that was
+    # loaded and saved again may list one), and counting it would shift every seq after it
+    sizes = [n for n in sizes if n > 0]
     cuts = np.cumsum(sizes)[:-1] if sizes else []
     batches = list(zip(np.split(points, cuts), np.split(values, cuts))) if sizes else []
     return header, batches

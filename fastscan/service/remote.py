@@ -190,6 +190,14 @@ class RemoteSampler:
                     f"only {len(self._log)}; is another client writing to it?",
                 )
             self._adopt()
+            if len(self._log) != server_last:  # never re-send what the service holds
+                adopted = len(self._log)
+                self._log.clear()
+                raise RemoteError(
+                    "conflict",
+                    f"session {self.session!r} reports {server_last} batches but its exported "
+                    f"state holds {adopted}; not attaching",
+                )
         self._acked = server_last
         self._summary = result
         if result.get("created") is False:

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.route import MotionModel
 from fastscan.sampler import Sampler
 from fastscan.service.journal import read_journal
+from fastscan.service.persistence import read_state_log
 
 __all__ = ["RestoreJob", "load_sampler", "same_model"]
 
@@ -46,6 +48,9 @@ def load_sampler(path: Path, model: Any) -> Sampler:
         "the state was made with another ERD model than the service's; the service only "
         "runs its own model (start it with that model, or scan afresh)"
     )
+    fresh = _fresh_sampler(path, model)
+    if fresh is not None:
+        return fresh
     if "model" in inspect.signature(Sampler.load).parameters:
         try:
             sampler = Sampler.load(path, model=model)  # refuses another model's state
@@ -61,6 +66,30 @@ def load_sampler(path: Path, model: Any) -> Sampler:
         raise ValueError(refusal)
     sampler.model = model  # one model object shared by every session
     return sampler
+
+
+def _fresh_sampler(path: Path, model: Any) -> Sampler | None:
+    """A new Sampler with the file's settings when the state holds no readings, else None.
+
+    A session's first snapshot is taken before any reading. A new sampler with the same
+    settings is that state; loading it instead left an empty batch in the sampler's log,
+    which its next snapshot recorded and ``Sampler.load`` then refused.
+    """
+    header, batches = read_state_log(path)
+    if batches:
+        return None
+    params = dict(header["params"])
+    shape = tuple(params.pop("shape"))
+    accepted = inspect.signature(Sampler.__init__).parameters
+    kwargs = {k: v for k, v in params.items() if k in accepted}
+    if "pixel_pitch" in kwargs:
+        kwargs["pixel_pitch"] = tuple(kwargs["pixel_pitch"])
+    motion = header.get("motion")
+    if motion is not None:
+        kwargs["motion"] = MotionModel(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in motion.items()}
+        )
+    return Sampler(shape, model=model, **kwargs)
 
 
 class RestoreJob:
