@@ -136,7 +136,7 @@ class Soak:
         if self.stage is None:
             self.stage = NanoprobeStage(self.ioc.pv("x"), self.ioc.pv("y"), name="stage")
             self.det = EpicsScalarDetector(self.ioc.pv("det:"), name="det")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # CA reconnects by search back-off (no repeater)
         while True:  # connected, and a real read of every device goes through
             try:
                 self.stage.wait_for_connection(timeout=5)

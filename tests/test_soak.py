@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import EPICS_ENV, new_prefix
 
-pytestmark = [pytest.mark.epics, pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.epics, pytest.mark.slow, pytest.mark.timeout(400)]
 
 _SPEC = importlib.util.spec_from_file_location(
     "fastscan_soak", Path(__file__).resolve().parents[1] / "benchmarks" / "soak.py"
