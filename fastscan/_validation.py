@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-__all__ = ["check_points", "check_shape", "check_values"]
+__all__ = ["check_points", "check_shape", "check_values", "is_loopback"]
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+_ENDPOINT = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:]*):(?P<port>\*|\d+)")
+
+
+def is_loopback(address: str) -> bool:
+    """True for ``ipc://``, ``inproc://`` and ``tcp://`` ZMQ endpoints on a loopback host.
+
+    Examples
+    --------
+    >>> is_loopback("tcp://127.0.0.1:5577"), is_loopback("tcp://0.0.0.0:5577")
+    (True, False)
+    """
+    if not isinstance(address, str):
+        return False
+    if address.startswith(("ipc://", "inproc://")):
+        return True
+    match = _ENDPOINT.fullmatch(address)
+    return bool(match) and match.group("host") in _LOCAL_HOSTS
 
 
 def check_shape(shape: object) -> tuple[int, int]:

@@ -51,7 +51,7 @@ class OffsetTable:
         return int(min(np.ceil(3.0 * typical + 4), np.hypot(*shape) + 1))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _knn_pixels(mask, rows, cols, offsets, offset_dist, k, out_rows, out_cols, out_dist):
     """Fill the k nearest measured pixels of each query; returns how many were found each."""
     n_rows, n_cols = mask.shape
@@ -233,7 +233,7 @@ class CellIndex:
         return out_rows, out_cols, out_dist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cell_add(counts, cell_rows, cell_cols_, cell, cell_cols, pixels):
     for i in range(pixels.shape[0]):
         r, c = pixels[i, 0], pixels[i, 1]
@@ -243,7 +243,7 @@ def _cell_add(counts, cell_rows, cell_cols_, cell, cell_cols, pixels):
         counts[j] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _knn_cells(
     counts, pt_rows, pt_cols, cell, cell_rows, cell_cols, rows, cols, k, limit, o_r, o_c, o_d
 ):
