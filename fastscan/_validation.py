@@ -39,8 +39,8 @@ def check_shape(shape: object) -> tuple[int, int]:
     return n_rows, n_cols
 
 
-def check_points(points: object, shape: tuple[int, int]) -> np.ndarray:
-    """An (n, 2) int64 array of (row, col) inside ``shape``."""
+def check_points(points: object, shape: tuple[int, int] | None) -> np.ndarray:
+    """An (n, 2) int64 array of (row, col) inside ``shape`` (any integers if ``shape`` is None)."""
     arr = np.asarray(points)
     if arr.size == 0:
         return np.zeros((0, 2), np.int64)
@@ -51,6 +51,8 @@ def check_points(points: object, shape: tuple[int, int]) -> np.ndarray:
             bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))][0]
             raise ValueError(f"points must be integer (row, col) pixel indices, got {bad!r}")
     arr = arr.astype(np.int64)
+    if shape is None:
+        return arr
     outside = (arr[:, 0] < 0) | (arr[:, 0] >= shape[0]) | (arr[:, 1] < 0) | (arr[:, 1] >= shape[1])
     if outside.any():
         row, col = arr[np.argmax(outside)]
