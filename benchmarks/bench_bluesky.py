@@ -14,7 +14,7 @@ points/s of an in-process SimDetector replay without motion delays.
 
 Run::
 
-    /work/venv/bin/python benchmarks/bench_bluesky.py --points 300
+    python benchmarks/bench_bluesky.py --points 300
 """
 
 from __future__ import annotations

@@ -45,7 +45,9 @@ from fastscan.models.evaluation import evaluate_models, save_model_figure
 from fastscan.models.scores import foreground_scores, image_scores, instance_iou
 from fastscan.phantoms import PHANTOMS, make_phantom_with_labels
 
-WSE2 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wse2_darkfield_600x400.tif"
+#: default --wse2: ../shared/data relative to the repository
+_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+WSE2 = _DATA / "wse2_darkfield_600x400.tif"
 COVERAGES = (0.05, 0.1, 0.2)
 SEG_COVERAGES = (0.1, 0.2)
 DENOISERS = ("idw", "biharmonic", "tv", "unet-denoiser")
@@ -122,12 +124,17 @@ def _table_row(rows, name, coverage, model):
 
 
 def main() -> None:
+    global WSE2
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/bench_models"))
+    parser.add_argument("--wse2", type=Path, default=WSE2,
+                        help="the WSe2 image (default ../shared/data/... relative to the "
+                        "repository; phantoms only when absent)")  # fmt: skip
     parser.add_argument(
         "--quick", action="store_true", help="one phantom seed (1000) instead of two"
     )
     args = parser.parse_args()
+    WSE2 = args.wse2
     import torch
 
     torch.set_num_threads(1)

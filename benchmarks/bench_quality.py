@@ -21,7 +21,8 @@ import numpy as np
 from fastscan.metrics import biharmonic_reconstruction, nrmse
 from fastscan.replay import SimulatedDetector, make_sampler, replay
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: default --data: ../shared/data relative to the repository
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 STRATEGIES = ("fast", "raster", "random", "halton")
 
 
@@ -119,13 +120,16 @@ def bench_others(biharmonic: bool) -> None:
 
 
 def main() -> None:
+    global MODEL, DATA
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=("wse2", "others"))
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="folder with wse2_darkfield_600x400.tif and fast_reference.csv "
+                        "(default ../shared/data relative to the repository)")  # fmt: skip
     parser.add_argument("--biharmonic", action="store_true")
     parser.add_argument("--model", help="ERD model for the fast strategy (name or .npz)")
     args = parser.parse_args()
-    global MODEL
-    MODEL = args.model
+    MODEL, DATA = args.model, args.data
     if args.which == "wse2":
         bench_wse2()
     else:

@@ -25,7 +25,7 @@ Usage::
 ``--ortools-time`` scales the OR-Tools time limits (10 s for 50 points, 30 s for
 200, 120 s for 1000). The scan and the OR-Tools results are cached in ``--out``.
 Needs ``pip install ortools`` (the ``bench`` extra) and
-/work/shared/data/wse2_darkfield_600x400.tif (or ``--image``).
+``../shared/data/wse2_darkfield_600x400.tif`` relative to the repository (or ``--image``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,10 @@ from fastscan import Sampler
 from fastscan.patterns import raster_points
 from fastscan.route import MotionModel, construct_route, move_times, plan_route, route_time
 
-IMAGE = Path("/work/shared/data/wse2_darkfield_600x400.tif")
+#: default --image: ../shared/data relative to the repository
+IMAGE = (
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "wse2_darkfield_600x400.tif"
+)
 MODELS = {
     "unit": MotionModel(),
     "stage": MotionModel(velocity=(50.0, 30.0), acceleration=(200.0, 100.0), settle_time=0.01),

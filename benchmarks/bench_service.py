@@ -40,7 +40,9 @@ import numpy as np
 from fastscan import Sampler
 from fastscan.service import Connection, RemoteSampler
 
-WSE2 = Path("/work/shared/data/wse2_darkfield_600x400.tif")
+#: default --image: ../shared/data relative to the repository
+_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+WSE2 = _DATA / "wse2_darkfield_600x400.tif"
 
 
 def load_truth(path: Path | None) -> tuple[np.ndarray, str]:

@@ -15,7 +15,7 @@ from numba import njit
 __all__ = ["combined_features", "idw_channels"]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _idw_channels(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist):
     n, k = nbr_dist.shape
     n_channels = values.shape[0]
@@ -32,7 +32,7 @@ def _idw_channels(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist):
             recon[c, rows[i], cols[i]] = num / den
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _combined(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area, scales, w, out):
     n, k = nbr_dist.shape
     n_channels, n_rows, n_cols = recon.shape

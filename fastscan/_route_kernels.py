@@ -24,7 +24,7 @@ SIMULTANEOUS, EUCLIDEAN, MANHATTAN = 0, 1, 2
 
 
 # ---------------------------------------------------------------------------- costs
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def axis_time(d, v, a):
     """Time to travel ``d >= 0`` with top speed ``v`` and acceleration ``a`` (inf allowed)."""
     if d <= 0.0:
@@ -36,7 +36,7 @@ def axis_time(d, v, a):
     return d / v + v / a  # trapezoid: ramps of v/a each, cruise for the rest
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def move_time(dx, dy, prm):
     """Seconds for a move by (dx, dy), settle included; 0 for no move."""
     adx = abs(dx)
@@ -53,7 +53,7 @@ def move_time(dx, dy, prm):
     return t + prm[4]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def node_cost(i, j, xs, ys, prm, n, free_start, free_end, mat):
     """Cost of the edge between nodes ``i`` and ``j`` (free start/end nodes cost 0).
 
@@ -68,7 +68,7 @@ def node_cost(i, j, xs, ys, prm, n, free_start, free_end, mat):
     return move_time(xs[j] - xs[i], ys[j] - ys[i], prm)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def path_cost(r, xs, ys, prm, n, free_start, free_end, mat):
     """Total cost of the node sequence ``r``."""
     total = 0.0
@@ -77,7 +77,7 @@ def path_cost(r, xs, ys, prm, n, free_start, free_end, mat):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cost_matrix(xs, ys, prm, n, free_start, free_end):
     """(n + 2, n + 2) matrix of all node costs."""
     empty = np.zeros((0, 0))
@@ -92,7 +92,7 @@ def cost_matrix(xs, ys, prm, n, free_start, free_end):
 
 
 # ---------------------------------------------------------------------------- construction
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def nearest_neighbour(xs, ys, prm, n, free_start, free_end, mat, nbr):
     """Greedy nearest-neighbour order of the points.
 
@@ -146,7 +146,7 @@ def nearest_neighbour(xs, ys, prm, n, free_start, free_end, mat, nbr):
     return order
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def held_karp(xs, ys, prm, n, free_start, free_end, mat):
     """Exact optimal order by dynamic programming over subsets (n <= ~12)."""
     full = (1 << n) - 1
@@ -185,7 +185,7 @@ def held_karp(xs, ys, prm, n, free_start, free_end, mat):
 
 
 # ---------------------------------------------------------------------------- move helpers
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _push(node, n, queue, inq, qs):
     if node >= n or inq[node]:
         return
@@ -194,7 +194,7 @@ def _push(node, n, queue, inq, qs):
     inq[node] = True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _pop(queue, inq, qs):
     node = queue[qs[0]]
     qs[0] = (qs[0] + 1) % queue.shape[0]
@@ -203,13 +203,13 @@ def _pop(queue, inq, qs):
     return node
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _mark(span, lo, hi):
     span[0] = min(span[0], lo)
     span[1] = max(span[1], hi)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def reverse(r, pos, i, j, span):
     """Reverse positions ``i .. j`` (inclusive) of the route."""
     _mark(span, i, j)
@@ -224,7 +224,7 @@ def reverse(r, pos, i, j, span):
         j -= 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def move_segment(r, pos, i0, i1, kk, rev, span, tmp):
     """Move positions ``i0 .. i1`` between positions ``kk`` and ``kk + 1`` (reversed if ``rev``).
 
@@ -251,7 +251,7 @@ def move_segment(r, pos, i0, i1, kk, rev, span, tmp):
 
 
 # ---------------------------------------------------------------------------- local search
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _two_opt(a, r, pos, nbr, ncost, xs, ys, prm, n, fs, fe, mat, eps, span, queue, inq, qs):
     m = r.shape[0]
     i = pos[a]
@@ -299,7 +299,7 @@ def _two_opt(a, r, pos, nbr, ncost, xs, ys, prm, n, fs, fe, mat, eps, span, queu
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _or_opt(a, r, pos, nbr, ncost, xs, ys, prm, n, fs, fe, mat, eps, span, queue, inq, qs, tmp):
     m = r.shape[0]
     i = pos[a]
@@ -356,7 +356,7 @@ def _or_opt(a, r, pos, nbr, ncost, xs, ys, prm, n, fs, fe, mat, eps, span, queue
     return 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def local_search(r, pos, nbr, ncost, xs, ys, prm, n, fs, fe, mat, eps, span, queue, inq, qs, tmp):
     """2-opt + Or-opt (segments of 1..3, both orientations) until no queued node improves.
 
@@ -375,7 +375,7 @@ def local_search(r, pos, nbr, ncost, xs, ys, prm, n, fs, fe, mat, eps, span, que
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rand(rng, k):
     """Uniform integer in [0, k) from a xorshift64 state."""
     x = rng[0]
@@ -386,7 +386,7 @@ def _rand(rng, k):
     return int(x % np.uint64(k))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _double_bridge(r, pos, n, xs, ys, prm, fs, fe, mat, lmax, rng, span, queue, inq, qs, tmp):
     """Swap two adjacent random segments (A B C D -> A C B D); returns the cost change."""
     p1 = 1 + _rand(rng, n - 1)
@@ -418,7 +418,7 @@ def _double_bridge(r, pos, n, xs, ys, prm, fs, fe, mat, lmax, rng, span, queue, 
     return delta
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def perturb_search(
     r, pos, best_r, gbest_r, nbr, ncost, xs, ys, prm, n, fs, fe, mat, eps, n_kicks, lmax, stall,
     rng, queue, inq, qs, tmp, state,

@@ -302,8 +302,9 @@ def _restore(
     sampler._dk_max = arrays["dk_max"]
     points = np.asarray(arrays["points"], np.int64)
     cuts = np.cumsum(batches)[:-1]
-    sampler._log_points = np.split(points, cuts)
-    sampler._log_values = np.split(arrays["values"], cuts)
+    # a state with no readings has no batches (np.split would invent one empty batch)
+    sampler._log_points = np.split(points, cuts) if len(batches) else []
+    sampler._log_values = np.split(arrays["values"], cuts) if len(batches) else []
     sampler._n_measured = n_measured
     sampler._active = active
     sampler._scale, sampler._ref_range = scale, ref_range

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tile_dk_max(mask, dk, tile, out, rows, cols):
     """Largest d_k over the unmeasured pixels of the tiles holding (rows, cols); all if empty."""
     n_rows, n_cols = mask.shape
@@ -39,7 +39,7 @@ def _tile_dk_max(mask, dk, tile, out, rows, cols):
         out[tr, tc] = best
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
     """Unmeasured pixels p with |p - q| <= dk[p] for some q; ``touched`` is reset after."""
     n_rows, n_cols = mask.shape
@@ -82,7 +82,7 @@ def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
     return out[:n_out]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dilate_unmeasured(mask, pixels, touched):
     """``pixels`` and their 4-neighbours, unmeasured only, without repeats."""
     n_rows, n_cols = mask.shape
@@ -112,7 +112,7 @@ def _dilate_unmeasured(mask, pixels, touched):
     return out[:n_out]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _scatter(image, rows, cols, values):
     """image[rows, cols] = values; returns sum |new - old| (for the change monitor)."""
     change = 0.0

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-__all__ = ["check_points", "check_shape", "check_values"]
+__all__ = ["check_points", "check_shape", "check_values", "is_loopback"]
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+_ENDPOINT = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:]*):(?P<port>\*|\d+)")
+
+
+def is_loopback(address: str) -> bool:
+    """True for ``ipc://``, ``inproc://`` and ``tcp://`` ZMQ endpoints on a loopback host.
+
+    Examples
+    --------
+    >>> is_loopback("tcp://127.0.0.1:5577"), is_loopback("tcp://0.0.0.0:5577")
+    (True, False)
+    """
+    if not isinstance(address, str):
+        return False
+    if address.startswith(("ipc://", "inproc://")):
+        return True
+    match = _ENDPOINT.fullmatch(address)
+    return bool(match) and match.group("host") in _LOCAL_HOSTS
 
 
 def check_shape(shape: object) -> tuple[int, int]:
@@ -18,8 +39,8 @@ def check_shape(shape: object) -> tuple[int, int]:
     return n_rows, n_cols
 
 
-def check_points(points: object, shape: tuple[int, int]) -> np.ndarray:
-    """An (n, 2) int64 array of (row, col) inside ``shape``."""
+def check_points(points: object, shape: tuple[int, int] | None) -> np.ndarray:
+    """An (n, 2) int64 array of (row, col) inside ``shape`` (any integers if ``shape`` is None)."""
     arr = np.asarray(points)
     if arr.size == 0:
         return np.zeros((0, 2), np.int64)
@@ -30,6 +51,8 @@ def check_points(points: object, shape: tuple[int, int]) -> np.ndarray:
             bad = arr[~(np.isfinite(arr) & (arr == np.round(arr)))][0]
             raise ValueError(f"points must be integer (row, col) pixel indices, got {bad!r}")
     arr = arr.astype(np.int64)
+    if shape is None:
+        return arr
     outside = (arr[:, 0] < 0) | (arr[:, 0] >= shape[0]) | (arr[:, 1] < 0) | (arr[:, 1] >= shape[1])
     if outside.any():
         row, col = arr[np.argmax(outside)]

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from fastscan._validation import check_points
 from fastscan.motion import MotionModel
 
 if TYPE_CHECKING:  # fastscan.fly may import this module: no import cycle at run time
@@ -87,18 +88,6 @@ def _position(value: ArrayLike, name: str) -> np.ndarray:
     if arr.shape != (2,) or not np.isfinite(arr).all():
         raise ValueError(f"{name} must be a finite (row, col) pair, got {value!r}")
     return arr
-
-
-def _points(points: ArrayLike) -> np.ndarray:
-    arr = np.asarray(points)
-    if arr.size == 0:
-        return np.zeros((0, 2), np.int64)
-    if arr.ndim != 2 or arr.shape[1] != 2:
-        raise ValueError(f"points must be an (n, 2) array of (row, col), got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        if not (np.isfinite(arr).all() and np.all(arr == np.round(arr))):
-            raise ValueError("points must be integer (row, col) pixels")
-    return arr.astype(np.int64)
 
 
 def _moves(rc_from: np.ndarray, rc_to: np.ndarray, motion: MotionModel, pitch) -> np.ndarray:
@@ -141,7 +130,7 @@ def step_times(
     >>> step_times([[0, 0], [0, 1]], (0, 0), NANOPROBE).round(3).tolist()
     [0.045, 0.11]
     """
-    pts = _points(points)
+    pts = check_points(points, None)
     pitch = _pitch(pixel_pitch)
     begin = _position(start, "start")
     path = np.concatenate([begin[None, :], pts.astype(float)])
@@ -313,7 +302,7 @@ class TrajectoryBuilder:
 
     def step_cost(self, points: ArrayLike) -> float:
         """Seconds the step batch would take from here (nothing recorded)."""
-        pts = _points(points)
+        pts = check_points(points, None)
         if len(pts) == 0:
             return 0.0
         t = step_times(pts, self.position, self.motion, pixel_pitch=self.pixel_pitch)
@@ -326,7 +315,7 @@ class TrajectoryBuilder:
 
     def add_points(self, points: ArrayLike) -> np.ndarray:
         """Record a step batch (in measurement order); returns its end times."""
-        pts = _points(points)
+        pts = check_points(points, None)
         self._check(pts)
         if len(pts) == 0:
             return np.zeros(0)

@@ -307,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastscan: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, TypeError) as exc:
+    except (ValueError, OSError) as exc:  # bad input; a TypeError is a bug: keep its traceback
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"fastscan: error: {message}", file=sys.stderr)
         return 2

@@ -40,7 +40,7 @@ def feature_radius(shape: tuple[int, int]) -> float:
     return float(np.ceil(np.sqrt(0.0025 * shape[0] * shape[1] / np.pi)))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _idw(values, nbr_rows, nbr_cols, nbr_dist):
     n, k = nbr_dist.shape
     out = np.empty(n)
@@ -55,7 +55,7 @@ def _idw(values, nbr_rows, nbr_cols, nbr_dist):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area_term, scale, out):
     n, k = nbr_dist.shape
     n_rows, n_cols = recon.shape

@@ -1,7 +1,12 @@
-"""Read a ground-truth image for replay: .tif/.tiff, .png or .npy, checked.
+"""Read a ground-truth image for replay or the simulated beamline: .tif/.tiff, .png or .npy.
 
-Every problem is a :class:`ImageError` (a ``ValueError``) whose message names
-the file and what is allowed, so the CLI can print one line and exit 2.
+The one image loader of fastscan (the replay, ``fastscan simulate`` and the sim
+IOC all use it), with one set of rules: numbers only (no pickled objects), 2-D or
+RGB(A) (converted to grey with luminance weights), at least ``min_size`` pixels
+on each side, every pixel finite; PNG keeps its integer levels (0..255 or
+0..65535), TIFF and NPY their values. Every problem is a :class:`ImageError`
+(a ``ValueError``) whose message names the file and what is allowed, so the CLI
+can print one line and exit 2.
 """
 
 from __future__ import annotations
@@ -24,8 +29,19 @@ class ImageError(ValueError):
     """An image that cannot be used as a scan's ground truth."""
 
 
-def check_image(image: np.ndarray, source: str = "image") -> tuple[np.ndarray, str | None]:
+def check_image(
+    image: np.ndarray, source: str = "image", *, min_size: int = 4
+) -> tuple[np.ndarray, str | None]:
     """Validate a 2-D image; convert RGB(A) to grey.
+
+    Parameters
+    ----------
+    image : array
+        2-D, or RGB(A) with the colour last.
+    source : str
+        Named in error messages (the file).
+    min_size : int
+        Fewest pixels along each side (4 for a replay; the sim IOC's grids may be smaller).
 
     Returns
     -------
@@ -55,8 +71,12 @@ def check_image(image: np.ndarray, source: str = "image") -> tuple[np.ndarray, s
         raise ImageError(f"{source}: must be a 2-D image (or RGB), got shape {array.shape}")
     if array.size == 0:
         raise ImageError(f"{source}: image is empty (shape {array.shape})")
-    if min(array.shape) < 4:
-        raise ImageError(f"{source}: image must be at least 4 x 4 pixels, got {array.shape}")
+    if isinstance(min_size, bool) or int(min_size) != min_size or min_size < 1:
+        raise ValueError(f"min_size must be an integer >= 1, got {min_size!r}")
+    if min(array.shape) < min_size:
+        raise ImageError(
+            f"{source}: image must be at least {min_size} x {min_size} pixels, got {array.shape}"
+        )
     array = array.astype(float)
     bad = non_finite(array)
     if bad is not None:
@@ -68,8 +88,17 @@ def check_image(image: np.ndarray, source: str = "image") -> tuple[np.ndarray, s
     return array, note
 
 
-def load_image(path: str | Path) -> tuple[np.ndarray, str | None]:
-    """Load and validate an image file; returns ``(image, note)`` like :func:`check_image`."""
+def load_image(path: str | Path, *, min_size: int = 4) -> tuple[np.ndarray, str | None]:
+    """Load and validate an image file; returns ``(image, note)`` like :func:`check_image`.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "tiny.npy"
+    >>> np.save(path, np.ones((3, 3)))
+    >>> load_image(path, min_size=2)[0].shape
+    (3, 3)
+    """
     path = Path(path)
     if not path.exists():
         raise ImageError(f"{path}: no such file")
@@ -92,7 +121,7 @@ def load_image(path: str | Path) -> tuple[np.ndarray, str | None]:
     except Exception as exc:  # any reader failure becomes one clear line
         reason = f"{type(exc).__name__}: {exc}"
         raise ImageError(f"{path}: cannot read {suffix} file ({reason})") from None
-    return check_image(array, str(path))
+    return check_image(array, str(path), min_size=min_size)
 
 
 def load_maps(path: str | Path) -> tuple[np.ndarray, str | None]:

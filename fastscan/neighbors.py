@@ -22,6 +22,8 @@ from numba import njit
 
 __all__ = ["CellIndex", "OffsetTable", "knn_gather"]
 
+MAX_SIDE = 1 << 15  # largest grid side a CellIndex takes (its packed sort keys)
+
 
 class OffsetTable:
     """Integer offsets within ``radius`` sorted by distance (then row, then col)."""
@@ -49,7 +51,7 @@ class OffsetTable:
         return int(min(np.ceil(3.0 * typical + 4), np.hypot(*shape) + 1))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _knn_pixels(mask, rows, cols, offsets, offset_dist, k, out_rows, out_cols, out_dist):
     """Fill the k nearest measured pixels of each query; returns how many were found each."""
     n_rows, n_cols = mask.shape
@@ -162,6 +164,10 @@ class CellIndex:
         cell = int(cell)
         if cell < 1:
             raise ValueError(f"cell side must be >= 1, got {cell}")
+        if max(mask.shape) > MAX_SIDE:
+            raise ValueError(
+                f"CellIndex grids must be at most {MAX_SIDE} on a side, got {mask.shape}"
+            )
         self.cell = cell
         self.shape = mask.shape
         self.cell_shape = (-(-mask.shape[0] // cell), -(-mask.shape[1] // cell))
@@ -174,9 +180,14 @@ class CellIndex:
 
     @staticmethod
     def cell_for(shape: tuple[int, int], n_measured: int, k: int) -> int:
-        """Cell side of about half the typical k-th neighbour distance."""
+        """Cell side of about the typical k-th neighbour distance.
+
+        Any side gives the same neighbours; this one was fastest for the bounded
+        searches of a sampler's local updates (``benchmarks/bench_latency.py``):
+        0.5 d_k cost about 1.4x as much (more cells visited per query).
+        """
         density = max(n_measured, 1) / (shape[0] * shape[1])
-        return max(2, int(round(0.5 * np.sqrt(k / (np.pi * density)))))
+        return max(2, int(round(np.sqrt(k / (np.pi * density)))))
 
     def add(self, pixels: np.ndarray) -> None:
         """Index newly measured ``pixels`` ((n, 2) row, col; each at most once overall)."""
@@ -222,7 +233,7 @@ class CellIndex:
         return out_rows, out_cols, out_dist
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cell_add(counts, cell_rows, cell_cols_, cell, cell_cols, pixels):
     for i in range(pixels.shape[0]):
         r, c = pixels[i, 0], pixels[i, 1]
@@ -232,80 +243,76 @@ def _cell_add(counts, cell_rows, cell_cols_, cell, cell_cols, pixels):
         counts[j] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _knn_cells(
     counts, pt_rows, pt_cols, cell, cell_rows, cell_cols, rows, cols, k, limit, o_r, o_c, o_d
 ):
     """k nearest indexed pixels of each query, ordered by (d**2, d_row, d_col).
 
-    ``limit[i]`` bounds query i's k-th squared distance from above.
+    ``limit[i]`` bounds query i's k-th squared distance from above. Each candidate
+    is one int64 key ``d2 << 32 | (d_row + 2**15) << 16 | (d_col + 2**15)``, so
+    one comparison orders it (grids below 2**15 on a side; see CellIndex).
     """
-    key_d2 = np.empty(k, np.int64)
-    key_dr = np.empty(k, np.int64)
-    key_dc = np.empty(k, np.int64)
+    keys = np.empty(k, np.int64)
+    off = np.int64(1 << 15)
     for i in range(rows.shape[0]):
         r0, c0 = rows[i], cols[i]
         pr, pc = r0 // cell, c0 // cell
         found = 0
-        reach2 = limit[i]  # squared distance beyond which nothing can be a neighbour
+        reach2 = limit[i]
+        # worst key allowed: d2 == reach2 with any tie-break
+        worst = (
+            (reach2 << 32) | ((2 * off - 1) << 16) | (2 * off - 1)
+            if reach2 < (np.int64(1) << 30)
+            else np.int64(9223372036854775807)
+        )
         t = 0
         while True:
             if t > 0:
                 if pr - t < 0 and pr + t >= cell_rows and pc - t < 0 and pc + t >= cell_cols:
-                    break  # the ring lies outside the grid: every cell was seen
+                    break
                 bound = (t - 1) * cell + 1
                 if bound * bound > reach2:
-                    break  # nothing in this ring or beyond can be closer
-            for cr in range(pr - t, pr + t + 1):
-                if cr < 0 or cr >= cell_rows:
+                    break
+            for cr in range(max(pr - t, 0), min(pr + t, cell_rows - 1) + 1):
+                edge = cr == pr - t or cr == pr + t
+                gap_r = max(cr * cell - r0, 0, r0 - (cr * cell + cell - 1))
+                gr2 = gap_r * gap_r
+                if gr2 > reach2:
                     continue
-                step = 1 if (cr == pr - t or cr == pr + t) else 2 * t
+                step = 1 if edge else 2 * t
                 for cc in range(pc - t, pc + t + 1, max(step, 1)):
                     if cc < 0 or cc >= cell_cols:
                         continue
-                    gap_r = max(cr * cell - r0, 0, r0 - (cr * cell + cell - 1))
                     gap_c = max(cc * cell - c0, 0, c0 - (cc * cell + cell - 1))
-                    if gap_r * gap_r + gap_c * gap_c > reach2:
+                    if gr2 + gap_c * gap_c > reach2:
                         continue
                     j = cr * cell_cols + cc
                     for m in range(counts[j]):
                         dr = np.int64(pt_rows[j, m]) - r0
                         dc = np.int64(pt_cols[j, m]) - c0
                         d2 = dr * dr + dc * dc
-                        if d2 == 0 or d2 > reach2:
+                        if d2 == 0:
+                            continue
+                        key = (d2 << 32) | ((dr + off) << 16) | (dc + off)
+                        if key > worst:
                             continue
                         if found == k:
-                            last = k - 1
-                            if d2 > key_d2[last] or (
-                                d2 == key_d2[last]
-                                and (
-                                    dr > key_dr[last] or (dr == key_dr[last] and dc > key_dc[last])
-                                )
-                            ):
-                                continue
-                            pos = last
+                            pos = k - 1
                         else:
                             pos = found
                             found += 1
-                        while pos > 0 and (
-                            d2 < key_d2[pos - 1]
-                            or (
-                                d2 == key_d2[pos - 1]
-                                and (
-                                    dr < key_dr[pos - 1]
-                                    or (dr == key_dr[pos - 1] and dc < key_dc[pos - 1])
-                                )
-                            )
-                        ):
-                            key_d2[pos] = key_d2[pos - 1]
-                            key_dr[pos] = key_dr[pos - 1]
-                            key_dc[pos] = key_dc[pos - 1]
+                        while pos > 0 and key < keys[pos - 1]:
+                            keys[pos] = keys[pos - 1]
                             pos -= 1
-                        key_d2[pos], key_dr[pos], key_dc[pos] = d2, dr, dc
+                        keys[pos] = key
                         if found == k:
-                            reach2 = min(reach2, key_d2[k - 1])
+                            worst = keys[k - 1]
+                            reach2 = min(reach2, worst >> 32)
             t += 1
+        mask16 = np.int64(0xFFFF)
         for j in range(found):
-            o_r[i, j] = r0 + key_dr[j]
-            o_c[i, j] = c0 + key_dc[j]
-            o_d[i, j] = np.sqrt(np.float64(key_d2[j]))
+            key = keys[j]
+            o_r[i, j] = r0 + ((key >> 16) & mask16) - off
+            o_c[i, j] = c0 + (key & mask16) - off
+            o_d[i, j] = np.sqrt(np.float64(key >> 32))

@@ -30,7 +30,7 @@ from fastscan.motion import MotionModel
 __all__ = ["TileMax", "select_batch", "select_batch_motion"]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _refresh_tile(erd, tile_max, tile, tr, tc):
     n_rows, n_cols = erd.shape
     best = -np.inf
@@ -41,7 +41,7 @@ def _refresh_tile(erd, tile_max, tile, tr, tc):
     tile_max[tr, tc] = best
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _refresh_tiles_of(erd, tile_max, tile, rows, cols):
     t_rows, t_cols = tile_max.shape
     seen = np.zeros((t_rows, t_cols), np.bool_)
@@ -52,7 +52,7 @@ def _refresh_tiles_of(erd, tile_max, tile, rows, cols):
             _refresh_tile(erd, tile_max, tile, tr, tc)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _argmax(erd, tile_max, tile):
     t_rows, t_cols = tile_max.shape
     best_t, best_r, best_c = -np.inf, 0, 0
@@ -68,7 +68,7 @@ def _argmax(erd, tile_max, tile):
     return -1, -1, best_t
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _nearest_measured(mask, r0, c0, offsets, offset_dist):
     n_rows, n_cols = mask.shape
     for j in range(offsets.shape[0]):
@@ -80,7 +80,7 @@ def _nearest_measured(mask, r0, c0, offsets, offset_dist):
     return offset_dist[offsets.shape[0] - 1]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _suppress(erd, mask, tile_max, tile, r0, c0, spread, offsets, offset_dist, undo, n_undo):
     """Take pixel (r0, c0) and damp the ERD around it; every change is logged in ``undo``.
 
@@ -114,7 +114,7 @@ def _suppress(erd, mask, tile_max, tile, r0, c0, spread, offsets, offset_dist, u
     return undo, n_undo
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _restore(erd, tile_max, tile, undo, n_undo):
     for i in range(n_undo - 1, -1, -1):
         erd[int(undo[i, 0]), int(undo[i, 1])] = undo[i, 2]
@@ -123,7 +123,7 @@ def _restore(erd, tile_max, tile, undo, n_undo):
     _refresh_tiles_of(erd, tile_max, tile, rows, cols)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _select(erd, mask, tile_max, tile, n, spread, offsets, offset_dist, out):
     undo = np.empty((1 << 16, 3))
     n_undo = 0
@@ -141,13 +141,13 @@ def _select(erd, mask, tile_max, tile, n, spread, offsets, offset_dist, out):
     return n_out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _travel(dr, dc, prm):
     """Axis travel seconds (no settle) for a move of (dr, dc) pixels; prm as route kernels."""
     return move_time(dc * prm[6], dr * prm[7], prm)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _combine(t_row, t_col, dr, dc, prm):
     """Travel from the per-axis times (simultaneous: max, manhattan: sum), else exact."""
     metric = prm[5]
@@ -158,7 +158,7 @@ def _combine(t_row, t_col, dr, dc, prm):
     return _travel(dr, dc, prm)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _best_by_rate(erd, tile_max, tile, cur_r, cur_c, prm, fixed, weight, bound):
     """Unmeasured pixel with the highest ERD / (fixed + weight * travel from (cur_r, cur_c)).
 
@@ -223,7 +223,7 @@ def _best_by_rate(erd, tile_max, tile, cur_r, cur_c, prm, fixed, weight, bound):
     return best_r, best_c
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _select_motion(
     erd, mask, tile_max, tile, n, spread, offsets, offset_dist, out, start, prm, fixed, weight
 ):

@@ -34,7 +34,9 @@ from fastscan.plans.steps import (
     jsonable,
     measure,
     model_info,
+    motion_info,
     move,
+    n_measured,
     source_of,
 )
 from fastscan.plans.timing import MotionEstimator
@@ -201,7 +203,10 @@ def autonomous_scan(
         one field is one channel, several (an XRF ROI set) drive all channels.
     sampler : fastscan.Sampler-like or None
         Makes every decision. None creates ``Sampler(grid.shape, max_coverage=...,
-        pixel_pitch=grid.pitch, **sampler_kwargs)``.
+        pixel_pitch=grid.pitch, **sampler_kwargs)``. The plan never closes a
+        sampler it is given: the caller owns it (close a
+        :class:`fastscan.service.RemoteSampler` with ``with`` or ``close()`` after
+        the last plan that uses it; one RemoteSampler can serve several runs).
     max_coverage : float or None
         Coverage cap for a sampler created here (default 0.25). Give the stop
         rule to your own sampler instead when you pass one.
@@ -298,6 +303,7 @@ def autonomous_scan(
             "sampler_class": type(sampler).__name__,
             "sampler_params": params,
             "model": model_info(sampler),
+            "motion": motion_info(sampler),
             "settings": {"recon_every": int(recon_every), "dwell": dwell},
         },
         "hints": {"dimensions": [([x_motor.name], "primary"), ([y_motor.name], "primary")]},
@@ -349,7 +355,7 @@ class _AutonomousScan:
             )
         finally:
             summary.elapsed_s = time.monotonic() - start
-            summary.n_measured = int(np.count_nonzero(self.sampler.measured_mask))
+            summary.n_measured = n_measured(self.sampler)
             summary.coverage = float(self.sampler.coverage)
         return summary
 
@@ -377,7 +383,7 @@ class _AutonomousScan:
     def _report(self, n: int, estimate: float | None, actual: float | None) -> None:
         report = BatchReport(
             self.batch, n, estimate, actual,
-            int(np.count_nonzero(self.sampler.measured_mask)), float(self.sampler.coverage),
+            n_measured(self.sampler), float(self.sampler.coverage),
         )  # fmt: skip
         if actual is None:
             est = "unknown" if estimate is None else f"{estimate:.3f} s"
@@ -508,7 +514,11 @@ def rel_autonomous_scan(
     """
     relative = Grid.centered(0.0, 0.0, width=width, height=height, n_cols=n_cols, n_rows=n_rows)
     if sampler is None:
-        sampler = _make_sampler(relative, max_coverage, kwargs.pop("sampler_kwargs", None))
+        sampler_kwargs = kwargs.pop("sampler_kwargs", None)
+        motion = kwargs.get("motion")
+        if motion is None and "motion" not in (sampler_kwargs or {}):
+            motion = MotionEstimator(None, x_motor, y_motor).motion  # None for sim axes
+        sampler = _make_sampler(relative, max_coverage, sampler_kwargs, motion)
         max_coverage = None
     # Validate everything now (before the first yield) against the relative grid.
     autonomous_scan(

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.plans.steps import n_measured
+
 __all__ = ["PointInfo", "SamplerSnapshot"]
 
 
@@ -143,7 +145,7 @@ class SamplerSnapshot(_Readable):
         self._append(arrays)
         values = {
             f"{n}_coverage": float(s.coverage),
-            f"{n}_n_measured": int(np.count_nonzero(s.measured_mask)),
+            f"{n}_n_measured": n_measured(s),
             f"{n}_batch": self._batch,
         }
         return {k: {"value": v, "timestamp": ts} for k, v in values.items()}

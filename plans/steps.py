@@ -8,6 +8,7 @@ status into the plan at its next message) so the first, informative error wins.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import time
@@ -19,8 +20,10 @@ from bluesky import plan_stubs as bps
 from bluesky import preprocessors as bpp
 from bluesky.utils import RunEngineControlException, short_uid
 
-__all__ = ["MoveError", "device_label", "explain", "jsonable", "measure", "model_info", "move",
-           "source_of"]  # fmt: skip
+from fastscan.jsonsafe import to_jsonable
+
+__all__ = ["MoveError", "device_label", "explain", "jsonable", "measure", "model_info",
+           "motion_info", "move", "n_measured", "source_of"]  # fmt: skip
 
 logger = logging.getLogger("fastscan.plans")
 
@@ -141,29 +144,50 @@ class MoveError(RuntimeError):
 
 
 def model_info(sampler: Any) -> dict[str, Any]:
+    """``{"name", "sha256"}`` of the sampler's ERD model (None for both without a model).
+
+    Uses ``model.name`` and ``model.sha256`` where the model has them; otherwise
+    the name is the model's file (``source``) or class, and the digest is computed
+    here over its arrays (sorted names, then bytes).
+    """
     model = getattr(sampler, "model", None)
     if model is None:
         return {"name": None, "sha256": None}
-    info: dict[str, Any] = {"name": getattr(model, "source", None) or type(model).__name__}
+    name = getattr(model, "name", None) or getattr(model, "source", None) or type(model).__name__
+    digest = getattr(model, "sha256", None)
+    if callable(digest):
+        digest = digest()
+    if not isinstance(digest, str):
+        digest = _array_digest(model)
+    return {"name": str(name), "sha256": digest}
+
+
+def _array_digest(model: Any) -> str | None:
     try:
-        digest = hashlib.sha256()
         arrays = model.to_arrays()
-        for key in sorted(arrays):
-            digest.update(key.encode())
-            digest.update(np.ascontiguousarray(arrays[key]).tobytes())
-        info["sha256"] = digest.hexdigest()
-    except Exception:  # a remote sampler or a model without arrays
-        info["sha256"] = None
-    return info
+    except Exception:  # a model without arrays
+        return None
+    digest = hashlib.sha256()
+    for key in sorted(arrays):
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return digest.hexdigest()
+
+
+def motion_info(sampler: Any) -> dict[str, Any] | None:
+    """The sampler's stage motion model as a dict (``dataclasses.asdict``), or None."""
+    motion = getattr(sampler, "motion", None)
+    return dataclasses.asdict(motion) if dataclasses.is_dataclass(motion) else None
+
+
+def n_measured(sampler: Any) -> int:
+    """Pixels measured so far, without counting the whole mask when the sampler knows."""
+    count = getattr(sampler, "n_measured", None)
+    if isinstance(count, (int, np.integer)):
+        return int(count)
+    return int(np.count_nonzero(sampler.measured_mask))
 
 
 def jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (np.generic, np.ndarray)):
-        return jsonable(value.tolist()) if isinstance(value, np.ndarray) else value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
+    """Run metadata as strict JSON values (see :func:`fastscan.jsonsafe.to_jsonable`)."""
+    return to_jsonable(value)

@@ -182,6 +182,10 @@ def test_train_rejects_bad_arguments(tmp_path, capsys):
     assert "--c must be > 0" in capsys.readouterr().err
 
 
+def _not_json(name: str) -> None:
+    raise ValueError(f"summary.json holds {name}, which is not valid JSON")
+
+
 def test_simulate_with_downstream_models(tmp_path, capsys):
     out = tmp_path / "m"
     code = main(
@@ -204,7 +208,9 @@ def test_simulate_with_downstream_models(tmp_path, capsys):
     )
     assert code == 0
     assert "IoU" in capsys.readouterr().out
-    summary = json.loads((out / "summary.json").read_text())
+    text = (out / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=_not_json)  # strict JSON: no NaN/Infinity
+    assert all(row["nrmse_biharmonic"] is None for row in summary["rows"])  # skipped: null
     metrics = summary["strategies"]["fast"]["models"]["0.05"]
     assert metrics["denoise_model"] == "tv" and 0 <= metrics["segment_iou"] <= 1
     assert (out / "models.png").exists()

@@ -255,3 +255,16 @@ def test_cell_index_knn_matches_brute_force(shape, fraction, cell):
     for bound in (None, old_dk[rest[:, 0], rest[:, 1]]):
         for a, b in zip(index.knn(rest, 4, bound), want):
             np.testing.assert_array_equal(a, b)
+
+
+def test_cell_index_refuses_grids_beyond_its_sort_keys():
+    from fastscan.neighbors import MAX_SIDE
+
+    with pytest.raises(ValueError, match=f"at most {MAX_SIDE} on a side"):
+        CellIndex(np.zeros((2, MAX_SIDE + 1), bool), 4)
+    # the largest offsets the packed keys hold still sort as (d**2, d_row, d_col)
+    mask = np.zeros((3, MAX_SIDE), bool)
+    mask[0, 0] = mask[2, 0] = mask[1, MAX_SIDE - 1] = True
+    rows, cols, dist = CellIndex(mask, 1024).knn(np.array([[1, 0], [1, MAX_SIDE - 2]]), 2)
+    assert rows.tolist() == [[0, 2], [1, 0]] and cols.tolist() == [[0, 0], [MAX_SIDE - 1, 0]]
+    assert dist[1].tolist() == [1.0, np.sqrt(1.0 + (MAX_SIDE - 2) ** 2)]

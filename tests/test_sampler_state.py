@@ -168,3 +168,14 @@ def test_damaged_state_files_are_refused(truth, tmp_path):
         Sampler.load(tampered(header=np.array(json.dumps(header))))
     with pytest.raises(ValueError, match="state schema 'x/9'"):
         Sampler.load(tampered(header=np.array('{"schema": "x/9"}')))
+
+
+def test_a_state_without_readings_round_trips_twice(tmp_path):
+    fresh = Sampler((30, 40), batch_size=5, seed=3)
+    path = fresh.save(tmp_path / "empty.npz")
+    loaded = Sampler.load(path)
+    assert loaded.position is None and loaded.n_measured == 0
+    assert loaded.measured_points.shape == (0, 2)
+    # saving the loaded sampler again writes no phantom batch, and it loads again
+    again = Sampler.load(loaded.save(tmp_path / "again.npz"))
+    np.testing.assert_array_equal(again.suggest(), fresh.suggest())

@@ -158,6 +158,43 @@ def test_oversized_messages_do_not_stop_the_service(server, raw) -> None:
     assert_healthy(server)
 
 
+def test_many_small_frames_are_stopped_at_the_total_limits(server, raw) -> None:
+    """The limits bound the whole message: many frames under MAXMSGSIZE each are refused."""
+    head = request("ping")[0]
+    small = b"x" * 1024
+    # frame count: a few more frames than the protocol allows, each tiny
+    header = exchange(raw, [head, *[small] * 20])
+    assert header["ok"] is False and header["error"]["code"] == "too_large"
+    assert "frames" in header["error"]["message"] and header["id"] == json.loads(head)["id"]
+    # total bytes: few frames, each under the per-frame limit, together over it
+    part = b"y" * (LIMIT - 1000)
+    assert 3 * len(part) > server.max_total_bytes - LIMIT and 4 < server.max_frames
+    header = exchange(raw, [head, part, part, part])
+    assert header["ok"] is False and header["error"]["code"] == "too_large"
+    assert "bytes in total" in header["error"]["message"]
+    assert_healthy(server)
+
+
+def test_receiving_keeps_only_frames_within_the_limits() -> None:
+    """Frames past a limit are read and dropped, not kept until the whole message is in."""
+    srv = SamplerServer("tcp://127.0.0.1:0", max_message_bytes=LIMIT)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(srv.endpoint)
+        sock.send_multipart([b"", request("ping")[0], *[b"z" * 1024] * 2000])
+        assert srv._socket.poll(5000)
+        frames, refusal = srv._receive()
+        assert refusal is not None and len(frames) <= srv.max_frames
+        assert sum(len(f) for f in frames) <= srv.max_total_bytes
+        assert not srv._socket.getsockopt(zmq.RCVMORE)  # the rest was drained
+    finally:
+        sock.close(0)
+        ctx.term()
+        srv.stop()
+
+
 def test_random_garbage_never_crashes_the_service(server, raw) -> None:
     rng = np.random.default_rng(1234)
     valid = request("ping")[0]
@@ -230,3 +267,99 @@ def test_message_without_delimiter_frame_from_a_router_peer(server) -> None:
     finally:
         sock.close(0)
         ctx.term()
+
+
+def test_frame_server_survives_any_message() -> None:
+    """The model-frame server: garbage, deep JSON, oversized and odd frames never stop it."""
+    import struct
+    import threading
+
+    from fastscan.models.wire import encode_frame
+    from fastscan.models.zmq_frames import FrameSubscriber, serve
+
+    ctx = zmq.Context.instance()
+    pub = ctx.socket(zmq.PUB)
+    pub.setsockopt(zmq.LINGER, 0)
+    pub.bind("tcp://127.0.0.1:*")
+    frames_ep = pub.getsockopt_string(zmq.LAST_ENDPOINT)
+    with pytest.raises(ValueError, match="not a loopback address"):
+        serve("tcp://0.0.0.0:5", "tcp://127.0.0.1:*", ["otsu"])
+    ready: list[str] = []
+    stop = threading.Event()
+    counts: dict = {}
+    thread = threading.Thread(
+        target=lambda: counts.update(
+            serve(
+                frames_ep,
+                "tcp://127.0.0.1:*",
+                ["otsu"],
+                stop=stop,
+                ready=ready.append,
+                max_message_bytes=200_000,
+            )
+        ),
+        daemon=True,
+    )
+    thread.start()
+    rng = np.random.default_rng(7)
+    image = rng.random((24, 32))
+    mask = rng.random((24, 32)) < 0.3
+
+    def header_message(header: bytes, payload: bytes = b"") -> bytes:
+        return b"frame\0" + struct.pack("<I", len(header)) + header + payload
+
+    try:
+        for _ in range(100):
+            if ready:
+                break
+            threading.Event().wait(0.05)
+        results = FrameSubscriber(ready[0], topics=(b"result",), conflate=False)
+
+        def answered(frame_id: int) -> bool:
+            for _ in range(60):  # also covers the subscription's slow start
+                pub.send(encode_frame(image, mask, frame_id))
+                got = results.recv(timeout=0.2, latest=False)
+                if got is not None and got.meta.get("frame_id") == frame_id:
+                    return True
+            return False
+
+        assert answered(1)
+        garbage = [
+            b"",
+            b"frame",
+            b"frame\0\xff\xff\xff\xff",
+            header_message(b"[" * 50_000),  # deep JSON: a RecursionError before the fix
+            header_message(b'{"schema": "fastscan.frame/1", "sizes": [1e400]}'),
+            header_message(b'{"schema": "fastscan.frame/1", "frame_id": 1e400, "sizes": []}'),
+            header_message(
+                json.dumps(
+                    {
+                        "schema": "fastscan.frame/1",
+                        "frame_id": "x",
+                        "shape": [1, 1],
+                        "sizes": [8, 1],
+                    }
+                ).encode(),
+                b"\0" * 9,
+            ),
+            header_message(
+                json.dumps(
+                    {"schema": "fastscan.frame/1", "frame_id": 3, "shape": [-1, 5], "sizes": [0, 0]}
+                ).encode()
+            ),
+            encode_frame(np.zeros((5, 7)), np.zeros((5, 7), bool), 4),  # another grid: refused?
+            b"frame\0" + b"x" * 300_000,  # over max_message_bytes: libzmq drops the connection
+            *[b"frame\0" + rng.bytes(int(rng.integers(1, 300))) for _ in range(30)],
+        ]
+        for message in garbage:
+            pub.send(message)
+            threading.Event().wait(0.01)
+        assert answered(2) and thread.is_alive()
+        results.close()
+    finally:
+        stop.set()
+        thread.join(30)
+        pub.close(0)
+    assert not thread.is_alive()
+    assert counts["malformed"] >= 5 and counts["received"] >= 2
+    assert counts["reconnects"] >= 1  # the oversized message: libzmq dropped the connection

@@ -313,3 +313,8 @@ def test_non_loopback_bind_needs_allow_remote() -> None:
         SamplerServer("tcp://0.0.0.0:0")
     with pytest.raises(ValueError, match="not a loopback address"):
         SamplerServer("tcp://*:0")
+
+
+def test_non_loopback_bind_without_curve_is_refused() -> None:
+    with pytest.raises(ValueError, match="without CurveZMQ"):
+        SamplerServer("tcp://0.0.0.0:0", allow_remote=True)

@@ -120,3 +120,114 @@ def test_limits_on_sessions_and_grid_size(tmp_path) -> None:
         store.handle("create", "c", None, {"shape": [200, 200]}, {})
     with pytest.raises(ServiceError, match="unknown Sampler option"):
         store.handle("create", "c", None, {"shape": [30, 40], "model": "x.npz"}, {})
+
+
+def test_quotas_on_total_pixels_points_per_ingest_and_batch_size() -> None:
+    store = SessionStore(
+        max_pixels=2000, max_total_pixels=3000, max_points_per_ingest=10, max_batch_size=20
+    )
+    store.handle("create", "a", None, {"shape": [30, 40]}, {})  # 1200 pixels
+    with pytest.raises(ServiceError, match="max_total_pixels=3000") as info:
+        store.handle("create", "b", None, {"shape": [40, 50]}, {})  # 2000 more
+    assert info.value.code == "too_large"
+    store.handle("create", "b", None, {"shape": [30, 40]}, {})  # 2400 in all: fits
+    with pytest.raises(ServiceError, match="max_batch_size=20"):
+        store.handle("create", "c", None, {"shape": [10, 10], "batch_size": 21}, {})
+    with pytest.raises(ServiceError, match="max_batch_size=20"):
+        store.handle("suggest", "a", None, {"n": 21}, {})
+    points = np.array([[r, 0] for r in range(11)])
+    arrays = {"points": points, "values": np.ones(len(points))}
+    with pytest.raises(ServiceError, match="max_points_per_ingest=10"):
+        store.handle("ingest", "a", 1, {}, arrays)
+    result, _ = store.handle("state", "a", None, {}, {})
+    assert result["n_measured"] == 0 and result["last_seq"] == 0
+    store.handle("close", "b", None, {}, {})
+    store.handle("create", "c", None, {"shape": [30, 40]}, {})  # room again
+
+
+def test_session_names_must_match_in_full() -> None:
+    store = SessionStore()
+    for name in ("scan42\n", "scan42\r", "scan42\n\n", "-x", "a" * 65, "a/b", ""):
+        with pytest.raises(ServiceError, match="session name") as info:
+            store.handle("create", name, None, {"shape": [10, 10]}, {})
+        assert info.value.code == "bad_args"
+    assert store.names == []
+
+
+def test_attaching_compares_every_setting_not_only_those_sent() -> None:
+    store = SessionStore()
+    store.handle("create", "s", None, {"shape": [30, 40], "batch_size": 12, "k": 6}, {})
+    # a client that leaves batch_size at its default must not attach to batch_size=12
+    with pytest.raises(ServiceError, match=r"batch_size=12.*not sent") as info:
+        store.handle("create", "s", None, {"shape": [30, 40], "k": 6}, {})
+    assert info.value.code == "session_exists"
+    result, _ = store.handle("create", "s", None, {"shape": [30, 40], "batch_size": 12, "k": 6}, {})
+    assert result["created"] is False
+
+
+def _other_model_state(tmp_path) -> np.ndarray:
+    """A saved Sampler state made with an ERD model that is not the service's."""
+    from fastscan import Sampler
+    from fastscan.erd.estimator import ERDModel, load_model
+
+    arrays = dict(load_model(None).to_arrays())
+    arrays["intercept_2"] = arrays["intercept_2"] + np.float32(0.5)
+    sampler = Sampler((30, 40), batch_size=8, model=ERDModel.from_arrays(arrays))
+    points = sampler.suggest()
+    sampler.ingest(points, TRUTH[points[:, 0], points[:, 1]])
+    path = sampler.save(tmp_path / "other.npz")
+    return np.frombuffer(path.read_bytes(), np.uint8)
+
+
+def test_load_refuses_a_state_made_with_another_model(tmp_path) -> None:
+    store = SessionStore(tmp_path / "svc")
+    store.handle("load", "up", None, {}, {"state": _other_model_state(tmp_path)})
+    job = store._restoring["up"][0]
+    assert job.done.wait(30)
+    with pytest.raises(ServiceError, match="another ERD model") as info:
+        store.handle("state", "up", None, {}, {})
+    assert info.value.code == "bad_state"
+    assert not (tmp_path / "svc" / "up.npz").exists()  # never saved as a session
+
+
+def test_restore_of_a_replaced_session_stops(tmp_path) -> None:
+    store = SessionStore(tmp_path, snapshot_every=10_000)
+    store.handle("create", "r", None, {"shape": [30, 40], "batch_size": 4, "seed": 3}, {})
+    store.flush()
+    for seq in range(1, 40):
+        step(store, "r", seq)
+    store.flush()  # one snapshot (empty) and a 39-batch journal
+    _, exported = store.handle("export", "r", None, {}, {})
+
+    again = SessionStore(tmp_path, snapshot_every=10_000)
+    assert again.restore_all() == ["r"]
+    job = again._restoring["r"][0]
+    again.handle("load", "r", None, {"overwrite": True}, {"state": exported["state"]})
+    job.thread.join(30)
+    assert not job.thread.is_alive() and job.cancelled and job.sampler is None
+    restored, _ = wait_ready(again, "r")
+    assert restored["last_seq"] == 39  # the uploaded state, not a mix of both
+
+
+def test_restore_export_and_restore_again_keep_the_batch_count(tmp_path) -> None:
+    """A state loaded and saved again may list an empty batch; it is not counted as one."""
+    from fastscan.service.sessions import read_state_log
+
+    store = SessionStore(tmp_path, snapshot_every=2)
+    store.handle("create", "s", None, {"shape": [30, 40], "batch_size": 6, "seed": 2}, {})
+    store.flush()  # snapshot with no readings
+    again = SessionStore(tmp_path, snapshot_every=2)
+    again.restore_all()
+    assert again._restoring["s"][0].done.wait(30)
+    for seq in range(1, 6):  # snapshots (every 2 batches) of a loaded state, journal between
+        step(again, "s", seq)
+        again.flush()
+    _, out = again.handle("export", "s", None, {}, {})
+    (tmp_path / "e.npz").write_bytes(out["state"].tobytes())
+    _, batches = read_state_log(tmp_path / "e.npz")
+    assert len(batches) == 5 and all(len(p) > 0 for p, _ in batches)
+    third = SessionStore(tmp_path, snapshot_every=2)
+    third.restore_all()
+    restored, _ = wait_ready(third, "s")
+    assert restored["last_seq"] == 5
+    assert step(third, "s", 6)["last_seq"] == 6

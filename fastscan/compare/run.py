@@ -5,7 +5,6 @@ Kept apart from the CLI parsing so notebooks can call :func:`run_simulate`.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -17,6 +16,7 @@ import numpy as np
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.compare.report import format_table, plot_curves, plot_reconstructions, write_csv
 from fastscan.imageio import load_maps
+from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay
@@ -243,7 +243,7 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
         "strategies": strategies,
         "rows": rows,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+    (out / "summary.json").write_text(dumps(summary, indent=2))  # strict JSON: NaN -> null
     if not config.quiet:
         print(format_table(rows))
         for name, facts in strategies.items():
@@ -275,14 +275,6 @@ def _model_line(coverage: float, metrics: dict[str, Any]) -> str:
             text += f", IoU {metrics['segment_iou']:.3f}, Dice {metrics['segment_dice']:.3f}"
         parts.append(text)
     return "  ".join(parts)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, float):
-        return None
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def _models(config: SimulateConfig, labels: np.ndarray | None) -> Any:

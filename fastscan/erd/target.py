@@ -15,7 +15,7 @@ from numba import njit
 __all__ = ["rd_target"]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rd(error, rows, cols, d1, c, out):
     n_rows, n_cols = error.shape
     for i in range(rows.shape[0]):

@@ -188,11 +188,11 @@ class LiveModels:
                 f"a frame is a 2-D reconstruction and a mask of the same shape, got "
                 f"{recon.shape} and {m.shape}"
             )
-        shape = self.shape or recon.shape
-        if recon.shape != shape:
-            raise ValueError(f"frame shape {recon.shape} does not match this scan's {shape}")
-        self.shape = shape
-        with self._cond:
+        with self._cond:  # shape, counters and the pending frame change together
+            shape = self.shape or recon.shape
+            if recon.shape != shape:
+                raise ValueError(f"frame shape {recon.shape} does not match this scan's {shape}")
+            self.shape = shape
             frame = Frame(
                 self._next_id, np.array(recon, dtype=np.float64), np.array(m, dtype=bool),
                 time.time(), dict(meta or {}),
@@ -204,6 +204,16 @@ class LiveModels:
             self.stats["submitted"] += 1
             self._cond.notify_all()
         return frame.frame_id
+
+    def new_scan(self, shape: tuple[int, int] | None = None) -> None:
+        """Forget the scan's grid shape (the next frame sets it, or ``shape`` does)."""
+        with self._cond:
+            self.shape = None if shape is None else (int(shape[0]), int(shape[1]))
+
+    def counters(self) -> dict[str, int]:
+        """A consistent copy of :attr:`stats`."""
+        with self._cond:
+            return dict(self.stats)
 
     def submit_sampler(self, sampler: Any, meta: dict[str, Any] | None = None) -> int | None:
         """Submit a :class:`fastscan.Sampler`'s current reconstruction and mask.
@@ -252,7 +262,8 @@ class LiveModels:
             error = None
         except Exception as exc:  # a failing model must not stop the scan or the worker
             output, error = None, f"{type(exc).__name__}: {exc}"
-            self.stats["failed"] += 1
+            with self._cond:
+                self.stats["failed"] += 1
             _log.warning("model %r failed on frame %d: %s", model.name, frame.frame_id, error)
         return ModelResult(
             frame.frame_id, model.name, model.kind, output, error,
@@ -260,7 +271,8 @@ class LiveModels:
         )  # fmt: skip
 
     def _publish(self, result: ModelResult) -> None:
-        self.latest[result.model] = result
+        with self._cond:
+            self.latest[result.model] = result
         for sink in (self.on_result, getattr(self.publisher, "publish_result", None)):
             if sink is None:
                 continue

@@ -27,25 +27,28 @@ Examples
 from __future__ import annotations
 
 import itertools
-import json
 import struct
 import time
 from typing import Any
 
 import numpy as np
 
+from fastscan.jsonsafe import dumps, loads
 from fastscan.models.live import Frame, ModelResult
 
-__all__ = ["FRAME_SCHEMA", "RESULT_SCHEMA", "decode", "encode_frame", "encode_result"]
+__all__ = ["FRAME_SCHEMA", "MAX_HEADER_BYTES", "RESULT_SCHEMA", "decode", "encode_frame",
+           "encode_result"]  # fmt: skip
 
 FRAME_SCHEMA = "fastscan.frame/1"
 RESULT_SCHEMA = "fastscan.result/1"
 _DTYPES = {"float64", "float32", "int32", "uint8"}
+#: Largest JSON header a message may carry.
+MAX_HEADER_BYTES = 64 * 1024
 
 
 def _pack(topic: bytes, header: dict, payloads: list[np.ndarray]) -> bytes:
     header = {**header, "sizes": [int(p.nbytes) for p in payloads]}
-    blob = json.dumps(header, default=str).encode()
+    blob = dumps(header).encode()  # strict JSON: a NaN in meta becomes null
     return b"".join(
         [topic, b"\0", struct.pack("<I", len(blob)), blob, *(p.tobytes() for p in payloads)]
     )
@@ -108,11 +111,13 @@ def _unpack(message: bytes) -> tuple[bytes, dict, list[bytes]]:
     if not sep or len(rest) < 4:
         raise ValueError("message is too short: expected topic, NUL and a header length")
     (n_header,) = struct.unpack("<I", rest[:4])
+    if n_header > MAX_HEADER_BYTES:
+        raise ValueError(f"message header is {n_header} bytes; at most {MAX_HEADER_BYTES} allowed")
     if len(rest) < 4 + n_header:
         raise ValueError(f"message header claims {n_header} bytes, only {len(rest) - 4} present")
     try:
-        header = json.loads(rest[4 : 4 + n_header])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = loads(rest[4 : 4 + n_header])  # depth-limited: no RecursionError
+    except ValueError as exc:
         raise ValueError(f"message header is not JSON: {exc}") from None
     if not isinstance(header, dict):
         raise ValueError("message header must be a JSON object")
@@ -128,6 +133,15 @@ def _unpack(message: bytes) -> tuple[bytes, dict, list[bytes]]:
 
 def decode(message: bytes) -> Frame | ModelResult:
     """Parse a frame or result message; ValueError for anything malformed."""
+    try:
+        return _decode(message)
+    except ValueError:
+        raise
+    except (KeyError, TypeError, AttributeError, OverflowError, struct.error) as exc:
+        raise ValueError(f"malformed message ({type(exc).__name__}: {exc})") from None
+
+
+def _decode(message: bytes) -> Frame | ModelResult:
     topic, header, parts = _unpack(message)
     if topic == b"frame":
         if header.get("schema") != FRAME_SCHEMA or len(parts) != 2:

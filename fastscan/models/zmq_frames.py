@@ -11,7 +11,10 @@ and frame sockets are *conflating* (``ZMQ_CONFLATE``): each side keeps only the
 newest frame, so a slow model server always gets the latest reconstruction and
 memory stays bounded.
 
-Everything binds to loopback unless told otherwise. A model server::
+Everything binds to loopback unless told otherwise: the model server refuses
+non-loopback endpoints without ``--allow-remote``, drops messages over
+``--max-message-bytes``, parses headers with a depth limit and survives any
+message (malformed ones are counted and skipped). A model server::
 
     python -m fastscan.models.zmq_frames serve --frames tcp://127.0.0.1:5591 \\
         --results tcp://127.0.0.1:5592 --denoise unet-denoiser --segment unet-segmenter
@@ -34,18 +37,28 @@ from typing import Any
 import numpy as np
 import zmq
 
+from fastscan._validation import is_loopback
 from fastscan.models.live import Frame, LiveModels, ModelResult
 from fastscan.models.registry import create_model, describe_model
-from fastscan.models.wire import decode, encode_frame, encode_result
+from fastscan.models.wire import MAX_HEADER_BYTES, decode, encode_frame, encode_result
 
-__all__ = ["FramePublisher", "FrameSubscriber", "main", "serve"]
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "FramePublisher", "FrameSubscriber", "main", "serve"]
 
 _log = logging.getLogger(__name__)
 
 
-def _socket(kind: int, address: str, bind: bool, conflate: bool, hwm: int) -> zmq.Socket:
+#: Largest message a subscriber accepts by default: a 4096 x 4096 frame (float64 and
+#: uint8 mask) plus its header; larger messages make libzmq drop the connection.
+DEFAULT_MAX_MESSAGE_BYTES = 9 * 4096 * 4096 + MAX_HEADER_BYTES + 1024
+
+
+def _socket(
+    kind: int, address: str, bind: bool, conflate: bool, hwm: int, max_bytes: int | None = None
+) -> zmq.Socket:
     sock = zmq.Context.instance().socket(kind)
     sock.setsockopt(zmq.LINGER, 0)
+    if max_bytes is not None:
+        sock.setsockopt(zmq.MAXMSGSIZE, int(max_bytes))
     if conflate:
         sock.setsockopt(zmq.CONFLATE, 1)  # keep only the newest message (set before bind/connect)
     sock.setsockopt(zmq.SNDHWM if kind == zmq.PUB else zmq.RCVHWM, int(hwm))
@@ -102,9 +115,10 @@ class FramePublisher:
     def publish(
         self, reconstruction: np.ndarray, mask: np.ndarray, meta: dict | None = None
     ) -> int:
-        """Send a frame (copied first); returns its frame id."""
-        frame_id = self._next_id
-        self._next_id += 1
+        """Send a frame (copied first); returns its frame id (unique, also across threads)."""
+        with self._lock:
+            frame_id = self._next_id
+            self._next_id += 1
         self._send(encode_frame(reconstruction, mask, frame_id, meta))
         return frame_id
 
@@ -144,6 +158,8 @@ class FrameSubscriber:
         Keep only the newest message (frames). Use False for results.
     hwm : int
         Messages queued before new ones are dropped (without conflate).
+    max_message_bytes : int
+        Largest message accepted (``zmq.MAXMSGSIZE``: libzmq drops a peer that sends more).
     """
 
     def __init__(
@@ -154,37 +170,75 @@ class FrameSubscriber:
         bind: bool = False,
         conflate: bool = True,
         hwm: int = 64,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
-        self._socket = _socket(zmq.SUB, address, bind, conflate, hwm)
-        for topic in topics:
-            self._socket.setsockopt(zmq.SUBSCRIBE, bytes(topic) + b"\0")
+        self._args = (address, bind, conflate, hwm, max_message_bytes)
+        self._topics = tuple(bytes(t) + b"\0" for t in topics)
+        self._monitor: zmq.Socket | None = None
+        self._socket = self._open()
         self.skipped = 0
         self.malformed = 0
+        #: times the connection was opened again after libzmq dropped it (e.g. a message
+        #: over max_message_bytes is a protocol error, after which libzmq never reconnects)
+        self.reconnects = 0
+
+    def _open(self) -> zmq.Socket:
+        address, bind, conflate, hwm, max_bytes = self._args
+        sock = _socket(zmq.SUB, address, bind, conflate, hwm, max_bytes)
+        for topic in self._topics:
+            sock.setsockopt(zmq.SUBSCRIBE, topic)
+        if not bind:
+            self._monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        return sock
+
+    def _dropped(self) -> bool:
+        """True when the monitor saw the connection go (then the socket is opened again)."""
+        if self._monitor is None or not self._monitor.poll(0):
+            return False
+        while self._monitor.poll(0):
+            self._monitor.recv_multipart()
+        self._close_sockets()
+        self._socket = self._open()
+        self.reconnects += 1
+        _log.warning("frame connection to %s dropped; connecting again", self._args[0])
+        return True
 
     def recv(self, timeout: float = 1.0, latest: bool = True) -> Frame | ModelResult | None:
         """Next message (the newest queued one if ``latest``) or None after ``timeout`` s.
 
-        Malformed messages are counted in :attr:`malformed`, logged and skipped.
+        Malformed messages are counted in :attr:`malformed`, logged and skipped; a
+        connection libzmq dropped is opened again (:attr:`reconnects`).
         """
         deadline = time.monotonic() + timeout
         while True:
+            self._dropped()
             remaining = max(0, int(1000 * (deadline - time.monotonic())))
-            if not self._socket.poll(remaining):
-                return None
+            poll_ms = remaining if self._monitor is None else min(remaining, 100)
+            if not self._socket.poll(poll_ms):
+                if time.monotonic() >= deadline:
+                    return None
+                continue
             message = self._socket.recv()
             while latest and self._socket.poll(0):
                 message = self._socket.recv()
                 self.skipped += 1
             try:
                 return decode(message)
-            except (ValueError, KeyError, TypeError) as exc:
+            except Exception as exc:  # whatever a peer sends, the subscriber goes on
                 self.malformed += 1
                 _log.warning("dropping a malformed message: %s", exc)
                 if time.monotonic() >= deadline:
                     return None
 
-    def close(self) -> None:
+    def _close_sockets(self) -> None:
+        if self._monitor is not None:
+            self._socket.disable_monitor()
+            self._monitor.close(linger=0)
+            self._monitor = None
         self._socket.close(linger=0)
+
+    def close(self) -> None:
+        self._close_sockets()
 
     def __enter__(self) -> FrameSubscriber:
         return self
@@ -202,19 +256,36 @@ def serve(
     max_frames: int | None = None,
     ready: Any = None,
     model_kwargs: dict[str, Any] | None = None,
+    allow_remote: bool = False,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> dict[str, int]:
     """Receive frames, run ``models`` (names or objects) on the newest, publish the results.
 
-    Returns counters (frames received, skipped, malformed; the worker's stats).
+    Returns counters (frames received, skipped, malformed, refused; the worker's stats).
 
     Runs until ``stop`` is set or ``max_frames`` frames have been taken. ``ready``
-    is called with the results endpoint once both sockets are up.
+    is called with the results endpoint once both sockets are up. Both endpoints
+    must be loopback unless ``allow_remote``; messages over ``max_message_bytes``
+    are dropped by libzmq, malformed ones are counted and skipped, and a frame the
+    models cannot take is counted in ``refused``: no message stops the server.
     """
+    for label, address in (("frames", frames), ("results", results)):
+        if not allow_remote and not is_loopback(address):
+            raise ValueError(
+                f"refusing {label} endpoint {address!r}: not a loopback address; pass "
+                "allow_remote=True (--allow-remote) to talk to other machines"
+            )
     stop = stop or threading.Event()
     publisher = FramePublisher(results, conflate=False)
-    subscriber = FrameSubscriber(frames, topics=(b"frame",))
+    try:
+        subscriber = FrameSubscriber(
+            frames, topics=(b"frame",), max_message_bytes=max_message_bytes
+        )
+    except Exception:
+        publisher.close()
+        raise
     live = LiveModels(models, publisher=publisher, model_kwargs=model_kwargs).start()
-    received = 0
+    received = refused = 0
     try:
         if ready is not None:
             ready(publisher.endpoint)
@@ -222,11 +293,16 @@ def serve(
             frame = subscriber.recv(timeout=0.1)
             if not isinstance(frame, Frame):
                 continue
-            if live.shape is not None and frame.reconstruction.shape != live.shape:
-                live.shape = None  # a new scan with another grid
-            live.submit(
-                frame.reconstruction, frame.mask, {**frame.meta, "frame_id": frame.frame_id}
-            )
+            try:
+                if live.shape is not None and frame.reconstruction.shape != live.shape:
+                    live.new_scan()  # a new scan with another grid
+                live.submit(
+                    frame.reconstruction, frame.mask, {**frame.meta, "frame_id": frame.frame_id}
+                )
+            except Exception as exc:  # a frame the models cannot take: skip it
+                refused += 1
+                _log.warning("skipping frame %r: %s", frame.frame_id, exc)
+                continue
             received += 1
         live.wait_idle(timeout=60.0)
     finally:
@@ -234,7 +310,8 @@ def serve(
         subscriber.close()
         publisher.close()
     return {"received": received, "skipped": subscriber.skipped, "malformed": subscriber.malformed,
-            **live.stats}  # fmt: skip
+            "refused": refused, "reconnects": subscriber.reconnects,
+            **live.counters()}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,10 +325,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--segment", default=None, help="segmenter name")
     p.add_argument("--device", default=None, help="device for torch models (auto, cpu, cuda)")
     p.add_argument("--max-frames", type=int, default=None)
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow non-loopback --frames/--results endpoints (traffic is not encrypted)",
+    )
+    p.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help=f"largest frame message accepted (default {DEFAULT_MAX_MESSAGE_BYTES})",
+    )
     args = parser.parse_args(argv)
     models = [name for name in (args.denoise, args.segment) if name]
     if not models:
         parser.error("give --denoise and/or --segment")
+    for address in (args.frames, args.results):
+        if not args.allow_remote and not is_loopback(address):
+            parser.error(f"{address!r} is not a loopback address; add --allow-remote")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -265,8 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     def ready(endpoint: str) -> None:
         print(f"ready {endpoint}", flush=True)
 
-    counts = serve(args.frames, args.results, instances, stop=stop, max_frames=args.max_frames,
-                   ready=ready)  # fmt: skip
+    try:
+        counts = serve(args.frames, args.results, instances, stop=stop,
+                       max_frames=args.max_frames, ready=ready, allow_remote=args.allow_remote,
+                       max_message_bytes=args.max_message_bytes)  # fmt: skip
+    except ValueError as exc:
+        print(f"python -m fastscan.models.zmq_frames: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(counts), file=sys.stderr)
     return 0
 

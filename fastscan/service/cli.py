@@ -44,7 +44,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow binding a non-loopback address (use CURVE keys as well)",
+        help="allow binding a non-loopback address (needs --curve-secret-key as well)",
     )
     parser.add_argument(
         "--curve-secret-key",
@@ -68,6 +68,36 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-sessions", type=int, default=16, help="sessions held at once (default 16)"
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=4096 * 4096,
+        help="largest grid (rows x cols) of one session (default 4096 x 4096)",
+    )
+    parser.add_argument(
+        "--max-total-pixels",
+        type=int,
+        default=None,
+        help="largest sum of grid sizes over all sessions (default 4 x --max-pixels)",
+    )
+    parser.add_argument(
+        "--max-points-per-ingest",
+        type=int,
+        default=1 << 20,
+        help="largest batch of readings one ingest may carry (default 1048576)",
+    )
+    parser.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=10_000,
+        help="largest batch_size of a session and n of a suggest (default 10000)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="threads that run requests; a slow request holds up only its own session (default 4)",
     )
     parser.add_argument(
         "--snapshot-every",
@@ -132,7 +162,12 @@ def run_serve(args: argparse.Namespace) -> int:
             curve_clients=args.curve_clients,
             max_message_bytes=args.max_message_bytes,
             max_sessions=args.max_sessions,
+            max_pixels=args.max_pixels,
+            max_total_pixels=args.max_total_pixels,
+            max_points_per_ingest=args.max_points_per_ingest,
+            max_batch_size=args.max_batch_size,
             snapshot_every=args.snapshot_every,
+            workers=args.workers,
         )
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"fastscan serve: {exc}", file=sys.stderr)

@@ -24,7 +24,6 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import itertools
 import logging
@@ -37,6 +36,7 @@ import numpy as np
 import zmq
 import zmq.auth
 
+from fastscan.jsonsafe import to_jsonable
 from fastscan.sampler import Sampler
 from fastscan.service.protocol import (
     DEFAULT_ADDRESS,
@@ -123,7 +123,9 @@ class Connection:
             server_public, _ = _curve_key(curve_server_key, secret=False)
             public, secret = _curve_key(curve_client_key, secret=True)
             self._curve = (server_public, public, secret)
-        self._context = zmq.Context()
+        # one context per process (zmq's shared instance), not one per connection: each
+        # context starts an I/O thread, and a plan may open many connections
+        self._context = zmq.Context.instance()
         self._socket: zmq.Socket | None = None
         self._prefix = uuid.uuid4().hex[:12]
         #: seconds the service reported spending on this connection's requests
@@ -212,22 +214,12 @@ class Connection:
         return None
 
     def close(self) -> None:
-        """Close the socket and the ZMQ context."""
+        """Close the socket (the process-wide ZMQ context stays for other connections)."""
         self._reset()
-        if not self._context.closed:
-            self._context.term()
 
 
 def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (tuple, list, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return to_jsonable(value, unknown="raise")
 
 
 def _raise_for(header: dict[str, Any]) -> None:

@@ -36,12 +36,13 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from fastscan.jsonsafe import dumps, loads
 
 __all__ = [
     "ALLOWED_DTYPES",
@@ -127,7 +128,7 @@ def encode(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray] | None = 
     full = dict(header)
     full["v"] = PROTOCOL_VERSION
     full["arrays"] = descriptors
-    text = json.dumps(full, separators=(",", ":"))
+    text = dumps(full, unknown="raise", separators=(",", ":"))
     return [text.encode(), *buffers]
 
 
@@ -195,8 +196,8 @@ def decode(
             "too_large", f"header is {len(raw)} bytes; at most {MAX_HEADER_BYTES} allowed"
         )
     try:
-        header = json.loads(bytes(raw).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        header = loads(bytes(raw))  # depth-limited
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError("bad_message", f"header is not UTF-8 JSON ({exc})") from None
     if not isinstance(header, dict):
         raise ProtocolError("bad_message", "header must be a JSON object")

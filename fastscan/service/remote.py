@@ -36,7 +36,7 @@ from fastscan.service.client import (
     _raise_for,
 )
 from fastscan.service.protocol import DEFAULT_ADDRESS
-from fastscan.service.sessions import read_state_log
+from fastscan.service.sessions import CREATE_KEYS, read_state_log
 
 __all__ = ["RemoteSampler"]
 
@@ -126,6 +126,8 @@ class RemoteSampler:
         )
         self._log: list[tuple[np.ndarray, np.ndarray]] = []
         self._counts = np.zeros(self.shape, np.int32)
+        self._mask = np.zeros(self.shape, bool)
+        self._mask.flags.writeable = False
         self._n_measured = 0
         self._acked = 0
         self._attached = False
@@ -188,6 +190,14 @@ class RemoteSampler:
                     f"only {len(self._log)}; is another client writing to it?",
                 )
             self._adopt()
+            if len(self._log) != server_last:  # never re-send what the service holds
+                adopted = len(self._log)
+                self._log.clear()
+                raise RemoteError(
+                    "conflict",
+                    f"session {self.session!r} reports {server_last} batches but its exported "
+                    f"state holds {adopted}; not attaching",
+                )
         self._acked = server_last
         self._summary = result
         if result.get("created") is False:
@@ -210,11 +220,19 @@ class RemoteSampler:
         flat = np.unique(points[:, 0] * self.shape[1] + points[:, 1])
         self._n_measured += int(np.count_nonzero(self._counts.ravel()[flat] == 0))
         np.add.at(self._counts, (points[:, 0], points[:, 1]), 1)
+        self._mask.flags.writeable = True
+        self._mask[points[:, 0], points[:, 1]] = True
+        self._mask.flags.writeable = False
 
     def _drop_last(self) -> None:
         points, _ = self._log.pop()
         np.subtract.at(self._counts, (points[:, 0], points[:, 1]), 1)
-        self._n_measured = int(np.count_nonzero(self._counts))
+        flat = np.unique(points[:, 0] * self.shape[1] + points[:, 1])
+        gone = flat[self._counts.ravel()[flat] == 0]  # pixels no other batch measured
+        self._n_measured -= len(gone)
+        self._mask.flags.writeable = True
+        self._mask.ravel()[gone] = False
+        self._mask.flags.writeable = False
 
     def _send_pending(self) -> None:
         guard = 2 * len(self._log) + 8
@@ -404,9 +422,8 @@ class RemoteSampler:
 
     @property
     def measured_mask(self) -> np.ndarray:
-        mask = self._counts > 0
-        mask.flags.writeable = False
-        return mask
+        """Measured pixels, kept up to date per batch (a read-only view, no copy per call)."""
+        return self._mask
 
     @property
     def n_measured(self) -> int:
@@ -525,7 +542,11 @@ class RemoteSampler:
             conn.close()
         if not reply.get("ok"):
             _raise_for(reply)
-        return cls(tuple(header["params"]["shape"]), address=address, session=session, **options)
+        # attach with the state's own settings (the service compares all of them)
+        settings = {k: v for k, v in header["params"].items() if k in CREATE_KEYS}
+        settings["motion"] = header.get("motion")
+        shape = tuple(settings.pop("shape"))
+        return cls(shape, address=address, session=session, **{**settings, **options})
 
     def close(self, end_session: bool = False) -> None:
         """Disconnect; with ``end_session`` also close the session on the service."""

@@ -8,7 +8,8 @@ goes on serving. Replies to state-changing requests are remembered by request id
 for a while (keyed by request id and header bytes), so a client that re-sends after a
 timeout gets the same answer; errors are not cached (repeating them changes nothing).
 
-The socket binds to loopback unless ``allow_remote`` is set. CurveZMQ encrypts
+The socket binds to loopback unless ``allow_remote`` is set, and then only with a
+CurveZMQ secret key (a non-loopback bind without one is refused). CurveZMQ encrypts
 and authenticates when a server secret key is given: clients must then present a
 key whose public half is in ``curve_clients`` (a directory of ``*.key`` public
 certificates, see :func:`zmq.auth.create_certificates`).
@@ -23,10 +24,16 @@ tcp://127.0.0.1:49731
 from __future__ import annotations
 
 import collections
+import concurrent.futures
+import ctypes
+import ctypes.util
+import dataclasses
+import json
 import logging
-import re
+import queue
 import threading
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +42,11 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from fastscan._validation import is_loopback
 from fastscan.sampler import Sampler
 from fastscan.service.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_ARRAYS,
     MAX_HEADER_BYTES,
     ProtocolError,
     decode,
@@ -50,18 +59,46 @@ __all__ = ["SamplerServer", "is_loopback", "warm_up"]
 
 log = logging.getLogger("fastscan.service")
 
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 _CACHED_OPS = {"create", "ingest", "load", "close"}
 _REPLY_CACHE = 256
-_ENDPOINT = re.compile(r"^tcp://(?P<host>\[[^\]]*\]|[^:]*):(?P<port>\*|\d+)$")
 
 
-def is_loopback(address: str) -> bool:
-    """True for ``ipc://``, ``inproc://`` and ``tcp://`` endpoints on a loopback host."""
-    if address.startswith(("ipc://", "inproc://")):
-        return True
-    match = _ENDPOINT.match(address)
-    return bool(match) and match.group("host") in _LOCAL_HOSTS
+@dataclasses.dataclass
+class _Job:
+    """One decoded request waiting for a worker."""
+
+    envelope: list[bytes]
+    request_id: Any
+    op: Any
+    header: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    cache_key: tuple | None
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    libzmq holds every frame of a multipart message until the last one arrives
+    (atomic delivery), so an oversized message of many small frames occupies memory
+    before any check can run; once it is dropped, its many small blocks stay in the
+    allocator's free lists unless trimmed.
+    """
+    global _LIBC
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 - glibc only
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
+
+
+_LIBC: Any = None
+
+
+def _as_bytes(frame: Any) -> bytes:
+    return frame.bytes if isinstance(frame, zmq.Frame) else bytes(frame)
 
 
 def warm_up() -> None:
@@ -89,7 +126,7 @@ class SamplerServer:
     state_dir : str, Path or None
         Where sessions are autosaved after each change and restored from after a restart.
     allow_remote : bool
-        Needed to bind anything but a loopback address.
+        Needed to bind anything but a loopback address (which also needs ``curve_secret_key``).
     curve_secret_key : str, Path or None
         Server certificate file with the secret key (enables CurveZMQ).
     curve_clients : str, Path or None
@@ -97,8 +134,17 @@ class SamplerServer:
         client that speaks CURVE is let in (encryption without authentication).
     max_message_bytes : int
         Largest request accepted (``zmq.MAXMSGSIZE`` plus the decoder's own check).
-    max_sessions, max_pixels, snapshot_every : int
-        Passed to :class:`SessionStore`.
+    max_sessions, max_pixels, max_total_pixels : int
+        Quotas on sessions held and grid pixels, see :class:`SessionStore`.
+    max_points_per_ingest, max_batch_size : int
+        Quotas on one request, see :class:`SessionStore`.
+    snapshot_every : int
+        Batches between full snapshots, see :class:`SessionStore`.
+    workers : int
+        Threads that run requests. Requests of one session run one at a time, in
+        the order they start; other sessions' requests run meanwhile, so a slow
+        request (a large ``create``, ``export`` or ``state``) holds up only its
+        own session. ``ping`` is answered by the socket thread at once.
     """
 
     def __init__(
@@ -112,12 +158,24 @@ class SamplerServer:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         max_sessions: int = 16,
         max_pixels: int = 4096 * 4096,
+        max_total_pixels: int | None = None,
+        max_points_per_ingest: int = 1 << 20,
+        max_batch_size: int = 10_000,
         snapshot_every: int = 100,
+        workers: int = 4,
     ) -> None:
+        if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
         if not is_loopback(bind) and not allow_remote:
             raise ValueError(
                 f"refusing to bind {bind!r}: not a loopback address; pass allow_remote=True "
-                "(--allow-remote) to serve other machines, ideally with CurveZMQ keys"
+                "(--allow-remote) and CurveZMQ keys to serve other machines"
+            )
+        if not is_loopback(bind) and curve_secret_key is None:
+            raise ValueError(
+                f"refusing to bind {bind!r} without CurveZMQ: anyone who can reach it could "
+                "drive the scan; pass curve_secret_key (--curve-secret-key), ideally with "
+                "curve_clients (--curve-clients)"
             )
         if curve_clients is not None and curve_secret_key is None:
             raise ValueError("curve_clients needs curve_secret_key (the server's certificate)")
@@ -127,12 +185,19 @@ class SamplerServer:
             state_dir,
             max_sessions=max_sessions,
             max_pixels=max_pixels,
+            max_total_pixels=max_total_pixels,
+            max_points_per_ingest=max_points_per_ingest,
+            max_batch_size=max_batch_size,
             snapshot_every=snapshot_every,
         )
         restoring = self.store.restore_all()
         if restoring:
             log.info("restoring saved sessions %s from %s", restoring, state_dir)
         self.max_message_bytes = int(max_message_bytes)
+        #: identity, delimiter, header and MAX_ARRAYS array frames
+        self.max_frames = MAX_ARRAYS + 3
+        #: the whole message: arrays plus a header and a small routing envelope
+        self.max_total_bytes = self.max_message_bytes + MAX_HEADER_BYTES + 512
         self._context = zmq.Context()
         self._auth: ThreadAuthenticator | None = None
         self._socket = self._context.socket(zmq.ROUTER)
@@ -141,14 +206,19 @@ class SamplerServer:
         try:
             if curve_secret_key is not None:
                 self._setup_curve(Path(curve_secret_key), curve_clients)
-            elif not is_loopback(bind):
-                log.warning("serving %s without CurveZMQ: anyone who can reach it may use it", bind)
             self._socket.bind(bind[:-2] + ":*" if bind.endswith(":0") else bind)
         except Exception:
             self._close_sockets()
             raise
         self.endpoint: str = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
         self._replies: collections.OrderedDict[tuple, list] = collections.OrderedDict()
+        self._stats_lock = threading.Lock()
+        self._stripes = [threading.Lock() for _ in range(64)]
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=int(workers), thread_name_prefix="fastscan-session"
+        )
+        self._done: queue.SimpleQueue = queue.SimpleQueue()
+        self.max_inflight = 4 * int(workers) + 16
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.n_requests = 0
@@ -182,67 +252,205 @@ class SamplerServer:
         poller = zmq.Poller()
         poller.register(self._socket, zmq.POLLIN)
         log.info("fastscan service listening on %s", self.endpoint)
-        while not stop.is_set() and not self._stop.is_set():
-            if not poller.poll(100):
-                continue
-            try:
-                frames = self._socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                continue
-            try:
-                reply, envelope = self._handle_frames(frames)
-            except Exception:  # never let one message end the service
-                log.exception("could not handle a message")
-                self.n_errors += 1
-                continue
-            if envelope is not None:
+        inflight = 0
+        try:
+            while not stop.is_set() and not self._stop.is_set():
+                # short polls while workers run, so their replies go out promptly
+                ready = poller.poll(2 if inflight else 100)
+                while True:  # replies of finished jobs
+                    try:
+                        envelope, reply = self._done.get_nowait()
+                    except queue.Empty:
+                        break
+                    inflight -= 1
+                    self._send(envelope, reply)
+                if not ready:
+                    continue
                 try:
-                    self._socket.send_multipart(envelope + reply, zmq.NOBLOCK)
-                except zmq.ZMQError as exc:  # peer gone or queue full: it will retry
-                    log.info("reply not sent: %s", exc)
-            self.store.flush()
-        self.store.snapshot_all()
+                    frames, refusal = self._receive()
+                except zmq.Again:
+                    continue
+                try:
+                    if refusal is not None:
+                        job, reply, envelope = None, *self._refuse(frames, refusal)
+                        _trim_heap()
+                    else:
+                        job, reply, envelope = self._prepare(frames)
+                    if job is not None and inflight >= self.max_inflight:
+                        self._count(errors=1)
+                        job, reply = None, error_reply(
+                            job.request_id, job.op, "busy",
+                            f"{inflight} requests are running (max_inflight); retry shortly",
+                            retry_after=0.2,
+                        )  # fmt: skip
+                except Exception:  # never let one message end the service
+                    log.exception("could not handle a message")
+                    self._count(errors=1)
+                    continue
+                if job is not None:
+                    inflight += 1
+                    self._pool.submit(self._work, job)
+                else:
+                    self._send(envelope, reply)
+        finally:
+            self._pool.shutdown(wait=True)
+            while not self._done.empty():
+                self._send(*self._done.get_nowait())
+            self.store.stop_restores()
+            self.store.snapshot_all()
 
-    def _handle_frames(self, frames: list[bytes]) -> tuple[list, list[bytes] | None]:
-        """Reply frames and routing envelope for one received message."""
+    def _send(self, envelope: list[bytes] | None, reply: list) -> None:
+        if envelope is None:
+            return
+        try:
+            self._socket.send_multipart(envelope + reply, zmq.NOBLOCK)
+        except zmq.ZMQError as exc:  # peer gone or queue full: it will retry
+            log.info("reply not sent: %s", exc)
+
+    def _receive(self) -> tuple[list[zmq.Frame], str | None]:
+        """One message, frame by frame, keeping frames only while within the limits.
+
+        ``recv_multipart`` would copy every frame of a message before any check
+        could run (100,000 frames of 1 kB each pass the per-frame ``MAXMSGSIZE``).
+        Here the frame count and the running byte total are checked as each frame
+        arrives; past a limit the rest of the message is read and dropped at once,
+        and the second value names the limit (the frames kept are the routing
+        envelope and the header, enough for an error reply).
+        """
+        frames: list[zmq.Frame] = []
+        total = 0
+        refusal = None
+        flags = zmq.NOBLOCK
+        while True:
+            frame = self._socket.recv(flags, copy=False)
+            flags = 0  # the other parts of a message are already here (atomic delivery)
+            more = frame.more
+            if refusal is None:
+                total += len(frame)
+                if len(frames) >= self.max_frames:
+                    refusal = (
+                        f"message has more than {self.max_frames} frames (routing envelope "
+                        f"included); at most {MAX_ARRAYS} arrays are allowed"
+                    )
+                elif total > self.max_total_bytes:
+                    refusal = (
+                        f"message is over {self.max_total_bytes} bytes in total "
+                        f"(max_message_bytes={self.max_message_bytes} plus the header)"
+                    )
+                else:
+                    frames.append(frame)
+            if not more:
+                return frames, refusal
+
+    def _refuse(self, frames: list, refusal: str) -> tuple[list, list[bytes] | None]:
+        """Error reply to a message stopped at a limit (its id, if the header got in)."""
         self.n_requests += 1
-        if len(frames) < 2:
+        self.n_errors += 1
+        frames = [_as_bytes(f) for f in frames[:3]]
+        if not frames:
             return [], None
+        envelope = frames[:2] if len(frames) > 1 and frames[1] == b"" else frames[:1]
+        rest = frames[len(envelope) :]
+        request_id = op = None
+        if rest and len(rest[0]) <= MAX_HEADER_BYTES:
+            try:
+                header = json.loads(rest[0])
+                request_id, op = header.get("id"), header.get("op")
+            except (ValueError, RecursionError, AttributeError):
+                pass
+        return error_reply(request_id, op, "too_large", refusal), envelope
+
+    def _handle_frames(self, frames: list[Any]) -> tuple[list, list[bytes] | None]:
+        """Reply frames and routing envelope for one received message (in this thread)."""
+        job, reply, envelope = self._prepare(frames)
+        if job is None:
+            return reply, envelope
+        return self._execute(job), job.envelope
+
+    def _count(self, errors: int = 0, busy_s: float = 0.0) -> None:
+        with self._stats_lock:
+            self.n_errors += errors
+            self.busy_s += busy_s
+
+    def _prepare(self, frames: list[Any]) -> tuple[_Job | None, list, list[bytes] | None]:
+        """Decode a message: a job to run, or at once a reply (errors, re-sends, ping)."""
+        with self._stats_lock:
+            self.n_requests += 1
+        if len(frames) < 2:
+            return None, [], None
+        frames = [_as_bytes(f) if i < 3 else f for i, f in enumerate(frames)]
         envelope, body = (frames[:2], frames[2:]) if frames[1] == b"" else (frames[:1], frames[1:])
         try:
             header, arrays = decode(body, max_bytes=self.max_message_bytes)
         except ProtocolError as exc:
-            self.n_errors += 1
-            return error_reply(None, None, exc.code, str(exc)), envelope
+            self._count(errors=1)
+            return None, error_reply(None, None, exc.code, str(exc)), envelope
         request_id, op = header.get("id"), header.get("op")
         # a re-sent request repeats id and header byte for byte
         cache_key = (request_id, bytes(body[0])) if isinstance(request_id, str) else None
-        if cache_key is not None and cache_key in self._replies:
-            return self._replies[cache_key], envelope
+        with self._stats_lock:
+            cached = self._replies.get(cache_key) if cache_key is not None else None
+        if cached is not None:
+            return None, cached, envelope
+        job = _Job(envelope, request_id, op, header, arrays, cache_key)
+        if op == "ping":  # answered at once, whatever the sessions are doing
+            return None, self._execute(job), envelope
+        return job, [], envelope
+
+    def _execute(self, job: _Job) -> list:
+        """Run one request on the store; the reply frames (errors included)."""
+        header, request_id, op = job.header, job.request_id, job.op
         t0 = time.perf_counter()
         try:
             result, out = self.store.handle(
-                op, header.get("session"), header.get("seq"), header.get("args", {}), arrays
+                op, header.get("session"), header.get("seq"), header.get("args", {}), job.arrays
             )
             if op == "ping":
-                result.update(requests=self.n_requests, errors=self.n_errors, busy_s=self.busy_s)
+                with self._stats_lock:
+                    stats = {"requests": self.n_requests, "errors": self.n_errors}
+                    result.update(stats, busy_s=self.busy_s)
             elapsed = time.perf_counter() - t0
-            self.busy_s += elapsed
-            header = {"id": request_id, "op": op, "ok": True, "result": result, "t_s": elapsed}
-            reply = encode(header, out)
+            self._count(busy_s=elapsed)
+            reply_header = {
+                "id": request_id,
+                "op": op,
+                "ok": True,
+                "result": result,
+                "t_s": elapsed,
+            }
+            reply = encode(reply_header, out)
         except ServiceError as exc:
-            self.n_errors += 1
-            return error_reply(request_id, op, exc.code, exc.message, **exc.extra), envelope
+            self._count(errors=1)
+            return error_reply(request_id, op, exc.code, exc.message, **exc.extra)
         except Exception as exc:  # a bug must not take the service down
-            self.n_errors += 1
+            self._count(errors=1)
             log.exception("request %r (%r) failed", request_id, op)
             message = f"{type(exc).__name__}: {exc}"
-            return error_reply(request_id, op, "internal", message), envelope
-        if cache_key is not None and op in _CACHED_OPS:
-            self._replies[cache_key] = reply
-            while len(self._replies) > _REPLY_CACHE:
-                self._replies.popitem(last=False)
-        return reply, envelope
+            return error_reply(request_id, op, "internal", message)
+        if job.cache_key is not None and op in _CACHED_OPS:
+            with self._stats_lock:
+                self._replies[job.cache_key] = reply
+                while len(self._replies) > _REPLY_CACHE:
+                    self._replies.popitem(last=False)
+        return reply
+
+    def _stripe(self, session: Any) -> threading.Lock:
+        """The lock that serialises the requests of one session (striped: bounded memory)."""
+        key = session if isinstance(session, str) else ""
+        return self._stripes[zlib.crc32(key.encode("utf-8", "replace")) % len(self._stripes)]
+
+    def _work(self, job: _Job) -> None:
+        """Run a job in a worker thread; its reply goes to the socket thread."""
+        try:
+            with self._stripe(job.header.get("session")):
+                reply = self._execute(job)
+                session = job.header.get("session")
+                if isinstance(session, str):
+                    self.store.flush([session])  # the disk write overlaps the next move
+        except Exception:  # pragma: no cover - _execute answers every failure itself
+            log.exception("worker failed on request %r", job.request_id)
+            reply = error_reply(job.request_id, job.op, "internal", "worker failed")
+        self._done.put((job.envelope, reply))
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> SamplerServer:
@@ -270,6 +478,9 @@ class SamplerServer:
             self._close_sockets()
 
     def _close_sockets(self) -> None:
+        pool = getattr(self, "_pool", None)  # absent when __init__ failed early
+        if pool is not None:
+            pool.shutdown(wait=True)
         if not self._socket.closed:
             self._socket.close(0)
         if self._auth is not None:
