@@ -15,6 +15,9 @@ then, for example::
     b = scan(batch_size=10, max_coverage=0.15)          # smaller batches
     c = scan(batch_size=10, erd_threshold=0.5, max_coverage=0.3)  # ERD stop rule
     compare(a, b, c)                                      # points, time, NRMSE
+    f = fly(max_coverage=0.15)                            # adaptive fly scan (fast-fly)
+
+(for ``fly`` start the IOC with ``--limit-margin 12``: room for the run-ups)
 
 Set FASTSCAN_SIM=1 to run without an IOC (in-process SimDetector, instant motors).
 Runs are stored in ./scans (one msgpack file per run); PNGs of the live
@@ -98,6 +101,31 @@ def scan(batch_size: int = 50, max_coverage: float = 0.15, model=None, **stop_ru
     print(f"{summary.n_points} points in {time.perf_counter() - t0:.1f} s, "
           f"coverage {summary.coverage:.1%}: {summary.stop_reason}")  # fmt: skip
     return summary.run_uids[0]
+
+
+def fly(max_coverage: float = 0.15, dwell: float = 0.005):
+    """Run one adaptive fly scan (FlySampler) on the same beamline; returns its summary."""
+    from fastscan.fly import FlySampler
+    from fastscan.motion import MotionModel
+    from fastscan.plans import autonomous_fly_scan
+
+    if SIM:
+        flyer = det.flyer(velocity_limit=(200.0, 200.0), acceleration=(2000.0, 2000.0),
+                          time_scale=1.0)  # fmt: skip
+    else:
+        from fastscan.devices.fly import EpicsFlyer
+
+        flyer = EpicsFlyer(f"{PREFIX}fly:", name="flyer")
+        flyer.wait_for_connection(timeout=10)
+    motion = MotionModel.from_motors(x_motor, y_motor, dwell=dwell)  # limits, travel
+    sampler = FlySampler(grid.shape, motion=motion, max_coverage=max_coverage, seed=0)
+    t0 = time.perf_counter()
+    summary = RE(autonomous_fly_scan(flyer, sampler, grid=grid, motion=motion)).plan_result
+    nrmse = normalized_root_mse(truth, sampler.reconstruction)
+    print(f"{summary.n_segments} segments, {summary.n_samples} samples in "
+          f"{time.perf_counter() - t0:.1f} s (estimated {summary.estimated_s:.1f} s), "
+          f"coverage {sampler.coverage:.1%}, NRMSE {nrmse:.3f}: {summary.stop_reason}")  # fmt: skip
+    return summary
 
 
 def compare(*uids: str) -> None:

@@ -1,10 +1,13 @@
-"""Numba kernels for the sampler's local update after a batch is measured.
+"""Numba kernels for the sampler's exact local update after a batch is measured.
 
-Adding measured points can only change the k nearest neighbours of a pixel p if
-a new point q lies within p's old k-th neighbour distance ``d_k(p)``. The set of
-such pixels is star-shaped around q (``d_k`` is 1-Lipschitz), so a scan of
-square rings around q can stop at the first ring where every unmeasured pixel is
-clearly out of reach.
+A measured pixel q whose value changed (a new point, or a repeat that moved the
+pixel's mean) can only change the reconstruction of an unmeasured pixel p if q
+is, or becomes, one of p's k nearest measured pixels. Adding points only shrinks
+neighbour distances, so that needs ``|p - q| <= d_k(p)`` with ``d_k`` the k-th
+neighbour distance *before* the batch. :func:`affected_pixels` finds every such
+p exactly: it visits the square tiles whose nearest point to q lies within the
+tile's largest ``d_k`` (:func:`tile_dk_max`, an upper bound that stays valid as
+``d_k`` only decreases) and tests each unmeasured pixel of those tiles.
 """
 
 from __future__ import annotations
@@ -12,51 +15,68 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# a ring pixel with d_k(p) - |p - q| below this proves no pixel further out is affected
-_RING_MARGIN = -2.0
+
+@njit(cache=True)
+def _tile_dk_max(mask, dk, tile, out, rows, cols):
+    """Largest d_k over the unmeasured pixels of the tiles holding (rows, cols); all if empty."""
+    n_rows, n_cols = mask.shape
+    t_rows, t_cols = out.shape
+    seen = np.zeros((t_rows, t_cols), np.bool_)
+    n = rows.shape[0] if rows.shape[0] > 0 else t_rows * t_cols
+    for i in range(n):
+        if rows.shape[0] > 0:
+            tr, tc = rows[i] // tile, cols[i] // tile
+        else:
+            tr, tc = i // t_cols, i % t_cols
+        if seen[tr, tc]:
+            continue
+        seen[tr, tc] = True
+        best = 0.0
+        for r in range(tr * tile, min((tr + 1) * tile, n_rows)):
+            for c in range(tc * tile, min((tc + 1) * tile, n_cols)):
+                if not mask[r, c] and dk[r, c] > best:
+                    best = dk[r, c]
+        out[tr, tc] = best
 
 
 @njit(cache=True)
-def _affected_pixels(mask, dk, new_rows, new_cols, touched, max_ring):
-    """Unmeasured pixels whose k-NN can change because of the new points.
-
-    ``touched`` is an all-False scratch array; it is reset before returning.
-    """
+def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
+    """Unmeasured pixels p with |p - q| <= dk[p] for some q; ``touched`` is reset after."""
     n_rows, n_cols = mask.shape
-    cap = 1024
-    out = np.empty((cap, 2), np.int64)
+    t_rows, t_cols = tile_dk.shape
+    reach = 0.0
+    for tr in range(t_rows):
+        for tc in range(t_cols):
+            reach = max(reach, tile_dk[tr, tc])
+    out = np.empty((1024, 2), np.int64)
     n_out = 0
-    for i in range(new_rows.shape[0]):
-        r0, c0 = new_rows[i], new_cols[i]
-        for t in range(1, max_ring + 1):
-            close = False
-            any_unmeasured = False
-            inside = False
-            for r in range(r0 - t, r0 + t + 1):
-                if r < 0 or r >= n_rows:
+    for i in range(q_rows.shape[0]):
+        r0, c0 = q_rows[i], q_cols[i]
+        tr_lo = max(int(np.floor((r0 - reach) / tile)), 0)
+        tr_hi = min(int(np.floor((r0 + reach) / tile)), t_rows - 1)
+        tc_lo = max(int(np.floor((c0 - reach) / tile)), 0)
+        tc_hi = min(int(np.floor((c0 + reach) / tile)), t_cols - 1)
+        for tr in range(tr_lo, tr_hi + 1):
+            r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
+            gap_r = max(r_first - r0, 0, r0 - r_last)
+            for tc in range(tc_lo, tc_hi + 1):
+                c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
+                gap_c = max(c_first - c0, 0, c0 - c_last)
+                if np.sqrt(gap_r * gap_r + gap_c * gap_c) > tile_dk[tr, tc]:
                     continue
-                edge_row = r == r0 - t or r == r0 + t
-                step = 1 if edge_row else 2 * t
-                for c in range(c0 - t, c0 + t + 1, step):
-                    if c < 0 or c >= n_cols:
-                        continue
-                    inside = True
-                    if mask[r, c]:
-                        continue
-                    any_unmeasured = True
-                    d = np.sqrt((r - r0) * (r - r0) + (c - c0) * (c - c0))
-                    if dk[r, c] - d > _RING_MARGIN:
-                        close = True
-                    if d <= dk[r, c] and not touched[r, c]:
-                        touched[r, c] = True
-                        if n_out == out.shape[0]:
-                            bigger = np.empty((2 * out.shape[0], 2), np.int64)
-                            bigger[:n_out] = out[:n_out]
-                            out = bigger
-                        out[n_out, 0], out[n_out, 1] = r, c
-                        n_out += 1
-            if not inside or (any_unmeasured and not close):
-                break
+                for r in range(r_first, r_last + 1):
+                    for c in range(c_first, c_last + 1):
+                        if mask[r, c] or touched[r, c]:
+                            continue
+                        d = np.sqrt((r - r0) * (r - r0) + (c - c0) * (c - c0))
+                        if d <= dk[r, c]:
+                            touched[r, c] = True
+                            if n_out == out.shape[0]:
+                                bigger = np.empty((2 * out.shape[0], 2), np.int64)
+                                bigger[:n_out] = out[:n_out]
+                                out = bigger
+                            out[n_out, 0], out[n_out, 1] = r, c
+                            n_out += 1
     for i in range(n_out):
         touched[out[i, 0], out[i, 1]] = False
     return out[:n_out]
@@ -102,19 +122,41 @@ def _scatter(image, rows, cols, values):
     return change
 
 
-def affected_pixels(
-    mask: np.ndarray, dk: np.ndarray, new_points: np.ndarray, touched: np.ndarray, max_ring: int
+def _split(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    points = np.asarray(points, np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+
+
+def tile_dk_max(
+    mask: np.ndarray, dk: np.ndarray, tile: int, out: np.ndarray, pixels: np.ndarray | None = None
 ) -> np.ndarray:
-    """(n, 2) unmeasured pixels whose neighbour set may change (see module docstring)."""
-    new_points = np.asarray(new_points, np.int64).reshape(-1, 2)
-    return _affected_pixels(
-        mask,
-        dk,
-        np.ascontiguousarray(new_points[:, 0]),
-        np.ascontiguousarray(new_points[:, 1]),
-        touched,
-        int(max_ring),
-    )
+    """Refresh ``out[tr, tc]`` = max ``dk`` over unmeasured pixels of each tile (or of the
+    tiles holding ``pixels``); returns ``out``."""
+    if pixels is None:
+        rows = cols = np.zeros(0, np.int64)
+    elif len(pixels) == 0:
+        return out
+    else:
+        rows, cols = _split(pixels)
+    _tile_dk_max(mask, dk, int(tile), out, rows, cols)
+    return out
+
+
+def affected_pixels(
+    mask: np.ndarray,
+    dk: np.ndarray,
+    tile_dk: np.ndarray,
+    tile: int,
+    changed: np.ndarray,
+    touched: np.ndarray,
+) -> np.ndarray:
+    """(n, 2) unmeasured pixels p with ``|p - q| <= dk[p]`` for a ``changed`` pixel q.
+
+    ``tile_dk`` must bound ``dk`` from above on each ``tile`` x ``tile`` block (see
+    :func:`tile_dk_max`); ``touched`` is an all-False scratch array, left clean.
+    """
+    rows, cols = _split(changed)
+    return _affected_pixels(mask, dk, tile_dk, int(tile), rows, cols, touched)
 
 
 def dilate_unmeasured(mask: np.ndarray, pixels: np.ndarray, touched: np.ndarray) -> np.ndarray:
@@ -124,12 +166,5 @@ def dilate_unmeasured(mask: np.ndarray, pixels: np.ndarray, touched: np.ndarray)
 
 def scatter(image: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> float:
     """Write ``values`` at ``pixels`` of ``image``; return the L1 size of the change."""
-    pixels = np.asarray(pixels, np.int64).reshape(-1, 2)
-    return float(
-        _scatter(
-            image,
-            np.ascontiguousarray(pixels[:, 0]),
-            np.ascontiguousarray(pixels[:, 1]),
-            np.asarray(values, np.float64),
-        )
-    )
+    rows, cols = _split(pixels)
+    return float(_scatter(image, rows, cols, np.asarray(values, np.float64)))

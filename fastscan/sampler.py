@@ -3,8 +3,9 @@
 A :class:`Sampler` first hands out a quasi-random initial pattern (scrambled
 Halton, ``initial_fraction`` of the grid, in a serpentine route). Once those are
 measured it keeps, for every unmeasured pixel, an IDW reconstruction and the ERD
-predicted by the SLADS-Net model; each :meth:`Sampler.ingest` updates both only
-where the new points change a pixel's neighbourhood, so a step costs in
+predicted by the SLADS-Net model; each :meth:`Sampler.ingest` updates both exactly,
+but only where a changed reading (a new point or a re-measured one) reaches a
+pixel's neighbourhood, so a step costs in
 proportion to the batch, not the image.
 
 Examples
@@ -22,18 +23,16 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fastscan import _update
+from fastscan import _sampler_state, _update
 from fastscan._validation import check_points, check_shape, check_values, read_only
 from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
-from fastscan.neighbors import OffsetTable, knn_gather
+from fastscan.neighbors import CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.route import MotionModel, plan_route
@@ -42,10 +41,11 @@ from fastscan.stopping import StopRule
 
 __all__ = ["Sampler"]
 
-STATE_SCHEMA = "fastscan.sampler-state/1"
 DEFAULT_MOTION_WEIGHT = 3.0  # motion-aware batches when a motion model is given
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
+_DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
+_CELL_DENSITY = 0.03  # below this coverage local updates find neighbours with a CellIndex
 
 
 class Sampler:
@@ -111,7 +111,6 @@ class Sampler:
         if not (np.isfinite(motion_weight) and motion_weight >= 0):
             raise ValueError(f"motion_weight must be a finite number >= 0, got {motion_weight!r}")
         self.motion_weight = float(motion_weight)
-        n_pixels = self.shape[0] * self.shape[1]
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if not 0.0 < initial_fraction <= 1.0:
@@ -140,17 +139,17 @@ class Sampler:
             patience=patience,
         )
         self.model = load_model(model)
-        n_initial = min(n_pixels, max(int(round(initial_fraction * n_pixels)), 2 * self.k + 2))
-        initial = halton_points(self.shape, n_initial, seed=seed)
-        band = max(1, int(round(np.sqrt(n_pixels / n_initial))))
-        self._initial = initial[serpentine_order(initial, band)]
+        self._initial_points: np.ndarray | None = None  # made on first use (see _initial)
 
         self._mask = np.zeros(self.shape, bool)
-        self._values = np.zeros(self.shape)
+        self._sums = np.zeros(self.shape)  # sum of the readings of each pixel
         self._counts = np.zeros(self.shape, np.int32)
+        self._values = np.zeros(self.shape)  # _sums / _counts where measured
         self._recon = np.zeros(self.shape)
         self._erd = np.full(self.shape, -1.0)
-        self._dk = np.zeros(self.shape)
+        self._dk = np.zeros(self.shape)  # k-th neighbour distance (0 where measured)
+        self._dk_tile = _DK_TILE
+        self._dk_max = np.zeros((-(-self.shape[0] // _DK_TILE), -(-self.shape[1] // _DK_TILE)))
         self._touched = np.zeros(self.shape, bool)
         self._log_points: list[np.ndarray] = []
         self._log_values: list[np.ndarray] = []
@@ -164,15 +163,36 @@ class Sampler:
         self._sparsity_area = self.model.sparsity_numerator(self.shape)
         self._table: OffsetTable | None = None
         self._tiles: TileMax | None = None
+        self._cells: CellIndex | None = None  # sparse-scan k-NN index (derived from the mask)
+        self._cells_built_at = 0
 
     # ------------------------------------------------------------------ properties
+    @property
+    def _initial(self) -> np.ndarray:
+        """The initial pattern, (n, 2) (row, col) in serpentine order (made once)."""
+        if self._initial_points is None:
+            n_pixels = self.shape[0] * self.shape[1]
+            n_initial = min(
+                n_pixels, max(int(round(self.initial_fraction * n_pixels)), 2 * self.k + 2)
+            )
+            initial = halton_points(self.shape, n_initial, seed=self.seed)
+            band = max(1, int(round(np.sqrt(n_pixels / n_initial))))
+            self._initial_points = initial[serpentine_order(initial, band)]
+        return self._initial_points
+
+    @_initial.setter
+    def _initial(self, points: np.ndarray) -> None:  # another start (e.g. the fly sampler)
+        self._initial_points = np.asarray(points, np.int64).reshape(-1, 2)
+
     @property
     def reconstruction(self) -> np.ndarray:
         """Current IDW reconstruction, (H, W) float64, in the readings' units (read-only)."""
         if not self._active and self._n_measured > 0:  # initial pattern not complete yet
             points = np.argwhere(self._mask)
+            if len(points) == 1:
+                return np.full(self.shape, self._values[self._mask][0])
             return idw_reconstruction(
-                self.shape, points, self._values[self._mask], k=min(self.k, len(points))
+                self.shape, points, self._values[self._mask], k=min(self.k, len(points) - 1)
             )
         return read_only(self._recon)
 
@@ -292,27 +312,38 @@ class Sampler:
 
     # ------------------------------------------------------------------ internals
     def _apply(self, points: np.ndarray, values: np.ndarray) -> None:
-        new: list[tuple[int, int]] = []
-        for (r, c), v in zip(points.tolist(), values.tolist()):
-            count = self._counts[r, c] + 1
-            self._counts[r, c] = count
-            self._values[r, c] += (v - self._values[r, c]) / count
-            if count == 1:
-                self._mask[r, c] = True
-                new.append((r, c))
-        self._n_measured += len(new)
+        rows, cols = points[:, 0], points[:, 1]
+        was_measured = self._mask[rows, cols]
+        before = self._values[rows, cols]
+        # sums in reading order: the means equal idw_reconstruction's to the last bit
+        np.add.at(self._sums, (rows, cols), values)
+        np.add.at(self._counts, (rows, cols), 1)
+        flat = np.unique(rows * self.shape[1] + cols)
+        pixels = np.stack([flat // self.shape[1], flat % self.shape[1]], 1)
+        u_rows, u_cols = pixels[:, 0], pixels[:, 1]
+        self._values[u_rows, u_cols] = self._sums[u_rows, u_cols] / self._counts[u_rows, u_cols]
+        is_new = ~self._mask[u_rows, u_cols]
+        moved = np.zeros(len(points), bool)
+        moved[was_measured] = self._values[rows, cols][was_measured] != before[was_measured]
+        self._mask[u_rows, u_cols] = True
+        self._n_measured += int(is_new.sum())
         self._value_min = min(self._value_min, float(values.min()))
         self._value_max = max(self._value_max, float(values.max()))
-        new_points = np.array(new, np.int64).reshape(-1, 2)
+        new_points = pixels[is_new]
+        # pixels whose value changed: every new one and each repeat that moved its mean
+        moved_flat = np.unique(rows[moved] * self.shape[1] + cols[moved])
+        changed = np.concatenate(
+            [new_points, np.stack([moved_flat // self.shape[1], moved_flat % self.shape[1]], 1)]
+        )
         if not self._active:
-            self._recon[points[:, 0], points[:, 1]] = self._values[points[:, 0], points[:, 1]]
+            self._recon[u_rows, u_cols] = self._values[u_rows, u_cols]
             if self._mask[self._initial[:, 0], self._initial[:, 1]].all():
                 self._full_update()
             return
         if self._needs_rescale():
             self._full_update()
             return
-        change = self._local_update(new_points, points)
+        change = self._local_update(new_points, changed)
         value_range = self._value_max - self._value_min
         self.stop_rule.record_change(change / value_range if value_range > 0 else 0.0, len(points))
 
@@ -322,6 +353,8 @@ class Sampler:
 
     def _full_update(self) -> None:
         """Recompute reconstruction, neighbours and ERD of every pixel."""
+        self._cells = None
+        self._index_new_points(np.zeros((0, 2), np.int64))  # a sparse scan: index the mask
         self._ref_range = self._value_max - self._value_min
         # map the measured range to the [0, 100] the model was trained on (guard a
         # near-constant image: a range below 1e-200 would overflow the scale)
@@ -329,16 +362,38 @@ class Sampler:
         self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
         self._recon[self._mask] = self._values[self._mask]
         self._erd[self._mask] = -1.0
+        self._dk[self._mask] = 0.0
         pixels = np.argwhere(~self._mask)
         for start in range(0, len(pixels), _CHUNK):
-            self._update_recon(pixels[start : start + _CHUNK])
+            self._update_recon(pixels[start : start + _CHUNK], bounded=False)
         for start in range(0, len(pixels), _CHUNK):
             self._update_erd(pixels[start : start + _CHUNK])
+        _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
         self._tiles = TileMax(self._erd)
         self._active = True
 
-    def _update_recon(self, pixels: np.ndarray) -> tuple[np.ndarray, ...]:
-        nbr = knn_gather(self._mask, pixels, self.k, self._table)
+    def _knn(
+        self, pixels: np.ndarray, bounded: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k nearest measured pixels; ``bounded``: ``_dk`` still holds an upper bound."""
+        if self._cells is not None:
+            bound = self._dk[pixels[:, 0], pixels[:, 1]] if bounded else None
+            return self._cells.knn(pixels, self.k, bound)
+        return table_knn(self._mask, pixels, self.k, self._table)
+
+    def _index_new_points(self, new_points: np.ndarray) -> None:
+        """Keep the sparse-scan k-NN index in step (rebuilt as the density doubles)."""
+        if self._n_measured >= _CELL_DENSITY * self._mask.size:
+            self._cells = None
+        elif self._cells is None or self._n_measured >= 2 * self._cells_built_at:
+            cell = CellIndex.cell_for(self.shape, self._n_measured, self.k)
+            self._cells = CellIndex(self._mask, cell)
+            self._cells_built_at = self._n_measured
+        else:
+            self._cells.add(new_points)
+
+    def _update_recon(self, pixels: np.ndarray, bounded: bool = True) -> tuple[np.ndarray, ...]:
+        nbr = self._knn(pixels, bounded)  # locally, d_k before the batch bounds the new one
         estimate = idw_estimate(self._values, *nbr)
         self._recon[pixels[:, 0], pixels[:, 1]] = estimate
         self._dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
@@ -346,7 +401,7 @@ class Sampler:
 
     def _update_erd(self, pixels: np.ndarray, nbr: tuple[np.ndarray, ...] | None = None) -> None:
         if nbr is None:
-            nbr = knn_gather(self._mask, pixels, self.k, self._table)
+            nbr = self._knn(pixels)
         features = slads_features(
             self._values,
             self._recon,
@@ -361,26 +416,33 @@ class Sampler:
             erd += self.tie_break * analytic_rd(features)
         self._erd[pixels[:, 0], pixels[:, 1]] = erd
 
-    def _local_update(self, new_points: np.ndarray, all_points: np.ndarray) -> float:
-        """Update only what the new points can change; returns the L1 recon change."""
-        change = _update.scatter(
-            self._recon, all_points, self._values[all_points[:, 0], all_points[:, 1]]
-        )
-        if len(new_points) == 0:
-            return change
+    def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> float:
+        """Update exactly what the changed pixels can change; returns the L1 recon change.
+
+        ``changed`` holds every pixel whose mean reading changed (the new points
+        and the repeats that moved a mean). An unmeasured pixel's reconstruction
+        changes only if a changed pixel lies within its old k-th neighbour
+        distance; its ERD also changes when the reconstruction of one of its
+        4-neighbours (the gradient features) does.
+        """
+        if len(changed) == 0:
+            return 0.0
+        change = _update.scatter(self._recon, changed, self._values[changed[:, 0], changed[:, 1]])
         self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
-        max_ring = int(self._table.radius) + 2
+        self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
+        self._index_new_points(new_points)
         affected = _update.affected_pixels(
-            self._mask, self._dk, new_points, self._touched, max_ring
+            self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
         )
         region = _update.dilate_unmeasured(
-            self._mask, np.concatenate([affected, new_points]), self._touched
+            self._mask, np.concatenate([affected, changed]), self._touched
         )
         if len(region):
             old = self._recon[region[:, 0], region[:, 1]].copy()
             nbr = self._update_recon(region)
             change += float(np.abs(self._recon[region[:, 0], region[:, 1]] - old).sum())
             self._update_erd(region, nbr)
+            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
         self._tiles.refresh(np.concatenate([region, new_points]))
         return change
 
@@ -404,68 +466,41 @@ class Sampler:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the whole state (settings, model, every reading in order) to an .npz file.
+        """Write the whole state to an ``.npz`` file (schema ``fastscan.sampler-state/2``).
 
-        The file is written to a temporary name and renamed, so a crash never
-        leaves a half-written state behind.
+        The file holds the settings, every reading in order, the per-pixel sums,
+        counts and means, the reconstruction, ERD and neighbour distances, the
+        intensity scale, the stop rule's memory, the initial pattern and the
+        model (name, SHA-256 and arrays), so :meth:`load` costs about as much as
+        reading it. It is written to a temporary name and renamed, so a crash
+        never leaves a half-written state behind. No pickle.
         """
-        path = Path(path)
-        header = {
-            "schema": STATE_SCHEMA,
-            "params": self.get_params(),
-            "motion": None if self.motion is None else dataclasses.asdict(self.motion),
-            "batches": [len(p) for p in self._log_points],
-        }
-        arrays = {
-            "header": np.array(json.dumps(header)),
-            "points": self.measured_points,
-            "values": self.measured_values,
-            "initial": self._initial,
-        }
-        arrays.update({f"model/{k}": v for k, v in self.model.to_arrays().items()})
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            np.savez(fh, **arrays)
-        tmp.replace(path)
-        return path
+        return _sampler_state.save(self, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> Sampler:
-        """Rebuild a sampler from :meth:`save`; it continues exactly where it stopped."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"sampler state file not found: {path}")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                header = json.loads(str(data["header"]))
-                points, values, initial = data["points"], data["values"], data["initial"]
-                model_arrays = {
-                    k.split("/", 1)[1]: data[k] for k in data.files if k.startswith("model/")
-                }
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"{path} is not a fastscan sampler state file ({exc})") from None
-        if header.get("schema") != STATE_SCHEMA:
-            raise ValueError(
-                f"{path} has state schema {header.get('schema')!r}; "
-                f"this fastscan reads {STATE_SCHEMA!r}"
-            )
-        params = dict(header["params"])
-        shape = tuple(params.pop("shape"))
-        params["pixel_pitch"] = tuple(params["pixel_pitch"])
-        motion = header.get("motion")
-        sampler = cls(
-            shape,
-            model=ERDModel.from_arrays(model_arrays, source=str(path)),
-            motion=None if motion is None else MotionModel(**motion),
-            **params,
-        )
-        sampler._initial = initial.astype(np.int64)
-        for chunk_points, chunk_values in zip(
-            np.split(points, np.cumsum(header["batches"])[:-1]),
-            np.split(values, np.cumsum(header["batches"])[:-1]),
-        ):
-            sampler.ingest(chunk_points, chunk_values)
-        return sampler
+    def load(cls, path: str | Path, *, model: ERDModel | str | Path | None = None) -> Sampler:
+        """Rebuild a sampler from :meth:`save`; it continues exactly where it stopped.
+
+        Parameters
+        ----------
+        path : str or Path
+            A state file (schema ``/2``; the older ``/1`` is read by replaying
+            its readings).
+        model : ERDModel, name, path or None
+            None uses the model stored in the state. A given model must be the
+            one the state was made with: a different SHA-256 is a ValueError
+            naming both.
+
+        Examples
+        --------
+        >>> import numpy as np, tempfile, pathlib
+        >>> s = Sampler((30, 30), batch_size=5, seed=0)
+        >>> pts = s.suggest(); s.ingest(pts, np.ones(len(pts)))
+        >>> path = s.save(pathlib.Path(tempfile.mkdtemp()) / "state.npz")
+        >>> bool((Sampler.load(path).suggest() == s.suggest()).all())
+        True
+        """
+        return _sampler_state.load(cls, path, model=model)
 
     def __repr__(self) -> str:
         return (

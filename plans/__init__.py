@@ -12,6 +12,7 @@ from fastscan.plans.autonomous import (
     rel_autonomous_scan,
 )
 from fastscan.plans.callbacks import LivePlot, TextProgress
+from fastscan.plans.fly import FlyScanSummary, SegmentReport, autonomous_fly_scan
 from fastscan.plans.grid import Grid
 from fastscan.plans.storage import (
     DocumentStore,
@@ -25,12 +26,15 @@ from fastscan.plans.storage import (
 __all__ = [
     "BatchReport",
     "DocumentStore",
+    "FlyScanSummary",
     "Grid",
     "LivePlot",
     "ScanFault",
     "ScanSummary",
+    "SegmentReport",
     "StoredRun",
     "TextProgress",
+    "autonomous_fly_scan",
     "autonomous_scan",
     "list_runs",
     "load_run",

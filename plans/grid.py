@@ -159,6 +159,19 @@ class Grid:
             )
         return idx.astype(np.int64)
 
+    def to_fractions(self, positions: np.ndarray) -> np.ndarray:
+        """(n, 2) (x, y) positions -> (n, 2) float (row, col), not rounded (no range check).
+
+        >>> Grid(0.0, 5.9, 60, 10.0, 13.9, 40).to_fractions(np.array([[0.25, 10.5]])).round(6)
+        array([[5. , 2.5]])
+        """
+        pos = np.asarray(positions, dtype=float)
+        if pos.ndim != 2 or pos.shape[1] != 2:
+            raise ValueError(f"positions must have shape (n, 2) of (x, y), got {pos.shape}")
+        col = (pos[:, 0] - self.x_start) / ((self.x_stop - self.x_start) / (self.n_cols - 1))
+        row = (pos[:, 1] - self.y_start) / ((self.y_stop - self.y_start) / (self.n_rows - 1))
+        return np.stack([row, col], axis=1)
+
     def to_index(self, x: float, y: float, *, clip: bool = False) -> tuple[int, int]:
         """Nearest (row, col) of one (x, y) position."""
         row, col = self.to_indices(np.array([[x, y]]), clip=clip)[0]

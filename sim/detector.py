@@ -86,7 +86,7 @@ class SimDetector(Device):
         **kwargs: Any,
     ) -> None:
         super().__init__(name=name, **kwargs)
-        image = np.asarray(image, dtype=np.float64)
+        image = np.array(image, dtype=np.float64, copy=True)  # ours; the caller's stays writable
         if image.ndim != 2 or image.shape != grid.shape:
             raise ValueError(f"image shape {image.shape} must equal grid.shape {grid.shape}")
         if not np.isfinite(image).all():
@@ -117,6 +117,23 @@ class SimDetector(Device):
         if self._noise == "poisson":
             value = float(self._rng.poisson(value * self._scale)) / self._scale
         return value
+
+    def flyer(self, name: str = "flyer", **kwargs: Any) -> Any:
+        """The same simulated beamline flying: a :class:`fastscan.sim.flyer.SimFlyer`.
+
+        It shares this detector's image, grid, motors, noise and noise generator
+        (as the IOC's fly mode shares its detector's) and starts where the motors
+        are; ``kwargs`` (``velocity_limit``, ``acceleration``, ``travel``,
+        ``time_scale``) go to SimFlyer.
+        """
+        from fastscan.sim.flyer import SimFlyer
+
+        x_motor, y_motor = self._motors
+        kwargs.setdefault("position", (_position(x_motor), _position(y_motor)))
+        return SimFlyer(
+            name, self._image, self._grid, x_motor=x_motor, y_motor=y_motor,
+            noise=self._noise, counts_scale=self._scale, rng=self._rng, **kwargs,
+        )  # fmt: skip
 
     def trigger(self) -> StatusBase:
         self.n_triggers += 1

@@ -64,6 +64,7 @@ class SimMotor(PVGroup):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.velocity = 100.0
+        self.acceleration = 10000.0
         self.accel_time = 0.01
         self.limits = (-1e9, 1e9)
         self.position = 0.0
@@ -81,6 +82,7 @@ class SimMotor(PVGroup):
         if not acceleration > 0:
             raise ValueError(f"acceleration must be > 0 (inf for instant), got {acceleration!r}")
         self.velocity = float(velocity)
+        self.acceleration = float(acceleration)
         self.accel_time = 0.0 if math.isinf(acceleration) else float(velocity) / acceleration
         self.limits = (float(limits[0]), float(limits[1]))
         self.position = float(position)
@@ -135,6 +137,29 @@ class SimMotor(PVGroup):
     async def _llm_put(fields, instance, value):
         await fields.parent.write_metadata(lower_ctrl_limit=value)
         return value
+
+    @property
+    def soft_limits(self) -> tuple[float, float]:
+        """(low, high) soft limits as the clients set them (.LLM, .HLM)."""
+        return float(self.fields.user_low_limit.value), float(self.fields.user_high_limit.value)
+
+    async def begin_external_motion(self) -> None:
+        """Another controller (the fly controller) drives this axis: stop any move, DMOV 0."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        for switch in (self.fields.user_high_limit_switch, self.fields.user_low_limit_switch):
+            if switch.value:
+                await switch.write(0)
+        await self.fields.done_moving_to_value.write(0)
+        await self.fields.motor_is_moving.write(1)
+
+    async def set_position(self, position: float) -> None:
+        """Update the readbacks (.RBV, .DRBV) to ``position``."""
+        await self._set_position(float(position))
+
+    async def end_external_motion(self) -> None:
+        """The external move is over: .VAL follows the readback, DMOV 1."""
+        await self._finish(success=True)
 
     async def _set_position(self, position: float) -> None:
         self.position = position

@@ -104,3 +104,59 @@ def test_tiny_training_run_is_reproducible():
     model = train_model(config)
     assert model.info_["config"]["c"] == 2.0
     assert model.info_["n_rows"] == len(target_a)
+
+
+def test_model_name_and_sha256_identity(tmp_path):
+    default = load_model()
+    assert default.name == "default" and load_model("fast-classic").name == "fast-classic"
+    assert len(default.sha256) == 64 and default.sha256 != load_model("fast-classic").sha256
+    path = default.save(tmp_path / "copy.npz")
+    copy = load_model(path)
+    assert copy.name == str(path)
+    assert copy.sha256 == default.sha256  # the same weights: the same identity
+    assert load_model(copy) is copy and copy.name == str(path)
+    arrays = default.to_arrays()
+    arrays["coef_1"] = arrays["coef_1"].copy()
+    arrays["coef_1"][0, 0] = np.nextafter(arrays["coef_1"][0, 0], np.float32(1e9))
+    changed = ERDModel.from_arrays(arrays)
+    assert changed.name == "custom" and changed.sha256 != default.sha256
+    fitted = ERDModel(max_iter=2).fit(*toy_data())
+    assert fitted.name == "custom"
+
+
+def _tampered(**params):
+    arrays = load_model().to_arrays()
+    header = json.loads(str(arrays["header"]))
+    header["params"].update(params)
+    arrays["header"] = np.array(json.dumps(header))
+    return arrays
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (_tampered(n_components=10**12), r"n_components=1000000000000; an integer in \[1, 4096\]"),
+        (_tampered(n_components="50"), "n_components='50'"),
+        (_tampered(hidden_layer_sizes=[50, -5]), "hidden_layer_sizes"),
+        (_tampered(gamma=float("nan")), "gamma=nan"),
+        (_tampered(feature_transform="exp"), "feature_transform='exp'"),
+        (_tampered(sparsity_clip=[5.0, 1.0]), "sparsity_clip"),
+        (_tampered(surprise=1), r"unknown model params \['surprise'\]"),
+        (_tampered(n_components=40), "layer 0 shapes"),
+        ({**_tampered(), "coef_0": np.full((50, 50), np.inf, np.float32)}, "non-finite"),
+        ({**_tampered(), "coef_0": np.array(["a"])}, "real numeric array"),
+        ({**_tampered(), "header": np.array("[" * 100_000 + "]" * 100_000)}, "not a fastscan"),
+        ({**_tampered(), "header": np.array("x" * 2_000_000)}, "2000000 characters"),
+    ],
+)
+def test_from_arrays_validates_before_allocating(arrays, message):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=message):
+            ERDModel.from_arrays(arrays, source="upload")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000  # nothing sized by a bad parameter was allocated

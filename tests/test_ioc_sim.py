@@ -8,8 +8,9 @@ import socket
 import numpy as np
 import pytest
 
+from fastscan.imageio import ImageError
 from fastscan.phantoms import make_phantom
-from fastscan.sim.ioc import _parse_args, build_ioc, free_port, load_image, loopback_env
+from fastscan.sim.ioc import build_ioc, free_port, loopback_env, parse_args
 from fastscan.sim.ioc_motor import move_duration, trapezoid_position
 
 
@@ -43,36 +44,28 @@ def test_loopback_env_uses_private_free_ports():
         s.bind(("127.0.0.1", port))
 
 
-def test_load_image_formats_and_errors(tmp_path):
+def test_ioc_loads_images_with_the_one_project_loader(tmp_path):
     image = make_phantom("flakes", (20, 30), seed=2)
     np.save(tmp_path / "a.npy", image)
-    np.testing.assert_array_equal(load_image(tmp_path / "a.npy"), image)
-    rgb = np.stack([image] * 3, axis=-1)
-    np.save(tmp_path / "rgb.npy", rgb)
-    np.testing.assert_allclose(load_image(tmp_path / "rgb.npy"), image)
+    ioc = build_ioc(parse_args(["--image", str(tmp_path / "a.npy")]))
+    np.testing.assert_array_equal(ioc.image, image)
+    assert ioc.grid.shape == (20, 30)
     bad = image.copy()
     bad[3, 4] = np.nan
     np.save(tmp_path / "nan.npy", bad)
-    with pytest.raises(ValueError, match="NaN or inf"):
-        load_image(tmp_path / "nan.npy")
-    np.save(tmp_path / "line.npy", image[0])
-    with pytest.raises(ValueError, match="must be 2-D"):
-        load_image(tmp_path / "line.npy")
-    (tmp_path / "x.bmp").write_bytes(b"")
-    with pytest.raises(ValueError, match=r"must be \.npy, \.tif"):
-        load_image(tmp_path / "x.bmp")
-    with pytest.raises(FileNotFoundError):
-        load_image(tmp_path / "missing.npy")
+    with pytest.raises(ImageError, match=r"non-finite pixel\(s\).*row 3, col 4"):
+        build_ioc(parse_args(["--image", str(tmp_path / "nan.npy")]))
 
 
 def test_cli_builds_grid_and_limits():
-    args = _parse_args(["--shape", "40,60", "--grid", "10,15.9,-2,1.9", "--velocity", "5",
+    args = parse_args(["--shape", "40,60", "--grid", "10,15.9,-2,1.9", "--velocity", "5",
                         "--acceleration", "50", "--prefix", "Q:"])  # fmt: skip
     ioc = build_ioc(args)
     assert ioc.grid.shape == (40, 60) and ioc.grid.pitch == pytest.approx((0.1, 0.1))
     assert ioc.x.limits == (9.5, 16.4) and ioc.y.limits == (-2.5, 2.4)
     assert ioc.x.velocity == 5.0 and ioc.x.accel_time == pytest.approx(0.1)
     assert {"Q:x", "Q:y", "Q:det:acquire", "Q:det:value", "Q:fault:stall"} <= set(ioc.pvdb)
+    assert {"Q:fly:kickoff", "Q:fly:x", "Q:fly:values", "Q:fly:npts"} <= set(ioc.pvdb)
     assert {"RBV", "DMOV", "VELO", "ACCL", "HLM", "LLM", "STOP"} <= set(ioc.x.motor.fields)
     # the detector reads the pixel nearest the motors
     ioc.x.position, ioc.y.position = 10.3, -1.5

@@ -8,7 +8,7 @@ import pytest
 from fastscan import _update
 from fastscan.erd.target import rd_target
 from fastscan.features import feature_radius, idw_estimate, slads_features
-from fastscan.neighbors import OffsetTable, knn_gather
+from fastscan.neighbors import CellIndex, OffsetTable, knn_gather
 from fastscan.selection import TileMax, select_batch
 
 
@@ -202,3 +202,56 @@ def test_dilate_unmeasured_matches_numpy():
     assert {tuple(p) for p in got.tolist()} == want
     assert len(got) == len(want)
     assert not touched.any()  # scratch space is left clean
+
+
+def test_affected_pixels_and_tile_bounds_match_numpy():
+    shape = (37, 45)
+    mask = random_mask(shape, 0.04, seed=8)
+    unmeasured = np.argwhere(~mask)
+    dk = np.zeros(shape)
+    dk[unmeasured[:, 0], unmeasured[:, 1]] = knn_gather(mask, unmeasured, 5)[2][:, -1]
+    tile = 8
+    bound = np.full((-(-shape[0] // tile), -(-shape[1] // tile)), -1.0)
+    _update.tile_dk_max(mask, dk, tile, bound)
+    padded = np.zeros((bound.shape[0] * tile, bound.shape[1] * tile))
+    padded[: shape[0], : shape[1]] = np.where(mask, 0.0, dk)
+    np.testing.assert_array_equal(bound, padded.reshape(bound.shape[0], tile, -1, tile).max((1, 3)))
+    changed = np.array([[0, 0], [18, 20], [36, 44], [5, 40]])
+    touched = np.zeros(shape, bool)
+    got = _update.affected_pixels(mask, dk, bound, tile, changed, touched)
+    dist = np.hypot(
+        unmeasured[:, None, 0] - changed[None, :, 0], unmeasured[:, None, 1] - changed[None, :, 1]
+    )
+    near = (dist <= dk[unmeasured[:, 0], unmeasured[:, 1]][:, None]).any(1)
+    want = {tuple(p) for p in unmeasured[near].tolist()}
+    assert {tuple(p) for p in got.tolist()} == want and len(got) == len(want)
+    assert not touched.any()
+    # refreshing only the tiles of some pixels leaves the other bounds alone
+    bound[:] = 99.0
+    _update.tile_dk_max(mask, dk, tile, bound, np.array([[0, 0]]))
+    assert bound[0, 0] == padded[:tile, :tile].max() and (bound.ravel()[1:] == 99.0).all()
+
+
+@pytest.mark.parametrize(("shape", "fraction", "cell"), [((23, 31), 0.05, 2), ((40, 50), 0.01, 7)])
+def test_cell_index_knn_matches_brute_force(shape, fraction, cell):
+    mask = random_mask(shape, fraction, seed=3)
+    mask[:3, :3] = True  # a clump: ties between equal distances must break the same way
+    pixels = np.argwhere(~mask)
+    index = CellIndex(mask, cell)
+    rows, cols, dist = index.knn(pixels, 4)
+    want_rows, want_cols, want_dist = knn_reference(mask, pixels, 4)
+    np.testing.assert_array_equal(rows, want_rows)
+    np.testing.assert_array_equal(cols, want_cols)
+    np.testing.assert_array_equal(dist, want_dist)
+    # points added later are found as if indexed from the start, also when the search
+    # is bounded by each query's k-th distance before they were added
+    old_dk = np.zeros(shape)
+    old_dk[pixels[:, 0], pixels[:, 1]] = dist[:, -1]
+    extra = pixels[:: max(1, len(pixels) // 7)]
+    mask[extra[:, 0], extra[:, 1]] = True
+    index.add(extra)
+    rest = np.argwhere(~mask)
+    want = knn_gather(mask, rest, 4)
+    for bound in (None, old_dk[rest[:, 0], rest[:, 1]]):
+        for a, b in zip(index.knn(rest, 4, bound), want):
+            np.testing.assert_array_equal(a, b)

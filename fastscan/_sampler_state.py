@@ -1,0 +1,272 @@
+"""Sampler state files: everything a sampler needs to resume, as plain arrays.
+
+Schema ``fastscan.sampler-state/2`` is an uncompressed ``.npz`` (no pickle):
+
+``header``
+    JSON: ``schema``, ``params`` (:meth:`Sampler.get_params`), ``motion``,
+    ``batches`` (how many readings came in each :meth:`Sampler.ingest`, as in
+    schema /1), ``model`` (``name``, ``sha256``) and ``state`` (measured count,
+    whether the ERD map exists, intensity scale, reference range, reading
+    min/max, offset table radius, stop-rule memory).
+``points``, ``values``
+    Every reading in order.
+``initial``
+    The initial pattern, (n, 2) (row, col) in route order.
+``mask``, ``sums``, ``counts``, ``means``, ``recon``, ``erd``, ``dk``, ``dk_max``
+    The grid arrays of the sampler (``erd`` holds -1 at measured pixels, ``dk``
+    each unmeasured pixel's k-th neighbour distance, ``dk_max`` its tile bounds).
+``model/<key>``
+    The ERD model's arrays (:meth:`ERDModel.to_arrays`).
+
+The route planner is re-seeded with ``params["seed"]`` for every batch and the
+initial pattern is stored, so the seed is the whole random state.
+
+Loading reads those arrays, checks them against the header and the reading
+log, and rebuilds only the small derived tables (tile maxima, offset table), so
+it costs about as much as reading the file. Schema ``/1`` (the reading log and
+the model only) is still read, by replaying the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastscan.erd.estimator import SHIPPED_MODELS, ERDModel, load_model
+from fastscan.neighbors import OffsetTable
+from fastscan.route import MotionModel
+from fastscan.selection import TileMax
+
+SCHEMA = "fastscan.sampler-state/2"
+OLD_SCHEMAS = ("fastscan.sampler-state/1",)
+_GRIDS = {
+    "mask": np.bool_,
+    "sums": np.float64,
+    "counts": np.int32,
+    "means": np.float64,
+    "recon": np.float64,
+    "erd": np.float64,
+    "dk": np.float64,
+}
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def save(sampler: Any, path: str | Path) -> Path:
+    """Write ``sampler``'s state to ``path`` (atomically); returns the path."""
+    path = Path(path)
+    rule = sampler.stop_rule
+    header = {
+        "schema": SCHEMA,
+        "params": sampler.get_params(),
+        "motion": None if sampler.motion is None else dataclasses.asdict(sampler.motion),
+        "batches": [len(p) for p in sampler._log_points],
+        "model": {"name": sampler.model.name, "sha256": sampler.model.sha256},
+        "state": {
+            "n_measured": sampler._n_measured,
+            "active": sampler._active,
+            "scale": sampler._scale,
+            "ref_range": sampler._ref_range,
+            "value_min": _finite_or_none(sampler._value_min),
+            "value_max": _finite_or_none(sampler._value_max),
+            "table_radius": None if sampler._table is None else sampler._table.radius,
+            "stop_changes": list(rule._changes),
+            "stop_reason": rule.reason,
+        },
+    }
+    arrays = {
+        "header": np.array(json.dumps(header)),
+        "points": sampler.measured_points,
+        "values": sampler.measured_values,
+        "initial": sampler._initial,
+        "mask": sampler._mask,
+        "sums": sampler._sums,
+        "counts": sampler._counts,
+        "means": sampler._values,
+        "recon": sampler._recon,
+        "erd": sampler._erd,
+        "dk": sampler._dk,
+        "dk_max": sampler._dk_max,
+    }
+    arrays.update({f"model/{k}": v for k, v in sampler.model.to_arrays().items()})
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        np.savez(fh, **arrays)
+    tmp.replace(path)
+    return path
+
+
+def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = None) -> Any:
+    """Rebuild a sampler of class ``cls`` from a state file (see the module docstring)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sampler state file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(str(data["header"]))
+            if not isinstance(header, dict):
+                raise ValueError("the header is not a JSON object")
+            arrays = {key: data[key] for key in data.files if not key.startswith("model/")}
+            model_arrays = {
+                key.split("/", 1)[1]: data[key] for key in data.files if key.startswith("model/")
+            }
+    except (OSError, ValueError, KeyError, RecursionError) as exc:
+        raise ValueError(f"{path} is not a fastscan sampler state file ({exc})") from None
+    schema = header.get("schema")
+    if schema != SCHEMA and schema not in OLD_SCHEMAS:
+        raise ValueError(
+            f"{path} has state schema {schema!r}; this fastscan reads "
+            f"{', '.join(repr(s) for s in (SCHEMA, *OLD_SCHEMAS))}"
+        )
+    stored = ERDModel.from_arrays(
+        model_arrays, source=f"{path} (model)", name=_stored_model_name(header)
+    )
+    if schema != SCHEMA:  # /1 files carry no model name: recognise a shipped model
+        for name in SHIPPED_MODELS:
+            if load_model(name).sha256 == stored.sha256:
+                stored.name = name
+    expected = header.get("model", {}).get("sha256") if schema == SCHEMA else None
+    if expected is not None and stored.sha256 != expected:
+        raise ValueError(
+            f"{path}: the stored model's arrays hash to {stored.sha256}, "
+            f"but the header says {expected}; the file is damaged"
+        )
+    chosen = stored
+    if model is not None:
+        chosen = load_model(model)
+        if chosen.sha256 != stored.sha256:
+            raise ValueError(
+                f"{path} was made with ERD model {stored.name!r} (SHA-256 {stored.sha256}); "
+                f"the given model {chosen.name!r} has SHA-256 {chosen.sha256}"
+            )
+    try:
+        params = dict(header["params"])
+        shape = tuple(params.pop("shape"))
+        params["pixel_pitch"] = tuple(params["pixel_pitch"])
+        motion = header.get("motion")
+        motion = None if motion is None else MotionModel(**motion)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: bad settings in the header ({exc})") from None
+    if schema != SCHEMA:
+        return _replay(cls, path, shape, params, motion, chosen, arrays)
+    try:
+        batches = np.array([int(n) for n in header["batches"]], np.int64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: bad batch sizes in the header ({exc})") from None
+    _check_arrays(path, shape, arrays, batches)
+    try:
+        sampler = cls(shape, model=chosen, motion=motion, **params)
+    except TypeError as exc:  # settings this version does not know
+        raise ValueError(f"{path}: settings this fastscan cannot use ({exc})") from None
+    _restore(sampler, path, header.get("state", {}), arrays, batches)
+    return sampler
+
+
+def _stored_model_name(header: dict[str, Any]) -> str:
+    model = header.get("model")
+    name = model.get("name") if isinstance(model, dict) else None
+    return str(name) if name is not None else "custom"
+
+
+def _replay(cls, path, shape, params, motion, model, arrays) -> Any:
+    """Schema /1: the reading log only; ingest it again batch by batch."""
+    sampler = cls(shape, model=model, motion=motion, **params)
+    try:
+        points, values = arrays["points"], arrays["values"]
+        sampler._initial_points = np.asarray(arrays["initial"], np.int64)
+    except KeyError as exc:
+        raise ValueError(f"{path} is not a fastscan sampler state file ({exc})") from None
+    header_batches = json.loads(str(arrays["header"])).get("batches", [len(points)])
+    cuts = np.cumsum(header_batches)[:-1]
+    for chunk_points, chunk_values in zip(np.split(points, cuts), np.split(values, cuts)):
+        sampler.ingest(chunk_points, chunk_values)
+    return sampler
+
+
+def _check_arrays(
+    path: Path, shape: tuple[int, int], arrays: dict[str, np.ndarray], lengths: np.ndarray
+) -> None:
+    """Shapes, dtypes and the reading log agree with each other (before anything is built)."""
+
+    def bad(what: str) -> ValueError:
+        return ValueError(f"{path}: {what}; the state file is damaged or not a fastscan state")
+
+    for key, dtype in _GRIDS.items():
+        value = arrays.get(key)
+        if value is None or value.shape != shape or value.dtype != dtype:
+            got = None if value is None else f"{value.dtype} {value.shape}"
+            raise bad(f"{key} must be {np.dtype(dtype)} of shape {shape}, got {got}")
+    points, values = arrays.get("points"), arrays.get("values")
+    initial = arrays.get("initial")
+    if points is None or points.ndim != 2 or points.shape[1:] != (2,) or points.dtype.kind != "i":
+        raise bad("points must be an (n, 2) integer array")
+    if values is None or values.shape != (len(points),) or not np.isfinite(values).all():
+        raise bad("values must hold one finite reading per point")
+    if (lengths < 1).any() or lengths.sum() != len(points):
+        raise bad("batch sizes must be positive and add up to the number of readings")
+    if initial is None or initial.ndim != 2 or initial.shape[1:] != (2,):
+        raise bad("initial must be an (n, 2) array")
+    for name, pts in (("points", points), ("initial", initial)):
+        if len(pts) and ((pts < 0).any() or (pts >= np.array(shape)).any()):
+            raise bad(f"{name} lie outside the {shape} grid")
+    counts = np.bincount(points[:, 0] * shape[1] + points[:, 1], minlength=shape[0] * shape[1])
+    if not np.array_equal(counts.reshape(shape), arrays["counts"]):
+        raise bad("counts do not match the reading log")
+    if not np.array_equal(arrays["mask"], arrays["counts"] > 0):
+        raise bad("mask does not match the counts")
+    dk_max = arrays.get("dk_max")
+    if dk_max is None or dk_max.dtype != np.float64 or dk_max.ndim != 2:
+        raise bad("dk_max must be a 2-D float64 array")
+
+
+def _restore(
+    sampler: Any,
+    path: Path,
+    state: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    batches: np.ndarray,
+) -> None:
+    try:
+        active = bool(state["active"])
+        n_measured = int(state["n_measured"])
+        scale, ref_range = float(state["scale"]), float(state["ref_range"])
+        low, high = state["value_min"], state["value_max"]
+        radius = state["table_radius"]
+        changes = [float(v) for v in state["stop_changes"]]
+        reason = state["stop_reason"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: bad sampler state in the header ({exc})") from None
+    if n_measured != int(arrays["mask"].sum()):
+        raise ValueError(f"{path}: n_measured {n_measured} does not match the mask")
+    if sampler._dk_max.shape != arrays["dk_max"].shape:
+        raise ValueError(f"{path}: dk_max has shape {arrays['dk_max'].shape}")
+    sampler._initial_points = np.asarray(arrays["initial"], np.int64)
+    sampler._mask = arrays["mask"]
+    sampler._sums = arrays["sums"]
+    sampler._counts = arrays["counts"]
+    sampler._values = arrays["means"]
+    sampler._recon = arrays["recon"]
+    sampler._erd = arrays["erd"]
+    sampler._dk = arrays["dk"]
+    sampler._dk_max = arrays["dk_max"]
+    points = np.asarray(arrays["points"], np.int64)
+    cuts = np.cumsum(batches)[:-1]
+    sampler._log_points = np.split(points, cuts)
+    sampler._log_values = np.split(arrays["values"], cuts)
+    sampler._n_measured = n_measured
+    sampler._active = active
+    sampler._scale, sampler._ref_range = scale, ref_range
+    sampler._value_min = np.inf if low is None else float(low)
+    sampler._value_max = -np.inf if high is None else float(high)
+    sampler._table = None if radius is None else OffsetTable(int(radius))
+    sampler._tiles = TileMax(sampler._erd) if active else None
+    sampler.stop_rule._changes = deque(changes, maxlen=sampler.stop_rule.patience)
+    sampler.stop_rule.reason = reason

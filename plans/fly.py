@@ -1,0 +1,377 @@
+"""``autonomous_fly_scan``: one Bluesky run, many fly segments, chosen by a fly sampler.
+
+The sampler (e.g. ``fastscan.fly.FlySampler``) decides which straight segments
+to fly and in which order; the plan only flies, records and feeds back. For
+each segment the sampler suggests::
+
+    checkpoint                                   # pause / resume / abort land here
+    prepare(flyer, segment in motor units)       # Grid: (row, col) -> (x, y)
+    kickoff; complete                            # the flight
+    collect -> one event page on stream "fly"    # every sample, with its captured x, y
+    sampler.ingest(pixels of the samples, values)  # after the page is emitted
+
+Every sample is in the documents before the sampler sees it. The plan logs
+the estimated time of each segment (:func:`fastscan.beamtime.segment_times`
+under the scan's :class:`fastscan.motion.MotionModel`) next to the time it
+took.
+
+The flyer is any object with ``prepare({"start", "end", "velocity",
+"period"})``, ``kickoff``, ``complete``, ``describe_collect`` and
+``collect_pages`` yielding ``<name>_x``, ``<name>_y``, ``<name>_value``
+(:class:`fastscan.devices.fly.EpicsFlyer`, :class:`fastscan.sim.flyer.SimFlyer`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from bluesky import plan_stubs as bps
+from bluesky import preprocessors as bpp
+from bluesky.utils import FailedStatus, RunEngineControlException
+
+import fastscan
+from fastscan.beamtime import fly_timing, segment_times
+from fastscan.fly import Segment
+from fastscan.motion import MotionModel
+from fastscan.plans.grid import Grid
+from fastscan.plans.steps import jsonable, model_info
+
+__all__ = [
+    "FlyFault",
+    "FlyScanSummary",
+    "SegmentReport",
+    "autonomous_fly_scan",
+    "fly_request",
+    "to_pixels",
+]
+
+logger = logging.getLogger("fastscan.plans")
+
+FLY_SAMPLER_METHODS = ("suggest_segments", "ingest", "should_stop")
+STREAM = "fly"
+
+
+class FlyFault(RuntimeError):
+    """A flight was refused or failed; the message names the segment and the reason."""
+
+
+@dataclass
+class SegmentReport:
+    """One flown segment: what was asked, what came back, estimated and actual seconds."""
+
+    index: int
+    start: tuple[int, int]
+    end: tuple[int, int]
+    n_expected: int
+    n_samples: int
+    estimated_s: float
+    actual_s: float
+
+
+@dataclass
+class FlyScanSummary:
+    """What an :func:`autonomous_fly_scan` did (the plan's return value)."""
+
+    run_uids: list[str] = field(default_factory=list)
+    n_segments: int = 0
+    n_samples: int = 0
+    coverage: float = 0.0
+    stop_reason: str | None = None
+    estimated_s: float = 0.0
+    actual_s: float = 0.0
+    elapsed_s: float = 0.0
+    segments: list[SegmentReport] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def fly_request(segment: Segment, grid: Grid, motion: MotionModel) -> dict[str, Any]:
+    """The flyer's ``prepare`` value for ``segment``: motor-unit ends, speed, sample period.
+
+    The speed and period follow the beam-time model: one reading per pixel
+    crossed, each ``max(dwell, step / fly_velocity)`` seconds.
+
+    Examples
+    --------
+    >>> from fastscan.motion import MotionModel
+    >>> grid = Grid(0.0, 59.0, 60, 0.0, 39.0, 40)
+    >>> motion = MotionModel((1000.0, 1000.0), dwell=0.01)
+    >>> r = fly_request(Segment((2, 0), (2, 59)), grid, motion)
+    >>> r["start"], r["end"], round(r["velocity"], 6), r["period"]
+    ((0.0, 2.0), (59.0, 2.0), 100.0, 0.01)
+    """
+    timing = fly_timing(segment, motion, pixel_pitch=grid.pitch)
+    xy = grid.to_positions(np.array([segment.start, segment.end]))
+    speed = math.hypot(*timing.speed)
+    if speed == 0.0:  # a one-pixel segment is flown like a row
+        speed = grid.pitch[0] / timing.pixel_time
+    return {
+        "start": (float(xy[0, 0]), float(xy[0, 1])),
+        "end": (float(xy[1, 0]), float(xy[1, 1])),
+        "velocity": float(speed),
+        "period": float(timing.pixel_time),
+    }
+
+
+def to_pixels(grid: Grid, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Captured (x, y) -> (n, 2) int64 (row, col), exact halves rounded up as in Segment.
+
+    Raises ValueError for a position more than half a pixel off the grid.
+    """
+    pos = np.stack([np.asarray(x, float), np.asarray(y, float)], axis=1)
+    idx = np.floor(grid.to_fractions(pos) + 0.5 + 1e-6)
+    high = np.array([grid.n_rows - 1, grid.n_cols - 1])
+    if not np.isfinite(idx).all() or (idx < 0).any() or (idx > high).any():
+        bad = ~(np.isfinite(idx).all(axis=1) & (idx >= 0).all(axis=1) & (idx <= high).all(axis=1))
+        x0, y0 = pos[bad][0]
+        raise ValueError(f"captured position (x={x0!r}, y={y0!r}) is outside the grid {grid}")
+    return idx.astype(np.int64)
+
+
+def _check_motion(motion: Any, grid: Grid) -> MotionModel:
+    if not isinstance(motion, MotionModel):
+        raise TypeError(f"motion must be a fastscan.motion.MotionModel, got {motion!r}")
+    if motion.travel is not None:
+        last_row, last_col = grid.n_rows - 1, grid.n_cols - 1
+        for r, c in ((0, 0), (0, last_col), (last_row, 0), (last_row, last_col)):
+            motion.check_travel(*grid.to_position(r, c), what=f"grid corner (row {r}, col {c})")
+    return motion
+
+
+def _flight_bounds(request: dict[str, Any], motion: MotionModel) -> list[tuple[float, float]]:
+    """Where a flight starts its run-up and ends its run-out (motor units)."""
+    (x0, y0), (x1, y1) = request["start"], request["end"]
+    length = math.hypot(x1 - x0, y1 - y0)
+    ux, uy = ((x1 - x0) / length, (y1 - y0) / length) if length else (1.0, 0.0)
+    v = request["velocity"]
+    accel = min(a / abs(u) for a, u in zip(motion.acceleration, (ux, uy)) if u)
+    extra = 0.5 * v * request["period"] + (0.0 if math.isinf(accel) else v * v / (2 * accel))
+    return [(x0 - ux * extra, y0 - uy * extra), (x1 + ux * extra, y1 + uy * extra)]
+
+
+def autonomous_fly_scan(
+    flyer: Any,
+    sampler: Any,
+    *,
+    grid: Grid,
+    motion: MotionModel,
+    dwell: float | None = None,
+    fly_velocity: tuple[float, float] | None = None,
+    max_segments: int | None = None,
+    progress: Callable[[SegmentReport], None] | None = None,
+    md: dict[str, Any] | None = None,
+):
+    """Fly the segments a fly sampler chooses until it stops; one run, stream ``"fly"``.
+
+    Parameters
+    ----------
+    flyer : flyer
+        ``prepare`` / ``kickoff`` / ``complete`` / ``describe_collect`` /
+        ``collect_pages`` (see the module doc).
+    sampler : fly sampler
+        ``suggest_segments() -> list[Segment]`` in flight order,
+        ``ingest(points, values)``, ``should_stop()`` (``stop_reason``,
+        ``coverage``, ``get_params()`` used when present), on ``grid.shape``.
+    grid : Grid
+        Pixel (row, col) <-> motor (x, y).
+    motion : MotionModel
+        The beam-time model: ``dwell`` (seconds per reading, > 0),
+        ``fly_velocity`` (must not exceed the motors' ``velocity``),
+        ``acceleration``, ``travel`` (every flight, run-up and stop included,
+        must stay inside), overheads for the estimates. Build it with
+        ``MotionModel.from_motors(x, y, dwell=...)`` to take the motors' limits.
+    dwell : float or None
+        Seconds per reading; overrides ``motion.dwell`` (must be > 0).
+    fly_velocity : (vx, vy) or None
+        Top axis speeds while flying; overrides ``motion.fly_velocity`` (must
+        not exceed ``motion.velocity``, the motors' limits).
+    max_segments : int or None
+        Stop after this many segments (None: when the sampler stops).
+    progress : callable or None
+        Called with a :class:`SegmentReport` after each segment.
+    md : dict or None
+        Extra start-document metadata (merged last).
+
+    Returns
+    -------
+    generator
+        The plan; its return value is a :class:`FlyScanSummary`.
+
+    Examples
+    --------
+    >>> from bluesky import RunEngine  # doctest: +SKIP
+    >>> RE = RunEngine(call_returns_result=True)  # doctest: +SKIP
+    >>> motion = MotionModel((100, 100), (1e4, 1e4), dwell=0.01)  # doctest: +SKIP
+    >>> RE(autonomous_fly_scan(flyer, FlySampler(grid.shape), grid=grid, motion=motion))
+    ... # doctest: +SKIP
+    """
+    if not isinstance(grid, Grid):
+        raise TypeError(f"grid must be a fastscan.plans.Grid, got {grid!r}")
+    _check_motion(motion, grid)
+    changes: dict[str, Any] = {}
+    if dwell is not None:
+        changes["dwell"] = dwell
+    if fly_velocity is not None:
+        changes["fly_velocity"] = fly_velocity
+    if changes:  # MotionModel raises ValueError naming a bad dwell or a too-fast velocity
+        motion = motion.replace(**changes)
+    missing = [m for m in FLY_SAMPLER_METHODS if not callable(getattr(sampler, m, None))]
+    if missing:
+        raise TypeError(f"sampler {type(sampler).__name__} lacks {missing} (a fly sampler)")
+    for m in ("prepare", "kickoff", "complete", "collect_pages", "describe_collect"):
+        if not callable(getattr(flyer, m, None)):
+            raise TypeError(f"flyer {getattr(flyer, 'name', flyer)!r} has no {m}()")
+    mask = getattr(sampler, "measured_mask", None)
+    if mask is not None and np.shape(mask) != grid.shape:
+        raise ValueError(f"sampler shape {np.shape(mask)} differs from grid shape {grid.shape}")
+    if max_segments is not None and (
+        isinstance(max_segments, bool) or int(max_segments) != max_segments or max_segments < 1
+    ):
+        raise ValueError(f"max_segments must be an integer >= 1 or None, got {max_segments!r}")
+    if md is not None and not isinstance(md, dict):
+        raise TypeError(f"md must be a dict, got {type(md).__name__}")
+
+    params = sampler.get_params() if hasattr(sampler, "get_params") else {}
+    run_md: dict[str, Any] = {
+        "plan_name": "autonomous_fly_scan",
+        "detectors": [flyer.name],
+        "plan_args": {"flyer": repr(flyer), "grid": grid.to_dict(), "max_segments": max_segments},
+        "plan_pattern": "fastscan_fly",
+        "shape": list(grid.shape),
+        "extents": [[grid.y_start, grid.y_stop], [grid.x_start, grid.x_stop]],
+        "fastscan": {
+            "version": fastscan.__version__,
+            "grid": grid.to_dict(),
+            "motion": asdict(motion),
+            "sampler_class": type(sampler).__name__,
+            "sampler_params": params,
+            "model": model_info(sampler),
+            "stream": STREAM,
+        },
+    }
+    run_md.update(md or {})
+    scan = _FlyScan(flyer, sampler, grid, motion, max_segments, progress)
+    return scan.plan(jsonable(run_md))
+
+
+class _FlyScan:
+    """State of one fly scan (kept out of the generator for readability)."""
+
+    def __init__(self, flyer, sampler, grid, motion, max_segments, progress) -> None:
+        self.flyer, self.sampler, self.grid, self.motion = flyer, sampler, grid, motion
+        self.max_segments, self.progress = max_segments, progress
+        self.summary = FlyScanSummary()
+        position = getattr(flyer, "position", None)
+        self.position = (
+            grid.to_fractions(np.array([position], float))[0]
+            if position is not None
+            else np.array([0.0, 0.0])
+        )
+
+    def plan(self, run_md: dict[str, Any]):
+        start = time.monotonic()
+        summary = self.summary
+
+        def except_plan(exc: Exception):
+            if isinstance(exc, RunEngineControlException):
+                yield from bps.close_run(exit_status=getattr(exc, "exit_status", "abort"))
+            else:
+                yield from bps.close_run(exit_status="fail", reason=str(exc))
+
+        uid = yield from bps.open_run(run_md)
+        summary.run_uids.append(uid)
+        try:
+            yield from bpp.contingency_wrapper(
+                self._body(), except_plan=except_plan, else_plan=bps.close_run
+            )
+        finally:
+            summary.elapsed_s = time.monotonic() - start
+            summary.coverage = float(getattr(self.sampler, "coverage", 0.0))
+            summary.stop_reason = getattr(self.sampler, "stop_reason", None)
+        return summary
+
+    def _body(self):
+        yield from bps.declare_stream(self.flyer, name=STREAM, collect=True)
+        summary = self.summary
+        while not self.sampler.should_stop():
+            segments = list(self.sampler.suggest_segments())
+            if not segments:
+                break
+            for segment in segments:
+                if self.max_segments is not None and summary.n_segments >= self.max_segments:
+                    return
+                yield from self._fly(segment)
+
+    def _fly(self, segment: Segment):
+        grid, motion = self.grid, self.motion
+        if not isinstance(segment, Segment):
+            raise TypeError(f"the sampler suggested {segment!r}, not a fastscan.fly.Segment")
+        segment.check_inside(grid.shape)
+        request = fly_request(segment, grid, motion)
+        for i, (x, y) in enumerate(_flight_bounds(request, motion)):
+            what = f"segment {segment.start}->{segment.end} {('run-up', 'stop')[i]}"
+            motion.check_travel(x, y, what=what)
+        estimate = segment_times(segment, self.position, motion, pixel_pitch=grid.pitch)
+        estimated = float(estimate[-1] + fly_timing(segment, motion, pixel_pitch=grid.pitch).ramp)
+
+        yield from bps.checkpoint()
+        t0 = time.monotonic()
+        yield from bps.prepare(self.flyer, request, wait=True)
+        for stub in (bps.kickoff, bps.complete):
+            try:
+                yield from stub(self.flyer, wait=True)
+            except FailedStatus as exc:
+                reason = exc.__cause__ if exc.__cause__ is not None else exc
+                raise FlyFault(
+                    f"segment {segment.start}->{segment.end}: {stub.__name__} failed: {reason}"
+                ) from exc
+        actual = time.monotonic() - t0
+        pages = yield from bps.collect(self.flyer, name=STREAM)
+        points, values = self._readings(pages or [])
+
+        n_expected = segment.n_pixels
+        if len(points) != n_expected:
+            logger.warning(
+                "segment %s->%s: %d samples captured, %d pixels expected",
+                segment.start, segment.end, len(points), n_expected,
+            )  # fmt: skip
+        if len(points):
+            self.sampler.ingest(points, values)
+        self.position = np.array(segment.end, dtype=float)
+        # a hard pause from here on must not replay (and store twice) the collect
+        yield from bps.checkpoint()
+        report = SegmentReport(
+            self.summary.n_segments, segment.start, segment.end, n_expected, len(points),
+            estimated, actual,
+        )  # fmt: skip
+        summary = self.summary
+        summary.n_segments += 1
+        summary.n_samples += len(points)
+        summary.estimated_s += estimated
+        summary.actual_s += actual
+        summary.segments.append(report)
+        logger.info(
+            "segment %d %s->%s: %d samples, estimated %.3f s, took %.3f s",
+            report.index, segment.start, segment.end, len(points), estimated, actual,
+        )  # fmt: skip
+        if self.progress is not None:
+            self.progress(report)
+
+    def _readings(self, pages: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        name = self.flyer.name
+        xs, ys, vs = [], [], []
+        for page in pages:
+            data = page["data"]
+            xs.extend(data[f"{name}_x"])
+            ys.extend(data[f"{name}_y"])
+            vs.extend(data[f"{name}_value"])
+        if not vs:
+            return np.zeros((0, 2), np.int64), np.zeros(0)
+        return to_pixels(self.grid, np.array(xs), np.array(ys)), np.asarray(vs, dtype=float)

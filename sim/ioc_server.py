@@ -1,0 +1,62 @@
+"""Serve the simulated IOC with caproto's asyncio server, tuned for loopback tests.
+
+Sets TCP_NODELAY on every client socket (without it, put-with-callback round
+trips wait for delayed ACKs) and can withdraw PVs (the detector-disconnect
+fault).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from caproto.asyncio.server import Context as _AsyncioContext
+
+from fastscan.sim.ioc_process import READY
+from fastscan.sim.ioc_records import NanoprobeIOC
+
+__all__ = ["Context", "NoBeaconErrors", "serve"]
+
+
+class Context(_AsyncioContext):
+    """caproto asyncio server context with TCP_NODELAY and PV withdrawal."""
+
+    async def tcp_handler(self, client, addr):
+        sock = client.writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return await super().tcp_handler(client, addr)
+
+    async def drop_pvs(self, names: list[str]) -> None:
+        """Stop serving ``names`` and tell connected clients those channels are gone."""
+        await asyncio.sleep(0.05)  # let the triggering put complete first
+        wanted = set(names)
+        for name in names:
+            self.pvdb.pop(name, None)
+        for circuit in list(self.circuits):
+            for chan in list(circuit.circuit.channels.values()):
+                if chan.name in wanted:
+                    try:
+                        await circuit.send(chan.disconnect())
+                    except Exception as exc:  # a client that is itself going away
+                        self.log.warning("could not disconnect %s: %s", chan.name, exc)
+
+
+async def serve(ioc: NanoprobeIOC, interfaces: list[str]) -> None:
+    """Serve ``ioc`` on ``interfaces``; prints the READY line once it listens."""
+    ctx = Context(ioc.pvdb, interfaces)
+    ioc.context = ctx
+
+    async def announce(async_lib):
+        await asyncio.sleep(0.05)
+        print(f"{READY} port={ctx.port}", flush=True)
+
+    await ctx.run(log_pv_names=False, startup_hook=announce)
+
+
+class NoBeaconErrors(logging.Filter):
+    """Without a CA repeater on the beacon port every beacon fails; that is harmless here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to send beacon")

@@ -1,0 +1,83 @@
+"""A simple, honest fly segment source for plan tests (no adaptivity, no ground truth).
+
+Coarse to fine row raster: every ``step``-th row first, then the rows halfway
+between, and so on; rows alternate direction (serpentine). It keeps what it
+ingests and reconstructs by IDW, so a scan's NRMSE can be compared across runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastscan.fly import Segment
+from fastscan.reconstruction import idw_reconstruction
+
+
+class RowRasterSource:
+    """Fly sampler stand-in: ``suggest_segments``, ``ingest``, ``should_stop`` and friends."""
+
+    def __init__(self, shape: tuple[int, int], *, step: int = 8, per_batch: int = 3,
+                 max_rows: int | None = None) -> None:  # fmt: skip
+        self.shape = shape
+        self.per_batch = per_batch
+        order: list[int] = []
+        while step >= 1:
+            order += [r for r in range(0, shape[0], step) if r not in order]
+            step //= 2
+        self.rows = order[:max_rows] if max_rows else order
+        self.next = 0
+        self.flown = 0
+        self.points: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        self.mask = np.zeros(shape, bool)
+        self.ingest_calls: list[int] = []
+
+    def get_params(self) -> dict:
+        return {"shape": list(self.shape), "per_batch": self.per_batch}
+
+    def suggest_segments(self) -> list[Segment]:
+        out = []
+        for row in self.rows[self.next : self.next + self.per_batch]:
+            ends = [(row, 0), (row, self.shape[1] - 1)]
+            if self.flown % 2:
+                ends.reverse()
+            out.append(Segment(*ends))
+            self.flown += 1
+        self.next += len(out)
+        return out
+
+    def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
+        points = np.asarray(points, np.int64).reshape(-1, 2)
+        values = np.asarray(values, float).reshape(-1)
+        assert len(points) == len(values)
+        self.points.append(points)
+        self.values.append(values)
+        self.mask[points[:, 0], points[:, 1]] = True
+        self.ingest_calls.append(len(points))
+
+    def should_stop(self) -> bool:
+        return self.next >= len(self.rows)
+
+    @property
+    def stop_reason(self) -> str | None:
+        return "all planned rows flown" if self.should_stop() else None
+
+    @property
+    def measured_mask(self) -> np.ndarray:
+        return self.mask
+
+    @property
+    def coverage(self) -> float:
+        return float(self.mask.mean())
+
+    @property
+    def all_points(self) -> np.ndarray:
+        return np.concatenate(self.points) if self.points else np.zeros((0, 2), np.int64)
+
+    @property
+    def all_values(self) -> np.ndarray:
+        return np.concatenate(self.values) if self.values else np.zeros(0)
+
+    @property
+    def reconstruction(self) -> np.ndarray:
+        return idw_reconstruction(self.shape, self.all_points, self.all_values)

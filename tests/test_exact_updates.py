@@ -1,0 +1,176 @@
+"""Local updates equal a full recompute after every ingest, whatever the sequence.
+
+The reference recomputes everything from the reading log alone: the
+reconstruction is :func:`fastscan.idw_reconstruction` of all readings (repeats
+averaged), the ERD is the model on features of every unmeasured pixel at the
+intensity scale the rescale rule gives, and the k-th neighbour distances and
+tile maxima follow from those. Everything is compared bit for bit except the
+ERD, which is equal up to the float32 rounding of the model's forward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fastscan.sampler as sampler_module
+from fastscan import Sampler
+from fastscan.features import analytic_rd, feature_radius, slads_features
+from fastscan.neighbors import knn_gather
+from fastscan.phantoms import make_phantom
+from fastscan.reconstruction import idw_reconstruction
+from fastscan.selection import TileMax
+
+N_EXAMPLES = 60  # random ingest sequences per neighbour search (deterministic: derandomize=True)
+RESCALE_GROWTH = 1.25  # the sampler's documented rescale rule
+
+
+class Reference:
+    """Full recompute from the reading log; tracks the intensity scale independently."""
+
+    def __init__(self) -> None:
+        self.low, self.high, self.ref_range = np.inf, -np.inf, None
+
+    def observe(self, values: np.ndarray, active: bool) -> None:
+        self.low = min(self.low, float(values.min()))
+        self.high = max(self.high, float(values.max()))
+        value_range = self.high - self.low
+        if active and (self.ref_range is None or value_range > RESCALE_GROWTH * self.ref_range):
+            self.ref_range = value_range
+
+    def check(self, sampler: Sampler) -> None:
+        shape, k = sampler.shape, sampler.k
+        points, values = sampler.measured_points, sampler.measured_values
+        recon = idw_reconstruction(shape, points, values, k=k)
+        np.testing.assert_array_equal(sampler.reconstruction, recon)
+        mask = np.zeros(shape, bool)
+        mask[points[:, 0], points[:, 1]] = True
+        np.testing.assert_array_equal(sampler.measured_mask, mask)
+        scale = 100.0 / self.ref_range if self.ref_range > 1e-200 else 1.0
+        assert sampler._scale == scale
+        pixels = np.argwhere(~mask)
+        erd = np.zeros(shape)
+        dk = np.zeros(shape)
+        if len(pixels):
+            nbr = knn_gather(mask, pixels, k)
+            features = slads_features(
+                recon,
+                recon,
+                pixels,
+                *nbr,
+                rho=feature_radius(shape),
+                scale=scale,
+                sparsity_area=sampler.model.sparsity_numerator(shape),
+            )
+            predicted = sampler.model.predict(features)
+            predicted += sampler.tie_break * analytic_rd(features)
+            erd[pixels[:, 0], pixels[:, 1]] = predicted
+            dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
+        # the forward pass runs in float32 through BLAS, whose rounding depends on how
+        # many rows go in together: equal up to that rounding
+        np.testing.assert_allclose(sampler.erd, np.maximum(erd, 0.0), rtol=2e-5, atol=1e-6)
+        np.testing.assert_array_equal(sampler._dk, dk)
+        internal = np.where(mask, -1.0, sampler._erd)
+        np.testing.assert_array_equal(sampler._tiles.maxima, TileMax(internal.copy()).maxima)
+        # the d_k bound of each tile holds (it limits the affected-pixel search)
+        tile = sampler._dk_tile
+        padded = np.zeros((sampler._dk_max.shape[0] * tile, sampler._dk_max.shape[1] * tile))
+        padded[: shape[0], : shape[1]] = dk
+        blocks = padded.reshape(sampler._dk_max.shape[0], tile, -1, tile).max(axis=(1, 3))
+        assert (sampler._dk_max >= blocks).all()
+
+
+def ingest_checked(sampler: Sampler, ref: Reference, points: np.ndarray, values: np.ndarray):
+    was_active = sampler._active
+    sampler.ingest(points, values)
+    ref.observe(values, was_active or sampler._active)
+    if sampler._active:
+        ref.check(sampler)
+
+
+@settings(
+    max_examples=N_EXAMPLES,
+    derandomize=True,
+    database=None,  # the same examples on every machine, nothing stored
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    shape=st.tuples(st.integers(8, 28), st.integers(8, 28)),
+    k=st.integers(1, 10),
+    seed=st.integers(0, 2**31 - 1),
+    steps=st.lists(
+        st.tuples(
+            st.integers(1, 40),  # new points suggested by the sampler
+            st.integers(0, 12),  # repeats of measured pixels, other readings
+            st.integers(0, 6),  # arbitrary pixels (new or measured) the user chose
+            st.sampled_from([0.0, 0.0, 0.0, 3.0, -8.0]),  # far-out reading (rescale)
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+)
+def check_random_sequence(shape, k, seed, steps, counter):
+    counter.append(1)
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(size=shape).cumsum(0).cumsum(1)
+    sampler = Sampler(
+        shape, batch_size=5, k=k, seed=seed % 1000, max_coverage=1.0, change_tolerance=None
+    )
+    ref = Reference()
+    first = sampler.suggest()
+    split = int(rng.integers(1, len(first) + 1))  # the initial pattern in two pieces
+    for part in (first[:split], first[split:]):
+        if len(part):
+            ingest_checked(sampler, ref, part, truth[part[:, 0], part[:, 1]])
+    for n_new, n_repeat, n_any, far in steps:
+        new = sampler.suggest(n_new)
+        measured = np.argwhere(sampler.measured_mask)
+        repeat = measured[rng.integers(0, len(measured), n_repeat)]
+        anywhere = np.stack([rng.integers(0, shape[0], n_any), rng.integers(0, shape[1], n_any)], 1)
+        points = np.concatenate([new, repeat, anywhere])
+        if len(points) == 0:
+            continue
+        points = points[rng.permutation(len(points))]
+        values = truth[points[:, 0], points[:, 1]] + rng.normal(0.0, 0.5, len(points))
+        if far:
+            values[int(rng.integers(len(values)))] = far * np.ptp(truth) + truth.max()
+        ingest_checked(sampler, ref, points, values)
+
+
+@pytest.mark.parametrize("cell_density", [0.0, 1.0])
+def test_random_ingest_sequences_equal_full_recompute(monkeypatch, cell_density):
+    # neighbours come from the offset table (0.0) or from the sparse-scan CellIndex (1.0)
+    monkeypatch.setattr(sampler_module, "_CELL_DENSITY", cell_density)
+    counter: list[int] = []
+    check_random_sequence(counter=counter)
+    assert len(counter) >= N_EXAMPLES
+
+
+def test_remeasured_points_and_a_far_reading_stay_exact():
+    """The issue's scenario: 40-point batches, 10 earlier points re-measured with other
+    readings per batch, one reading far outside the range (forces a rescale)."""
+    image = make_phantom("flakes", (200, 300), seed=4)[40:140, 60:220].copy()
+    rng = np.random.default_rng(9)
+    sampler = Sampler(image.shape, batch_size=40, seed=0, max_coverage=0.5, change_tolerance=None)
+    ref = Reference()
+    first = sampler.suggest()
+    ingest_checked(sampler, ref, first, image[first[:, 0], first[:, 1]])
+    value_range = float(np.ptp(image))
+    rescale_before = sampler._scale
+    for step in range(12):
+        points = sampler.suggest()
+        earlier = sampler.measured_points
+        repeat = earlier[rng.choice(len(earlier), 10, replace=False)]
+        readings = image[repeat[:, 0], repeat[:, 1]] + rng.normal(0, 0.2 * value_range, 10)
+        if step == 6:
+            readings[0] = image.max() + 3 * value_range
+        ingest_checked(
+            sampler,
+            ref,
+            np.concatenate([points, repeat]),
+            np.concatenate([image[points[:, 0], points[:, 1]], readings]),
+        )
+    assert sampler._scale < rescale_before  # the far reading did force a rescale
