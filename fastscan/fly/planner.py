@@ -98,7 +98,7 @@ class SegmentPlanner:
         axes: tuple[str, ...] | list[str] = AXES,
         power: float = 2.0,
         reach: int | None = None,
-        rescore_pixels: int = 2_000_000,
+        rescore_pixels: int = 1_000_000,
     ) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
         fixed = _per_axis(fixed, "fixed")
@@ -127,20 +127,29 @@ class SegmentPlanner:
         self.rescore_pixels = int(rescore_pixels)
 
     # ------------------------------------------------------------------ scores
-    def update(self, erd: np.ndarray, region: tuple[int, int, int, int] | None = None) -> None:
+    def update(
+        self, erd: np.ndarray, regions: list[tuple[int, int, int, int]] | None = None
+    ) -> None:
         """Take a new ERD map (negative = nothing to gain); rescore the lines that changed.
 
-        ``region`` ``(row_start, row_stop, col_start, col_stop)`` promises that
-        nothing outside that box changed since the last update (faster on big
-        grids); None compares the whole map. At most ``rescore_pixels`` line
-        pixels are rescored per call; lines left over keep their old score,
-        flagged stale, and are rescored first next time or when a decision
-        reaches them.
+        ``regions``, boxes ``(row_start, row_stop, col_start, col_stop)``,
+        promise that nothing outside them changed since the last update (faster
+        on big grids); None compares the whole map. At most ``rescore_pixels``
+        line pixels per axis are rescored per call; lines left over keep their
+        old score, flagged stale, and are rescored first next time or when a
+        decision reaches them.
         """
         erd = np.asarray(erd)
         if erd.shape != self.shape:
             raise ValueError(f"erd must have shape {self.shape}, got {erd.shape}")
-        r0, r1, c0, c1 = (0, self.shape[0], 0, self.shape[1]) if region is None else region
+        if regions is None:
+            regions = [(0, self.shape[0], 0, self.shape[1])]
+        for region in regions:
+            self._take(erd, region)
+        self._rescore_dirty()
+
+    def _take(self, erd: np.ndarray, region: tuple[int, int, int, int]) -> None:
+        r0, r1, c0, c1 = region
         r0, c0 = max(0, int(r0)), max(0, int(c0))
         r1, c1 = min(self.shape[0], int(r1)), min(self.shape[1], int(c1))
         if r0 >= r1 or c0 >= c1:
@@ -154,7 +163,6 @@ class SegmentPlanner:
         for axis in self._axis_ids:
             lines = np.flatnonzero(changed.any(axis=1 - axis)) + offsets[axis]
             self._dirty[axis][lines] = True
-        self._rescore_dirty()
 
     def _rescore_dirty(self) -> None:
         for axis in self._axis_ids:

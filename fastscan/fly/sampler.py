@@ -189,7 +189,7 @@ class FlySampler:
             power=self.power,
         )
         self._pending: list[Segment] = []
-        self._changed: tuple[int, int, int, int] | None = None  # ERD box to rescan; None: all
+        self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
         self._last_rate: float | None = None
         self._stop_reason: str | None = None
@@ -281,7 +281,7 @@ class FlySampler:
 
     def _decide(self) -> list[Pick]:
         self._planner.update(self._sampler._erd, self._changed)
-        self._changed = (0, 0, 0, 0)
+        self._changed = []
         picks = self._planner.choose(
             self._sampler.measured_mask,
             max_segments=self.batch_size,
@@ -321,11 +321,11 @@ class FlySampler:
         self._note_change(points, full=(inner._active, inner._ref_range) != before)
 
     def _note_change(self, points: np.ndarray, *, full: bool) -> None:
-        """Grow the box outside which the ERD has not changed since the last decision.
+        """Add the boxes outside which the ERD has not changed since the last decision.
 
-        The composed sampler's local update reaches at most its neighbour-table
-        radius (+ 3 for the ring and the dilation) from a new reading; a full
-        update (activation, rescale) changes everything.
+        One box per run of neighbouring readings (a segment), grown by the
+        composed sampler's local-update reach (neighbour-table radius + 3 for the
+        ring and the dilation); a full update (activation, rescale) changes all.
         """
         if full or self._sampler._table is None:
             self._changed = None
@@ -333,14 +333,11 @@ class FlySampler:
         if self._changed is None:
             return
         ring = int(self._sampler._table.radius) + 3
-        lo = points.min(axis=0) - ring
-        hi = points.max(axis=0) + ring + 1
-        r0, r1, c0, c1 = self._changed
-        if r0 >= r1:  # empty so far
-            self._changed = (int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1]))
-        else:
-            self._changed = (min(r0, int(lo[0])), max(r1, int(hi[0])),
-                             min(c0, int(lo[1])), max(c1, int(hi[1])))  # fmt: skip
+        jumps = np.flatnonzero(np.abs(np.diff(points, axis=0)).max(axis=1) > 1) + 1
+        for run in np.split(points, jumps):
+            lo = run.min(axis=0) - ring
+            hi = run.max(axis=0) + ring + 1
+            self._changed.append((int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1])))
 
     def _credit(self, points: np.ndarray) -> None:
         """Record the flown pending segments these points are; anything else as step points."""
