@@ -98,7 +98,7 @@ class SegmentPlanner:
         axes: tuple[str, ...] | list[str] = AXES,
         power: float = 2.0,
         reach: int | None = None,
-        rescore_pixels: int = 1_000_000,
+        rescore_pixels: int = 250_000,
     ) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
         fixed = _per_axis(fixed, "fixed")
