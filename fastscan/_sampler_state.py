@@ -15,6 +15,9 @@ Schema ``fastscan.sampler-state/2`` is an uncompressed ``.npz`` (no pickle):
 ``mask``, ``sums``, ``counts``, ``means``, ``recon``, ``erd``, ``dk``, ``dk_max``
     The grid arrays of the sampler (``erd`` holds -1 at measured pixels, ``dk``
     each unmeasured pixel's k-th neighbour distance, ``dk_max`` its tile bounds).
+    With C > 1 channels (``state.n_channels``), ``sums``, ``means`` and ``recon``
+    are (C, H, W), ``values`` is (n, C), and the per-channel scalars of
+    ``state`` (scale, reference range, reading min/max, gains) are lists.
 ``model/<key>``
     The ERD model's arrays (:meth:`ERDModel.to_arrays`).
 
@@ -45,6 +48,7 @@ from fastscan.selection import TileMax
 
 SCHEMA = "fastscan.sampler-state/2"
 OLD_SCHEMAS = ("fastscan.sampler-state/1",)
+_CHANNEL_GRIDS = ("sums", "means", "recon")
 _GRIDS = {
     "mask": np.bool_,
     "sums": np.float64,
@@ -60,10 +64,28 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _per_channel(values: np.ndarray, n_channels: int, convert=float) -> Any:
+    """A (C,) array as JSON: one number for one channel (as schema /2 always had), else a list."""
+    items = [convert(v) for v in np.asarray(values).reshape(-1)]
+    return items[0] if n_channels == 1 else items
+
+
+def _channel_scalars(value: Any, n_channels: int, missing: float) -> np.ndarray:
+    items = value if isinstance(value, list) else [value]
+    if len(items) != n_channels:
+        raise ValueError(f"{len(items)} values for {n_channels} channels")
+    return np.array([missing if v is None else float(v) for v in items])
+
+
 def save(sampler: Any, path: str | Path) -> Path:
     """Write ``sampler``'s state to ``path`` (atomically); returns the path."""
     path = Path(path)
     rule = sampler.stop_rule
+    n_channels = sampler.n_channels
+
+    def grid(array: np.ndarray) -> np.ndarray:
+        return array[0] if n_channels == 1 else array
+
     header = {
         "schema": SCHEMA,
         "params": sampler.get_params(),
@@ -73,10 +95,13 @@ def save(sampler: Any, path: str | Path) -> Path:
         "state": {
             "n_measured": sampler._n_measured,
             "active": sampler._active,
-            "scale": sampler._scale,
-            "ref_range": sampler._ref_range,
-            "value_min": _finite_or_none(sampler._value_min),
-            "value_max": _finite_or_none(sampler._value_max),
+            "n_channels": n_channels,
+            "gains": _per_channel(sampler._gains, n_channels),
+            "count_channels": _per_channel(sampler._count_channels, n_channels, bool),
+            "scale": _per_channel(sampler._scale, n_channels),
+            "ref_range": _per_channel(sampler._ref_range, n_channels),
+            "value_min": _per_channel(sampler._value_min, n_channels, _finite_or_none),
+            "value_max": _per_channel(sampler._value_max, n_channels, _finite_or_none),
             "table_radius": None if sampler._table is None else sampler._table.radius,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
@@ -88,10 +113,10 @@ def save(sampler: Any, path: str | Path) -> Path:
         "values": sampler.measured_values,
         "initial": sampler._initial,
         "mask": sampler._mask,
-        "sums": sampler._sums,
+        "sums": grid(sampler._sums),
         "counts": sampler._counts,
-        "means": sampler._values,
-        "recon": sampler._recon,
+        "means": grid(sampler._values),
+        "recon": grid(sampler._recon),
         "erd": sampler._erd,
         "dk": sampler._dk,
         "dk_max": sampler._dk_max,
@@ -161,7 +186,11 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
         batches = np.array([int(n) for n in header["batches"]], np.int64)
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad batch sizes in the header ({exc})") from None
-    _check_arrays(path, shape, arrays, batches)
+    state = header.get("state", {})
+    n_channels = state.get("n_channels", 1) if isinstance(state, dict) else 1
+    if not isinstance(n_channels, int) or isinstance(n_channels, bool) or n_channels < 1:
+        raise ValueError(f"{path}: bad n_channels {n_channels!r} in the header")
+    _check_arrays(path, shape, arrays, batches, n_channels)
     try:
         sampler = cls(shape, model=chosen, motion=motion, **params)
     except TypeError as exc:  # settings this version does not know
@@ -192,7 +221,11 @@ def _replay(cls, path, shape, params, motion, model, arrays) -> Any:
 
 
 def _check_arrays(
-    path: Path, shape: tuple[int, int], arrays: dict[str, np.ndarray], lengths: np.ndarray
+    path: Path,
+    shape: tuple[int, int],
+    arrays: dict[str, np.ndarray],
+    lengths: np.ndarray,
+    n_channels: int = 1,
 ) -> None:
     """Shapes, dtypes and the reading log agree with each other (before anything is built)."""
 
@@ -201,15 +234,17 @@ def _check_arrays(
 
     for key, dtype in _GRIDS.items():
         value = arrays.get(key)
-        if value is None or value.shape != shape or value.dtype != dtype:
+        want = (n_channels, *shape) if n_channels > 1 and key in _CHANNEL_GRIDS else shape
+        if value is None or value.shape != want or value.dtype != dtype:
             got = None if value is None else f"{value.dtype} {value.shape}"
-            raise bad(f"{key} must be {np.dtype(dtype)} of shape {shape}, got {got}")
+            raise bad(f"{key} must be {np.dtype(dtype)} of shape {want}, got {got}")
     points, values = arrays.get("points"), arrays.get("values")
     initial = arrays.get("initial")
     if points is None or points.ndim != 2 or points.shape[1:] != (2,) or points.dtype.kind != "i":
         raise bad("points must be an (n, 2) integer array")
-    if values is None or values.shape != (len(points),) or not np.isfinite(values).all():
-        raise bad("values must hold one finite reading per point")
+    want = (len(points),) if n_channels == 1 else (len(points), n_channels)
+    if values is None or values.shape != want or not np.isfinite(values).all():
+        raise bad(f"values must hold one finite reading per point and channel, {want}")
     if (lengths < 1).any() or lengths.sum() != len(points):
         raise bad("batch sizes must be positive and add up to the number of readings")
     if initial is None or initial.ndim != 2 or initial.shape[1:] != (2,):
@@ -234,11 +269,16 @@ def _restore(
     arrays: dict[str, np.ndarray],
     batches: np.ndarray,
 ) -> None:
+    n_channels = int(state.get("n_channels", 1))
     try:
         active = bool(state["active"])
         n_measured = int(state["n_measured"])
-        scale, ref_range = float(state["scale"]), float(state["ref_range"])
-        low, high = state["value_min"], state["value_max"]
+        scale = _channel_scalars(state["scale"], n_channels, 1.0)
+        ref_range = _channel_scalars(state["ref_range"], n_channels, 0.0)
+        low = _channel_scalars(state["value_min"], n_channels, np.inf)
+        high = _channel_scalars(state["value_max"], n_channels, -np.inf)
+        gains = _channel_scalars(state.get("gains", 1.0), n_channels, 0.0)
+        counts = _channel_scalars(state.get("count_channels", False), n_channels, 0.0) > 0
         radius = state["table_radius"]
         changes = [float(v) for v in state["stop_changes"]]
         reason = state["stop_reason"]
@@ -248,12 +288,15 @@ def _restore(
         raise ValueError(f"{path}: n_measured {n_measured} does not match the mask")
     if sampler._dk_max.shape != arrays["dk_max"].shape:
         raise ValueError(f"{path}: dk_max has shape {arrays['dk_max'].shape}")
+    if sampler.n_channels != n_channels:
+        sampler._allocate_channels(n_channels)
+    grid = (n_channels, *sampler.shape)
     sampler._initial_points = np.asarray(arrays["initial"], np.int64)
     sampler._mask = arrays["mask"]
-    sampler._sums = arrays["sums"]
+    sampler._sums = arrays["sums"].reshape(grid)
     sampler._counts = arrays["counts"]
-    sampler._values = arrays["means"]
-    sampler._recon = arrays["recon"]
+    sampler._values = arrays["means"].reshape(grid)
+    sampler._recon = arrays["recon"].reshape(grid)
     sampler._erd = arrays["erd"]
     sampler._dk = arrays["dk"]
     sampler._dk_max = arrays["dk_max"]
@@ -264,8 +307,9 @@ def _restore(
     sampler._n_measured = n_measured
     sampler._active = active
     sampler._scale, sampler._ref_range = scale, ref_range
-    sampler._value_min = np.inf if low is None else float(low)
-    sampler._value_max = -np.inf if high is None else float(high)
+    sampler._value_min, sampler._value_max = low, high
+    sampler._gains = gains
+    sampler._count_channels = counts
     sampler._table = None if radius is None else OffsetTable(int(radius))
     sampler._tiles = TileMax(sampler._erd) if active else None
     sampler.stop_rule._changes = deque(changes, maxlen=sampler.stop_rule.patience)

@@ -7,6 +7,7 @@ Every expected failure (bad file, bad argument, bad model) prints one line
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,20 @@ def _float_list(text: str) -> list[float]:
     if not values or not all(0.0 < v <= 1.0 for v in values):
         raise argparse.ArgumentTypeError(f"coverages must be numbers in (0, 1], got {text!r}")
     return sorted(set(values))
+
+
+def _weight_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated weights, got {text!r}"
+        ) from None
+    if not values or not all(math.isfinite(v) and v >= 0 for v in values) or sum(values) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"channel weights must be numbers >= 0 with a positive sum, got {text!r}"
+        )
+    return values
 
 
 def _strategy_list(text: str) -> list[str]:
@@ -109,9 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
         + "; ".join(f"{name} ({s.kind}): {s.description}" for name, s in STRATEGIES.items()),
     )
     source = sim.add_mutually_exclusive_group()
-    source.add_argument("--image", metavar="PATH", help="ground truth: .tif/.tiff, .png or .npy")
     source.add_argument(
-        "--phantom", choices=PHANTOMS, help="built-in synthetic sample (default: flakes)"
+        "--image",
+        metavar="PATH",
+        help="ground truth: .tif/.tiff, .png or .npy; a (C, H, W) .npy or multi-page TIFF "
+        "is C element maps",
+    )
+    source.add_argument(
+        "--phantom",
+        choices=(*PHANTOMS, "xrf"),
+        help="built-in synthetic sample (default: flakes; xrf: five element maps)",
     )
     sim.add_argument(
         "--strategies",
@@ -124,6 +146,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--out", default="fastscan-out", metavar="DIR")
     sim.add_argument("--noise", choices=("none", "poisson"), default="none", help="detector noise")
+    sim.add_argument(
+        "--channel-weights",
+        type=_weight_list,
+        metavar="W1,W2,...",
+        help="element maps: weight of each channel in the scan and the combined row "
+        "(default: equal)",
+    )
     sim.add_argument(
         "--no-biharmonic",
         action="store_true",
@@ -214,6 +243,7 @@ def _run_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         out=args.out,
         noise=args.noise,
+        channel_weights=None if args.channel_weights is None else tuple(args.channel_weights),
         biharmonic=not args.no_biharmonic,
         model=args.model,
         denoise=args.denoise,

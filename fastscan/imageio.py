@@ -12,7 +12,7 @@ import numpy as np
 
 from fastscan._validation import non_finite
 
-__all__ = ["SUFFIXES", "ImageError", "check_image", "load_image"]
+__all__ = ["SUFFIXES", "ImageError", "check_image", "load_image", "load_maps"]
 
 SUFFIXES = (".tif", ".tiff", ".png", ".npy")
 
@@ -93,3 +93,32 @@ def load_image(path: str | Path) -> tuple[np.ndarray, str | None]:
         reason = f"{type(exc).__name__}: {exc}"
         raise ImageError(f"{path}: cannot read {suffix} file ({reason})") from None
     return check_image(array, str(path))
+
+
+def load_maps(path: str | Path) -> tuple[np.ndarray, str | None]:
+    """Load a ground truth that may be element maps: ``(image or maps, note)``.
+
+    A 3-D ``.npy`` or multi-page TIFF whose last axis is not an RGB(A) axis (3 or
+    4) is C element maps, returned as (C, H, W) float64 with every channel
+    checked like an image; anything else goes through :func:`load_image`.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if path.is_file() and suffix in (".npy", ".tif", ".tiff"):
+        try:
+            if suffix == ".npy":
+                array = np.load(path, allow_pickle=False, mmap_mode="r")
+            else:
+                import tifffile
+
+                array = tifffile.imread(path)
+        except Exception:  # load_image names the problem
+            return load_image(path)
+        if array.ndim == 3 and array.shape[-1] not in (3, 4):
+            maps = [
+                check_image(np.asarray(m), f"{path} channel {i}")[0] for i, m in enumerate(array)
+            ]
+            if not maps:
+                raise ImageError(f"{path}: element maps hold no channel (shape {array.shape})")
+            return np.stack(maps), None
+    return load_image(path)

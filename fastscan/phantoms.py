@@ -21,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.draw import disk, line_aa, polygon
 
-__all__ = ["PHANTOMS", "make_phantom", "make_phantom_with_labels"]
+__all__ = ["PHANTOMS", "XRF_ELEMENTS", "make_phantom", "make_phantom_with_labels", "make_xrf_maps"]
 
 Shape = tuple[int, int]
 
@@ -146,3 +146,113 @@ def make_phantom_with_labels(
 def make_phantom(name: str = "flakes", shape: Shape = (200, 300), seed: int = 0) -> np.ndarray:
     """Make a phantom image in [0, 1]; see :func:`make_phantom_with_labels`."""
     return make_phantom_with_labels(name, shape, seed)[0]
+
+
+#: Element channels of :func:`make_xrf_maps`, in order, with their role in the sample.
+XRF_ELEMENTS: tuple[str, ...] = ("Fe", "Ca", "Ti", "Cu", "Au")
+_XRF_ROLES = {
+    "Fe": "matrix: smooth, bright, with holes where the particles sit",
+    "Ca": "particle phase A: round grains",
+    "Ti": "particle phase B: small faceted grains",
+    "Cu": "trace: a few tiny hot spots on a near-zero background",
+    "Au": "coating: thin bands",
+}
+
+
+def _xrf_channels(shape: Shape, rng: np.random.Generator) -> np.ndarray:
+    """Expected counts per element (C, H, W) before blurring, at ``counts=1``."""
+    n_rows, n_cols = shape
+    scale = min(shape)
+    rows, cols = np.mgrid[0:n_rows, 0:n_cols].astype(float)
+    # particle phase A: round grains
+    phase_a = np.zeros(shape, bool)
+    for _ in range(int(rng.integers(8, 16))):
+        center = (rng.uniform(0, n_rows), rng.uniform(0, n_cols))
+        rr, cc = disk(center, rng.uniform(0.03, 0.08) * scale, shape=shape)
+        phase_a[rr, cc] = True
+    # particle phase B: small faceted grains, not on top of phase A
+    phase_b = np.zeros(shape, bool)
+    for _ in range(int(rng.integers(15, 30))):
+        center = (rng.uniform(0, n_rows), rng.uniform(0, n_cols))
+        radius = rng.uniform(0.015, 0.035) * scale
+        rr, cc = polygon(*_random_polygon(rng, center, radius, int(rng.integers(4, 7))), shape)
+        phase_b[rr, cc] = True
+    phase_b &= ~phase_a
+    # coating: two or three thin wavy bands
+    coating = np.zeros(shape)
+    for _ in range(int(rng.integers(2, 4))):
+        angle = rng.uniform(0, np.pi)
+        offset = rng.uniform(0.2, 0.8) * np.array(shape)
+        along = (rows - offset[0]) * np.sin(angle) + (cols - offset[1]) * np.cos(angle)
+        across = (rows - offset[0]) * np.cos(angle) - (cols - offset[1]) * np.sin(angle)
+        wave = rng.uniform(0.01, 0.04) * scale * np.sin(along / (rng.uniform(0.1, 0.3) * scale))
+        width = rng.uniform(1.0, 2.0)
+        coating = np.maximum(coating, np.exp(-0.5 * ((across - wave) / width) ** 2))
+    # trace element: a few tiny hot spots (some inside the particles)
+    trace = np.zeros(shape)
+    for _ in range(int(rng.integers(4, 9))):
+        r0, c0 = rng.uniform(0, n_rows), rng.uniform(0, n_cols)
+        sigma = rng.uniform(1.0, 2.5)
+        trace += rng.uniform(0.5, 1.0) * np.exp(
+            -((rows - r0) ** 2 + (cols - c0) ** 2) / (2 * sigma**2)
+        )
+    # matrix: smooth large-scale variation, displaced by the particles
+    matrix = ndimage.gaussian_filter(rng.normal(size=shape), 0.15 * scale, mode="wrap")
+    matrix = 0.75 + 0.25 * matrix / (np.abs(matrix).max() + 1e-12)
+    matrix = np.where(phase_a | phase_b, 0.15 * matrix, matrix)
+    return np.stack(
+        [
+            200.0 * matrix,  # Fe: hundreds of counts
+            3.0 + 80.0 * phase_a,  # Ca
+            2.0 + 50.0 * phase_b,  # Ti
+            0.5 + 40.0 * np.minimum(trace, 1.0),  # Cu: tens of counts at most
+            1.0 + 60.0 * coating,  # Au
+        ]
+    )
+
+
+def make_xrf_maps(
+    shape: Shape = (200, 300), seed: int = 0, counts: float = 1.0
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Make X-ray fluorescence element maps: expected counts per element and pixel.
+
+    Five elements of different structure and count level (see
+    :data:`XRF_ELEMENTS`): a bright Fe matrix (about 200 counts), two particle
+    phases (Ca round grains, 80 counts; Ti faceted grains, 50 counts), a weak Cu
+    trace element with a few hot spots of a few pixels (at most 40 counts on a
+    0.5-count background) and thin Au coating bands (60 counts). The values are
+    expected counts per dwell, so a Poisson detector (``noise="poisson"``) gives
+    realistic counting statistics; ``counts`` scales every channel (lower means
+    noisier).
+
+    Parameters
+    ----------
+    shape : (n_rows, n_cols)
+        Each at least 16.
+    seed : int
+        The same (shape, seed, counts) always gives the same maps.
+    counts : float
+        Multiplier of all expected counts, > 0.
+
+    Returns
+    -------
+    maps : (5, n_rows, n_cols) float64 array of expected counts (>= 0)
+    names : tuple of str, the element of each channel
+
+    Examples
+    --------
+    >>> maps, names = make_xrf_maps((64, 96), seed=1)
+    >>> maps.shape, names
+    ((5, 64, 96), ('Fe', 'Ca', 'Ti', 'Cu', 'Au'))
+    >>> bool(maps.min() >= 0.0) and bool(maps[3].max() <= 45.0)
+    True
+    """
+    if len(shape) != 2 or min(shape) < 16:
+        raise ValueError(f"XRF map shape must be (n_rows, n_cols) with both >= 16, got {shape}")
+    if not (np.isfinite(counts) and counts > 0):
+        raise ValueError(f"counts must be a positive number, got {counts!r}")
+    shape = (int(shape[0]), int(shape[1]))
+    rng = np.random.default_rng([seed, 0x5846])  # "XF": a stream apart from the 2-D phantoms
+    maps = _xrf_channels(shape, rng)
+    maps = ndimage.gaussian_filter(maps, (0, 0.7, 0.7))  # finite beam size
+    return np.maximum(maps, 0.0) * float(counts), XRF_ELEMENTS

@@ -23,13 +23,25 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from fastscan import _sampler_state, _update
-from fastscan._validation import check_points, check_shape, check_values, read_only
+from fastscan._channel_kernels import combined_features, idw_channels
+from fastscan._validation import check_points, check_shape, read_only
+from fastscan.channels import (
+    NOISE_MODELS,
+    channel_gains,
+    channel_names,
+    check_channels,
+    check_readings,
+    check_weights,
+    count_channels,
+    noise_change,
+)
 from fastscan.erd.estimator import ERDModel, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import CellIndex, OffsetTable, table_knn
@@ -39,7 +51,10 @@ from fastscan.route import MotionModel, plan_route
 from fastscan.selection import TileMax, select_batch, select_batch_motion
 from fastscan.stopping import StopRule
 
-__all__ = ["Sampler"]
+__all__ = ["CHANNEL_COMBINE", "Sampler"]
+
+#: Ways the channels' information combines into one ERD (see :class:`Sampler`).
+CHANNEL_COMBINE = ("features", "erd")
 
 DEFAULT_MOTION_WEIGHT = 3.0  # motion-aware batches when a motion model is given
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
@@ -79,6 +94,21 @@ class Sampler:
         for the route and chooses batches by ERD alone.
     pixel_pitch : (x_step, y_step)
         Motor distance between adjacent columns and rows, for the route.
+    channels : int, list of str or None
+        Number of detector channels (or their names, e.g. XRF elements). None:
+        the first :meth:`ingest` decides (1-D readings are one channel, (n, C)
+        readings C channels). See :mod:`fastscan.channels`.
+    channel_weights : sequence of float or None
+        Weight of each channel in the combined ERD; None is equal weights.
+    noise : {"auto", "poisson", "none"}
+        Noise model of the channel gate (:func:`fastscan.channels.channel_gains`):
+        a channel of counting noise only does not drive the scan. Ignored for
+        one channel.
+    channel_combine : {"features", "erd"}
+        How channels combine: "features" runs the ERD model once per pixel on
+        gain-weighted root-mean-square intensity features (cost nearly flat in
+        C); "erd" runs it per channel and averages the ERDs with the gains (C times
+        the model cost, slightly better maps in the XRF benchmark).
     motion_weight : float
         Motion-aware batches (used only with a ``motion`` model): each pick
         maximises ERD / (settle + point overhead + dwell + ``motion_weight`` *
@@ -105,6 +135,10 @@ class Sampler:
         tie_break: float = 1e-3,
         motion: MotionModel | None = None,
         pixel_pitch: tuple[float, float] = (1.0, 1.0),
+        channels: int | Sequence[str] | None = None,
+        channel_weights: Sequence[float] | None = None,
+        noise: str = "auto",
+        channel_combine: str = "features",
         motion_weight: float = DEFAULT_MOTION_WEIGHT,
     ) -> None:
         self.shape = check_shape(shape)
@@ -132,6 +166,23 @@ class Sampler:
         self.tie_break = float(tie_break)
         self.motion = motion
         self.pixel_pitch = pitch
+        if noise not in NOISE_MODELS:
+            raise ValueError(f"noise must be one of {NOISE_MODELS}, got {noise!r}")
+        if channel_combine not in CHANNEL_COMBINE:
+            raise ValueError(
+                f"channel_combine must be one of {CHANNEL_COMBINE}, got {channel_combine!r}"
+            )
+        self.noise = noise
+        self.channel_combine = channel_combine
+        self._fixed_channels = check_channels(channels)
+        self.channels = (
+            channels if channels is None or isinstance(channels, int) else list(channels)
+        )
+        self.channel_weights = None if channel_weights is None else list(channel_weights)
+        if channel_weights is not None:
+            if self._fixed_channels is None:
+                self._fixed_channels = len(self.channel_weights)
+            check_weights(self.channel_weights, self._fixed_channels)
         self.stop_rule = StopRule(
             max_coverage=max_coverage,
             erd_threshold=erd_threshold,
@@ -142,10 +193,7 @@ class Sampler:
         self._initial_points: np.ndarray | None = None  # made on first use (see _initial)
 
         self._mask = np.zeros(self.shape, bool)
-        self._sums = np.zeros(self.shape)  # sum of the readings of each pixel
         self._counts = np.zeros(self.shape, np.int32)
-        self._values = np.zeros(self.shape)  # _sums / _counts where measured
-        self._recon = np.zeros(self.shape)
         self._erd = np.full(self.shape, -1.0)
         self._dk = np.zeros(self.shape)  # k-th neighbour distance (0 where measured)
         self._dk_tile = _DK_TILE
@@ -155,16 +203,33 @@ class Sampler:
         self._log_values: list[np.ndarray] = []
         self._n_measured = 0
         self._active = False  # True once the ERD map exists
-        self._scale = 1.0
-        self._ref_range = 0.0
-        self._value_min = np.inf
-        self._value_max = -np.inf
+        self._allocate_channels(self._fixed_channels or 1)
         self._rho = feature_radius(self.shape)
         self._sparsity_area = self.model.sparsity_numerator(self.shape)
         self._table: OffsetTable | None = None
         self._tiles: TileMax | None = None
         self._cells: CellIndex | None = None  # sparse-scan k-NN index (derived from the mask)
         self._cells_built_at = 0
+
+    def _allocate_channels(self, n_channels: int) -> None:
+        """Per-channel state for ``n_channels`` channels (memory linear in C).
+
+        ``_sums`` (reading sums), ``_values`` (their means where measured) and
+        ``_recon`` are (C, H, W); ``_scale``, ``_ref_range``, ``_value_min`` and
+        ``_value_max`` are (C,).
+        """
+        self.n_channels = int(n_channels)
+        self.channel_names = channel_names(self.channels, self.n_channels)
+        self._weights = check_weights(self.channel_weights, self.n_channels)
+        self._gains = np.ones(1) if self.n_channels == 1 else self._weights / self._weights.sum()
+        self._count_channels = np.zeros(self.n_channels, bool)  # Poisson channels (stop rule)
+        self._sums = np.zeros((self.n_channels, *self.shape))
+        self._values = np.zeros((self.n_channels, *self.shape))
+        self._recon = np.zeros((self.n_channels, *self.shape))
+        self._scale = np.ones(self.n_channels)
+        self._ref_range = np.zeros(self.n_channels)
+        self._value_min = np.full(self.n_channels, np.inf)
+        self._value_max = np.full(self.n_channels, -np.inf)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -186,15 +251,26 @@ class Sampler:
 
     @property
     def reconstruction(self) -> np.ndarray:
-        """Current IDW reconstruction, (H, W) float64, in the readings' units (read-only)."""
+        """Current IDW reconstruction in the readings' units (read-only).
+
+        (H, W) float64 for one channel, (C, H, W) for C channels.
+        """
         if not self._active and self._n_measured > 0:  # initial pattern not complete yet
             points = np.argwhere(self._mask)
-            if len(points) == 1:
-                return np.full(self.shape, self._values[self._mask][0])
-            return idw_reconstruction(
-                self.shape, points, self._values[self._mask], k=min(self.k, len(points) - 1)
-            )
-        return read_only(self._recon)
+            recon = np.empty((self.n_channels, *self.shape))
+            for values, out in zip(self._values, recon):
+                if len(points) == 1:
+                    out[:] = values[self._mask][0]
+                else:
+                    k = min(self.k, len(points) - 1)
+                    out[:] = idw_reconstruction(self.shape, points, values[self._mask], k=k)
+            return recon[0] if self.n_channels == 1 else recon
+        return read_only(self._recon[0] if self.n_channels == 1 else self._recon)
+
+    @property
+    def channel_gains(self) -> np.ndarray:
+        """(C,) weight of each channel in the combined ERD (see :mod:`fastscan.channels`)."""
+        return self._gains.copy()
 
     @property
     def erd(self) -> np.ndarray:
@@ -229,9 +305,9 @@ class Sampler:
 
     @property
     def measured_values(self) -> np.ndarray:
-        """(n,) every ingested reading in measurement order."""
+        """Every ingested reading in measurement order: (n,) for one channel, else (n, C)."""
         if not self._log_values:
-            return np.zeros(0)
+            return np.zeros((0, self.n_channels) if self.n_channels > 1 else 0)
         return np.concatenate(self._log_values)
 
     @property
@@ -290,15 +366,22 @@ class Sampler:
     def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
         """Add readings at (row, col) ``points``; repeats of a pixel are averaged.
 
-        Raises ValueError (and changes nothing) for a point outside the grid or a
-        non-finite reading.
+        ``values`` is (n,) for one channel or (n, C) for C channels (one row per
+        point; the first reading fixes C unless ``channels`` did). Raises
+        ValueError (and changes nothing) for a point outside the grid, a
+        non-finite reading or a wrong number of channels.
         """
         points = check_points(points, self.shape)
-        values = check_values(values, len(points))
+        if len(points) == 0 and np.size(values) == 0:
+            return
+        decided = self._log_points or self._fixed_channels is not None
+        values = check_readings(values, len(points), self.n_channels if decided else None)
         if len(points) == 0:
             return
+        if not self._log_points and values.shape[1] != self.n_channels:
+            self._allocate_channels(values.shape[1])  # the first reading decides C
         self._log_points.append(points.copy())
-        self._log_values.append(values.copy())
+        self._log_values.append(values[:, 0].copy() if self.n_channels == 1 else values.copy())
         self._apply(points, values)
 
     def should_stop(self) -> bool:
@@ -314,21 +397,26 @@ class Sampler:
     def _apply(self, points: np.ndarray, values: np.ndarray) -> None:
         rows, cols = points[:, 0], points[:, 1]
         was_measured = self._mask[rows, cols]
-        before = self._values[rows, cols]
+        before = self._values[:, rows, cols]
         # sums in reading order: the means equal idw_reconstruction's to the last bit
-        np.add.at(self._sums, (rows, cols), values)
+        for sums, channel_values in zip(self._sums, values.T):
+            np.add.at(sums, (rows, cols), channel_values)
         np.add.at(self._counts, (rows, cols), 1)
         flat = np.unique(rows * self.shape[1] + cols)
         pixels = np.stack([flat // self.shape[1], flat % self.shape[1]], 1)
         u_rows, u_cols = pixels[:, 0], pixels[:, 1]
-        self._values[u_rows, u_cols] = self._sums[u_rows, u_cols] / self._counts[u_rows, u_cols]
+        self._values[:, u_rows, u_cols] = (
+            self._sums[:, u_rows, u_cols] / self._counts[u_rows, u_cols]
+        )
         is_new = ~self._mask[u_rows, u_cols]
         moved = np.zeros(len(points), bool)
-        moved[was_measured] = self._values[rows, cols][was_measured] != before[was_measured]
+        moved[was_measured] = (
+            self._values[:, rows, cols][:, was_measured] != before[:, was_measured]
+        ).any(0)
         self._mask[u_rows, u_cols] = True
         self._n_measured += int(is_new.sum())
-        self._value_min = min(self._value_min, float(values.min()))
-        self._value_max = max(self._value_max, float(values.max()))
+        self._value_min = np.minimum(self._value_min, values.min(0))
+        self._value_max = np.maximum(self._value_max, values.max(0))
         new_points = pixels[is_new]
         # pixels whose value changed: every new one and each repeat that moved its mean
         moved_flat = np.unique(rows[moved] * self.shape[1] + cols[moved])
@@ -336,7 +424,7 @@ class Sampler:
             [new_points, np.stack([moved_flat // self.shape[1], moved_flat % self.shape[1]], 1)]
         )
         if not self._active:
-            self._recon[u_rows, u_cols] = self._values[u_rows, u_cols]
+            self._recon[:, u_rows, u_cols] = self._values[:, u_rows, u_cols]
             if self._mask[self._initial[:, 0], self._initial[:, 1]].all():
                 self._full_update()
             return
@@ -344,23 +432,38 @@ class Sampler:
             self._full_update()
             return
         change = self._local_update(new_points, changed)
+        if self.n_channels > 1 and self._count_channels.any() and len(new_points):
+            # counting noise alone must not keep the scan going: remove its expected share
+            for c in np.flatnonzero(self._count_channels):
+                floor = noise_change(
+                    self._values[c, new_points[:, 0], new_points[:, 1]], self.coverage
+                )
+                change[c] = max(change[c] - floor, 0.0)
         value_range = self._value_max - self._value_min
-        self.stop_rule.record_change(change / value_range if value_range > 0 else 0.0, len(points))
+        relative = np.divide(change, value_range, out=np.zeros_like(change), where=value_range > 0)
+        gains = self._gains / self._gains.sum()
+        self.stop_rule.record_change(float(gains @ relative), len(points))
 
     def _needs_rescale(self) -> bool:
         value_range = self._value_max - self._value_min
-        return value_range > _RESCALE_GROWTH * self._ref_range
+        return bool(np.any(value_range > _RESCALE_GROWTH * self._ref_range))
 
     def _full_update(self) -> None:
-        """Recompute reconstruction, neighbours and ERD of every pixel."""
+        """Recompute reconstruction, neighbours, channel gains and ERD of every pixel."""
         self._cells = None
         self._index_new_points(np.zeros((0, 2), np.int64))  # a sparse scan: index the mask
         self._ref_range = self._value_max - self._value_min
-        # map the measured range to the [0, 100] the model was trained on (guard a
-        # near-constant image: a range below 1e-200 would overflow the scale)
-        self._scale = 100.0 / self._ref_range if self._ref_range > 1e-200 else 1.0
+        # map each channel's measured range to the [0, 100] the model was trained on
+        # (guard a near-constant channel: a range below 1e-200 would overflow the scale)
+        self._scale = np.where(
+            self._ref_range > 1e-200, 100.0 / np.maximum(self._ref_range, 1e-200), 1.0
+        )
+        if self.n_channels > 1:
+            measured = self._values[:, self._mask].T
+            self._gains = channel_gains(measured, self._weights, self.noise)
+            self._count_channels = count_channels(measured, self.noise)
         self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
-        self._recon[self._mask] = self._values[self._mask]
+        self._recon[:, self._mask] = self._values[:, self._mask]
         self._erd[self._mask] = -1.0
         self._dk[self._mask] = 0.0
         pixels = np.argwhere(~self._mask)
@@ -394,30 +497,55 @@ class Sampler:
 
     def _update_recon(self, pixels: np.ndarray, bounded: bool = True) -> tuple[np.ndarray, ...]:
         nbr = self._knn(pixels, bounded)  # locally, d_k before the batch bounds the new one
-        estimate = idw_estimate(self._values, *nbr)
-        self._recon[pixels[:, 0], pixels[:, 1]] = estimate
+        if self.n_channels == 1:
+            self._recon[0, pixels[:, 0], pixels[:, 1]] = idw_estimate(self._values[0], *nbr)
+        else:
+            idw_channels(self._values, self._recon, pixels, *nbr)
         self._dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
         return nbr
 
     def _update_erd(self, pixels: np.ndarray, nbr: tuple[np.ndarray, ...] | None = None) -> None:
         if nbr is None:
             nbr = self._knn(pixels)
-        features = slads_features(
-            self._values,
-            self._recon,
-            pixels,
-            *nbr,
-            rho=self._rho,
-            scale=self._scale,
-            sparsity_area=self._sparsity_area,
-        )
+        if self.n_channels > 1 and self.channel_combine == "features":
+            # one virtual channel: gain-weighted root-mean-square intensity features
+            area = self._sparsity_area
+            features = combined_features(
+                self._values,
+                self._recon,
+                pixels,
+                *nbr,
+                rho=self._rho,
+                scales=self._scale,
+                gains=self._gains,
+                sparsity_area=1.0 + np.pi * self._rho**2 if area is None else area,
+            )
+        else:  # features of each channel with a gain (one channel: as always)
+            used = np.flatnonzero(self._gains > 0) if self.n_channels > 1 else [0]
+            features = np.concatenate(
+                [
+                    slads_features(
+                        self._values[c],
+                        self._recon[c],
+                        pixels,
+                        *nbr,
+                        rho=self._rho,
+                        scale=float(self._scale[c]),
+                        sparsity_area=self._sparsity_area,
+                    )
+                    for c in used
+                ]
+            )
         erd = self.model.predict(features)  # a new float64 array: safe to add to in place
         if self.tie_break > 0:
             erd += self.tie_break * analytic_rd(features)
+        if len(erd) > len(pixels):  # one ERD per channel, summed with the gains
+            gains = self._gains[used] / self._gains[used].sum()
+            erd = gains @ erd.reshape(len(used), len(pixels))
         self._erd[pixels[:, 0], pixels[:, 1]] = erd
 
-    def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> float:
-        """Update exactly what the changed pixels can change; returns the L1 recon change.
+    def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:
+        """Update exactly what the changed pixels can change; returns the (C,) L1 recon change.
 
         ``changed`` holds every pixel whose mean reading changed (the new points
         and the repeats that moved a mean). An unmeasured pixel's reconstruction
@@ -426,8 +554,14 @@ class Sampler:
         4-neighbours (the gradient features) does.
         """
         if len(changed) == 0:
-            return 0.0
-        change = _update.scatter(self._recon, changed, self._values[changed[:, 0], changed[:, 1]])
+            return np.zeros(self.n_channels)
+        rows, cols = changed[:, 0], changed[:, 1]
+        change = np.array(
+            [
+                _update.scatter(recon, changed, values[rows, cols])
+                for values, recon in zip(self._values, self._recon)
+            ]
+        )
         self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
         self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
         self._index_new_points(new_points)
@@ -438,9 +572,9 @@ class Sampler:
             self._mask, np.concatenate([affected, changed]), self._touched
         )
         if len(region):
-            old = self._recon[region[:, 0], region[:, 1]].copy()
+            old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
             nbr = self._update_recon(region)
-            change += float(np.abs(self._recon[region[:, 0], region[:, 1]] - old).sum())
+            change += np.abs(self._recon[:, region[:, 0], region[:, 1]] - old).sum(1)
             self._update_erd(region, nbr)
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
         self._tiles.refresh(np.concatenate([region, new_points]))
@@ -462,6 +596,10 @@ class Sampler:
             "k": self.k,
             "tie_break": self.tie_break,
             "pixel_pitch": list(self.pixel_pitch),
+            "channels": self.channels,
+            "channel_weights": self.channel_weights,
+            "noise": self.noise,
+            "channel_combine": self.channel_combine,
             "motion_weight": self.motion_weight,
         }
 

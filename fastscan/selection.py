@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastscan._route_kernels import move_time
+from fastscan._route_kernels import MANHATTAN, SIMULTANEOUS, axis_time, move_time
 from fastscan.motion import MotionModel
 
 __all__ = ["TileMax", "select_batch", "select_batch_motion"]
@@ -148,25 +148,49 @@ def _travel(dr, dc, prm):
 
 
 @njit(cache=True)
+def _combine(t_row, t_col, dr, dc, prm):
+    """Travel from the per-axis times (simultaneous: max, manhattan: sum), else exact."""
+    metric = prm[5]
+    if metric == SIMULTANEOUS:
+        return max(t_row, t_col)
+    if metric == MANHATTAN:
+        return t_row + t_col
+    return _travel(dr, dc, prm)
+
+
+@njit(cache=True)
 def _best_by_rate(erd, tile_max, tile, cur_r, cur_c, prm, fixed, weight, bound):
     """Unmeasured pixel with the highest ERD / (fixed + weight * travel from (cur_r, cur_c)).
 
     Branch and bound over tiles: a tile's bound is its maximum ERD over the travel
     to its nearest corner or edge; tiles are opened best bound first until no
-    bound beats the best pixel found. ``bound`` is scratch of tile_max's shape.
+    bound beats the best pixel found, and inside a tile a pixel whose ERD cannot
+    beat the best is skipped. ``bound`` is scratch of tile_max's shape.
     """
     n_rows, n_cols = erd.shape
     t_rows, t_cols = tile_max.shape
+    # per-axis travel to each tile's nearest row / column (one sqrt per tile row and column)
+    lb_row = np.empty(t_rows)
+    gap_row = np.empty(t_rows)
     for tr in range(t_rows):
         r_lo, r_hi = tr * tile, min((tr + 1) * tile, n_rows) - 1
-        dr = max(0.0, r_lo - cur_r, cur_r - r_hi)
+        gap_row[tr] = max(0.0, r_lo - cur_r, cur_r - r_hi)
+        lb_row[tr] = axis_time(gap_row[tr] * prm[7], prm[1], prm[3])
+    lb_col = np.empty(t_cols)
+    gap_col = np.empty(t_cols)
+    for tc in range(t_cols):
+        c_lo, c_hi = tc * tile, min((tc + 1) * tile, n_cols) - 1
+        gap_col[tc] = max(0.0, c_lo - cur_c, cur_c - c_hi)
+        lb_col[tc] = axis_time(gap_col[tc] * prm[6], prm[0], prm[2])
+    for tr in range(t_rows):
         for tc in range(t_cols):
             if tile_max[tr, tc] < 0.0:
                 bound[tr, tc] = -1.0
                 continue
-            c_lo, c_hi = tc * tile, min((tc + 1) * tile, n_cols) - 1
-            dc = max(0.0, c_lo - cur_c, cur_c - c_hi)
-            bound[tr, tc] = tile_max[tr, tc] / (fixed + weight * _travel(dr, dc, prm))
+            lb = _combine(lb_row[tr], lb_col[tc], gap_row[tr], gap_col[tc], prm)
+            bound[tr, tc] = tile_max[tr, tc] / (fixed + weight * lb)
+    t_pix_r = np.empty(tile)
+    t_pix_c = np.empty(tile)
     best, best_r, best_c = -1.0, -1, -1
     while True:
         top, top_r, top_c = -1.0, -1, -1
@@ -177,11 +201,23 @@ def _best_by_rate(erd, tile_max, tile, cur_r, cur_c, prm, fixed, weight, bound):
         if top_r < 0 or top <= best:
             break
         bound[top_r, top_c] = -1.0
-        for r in range(top_r * tile, min((top_r + 1) * tile, n_rows)):
-            for c in range(top_c * tile, min((top_c + 1) * tile, n_cols)):
-                if erd[r, c] < 0.0:
+        r_lo, r_hi = top_r * tile, min((top_r + 1) * tile, n_rows)
+        c_lo, c_hi = top_c * tile, min((top_c + 1) * tile, n_cols)
+        for r in range(r_lo, r_hi):
+            t_pix_r[r - r_lo] = axis_time(abs(r - cur_r) * prm[7], prm[1], prm[3])
+        for c in range(c_lo, c_hi):
+            t_pix_c[c - c_lo] = axis_time(abs(c - cur_c) * prm[6], prm[0], prm[2])
+        floor = best * (
+            fixed
+            + weight * _combine(lb_row[top_r], lb_col[top_c], gap_row[top_r], gap_col[top_c], prm)
+        )
+        for r in range(r_lo, r_hi):
+            for c in range(c_lo, c_hi):
+                value = erd[r, c]
+                if value < 0.0 or value <= floor:
                     continue
-                score = erd[r, c] / (fixed + weight * _travel(r - cur_r, c - cur_c, prm))
+                travel = _combine(t_pix_r[r - r_lo], t_pix_c[c - c_lo], r - cur_r, c - cur_c, prm)
+                score = value / (fixed + weight * travel)
                 if score > best:
                     best, best_r, best_c = score, r, c
     return best_r, best_c

@@ -129,6 +129,29 @@ def _check_devices(detectors: Sequence[Any], x_motor: Any, y_motor: Any) -> list
     return detectors
 
 
+def _hinted_fields(detectors: list[Any]) -> str | list[str]:
+    """The hinted reading keys of ``detectors`` (bluesky's ``hints["fields"]``)."""
+    fields = [f for det in detectors for f in (getattr(det, "hints", None) or {}).get("fields", [])]
+    if not fields:
+        names = [getattr(d, "name", repr(d)) for d in detectors]
+        raise ValueError(f"signal=None needs hinted fields, but detectors {names} hint none")
+    return fields[0] if len(fields) == 1 else list(dict.fromkeys(fields))
+
+
+def _check_signals(signal: Any) -> list[str]:
+    """The reading keys of ``signal`` (one key or a list of distinct keys)."""
+    if isinstance(signal, str):
+        if not signal:
+            raise TypeError(f"signal must be a non-empty reading key (str), got {signal!r}")
+        return [signal]
+    if not isinstance(signal, Sequence) or not signal:
+        raise TypeError(f"signal must be a reading key or a list of keys, got {signal!r}")
+    keys = list(signal)
+    if not all(isinstance(k, str) and k for k in keys) or len(set(keys)) != len(keys):
+        raise TypeError(f"signal keys must be distinct non-empty strings, got {keys!r}")
+    return keys
+
+
 def _make_sampler(grid: Grid, max_coverage: float | None, sampler_kwargs: dict | None,
                   motion: Any = None) -> Any:  # fmt: skip
     kwargs = dict(sampler_kwargs or {})
@@ -146,7 +169,7 @@ def autonomous_scan(
     y_motor: Any,
     *,
     grid: Grid,
-    signal: str,
+    signal: str | Sequence[str] | None = None,
     sampler: Any = None,
     max_coverage: float | None = None,
     md: dict[str, Any] | None = None,
@@ -169,8 +192,13 @@ def autonomous_scan(
         Stage axes; grid columns map to x, rows to y. They move together.
     grid : Grid
         Scan grid in motor units; its shape must match the sampler's.
-    signal : str
-        Reading key (e.g. ``"det_value"``) whose value the sampler receives.
+    signal : str or list of str
+        Reading key (e.g. ``"det_value"``) whose value the sampler receives, or
+        several keys (e.g. one per XRF element ROI): the sampler then receives
+        (n, C) readings, a sampler created here is named after the keys, and the
+        ``reconstruction`` stream carries (C, H, W) reconstructions. None takes
+        the detectors' hinted fields (``detector.hints["fields"]``, in order):
+        one field is one channel, several (an XRF ROI set) drive all channels.
     sampler : fastscan.Sampler-like or None
         Makes every decision. None creates ``Sampler(grid.shape, max_coverage=...,
         pixel_pitch=grid.pitch, **sampler_kwargs)``.
@@ -211,14 +239,17 @@ def autonomous_scan(
     """
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a fastscan.plans.Grid, got {type(grid).__name__}")
-    if not isinstance(signal, str) or not signal:
-        raise TypeError(f"signal must be a non-empty reading key (str), got {signal!r}")
     detectors = _check_devices(detectors, x_motor, y_motor)
+    if signal is None:  # the detectors' hinted fields, in order
+        signal = _hinted_fields(detectors)
+    signals = _check_signals(signal)
     if max_coverage is not None and not 0.0 < max_coverage <= 1.0:
         raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
     if sampler is None:
         if motion is None and "motion" not in (sampler_kwargs or {}):
             motion = MotionEstimator(None, x_motor, y_motor).motion  # None for sim axes
+        if not isinstance(signal, str):
+            sampler_kwargs = {"channels": signals, **(sampler_kwargs or {})}
         sampler = _make_sampler(grid, max_coverage, sampler_kwargs, motion)
     else:
         if max_coverage is not None or sampler_kwargs:
@@ -227,6 +258,12 @@ def autonomous_scan(
                 "set them on the sampler you pass"
             )
         _check_sampler(sampler, grid)
+        n_channels = getattr(sampler, "n_channels", 1)
+        if n_channels > 1 and n_channels != len(signals):
+            raise ValueError(
+                f"the sampler has {n_channels} channels but signal names {len(signals)} "
+                f"keys {signals}"
+            )
     if isinstance(recon_every, bool) or int(recon_every) != recon_every or recon_every < 0:
         raise ValueError(f"recon_every must be an integer >= 0, got {recon_every!r}")
     for label, value in (("move_timeout", move_timeout), ("read_timeout", read_timeout)):
@@ -411,25 +448,30 @@ class _AutonomousScan:
             return
         self.summary.n_points += len(points)
 
-    def _value(self, readings: dict[str, Any], where: str) -> float:
-        if self.signal not in readings:
+    def _value(self, readings: dict[str, Any], where: str) -> float | np.ndarray:
+        if isinstance(self.signal, str):
+            return self._one_value(readings, self.signal, where)
+        return np.array([self._one_value(readings, key, where) for key in self.signal])
+
+    def _one_value(self, readings: dict[str, Any], signal: str, where: str) -> float:
+        if signal not in readings:
             raise ScanFault(
-                f"signal {self.signal!r} is not among the readings at {where}; "
+                f"signal {signal!r} is not among the readings at {where}; "
                 f"available keys: {sorted(readings)}",
                 self.summary,
             )
-        raw = readings[self.signal]["value"]
+        raw = readings[signal]["value"]
         try:
             value = float(raw)
         except (TypeError, ValueError):
             raise ScanFault(
-                f"reading {self.signal!r} at {where} is not a scalar number: {raw!r}",
+                f"reading {signal!r} at {where} is not a scalar number: {raw!r}",
                 self.summary,
             ) from None
         if not np.isfinite(value):
-            source = source_of(self.detectors, self.signal)
+            source = source_of(self.detectors, signal)
             raise ScanFault(
-                f"non-finite reading {value!r} of {self.signal!r} ({source}) at {where}; "
+                f"non-finite reading {value!r} of {signal!r} ({source}) at {where}; "
                 "the reading is stored, the scan stops",
                 self.summary,
             )

@@ -77,7 +77,8 @@ class PointInfo(_Readable):
 class SamplerSnapshot(_Readable):
     """The sampler's current reconstruction, ERD and measured mask, as arrays.
 
-    Keys (``name`` = "fastscan"): ``fastscan_reconstruction`` (H, W float64),
+    Keys (``name`` = "fastscan"): ``fastscan_reconstruction`` (H, W float64;
+    (C, H, W) for a sampler of C channels),
     ``fastscan_erd`` (H, W float64), ``fastscan_measured`` (H, W uint8),
     ``fastscan_coverage`` (float), ``fastscan_n_measured`` (int),
     ``fastscan_batch`` (int).
@@ -97,8 +98,10 @@ class SamplerSnapshot(_Readable):
         n = self.name
         shape = list(self._shape)
         array = {"source": "fastscan:sampler", "dtype": "array", "shape": shape}
+        n_channels = int(getattr(self._sampler, "n_channels", 1))
+        recon_shape = shape if n_channels == 1 else [n_channels, *shape]
         return {
-            f"{n}_reconstruction": {**array, "dtype_numpy": "<f8"},
+            f"{n}_reconstruction": {**array, "shape": recon_shape, "dtype_numpy": "<f8"},
             f"{n}_erd": {**array, "dtype_numpy": "<f8"},
             f"{n}_measured": {**array, "dtype_numpy": "|u1"},
             f"{n}_coverage": _number_key("fastscan:sampler", "<f8"),

@@ -18,6 +18,9 @@ MODULES = [
     "fastscan.motion",
     "fastscan.beamtime",
     "fastscan.strategies",
+    "fastscan.channels",
+    "fastscan.compare.channels",
+    "fastscan.models.channels",
 ]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.compare.report import format_table, plot_curves, plot_reconstructions, write_csv
-from fastscan.imageio import load_image
+from fastscan.imageio import load_maps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay
@@ -44,6 +44,7 @@ class SimulateConfig:
     seed: int = 0
     out: str = "fastscan-out"
     noise: str = "none"
+    channel_weights: tuple[float, ...] | None = None
     biharmonic: bool = True
     model: str | None = None
     denoise: str | None = None
@@ -108,13 +109,20 @@ class _Progress:
 def _load_truth(config: SimulateConfig) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Ground truth, its labels (phantoms only) and a description of the source."""
     if config.image is not None:
-        image, note = load_image(config.image)
+        image, note = load_maps(config.image)  # (C, H, W) element maps or an image
         if note and not config.quiet:
             print(f"note: {note}", file=sys.stderr)
         return image, None, str(config.image)
-    from fastscan.phantoms import make_phantom_with_labels
+    from fastscan.phantoms import make_phantom_with_labels, make_xrf_maps
 
     name = config.phantom or "flakes"
+    if name == "xrf":  # element maps: expected counts of five elements
+        maps, _ = make_xrf_maps(DEMO_PHANTOM["shape"], seed=DEMO_PHANTOM["seed"])
+        return (
+            maps,
+            None,
+            f"phantom:xrf(shape={DEMO_PHANTOM['shape']}, seed={DEMO_PHANTOM['seed']})",
+        )
     image, labels = make_phantom_with_labels(name, DEMO_PHANTOM["shape"], seed=DEMO_PHANTOM["seed"])
     source = f"phantom:{name}(shape={DEMO_PHANTOM['shape']}, seed={DEMO_PHANTOM['seed']})"
     return image, labels, source
@@ -180,6 +188,15 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
     truth, labels, source = _load_truth(config)
+    if truth.ndim == 3:  # element maps: one scan, every channel scored
+        from fastscan.compare.channels import run_simulate_channels
+        from fastscan.phantoms import XRF_ELEMENTS
+
+        names = XRF_ELEMENTS if source.startswith("phantom:xrf") else None
+        names = names or tuple(f"ch{i}" for i in range(truth.shape[0]))
+        return run_simulate_channels(config, truth, names, source)
+    if config.channel_weights is not None:
+        raise ValueError("--channel-weights needs element maps ((C, H, W) .npy or multi-page TIFF)")
     if config.model is not None:
         from fastscan.erd.estimator import load_model
 

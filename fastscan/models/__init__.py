@@ -15,15 +15,18 @@ Examples
 ['otsu', 'unet-segmenter', 'watershed']
 """
 
+from fastscan.models.channels import PerChannel, per_channel
 from fastscan.models.protocols import Denoiser, Segmenter, check_frame
 from fastscan.models.registry import create_model, describe_model, list_models, register_model
 
 __all__ = [
     "Denoiser",
+    "PerChannel",
     "Segmenter",
     "check_frame",
     "create_model",
     "describe_model",
     "list_models",
+    "per_channel",
     "register_model",
 ]

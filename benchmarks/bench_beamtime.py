@@ -1,0 +1,430 @@
+"""Beam time to quality: every strategy against the best static scan, at several dwells.
+
+For each image, the targets are the NRMSE a fly raster reaches flying every 4th
+row and every 2nd row. For each dwell and strategy the benchmark reports the
+beam time (``fastscan.beamtime`` rules, nanoprobe model of ``fastscan.motion.
+NANOPROBE`` with the dwell changed) to reach each target, and the best static
+time: min(step raster, fly raster), each a fresh scan at the density that
+reaches the target (step raster: a fine ladder of coverages; fly raster: every
+k-th row for k = 1..16).
+
+NRMSE is judged as the issue does: the best of IDW (``fastscan.idw_reconstruction``,
+k = 10) and linear interpolation (``scipy.interpolate.griddata``, nearest fill
+outside the hull) of the measured pixels, against the image. Adaptive runs are
+scored at a geometric ladder of coverages; the time to a target is the beam time
+of the first scored snapshot that reaches it (an upper bound, as for the static
+ladders). A strategy whose choices do not depend on the timing is replayed once
+and re-timed per dwell (:func:`fastscan.beamtime.retime`); ``fast`` (motion-aware)
+is replayed per dwell. ``fast-erd-only`` is ``fast`` with ``motion_weight = 0``:
+today's ERD-only batches, routed.
+
+Images: WSe2 (``--image``, default ``../shared/data/wse2_darkfield_600x400.tif``
+relative to the repository) at full size, and scikit-image images never used to
+train the ERD model (training used camera, coins, moon, text, astronaut and
+phantoms), grey, resized to ``--size`` pixels on the long side.
+
+Run from the repository root::
+
+    python benchmarks/bench_beamtime.py                      # everything (long)
+    python benchmarks/bench_beamtime.py --quick              # a few minutes
+    python benchmarks/bench_beamtime.py --unseen none --dwells 0.1 \\
+        --strategies fast,fast-erd-only                      # motion-aware vs today, WSe2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from fastscan.beamtime import Trajectory, TrajectoryBuilder, retime
+from fastscan.fly import Segment
+from fastscan.imageio import load_image
+from fastscan.motion import NANOPROBE, MotionModel
+from fastscan.patterns import raster_points
+from fastscan.reconstruction import idw_reconstruction
+from fastscan.replay import SimulatedDetector, make_sampler, replay
+from fastscan.strategies import STRATEGIES
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_IMAGE = "../shared/data/wse2_darkfield_600x400.tif"
+UNSEEN = (
+    "brick", "gravel", "cell", "clock", "hubble_deep_field", "immunohistochemistry",
+    "shepp_logan_phantom", "coffee", "grass", "chelsea",
+)  # fmt: skip
+DEFAULT_UNSEEN = UNSEEN[:8]
+DWELLS = (0.001, 0.01, 0.1, 1.0)
+TIMED = ("fast", "fast-fly")  # choices depend on the time model: one replay per dwell
+FLY_KS = tuple(range(1, 17))
+
+
+# ---------------------------------------------------------------------------- images and scores
+def load_images(image: str | None, unseen: tuple[str, ...], size: int) -> dict[str, np.ndarray]:
+    images = {}
+    if image:
+        path = Path(image)
+        path = path if path.is_absolute() else (REPO / path)
+        images["wse2" if "wse2" in path.name else path.stem] = load_image(path)[0]
+    from skimage import data
+    from skimage.color import rgb2gray
+    from skimage.transform import resize
+
+    for name in unseen:
+        img = np.asarray(getattr(data, name)(), float)
+        if img.ndim == 3:
+            img = rgb2gray(img[..., :3])
+        scale = size / max(img.shape)
+        if scale < 1:
+            shape = tuple(max(8, round(s * scale)) for s in img.shape)
+            img = resize(img, shape, anti_aliasing=True)
+        images[name] = img
+    return images
+
+
+@njit(cache=True)
+def _rasterize(tri_pts, simplices, values, out, done):
+    """Linear interpolation on a triangulation, written to every grid pixel it covers."""
+    n_rows, n_cols = out.shape
+    for t in range(simplices.shape[0]):
+        a, b, c = simplices[t, 0], simplices[t, 1], simplices[t, 2]
+        ra, ca = tri_pts[a, 0], tri_pts[a, 1]
+        rb, cb = tri_pts[b, 0], tri_pts[b, 1]
+        rc, cc = tri_pts[c, 0], tri_pts[c, 1]
+        det = (rb - ra) * (cc - ca) - (rc - ra) * (cb - ca)
+        if det == 0.0:
+            continue
+        r0 = max(int(np.floor(min(ra, rb, rc))), 0)
+        r1 = min(int(np.ceil(max(ra, rb, rc))), n_rows - 1)
+        c0 = max(int(np.floor(min(ca, cb, cc))), 0)
+        c1 = min(int(np.ceil(max(ca, cb, cc))), n_cols - 1)
+        for r in range(r0, r1 + 1):
+            for col in range(c0, c1 + 1):
+                if done[r, col]:
+                    continue
+                lb = ((r - ra) * (cc - ca) - (rc - ra) * (col - ca)) / det
+                lc = ((rb - ra) * (col - ca) - (r - ra) * (cb - ca)) / det
+                la = 1.0 - lb - lc
+                if la >= -1e-9 and lb >= -1e-9 and lc >= -1e-9:
+                    out[r, col] = la * values[a] + lb * values[b] + lc * values[c]
+                    done[r, col] = True
+
+
+def linear_fill(truth_shape: tuple[int, int], points: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Linear interpolation (Delaunay) of the points, nearest value outside their hull.
+
+    Same interpolant as ``scipy.interpolate.griddata(method="linear")`` (up to the
+    choice of diagonal where four points are co-circular), rasterised triangle by
+    triangle, which is much faster than griddata's point location on row rasters.
+    """
+    from scipy.spatial import Delaunay, cKDTree
+
+    out = np.zeros(truth_shape)
+    done = np.zeros(truth_shape, bool)
+    pts = points.astype(float)
+    try:
+        tri = Delaunay(pts)
+    except Exception:  # all points collinear: no triangle, nearest fill everywhere
+        tri = None
+    if tri is not None:
+        _rasterize(pts, tri.simplices.astype(np.int64), values.astype(float), out, done)
+    hole = np.argwhere(~done)
+    if len(hole):
+        _, nearest = cKDTree(pts).query(hole)
+        out[hole[:, 0], hole[:, 1]] = values[nearest]
+    return out
+
+
+def best_nrmse(truth: np.ndarray, mask: np.ndarray) -> float:
+    """min over IDW (k=10) and linear interpolation (nearest outside the hull) of the NRMSE."""
+    points = np.argwhere(mask)
+    values = truth[mask]
+    norm = np.linalg.norm(truth)
+    idw = idw_reconstruction(truth.shape, points, values, k=min(10, len(points)))
+    scores = [np.linalg.norm(truth - idw) / norm]
+    if len(points) >= 3:
+        scores.append(np.linalg.norm(truth - linear_fill(truth.shape, points, values)) / norm)
+    return float(min(scores))
+
+
+def mask_of(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape, bool)
+    mask[points[:, 0], points[:, 1]] = True
+    return mask
+
+
+# ---------------------------------------------------------------------------- static references
+def fly_raster_trajectory(shape: tuple[int, int], k: int, motion: MotionModel) -> Trajectory:
+    builder = TrajectoryBuilder(motion, shape=shape)
+    for i, row in enumerate(range(0, shape[0], k)):
+        ends = ((row, 0), (row, shape[1] - 1))
+        builder.add_segment(Segment(*(ends if i % 2 == 0 else ends[::-1])))
+    return builder.trajectory()
+
+
+def static_references(truth: np.ndarray, dwells: tuple[float, ...]) -> dict[str, Any]:
+    """Fresh fly rasters (every k-th row) and step rasters (a coverage ladder), per dwell."""
+    shape = truth.shape
+    fly = []
+    for k in FLY_KS:
+        if k > shape[0]:
+            break
+        base = fly_raster_trajectory(shape, k, NANOPROBE)
+        fly.append({
+            "k": k,
+            "n": base.n_readings,
+            "nrmse": 0.0 if k == 1 else best_nrmse(truth, mask_of(shape, base.points)),
+            "time": {d: retime(base, NANOPROBE.replace(dwell=d)).beam_time for d in dwells},
+        })  # fmt: skip
+    step = []
+    for coverage in np.geomspace(0.005, 0.6, 20):
+        pts = raster_points(shape, max(1, round(coverage * shape[0] * shape[1])))
+        base = TrajectoryBuilder(NANOPROBE, shape=shape)
+        base.add_points(pts)
+        traj = base.trajectory()
+        step.append({
+            "coverage": float(coverage),
+            "n": len(pts),
+            "nrmse": best_nrmse(truth, mask_of(shape, pts)),
+            "time": {d: retime(traj, NANOPROBE.replace(dwell=d)).beam_time for d in dwells},
+        })  # fmt: skip
+    return {"fly-raster": fly, "raster": step}
+
+
+def time_to(entries: list[dict[str, Any]], target: float, dwell: float) -> float:
+    times = [e["time"][dwell] for e in entries if e["nrmse"] <= target + 1e-12]
+    return min(times) if times else math.inf
+
+
+# ---------------------------------------------------------------------------- adaptive runs
+def adaptive_curve(
+    name: str, truth: np.ndarray, motion: MotionModel, max_coverage: float, batch_size: int
+) -> tuple[list[dict[str, Any]], Trajectory, float]:
+    """Replay to max_coverage; (ladder of {n, nrmse}), the trajectory, wall seconds."""
+    ladder = [float(c) for c in np.geomspace(0.01, max_coverage, 18)]
+    strategy = "fast" if name == "fast-erd-only" else name
+    sampler = make_sampler(
+        strategy,
+        truth.shape,
+        max_coverage=max_coverage,
+        batch_size=batch_size,
+        seed=0,
+        motion=motion,
+        motion_weight=0.0 if name == "fast-erd-only" else None,
+        coverages=ladder,
+    )
+    builder = TrajectoryBuilder(motion, shape=truth.shape)
+    start = time.perf_counter()
+    snaps = replay(sampler, SimulatedDetector(truth), ladder, trajectory=builder)
+    wall = time.perf_counter() - start
+    curve = [{"n": s.n_measured, "nrmse": best_nrmse(truth, s.measured_mask)} for s in snaps]
+    return curve, builder.trajectory(), wall
+
+
+def run_image(label: str, truth: np.ndarray, args: argparse.Namespace, log: Any) -> dict[str, Any]:
+    truth = np.asarray(truth, float)
+    t0 = time.perf_counter()
+    refs = static_references(truth, args.dwells)
+    by_k = {e["k"]: e["nrmse"] for e in refs["fly-raster"]}
+    targets = {"fly every 4th row": by_k[4], "fly every 2nd row": by_k[2]}
+    log(f"{label} {truth.shape}: targets " + ", ".join(f"{k} {v:.4f}" for k, v in targets.items())
+        + f" (static refs {time.perf_counter() - t0:.0f} s)")  # fmt: skip
+    results: dict[str, Any] = {"shape": list(truth.shape), "targets": targets, "static": {},
+                               "strategies": {}, "curves": {}}  # fmt: skip
+    for dwell in args.dwells:
+        for target_name, target in targets.items():
+            key = f"{dwell:g}|{target_name}"
+            results["static"][key] = {
+                name: time_to(refs[name], target, dwell) for name in ("raster", "fly-raster")
+            }
+    for name in args.strategies:
+        per_dwell = name in TIMED
+        base = None
+        for dwell in args.dwells:
+            motion = NANOPROBE.replace(dwell=dwell)
+            if per_dwell or base is None:
+                curve, traj, wall = adaptive_curve(
+                    name, truth, motion, args.max_coverage, args.batch_size
+                )
+                base = (curve, traj)
+                log(f"  {name:<14} dwell {dwell:g}: replay {wall:.0f} s, "
+                    f"{traj.n_readings} readings, {traj.beam_time:.0f} s beam")  # fmt: skip
+            curve, traj = base
+            timed = traj if per_dwell else retime(traj, motion)
+            points = [
+                {"n": c["n"], "nrmse": c["nrmse"], "time": float(timed.t_end[c["n"] - 1])}
+                for c in curve
+            ]
+            results["curves"][f"{name}|{dwell:g}"] = points
+            for target_name, target in targets.items():
+                hit = [p["time"] for p in points if p["nrmse"] <= target + 1e-12]
+                key = f"{dwell:g}|{target_name}"
+                results["strategies"].setdefault(key, {})[name] = hit[0] if hit else math.inf
+    results["static_curves"] = {
+        name: [{"nrmse": e["nrmse"], "time": {f"{d:g}": t for d, t in e["time"].items()}}
+               for e in refs[name]]
+        for name in ("raster", "fly-raster")
+    }  # fmt: skip
+    return results
+
+
+# ---------------------------------------------------------------------------- report
+def fmt_time(t: float) -> str:
+    return "   >cap" if not math.isfinite(t) else f"{t:7.0f}" if t >= 10 else f"{t:7.1f}"
+
+
+def table(label: str, res: dict[str, Any], strategies: list[str]) -> str:
+    head = f"{'dwell':>6} {'target':<18}{'NRMSE':>7}{'raster':>8}{'fly-r.':>8}{'best st':>8}"
+    head += "".join(f"{s[:8]:>9}" for s in strategies) + f"{'best/st':>8}"
+    lines = [f"== {label} {tuple(res['shape'])}", head]
+    for key, static in res["static"].items():
+        dwell, target_name = key.split("|")
+        best_static = min(static.values())
+        mine = res["strategies"].get(key, {})
+        best = min(
+            [mine.get(s, math.inf) for s in strategies if s != "fast-erd-only"] or [math.inf]
+        )
+        ratio = best / best_static if math.isfinite(best) and best_static > 0 else math.inf
+        line = (
+            f"{float(dwell) * 1e3:>4g}ms {target_name[4:]:<18}{res['targets'][target_name]:>7.4f}"
+        )
+        line += f"{fmt_time(static['raster']):>8}{fmt_time(static['fly-raster']):>8}"
+        line += f"{fmt_time(best_static):>8}"
+        line += "".join(f"{fmt_time(mine.get(s, math.inf)):>9}" for s in strategies)
+        line += f"{ratio:>8.2f}" if math.isfinite(ratio) else f"{'-':>8}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def figure(results: dict[str, Any], dwells: tuple[float, ...], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(results)
+    fig, axes = plt.subplots(len(labels), len(dwells), figsize=(4 * len(dwells), 3.2 * len(labels)),
+                             squeeze=False)  # fmt: skip
+    for i, label in enumerate(labels):
+        res = results[label]
+        for j, dwell in enumerate(dwells):
+            ax = axes[i][j]
+            for name, entries in res["static_curves"].items():
+                pts = sorted((e["time"][f"{dwell:g}"], e["nrmse"]) for e in entries)
+                ax.plot(*zip(*pts), "k--" if name == "raster" else "k:", label=f"{name} (static)")
+            for key, curve in res["curves"].items():
+                name, d = key.split("|")
+                if d == f"{dwell:g}":
+                    ax.plot([p["time"] for p in curve], [p["nrmse"] for p in curve], "o-", ms=3,
+                            label=name)  # fmt: skip
+            for target in res["targets"].values():
+                ax.axhline(target, color="grey", lw=0.5)
+            ax.set_xscale("log")
+            ax.set_title(f"{label}, dwell {dwell * 1e3:g} ms", fontsize=9)
+            ax.set_xlabel("beam time (s)")
+            ax.set_ylabel("NRMSE (best of IDW, linear)")
+            ax.grid(alpha=0.3, which="both")
+            ax.set_ylim(0, 2.5 * max(res["targets"].values()))
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def latency(truth: np.ndarray, weights=(0.0, 3.0), max_coverage: float = 0.05) -> None:
+    """Batch choice time (50 points) in a real scan: ERD-only vs motion-aware, and suggest()."""
+    from fastscan import Sampler
+
+    for weight in weights:
+        s = Sampler(truth.shape, batch_size=50, seed=0, max_coverage=max_coverage,
+                    motion=NANOPROBE, motion_weight=weight, change_tolerance=None)  # fmt: skip
+        choose, suggest = [], []
+        while not s.should_stop():
+            t0 = time.perf_counter()
+            pts = s.suggest()
+            t1 = time.perf_counter()
+            if len(pts) == 50 and s.n_measured > 0 and s.coverage > 0.012:
+                t2 = time.perf_counter()
+                s._select(50)  # the batch choice alone, again (it changes no state)
+                choose.append(time.perf_counter() - t2)
+                suggest.append(t1 - t0)
+            s.ingest(pts, truth[pts[:, 0], pts[:, 1]])
+        c, g = np.array(choose) * 1e3, np.array(suggest) * 1e3
+        print(
+            f"{truth.shape} motion_weight {weight:g}: batch choice median {np.median(c):.2f} ms "
+            f"(p95 {np.percentile(c, 95):.2f}); suggest incl. route median {np.median(g):.2f} "
+            f"ms (p95 {np.percentile(g, 95):.2f}); {len(c)} batches to {max_coverage:.0%}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path ('' to skip)")
+    p.add_argument(
+        "--unseen",
+        default=",".join(DEFAULT_UNSEEN),
+        help=f"scikit-image names, 'none' for none (available: {', '.join(UNSEEN)})",
+    )
+    p.add_argument("--size", type=int, default=256, help="long side of the unseen images")
+    p.add_argument("--dwells", default=",".join(f"{d:g}" for d in DWELLS))
+    default = ["fast", "fast-erd-only", *[n for n in STRATEGIES if n not in ("fast",)]]
+    p.add_argument("--strategies", default=",".join(default))
+    p.add_argument("--max-coverage", type=float, default=0.4)
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--out", default="bench-beamtime-out")
+    p.add_argument(
+        "--latency",
+        action="store_true",
+        help="only time the batch choice (ERD-only vs motion-aware) on the images",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="WSe2 + 2 unseen images at 128 px, dwells 0.01 and 0.1, fast strategies",
+    )
+    args = p.parse_args(argv)  # fmt: skip
+    if args.quick:
+        args.unseen, args.size, args.dwells = "brick,cell", 128, "0.01,0.1"
+        args.strategies = ",".join(s for s in ("fast", "fast-erd-only", "fast-fly")
+                                   if s in STRATEGIES or s == "fast-erd-only")  # fmt: skip
+        args.max_coverage = min(args.max_coverage, 0.3)
+    args.dwells = tuple(float(d) for d in args.dwells.split(","))
+    args.strategies = [s for s in args.strategies.split(",") if s]
+    for name in args.strategies:
+        if name not in STRATEGIES and name != "fast-erd-only":
+            p.error(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    unseen = () if args.unseen in ("", "none") else tuple(args.unseen.split(","))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    if args.latency:
+        for truth in load_images(args.image or None, unseen, args.size).values():
+            latency(np.asarray(truth, float))
+        return 0
+    images = load_images(args.image or None, unseen, args.size)
+    results = {}
+    for label, truth in images.items():
+        results[label] = run_image(label, truth, args, log)
+        print(table(label, results[label], args.strategies), flush=True)
+    summary = {
+        "time_model": {**NANOPROBE.__dict__, "dwell": list(args.dwells)},
+        "args": {k: v for k, v in vars(args).items()},
+        "results": results,
+    }
+    (out / "bench_beamtime.json").write_text(json.dumps(summary, indent=1, default=str))
+    figure(results, args.dwells, out / "nrmse_vs_beam_time.png")
+    print(f"wrote {out}/bench_beamtime.json and nrmse_vs_beam_time.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""autonomous_scan driven by several signals (XRF element ROIs), in-process with ophyd.sim axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from bluesky import RunEngine
+from ophyd.sim import SynAxis
+
+from fastscan import Sampler
+from fastscan.phantoms import XRF_ELEMENTS, make_xrf_maps
+from fastscan.plans import DocumentStore, Grid, autonomous_scan, load_run
+from fastscan.sim.detector import SimDetector
+
+SHAPE = (40, 60)
+GRID = Grid(0.0, 5.9, 60, 0.0, 3.9, 40)
+ELEMENTS = ("Fe", "Ca", "Cu")
+
+
+@pytest.fixture
+def rig(tmp_path):
+    maps, names = make_xrf_maps(SHAPE, seed=41)
+    maps = maps[[names.index(e) for e in ELEMENTS]]
+    x, y = SynAxis(name="x"), SynAxis(name="y")
+    # one simulated ROI per element: reading keys Fe_value, Ca_value, Cu_value
+    rois = [SimDetector(e, m, GRID, x, y) for e, m in zip(ELEMENTS, maps)]
+    RE = RunEngine({}, call_returns_result=True)
+    store = DocumentStore(tmp_path / "runs")
+    RE.subscribe(store)
+    return RE, store, rois, x, y, maps
+
+
+def test_every_channel_drives_the_scan_and_every_reading_is_stored(rig):
+    RE, store, rois, x, y, maps = rig
+    keys = [f"{e}_value" for e in ELEMENTS]
+    result = RE(
+        autonomous_scan(rois, x, y, grid=GRID, signal=keys, max_coverage=0.15, recon_every=2,
+                        sampler_kwargs={"batch_size": 20, "seed": 0})
+    )  # fmt: skip
+    summary = result.plan_result
+    assert result.exit_status == "success" and summary.n_points == int(0.15 * maps[0].size)
+    run = load_run(store.directory, summary.run_uids[0])
+    assert run.start["fastscan"]["signal"] == keys
+    assert run.start["fastscan"]["sampler_params"]["channels"] == keys
+    table = run.table("primary")
+    points = GRID.to_indices(np.stack([table["x"], table["y"]], 1))
+    for key, truth in zip(keys, maps):
+        np.testing.assert_allclose(table[key], truth[points[:, 0], points[:, 1]])
+    desc = next(d for d in run.descriptors.values() if d["name"] == "reconstruction")
+    assert desc["data_keys"]["fastscan_reconstruction"]["shape"] == [len(keys), *SHAPE]
+    last = run.events("reconstruction")[-1]["data"]["fastscan_reconstruction"]
+    assert last.shape == (len(keys), *SHAPE)
+    errors = np.linalg.norm(last - maps, axis=(1, 2)) / np.linalg.norm(maps, axis=(1, 2))
+    assert np.all(errors < 0.8), errors
+
+
+def test_hinted_fields_drive_the_scan_when_no_signal_is_given(rig):
+    RE, store, rois, x, y, _ = rig
+    result = RE(
+        autonomous_scan(rois, x, y, grid=GRID, max_coverage=0.05,
+                        sampler_kwargs={"batch_size": 20, "seed": 0})
+    )  # fmt: skip
+    run = load_run(store.directory, result.plan_result.run_uids[0])
+    assert run.start["fastscan"]["signal"] == [f"{e}_value" for e in ELEMENTS]
+    last = run.events("reconstruction")[-1]["data"]["fastscan_reconstruction"]
+    assert last.shape == (len(ELEMENTS), *SHAPE)
+    # one hinted field: a single-channel scan, as with signal="Fe_value"
+    one = RE(autonomous_scan(rois[:1], x, y, grid=GRID, max_coverage=0.03))
+    run = load_run(store.directory, one.plan_result.run_uids[0])
+    assert run.start["fastscan"]["signal"] == "Fe_value"
+
+
+def test_signal_lists_are_validated_before_running(rig):
+    _, _, rois, x, y, _ = rig
+    with pytest.raises(TypeError, match="distinct non-empty strings"):
+        autonomous_scan(rois, x, y, grid=GRID, signal=["Fe_value", "Fe_value"])
+    with pytest.raises(TypeError, match="reading key or a list of keys"):
+        autonomous_scan(rois, x, y, grid=GRID, signal=[])
+    rois[0].value.kind = "normal"  # no hinted field left on this detector
+    with pytest.raises(ValueError, match=r"signal=None needs hinted fields"):
+        autonomous_scan(rois[:1], x, y, grid=GRID)
+    sampler = Sampler(SHAPE, channels=list(XRF_ELEMENTS), pixel_pitch=GRID.pitch)
+    with pytest.raises(ValueError, match="the sampler has 5 channels but signal names 2"):
+        autonomous_scan(rois, x, y, grid=GRID, signal=["Fe_value", "Ca_value"], sampler=sampler)
