@@ -7,7 +7,7 @@ points:
 2. ``RE``: a minimal RunEngine plan doing the same per point (checkpoint, mv,
    trigger_and_read) inside one run;
 3. ``fastscan``: ``autonomous_scan`` (the sampler choosing the points, ingest,
-   suggest, route, point info, reconstruction stream, document store).
+   suggest, route, point info, reconstruction stream, tiled_writer).
 
 and prints the median and p95 time per point of each, the overheads, and the
 points/s of an in-process SimDetector replay without motion delays.
@@ -39,8 +39,14 @@ from ophyd.sim import SynAxis  # noqa: E402
 from fastscan import Sampler  # noqa: E402
 from fastscan.devices import EpicsScalarDetector, NanoprobeStage  # noqa: E402
 from fastscan.phantoms import make_phantom  # noqa: E402
-from fastscan.plans import DocumentStore, Grid, autonomous_scan, replay_points  # noqa: E402
-from fastscan.plans.storage import load_run  # noqa: E402
+from fastscan.plans import (  # noqa: E402
+    Grid,
+    autonomous_scan,
+    load_run,
+    local_catalog,
+    replay_points,
+    tiled_writer,
+)
 from fastscan.sim.detector import SimDetector  # noqa: E402
 
 
@@ -74,7 +80,8 @@ def main() -> None:
         det.wait_for_connection(timeout=20)
         store_dir = tempfile.mkdtemp(prefix="fastscan-bench-")
         RE = RunEngine({}, call_returns_result=True)
-        RE.subscribe(DocumentStore(store_dir))
+        catalog = local_catalog(store_dir)
+        RE.subscribe(tiled_writer(catalog))
         times: list[float] = []
         RE.subscribe(lambda name, doc: times.append(doc["time"]) if name == "event" else None)
 
@@ -91,9 +98,9 @@ def main() -> None:
         result = RE(autonomous_scan([det], stage.x, stage.y, grid=grid, signal="det_value",
                                     sampler=sampler, recon_every=10))  # fmt: skip
         wall_fast = time.perf_counter() - t0
-        run = load_run(store_dir, result.run_start_uids[0])
+        run = load_run(catalog, result.run_start_uids[0])
         points, _, _ = replay_points(run)
-        fast_times = [e["time"] for e in run.events("primary")]
+        fast_times = run["primary"].read()["time"].values.tolist()
         xy = grid.to_positions(points)
         n = len(points)
 
@@ -158,7 +165,7 @@ def main() -> None:
     for label, with_store in (("SimDetector replay", False), ("SimDetector replay + store", True)):
         RE = RunEngine({}, call_returns_result=True)
         if with_store:
-            RE.subscribe(DocumentStore(tempfile.mkdtemp(prefix="fastscan-bench-")))
+            RE.subscribe(tiled_writer(catalog))
         sampler = Sampler(grid.shape, batch_size=args.batch, max_coverage=coverage, seed=0,
                           pixel_pitch=grid.pitch)  # fmt: skip
         t0 = time.perf_counter()

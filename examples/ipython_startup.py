@@ -20,7 +20,7 @@ then, for example::
 (for ``fly`` start the IOC with ``--limit-margin 12``: room for the run-ups)
 
 Set FASTSCAN_SIM=1 to run without an IOC (in-process SimDetector, instant motors).
-Runs are stored in ./scans (one msgpack file per run); PNGs of the live
+Runs are stored in a Tiled catalogue in ./scans (``catalog[uid]``); PNGs of the live
 reconstruction go to ./scans/png.
 """
 
@@ -48,13 +48,14 @@ from skimage.metrics import normalized_root_mse  # noqa: E402
 from fastscan import Sampler  # noqa: E402
 from fastscan.phantoms import make_phantom  # noqa: E402
 from fastscan.plans import (  # noqa: E402
-    DocumentStore,
     Grid,
     LivePlot,
     TextProgress,
     autonomous_scan,
     load_run,
+    local_catalog,
     replay_points,
+    tiled_writer,
 )
 
 logging.basicConfig(level=logging.WARNING)
@@ -84,8 +85,8 @@ else:
     x_motor, y_motor = stage.x, stage.y
 
 RE = RunEngine({}, call_returns_result=True)
-store = DocumentStore("scans")
-RE.subscribe(store)
+catalog = local_catalog("scans")  # embedded Tiled server; runs of earlier sessions reopen
+RE.subscribe(tiled_writer(catalog))
 RE.subscribe(TextProgress(every=200))
 RE.subscribe(LivePlot("scans/png", every=1))
 
@@ -132,12 +133,13 @@ def compare(*uids: str) -> None:
     """Points, scan time and NRMSE (vs the simulation's ground truth) of stored runs."""
     print(f"{'run':<10}{'batch':>6}{'points':>8}{'time s':>9}{'NRMSE':>8}")
     for uid in uids:
-        run = load_run(store.directory, uid)
+        run = load_run(catalog, uid)
         points, values, _ = replay_points(run)
-        params = run.start["fastscan"]["sampler_params"]
+        start, stop = run.metadata["start"], run.metadata["stop"]
+        params = start["fastscan"]["sampler_params"]
         replay = Sampler(tuple(params["shape"]), batch_size=params["batch_size"])
         replay.ingest(points, values)
-        duration = run.stop["time"] - run.start["time"]
+        duration = stop["time"] - start["time"]
         nrmse = normalized_root_mse(truth, replay.reconstruction)
         print(f"{uid[:8]:<10}{params['batch_size']:>6}{len(points):>8}{duration:>9.1f}"
               f"{nrmse:>8.3f}")  # fmt: skip

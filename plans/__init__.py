@@ -12,33 +12,32 @@ from fastscan.plans.autonomous import (
     rel_autonomous_scan,
 )
 from fastscan.plans.callbacks import LivePlot, TextProgress
+from fastscan.plans.catalog import asset_directory, connect_catalog, local_catalog
 from fastscan.plans.fly import FlyScanSummary, SegmentReport, autonomous_fly_scan
 from fastscan.plans.grid import Grid
-from fastscan.plans.storage import (
-    DocumentStore,
-    StoredRun,
-    list_runs,
-    load_run,
-    replay_points,
-    sampler_from_run,
-)
+from fastscan.plans.storage import load_run, replay_points, run_start, sampler_from_run
+from fastscan.plans.writer import BufferedTiledWriter, StorageError, tiled_writer
 
 __all__ = [
     "BatchReport",
-    "DocumentStore",
+    "BufferedTiledWriter",
     "FlyScanSummary",
     "Grid",
     "LivePlot",
     "ScanFault",
     "ScanSummary",
     "SegmentReport",
-    "StoredRun",
+    "StorageError",
     "TextProgress",
+    "asset_directory",
     "autonomous_fly_scan",
     "autonomous_scan",
-    "list_runs",
+    "connect_catalog",
     "load_run",
+    "local_catalog",
     "rel_autonomous_scan",
     "replay_points",
+    "run_start",
     "sampler_from_run",
+    "tiled_writer",
 ]

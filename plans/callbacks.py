@@ -11,60 +11,109 @@ Both read only documents, so they work the same on a remote document stream.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
+from event_model import DocumentRouter
+
+logger = logging.getLogger("fastscan.plans")
 
 __all__ = ["LivePlot", "TextProgress"]
 
 
-class _RunTracker:
-    """Common bookkeeping: streams by descriptor, points per run."""
+class _RunTracker(DocumentRouter):
+    """Common bookkeeping (an event_model DocumentRouter): points per run, snapshot arrays.
+
+    Event pages are unpacked by the router; snapshot arrays stored as external
+    HDF5 assets (``stream_resource``/``stream_datum``) are read back from their
+    file when the ``reconstruction`` event arrives, and handed to
+    :meth:`on_reconstruction` inside ``doc["data"]`` like inline arrays.
+    """
 
     def __init__(self) -> None:
+        super().__init__(emit=None)
         self._streams: dict[str, str] = {}
-        self.start: dict[str, Any] | None = None
+        self._resources: dict[str, dict[str, Any]] = {}
+        self._datums: dict[str, dict[str, Any]] = {}  # descriptor uid -> data_key -> datum
+        self.start_doc: dict[str, Any] | None = None
         self.rows: list[int] = []
         self.cols: list[int] = []
         self.seqs: set[int] = set()
 
-    def __call__(self, name: str, doc: dict[str, Any]) -> None:
-        if name == "start":
-            self.start = doc
-            self._streams.clear()
-            self.rows, self.cols, self.seqs = [], [], set()
-            self.on_start(doc)
-        elif name == "descriptor":
-            self._streams[doc["uid"]] = doc.get("name", "primary")
-        elif name == "event":
-            stream = self._streams.get(doc["descriptor"])
-            if stream == "primary" and "fastscan_row" in doc["data"]:
-                seq = int(doc["data"]["fastscan_seq"])
-                if seq not in self.seqs:
-                    self.seqs.add(seq)
-                    self.rows.append(int(doc["data"]["fastscan_row"]))
-                    self.cols.append(int(doc["data"]["fastscan_col"]))
-                    self.on_point(doc)
-            elif stream == "reconstruction":
-                self.on_reconstruction(doc)
-        elif name == "stop":
-            self.on_stop(doc)
+    # DocumentRouter hooks --------------------------------------------------------
+    def start(self, doc: dict[str, Any]) -> None:
+        self.start_doc = doc
+        self._streams.clear()
+        self._resources.clear()
+        self._datums.clear()
+        self.rows, self.cols, self.seqs = [], [], set()
+        self.on_start(doc)
+
+    def descriptor(self, doc: dict[str, Any]) -> None:
+        self._streams[doc["uid"]] = doc.get("name", "primary")
+
+    def stream_resource(self, doc: dict[str, Any]) -> None:
+        self._resources[doc["uid"]] = doc
+
+    def stream_datum(self, doc: dict[str, Any]) -> None:
+        resource = self._resources.get(doc["stream_resource"])
+        if resource is not None:
+            self._datums.setdefault(doc["descriptor"], {})[resource["data_key"]] = (resource, doc)
+
+    def event(self, doc: dict[str, Any]) -> None:
+        stream = self._streams.get(doc["descriptor"])
+        data = doc["data"]
+        if stream == "primary" and "fastscan_row" in data:
+            seq = int(data["fastscan_seq"])
+            if seq not in self.seqs:
+                self.seqs.add(seq)
+                self.rows.append(int(data["fastscan_row"]))
+                self.cols.append(int(data["fastscan_col"]))
+                self.on_point(doc)
+        elif stream == "reconstruction":
+            external = self._datums.pop(doc["descriptor"], {})
+            if external:
+                doc = {**doc, "data": {**data, **_read_external(external)}}
+            self.on_reconstruction(doc)
+
+    def stop(self, doc: dict[str, Any]) -> None:
+        self.on_stop(doc)
 
     @property
     def shape(self) -> tuple[int, int] | None:
-        if self.start is None or "shape" not in self.start:
+        if self.start_doc is None or "shape" not in self.start_doc:
             return None
-        rows, cols = self.start["shape"]
+        rows, cols = self.start_doc["shape"]
         return int(rows), int(cols)
 
     def on_start(self, doc: dict[str, Any]) -> None: ...
     def on_point(self, doc: dict[str, Any]) -> None: ...
     def on_reconstruction(self, doc: dict[str, Any]) -> None: ...
     def on_stop(self, doc: dict[str, Any]) -> None: ...
+
+
+def _read_external(external: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Arrays of one event from HDF5 stream assets: data_key -> last frame of its datum."""
+    import h5py
+
+    out: dict[str, Any] = {}
+    for key, (resource, datum) in external.items():
+        if resource.get("mimetype") != "application/x-hdf5":
+            continue
+        path = urlparse(resource["uri"]).path
+        try:
+            with h5py.File(path, "r") as fh:
+                out[key] = np.asarray(fh[resource["parameters"]["dataset"]][
+                    datum["indices"]["stop"] - 1])  # fmt: skip
+        except (OSError, KeyError) as exc:  # a live view never stops the scan
+            logger.warning("could not read %s from %s: %s", key, path, exc)
+    return out
 
 
 class TextProgress(_RunTracker):
@@ -172,7 +221,7 @@ class LivePlot(_RunTracker):
         self.wait()
 
     def _submit(self, data: dict[str, Any]) -> None:
-        frame = (data, list(self.rows), list(self.cols), (self.start or {}).get("uid", "run"))
+        frame = (data, list(self.rows), list(self.cols), (self.start_doc or {}).get("uid", "run"))
         if not self.background:
             self.files.append(self.draw(*frame))
             return

@@ -1,281 +1,231 @@
-"""An embedded, server-less store of Bluesky documents, and replay of stored scans.
+"""Read fastscan runs back from a Tiled catalogue.
 
-:class:`DocumentStore` is a RunEngine callback that appends every document of a
-run, as it arrives, to ``<directory>/<run uid>.msgpack`` (one msgpack record
-``[name, doc]`` per document, numpy arrays as a typed binary extension, never
-pickle) and flushes after each one, so a crash loses nothing already emitted.
-:func:`load_run` reads a run back (a truncated last record is ignored);
-:func:`replay_points` gives the measured points, values and order of an
-autonomous scan.
+Runs are written by :func:`fastscan.plans.tiled_writer` into a catalogue from
+:func:`fastscan.plans.local_catalog` (or a facility's Tiled server); these
+functions read them with the stock tiled client:
+
+- :func:`load_run`: a run by uid (or unique prefix), scan id or negative index;
+- :func:`replay_points`: the measured points, readings and measurement order;
+- :func:`sampler_from_run`: a ``fastscan.Sampler`` in the state the scan left
+  it (same settings, same model -- checked by SHA-256 --, same motion model).
 
 Examples
 --------
->>> from bluesky import RunEngine  # doctest: +SKIP
->>> store = DocumentStore("scans")  # doctest: +SKIP
->>> RE.subscribe(store)  # doctest: +SKIP
->>> run = load_run("scans", uid)  # doctest: +SKIP
+>>> from fastscan.plans import load_run, local_catalog, replay_points  # doctest: +SKIP
+>>> catalog = local_catalog("scans")  # doctest: +SKIP
+>>> run = load_run(catalog, -1)  # the latest run  # doctest: +SKIP
 >>> points, values, order = replay_points(run)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import inspect
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import msgpack
 import numpy as np
 
-__all__ = [
-    "DocumentStore",
-    "StoredRun",
-    "list_runs",
-    "load_run",
-    "replay_points",
-    "sampler_from_run",
-]
-
-_NDARRAY_EXT = 42
-SUFFIX = ".msgpack"
+__all__ = ["load_run", "replay_points", "run_start", "sampler_from_run"]
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.hasobject:
-            return obj.tolist()
-        arr = np.ascontiguousarray(obj)
-        payload = msgpack.packb([arr.dtype.str, list(arr.shape), arr.tobytes()])
-        return msgpack.ExtType(_NDARRAY_EXT, payload)
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (set, frozenset)):
-        return list(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"cannot store object of type {type(obj).__name__}: {obj!r}")
+def run_start(run: Any) -> dict[str, Any]:
+    """The start document of a run node (``run.metadata["start"]``)."""
+    try:
+        return dict(run.metadata["start"])
+    except (AttributeError, KeyError, TypeError):
+        raise TypeError(
+            f"expected a Bluesky run from a tiled catalogue, got {type(run).__name__}"
+        ) from None
 
 
-def _ext_hook(code: int, data: bytes) -> Any:
-    if code == _NDARRAY_EXT:
-        dtype, shape, raw = msgpack.unpackb(data)
-        return np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
-    return msgpack.ExtType(code, data)
-
-
-class DocumentStore:
-    """RunEngine callback writing each run's documents to its own file.
+def load_run(catalog: Any, key: str | int = -1) -> Any:
+    """One run of a catalogue.
 
     Parameters
     ----------
-    directory : path
-        Created if missing. One ``<uid>.msgpack`` file per run.
+    catalog : tiled client
+        From :func:`fastscan.plans.local_catalog` or ``connect_catalog``.
+    key : str or int
+        A run uid or a unique prefix of one; a scan id (int >= 1; the latest
+        run with that id); or a negative index (-1: the latest run).
+
+    Returns
+    -------
+    tiled node of the run
+        ``run.metadata["start"]``, ``run["primary"].read()``, ...
+
+    Examples
+    --------
+    >>> run = load_run(catalog, -1)  # doctest: +SKIP
+    >>> run = load_run(catalog, "3f2a")  # uid prefix  # doctest: +SKIP
     """
+    if isinstance(key, bool) or not isinstance(key, (str, int, np.integer)):
+        raise TypeError(f"key must be a uid (str), a scan id or a negative index, got {key!r}")
+    if isinstance(key, str):
+        if key in catalog:
+            return catalog[key]
+        matches = [uid for uid in catalog if uid.startswith(key)] if key else []
+        if len(matches) == 1:
+            return catalog[matches[0]]
+        if not matches:
+            raise KeyError(f"no run with uid {key!r} in the catalogue")
+        raise KeyError(f"uid prefix {key!r} matches several runs: {matches[:5]}")
+    key = int(key)
+    n_runs = len(catalog)
+    if key < 0:
+        if -key > n_runs:
+            raise IndexError(f"run index {key} out of range: the catalogue has {n_runs} runs")
+        return catalog.values()[key]
+    if key == 0:
+        raise ValueError("scan ids start at 1; use -1 for the latest run")
+    from tiled.queries import Key
 
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._files: dict[str, IO[bytes]] = {}  # run uid -> open file
-        self._descriptors: dict[str, str] = {}  # descriptor uid -> run uid
-        self._lock = threading.Lock()
-        self._packer = msgpack.Packer(default=_default, use_bin_type=True)
-
-    def path_of(self, uid: str) -> Path:
-        return self.directory / f"{uid}{SUFFIX}"
-
-    def __call__(self, name: str, doc: dict[str, Any]) -> None:
-        with self._lock:
-            run_uid = self._run_of(name, doc)
-            if run_uid is None:
-                return
-            if name == "start":
-                self._files[run_uid] = self.path_of(run_uid).open("ab")
-            fh = self._files.get(run_uid)
-            if fh is None:
-                return
-            fh.write(self._packer.pack([name, doc]))
-            fh.flush()
-            if name == "stop":
-                self._close(run_uid)
-
-    def _run_of(self, name: str, doc: dict[str, Any]) -> str | None:
-        if name == "start":
-            return doc["uid"]
-        if name in ("stop", "descriptor"):
-            run_uid = doc["run_start"]
-            if name == "descriptor":
-                self._descriptors[doc["uid"]] = run_uid
-            return run_uid
-        if name in ("event", "event_page"):
-            return self._descriptors.get(doc["descriptor"])
-        if name in ("resource", "stream_resource"):
-            return doc.get("run_start")
-        return None  # datum, stream_datum: not used by fastscan runs
-
-    def _close(self, run_uid: str) -> None:
-        fh = self._files.pop(run_uid)
-        fh.close()
-        for desc, run in list(self._descriptors.items()):
-            if run == run_uid:
-                del self._descriptors[desc]
-
-    def close(self) -> None:
-        """Close the files of runs that never got a stop document."""
-        with self._lock:
-            for uid in list(self._files):
-                self._close(uid)
+    found = catalog.search(Key("start.scan_id") == key)
+    if len(found) == 0:
+        raise KeyError(f"no run with scan id {key} in the catalogue")
+    return found.values()[-1]
 
 
-def _read_documents(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    with path.open("rb") as fh:
-        unpacker = msgpack.Unpacker(fh, ext_hook=_ext_hook, raw=False, strict_map_key=False)
-        try:
-            for record in unpacker:
-                yield record[0], record[1]
-        except (msgpack.OutOfData, ValueError):
-            return  # truncated last record (crash while writing)
+def _column(table: Any, key: str) -> np.ndarray:
+    return np.asarray(table[key].values if hasattr(table[key], "values") else table[key])
 
 
-@dataclass
-class StoredRun:
-    """A run read back from a :class:`DocumentStore` directory."""
-
-    documents: list[tuple[str, dict[str, Any]]]
-    start: dict[str, Any] = field(init=False)
-    stop: dict[str, Any] | None = field(init=False)
-    descriptors: dict[str, dict[str, Any]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        if not self.documents or self.documents[0][0] != "start":
-            raise ValueError("a stored run must begin with its start document")
-        self.start = self.documents[0][1]
-        self.stop = next((d for n, d in self.documents if n == "stop"), None)
-        self.descriptors = {d["uid"]: d for n, d in self.documents if n == "descriptor"}
-
-    @property
-    def uid(self) -> str:
-        return self.start["uid"]
-
-    @property
-    def streams(self) -> list[str]:
-        return sorted({d.get("name", "primary") for d in self.descriptors.values()})
-
-    def events(self, stream: str = "primary") -> list[dict[str, Any]]:
-        """Events of one stream in emission order (event pages unpacked)."""
-        wanted = {u for u, d in self.descriptors.items() if d.get("name", "primary") == stream}
-        events: list[dict[str, Any]] = []
-        for name, doc in self.documents:
-            if name == "event" and doc["descriptor"] in wanted:
-                events.append(doc)
-            elif name == "event_page" and doc["descriptor"] in wanted:
-                for i, seq in enumerate(doc["seq_num"]):
-                    events.append({
-                        "descriptor": doc["descriptor"], "seq_num": seq,
-                        "time": doc["time"][i], "uid": doc["uid"][i],
-                        "data": {k: v[i] for k, v in doc["data"].items()},
-                        "timestamps": {k: v[i] for k, v in doc["timestamps"].items()},
-                    })  # fmt: skip
-        return events
-
-    def table(self, stream: str = "primary") -> dict[str, np.ndarray]:
-        """Column arrays of one stream's data (one row per event)."""
-        events = self.events(stream)
-        keys = sorted({k for e in events for k in e["data"]})
-        return {k: np.array([e["data"].get(k) for e in events]) for k in keys}
-
-
-def list_runs(directory: str | Path) -> list[dict[str, Any]]:
-    """Start documents of every stored run, oldest first."""
-    starts = []
-    for path in Path(directory).glob(f"*{SUFFIX}"):
-        first = next(_read_documents(path), None)
-        if first is not None and first[0] == "start":
-            starts.append(first[1])
-    return sorted(starts, key=lambda d: d.get("time", 0.0))
-
-
-def load_run(directory: str | Path, uid: str) -> StoredRun:
-    """Read a stored run back; ``uid`` may be a unique prefix or -1 for the latest."""
-    directory = Path(directory)
-    if uid == -1 or uid == "-1":
-        runs = list_runs(directory)
-        if not runs:
-            raise FileNotFoundError(f"no stored runs in {directory}")
-        uid = runs[-1]["uid"]
-    matches = sorted(directory.glob(f"{uid}*{SUFFIX}"))
-    if not matches:
-        raise FileNotFoundError(f"no stored run with uid {uid!r} in {directory}")
-    if len(matches) > 1:
-        names = [m.stem for m in matches]
-        raise ValueError(f"uid prefix {uid!r} matches several runs: {names}")
-    return StoredRun(list(_read_documents(matches[0])))
-
-
-def replay_points(run: StoredRun, signal: str | None = None) -> tuple[np.ndarray, ...]:
+def replay_points(run: Any, signal: str | None = None) -> tuple[np.ndarray, ...]:
     """Measured points of an autonomous scan, in measurement order.
+
+    Parameters
+    ----------
+    run : tiled node of a run
+        From :func:`load_run`.
+    signal : str, optional
+        Reading key of the values (default: the run's fastscan signal).
 
     Returns
     -------
     points : (n, 2) int64 (row, col)
-    values : (n,) float64 readings of ``signal`` (default: the run's fastscan signal)
+    values : (n,) float64 readings of ``signal``
     order : (n,) int64 sequence numbers (0, 1, ...; gaps mean unrecorded points)
 
     A point the RunEngine re-played after a hard pause appears once (its first
     event). Feeding ``points, values`` to a fresh Sampler with the run's
     parameters reproduces the scan's reconstruction.
     """
+    start = run_start(run)
     if signal is None:
-        signal = run.start.get("fastscan", {}).get("signal")
+        signal = start.get("fastscan", {}).get("signal")
         if signal is None:
             raise ValueError("run has no fastscan metadata; pass signal= explicitly")
-    seen: set[int] = set()
-    points, values, order = [], [], []
-    for event in run.events("primary"):
-        data = event["data"]
-        if "fastscan_seq" not in data:
-            raise ValueError(f"event {event['uid']} lacks fastscan_seq: not a fastscan run")
-        seq = int(data["fastscan_seq"])
-        if seq in seen:
-            continue
-        seen.add(seq)
-        if signal not in data:
-            raise ValueError(f"signal {signal!r} not in the events; keys: {sorted(data)}")
-        points.append((int(data["fastscan_row"]), int(data["fastscan_col"])))
-        values.append(float(data[signal]))
-        order.append(seq)
-    idx = np.argsort(order, kind="stable")
-    return (
-        np.array(points, np.int64).reshape(-1, 2)[idx],
-        np.array(values, np.float64)[idx],
-        np.array(order, np.int64)[idx],
+    if "primary" not in run:
+        return np.zeros((0, 2), np.int64), np.zeros(0), np.zeros(0, np.int64)
+    table = run["primary"].read()
+    keys = set(table.keys()) if hasattr(table, "keys") else set()
+    if "fastscan_seq" not in keys:
+        raise ValueError(f"the primary stream lacks fastscan_seq: not a fastscan run ({keys})")
+    if signal not in keys:
+        raise ValueError(f"signal {signal!r} not in the primary stream; keys: {sorted(keys)}")
+    seq = _column(table, "fastscan_seq").astype(np.int64)
+    _, first = np.unique(seq, return_index=True)  # first event of each point
+    first = np.sort(first)
+    idx = first[np.argsort(seq[first], kind="stable")]
+    rows = _column(table, "fastscan_row").astype(np.int64)[idx]
+    cols = _column(table, "fastscan_col").astype(np.int64)[idx]
+    values = _column(table, signal).astype(np.float64)[idx]
+    return np.stack([rows, cols], axis=1).reshape(-1, 2), values, seq[idx]
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists back to the (nested) tuples of a frozen dataclass."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _model_sha256(model: Any) -> str | None:
+    from types import SimpleNamespace
+
+    from fastscan.plans.steps import model_info
+
+    return model_info(SimpleNamespace(model=model)).get("sha256")
+
+
+def _resolve_model(info: dict[str, Any]) -> Any:
+    """The ERD model a run names: a shipped name or file, else the shipped model with its hash."""
+    from fastscan.erd.estimator import SHIPPED_MODELS, load_model
+
+    name, digest = info.get("name"), info.get("sha256")
+    if not name and not digest:
+        return None
+    for shipped, filename in SHIPPED_MODELS.items():
+        if name == shipped or Path(str(name)).name == filename:
+            return load_model(shipped)
+    if name and Path(str(name)).is_file():
+        return load_model(Path(str(name)))
+    for shipped in SHIPPED_MODELS:
+        model = load_model(shipped)
+        if digest and _model_sha256(model) == digest:
+            return model
+    raise FileNotFoundError(
+        f"the run's ERD model {name!r} (SHA-256 {digest}) is neither a shipped model nor a "
+        "file here; pass model="
     )
 
 
-def sampler_from_run(run: StoredRun, *, model: Any = None, **overrides: Any) -> Any:
-    """A fresh ``fastscan.Sampler`` with the run's parameters that has ingested its readings.
+def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
+                     **overrides: Any) -> Any:  # fmt: skip
+    """A ``fastscan.Sampler`` with the run's settings that has ingested its readings.
 
     Readings are ingested batch by batch in measurement order, so the sampler is
-    in the state the scan left it in (e.g. to continue an interrupted scan in a
-    new run, or to compare reconstructions offline). ``model`` (default: the
-    shipped one) and ``overrides`` (e.g. ``max_coverage=0.3``) replace stored
-    settings. Non-finite readings (stored when a detector failed) are skipped.
+    in the state the scan left it in (to continue an interrupted scan in a new
+    run, or to compare reconstructions offline).
+
+    Parameters
+    ----------
+    run : tiled node of a run
+    model : ERDModel, name or path, optional
+        Default: the model the run names (a shipped model by name, or its file).
+    check_model : bool
+        Compare the model's SHA-256 with the one recorded in the run and raise
+        ``ValueError`` on a mismatch.
+    **overrides
+        Replace stored settings (e.g. ``max_coverage=0.3``).
+
+    Non-finite readings (stored when a detector failed) are skipped.
+
+    Examples
+    --------
+    >>> sampler = sampler_from_run(load_run(catalog, -1), max_coverage=0.3)  # doctest: +SKIP
     """
     from fastscan import Sampler
+    from fastscan.erd.estimator import load_model
+    from fastscan.motion import MotionModel
 
-    stored = dict(run.start.get("fastscan", {}).get("sampler_params") or {})
+    meta = run_start(run).get("fastscan", {})
+    stored = dict(meta.get("sampler_params") or {})
     if "shape" not in stored:
         raise ValueError("run has no fastscan sampler parameters; not a fastscan run")
     shape = tuple(stored.pop("shape"))
     if "pixel_pitch" in stored:
         stored["pixel_pitch"] = tuple(stored["pixel_pitch"])
+    motion = meta.get("motion", stored.pop("motion", None))
+    if motion is not None and "motion" not in overrides:
+        overrides["motion"] = MotionModel(**{k: _tuples(v) for k, v in motion.items()})
+    recorded = meta.get("model") or {}
+    resolved = load_model(model) if model is not None else _resolve_model(recorded)
     accepted = set(inspect.signature(Sampler).parameters)
     params = {k: v for k, v in {**stored, **overrides}.items() if k in accepted}
-    sampler = Sampler(shape, model=model, **params)
+    sampler = Sampler(shape, model=resolved, **params)
+    if check_model and recorded.get("sha256"):
+        actual = _model_sha256(sampler.model)
+        if actual != recorded["sha256"]:
+            raise ValueError(
+                f"ERD model {recorded.get('name')!r}: SHA-256 {actual} differs from the run's "
+                f"{recorded['sha256']}; pass the run's model= or check_model=False"
+            )
     points, values, order = replay_points(run)
-    events = {int(e["data"]["fastscan_seq"]): e["data"] for e in run.events("primary")}
-    batches = np.array([int(events[int(seq)]["fastscan_batch"]) for seq in order], np.int64)
+    if len(points) == 0:
+        return sampler
+    table = run["primary"].read()
+    seq = _column(table, "fastscan_seq").astype(np.int64)
+    batch_of = dict(zip(seq.tolist(), _column(table, "fastscan_batch").astype(np.int64).tolist()))
+    batches = np.array([batch_of[int(s)] for s in order], np.int64)
     finite = np.isfinite(values)
     for batch in np.unique(batches):
         sel = (batches == batch) & finite

@@ -75,3 +75,26 @@ def devices(sim_ioc: IocHandle) -> Iterator[tuple]:
     yield stage, det
     stage.destroy()
     det.destroy()
+
+
+@pytest.fixture(scope="session")
+def catalog(tmp_path_factory):
+    """One embedded Tiled catalogue for the whole session (starting one takes seconds)."""
+    from fastscan.plans import local_catalog
+    from fastscan.plans.catalog import close_local_catalogs
+
+    client = local_catalog(tmp_path_factory.mktemp("catalog"))
+    yield client
+    client.context.close()
+    close_local_catalogs()
+
+
+@pytest.fixture
+def writer(catalog):
+    """A fresh tiled_writer on the session catalogue, closed after the test."""
+    from fastscan.plans import tiled_writer
+
+    w = tiled_writer(catalog)
+    yield w
+    w.flush()
+    w.close()

@@ -9,7 +9,7 @@ from ophyd.sim import SynAxis
 
 from fastscan import Sampler
 from fastscan.phantoms import XRF_ELEMENTS, make_xrf_maps
-from fastscan.plans import DocumentStore, Grid, autonomous_scan, load_run
+from fastscan.plans import Grid, autonomous_scan, load_run
 from fastscan.sim.detector import SimDetector
 
 SHAPE = (40, 60)
@@ -18,16 +18,15 @@ ELEMENTS = ("Fe", "Ca", "Cu")
 
 
 @pytest.fixture
-def rig(tmp_path):
+def rig(catalog, writer):
     maps, names = make_xrf_maps(SHAPE, seed=41)
     maps = maps[[names.index(e) for e in ELEMENTS]]
     x, y = SynAxis(name="x"), SynAxis(name="y")
     # one simulated ROI per element: reading keys Fe_value, Ca_value, Cu_value
     rois = [SimDetector(e, m, GRID, x, y) for e, m in zip(ELEMENTS, maps)]
     RE = RunEngine({}, call_returns_result=True)
-    store = DocumentStore(tmp_path / "runs")
-    RE.subscribe(store)
-    return RE, store, rois, x, y, maps
+    RE.subscribe(writer)
+    return RE, catalog, rois, x, y, maps
 
 
 def test_every_channel_drives_the_scan_and_every_reading_is_stored(rig):
@@ -39,16 +38,16 @@ def test_every_channel_drives_the_scan_and_every_reading_is_stored(rig):
     )  # fmt: skip
     summary = result.plan_result
     assert result.exit_status == "success" and summary.n_points == int(0.15 * maps[0].size)
-    run = load_run(store.directory, summary.run_uids[0])
-    assert run.start["fastscan"]["signal"] == keys
-    assert run.start["fastscan"]["sampler_params"]["channels"] == keys
-    table = run.table("primary")
-    points = GRID.to_indices(np.stack([table["x"], table["y"]], 1))
+    run = load_run(store, summary.run_uids[0])
+    assert run.metadata["start"]["fastscan"]["signal"] == keys
+    assert run.metadata["start"]["fastscan"]["sampler_params"]["channels"] == keys
+    table = run["primary"].read()
+    points = GRID.to_indices(np.stack([table["x"].values, table["y"].values], 1))
     for key, truth in zip(keys, maps):
-        np.testing.assert_allclose(table[key], truth[points[:, 0], points[:, 1]])
-    desc = next(d for d in run.descriptors.values() if d["name"] == "reconstruction")
-    assert desc["data_keys"]["fastscan_reconstruction"]["shape"] == [len(keys), *SHAPE]
-    last = run.events("reconstruction")[-1]["data"]["fastscan_reconstruction"]
+        np.testing.assert_allclose(table[key].values, truth[points[:, 0], points[:, 1]])
+    data_keys = run["reconstruction"].metadata["data_keys"]
+    assert data_keys["fastscan_reconstruction"]["shape"] == [len(keys), *SHAPE]
+    last = run["reconstruction"]["fastscan_reconstruction"].read()[-1]
     assert last.shape == (len(keys), *SHAPE)
     errors = np.linalg.norm(last - maps, axis=(1, 2)) / np.linalg.norm(maps, axis=(1, 2))
     assert np.all(errors < 0.8), errors
@@ -60,14 +59,14 @@ def test_hinted_fields_drive_the_scan_when_no_signal_is_given(rig):
         autonomous_scan(rois, x, y, grid=GRID, max_coverage=0.05,
                         sampler_kwargs={"batch_size": 20, "seed": 0})
     )  # fmt: skip
-    run = load_run(store.directory, result.plan_result.run_uids[0])
-    assert run.start["fastscan"]["signal"] == [f"{e}_value" for e in ELEMENTS]
-    last = run.events("reconstruction")[-1]["data"]["fastscan_reconstruction"]
+    run = load_run(store, result.plan_result.run_uids[0])
+    assert run.metadata["start"]["fastscan"]["signal"] == [f"{e}_value" for e in ELEMENTS]
+    last = run["reconstruction"]["fastscan_reconstruction"].read()[-1]
     assert last.shape == (len(ELEMENTS), *SHAPE)
     # one hinted field: a single-channel scan, as with signal="Fe_value"
     one = RE(autonomous_scan(rois[:1], x, y, grid=GRID, max_coverage=0.03))
-    run = load_run(store.directory, one.plan_result.run_uids[0])
-    assert run.start["fastscan"]["signal"] == "Fe_value"
+    run = load_run(store, one.plan_result.run_uids[0])
+    assert run.metadata["start"]["fastscan"]["signal"] == "Fe_value"
 
 
 def test_signal_lists_are_validated_before_running(rig):

@@ -16,7 +16,7 @@ from bluesky import RunEngine
 
 from fastscan import Sampler
 from fastscan.devices import EpicsScalarDetector, NanoprobeStage
-from fastscan.plans import DocumentStore, Grid, ScanFault, autonomous_scan, load_run, replay_points
+from fastscan.plans import Grid, ScanFault, autonomous_scan, load_run, replay_points
 
 pytestmark = [pytest.mark.epics, pytest.mark.timeout(90)]
 
@@ -32,11 +32,10 @@ def _connect(ioc):
     return stage, det
 
 
-def _run_until_fault(ioc, tmp_path, inject, n_event=25):
+def _run_until_fault(ioc, catalog, writer, inject, n_event=25):
     stage, det = _connect(ioc)
     RE = RunEngine({}, call_returns_result=True)
-    store = DocumentStore(tmp_path)
-    RE.subscribe(store)
+    RE.subscribe(writer)
     count = {"n": 0}
 
     def callback(name, doc):
@@ -52,8 +51,8 @@ def _run_until_fault(ioc, tmp_path, inject, n_event=25):
         RE(autonomous_scan([det], stage.x, stage.y, grid=GRID, signal="det_value",
                            sampler=sampler, move_timeout=2.0, read_timeout=2.0))  # fmt: skip
     elapsed = time.monotonic() - t0
-    run = load_run(store.directory, -1)
-    assert run.stop is not None and run.stop["exit_status"] == "fail"
+    run = load_run(catalog, -1)
+    assert run.metadata["stop"]["exit_status"] == "fail"
     points, _, _ = replay_points(run)
     assert len(points) == sampler.n_measured >= n_event
     # the point that failed is the next one after the last stored reading
@@ -61,26 +60,26 @@ def _run_until_fault(ioc, tmp_path, inject, n_event=25):
     return str(info.value), elapsed, (stage, det)
 
 
-def test_detector_disconnect_stops_with_pv_and_point(ioc_factory, tmp_path):
+def test_detector_disconnect_stops_with_pv_and_point(ioc_factory, catalog, writer):
     ioc = ioc_factory()
 
     def disconnect():
         epics.caput(ioc.pv("det:disconnect"), 1, wait=False)
 
-    message, elapsed, devices = _run_until_fault(ioc, tmp_path, disconnect)
+    message, elapsed, devices = _run_until_fault(ioc, catalog, writer, disconnect)
     assert f"det (PV {ioc.pv('det:')})" in message
     assert elapsed < 30
     for dev in devices:
         dev.destroy()
 
 
-def test_ioc_killed_mid_scan_stops_without_hanging(ioc_factory, tmp_path):
+def test_ioc_killed_mid_scan_stops_without_hanging(ioc_factory, catalog, writer):
     ioc = ioc_factory()
 
     def kill():
         threading.Thread(target=ioc.kill).start()
 
-    message, elapsed, devices = _run_until_fault(ioc, tmp_path, kill)
+    message, elapsed, devices = _run_until_fault(ioc, catalog, writer, kill)
     assert not ioc.alive
     assert "point #" in message and ("stage_" in message or "det (PV" in message)
     assert ioc.prefix in message

@@ -19,7 +19,7 @@ from skimage.metrics import normalized_root_mse
 
 from fastscan import Sampler
 from fastscan.phantoms import make_phantom
-from fastscan.plans import DocumentStore, Grid, ScanFault, autonomous_scan, load_run, replay_points
+from fastscan.plans import Grid, ScanFault, autonomous_scan, load_run, replay_points
 from fastscan.sim.detector import SimDetector
 
 pytestmark = [pytest.mark.epics, pytest.mark.timeout(120)]
@@ -30,11 +30,10 @@ IMAGE = make_phantom("flakes", SHAPE, seed=0)
 
 
 @pytest.fixture
-def rig(devices, tmp_path):
+def rig(devices, catalog, writer):
     RE = RunEngine({}, call_returns_result=True)
-    store = DocumentStore(tmp_path)
-    RE.subscribe(store)
-    return RE, store, *devices
+    RE.subscribe(writer)
+    return RE, catalog, *devices
 
 
 def _sampler(coverage=0.035, batch=10):
@@ -67,9 +66,9 @@ def test_scan_over_channel_access_matches_sim_replay(rig, sim_ioc, noise_seed):
     summary = result.plan_result
     assert result.exit_status == "success" and summary.coverage == pytest.approx(0.035, abs=0.005)
 
-    run = load_run(store.directory, summary.run_uids[0])
+    run = load_run(store, summary.run_uids[0])
     points, values, _ = replay_points(run)
-    table = run.table()
+    table = run["primary"].read()
     assert len(points) == summary.n_points == sampler.n_measured
     # the motors really went there: readbacks map back to the recorded pixels
     readback = np.stack([table["stage_x"], table["stage_y"]], axis=1)
@@ -99,8 +98,8 @@ def _inject_at(n_event, pv, value):
 
 
 def _check_stored(store, sampler, *, extra=0):
-    run = load_run(store.directory, -1)
-    assert run.stop["exit_status"] == "fail"
+    run = load_run(store, -1)
+    assert run.metadata["stop"]["exit_status"] == "fail"
     points, values, _ = replay_points(run)
     assert len(points) == sampler.n_measured + extra
     n = sampler.n_measured
@@ -177,7 +176,7 @@ def test_pause_resume_abort_over_channel_access(rig):
     with pytest.raises(RunEngineInterrupted):
         RE.resume()
     assert RE.abort().exit_status == "abort"
-    run = load_run(store.directory, -1)
+    run = load_run(store, -1)
     points, values, order = replay_points(run)
     assert len(points) == sampler.n_measured >= 40
     np.testing.assert_array_equal(points, sampler.measured_points)

@@ -15,7 +15,6 @@ import fastscan
 from fastscan import Sampler
 from fastscan.phantoms import make_phantom
 from fastscan.plans import (
-    DocumentStore,
     Grid,
     LivePlot,
     ScanFault,
@@ -38,13 +37,12 @@ def image():
 
 
 @pytest.fixture
-def rig(image, tmp_path):
+def rig(image, catalog, writer):
     x, y = SynAxis(name="x"), SynAxis(name="y")
     det = SimDetector("det", image, GRID, x, y)
     RE = RunEngine({}, call_returns_result=True)
-    store = DocumentStore(tmp_path / "runs")
-    RE.subscribe(store)
-    return RE, store, det, x, y
+    RE.subscribe(writer)
+    return RE, catalog, det, x, y
 
 
 def _sampler(coverage=0.06, batch=20):
@@ -66,9 +64,9 @@ def test_scan_stores_every_reading_and_replays(rig, image):
     assert summary.coverage == pytest.approx(0.06, abs=0.01)
     assert "max_coverage" in summary.stop_reason
 
-    run = load_run(store.directory, summary.run_uids[0])
-    assert run.stop["exit_status"] == "success"
-    md = run.start
+    run = load_run(store, summary.run_uids[0])
+    assert run.metadata["stop"]["exit_status"] == "success"
+    md = run.metadata["start"]
     assert md["sample"] == "flakes"
     assert md["fastscan"]["grid"] == GRID.to_dict()
     assert md["fastscan"]["sampler_params"]["batch_size"] == 20
@@ -76,21 +74,24 @@ def test_scan_stores_every_reading_and_replays(rig, image):
     assert len(md["fastscan"]["model"]["sha256"]) == 64
 
     points, values, order = replay_points(run)
-    assert len(run.events("primary")) == summary.n_points
+    assert len(run["primary"].read()["fastscan_seq"]) == summary.n_points
     np.testing.assert_array_equal(order, np.arange(summary.n_points))
     np.testing.assert_array_equal(points, sampler.measured_points)
     np.testing.assert_array_equal(values, image[points[:, 0], points[:, 1]])
-    table = run.table("primary")
+    table = run["primary"].read()
     np.testing.assert_allclose(table["x"], GRID.to_positions(points)[:, 0])
     np.testing.assert_allclose(table["y"], GRID.to_positions(points)[:, 1])
 
-    # reconstruction stream: arrays with the grid's shape, last one = final state
-    desc = next(d for d in run.descriptors.values() if d["name"] == "reconstruction")
-    assert desc["data_keys"]["fastscan_reconstruction"]["shape"] == list(SHAPE)
-    assert desc["data_keys"]["fastscan_measured"]["dtype_numpy"] == "|u1"
-    last = run.events("reconstruction")[-1]["data"]
-    np.testing.assert_array_equal(last["fastscan_reconstruction"], sampler.reconstruction)
-    np.testing.assert_array_equal(last["fastscan_measured"].astype(bool), sampler.measured_mask)
+    # reconstruction stream: external HDF5 arrays with the grid's shape, last one = final state
+    snapshots = run["reconstruction"]
+    data_keys = snapshots.metadata["data_keys"]
+    assert data_keys["fastscan_reconstruction"]["external"] == "STREAM:"
+    assert data_keys["fastscan_measured"]["dtype_numpy"] == "|u1"
+    recon = snapshots["fastscan_reconstruction"].read()
+    assert recon.shape == (len(snapshots["fastscan_batch"].read()), *SHAPE)
+    np.testing.assert_array_equal(recon[-1], sampler.reconstruction)
+    measured = snapshots["fastscan_measured"].read()[-1]
+    np.testing.assert_array_equal(measured.astype(bool), sampler.measured_mask)
 
     # the stored run rebuilds the sampler's state: same reconstruction, same next batch
     replay = sampler_from_run(run, max_coverage=0.2)
@@ -124,9 +125,9 @@ def test_unknown_signal_stops_with_available_keys(rig):
     RE, store, det, x, y = rig
     with pytest.raises(ScanFault, match=r"signal 'nope' is not among the readings.*det_value"):
         RE(autonomous_scan([det], x, y, grid=GRID, signal="nope", sampler=_sampler()))
-    run = load_run(store.directory, -1)
-    assert run.stop["exit_status"] == "fail"
-    assert len(run.events("primary")) == 1  # the reading was stored before it was used
+    run = load_run(store, -1)
+    assert run.metadata["stop"]["exit_status"] == "fail"
+    assert len(run["primary"].read()["det_value"]) == 1  # stored before it was used
 
 
 def _pause_from_thread(RE, defer):
@@ -158,8 +159,8 @@ def test_pause_resume_abort_lose_no_reading(rig, image):
     result = RE.abort()
     assert result.exit_status == "abort"
 
-    run = load_run(store.directory, -1)
-    assert run.stop["exit_status"] == "abort"
+    run = load_run(store, -1)
+    assert run.metadata["stop"]["exit_status"] == "abort"
     points, values, order = replay_points(run)
     # every stored point reached the sampler, and nothing the sampler has is unstored
     assert len(points) == sampler.n_measured == len(sampler.measured_points)
@@ -170,7 +171,7 @@ def test_pause_resume_abort_lose_no_reading(rig, image):
     np.testing.assert_array_equal(order, np.arange(len(points)))
 
 
-def test_rel_scan_is_centred_and_returns_motors(image, tmp_path):
+def test_rel_scan_is_centred_and_returns_motors(image, catalog, writer):
     x, y = SynAxis(name="x"), SynAxis(name="y")
     x.set(2.0)
     y.set(1.5)
@@ -178,8 +179,7 @@ def test_rel_scan_is_centred_and_returns_motors(image, tmp_path):
     absolute = relative.shifted(2.0, 1.5)
     det = SimDetector("det", image[:11, :21], absolute, x, y)
     RE = RunEngine({}, call_returns_result=True)
-    store = DocumentStore(tmp_path)
-    RE.subscribe(store)
+    RE.subscribe(writer)
     result = RE(
         rel_autonomous_scan([det], x, y, width=2.0, height=1.0, n_cols=21, n_rows=11,
                             signal="det_value", max_coverage=0.2)
@@ -187,10 +187,10 @@ def test_rel_scan_is_centred_and_returns_motors(image, tmp_path):
     summary = result.plan_result
     assert summary.n_points == det.n_triggers > 0
     assert (x.position, y.position) == (2.0, 1.5)
-    run = load_run(tmp_path, summary.run_uids[0])
-    assert run.start["plan_name"] == "rel_autonomous_scan"
-    assert run.start["fastscan"]["grid"] == absolute.to_dict()
-    xs = run.table()["x"]
+    run = load_run(catalog, summary.run_uids[0])
+    assert run.metadata["start"]["plan_name"] == "rel_autonomous_scan"
+    assert run.metadata["start"]["fastscan"]["grid"] == absolute.to_dict()
+    xs = run["primary"].read()["x"].values
     assert xs.min() >= 1.0 - 1e-9 and xs.max() <= 3.0 + 1e-9
 
 

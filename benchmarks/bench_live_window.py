@@ -1,0 +1,93 @@
+"""Does the live window slow the scan? The same scan with and without ``LiveWindow``.
+
+Simulated beamline with instant motors (ophyd.sim SynAxis + SimDetector). Needs a
+display and Tk: on a headless machine run it under Xvfb::
+
+    xvfb-run -a python benchmarks/bench_live_window.py --points 400 --repeat 3
+
+Prints the median and p95 time between consecutive points with and without the
+window, the scan time, and the window's redraws (count, mean time in the GUI thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import matplotlib
+
+matplotlib.use("TkAgg")
+# snapshot files (no catalogue here) go to a temporary directory, not ./fastscan-assets
+os.environ.setdefault("FASTSCAN_ASSETS", tempfile.mkdtemp(prefix="fastscan-bench-live-"))
+
+import numpy as np
+from bluesky import RunEngine
+from ophyd.sim import SynAxis
+
+from fastscan import Sampler
+from fastscan.phantoms import make_phantom
+from fastscan.plans import Grid, autonomous_scan
+from fastscan.plans.live import LiveWindow
+from fastscan.sim.detector import SimDetector
+
+
+def scan_once(with_window: bool, args, grid, image) -> dict:
+    x, y = SynAxis(name="x"), SynAxis(name="y")
+    det = SimDetector("det", image, grid, x, y)
+    window = LiveWindow(max_rate=args.rate) if with_window else None
+    if window is not None:
+        window.figure.canvas.manager.show()
+        RE = RunEngine({}, during_task=window.during_task())
+        RE.subscribe(window)
+    else:
+        RE = RunEngine({})
+    stamps: list[float] = []
+    RE.subscribe(lambda name, doc: stamps.append(time.perf_counter()), "event")
+    n_cells = grid.shape[0] * grid.shape[1]
+    sampler = Sampler(grid.shape, batch_size=args.batch, max_coverage=(args.points + 1) / n_cells,
+                      seed=0, pixel_pitch=grid.pitch)  # fmt: skip
+    t0 = time.perf_counter()
+    RE(autonomous_scan([det], x, y, grid=grid, signal="det_value", sampler=sampler,
+                       recon_every=args.recon_every))  # fmt: skip
+    out = {"dt": np.diff(stamps), "scan": stamps[-1] - t0}
+    if window is not None:
+        out["draws"], out["draw_s"] = window.n_draws, window.draw_seconds
+        window.close()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--points", type=int, default=400)
+    p.add_argument("--shape", default="100,150")
+    p.add_argument("--batch", type=int, default=20)
+    p.add_argument("--recon-every", type=int, default=5)
+    p.add_argument("--rate", type=float, default=4.0, help="max redraws per second")
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    rows, cols = (int(v) for v in args.shape.split(","))
+    grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
+    image = make_phantom("flakes", (rows, cols), seed=0)
+    scan_once(False, args, grid, image)  # warm up
+    runs: dict[bool, list[dict]] = {False: [], True: []}
+    for _ in range(args.repeat):
+        for flag in (False, True):
+            runs[flag].append(scan_once(flag, args, grid, image))
+    print(f"instant motors, grid {rows}x{cols}, {args.points} points, batch {args.batch}, "
+          f"max {args.rate:g} redraws/s, {args.repeat} scans each")  # fmt: skip
+    for flag, label in ((False, "no window"), (True, "LiveWindow")):
+        dt = np.concatenate([r["dt"] for r in runs[flag]]) * 1e3
+        scan = float(np.median([r["scan"] for r in runs[flag]]))
+        line = (f"  {label:<11s} per point median {np.median(dt):6.2f} ms  "
+                f"p95 {np.percentile(dt, 95):6.2f} ms  scan {scan:5.2f} s")  # fmt: skip
+        if flag:
+            draws = sum(r["draws"] for r in runs[flag])
+            mean = sum(r["draw_s"] for r in runs[flag]) / max(draws, 1) * 1e3
+            line += f"  | {draws} redraws, {mean:.0f} ms each in the GUI thread"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
