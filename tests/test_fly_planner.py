@@ -171,3 +171,12 @@ def test_order_segments_flies_nearest_end_first():
 def test_planner_rejects_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         SegmentPlanner((10, 10), **kwargs)
+
+
+@pytest.mark.parametrize("name", ["fastscan.fly.planner", "fastscan.fly.sampler"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -154,3 +154,19 @@ def test_simulate_fast_fly_writes_an_honest_trajectory(tmp_path, flakes):
     assert traj.flown.all() and np.all(np.diff(traj.t_end) > 0)
     counts = np.bincount(traj.segment)
     assert counts.max() > 1  # flown segments, not step points
+
+
+def test_local_rescoring_matches_a_fresh_planner(flakes):
+    from fastscan.fly.planner import SegmentPlanner
+
+    fs = FlySampler(SHAPE, motion=NANOPROBE.replace(dwell=0.05), max_coverage=1.0)
+    detector = SimulatedDetector(flakes)
+    for _ in range(40):
+        for segment in fs.suggest_segments():
+            points = segment.pixels()
+            fs.ingest(points, detector.measure(points))
+    fs._decide()  # brings the planner up to date with the last readings
+    fresh = SegmentPlanner(SHAPE, fixed=fs._planner.fixed, pixel_time=fs._planner.pixel_time)
+    fresh.update(fs._sampler._erd)
+    for axis in (0, 1):
+        np.testing.assert_allclose(fs._planner._ratio[axis], fresh._ratio[axis], rtol=1e-12)

@@ -20,41 +20,54 @@ def _line_value(weights, axis, line, i):
 
 @njit(cache=True)
 def _kadane(weights, axis, line, n, penalty):
-    """Max over intervals [a, b] of sum(w[a..b] - penalty): (best, a, b); a = -1 if n = 0."""
+    """Max over intervals [a, b] of sum(w[a..b] - penalty): (best, a, b, sum of w over it)."""
     best = -np.inf
     best_a = -1
     best_b = -1
+    best_w = 0.0
     current = 0.0
+    current_w = 0.0
     start = 0
     for i in range(n):
-        x = _line_value(weights, axis, line, i) - penalty
+        w = _line_value(weights, axis, line, i)
+        x = w - penalty
         if i == 0 or current <= 0.0:
             current = x
+            current_w = w
             start = i
         else:
             current += x
+            current_w += w
         if current > best:
             best = current
             best_a = start
             best_b = i
-    return best, best_a, best_b
+            best_w = current_w
+    return best, best_a, best_b, best_w
 
 
 @njit(cache=True)
-def _best_interval(weights, axis, line, fixed, pixel_time):
+def _best_interval(weights, axis, line, fixed, pixel_time, hint_a=-1, hint_b=-1):
     """Interval of one line with the most weight per second (Dinkelbach over Kadane).
 
-    Returns (ratio, a, b); ratio 0 and a = b = -1 when the line holds no weight.
+    ``hint_a..hint_b`` (an earlier answer, optional) seeds the search with its
+    ratio under the current weights. Returns (ratio, a, b); ratio 0 and
+    a = b = -1 when the line holds no weight.
     """
     n = weights.shape[1] if axis == 0 else weights.shape[0]
     ratio = 0.0
     best_a = -1
     best_b = -1
-    for _ in range(64):
-        _, a, b = _kadane(weights, axis, line, n, ratio * pixel_time)
+    if 0 <= hint_a <= hint_b < n:
         total = 0.0
-        for i in range(a, b + 1):
+        for i in range(hint_a, hint_b + 1):
             total += _line_value(weights, axis, line, i)
+        if total > 0.0:
+            ratio = total / (fixed + (hint_b - hint_a + 1) * pixel_time)
+            best_a = hint_a
+            best_b = hint_b
+    for _ in range(64):
+        _, a, b, total = _kadane(weights, axis, line, n, ratio * pixel_time)
         if total <= 0.0:
             break
         new_ratio = total / (fixed + (b - a + 1) * pixel_time)
@@ -68,10 +81,10 @@ def _best_interval(weights, axis, line, fixed, pixel_time):
 
 @njit(cache=True)
 def _best_intervals(weights, axis, lines, fixed, pixel_time, ratio, start, end):
-    """:func:`_best_interval` of each line in ``lines``, written into the output arrays."""
+    """:func:`_best_interval` of each line in ``lines`` (seeded by ``start``/``end``)."""
     for j in range(lines.shape[0]):
         line = lines[j]
-        r, a, b = _best_interval(weights, axis, line, fixed, pixel_time)
+        r, a, b = _best_interval(weights, axis, line, fixed, pixel_time, start[line], end[line])
         ratio[line] = r
         start[line] = a
         end[line] = b
@@ -135,3 +148,51 @@ def _suppress(weights, planned, axis, line, a, b, reach, power):
             weights[i, line] = 0.0
             planned[i, line] = True
     return lo, hi
+
+
+@njit(cache=True)
+def _axis_time(d, v, a):
+    d = abs(d)
+    if d == 0.0:
+        return 0.0
+    if a == np.inf:
+        return d / v
+    if d <= v * v / a:
+        return 2.0 * np.sqrt(d / a)
+    return d / v + v / a
+
+
+@njit(cache=True)
+def _travel(d_row, d_col, stage):
+    """Seconds both axes move together (slower decides); stage = (v_x, a_x, v_y, a_y)."""
+    return max(_axis_time(d_col, stage[0], stage[1]), _axis_time(d_row, stage[2], stage[3]))
+
+
+@njit(cache=True)
+def _rates(ratio, start, end, axis, here_row, here_col, fixed, pixel_time, stage, out):
+    """ERD per second of each line's best segment, the move to its nearer end included.
+
+    ``stage`` is (v_x, a_x, v_y, a_y), or empty to count no move.
+    """
+    for line in range(ratio.shape[0]):
+        r = ratio[line]
+        if r <= 0.0:
+            out[line] = 0.0
+            continue
+        seconds = fixed + (end[line] - start[line] + 1) * pixel_time
+        gain = r * seconds
+        if stage.shape[0] == 4:
+            if axis == 0:
+                d_line = line - here_row
+                move = min(
+                    _travel(d_line, start[line] - here_col, stage),
+                    _travel(d_line, end[line] - here_col, stage),
+                )
+            else:
+                d_line = line - here_col
+                move = min(
+                    _travel(start[line] - here_row, d_line, stage),
+                    _travel(end[line] - here_row, d_line, stage),
+                )
+            seconds += move
+        out[line] = gain / seconds

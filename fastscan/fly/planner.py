@@ -36,7 +36,6 @@ Segment(start=(10, 5), end=(10, 14))
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +49,8 @@ __all__ = ["AXES", "Pick", "SegmentPlanner", "order_segments"]
 
 #: Line directions the planner may fly: rows (along x) and columns (along y).
 AXES = ("rows", "columns")
+_RESCORE_SHARE = 0.5  # a decision rescores stale lines within this share of the best rate
+_RESCORE_BATCH = 64  # at most this many per axis and round
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,11 @@ class SegmentPlanner:
     power : float
         Suppression exponent (see module docstring); 0 turns suppression off.
     reach : int or None
-        Farthest line (in pixels) a segment's suppression reaches; None is the
-        larger grid dimension.
+        Farthest line (in pixels) a segment's suppression reaches; None is 64
+        (or the larger grid dimension if smaller).
+    rescore_pixels : int
+        Most line pixels rescored per :meth:`update` (bounds the latency on big
+        grids; lines left over are rescored later, see :meth:`update`).
     """
 
     def __init__(
@@ -94,6 +98,7 @@ class SegmentPlanner:
         axes: tuple[str, ...] | list[str] = AXES,
         power: float = 2.0,
         reach: int | None = None,
+        rescore_pixels: int = 250_000,
     ) -> None:
         self.shape = (int(shape[0]), int(shape[1]))
         fixed = _per_axis(fixed, "fixed")
@@ -109,32 +114,73 @@ class SegmentPlanner:
         self.pixel_time = pixel_time
         self.axes = axes
         self.power = float(power)
-        self.reach = max(self.shape) if reach is None else int(reach)
+        self.reach = min(max(self.shape), 64) if reach is None else int(reach)
         self._axis_ids = tuple(AXES.index(a) for a in axes)
         self._weights = np.zeros(self.shape)
+        self._weights_t = np.zeros(self.shape[::-1])  # columns as contiguous rows
         n_lines = (self.shape[0], self.shape[1])
         self._ratio = [np.zeros(n) for n in n_lines]
         self._start = [np.full(n, -1, np.int64) for n in n_lines]
         self._end = [np.full(n, -1, np.int64) for n in n_lines]
+        self._dirty = [np.zeros(n, bool) for n in n_lines]
+        self._cursor = [0, 0]
+        self.rescore_pixels = int(rescore_pixels)
 
     # ------------------------------------------------------------------ scores
-    def update(self, erd: np.ndarray) -> None:
-        """Take a new ERD map (negative = nothing to gain); rescore the lines that changed."""
-        erd = np.asarray(erd, float)
+    def update(
+        self, erd: np.ndarray, regions: list[tuple[int, int, int, int]] | None = None
+    ) -> None:
+        """Take a new ERD map (negative = nothing to gain); rescore the lines that changed.
+
+        ``regions``, boxes ``(row_start, row_stop, col_start, col_stop)``,
+        promise that nothing outside them changed since the last update (faster
+        on big grids); None compares the whole map. At most ``rescore_pixels``
+        line pixels per axis are rescored per call; lines left over keep their
+        old score, flagged stale, and are rescored first next time or when a
+        decision reaches them.
+        """
+        erd = np.asarray(erd)
         if erd.shape != self.shape:
             raise ValueError(f"erd must have shape {self.shape}, got {erd.shape}")
-        new = np.maximum(erd, 0.0)
-        changed = new != self._weights
-        self._weights = new
+        if regions is None:
+            regions = [(0, self.shape[0], 0, self.shape[1])]
+        for region in regions:
+            self._take(erd, region)
+        self._rescore_dirty()
+
+    def _take(self, erd: np.ndarray, region: tuple[int, int, int, int]) -> None:
+        r0, r1, c0, c1 = region
+        r0, c0 = max(0, int(r0)), max(0, int(c0))
+        r1, c1 = min(self.shape[0], int(r1)), min(self.shape[1], int(c1))
+        if r0 >= r1 or c0 >= c1:
+            return
+        new = np.maximum(erd[r0:r1, c0:c1], 0.0)
+        changed = new != self._weights[r0:r1, c0:c1]
+        self._weights[r0:r1, c0:c1] = new
+        if 1 in self._axis_ids:
+            self._weights_t[c0:c1, r0:r1] = new.T
+        offsets = (r0, c0)
         for axis in self._axis_ids:
-            lines = np.flatnonzero(changed.any(axis=1 - axis)).astype(np.int64)
+            lines = np.flatnonzero(changed.any(axis=1 - axis)) + offsets[axis]
+            self._dirty[axis][lines] = True
+
+    def _rescore_dirty(self) -> None:
+        for axis in self._axis_ids:
+            lines = np.flatnonzero(self._dirty[axis]).astype(np.int64)
+            limit = max(1, self.rescore_pixels // self.shape[1 - axis])
+            if len(lines) > limit:  # round robin, so every line gets its turn
+                first = np.searchsorted(lines, self._cursor[axis])
+                lines = np.roll(lines, -first)[:limit]
+                self._cursor[axis] = int(lines[-1]) + 1
             if len(lines):
-                self._rescore(self._weights, axis, lines)
+                self._rescore(self._weights_t if axis else self._weights, axis, lines)
+                self._dirty[axis][lines] = False
 
     def _rescore(self, weights: np.ndarray, axis: int, lines: np.ndarray) -> None:
+        # both orientations are scored as rows of a C-contiguous array (cache friendly)
         _k._best_intervals(
             weights,
-            axis,
+            0,
             lines,
             self.fixed[axis],
             self.pixel_time[axis],
@@ -154,65 +200,101 @@ class SegmentPlanner:
         *,
         max_segments: int = 8,
         time_budget: float | None = None,
+        position: tuple[float, float] | None = None,
+        stage: tuple[float, float, float, float] | None = None,
     ) -> list[Pick]:
-        """Greedy picks for one decision (unordered), best rate first.
+        """Greedy picks for one decision, in flight order, each flown from its nearer end.
 
-        Stops at ``max_segments`` picks, once the picks' seconds reach
-        ``time_budget``, or when no line has anything left to gain.
+        Each pick is the segment with the most ERD per second counting the
+        move to it from where the previous pick ends (from ``position``
+        (row, col) for the first); ``stage`` ``(v_x, a_x, v_y, a_y)`` times a
+        move (both axes together, trapezoids), None counts no move. Stops at
+        ``max_segments`` picks, once the picks' seconds reach ``time_budget``,
+        or when no line has anything left to gain.
         """
         if measured.shape != self.shape:
             raise ValueError(f"measured must have shape {self.shape}, got {measured.shape}")
-        weights = self._weights.copy()
-        planned = np.array(measured, bool, copy=True)
+        weights, weights_t = self._weights, self._weights_t
+        planned = np.array(measured, bool)  # a copy: planned pixels are marked in it
         ratio = [r.copy() for r in self._ratio]
         start = [s.copy() for s in self._start]
         end = [e.copy() for e in self._end]
-        stale = [np.zeros(n, bool) for n in self.shape]
-        heap = [
-            (-float(ratio[axis][line]), axis, int(line))
-            for axis in self._axis_ids
-            for line in np.flatnonzero(ratio[axis] > 0)
-        ]
-        heapq.heapify(heap)
+        stale = [d.copy() for d in self._dirty]
+        here = np.zeros(2) if position is None else np.asarray(position, float)
+        stage = np.zeros(0) if stage is None else np.asarray(stage, float)
+        rate_buf = [np.zeros(n) for n in self.shape]
         picks: list[Pick] = []
+        undo: list[tuple[int, int, int, int, np.ndarray]] = []
         spent = 0.0
-        while heap and len(picks) < max_segments:
-            _, axis, line = heapq.heappop(heap)
-            if stale[axis][line]:
-                one = np.array([line], np.int64)
-                _k._best_intervals(
-                    weights,
-                    axis,
-                    one,
-                    self.fixed[axis],
-                    self.pixel_time[axis],
-                    ratio[axis],
-                    start[axis],
-                    end[axis],
-                )
-                stale[axis][line] = False
-                if ratio[axis][line] > 0:
-                    heapq.heappush(heap, (-float(ratio[axis][line]), axis, line))
-                continue
-            a, b = int(start[axis][line]), int(end[axis][line])
-            if a < 0:
-                continue
-            if axis == 0:
-                segment = Segment((line, a), (line, b))
-                erd = float(weights[line, a : b + 1].sum())
-            else:
-                segment = Segment((a, line), (b, line))
-                erd = float(weights[a : b + 1, line].sum())
-            seconds = self.fixed[axis] + (b - a + 1) * self.pixel_time[axis]
-            picks.append(Pick(segment, erd, seconds))
-            spent += seconds
-            lo, hi = _k._suppress(weights, planned, axis, line, a, b, self.reach, self.power)
-            # lines parallel to the pick within [lo, hi] and across it over [a, b] changed
-            # (a stale line without a heap entry had nothing to gain and still has not)
-            stale[axis][lo : hi + 1] = True
-            stale[1 - axis][a : b + 1] = True
-            if time_budget is not None and spent >= time_budget:
-                break
+        try:
+            while len(picks) < max_segments:
+                best = (0.0, -1, -1)
+                rates = []
+                for axis in self._axis_ids:
+                    rate = rate_buf[axis]
+                    _k._rates(ratio[axis], start[axis], end[axis], axis, here[0], here[1],
+                              self.fixed[axis], self.pixel_time[axis], stage, rate)  # fmt: skip
+                    rates.append((axis, rate))
+                    i = int(np.argmax(rate))
+                    if rate[i] > best[0]:
+                        best = (float(rate[i]), axis, i)
+                top, axis, line = best
+                if axis < 0:
+                    break
+                if stale[axis][line]:
+                    # rescore, in one call per axis, every stale line that might beat the
+                    # best one (a stale score is an upper bound: suppression only lowers)
+                    for ax, rate in rates:
+                        todo = np.flatnonzero(stale[ax] & (rate >= top * _RESCORE_SHARE))
+                        todo = todo[np.argsort(-rate[todo], kind="stable")[:_RESCORE_BATCH]]
+                        _k._best_intervals(
+                            weights_t if ax else weights,
+                            0,
+                            todo.astype(np.int64),
+                            self.fixed[ax],
+                            self.pixel_time[ax],
+                            ratio[ax],
+                            start[ax],
+                            end[ax],
+                        )
+                        stale[ax][todo] = False
+                    continue
+                a, b = int(start[axis][line]), int(end[axis][line])
+                if axis == 0:
+                    segment = Segment((line, a), (line, b))
+                    erd = float(weights[line, a : b + 1].sum())
+                else:
+                    segment = Segment((a, line), (b, line))
+                    erd = float(weights[a : b + 1, line].sum())
+                if len(stage):  # fly it from the end nearer the stage
+                    d_start = _k._travel(*(np.array(segment.start, float) - here), stage)
+                    d_end = _k._travel(*(np.array(segment.end, float) - here), stage)
+                    if d_end < d_start:
+                        segment = segment.reversed()
+                seconds = self.fixed[axis] + (b - a + 1) * self.pixel_time[axis]
+                picks.append(Pick(segment, erd, seconds))
+                spent += seconds
+                here = np.array(segment.end, float)
+                # the block suppression may touch: kept to be restored after the decision
+                lo, hi = max(0, line - self.reach), min(self.shape[axis] - 1, line + self.reach)
+                box = (lo, hi + 1, a, b + 1) if axis == 0 else (a, b + 1, lo, hi + 1)
+                undo.append((*box, weights[box[0] : box[1], box[2] : box[3]].copy()))
+                lo, hi = _k._suppress(weights, planned, axis, line, a, b, self.reach, self.power)
+                if 1 in self._axis_ids:  # mirror the changed block into the column copy
+                    if axis == 0:
+                        weights_t[a : b + 1, lo : hi + 1] = weights[lo : hi + 1, a : b + 1].T
+                    else:
+                        weights_t[lo : hi + 1, a : b + 1] = weights[a : b + 1, lo : hi + 1].T
+                # lines parallel to the pick within [lo, hi] and across it over [a, b] changed
+                stale[axis][lo : hi + 1] = True
+                stale[1 - axis][a : b + 1] = True
+                if time_budget is not None and spent >= time_budget:
+                    break
+        finally:  # the planner's maps hold the ERD again
+            for r0, r1, c0, c1, w_block in reversed(undo):
+                weights[r0:r1, c0:c1] = w_block
+                if 1 in self._axis_ids:
+                    weights_t[c0:c1, r0:r1] = w_block.T
         return picks
 
 

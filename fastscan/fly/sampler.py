@@ -35,7 +35,7 @@ from fastscan._validation import check_points, check_shape
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
-from fastscan.fly.planner import AXES, Pick, SegmentPlanner, order_segments
+from fastscan.fly.planner import AXES, Pick, SegmentPlanner
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.sampler import Sampler
@@ -136,6 +136,8 @@ class FlySampler:
         axes: tuple[str, ...] | list[str] = AXES,
         power: float = 2.0,
         k: int = 10,
+        tie_break: float = 1e-3,
+        move_aware: bool = True,
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -171,6 +173,7 @@ class FlySampler:
         self.axes = tuple(axes)
         self.power = float(power)
         self.k = int(k)
+        self.move_aware = bool(move_aware)
         self._sampler = Sampler(
             self.shape,
             model=model,
@@ -178,6 +181,7 @@ class FlySampler:
             max_coverage=1.0,
             change_tolerance=None,
             k=self.k,
+            tie_break=tie_break,
             channels=channels,
             channel_weights=channel_weights,
         )
@@ -196,6 +200,7 @@ class FlySampler:
             power=self.power,
         )
         self._pending: list[Segment] = []
+        self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
         self._last_rate: float | None = None
         self._stop_reason: str | None = None
@@ -282,17 +287,18 @@ class FlySampler:
         if not picks:
             self._stop_reason = "no segment has any ERD left to gain"
             return []
-        self._pending = order_segments(
-            [p.segment for p in picks], self._position_tuple(), self._move_time
-        )
+        self._pending = [p.segment for p in picks]
         return list(self._pending)
 
     def _decide(self) -> list[Pick]:
-        self._planner.update(self._sampler._erd)
+        self._planner.update(self._sampler._erd, self._changed)
+        self._changed = []
         picks = self._planner.choose(
             self._sampler.measured_mask,
             max_segments=self.batch_size,
             time_budget=self.decision_time,
+            position=self._position_tuple(),
+            stage=self._stage if self.move_aware else None,
         )
         n_cap = int(math.ceil(self.max_coverage * self._sampler._mask.size - 1e-9))
         room = n_cap - self._sampler.n_measured
@@ -326,7 +332,29 @@ class FlySampler:
         if len(points) == 0:
             return
         self._credit(points)
-        self._sampler.ingest(points, values)
+        inner = self._sampler
+        before = (inner._active, inner._ref_range)
+        inner.ingest(points, values)
+        self._note_change(points, full=(inner._active, inner._ref_range) != before)
+
+    def _note_change(self, points: np.ndarray, *, full: bool) -> None:
+        """Add the boxes outside which the ERD has not changed since the last decision.
+
+        One box per run of neighbouring readings (a segment), grown by the
+        composed sampler's local-update reach (neighbour-table radius + 3 for the
+        ring and the dilation); a full update (activation, rescale) changes all.
+        """
+        if full or self._sampler._table is None:
+            self._changed = None
+            return
+        if self._changed is None:
+            return
+        ring = int(self._sampler._table.radius) + 3
+        jumps = np.flatnonzero(np.abs(np.diff(points, axis=0)).max(axis=1) > 1) + 1
+        for run in np.split(points, jumps):
+            lo = run.min(axis=0) - ring
+            hi = run.max(axis=0) + ring + 1
+            self._changed.append((int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1])))
 
     def _credit(self, points: np.ndarray) -> None:
         """Record the flown pending segments these points are; anything else as step points."""
@@ -348,8 +376,10 @@ class FlySampler:
         """Every reading so far with its modelled end time and segment id."""
         return self._builder.trajectory()
 
-    def _move_time(self, d_row: float, d_col: float) -> float:
-        return float(self.motion.move_time(d_col, d_row))
+    @property
+    def _stage(self) -> tuple[float, float, float, float]:
+        (v_x, v_y), (a_x, a_y) = self.motion.velocity, self.motion.acceleration
+        return (v_x, a_x, v_y, a_y)
 
     def should_stop(self) -> bool:
         """True once the stop rule fires; :attr:`stop_reason` says why."""
@@ -391,6 +421,8 @@ class FlySampler:
             "axes": list(self.axes),
             "power": self.power,
             "k": self.k,
+            "tie_break": self._sampler.tie_break,
+            "move_aware": self.move_aware,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }

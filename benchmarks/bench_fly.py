@@ -1,0 +1,90 @@
+"""Decision latency of the adaptive fly planner (``fast-fly``): choose + order, per decision.
+
+Runs a :class:`fastscan.fly.FlySampler` against a simulated detector and times
+every ``suggest_segments()`` call after the coarse raster (ingest, i.e. the
+composed sampler's local update, is timed separately). Reports median and p95
+per coverage band.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_fly.py                       # WSe2 600 x 400, dwell 10 ms
+    python benchmarks/bench_fly.py --size 2048 --decisions 40
+    python benchmarks/bench_fly.py --dwell 1.0 --max-coverage 0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fastscan.fly import FlySampler
+from fastscan.imageio import load_image
+from fastscan.motion import NANOPROBE
+from fastscan.phantoms import make_phantom
+
+DEFAULT_DATA = Path("..") / "shared" / "data"  # relative to the repository root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", default=str(DEFAULT_DATA / "wse2_darkfield_600x400.tif"))
+    parser.add_argument("--size", type=int, default=0, help="use an N x N flakes phantom")
+    parser.add_argument("--dwell", type=float, default=0.01)
+    parser.add_argument("--max-coverage", type=float, default=0.4)
+    parser.add_argument("--decisions", type=int, default=400, help="stop after this many")
+    args = parser.parse_args()
+    if args.size:
+        image = make_phantom("flakes", (args.size, args.size), seed=2)
+        source = f"flakes phantom {args.size} x {args.size}"
+    else:
+        image, _ = load_image(args.image)
+        source = args.image
+    image = np.asarray(image, float)
+    motion = NANOPROBE.replace(dwell=args.dwell)
+    fs = FlySampler(image.shape, motion=motion, max_coverage=args.max_coverage)
+    rows: list[tuple[float, float, float, int]] = []  # coverage, decide s, ingest s, n segments
+    t0 = time.perf_counter()
+    while not fs.should_stop() and len(rows) < args.decisions:
+        active = fs._sampler._active
+        start = time.perf_counter()
+        segments = fs.suggest_segments()
+        decide = time.perf_counter() - start
+        if not segments:
+            break
+        start = time.perf_counter()
+        for segment in segments:
+            pts = segment.pixels()
+            fs.ingest(pts, image[pts[:, 0], pts[:, 1]])
+        ingest = time.perf_counter() - start
+        if active:
+            rows.append((fs.coverage, decide, ingest, len(segments)))
+    wall = time.perf_counter() - t0
+    print(
+        f"{source}: {image.shape}, dwell {args.dwell} s, {len(rows)} decisions, wall {wall:.1f} s"
+    )
+    print(f"stop: {fs.stop_reason}; beam time {fs.beam_time:.1f} s; coverage {fs.coverage:.1%}")
+    if not rows:
+        return
+    data = np.array(rows)
+    edges = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0]
+    print("coverage band    decisions  decide median  decide p95  ingest median  segments/dec")
+    for lo, hi in itertools.pairwise(edges):
+        sel = (data[:, 0] > lo) & (data[:, 0] <= hi)
+        if not sel.any():
+            continue
+        d, g = data[sel, 1] * 1e3, data[sel, 2] * 1e3
+        print(
+            f"{lo:4.0%} - {hi:4.0%}   {sel.sum():9d}  {np.median(d):10.1f} ms"
+            f"  {np.percentile(d, 95):7.1f} ms"
+            f"  {np.median(g):10.1f} ms  {data[sel, 3].mean():11.1f}"
+        )
+    d = data[:, 1] * 1e3
+    print(f"all              {len(d):9d}  {np.median(d):10.1f} ms  {np.percentile(d, 95):7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
