@@ -29,6 +29,7 @@ from fastscan.plans.grid import Grid
 from fastscan.plans.readables import PointInfo, SamplerSnapshot
 from fastscan.plans.steps import (
     MoveError,
+    close_run_after,
     device_label,
     explain,
     jsonable,
@@ -340,18 +341,11 @@ class _AutonomousScan:
         start = time.monotonic()
         summary = self.summary
 
-        def except_plan(exc: Exception):
-            status = getattr(exc, "exit_status", "fail")
-            if isinstance(exc, RunEngineControlException):
-                yield from bps.close_run(exit_status=status)
-            else:
-                yield from bps.close_run(exit_status="fail", reason=str(exc))
-
         uid = yield from bps.open_run(run_md)
         summary.run_uids.append(uid)
         try:
             yield from bpp.contingency_wrapper(
-                self._body(), except_plan=except_plan, else_plan=bps.close_run
+                self._body(), except_plan=close_run_after, else_plan=bps.close_run
             )
         finally:
             summary.elapsed_s = time.monotonic() - start

@@ -33,14 +33,14 @@ from typing import Any
 import numpy as np
 from bluesky import plan_stubs as bps
 from bluesky import preprocessors as bpp
-from bluesky.utils import FailedStatus, RunEngineControlException
+from bluesky.utils import FailedStatus
 
 import fastscan
 from fastscan.beamtime import fly_timing, segment_times
 from fastscan.fly import Segment
 from fastscan.motion import MotionModel
 from fastscan.plans.grid import Grid
-from fastscan.plans.steps import jsonable, model_info
+from fastscan.plans.steps import close_run_after, jsonable, model_info
 
 __all__ = [
     "FlyFault",
@@ -280,17 +280,11 @@ class _FlyScan:
         start = time.monotonic()
         summary = self.summary
 
-        def except_plan(exc: Exception):
-            if isinstance(exc, RunEngineControlException):
-                yield from bps.close_run(exit_status=getattr(exc, "exit_status", "abort"))
-            else:
-                yield from bps.close_run(exit_status="fail", reason=str(exc))
-
         uid = yield from bps.open_run(run_md)
         summary.run_uids.append(uid)
         try:
             yield from bpp.contingency_wrapper(
-                self._body(), except_plan=except_plan, else_plan=bps.close_run
+                self._body(), except_plan=close_run_after, else_plan=bps.close_run
             )
         finally:
             summary.elapsed_s = time.monotonic() - start

@@ -22,8 +22,8 @@ from bluesky.utils import RunEngineControlException, short_uid
 
 from fastscan.jsonsafe import to_jsonable
 
-__all__ = ["MoveError", "device_label", "explain", "jsonable", "measure", "model_info",
-           "motion_info", "move", "n_measured", "source_of"]  # fmt: skip
+__all__ = ["MoveError", "close_run_after", "device_label", "explain", "jsonable", "measure",
+           "model_info", "motion_info", "move", "n_measured", "source_of"]  # fmt: skip
 
 logger = logging.getLogger("fastscan.plans")
 
@@ -191,3 +191,18 @@ def n_measured(sampler: Any) -> int:
 def jsonable(value: Any) -> Any:
     """Run metadata as strict JSON values (see :func:`fastscan.jsonsafe.to_jsonable`)."""
     return to_jsonable(value)
+
+
+def close_run_after(exc: Exception):
+    """``except_plan`` for ``bpp.contingency_wrapper``: close the open run and say why.
+
+    A pause/stop/abort request keeps its own exit status; any other error closes the
+    run as failed with the error's text as the reason.
+    """
+    from bluesky import plan_stubs as bps
+    from bluesky.utils import RunEngineControlException
+
+    if isinstance(exc, RunEngineControlException):
+        yield from bps.close_run(exit_status=getattr(exc, "exit_status", "abort"))
+    else:
+        yield from bps.close_run(exit_status="fail", reason=str(exc))

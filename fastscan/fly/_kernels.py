@@ -11,14 +11,14 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _line_value(weights, axis, line, i):
     if axis == 0:
         return weights[line, i]
     return weights[i, line]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _kadane(weights, axis, line, n, penalty):
     """Max over intervals [a, b] of sum(w[a..b] - penalty): (best, a, b, sum of w over it)."""
     best = -np.inf
@@ -46,7 +46,7 @@ def _kadane(weights, axis, line, n, penalty):
     return best, best_a, best_b, best_w
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _best_interval(weights, axis, line, fixed, pixel_time, hint_a=-1, hint_b=-1):
     """Interval of one line with the most weight per second (Dinkelbach over Kadane).
 
@@ -79,7 +79,7 @@ def _best_interval(weights, axis, line, fixed, pixel_time, hint_a=-1, hint_b=-1)
     return ratio, best_a, best_b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _best_intervals(weights, axis, lines, fixed, pixel_time, ratio, start, end):
     """:func:`_best_interval` of each line in ``lines`` (seeded by ``start``/``end``)."""
     for j in range(lines.shape[0]):
@@ -90,7 +90,7 @@ def _best_intervals(weights, axis, lines, fixed, pixel_time, ratio, start, end):
         end[line] = b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _suppress(weights, planned, axis, line, a, b, reach, power):
     """Planning a segment on ``line`` over ``a..b``: lower the weight of the pixels it serves.
 
@@ -150,7 +150,7 @@ def _suppress(weights, planned, axis, line, a, b, reach, power):
     return lo, hi
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _axis_time(d, v, a):
     d = abs(d)
     if d == 0.0:
@@ -162,13 +162,13 @@ def _axis_time(d, v, a):
     return d / v + v / a
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _travel(d_row, d_col, stage):
     """Seconds both axes move together (slower decides); stage = (v_x, a_x, v_y, a_y)."""
     return max(_axis_time(d_col, stage[0], stage[1]), _axis_time(d_row, stage[2], stage[3]))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rates(ratio, start, end, axis, here_row, here_col, fixed, pixel_time, stage, out):
     """ERD per second of each line's best segment, the move to its nearer end included.
 
