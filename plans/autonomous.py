@@ -29,7 +29,6 @@ from fastscan.plans.grid import Grid
 from fastscan.plans.readables import PointInfo, SamplerSnapshot
 from fastscan.plans.steps import (
     MoveError,
-    close_run_after,
     device_label,
     explain,
     jsonable,
@@ -38,6 +37,7 @@ from fastscan.plans.steps import (
     motion_info,
     move,
     n_measured,
+    open_run_closing,
     source_of,
 )
 from fastscan.plans.timing import MotionEstimator
@@ -338,17 +338,10 @@ class _AutonomousScan:
         self.position: np.ndarray | None = None
 
     def plan(self, run_md: dict[str, Any]):
-        start = time.monotonic()
         summary = self.summary
-
-        uid = yield from bps.open_run(run_md)
-        summary.run_uids.append(uid)
         try:
-            yield from bpp.contingency_wrapper(
-                self._body(), except_plan=close_run_after, else_plan=bps.close_run
-            )
+            yield from open_run_closing(run_md, self._body(), summary)
         finally:
-            summary.elapsed_s = time.monotonic() - start
             summary.n_measured = n_measured(self.sampler)
             summary.coverage = float(self.sampler.coverage)
         return summary

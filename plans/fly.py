@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 from bluesky import plan_stubs as bps
-from bluesky import preprocessors as bpp
 from bluesky.utils import FailedStatus
 
 import fastscan
@@ -40,7 +39,7 @@ from fastscan.beamtime import fly_timing, segment_times
 from fastscan.fly import Segment
 from fastscan.motion import MotionModel
 from fastscan.plans.grid import Grid
-from fastscan.plans.steps import close_run_after, jsonable, model_info
+from fastscan.plans.steps import jsonable, model_info, open_run_closing
 
 __all__ = [
     "FlyFault",
@@ -277,17 +276,10 @@ class _FlyScan:
         )
 
     def plan(self, run_md: dict[str, Any]):
-        start = time.monotonic()
         summary = self.summary
-
-        uid = yield from bps.open_run(run_md)
-        summary.run_uids.append(uid)
         try:
-            yield from bpp.contingency_wrapper(
-                self._body(), except_plan=close_run_after, else_plan=bps.close_run
-            )
+            yield from open_run_closing(run_md, self._body(), summary)
         finally:
-            summary.elapsed_s = time.monotonic() - start
             summary.coverage = float(getattr(self.sampler, "coverage", 0.0))
             summary.stop_reason = getattr(self.sampler, "stop_reason", None)
         return summary

@@ -23,7 +23,8 @@ from bluesky.utils import RunEngineControlException, short_uid
 from fastscan.jsonsafe import to_jsonable
 
 __all__ = ["MoveError", "close_run_after", "device_label", "explain", "jsonable", "measure",
-           "model_info", "motion_info", "move", "n_measured", "source_of"]  # fmt: skip
+           "model_info", "motion_info", "move", "n_measured", "open_run_closing",
+           "source_of"]  # fmt: skip
 
 logger = logging.getLogger("fastscan.plans")
 
@@ -206,3 +207,25 @@ def close_run_after(exc: Exception):
         yield from bps.close_run(exit_status=getattr(exc, "exit_status", "abort"))
     else:
         yield from bps.close_run(exit_status="fail", reason=str(exc))
+
+
+def open_run_closing(run_md: dict[str, Any], body: Any, summary: Any):
+    """Open a run, run ``body`` in it and close it (failed/aborted runs say why).
+
+    ``summary`` gets the run uid appended to ``run_uids`` and ``elapsed_s`` set, also
+    when the body raises.
+    """
+    import time
+
+    from bluesky import plan_stubs as bps
+    from bluesky import preprocessors as bpp
+
+    start = time.monotonic()
+    uid = yield from bps.open_run(run_md)
+    summary.run_uids.append(uid)
+    try:
+        yield from bpp.contingency_wrapper(
+            body, except_plan=close_run_after, else_plan=bps.close_run
+        )
+    finally:
+        summary.elapsed_s = time.monotonic() - start
