@@ -1,4 +1,4 @@
-"""The ``fastscan`` command: ``simulate`` (replay), ``train`` (ERD model), ``serve``.
+"""The ``fastscan`` command: ``simulate`` (replay), ``evaluate`` (image sets), ``train``, ``serve``.
 
 Every expected failure (bad file, bad argument, bad model) prints one line
 ``fastscan: error: ...`` and exits with status 2.
@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sim.set_defaults(func=_run_simulate)
 
+    _add_evaluate_parser(commands)
+
     train = commands.add_parser(
         "train",
         help="rebuild the ERD model from generic images",
@@ -223,6 +225,85 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         add_serve_parser(commands)
     return parser
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or len(set(values)) != len(values) or min(values) < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected distinct comma-separated integers >= 0, got {text!r}"
+        )
+    return values
+
+
+def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
+    from fastscan.compare.evaluate import DEFAULT_SEEDS, DEFAULT_STRATEGIES
+
+    ev = commands.add_parser(
+        "evaluate",
+        help="score strategies on a whole image set over several seeds (honest evaluation)",
+        description="Replay every strategy on every image of a set for several seeds and score "
+        "NRMSE (IDW k=10 from the points chosen) at each coverage; write rows.csv, summary.csv "
+        "(mean, std, best static, ratios), verdicts.json, ratios.png and curves.png. Sets: test "
+        "(13 images; never tune on it), validation (tune here; WSe2 from --data when present), "
+        "wse2 (600 x 400 design image against FAST's published curve).",
+    )
+    ev.add_argument("--set", choices=("test", "validation", "wse2"), default="test")
+    ev.add_argument("--size", type=_positive_int, default=256, help="long side in pixels")
+    ev.add_argument(
+        "--seeds", type=_seed_list, default=",".join(map(str, DEFAULT_SEEDS)), metavar="S1,S2,..."
+    )
+    ev.add_argument("--coverages", type=_float_list, default="0.05,0.1,0.2,0.3")
+    ev.add_argument(
+        "--strategies", type=_strategy_list, default=",".join(DEFAULT_STRATEGIES),
+        help="comma-separated (default: %(default)s)",
+    )  # fmt: skip
+    ev.add_argument("--images", metavar="NAME,...", help="only these images of the set")
+    ev.add_argument("--batch-size", type=_positive_int, default=50)
+    ev.add_argument("--model", metavar="NAME|PATH", help="ERD model of the fast strategy")
+    ev.add_argument(
+        "--data", default="../shared/data", metavar="DIR",
+        help="folder with wse2_darkfield_600x400.tif and fast_reference.csv (default %(default)s)",
+    )  # fmt: skip
+    ev.add_argument("--out", metavar="DIR", help="default: fastscan-evaluate-<set>")
+    ev.add_argument("--jobs", type=_positive_int, default=1, help="worker processes")
+    ev.add_argument(
+        "--from-rows", metavar="CSV", help="no replay: summarise an existing rows.csv into --out"
+    )
+    ev.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    ev.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from fastscan.compare.evaluate import EvaluateConfig, run_evaluate
+
+    def listed(value, parse):
+        return tuple(value if isinstance(value, list) else parse(value))
+
+    config = EvaluateConfig(
+        set=args.set,
+        size=args.size,
+        seeds=listed(args.seeds, _seed_list),
+        coverages=listed(args.coverages, _float_list),
+        strategies=listed(args.strategies, _strategy_list),
+        images=None if args.images is None else tuple(n for n in args.images.split(",") if n),
+        batch_size=args.batch_size,
+        model=args.model,
+        data=args.data,
+        out=args.out,
+        jobs=args.jobs,
+        quiet=args.quiet,
+    )
+    if args.from_rows is not None:
+        from fastscan.compare.evaluate import summarize_rows
+
+        summarize_rows(args.from_rows, config)
+        return 0
+    run_evaluate(config)
+    return 0
 
 
 def _run_simulate(args: argparse.Namespace) -> int:

@@ -1,0 +1,301 @@
+"""Tables, CSVs and figures of ``fastscan evaluate`` (all computed from the rows)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastscan.compare.report import _COLOURS, _figure
+from fastscan.compare.verdicts import (
+    STATIC_STRATEGIES,
+    read_reference,
+    reference_verdicts,
+    summarize,
+    verdicts,
+    write_rows,
+)
+from fastscan.jsonsafe import dumps
+
+__all__ = ["format_summary", "plot_curves", "plot_ratios", "write_report", "write_summary"]
+
+_LEAD = "fast"  # the strategy the verdicts are about
+_REFERENCE_FILE = "fast_reference.csv"
+
+
+def _adaptive(summary: Sequence[Mapping[str, Any]]) -> list[str]:
+    names = [
+        k[len("ratio_") :]
+        for line in summary
+        for k in line
+        if k.startswith("ratio_") and not k.endswith(("_std", "_seeds"))
+    ]
+    return list(dict.fromkeys(names))
+
+
+def _plain_log_axis(ax: Any, ticks: Sequence[float] | None = None) -> None:
+    """Log y axis labelled with plain numbers (0.5, 1, 2), not powers of ten."""
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
+
+    ax.set_yscale("log")
+    if ticks is not None:
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _strategies(summary: Sequence[Mapping[str, Any]]) -> list[str]:
+    keys = (k for line in summary for k in line)
+    return list(dict.fromkeys(k[:-5] for k in keys if k.endswith("_mean") and k != "best_mean"))
+
+
+def write_summary(summary: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """summary.csv: one line per image and coverage (per-seed ratio lists left out)."""
+    columns = list(dict.fromkeys(k for line in summary for k in line if not k.endswith("_seeds")))
+    with Path(path).open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for line in summary:
+            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in line.items()})
+    return Path(path)
+
+
+def _pm(line: Mapping[str, Any], name: str) -> str:
+    if f"{name}_mean" not in line:
+        return "-"
+    return f"{line[f'{name}_mean']:.4f}±{line[f'{name}_std']:.4f}"
+
+
+def format_summary(
+    summary: Sequence[Mapping[str, Any]],
+    verdict: Mapping[str, Any] | None = None,
+    reference: Mapping[str, Any] | None = None,
+) -> str:
+    """Plain-text tables: NRMSE mean ± std per strategy, the ratio matrix, the verdicts."""
+    strategies = _strategies(summary)
+    lead = _LEAD if _LEAD in _adaptive(summary) else (_adaptive(summary) or [None])[0]
+    head = f"{'image':<21}{'cov':>5}" + "".join(f"{s:>17}" for s in strategies)
+    head += f"{'best static':>13}" + (f"{lead + '/best':>16}" if lead else "")
+    lines = ["NRMSE (IDW k=10 from the points chosen), mean±std over seeds", head, "-" * len(head)]
+    for line in summary:
+        text = f"{line['image']:<21}{line['coverage']:>5.0%}"
+        text += "".join(f"{_pm(line, s):>17}" for s in strategies)
+        text += f"{line.get('best_static', '-'):>13}"
+        if lead and f"ratio_{lead}" in line:
+            mark = "ok" if line[f"{lead}_le_best"] else "WORSE"
+            text += f"{line[f'ratio_{lead}']:>8.3f}±{line[f'ratio_{lead}_std']:.3f} {mark}"
+        lines.append(text)
+    if lead:
+        lines += ["", _ratio_matrix(summary, lead)]
+    if verdict:
+        lines += ["", *_verdict_lines(verdict)]
+    if reference:
+        lines += ["", *_reference_lines(reference)]
+    return "\n".join(lines)
+
+
+def _ratio_matrix(summary: Sequence[Mapping[str, Any]], lead: str) -> str:
+    coverages = sorted({line["coverage"] for line in summary})
+    head = f"{lead}/best static NRMSE ratio (< 1: {lead} better; x: worse)\n"
+    head += f"{'image':<21}{'kind':<12}" + "".join(f"{c:>16.0%}" for c in coverages)
+    rows = [head]
+    for image in dict.fromkeys(line["image"] for line in summary):
+        mine = {ln["coverage"]: ln for ln in summary if ln["image"] == image}
+        text = f"{image:<21}{next(iter(mine.values()))['kind']:<12}"
+        for c in coverages:
+            ln = mine.get(c, {})
+            if f"ratio_{lead}" in ln:
+                mark = " " if ln[f"{lead}_le_best"] else "x"
+                text += f"{ln[f'ratio_{lead}']:>9.3f}±{ln[f'ratio_{lead}_std']:.3f}{mark}"
+            else:
+                text += f"{'-':>16}"
+        rows.append(text)
+    return "\n".join(rows)
+
+
+def _verdict_lines(verdict: Mapping[str, Any]) -> list[str]:
+    name = verdict["strategy"]
+    lines = [f"verdicts ({name}, issue 12):"]
+    for coverage, v in verdict["every_image"].items():
+        status = "PASS" if v["pass"] else "FAIL"
+        fails = f"  worse on: {', '.join(v['failing'])}" if v["failing"] else ""
+        lines.append(
+            f"  {status}  at {float(coverage):.0%}: at or below the best static on "
+            f"{v['n_at_or_below']}/{v['n_images']} images{fails}"
+        )
+    m = verdict["median_win"]
+    lines.append(
+        f"  {'PASS' if m['pass'] else 'FAIL'}  median win over the best static at "
+        f"{m['coverage']:.0%}: {m['value']:.2f}x (target >= {m['target']:g}x)"
+    )
+    lines.append(f"  overall: {'PASS' if verdict['pass'] else 'FAIL'}")
+    return lines
+
+
+def _reference_lines(reference: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"{reference['image']}: {reference['strategy']} vs FAST (IDW), target "
+        f"<= {reference['factor']:g} x FAST"
+    ]
+    for coverage, v in reference["coverages"].items():
+        lines.append(
+            f"  {'PASS' if v['pass'] else 'FAIL'}  {float(coverage):.0%}: "
+            f"{v['mean']:.4f}±{v['std']:.4f} (FAST {v['reference']:.3f}, target {v['target']:.3f})"
+        )
+    lines.append(f"  overall: {'PASS' if reference['pass'] else 'FAIL'}")
+    return lines
+
+
+def plot_ratios(
+    summary: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    strategy: str = _LEAD,
+    title: str = "",
+) -> Path:
+    """fast / best-static NRMSE per image and coverage: seeds as dots, mean ± std as bars."""
+    import matplotlib.pyplot as plt
+
+    images = list(dict.fromkeys(line["image"] for line in summary))
+    coverages = sorted({line["coverage"] for line in summary})
+    fig, axes = _figure(1, size=1.0)
+    fig.set_size_inches(max(7.0, 0.75 * len(images) + 2.0), 4.8)
+    ax = axes[0][0]
+    width = 0.8 / max(len(coverages), 1)
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, len(coverages)))
+    for j, coverage in enumerate(coverages):
+        for i, image in enumerate(images):
+            line = next(
+                (ln for ln in summary if ln["image"] == image and ln["coverage"] == coverage), None
+            )
+            if line is None or f"ratio_{strategy}" not in line:
+                continue
+            x = i - 0.4 + width * (j + 0.5)
+            seeds = line[f"ratio_{strategy}_seeds"]
+            ax.plot([x + 0.04] * len(seeds), seeds, ".", color=colours[j], alpha=0.6, ms=3)
+            ax.errorbar(
+                x,
+                line[f"ratio_{strategy}"],
+                yerr=line[f"ratio_{strategy}_std"],
+                fmt="o",
+                color=colours[j],
+                ms=5,
+                capsize=2,
+                label=f"{coverage:.0%}" if i == 0 else None,
+            )
+    ax.axhline(1.0, color="k", lw=1.0)
+    ax.axhline(0.5, color="k", lw=0.8, ls="--")
+    ax.text(len(images) - 0.5, 1.0, " parity", va="bottom", ha="right", fontsize=8)
+    ax.text(len(images) - 0.5, 0.5, " 2x better", va="bottom", ha="right", fontsize=8)
+    _plain_log_axis(ax, (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0))
+    ax.set_xticks(range(len(images)))
+    ax.set_xticklabels(images, rotation=35, ha="right", fontsize=8)
+    ax.set_xlim(-0.6, len(images) - 0.4)
+    ax.set_ylabel(f"NRMSE {strategy} / best static  (lower is better)")
+    ax.grid(alpha=0.3, axis="y", which="both")
+    ax.legend(title="coverage", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    title = title or f"{strategy} vs the best static pattern per image (dots: seeds)"
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_curves(
+    summary: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    *,
+    reference: Mapping[float, float] | None = None,
+    factor: float = 0.8,
+) -> Path:
+    """NRMSE against coverage per image, mean ± std band per strategy (small multiples)."""
+    import matplotlib.pyplot as plt
+
+    images = list(dict.fromkeys(line["image"] for line in summary))
+    strategies = _strategies(summary)
+    n_cols = min(5, len(images))
+    n_rows = math.ceil(len(images) / n_cols)
+    fig, axes = _figure(n_cols, n_rows, size=2.6)
+    for ax, image in zip(axes.flat, images):
+        mine = sorted((ln for ln in summary if ln["image"] == image), key=lambda ln: ln["coverage"])
+        cov = np.array([100 * ln["coverage"] for ln in mine])
+        for name in strategies:
+            mean = np.array([ln.get(f"{name}_mean", np.nan) for ln in mine])
+            std = np.array([ln.get(f"{name}_std", np.nan) for ln in mine])
+            colour = _COLOURS.get(name)
+            ax.plot(cov, mean, "o-", ms=3, color=colour, label=name)
+            ax.fill_between(cov, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+        if reference and image == "wse2":
+            ref = sorted(reference.items())
+            ax.plot([100 * c for c, _ in ref], [v for _, v in ref], "k^:", ms=4, label="FAST")
+            ax.plot(
+                [100 * c for c, _ in ref],
+                [factor * v for _, v in ref],
+                "k--",
+                lw=0.8,
+                label=f"{factor:g} x FAST",
+            )
+        ax.set_title(f"{image} ({mine[0]['kind']})", fontsize=8)
+        _plain_log_axis(ax)
+        ax.grid(alpha=0.3, which="both")
+        ax.tick_params(labelsize=7)
+    for ax in axes.flat[len(images) :]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("coverage (%)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("NRMSE (IDW k=10)", fontsize=8)
+    axes.flat[0].legend(fontsize=6)
+    fig.suptitle("NRMSE vs coverage, mean ± std over seeds", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def write_report(
+    rows: Sequence[Mapping[str, Any]],
+    out: str | Path,
+    meta: Mapping[str, Any] | None = None,
+    *,
+    data: str | Path | None = None,
+) -> dict[str, Any]:
+    """Write rows.csv, summary.csv, verdicts.json, ratios.png and curves.png into ``out``.
+
+    ``data`` (the shared data folder, for the WSe2 set) adds the FAST reference
+    verdicts when it holds ``fast_reference.csv``. Returns the summary, the
+    verdicts, the text table and the figure names.
+    """
+    out = Path(out)
+    write_rows(rows, out / "rows.csv")
+    summary = summarize(rows, STATIC_STRATEGIES)
+    write_summary(summary, out / "summary.csv")
+    adaptive = _adaptive(summary)
+    coverages = sorted({line["coverage"] for line in summary})
+    verdict = verdicts(summary, strategy=adaptive[0], coverages=coverages) if adaptive else None
+    if _LEAD in adaptive:
+        verdict = verdicts(summary, strategy=_LEAD, coverages=coverages)
+    reference = ref_verdict = None
+    if data is not None and (Path(data) / _REFERENCE_FILE).is_file():
+        reference = read_reference(Path(data) / _REFERENCE_FILE)
+        ref_verdict = reference_verdicts(summary, reference, strategy=_LEAD)
+    figures = ["curves.png"]
+    plot_curves(summary, out / "curves.png", reference=reference)
+    if verdict is not None:
+        plot_ratios(summary, out / "ratios.png", strategy=verdict["strategy"])
+        figures.insert(0, "ratios.png")
+    result = {
+        "schema": "fastscan.evaluate/1",
+        **(meta or {}),
+        "verdicts": verdict,
+        "reference_verdicts": ref_verdict,
+        "summary": [{k: v for k, v in ln.items()} for ln in summary],
+    }
+    (out / "verdicts.json").write_text(dumps(result, indent=2))
+    text = format_summary(summary, verdict, ref_verdict)
+    return {**result, "text": text, "figures": figures}

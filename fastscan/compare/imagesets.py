@@ -1,0 +1,332 @@
+"""The validation and test image sets of the honest evaluation (issue 12).
+
+Training, validation and test are split **by image**. ``fastscan train`` fits on
+scikit-image camera, coins, moon, text, astronaut and the fastscan phantoms
+(flakes, particles, grains) with seeds 0 and 1. Everything may be tuned, swept
+and chosen on the :func:`validation_set`; nothing is ever chosen on the
+:func:`test_set`, which only gives the final figures (``fastscan evaluate --set
+test``).
+
+Every image is built offline and deterministically: scikit-image's bundled
+images (grey by luminance, alpha dropped, long side resized to ``size`` pixels
+with anti-aliasing, never enlarged, min-max scaled to [0, 100]) and generators
+seeded apart from the training ones. The count maps (``xrf-*``) are expected
+counts scaled by ``100 / max`` (zero stays zero); ``lowcount`` is the ``shapes``
+image as 4 to 100 expected counts (about 20 on average), each reading a seeded
+Poisson draw.
+
+Examples
+--------
+>>> from fastscan.compare.imagesets import test_set
+>>> images = test_set(size=64)
+>>> len(images), images["lowcount"].noise, images["grass"].kind
+(13, 'poisson', 'texture')
+>>> max(float(im.truth.max()) for im in images.values()) <= 100.0
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from fastscan.replay import SimulatedDetector
+
+__all__ = [
+    "SET_NAMES",
+    "TEST_SEED",
+    "TRAINING_IMAGES",
+    "TestImage",
+    "image_set",
+    "test_set",
+    "validation_set",
+    "wse2_image",
+]
+
+#: Seed of the generated test images (no training or validation generator uses it).
+TEST_SEED = 12
+#: What ``fastscan train`` fits on (for reference; never evaluated as held-out).
+TRAINING_IMAGES = (
+    "camera",
+    "coins",
+    "moon",
+    "text",
+    "astronaut",
+    "phantom flakes/particles/grains seeds 0, 1",
+)
+#: Names understood by :func:`image_set`.
+SET_NAMES = ("test", "validation", "wse2")
+#: The WSe2 design image in the shared data folder.
+WSE2_FILE = "wse2_darkfield_600x400.tif"
+_LOWCOUNT_FLOOR = 4.0  # expected counts of the lowcount substrate (mean about 20)
+
+
+@dataclass(frozen=True)
+class TestImage:
+    """One evaluation image: ground truth, a kind label and its detector noise.
+
+    ``truth`` is (H, W) float64, read-only: the noise-free image (expected
+    counts for a Poisson image). ``noise`` is a :class:`SimulatedDetector` noise
+    model ("none" or "poisson"); :meth:`detector` gives the detector of one
+    evaluation seed.
+    """
+
+    __test__ = False  # not a pytest class, despite the name
+
+    name: str
+    kind: str
+    truth: np.ndarray
+    noise: str = "none"
+    source: str = ""
+
+    def detector(self, seed: int | None = 0) -> SimulatedDetector:
+        """A detector over ``truth`` that answers only the pixels asked (noise seeded)."""
+        return SimulatedDetector(self.truth, noise=self.noise, seed=seed)
+
+
+def _frozen(image: np.ndarray) -> np.ndarray:
+    image = np.ascontiguousarray(image, dtype=np.float64)
+    image.flags.writeable = False
+    return image
+
+
+def _grey(image: np.ndarray, size: int | None) -> np.ndarray:
+    """Grey float image, long side resized to ``size`` (never enlarged), in [0, 100]."""
+    from skimage import color, transform
+
+    image = np.asarray(image)
+    if image.ndim == 3:
+        image = color.rgb2gray(image[..., :3])  # alpha dropped
+    image = image.astype(np.float64)
+    long_side = max(image.shape)
+    if size is not None and long_side > size:
+        shape = tuple(max(1, int(round(n * size / long_side))) for n in image.shape)
+        image = transform.resize(image, shape, anti_aliasing=True)
+    return _stretch(image)
+
+
+def _stretch(image: np.ndarray) -> np.ndarray:
+    """Min-max scaled to [0, 100] (clipped, so rounding never leaves the range)."""
+    low, high = float(image.min()), float(image.max())
+    return np.clip(100.0 * (image - low) / (high - low), 0.0, 100.0)
+
+
+def _counts(image: np.ndarray) -> np.ndarray:
+    """Expected counts scaled by ``100 / max`` (zero stays zero)."""
+    return np.clip(100.0 * image / float(image.max()), 0.0, 100.0)
+
+
+def _scan_shape(size: int) -> tuple[int, int]:
+    """Grid of the generated images: long side ``size``, 3:4 like a typical scan."""
+    return (int(round(0.75 * size)), int(size))
+
+
+def _shapes(size: int) -> np.ndarray:
+    """Flakes-like faceted shapes on a dark substrate (skimage random_shapes, seed 12)."""
+    from scipy import ndimage
+    from skimage.draw import random_shapes
+
+    shape = _scan_shape(size)
+    image, _ = random_shapes(
+        shape,
+        max_shapes=9,
+        min_shapes=5,
+        min_size=max(2, size // 10),
+        max_size=max(3, size // 3),
+        channel_axis=None,
+        intensity_range=(70, 230),
+        allow_overlap=True,
+        rng=TEST_SEED,
+    )
+    image = np.where(image == 255, 20, image).astype(np.float64)  # white background -> substrate
+    return _stretch(ndimage.gaussian_filter(image, 0.7))  # finite beam
+
+
+def _blobs(size: int) -> np.ndarray:
+    """Sparse particles: binary_blobs at a low volume fraction, blurred (seed 12)."""
+    from scipy import ndimage
+    from skimage.data import binary_blobs
+
+    shape = _scan_shape(size)
+    blobs = binary_blobs(length=size, blob_size_fraction=0.03, volume_fraction=0.04, rng=TEST_SEED)
+    image = ndimage.gaussian_filter(blobs[: shape[0], : shape[1]].astype(np.float64), 1.0)
+    return _counts(image + 0.02)
+
+
+def _xrf(size: int, element: str, seed: int = TEST_SEED) -> np.ndarray:
+    from fastscan.phantoms import make_xrf_maps
+
+    maps, names = make_xrf_maps(_scan_shape(size), seed=seed)
+    return _counts(maps[names.index(element)])
+
+
+def _lowcount(size: int) -> np.ndarray:
+    """``shapes`` as expected counts from 4 (substrate) to 100, about 20 on average."""
+    return _LOWCOUNT_FLOOR + (1.0 - _LOWCOUNT_FLOOR / 100.0) * _shapes(size)
+
+
+def _skimage(name: str) -> Callable[[int], np.ndarray]:
+    def build(size: int) -> np.ndarray:
+        from skimage import data
+
+        return _grey(getattr(data, name)(), size)
+
+    return build
+
+
+# name -> (kind, builder(size), noise, source)
+_TEST = {
+    "grass": ("texture", _skimage("grass"), "none", "skimage.data.grass"),
+    "rocket": ("natural", _skimage("rocket"), "none", "skimage.data.rocket"),
+    "chelsea": ("natural", _skimage("chelsea"), "none", "skimage.data.chelsea"),
+    "horse": ("binary", _skimage("horse"), "none", "skimage.data.horse"),
+    "retina": ("biomedical", _skimage("retina"), "none", "skimage.data.retina"),
+    "microaneurysms": ("biomedical", _skimage("microaneurysms"), "none",
+                       "skimage.data.microaneurysms (102 px)"),
+    "logo": ("graphic", _skimage("logo"), "none", "skimage.data.logo"),
+    "immunohistochemistry": ("histology", _skimage("immunohistochemistry"), "none",
+                             "skimage.data.immunohistochemistry"),
+    "shapes": ("flakes", _shapes, "none", "skimage.draw.random_shapes, seed 12"),
+    "blobs": ("particles", _blobs, "none", "skimage.data.binary_blobs 4 %, seed 12"),
+    "xrf-cu": ("xrf", lambda size: _xrf(size, "Cu"), "none", "make_xrf_maps seed 12, Cu trace"),
+    "xrf-ti": ("xrf", lambda size: _xrf(size, "Ti"), "none", "make_xrf_maps seed 12, Ti grains"),
+    "lowcount": ("lowcount", _lowcount, "poisson",
+                 "shapes as 4-100 counts (mean ~20), Poisson readings"),
+}  # fmt: skip
+
+
+def _phantom(name: str, seed: int) -> Callable[[int], np.ndarray]:
+    def build(size: int) -> np.ndarray:
+        from fastscan.phantoms import make_phantom
+
+        return np.clip(100.0 * make_phantom(name, _scan_shape(size), seed=seed), 0.0, 100.0)
+
+    return build
+
+
+_VALIDATION = {
+    **{
+        name: (kind, _skimage(name), "none", f"skimage.data.{name}")
+        for name, kind in (
+            ("brick", "texture"),
+            ("cell", "biomedical"),
+            ("clock", "natural"),
+            ("page", "graphic"),
+            ("coffee", "natural"),
+            ("gravel", "texture"),
+            ("shepp_logan_phantom", "graphic"),
+            ("hubble_deep_field", "particles"),
+        )
+    },
+    **{
+        f"{name}-100": (kind, _phantom(name, 100), "none", f"fastscan phantom {name}, seed 100")
+        for name, kind in (("flakes", "flakes"), ("particles", "particles"), ("grains", "texture"))
+    },
+    "xrf-cu-1000": ("xrf", lambda size: _xrf(size, "Cu", seed=1000), "none",
+                    "make_xrf_maps seed 1000, Cu trace"),
+    "xrf-ti-1000": ("xrf", lambda size: _xrf(size, "Ti", seed=1000), "none",
+                    "make_xrf_maps seed 1000, Ti grains"),
+}  # fmt: skip
+
+
+def _check_size(size: int | None) -> None:
+    if size is not None and (int(size) != size or size < 32):
+        raise ValueError(f"size must be an integer >= 32 (pixels of the long side), got {size!r}")
+
+
+def _build(table: dict, size: int, names: tuple[str, ...] | None) -> dict[str, TestImage]:
+    unknown = [n for n in (names or ()) if n not in table]
+    if unknown:
+        raise ValueError(f"unknown image {unknown[0]!r}; choose from {', '.join(table)}")
+    images = {}
+    for name, (kind, build, noise, source) in table.items():
+        if names is None or name in names:
+            truth = build(int(size))
+            images[name] = TestImage(name, kind, _frozen(truth), noise, source)
+    return images
+
+
+def test_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str, TestImage]:
+    """The 13 test images (or those ``names``), long side ``size`` pixels.
+
+    Never tune, sweep or choose anything on these; they give the final figures only.
+
+    Parameters
+    ----------
+    size : int
+        Long side in pixels (>= 32); scikit-image images are never enlarged.
+    names : tuple of str, optional
+        A subset, by name.
+
+    Returns
+    -------
+    dict name -> :class:`TestImage`, in the documented order.
+
+    Examples
+    --------
+    >>> images = test_set(size=64, names=("horse", "xrf-cu"))
+    >>> {n: (im.kind, im.truth.shape) for n, im in images.items()}
+    {'horse': ('binary', (52, 64)), 'xrf-cu': ('xrf', (48, 64))}
+    """
+    _check_size(size)
+    return _build(_TEST, size, names)
+
+
+test_set.__test__ = False  # type: ignore[attr-defined]  # a builder, not a pytest test
+
+
+def wse2_image(data: str | Path) -> TestImage:
+    """The WSe2 dark-field image (600 x 400, native values) from the folder ``data``."""
+    import tifffile
+
+    path = Path(data) / WSE2_FILE
+    if not path.is_file():
+        raise ValueError(f"WSe2 image not found: {str(path)!r} (give --data, the shared data)")
+    truth = tifffile.imread(path).astype(np.float64)
+    return TestImage("wse2", "design", _frozen(truth), "none", str(path))
+
+
+def validation_set(
+    size: int = 256, data: str | Path | None = None, names: tuple[str, ...] | None = None
+) -> dict[str, TestImage]:
+    """The validation images: tune, sweep and choose on these freely.
+
+    WSe2 (resized like the others) comes first when ``data`` holds it; then
+    scikit-image brick, cell, clock, page, coffee, gravel, shepp_logan_phantom,
+    hubble_deep_field, the phantoms flakes/particles/grains with seed 100 and
+    the XRF Cu and Ti maps with seed 1000.
+
+    Examples
+    --------
+    >>> sorted(validation_set(size=64, names=("brick", "flakes-100")))
+    ['brick', 'flakes-100']
+    """
+    _check_size(size)
+    images = {}
+    if data is not None and (Path(data) / WSE2_FILE).is_file() and (not names or "wse2" in names):
+        wse2 = wse2_image(data)
+        images["wse2"] = TestImage(
+            "wse2", "design", _frozen(_grey(wse2.truth, size)), "none", wse2.source
+        )
+    rest = None if names is None else tuple(n for n in names if n != "wse2")
+    if names is None or rest:
+        images.update(_build(_VALIDATION, size, rest))
+    return images
+
+
+def image_set(
+    name: str, size: int = 256, data: str | Path | None = None, names: tuple[str, ...] | None = None
+) -> dict[str, TestImage]:
+    """One set by name: "test", "validation" or "wse2" (native 600 x 400 from ``data``)."""
+    if name == "test":
+        return test_set(size, names)
+    if name == "validation":
+        return validation_set(size, data, names)
+    if name == "wse2":
+        if data is None:
+            raise ValueError("the wse2 set needs the shared data folder (--data)")
+        return {"wse2": wse2_image(data)}
+    raise ValueError(f"unknown image set {name!r}; choose from {', '.join(SET_NAMES)}")
