@@ -185,3 +185,13 @@ def test_docstring_examples(name):
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_worker_rebuilds_its_image_by_name_and_scores_the_same():
+    from fastscan.compare.evaluate import EvaluateConfig, _worker
+
+    config = EvaluateConfig(size=40, seeds=(3,), coverages=(0.1,), strategies=("halton",))
+    images = test_set(size=40, names=("logo",))
+    here = evaluate_images(images, strategies=("halton",), seeds=(3,), coverages=(0.1,))
+    there = _worker(config, "logo", 3)
+    assert [r["nrmse"] for r in there] == [r["nrmse"] for r in here] and len(here) == 1
