@@ -37,13 +37,12 @@ def _adaptive(summary: Sequence[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _plain_log_axis(ax: Any, ticks: Sequence[float] | None = None) -> None:
-    """Log y axis labelled with plain numbers (0.5, 1, 2), not powers of ten."""
-    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
+def _plain_log_axis(ax: Any) -> None:
+    """Log y axis with ticks at 1, 2, 5 x 10^n labelled as plain numbers (0.05, 0.1, 0.2)."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log")
-    if ticks is not None:
-        ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
@@ -157,7 +156,12 @@ def plot_ratios(
     strategy: str = _LEAD,
     title: str = "",
 ) -> Path:
-    """fast / best-static NRMSE per image and coverage: seeds as dots, mean ± std as bars."""
+    """fast / best-static NRMSE per image and coverage.
+
+    A marker is the ratio of the mean NRMSEs (what the verdicts use), the dots
+    the per-seed ratios (same seed for both), the bar their range. The shaded
+    band above 1 is worse than the best static pattern.
+    """
     import matplotlib.pyplot as plt
 
     images = list(dict.fromkeys(line["image"] for line in summary))
@@ -176,29 +180,30 @@ def plot_ratios(
                 continue
             x = i - 0.4 + width * (j + 0.5)
             seeds = line[f"ratio_{strategy}_seeds"]
-            ax.plot([x + 0.04] * len(seeds), seeds, ".", color=colours[j], alpha=0.6, ms=3)
-            ax.errorbar(
-                x,
-                line[f"ratio_{strategy}"],
-                yerr=line[f"ratio_{strategy}_std"],
-                fmt="o",
-                color=colours[j],
-                ms=5,
-                capsize=2,
-                label=f"{coverage:.0%}" if i == 0 else None,
-            )
+            positive = [v for v in seeds if v > 0]  # a perfect seed has no place on a log axis
+            ax.plot([x + 0.05] * len(positive), positive, ".", color=colours[j], alpha=0.6, ms=3)
+            if positive:
+                ax.vlines(x, min(positive), max(positive), color=colours[j], lw=1.2)
+            ax.plot(x, max(line[f"ratio_{strategy}"], 1e-9), "o", color=colours[j], ms=5,
+                    label=f"{coverage:.0%}" if i == 0 else None)  # fmt: skip
+    ax.axhspan(1.0, 1e3, color="C3", alpha=0.07, lw=0)
     ax.axhline(1.0, color="k", lw=1.0)
     ax.axhline(0.5, color="k", lw=0.8, ls="--")
     ax.text(len(images) - 0.5, 1.0, " parity", va="bottom", ha="right", fontsize=8)
     ax.text(len(images) - 0.5, 0.5, " 2x better", va="bottom", ha="right", fontsize=8)
-    _plain_log_axis(ax, (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 3.0))
+    _plain_log_axis(ax)
+    positive = [v for ln in summary for v in ln.get(f"ratio_{strategy}_seeds", ()) if v > 0]
+    ax.set_ylim(0.8 * min(positive, default=0.5), 1.25 * max(max(positive, default=1.0), 1.0))
     ax.set_xticks(range(len(images)))
     ax.set_xticklabels(images, rotation=35, ha="right", fontsize=8)
     ax.set_xlim(-0.6, len(images) - 0.4)
     ax.set_ylabel(f"NRMSE {strategy} / best static  (lower is better)")
     ax.grid(alpha=0.3, axis="y", which="both")
     ax.legend(title="coverage", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    title = title or f"{strategy} vs the best static pattern per image (dots: seeds)"
+    title = title or (
+        f"{strategy} vs the best static pattern per image "
+        "(marker: ratio of means; dots and bar: seeds)"
+    )
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -213,7 +218,7 @@ def plot_curves(
     reference: Mapping[float, float] | None = None,
     factor: float = 0.8,
 ) -> Path:
-    """NRMSE against coverage per image, mean ± std band per strategy (small multiples)."""
+    """NRMSE against coverage per image: mean per strategy, band from min to max over seeds."""
     import matplotlib.pyplot as plt
 
     images = list(dict.fromkeys(line["image"] for line in summary))
@@ -226,10 +231,11 @@ def plot_curves(
         cov = np.array([100 * ln["coverage"] for ln in mine])
         for name in strategies:
             mean = np.array([ln.get(f"{name}_mean", np.nan) for ln in mine])
-            std = np.array([ln.get(f"{name}_std", np.nan) for ln in mine])
+            low = np.array([ln.get(f"{name}_min", np.nan) for ln in mine])
+            high = np.array([ln.get(f"{name}_max", np.nan) for ln in mine])
             colour = _COLOURS.get(name)
             ax.plot(cov, mean, "o-", ms=3, color=colour, label=name)
-            ax.fill_between(cov, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+            ax.fill_between(cov, low, high, color=colour, alpha=0.2, lw=0)
         if reference and image == "wse2":
             ref = sorted(reference.items())
             ax.plot([100 * c for c, _ in ref], [v for _, v in ref], "k^:", ms=4, label="FAST")
@@ -251,7 +257,7 @@ def plot_curves(
     for ax in axes[:, 0]:
         ax.set_ylabel("NRMSE (IDW k=10)", fontsize=8)
     axes.flat[0].legend(fontsize=6)
-    fig.suptitle("NRMSE vs coverage, mean ± std over seeds", fontsize=10)
+    fig.suptitle("NRMSE vs coverage: mean over seeds, band from best to worst seed", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

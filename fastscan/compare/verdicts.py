@@ -134,6 +134,7 @@ def summarize(
         line["n_seeds"] = min(len(seeds) for seeds in by_strategy.values())
         for name, seeds in by_strategy.items():
             line[f"{name}_mean"], line[f"{name}_std"] = _mean_std(list(seeds.values()))
+            line[f"{name}_min"], line[f"{name}_max"] = min(seeds.values()), max(seeds.values())
         present = [s for s in statics if s in by_strategy]
         if present:
             best = min(present, key=lambda s: line[f"{s}_mean"])
