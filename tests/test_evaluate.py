@@ -195,3 +195,17 @@ def test_a_worker_rebuilds_its_image_by_name_and_scores_the_same():
     here = evaluate_images(images, strategies=("halton",), seeds=(3,), coverages=(0.1,))
     there = _worker(config, "logo", 3)
     assert [r["nrmse"] for r in there] == [r["nrmse"] for r in here] and len(here) == 1
+
+
+def test_idw_from_points_equals_the_core_idw_even_far_from_every_point():
+    from fastscan.compare.evaluate import idw_from_points
+    from fastscan.reconstruction import idw_reconstruction
+
+    rng = np.random.default_rng(5)
+    mask = np.zeros((60, 90), bool)
+    mask[rng.integers(0, 15, 300), rng.integers(0, 20, 300)] = True  # one corner only
+    mask[rng.integers(0, 60, 40), rng.integers(0, 90, 40)] = True
+    values = np.where(mask, rng.normal(size=mask.shape), 0.0)
+    points = np.argwhere(mask)
+    expected = idw_reconstruction(mask.shape, points, values[mask], k=10)
+    assert np.array_equal(idw_from_points(mask, values), expected)
