@@ -225,7 +225,7 @@ def plot_curves(
     strategies = _strategies(summary)
     n_cols = min(5, len(images))
     n_rows = math.ceil(len(images) / n_cols)
-    fig, axes = _figure(n_cols, n_rows, size=2.6)
+    fig, axes = _figure(n_cols, n_rows, size=4.0 if len(images) == 1 else 2.6)
     for ax, image in zip(axes.flat, images):
         mine = sorted((ln for ln in summary if ln["image"] == image), key=lambda ln: ln["coverage"])
         cov = np.array([100 * ln["coverage"] for ln in mine])
@@ -257,7 +257,7 @@ def plot_curves(
     for ax in axes[:, 0]:
         ax.set_ylabel("NRMSE (IDW k=10)", fontsize=8)
     axes.flat[0].legend(fontsize=6)
-    fig.suptitle("NRMSE vs coverage: mean over seeds, band from best to worst seed", fontsize=10)
+    fig.suptitle("NRMSE vs coverage (mean over seeds; band: seed range)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
