@@ -115,3 +115,21 @@ def test_structure_level_survives_save_and_load(tmp_path):
         sampler.ingest(expected, values)
         loaded.ingest(expected, values)
         np.testing.assert_array_equal(loaded.erd, sampler.erd)
+
+
+@pytest.mark.parametrize("combine", ["features", "erd"])
+def test_channels_go_through_the_same_shaping(combine):
+    texture = _texture()
+    maps = np.stack([texture, 100.0 - texture])  # two channels of one texture
+    sampler = Sampler(
+        texture.shape, batch_size=30, seed=1, change_tolerance=None, channel_combine=combine
+    )
+    single = Sampler(texture.shape, batch_size=30, seed=1, change_tolerance=None)
+    for _ in range(3):
+        for s, readings in ((sampler, maps), (single, maps[:1])):
+            points = s.suggest()
+            s.ingest(points, readings[:, points[:, 0], points[:, 1]].T)
+    # the mirrored channel has the same gradients: the same structure level as one channel
+    assert sampler._gini == pytest.approx(single._gini)
+    assert sampler._exponents == pytest.approx(single._exponents)
+    assert sampler._exponents[1] > 0
