@@ -35,29 +35,32 @@ _OFFSET_MAX = 127  # largest |d_row| or |d_col| an int8 offset holds
 
 
 @njit(cache=True, nogil=True)
-def _key(dr, dc):
-    """Sort key of offset (dr, dc): d**2, then d_row, then d_col (|dr|, |dc| < 2**15)."""
-    return ((dr * dr + dc * dc) << 32) | ((dr + 32768) << 16) | (dc + 32768)
+def _before(dr, dc, d2, er, ec):
+    """True if offset (dr, dc) of squared length d2 sorts before offset (er, ec)."""
+    e2 = er * er + ec * ec
+    if d2 != e2:
+        return d2 < e2
+    return dr < er or (dr == er and dc < ec)
 
 
 @njit(cache=True, nogil=True)
 def _insert(offsets, valid, p, dr, dc):
     """Put offset (dr, dc) into pixel p's sorted list if it beats the k-th entry."""
-    if dr > 127 or dr < -127 or dc > 127 or dc < -127:
+    if dr > _OFFSET_MAX or dr < -_OFFSET_MAX or dc > _OFFSET_MAX or dc < -_OFFSET_MAX:
         valid[p] = False  # an int8 cannot hold it: the pixel is searched from now on
         return
     k = offsets.shape[1]
-    key = _key(np.int64(dr), np.int64(dc))
-    last = _key(np.int64(offsets[p, k - 1, 0]), np.int64(offsets[p, k - 1, 1]))
-    if key >= last:
+    d2 = dr * dr + dc * dc
+    if not _before(dr, dc, d2, np.int64(offsets[p, k - 1, 0]), np.int64(offsets[p, k - 1, 1])):
         return
     pos = k - 1
     while pos > 0:
-        prev = _key(np.int64(offsets[p, pos - 1, 0]), np.int64(offsets[p, pos - 1, 1]))
-        if prev <= key:
+        er = np.int64(offsets[p, pos - 1, 0])
+        ec = np.int64(offsets[p, pos - 1, 1])
+        if not _before(dr, dc, d2, er, ec):
             break
-        offsets[p, pos, 0] = offsets[p, pos - 1, 0]
-        offsets[p, pos, 1] = offsets[p, pos - 1, 1]
+        offsets[p, pos, 0] = er
+        offsets[p, pos, 1] = ec
         pos -= 1
     offsets[p, pos, 0] = dr
     offsets[p, pos, 1] = dc
@@ -88,14 +91,22 @@ def _affected_merge(mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, off
             for tc in range(tc_lo, tc_hi + 1):
                 c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
                 gap_c = max(c_first - c0, 0, c0 - c_last)
-                if np.sqrt(gap_r * gap_r + gap_c * gap_c) > tile_dk[tr, tc]:
+                bound = tile_dk[tr, tc]
+                if np.sqrt(gap_r * gap_r + gap_c * gap_c) > bound:
                     continue
+                # squared distances are integers and d_k = sqrt(an integer): comparing
+                # d2 <= d_k**2 + 0.5 is the same test as sqrt(d2) <= d_k, without the sqrt
+                bound2 = bound * bound + 0.5
                 for r in range(r_first, r_last + 1):
+                    dr2 = (r - r0) * (r - r0)
+                    if dr2 + gap_c * gap_c > bound2:
+                        continue
                     for c in range(c_first, c_last + 1):
-                        if mask[r, c]:
+                        d2 = dr2 + (c - c0) * (c - c0)
+                        if d2 > bound2 or mask[r, c]:
                             continue
-                        d = np.sqrt((r - r0) * (r - r0) + (c - c0) * (c - c0))
-                        if d > dk[r, c]:
+                        dk_here = dk[r, c]
+                        if d2 > dk_here * dk_here + 0.5:
                             continue
                         p = r * n_cols + c
                         if new and valid[p]:
@@ -115,7 +126,7 @@ def _affected_merge(mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, off
 
 
 @njit(cache=True, nogil=True)
-def _gather(offsets, n_cols, rows, cols, out_rows, out_cols, out_dist):
+def _gather(offsets, n_cols, rows, cols, out_rows, out_cols, out_dist, dist):
     """Neighbour rows, cols and distances of pixels (rows, cols) from their lists."""
     k = offsets.shape[1]
     for i in range(rows.shape[0]):
@@ -125,7 +136,96 @@ def _gather(offsets, n_cols, rows, cols, out_rows, out_cols, out_dist):
             dc = np.int64(offsets[p, j, 1])
             out_rows[i, j] = rows[i] + dr
             out_cols[i, j] = cols[i] + dc
-            out_dist[i, j] = np.sqrt(np.float64(dr * dr + dc * dc))
+            out_dist[i, j] = dist[dr * dr + dc * dc]
+
+
+def _distance_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every squared offset d2 an int8 pair can have: ``d = sqrt(d2)``, ``d * d`` and
+    ``1 / (d * d)``, each computed as the search-based kernels compute it (same bits)."""
+    d2 = np.arange(2 * _OFFSET_MAX * _OFFSET_MAX + 1, dtype=np.float64)
+    dist = np.sqrt(d2)
+    squared = dist * dist
+    with np.errstate(divide="ignore"):
+        weight = 1.0 / squared
+    return dist, squared, weight
+
+
+_DIST, _SQUARED, _WEIGHT = _distance_tables()
+
+
+@njit(cache=True, nogil=True)
+def _idw_update(offsets, n_cols, values, recon, dk, rows, cols, dist, weight):
+    """IDW estimate of each pixel from its list, written to ``recon`` (and its k-th
+    distance to ``dk``) exactly as ``features._idw`` computes it; returns sum |change|."""
+    k = offsets.shape[1]
+    change = 0.0
+    for i in range(rows.shape[0]):
+        r, c = rows[i], cols[i]
+        p = r * n_cols + c
+        num = 0.0
+        den = 0.0
+        d2 = 0
+        for j in range(k):
+            dr = np.int64(offsets[p, j, 0])
+            dc = np.int64(offsets[p, j, 1])
+            d2 = dr * dr + dc * dc
+            w = weight[d2]
+            num += w * values[r + dr, c + dc]
+            den += w
+        estimate = num / den
+        change += abs(estimate - recon[r, c])
+        recon[r, c] = estimate
+        dk[r, c] = dist[d2]
+    return change
+
+
+@njit(cache=True, nogil=True)
+def _features(offsets, n_cols, values, recon, rows, cols, rho, area_term, scale, out, tables):
+    """The six SLADS features from the lists, exactly as ``features._features``."""
+    dist, squared, weight = tables
+    k = offsets.shape[1]
+    n_rows = recon.shape[0]
+    for i in range(rows.shape[0]):
+        r, c = rows[i], cols[i]
+        p = r * n_cols + c
+        estimate = recon[r, c]
+        den = 0.0
+        for j in range(k):
+            dr = np.int64(offsets[p, j, 0])
+            dc = np.int64(offsets[p, j, 1])
+            den += weight[dr * dr + dc * dc]
+        weighted_abs = 0.0
+        sum_sq = 0.0
+        n_close = 0
+        for j in range(k):
+            dr = np.int64(offsets[p, j, 0])
+            dc = np.int64(offsets[p, j, 1])
+            d2 = dr * dr + dc * dc
+            dev = values[r + dr, c + dc] - estimate
+            weighted_abs += abs(dev) / (squared[d2] * den)
+            sum_sq += dev * dev
+            if dist[d2] <= rho:
+                n_close += 1
+        if c == 0:
+            g_col = recon[r, 1] - recon[r, 0]
+        elif c == n_cols - 1:
+            g_col = recon[r, c] - recon[r, c - 1]
+        else:
+            g_col = 0.5 * (recon[r, c + 1] - recon[r, c - 1])
+        if r == 0:
+            g_row = recon[1, c] - recon[0, c]
+        elif r == n_rows - 1:
+            g_row = recon[r, c] - recon[r - 1, c]
+        else:
+            g_row = 0.5 * (recon[r + 1, c] - recon[r - 1, c])
+        dr0 = np.int64(offsets[p, 0, 0])
+        dc0 = np.int64(offsets[p, 0, 1])
+        out[i, 0] = scale * weighted_abs
+        out[i, 1] = scale * np.sqrt(sum_sq)
+        out[i, 2] = dist[dr0 * dr0 + dc0 * dc0]
+        out[i, 3] = area_term / (1.0 + n_close)
+        out[i, 4] = scale * abs(g_col)
+        out[i, 5] = scale * abs(g_row)
 
 
 @njit(cache=True, nogil=True)
@@ -138,7 +238,7 @@ def _store(offsets, valid, n_cols, rows, cols, nbr_rows, nbr_cols):
         for j in range(k):
             dr = nbr_rows[i, j] - rows[i]
             dc = nbr_cols[i, j] - cols[i]
-            if dr > 127 or dr < -127 or dc > 127 or dc < -127:
+            if dr > _OFFSET_MAX or dr < -_OFFSET_MAX or dc > _OFFSET_MAX or dc < -_OFFSET_MAX:
                 fits = False
                 break
             offsets[p, j, 0] = dr
@@ -216,8 +316,48 @@ class NeighborLists:
         out_rows = np.empty((n, self.k), np.int64)
         out_cols = np.empty((n, self.k), np.int64)
         out_dist = np.empty((n, self.k), np.float64)
-        _gather(self.offsets, self.shape[1], rows, cols, out_rows, out_cols, out_dist)
+        _gather(self.offsets, self.shape[1], rows, cols, out_rows, out_cols, out_dist, _DIST)
         return out_rows, out_cols, out_dist
+
+    def update_recon(
+        self, values: np.ndarray, recon: np.ndarray, dk: np.ndarray, pixels: np.ndarray
+    ) -> float:
+        """Write the IDW estimate (and k-th distance) of ``pixels`` into ``recon`` (and
+        ``dk``), as :func:`fastscan.features.idw_estimate`; returns the L1 change."""
+        rows, cols = _split(pixels)
+        return float(
+            _idw_update(self.offsets, self.shape[1], values, recon, dk, rows, cols, _DIST, _WEIGHT)
+        )
+
+    def features(
+        self,
+        values: np.ndarray,
+        recon: np.ndarray,
+        pixels: np.ndarray,
+        *,
+        rho: float,
+        scale: float,
+        sparsity_area: float,
+    ) -> np.ndarray:
+        """(n, 6) SLADS features of ``pixels``, as :func:`fastscan.features.slads_features`."""
+        rows, cols = _split(pixels)
+        if recon.shape[0] < 2 or recon.shape[1] < 2:
+            raise ValueError(f"image must be at least 2 x 2, got {recon.shape}")
+        out = np.empty((len(rows), 6))
+        _features(
+            self.offsets,
+            self.shape[1],
+            values,
+            recon,
+            rows,
+            cols,
+            float(rho),
+            float(sparsity_area),
+            float(scale),
+            out,
+            (_DIST, _SQUARED, _WEIGHT),
+        )
+        return out
 
     def affected_merge(
         self,

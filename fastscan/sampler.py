@@ -48,7 +48,7 @@ from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_f
 from fastscan.neighbors import MAX_SIDE, CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
-from fastscan.route import KICKS_PER_POINT, MotionModel, plan_route
+from fastscan.route import MotionModel, plan_route
 from fastscan.selection import TileMax, select_batch, select_batch_motion
 from fastscan.stopping import StopRule
 
@@ -65,9 +65,11 @@ _CELL_DENSITY = 0.03  # below this coverage local updates find neighbours with a
 # stored neighbour lists (2 k + 1 bytes a pixel) turn a local update's neighbour search
 # into a merge; kept for k up to this (33 bytes a pixel, about four float64 grids)
 _LISTS_MAX_K = 16
-# route effort per batch: 50 + 2 n kicks (plan_route's default is 150 + 2 n); on ERD
-# batches of 50 at 1-6 % coverage the routes are 0.1-0.3 % slower and cost 1.2 ms less
-_ROUTE_KICKS_MIN = 50
+# route effort per batch: n kicks (plan_route's default is 150 + 2 n); on ERD batches of
+# 50 at 1-4 % coverage of the WSe2 image the moves take 0.2 % longer than with 50 + 2 n
+# kicks and the route costs 1.0 ms less (benchmarks/bench_latency.py --route)
+_ROUTE_KICKS_MIN = 0
+_ROUTE_KICKS_PER_POINT = 1
 
 
 class Sampler:
@@ -369,7 +371,7 @@ class Sampler:
         xy = np.stack([points[:, 1] * x_step, points[:, 0] * y_step], 1).astype(float)
         start = self.position
         start_xy = None if start is None else np.array([start[1] * x_step, start[0] * y_step])
-        kicks = _ROUTE_KICKS_MIN + KICKS_PER_POINT * len(points)
+        kicks = _ROUTE_KICKS_MIN + _ROUTE_KICKS_PER_POINT * len(points)
         return plan_route(xy, start_xy, motion=self.motion, seed=self.seed, max_kicks=kicks)
 
     def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
@@ -504,6 +506,20 @@ class Sampler:
             self._lists = NeighborLists(self.shape, self.k)
         return self._lists
 
+    def _lists_ready(self, region: np.ndarray) -> bool:
+        """True if every pixel of ``region`` has a stored list (searching the missing ones
+        first; a pixel with a neighbour beyond the lists' reach leaves it False)."""
+        lists = self._lists
+        if lists is None:
+            return False
+        valid = lists.valid_of(region)
+        if valid.all():
+            return True
+        missing = region[~valid]
+        found = self._knn(missing, bounded=True)
+        lists.store(missing, found[0], found[1])
+        return bool(lists.valid_of(missing).all())
+
     def _region_knn(self, region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """k nearest measured pixels of ``region`` from the lists; searched where invalid.
 
@@ -583,13 +599,18 @@ class Sampler:
                     for c in used
                 ]
             )
-        erd = self.model.predict(features)  # a new float64 array: safe to add to in place
-        if self.tie_break > 0:
-            erd += self.tie_break * analytic_rd(features)
+        erd = self._predict(features)
         if len(erd) > len(pixels):  # one ERD per channel, summed with the gains
             gains = self._gains[used] / self._gains[used].sum()
             erd = gains @ erd.reshape(len(used), len(pixels))
         self._erd[pixels[:, 0], pixels[:, 1]] = erd
+
+    def _predict(self, features: np.ndarray) -> np.ndarray:
+        """The model's ERD of each feature row, plus the analytic tie-break."""
+        erd = self.model.predict(features)  # a new float64 array: safe to add to in place
+        if self.tie_break > 0:
+            erd += self.tie_break * analytic_rd(features)
+        return erd
 
     def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:
         """Update exactly what the changed pixels can change; returns the (C,) L1 recon change.
@@ -625,7 +646,20 @@ class Sampler:
         region = _update.dilate_unmeasured(
             self._mask, np.concatenate([affected, changed]), self._touched
         )
-        if len(region):
+        if len(region) and self.n_channels == 1 and self._lists_ready(region):
+            # one channel, every list stored: read the neighbours straight from the lists
+            change[0] += lists.update_recon(self._values[0], self._recon[0], self._dk, region)
+            features = lists.features(
+                self._values[0],
+                self._recon[0],
+                region,
+                rho=self._rho,
+                scale=float(self._scale[0]),
+                sparsity_area=self._sparsity_area,
+            )
+            self._erd[region[:, 0], region[:, 1]] = self._predict(features)
+            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
+        elif len(region):
             old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
             nbr = self._update_recon(region, nbr=self._region_knn(region))
             change += np.abs(self._recon[:, region[:, 0], region[:, 1]] - old).sum(1)

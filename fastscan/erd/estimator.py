@@ -31,6 +31,10 @@ _MAX_HEADER_CHARS = 1_000_000
 _MAX_LAYERS = 16
 _MAX_WIDTH = 4096  # largest n_components or hidden layer accepted from a file
 _PREDICT_ROWS = 2048  # rows per block of the forward pass (intermediates stay in cache)
+# OpenBLAS multiplies small matrices (m * n * k <= 1e6: the 50 x 50 layer below ~400 rows)
+# with other kernels, whose float32 rounding differs: shorter blocks are padded to this
+# many rows, so a pixel's ERD depends on its features only, not on which rows came with it
+_PREDICT_MIN_ROWS = 512
 
 
 class ERDModel:
@@ -197,7 +201,11 @@ class ERDModel:
         with _single_thread_blas(), np.errstate(invalid="ignore", over="ignore"):
             for start in range(0, features.shape[0], _PREDICT_ROWS):
                 block = features[start : start + _PREDICT_ROWS]
-                out[start : start + len(block)] = self._forward(block)
+                n_rows = len(block)
+                if n_rows < _PREDICT_MIN_ROWS:
+                    padding = np.zeros((_PREDICT_MIN_ROWS - n_rows, N_FEATURES))
+                    block = np.concatenate([block, padding])
+                out[start : start + n_rows] = self._forward(block)[:n_rows]
         if self.target_transform == "log1p":
             out = np.expm1(np.minimum(out, 50.0))
         out[~np.isfinite(out)] = 0.0
