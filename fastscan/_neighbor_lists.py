@@ -154,9 +154,15 @@ _DIST, _SQUARED, _WEIGHT = _distance_tables()
 
 
 @njit(cache=True, nogil=True)
-def _idw_update(offsets, n_cols, values, recon, dk, rows, cols, dist, weight):
-    """IDW estimate of each pixel from its list, written to ``recon`` (and its k-th
-    distance to ``dk``) exactly as ``features._idw`` computes it; returns sum |change|."""
+def _update_with_features(
+    offsets, n_cols, values, recon, dk, rows, cols, rho, area_term, scale, out, tables
+):
+    """IDW estimate of each pixel from its list, written to ``recon`` (its k-th distance
+    to ``dk``) as ``features._idw`` computes it, and the four neighbour features of
+    ``features._features`` (weighted and root-sum-square deviations, d_1, sparsity), in
+    one pass over the lists; :func:`_gradients` adds the last two once every estimate
+    is in place. Returns sum |change of recon|."""
+    dist, squared, weight = tables
     k = offsets.shape[1]
     change = 0.0
     for i in range(rows.shape[0]):
@@ -176,24 +182,6 @@ def _idw_update(offsets, n_cols, values, recon, dk, rows, cols, dist, weight):
         change += abs(estimate - recon[r, c])
         recon[r, c] = estimate
         dk[r, c] = dist[d2]
-    return change
-
-
-@njit(cache=True, nogil=True)
-def _features(offsets, n_cols, values, recon, rows, cols, rho, area_term, scale, out, tables):
-    """The six SLADS features from the lists, exactly as ``features._features``."""
-    dist, squared, weight = tables
-    k = offsets.shape[1]
-    n_rows = recon.shape[0]
-    for i in range(rows.shape[0]):
-        r, c = rows[i], cols[i]
-        p = r * n_cols + c
-        estimate = recon[r, c]
-        den = 0.0
-        for j in range(k):
-            dr = np.int64(offsets[p, j, 0])
-            dc = np.int64(offsets[p, j, 1])
-            den += weight[dr * dr + dc * dc]
         weighted_abs = 0.0
         sum_sq = 0.0
         n_close = 0
@@ -206,6 +194,21 @@ def _features(offsets, n_cols, values, recon, rows, cols, rho, area_term, scale,
             sum_sq += dev * dev
             if dist[d2] <= rho:
                 n_close += 1
+        dr0 = np.int64(offsets[p, 0, 0])
+        dc0 = np.int64(offsets[p, 0, 1])
+        out[i, 0] = scale * weighted_abs
+        out[i, 1] = scale * np.sqrt(sum_sq)
+        out[i, 2] = dist[dr0 * dr0 + dc0 * dc0]
+        out[i, 3] = area_term / (1.0 + n_close)
+    return change
+
+
+@njit(cache=True, nogil=True)
+def _gradients(recon, rows, cols, scale, out):
+    """Features 5 and 6, ``|dR/dcol|`` and ``|dR/drow|``, as ``features._features``."""
+    n_rows, n_cols = recon.shape
+    for i in range(rows.shape[0]):
+        r, c = rows[i], cols[i]
         if c == 0:
             g_col = recon[r, 1] - recon[r, 0]
         elif c == n_cols - 1:
@@ -218,12 +221,6 @@ def _features(offsets, n_cols, values, recon, rows, cols, rho, area_term, scale,
             g_row = recon[r, c] - recon[r - 1, c]
         else:
             g_row = 0.5 * (recon[r + 1, c] - recon[r - 1, c])
-        dr0 = np.int64(offsets[p, 0, 0])
-        dc0 = np.int64(offsets[p, 0, 1])
-        out[i, 0] = scale * weighted_abs
-        out[i, 1] = scale * np.sqrt(sum_sq)
-        out[i, 2] = dist[dr0 * dr0 + dc0 * dc0]
-        out[i, 3] = area_term / (1.0 + n_close)
         out[i, 4] = scale * abs(g_col)
         out[i, 5] = scale * abs(g_row)
 
@@ -319,36 +316,36 @@ class NeighborLists:
         _gather(self.offsets, self.shape[1], rows, cols, out_rows, out_cols, out_dist, _DIST)
         return out_rows, out_cols, out_dist
 
-    def update_recon(
-        self, values: np.ndarray, recon: np.ndarray, dk: np.ndarray, pixels: np.ndarray
-    ) -> float:
-        """Write the IDW estimate (and k-th distance) of ``pixels`` into ``recon`` (and
-        ``dk``), as :func:`fastscan.features.idw_estimate`; returns the L1 change."""
-        rows, cols = _split(pixels)
-        return float(
-            _idw_update(self.offsets, self.shape[1], values, recon, dk, rows, cols, _DIST, _WEIGHT)
-        )
-
-    def features(
+    def update(
         self,
         values: np.ndarray,
         recon: np.ndarray,
+        dk: np.ndarray,
         pixels: np.ndarray,
         *,
         rho: float,
         scale: float,
         sparsity_area: float,
-    ) -> np.ndarray:
-        """(n, 6) SLADS features of ``pixels``, as :func:`fastscan.features.slads_features`."""
-        rows, cols = _split(pixels)
+    ) -> tuple[float, np.ndarray]:
+        """Re-estimate ``pixels`` from their lists and compute their features.
+
+        Writes each pixel's IDW estimate into ``recon`` and its k-th neighbour
+        distance into ``dk`` (as :func:`fastscan.features.idw_estimate` and
+        :func:`fastscan.neighbors.knn_gather` give them), then returns the L1
+        change of ``recon`` and the (n, 6) SLADS features of ``pixels``, as
+        :func:`fastscan.features.slads_features` computes them on the new
+        ``recon``. ``pixels`` must include every pixel whose estimate changed.
+        """
         if recon.shape[0] < 2 or recon.shape[1] < 2:
             raise ValueError(f"image must be at least 2 x 2, got {recon.shape}")
+        rows, cols = _split(pixels)
         out = np.empty((len(rows), 6))
-        _features(
+        change = _update_with_features(
             self.offsets,
             self.shape[1],
             values,
             recon,
+            dk,
             rows,
             cols,
             float(rho),
@@ -357,7 +354,8 @@ class NeighborLists:
             out,
             (_DIST, _SQUARED, _WEIGHT),
         )
-        return out
+        _gradients(recon, rows, cols, float(scale), out)
+        return float(change), out
 
     def affected_merge(
         self,

@@ -648,15 +648,16 @@ class Sampler:
         )
         if len(region) and self.n_channels == 1 and self._lists_ready(region):
             # one channel, every list stored: read the neighbours straight from the lists
-            change[0] += lists.update_recon(self._values[0], self._recon[0], self._dk, region)
-            features = lists.features(
+            region_change, features = lists.update(
                 self._values[0],
                 self._recon[0],
+                self._dk,
                 region,
                 rho=self._rho,
                 scale=float(self._scale[0]),
                 sparsity_area=self._sparsity_area,
             )
+            change[0] += region_change
             self._erd[region[:, 0], region[:, 1]] = self._predict(features)
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
         elif len(region):

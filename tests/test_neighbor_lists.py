@@ -7,6 +7,7 @@ import pytest
 
 from fastscan import Sampler, _update
 from fastscan._neighbor_lists import NeighborLists
+from fastscan.features import feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import knn_gather
 from fastscan.phantoms import make_phantom
 from fastscan.reconstruction import idw_reconstruction
@@ -119,3 +120,32 @@ def test_sampler_with_far_neighbours_and_a_reload_stays_exact(tmp_path):
     np.testing.assert_array_equal(sampler.reconstruction, recon)
     np.testing.assert_array_equal(sampler.reconstruction, fresh.reconstruction)
     np.testing.assert_allclose(sampler.erd, fresh.erd, rtol=2e-5, atol=1e-6)
+
+
+def test_update_from_lists_equals_the_search_based_kernels():
+    shape, k = (30, 37), 6
+    rng = np.random.default_rng(11)
+    mask = rng.random(shape) < 0.08
+    mask[0, 0] = mask[-1, -1] = True
+    values = np.where(mask, rng.normal(10.0, 3.0, shape), 0.0)
+    pixels = np.argwhere(~mask)
+    nbr = knn_reference(mask, pixels, k)
+    lists = NeighborLists(shape, k)
+    lists.store(pixels, nbr[0], nbr[1])
+    want_recon = values.copy()
+    want_recon[pixels[:, 0], pixels[:, 1]] = idw_estimate(values, *nbr)
+    rho, scale, area = feature_radius(shape), 2.5, 40.0
+    want = slads_features(
+        values, want_recon, pixels, *nbr, rho=rho, scale=scale, sparsity_area=area
+    )
+    recon = values.copy()
+    recon[pixels[:, 0], pixels[:, 1]] = rng.normal(size=len(pixels))  # stale estimates
+    old = recon.copy()
+    dk = np.zeros(shape)
+    change, features = lists.update(
+        values, recon, dk, pixels, rho=rho, scale=scale, sparsity_area=area
+    )
+    np.testing.assert_array_equal(recon, want_recon)
+    np.testing.assert_array_equal(dk[pixels[:, 0], pixels[:, 1]], nbr[2][:, -1])
+    np.testing.assert_array_equal(features, want)
+    assert change == pytest.approx(np.abs(recon - old).sum(), rel=1e-12)

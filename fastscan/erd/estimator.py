@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.erd._forward import _bias_relu, _lift
 from fastscan.features import N_FEATURES, feature_radius
 
 __all__ = ["SCHEMA", "SHIPPED_MODELS", "ERDModel", "default_model_path", "load_model"]
@@ -212,13 +213,20 @@ class ERDModel:
         return np.maximum(out, 0.0, out=out)
 
     def _forward(self, features: np.ndarray) -> np.ndarray:
-        out = self.transform(features)
+        """:meth:`transform` and the MLP, with the element-wise passes fused (Numba)."""
+        if self.feature_transform == "none":
+            logged, mean, scale = features, np.zeros(N_FEATURES), np.ones(N_FEATURES)
+        else:
+            logged = np.log1p(np.maximum(features, 0.0))
+            mean, scale = self.feature_mean_, self.feature_scale_
+        out = np.empty((len(features), self.n_components), np.float32)
+        _lift(logged, mean, scale, self.omega_, self.beta_, out)
+        np.cos(out, out=out)
+        out *= np.float32(np.sqrt(2.0 / self.n_components))
         last = len(self.coefs_) - 1
         for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
             out = out @ w
-            out += b
-            if i < last:
-                np.maximum(out, 0.0, out=out)
+            _bias_relu(out, b, i < last)
         return out[:, 0]
 
     def score(self, features: np.ndarray, target: np.ndarray) -> float:
