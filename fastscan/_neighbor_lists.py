@@ -164,41 +164,41 @@ def _update_with_features(
     is in place. Returns sum |change of recon|."""
     dist, squared, weight = tables
     k = offsets.shape[1]
+    nbr_d2 = np.empty(k, np.int64)
+    nbr_value = np.empty(k)
     change = 0.0
     for i in range(rows.shape[0]):
         r, c = rows[i], cols[i]
         p = r * n_cols + c
         num = 0.0
         den = 0.0
-        d2 = 0
         for j in range(k):
             dr = np.int64(offsets[p, j, 0])
             dc = np.int64(offsets[p, j, 1])
             d2 = dr * dr + dc * dc
+            v = values[r + dr, c + dc]
+            nbr_d2[j] = d2
+            nbr_value[j] = v
             w = weight[d2]
-            num += w * values[r + dr, c + dc]
+            num += w * v
             den += w
         estimate = num / den
         change += abs(estimate - recon[r, c])
         recon[r, c] = estimate
-        dk[r, c] = dist[d2]
+        dk[r, c] = dist[nbr_d2[k - 1]]
         weighted_abs = 0.0
         sum_sq = 0.0
         n_close = 0
         for j in range(k):
-            dr = np.int64(offsets[p, j, 0])
-            dc = np.int64(offsets[p, j, 1])
-            d2 = dr * dr + dc * dc
-            dev = values[r + dr, c + dc] - estimate
+            d2 = nbr_d2[j]
+            dev = nbr_value[j] - estimate
             weighted_abs += abs(dev) / (squared[d2] * den)
             sum_sq += dev * dev
             if dist[d2] <= rho:
                 n_close += 1
-        dr0 = np.int64(offsets[p, 0, 0])
-        dc0 = np.int64(offsets[p, 0, 1])
         out[i, 0] = scale * weighted_abs
         out[i, 1] = scale * np.sqrt(sum_sq)
-        out[i, 2] = dist[dr0 * dr0 + dc0 * dc0]
+        out[i, 2] = dist[nbr_d2[0]]
         out[i, 3] = area_term / (1.0 + n_close)
     return change
 

@@ -65,9 +65,10 @@ _CELL_DENSITY = 0.03  # below this coverage local updates find neighbours with a
 # stored neighbour lists (2 k + 1 bytes a pixel) turn a local update's neighbour search
 # into a merge; kept for k up to this (33 bytes a pixel, about four float64 grids)
 _LISTS_MAX_K = 16
-# route effort per batch: n kicks (plan_route's default is 150 + 2 n); on ERD batches of
-# 50 at 1-4 % coverage of the WSe2 image the moves take 0.2 % longer than with 50 + 2 n
-# kicks and the route costs 1.0 ms less (benchmarks/bench_latency.py --route)
+# route effort per batch: n kicks (plan_route's default is 150 + 2 n). On ERD batches of 50
+# at 1-4 % coverage of the WSe2 image the moves take 0.2-0.6 % longer than with 50 + 2 n
+# kicks (the setting before) and the route costs 1.1 ms less of a decision's ~10 ms
+# (``python benchmarks/bench_latency.py --route``)
 _ROUTE_KICKS_MIN = 0
 _ROUTE_KICKS_PER_POINT = 1
 
