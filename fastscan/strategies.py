@@ -101,7 +101,8 @@ class StrategySettings:
     ``coverages`` is the snapshot ladder of the replay (a nested static scan uses
     its smallest value); ``motion`` the beam-time model in pixel units;
     ``motion_weight`` the motion-aware batch knob of step samplers (None: the
-    sampler's default).
+    sampler's default); ``channel_weights`` the weights of the channels of an
+    autonomous sampler fed (n, C) readings (None: equal; the first reading fixes C).
     """
 
     max_coverage: float = 0.3
@@ -111,6 +112,7 @@ class StrategySettings:
     model: str | None = None
     motion: MotionModel = NANOPROBE
     motion_weight: float | None = None
+    channel_weights: tuple[float, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +143,8 @@ def _fast(shape: tuple[int, int], settings: StrategySettings, **extra: Any) -> A
     kwargs: dict[str, Any] = {"motion": settings.motion, **extra}
     if settings.motion_weight is not None:
         kwargs["motion_weight"] = settings.motion_weight
+    if settings.channel_weights is not None:
+        kwargs["channel_weights"] = list(settings.channel_weights)
     return Sampler(
         shape,
         batch_size=settings.batch_size,
