@@ -524,6 +524,7 @@ class Sampler:
                 scales=self._scale,
                 gains=self._gains,
                 sparsity_area=1.0 + np.pi * self._rho**2 if area is None else area,
+                noise=self._count_channels.astype(np.float64),
             )
         else:  # features of each channel with a gain (one channel: as always)
             used = np.flatnonzero(self._gains > 0) if self.n_channels > 1 else [0]
