@@ -16,17 +16,21 @@ map that picks the next points:
   ``g ~ 0`` and cannot drive the scan, a trace element whose few hot spots stand
   out of the noise keeps a share in proportion.
 
-The sampler either combines the channels' intensity features (gain-weighted
-root mean square, one ERD model pass per pixel: :func:`combine_features`) or
+The sampler either combines the channels' intensity features (a power mean of
+the gain-scaled features, exponent :data:`CHANNEL_POWER`; one ERD model pass per
+pixel: :func:`combine_features`) or
 averages the channels' ERDs with the gains ``gain_c = w_c g_c / sum_c w_c``
 (normalised to sum 1). With one channel the gain is exactly 1, so a
 single-channel sampler behaves as before.
 
-**Counting statistics.** Besides the gate, the stop rule's "reconstruction
-stopped changing" test subtracts from every count channel's change the part
-that counting noise alone causes (:func:`noise_change`), so noise does not keep
-a scan going; a channel's features are not thresholded (on the tuning maps a
-soft noise threshold on the neighbour deviations made the low-count maps worse).
+**Counting statistics.** Besides the gate, every count channel's squared
+intensity features lose the part that counting noise alone gives
+(:func:`feature_noise`, subtracted and clipped at 0), so a flat noisy region
+looks flat and the scan does not chase noise; and the stop rule's
+"reconstruction stopped changing" test subtracts from every count channel's
+change the part that counting noise alone causes (:func:`noise_change`), so
+noise does not keep a scan going. (A hard significance threshold on the
+features, tried on the tuning maps, lost the trace element's hot spots.)
 
 Examples
 --------
