@@ -93,6 +93,8 @@ def test_channel_weights_errors_are_one_line(maps, tmp_path, capsys):
     np.save(flat, maps[0])
     assert main(["simulate", "--image", str(flat), "--channel-weights", "1", "-q"]) == 2
     assert "--channel-weights needs element maps" in capsys.readouterr().err
+    assert main([*args, "--strategies", "fly-raster"]) == 2  # fly strategies: step only here
+    assert "'fly-raster' does not run on element maps" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*args, "--channel-weights", "1,-1,1"])
     assert "positive sum" in capsys.readouterr().err

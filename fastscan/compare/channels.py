@@ -241,7 +241,12 @@ def run_simulate_channels(
     the combined metrics row.
     """
     weights = check_weights(config.channel_weights, maps.shape[0])
-    supported = ("fast", "fast-classic", *STATIC_SAMPLERS)
+    # step strategies only: a fly strategy's segments are not yet read per channel here
+    supported = tuple(
+        name
+        for name in ("fast", "fast-classic", *STATIC_SAMPLERS)
+        if name in STRATEGIES and STRATEGIES[name].kind == "step"
+    )
     unknown = [s for s in config.strategies if s not in supported]
     if unknown and tuple(config.strategies) == type(config)().strategies:  # the defaults
         config = replace(config, strategies=tuple(s for s in config.strategies if s in supported))
@@ -253,8 +258,7 @@ def run_simulate_channels(
             )
     elif unknown:
         raise ValueError(
-            f"strategy {unknown[0]!r} does not run on element maps; use fast, fast-classic, "
-            f"{', '.join(STATIC_SAMPLERS)}"
+            f"strategy {unknown[0]!r} does not run on element maps; use {', '.join(supported)}"
         )
     out = Path(config.out)
     if out.exists() and not out.is_dir():
