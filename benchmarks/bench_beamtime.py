@@ -235,8 +235,10 @@ def cached_static_references(
             name: [{**e, "time": {f"{d:g}": t for d, t in e["time"].items()}} for e in entries]
             for name, entries in refs.items()
         }
-        path.write_text(json.dumps({"image": digest, "dwells": [f"{d:g}" for d in dwells],
+        part = path.with_suffix(f".{id(refs)}.part")  # then renamed: readers never see half
+        part.write_text(json.dumps({"image": digest, "dwells": [f"{d:g}" for d in dwells],
                                     "refs": plain}))  # fmt: skip
+        part.replace(path)
     return refs
 
 
