@@ -124,6 +124,19 @@ class FlySampler:
         Suppression exponent of the planner (:class:`SegmentPlanner`).
     k : int
         Neighbours of the reconstruction.
+    refine : {"bisect", "free"}
+        ``"bisect"``: after the coarse raster only pixels at the midpoints of
+        their gaps are candidates (:mod:`fastscan.fly.levels`), coarse to fine;
+        ``"free"``: any pixel of any line.
+    gap_power : float
+        ``"bisect"``: candidate weights times ``(gap / 2) ** gap_power`` (0: off).
+    line_bias : float
+        Each segment is charged this share of a whole line's pixel time on top
+        of its fixed cost when the planner chooses (not in :attr:`beam_time`):
+        short segments must promise more.
+    floor : float
+        ``"bisect"``: a candidate's weight is at least ``floor`` times the mean
+        weight of the candidates on its line (flat ERD: whole lines).
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
