@@ -526,12 +526,12 @@ def main(argv: list[str] | None = None) -> int:
     for label, truth in images.items():
         results[label] = run_image(label, truth, args, log)
         print(table(label, results[label], args.strategies), flush=True)
-    summary = {
-        "time_model": {**NANOPROBE.__dict__, "dwell": list(args.dwells)},
-        "args": {k: v for k, v in vars(args).items()},
-        "results": results,
-    }
-    (out / "bench_beamtime.json").write_text(json.dumps(summary, indent=1, default=str))
+        summary = {
+            "time_model": {**NANOPROBE.__dict__, "dwell": list(args.dwells)},
+            "args": {k: v for k, v in vars(args).items()},
+            "results": results,
+        }  # written after every image: a long run interrupted keeps what it measured
+        (out / "bench_beamtime.json").write_text(json.dumps(summary, indent=1, default=str))
     figure(results, args.dwells, out / "nrmse_vs_beam_time.png")
     print(f"wrote {out}/bench_beamtime.json and nrmse_vs_beam_time.png")
     return 0
