@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import fastscan.sampler as sampler_module
 from fastscan import Sampler
+from fastscan._structure import exponents, shape_erd
 from fastscan.features import analytic_rd, feature_radius, slads_features
 from fastscan.neighbors import knn_gather
 from fastscan.phantoms import make_phantom
@@ -66,6 +67,9 @@ class Reference:
             )
             predicted = sampler.model.predict(features)
             predicted += sampler.tie_break * analytic_rd(features)
+            # structure shaping: exponents held since the initial pattern
+            assert sampler._exponents == exponents(sampler._gini, sampler.contrast, sampler.fill)
+            shape_erd(predicted, features[:, 0], features[:, 2], *sampler._exponents)
             erd[pixels[:, 0], pixels[:, 1]] = predicted
             dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
         # the forward pass runs in float32 through BLAS, whose rounding depends on how
@@ -140,10 +144,12 @@ def check_random_sequence(shape, k, seed, steps, counter):
         ingest_checked(sampler, ref, points, values)
 
 
-@pytest.mark.parametrize("cell_density", [0.0, 1.0])
-def test_random_ingest_sequences_equal_full_recompute(monkeypatch, cell_density):
-    # neighbours come from the offset table (0.0) or from the sparse-scan CellIndex (1.0)
+@pytest.mark.parametrize(("cell_density", "lists_max_k"), [(0.0, 16), (1.0, 16), (1.0, 0)])
+def test_random_ingest_sequences_equal_full_recompute(monkeypatch, cell_density, lists_max_k):
+    # neighbours come from the offset table (0.0) or from the sparse-scan CellIndex (1.0),
+    # with stored neighbour lists merged (k <= 16) or searched in every update (0)
     monkeypatch.setattr(sampler_module, "_CELL_DENSITY", cell_density)
+    monkeypatch.setattr(sampler_module, "_LISTS_MAX_K", lists_max_k)
     counter: list[int] = []
     check_random_sequence(counter=counter)
     assert len(counter) >= N_EXAMPLES
