@@ -72,14 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", default="wse2", help="wse2 and/or scikit-image names")
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path")
-    p.add_argument("--size", type=int, default=256, help="long side of scikit-image images")
+    p.add_argument("--size", type=int, default=256,
+                   help="long side of scikit-image images (scaled to [0, 100])")  # fmt: skip
     p.add_argument("--dwells", default="0.001,0.01,0.1,1")
     p.add_argument("--params", default="{}", help="FlySampler keywords, JSON")
     args = p.parse_args(argv)
     params = json.loads(args.params)
     names = args.images.split(",")
     images = load_images(args.image if "wse2" in names else None,
-                         tuple(n for n in names if n != "wse2"), args.size)  # fmt: skip
+                         tuple(n for n in names if n != "wse2"), args.size,
+                         scale=True)  # fmt: skip
     for dwell in (float(d) for d in args.dwells.split(",")):
         for label, truth in images.items():
             t4, t2, note = run(np.asarray(truth, float), dwell, params)
