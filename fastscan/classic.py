@@ -48,10 +48,22 @@ import numpy as np
 from fastscan.erd.estimator import ERDModel
 from fastscan.sampler import Sampler
 
-__all__ = ["FAST_PATTERN_SEED", "ClassicSampler", "fast_initial_points"]
+__all__ = ["FAST_PATTERN_SEED", "FIXED_SETTINGS", "ClassicSampler", "fast_initial_points"]
 
 #: Seed of FAST's initial-pattern chain (``default_rng(11).integers(1000)`` = 133).
 FAST_PATTERN_SEED = 11
+#: Sampler settings that FAST's loop fixes (accepted by ClassicSampler only with these values,
+#: so a saved state, which lists them, loads back).
+FIXED_SETTINGS = {
+    "spread": 0.0,
+    "k": 10,
+    "tie_break": 0.0,
+    "motion_weight": 0.0,
+    "channels": None,
+    "channel_weights": None,
+    "noise": "auto",
+    "channel_combine": "features",
+}
 
 
 def fast_initial_points(
@@ -101,6 +113,8 @@ class ClassicSampler(Sampler):
         coverage, so the change rule is off by default.
     motion, pixel_pitch :
         Used only to order each batch for the motors (the route).
+    **fixed :
+        Any of :data:`FIXED_SETTINGS`, only with FAST's value (a ValueError otherwise).
     """
 
     def __init__(
@@ -117,9 +131,17 @@ class ClassicSampler(Sampler):
         patience: int = 10,
         motion: Any = None,
         pixel_pitch: tuple[float, float] = (1.0, 1.0),
+        **fixed: Any,
     ) -> None:
         if int(seed) != seed:
             raise ValueError(f"seed must be an integer, got {seed!r}")
+        for key, value in fixed.items():
+            if key not in FIXED_SETTINGS:
+                raise TypeError(f"ClassicSampler got an unexpected keyword argument {key!r}")
+            if value != FIXED_SETTINGS[key]:
+                raise ValueError(
+                    f"fast-classic fixes {key}={FIXED_SETTINGS[key]!r} (FAST's loop), got {value!r}"
+                )
         super().__init__(
             shape,
             batch_size=batch_size,
@@ -160,10 +182,3 @@ class ClassicSampler(Sampler):
         chosen = free[np.argpartition(scores, -count)[-count:]]
         chosen = chosen[np.argsort(-self._erd.ravel()[chosen])]
         return np.stack(np.divmod(chosen, self.shape[1]), 1).astype(np.int64)
-
-    def get_params(self) -> dict[str, Any]:
-        """The settings :class:`ClassicSampler` takes (what ``save``/``load`` keep)."""
-        params = super().get_params()
-        keep = ("shape", "batch_size", "initial_fraction", "seed", "max_coverage")
-        keep += ("erd_threshold", "change_tolerance", "patience", "pixel_pitch")
-        return {key: params[key] for key in keep}

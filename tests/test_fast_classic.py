@@ -100,3 +100,7 @@ def test_classic_sampler_state_round_trip(model, tmp_path):
     loaded = ClassicSampler.load(sampler.save(tmp_path / "state.npz"))
     assert isinstance(loaded, ClassicSampler)
     np.testing.assert_array_equal(loaded.suggest(), sampler.suggest())
+    with pytest.raises(ValueError, match=r"fast-classic fixes spread=0\.0"):
+        ClassicSampler(truth.shape, model=model, spread=0.5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
+        ClassicSampler(truth.shape, model=model, nope=1)
