@@ -5,6 +5,7 @@ Usage (from the repository root)::
     python benchmarks/bench_latency.py                 # all figures
     python benchmarks/bench_latency.py --quick         # 600 x 400 only
     python benchmarks/bench_latency.py --image PATH    # another 600 x 400-ish image
+    python benchmarks/bench_latency.py --route         # route effort vs move time only
 
 Decision latency is one ``ingest`` of a batch plus the next ``suggest`` (route
 included), from a 1 % initial pattern on, reported as median and p95 per
@@ -14,6 +15,11 @@ coverage band (1-2 %, 2-4 %, 4-10 %, 10 %+) for the WSe2 image (600 x 400,
 ``--steps`` decisions are timed; between bands the scan is fast-forwarded with
 large ERD batches (not timed). Wall time is what a user waits; CPU time is the
 process's own time, which a machine shared with other jobs inflates less.
+
+Route effort (``--route``): on the sampler's own ERD batches of 50 at 1-4 %
+coverage, the move time (unit-speed axes and the nanoprobe model) and the CPU
+cost of routes planned with ``n`` kicks (the sampler's setting), ``50 + 2 n`` and
+``plan_route``'s default ``150 + 2 n``, relative to the default.
 
 Restore: ``Sampler.load`` of a 600 x 400 state at 20 % and a 2048 x 2048 state
 at 30 % coverage, and its ratio to one decision step (batch 50) at that coverage.
@@ -147,6 +153,45 @@ def restore_cost(sampler: Sampler, image: np.ndarray, label: str, steps: int = 1
     )
 
 
+def route_effort(image: np.ndarray, batches: int = 8) -> None:
+    """Move time and cost of a batch's route against the number of kicks."""
+    from fastscan.motion import NANOPROBE
+    from fastscan.route import default_kicks, plan_route, route_time
+
+    print("\nroute effort on ERD batches of 50 (move time relative to plan_route's default)")
+    for motion, label in ((None, "unit speed"), (NANOPROBE, "nanoprobe")):
+        sampler = Sampler(
+            image.shape, seed=0, max_coverage=0.9, change_tolerance=None, motion=motion
+        )
+        first = sampler.suggest()
+        sampler.ingest(first, image[first[:, 0], first[:, 1]])
+        for coverage in (0.01, 0.02, 0.04):
+            fast_forward(sampler, image, coverage)
+            results: dict[str, list[tuple[float, float]]] = {}
+            for _ in range(batches):
+                batch = sampler._select(50)
+                here = sampler.position
+                xy = np.stack([batch[:, 1], batch[:, 0]], 1).astype(float)
+                start = np.array([here[1], here[0]], float)
+                n = len(batch)
+                base = None
+                for name, kicks in (("default", default_kicks(n)), ("50+2n", 50 + 2 * n),
+                                    ("n", n)):  # fmt: skip
+                    cpu = time.process_time()
+                    order = plan_route(xy, start, motion=motion, seed=0, max_kicks=kicks)
+                    cpu = time.process_time() - cpu
+                    seconds = route_time(xy[order], start, motion=motion)
+                    base = seconds if base is None else base
+                    results.setdefault(name, []).append((seconds / base, cpu))
+                sampler.ingest(batch, image[batch[:, 0], batch[:, 1]])
+            cells = [
+                f"{name} kicks: {np.mean([r for r, _ in v]):.4f} "
+                f"({1e3 * np.median([c for _, c in v]):.2f} ms)"
+                for name, v in results.items()
+            ]
+            print(f"  {label:10s} at {coverage:.0%}: " + ", ".join(cells), flush=True)
+
+
 def peak_memory_of_simulate() -> None:
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
@@ -164,8 +209,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60, help="timed decisions per band")
     parser.add_argument("--quick", action="store_true", help="600 x 400 only")
     parser.add_argument("--memory", action="store_true", help="peak RSS of fastscan simulate")
+    parser.add_argument("--route", action="store_true", help="route effort vs move time only")
     args = parser.parse_args()
     image, name = load_image(args.image)
+    if args.route:
+        route_effort(image)
+        return
     band_latency(image[:120, :120].copy(), 50, 3)  # compile / load the numba kernels
     size = "x".join(map(str, image.shape))
     target = TARGETS_MS["600x400"] if image.size <= 600 * 400 else None

@@ -36,8 +36,6 @@ import argparse
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -46,32 +44,9 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.service.process import ServiceProcess, start_service_subprocess
+
 FAULTS = ("service_kill", "ioc_restart", "nan_burst", "motor_stall", "ca_disconnect")
-
-
-def _start_service(bind: str, state_dir: Path) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fastscan.service", "--bind", bind, "--state-dir",
-         str(state_dir), "--no-warm-up"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    line = proc.stdout.readline()
-    if "listening on" not in line:
-        proc.kill()
-        raise RuntimeError(f"the service did not start: {line!r}")
-    return proc, line.split()[-1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 class _Segment:
@@ -115,14 +90,17 @@ class Soak:
         self.docs: list[tuple[str, dict]] = []
         self.faults: list[dict[str, Any]] = []
         self.checks: list[dict[str, int]] = []
-        self.service: subprocess.Popen | None = None
+        self.service: ServiceProcess | None = None
         self.endpoint = "tcp://127.0.0.1:0"
         self.ioc = None
         self.stage = self.det = None
 
     # ------------------------------------------------------------------ processes
     def start_service(self) -> None:
-        self.service, self.endpoint = _start_service(self.endpoint, self.work_dir / "state")
+        self.service = start_service_subprocess(
+            self.endpoint, state_dir=self.work_dir / "state", extra_args=["--no-warm-up"]
+        )
+        self.endpoint = self.service.endpoint
 
     def start_ioc(self) -> None:
         from fastscan.sim.ioc import start_ioc_subprocess
@@ -157,7 +135,7 @@ class Soak:
         if self.ioc is not None:
             self.ioc.stop()
         if self.service is not None:
-            _stop(self.service)
+            self.service.stop()
 
     # ------------------------------------------------------------------ faults
     def _inject(self, kind: str) -> None:
@@ -166,8 +144,8 @@ class Soak:
         pv = {"nan_burst": "det:nan", "motor_stall": "fault:stall",
               "ca_disconnect": "det:disconnect"}  # fmt: skip
         if kind == "service_kill":
-            self.service.kill()  # SIGKILL: no chance to save anything
-            _stop(self.service)
+            self.service.process.kill()  # SIGKILL: no chance to save anything
+            self.service.stop()
             self.start_service()  # the RemoteSampler retries until it answers
         elif kind == "ioc_restart":
             threading.Thread(target=self.ioc.kill).start()

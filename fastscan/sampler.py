@@ -31,6 +31,7 @@ import numpy as np
 
 from fastscan import _sampler_state, _update
 from fastscan._channel_kernels import combined_features, idw_channels
+from fastscan._neighbor_lists import NeighborLists
 from fastscan._validation import check_points, check_shape, read_only
 from fastscan.channels import (
     NOISE_MODELS,
@@ -47,7 +48,7 @@ from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_f
 from fastscan.neighbors import MAX_SIDE, CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
-from fastscan.route import KICKS_PER_POINT, MotionModel, plan_route
+from fastscan.route import MotionModel, plan_route
 from fastscan.selection import TileMax, select_batch, select_batch_motion
 from fastscan.stopping import StopRule
 
@@ -61,9 +62,15 @@ _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memor
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
 _CELL_DENSITY = 0.03  # below this coverage local updates find neighbours with a CellIndex
-# route effort per batch: 50 + 2 n kicks (plan_route's default is 150 + 2 n); on ERD
-# batches of 50 at 1-6 % coverage the routes are 0.1-0.3 % slower and cost 1.2 ms less
-_ROUTE_KICKS_MIN = 50
+# stored neighbour lists (2 k + 1 bytes a pixel) turn a local update's neighbour search
+# into a merge; kept for k up to this (33 bytes a pixel, about four float64 grids)
+_LISTS_MAX_K = 16
+# route effort per batch: n kicks (plan_route's default is 150 + 2 n). On ERD batches of 50
+# at 1-4 % coverage of the WSe2 image the moves take 0.2-0.6 % longer than with 50 + 2 n
+# kicks (the setting before) and the route costs 1.1 ms less of a decision's ~10 ms
+# (``python benchmarks/bench_latency.py --route``)
+_ROUTE_KICKS_MIN = 0
+_ROUTE_KICKS_PER_POINT = 1
 
 
 class Sampler:
@@ -213,6 +220,7 @@ class Sampler:
         self._tiles: TileMax | None = None
         self._cells: CellIndex | None = None  # sparse-scan k-NN index (derived from the mask)
         self._cells_built_at = 0
+        self._lists: NeighborLists | None = None  # derived from the mask (made on first use)
 
     def _allocate_channels(self, n_channels: int) -> None:
         """Per-channel state for ``n_channels`` channels (memory linear in C).
@@ -364,7 +372,7 @@ class Sampler:
         xy = np.stack([points[:, 1] * x_step, points[:, 0] * y_step], 1).astype(float)
         start = self.position
         start_xy = None if start is None else np.array([start[1] * x_step, start[0] * y_step])
-        kicks = _ROUTE_KICKS_MIN + KICKS_PER_POINT * len(points)
+        kicks = _ROUTE_KICKS_MIN + _ROUTE_KICKS_PER_POINT * len(points)
         return plan_route(xy, start_xy, motion=self.motion, seed=self.seed, max_kicks=kicks)
 
     def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
@@ -471,10 +479,15 @@ class Sampler:
         self._erd[self._mask] = -1.0
         self._dk[self._mask] = 0.0
         pixels = np.argwhere(~self._mask)
+        lists = self._neighbor_lists()
         for start in range(0, len(pixels), _CHUNK):
-            self._update_recon(pixels[start : start + _CHUNK], bounded=False)
+            chunk = pixels[start : start + _CHUNK]
+            nbr = self._update_recon(chunk, bounded=False)
+            if lists is not None:
+                lists.store(chunk, nbr[0], nbr[1])
         for start in range(0, len(pixels), _CHUNK):
-            self._update_erd(pixels[start : start + _CHUNK])
+            chunk = pixels[start : start + _CHUNK]
+            self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
         _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
         self._tiles = TileMax(self._erd)
         self._active = True
@@ -488,6 +501,46 @@ class Sampler:
             return self._cells.knn(pixels, self.k, bound)
         return table_knn(self._mask, pixels, self.k, self._table)
 
+    def _neighbor_lists(self) -> NeighborLists | None:
+        """The stored neighbour lists (made, all invalid, on first use); None if not kept."""
+        if self._lists is None and self.k <= _LISTS_MAX_K:
+            self._lists = NeighborLists(self.shape, self.k)
+        return self._lists
+
+    def _lists_ready(self, region: np.ndarray) -> bool:
+        """True if every pixel of ``region`` has a stored list (searching the missing ones
+        first; a pixel with a neighbour beyond the lists' reach leaves it False)."""
+        lists = self._lists
+        if lists is None:
+            return False
+        valid = lists.valid_of(region)
+        if valid.all():
+            return True
+        missing = region[~valid]
+        found = self._knn(missing, bounded=True)
+        lists.store(missing, found[0], found[1])
+        return bool(lists.valid_of(missing).all())
+
+    def _region_knn(self, region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k nearest measured pixels of ``region`` from the lists; searched where invalid.
+
+        ``_dk`` must bound each pixel's k-th distance from above (it may still hold the
+        distance from before the latest points).
+        """
+        lists = self._lists
+        if lists is None:
+            return self._knn(region, bounded=True)
+        valid = lists.valid_of(region)
+        if valid.all():
+            return lists.gather(region)
+        nbr = lists.gather(region)  # the invalid rows are overwritten just below
+        missing = region[~valid]
+        found = self._knn(missing, bounded=True)
+        lists.store(missing, found[0], found[1])
+        for array, part in zip(nbr, found):
+            array[~valid] = part
+        return nbr
+
     def _index_new_points(self, new_points: np.ndarray) -> None:
         """Keep the sparse-scan k-NN index in step (rebuilt as the density doubles)."""
         too_big = max(self.shape) > MAX_SIDE  # (the offset table serves any grid)
@@ -500,8 +553,14 @@ class Sampler:
         else:
             self._cells.add(new_points)
 
-    def _update_recon(self, pixels: np.ndarray, bounded: bool = True) -> tuple[np.ndarray, ...]:
-        nbr = self._knn(pixels, bounded)  # locally, d_k before the batch bounds the new one
+    def _update_recon(
+        self,
+        pixels: np.ndarray,
+        bounded: bool = True,
+        nbr: tuple[np.ndarray, ...] | None = None,
+    ) -> tuple[np.ndarray, ...]:
+        if nbr is None:
+            nbr = self._knn(pixels, bounded)  # locally, d_k before the batch bounds the new one
         if self.n_channels == 1:
             self._recon[0, pixels[:, 0], pixels[:, 1]] = idw_estimate(self._values[0], *nbr)
         else:
@@ -541,13 +600,18 @@ class Sampler:
                     for c in used
                 ]
             )
-        erd = self.model.predict(features)  # a new float64 array: safe to add to in place
-        if self.tie_break > 0:
-            erd += self.tie_break * analytic_rd(features)
+        erd = self._predict(features)
         if len(erd) > len(pixels):  # one ERD per channel, summed with the gains
             gains = self._gains[used] / self._gains[used].sum()
             erd = gains @ erd.reshape(len(used), len(pixels))
         self._erd[pixels[:, 0], pixels[:, 1]] = erd
+
+    def _predict(self, features: np.ndarray) -> np.ndarray:
+        """The model's ERD of each feature row, plus the analytic tie-break."""
+        erd = self.model.predict(features)  # a new float64 array: safe to add to in place
+        if self.tie_break > 0:
+            erd += self.tie_break * analytic_rd(features)
+        return erd
 
     def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:
         """Update exactly what the changed pixels can change; returns the (C,) L1 recon change.
@@ -570,15 +634,36 @@ class Sampler:
         self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
         self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
         self._index_new_points(new_points)
-        affected = _update.affected_pixels(
-            self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
-        )
+        lists = self._neighbor_lists()
+        if lists is None:
+            affected = _update.affected_pixels(
+                self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
+            )
+        else:  # the new points also enter the stored lists they belong to
+            is_new = np.arange(len(changed)) < len(new_points)
+            affected = lists.affected_merge(
+                self._mask, self._dk, self._dk_max, self._dk_tile, changed, is_new, self._touched
+            )
         region = _update.dilate_unmeasured(
             self._mask, np.concatenate([affected, changed]), self._touched
         )
-        if len(region):
+        if len(region) and self.n_channels == 1 and self._lists_ready(region):
+            # one channel, every list stored: read the neighbours straight from the lists
+            region_change, features = lists.update(
+                self._values[0],
+                self._recon[0],
+                self._dk,
+                region,
+                rho=self._rho,
+                scale=float(self._scale[0]),
+                sparsity_area=self._sparsity_area,
+            )
+            change[0] += region_change
+            self._erd[region[:, 0], region[:, 1]] = self._predict(features)
+            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
+        elif len(region):
             old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
-            nbr = self._update_recon(region)
+            nbr = self._update_recon(region, nbr=self._region_knn(region))
             change += np.abs(self._recon[:, region[:, 0], region[:, 1]] - old).sum(1)
             self._update_erd(region, nbr)
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)

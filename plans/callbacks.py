@@ -22,6 +22,8 @@ from urllib.parse import urlparse
 import numpy as np
 from event_model import DocumentRouter
 
+from fastscan.plans.grid import Grid
+
 logger = logging.getLogger("fastscan.plans")
 
 __all__ = ["LivePlot", "TextProgress"]
@@ -30,9 +32,11 @@ __all__ = ["LivePlot", "TextProgress"]
 class _RunTracker(DocumentRouter):
     """Common bookkeeping (an event_model DocumentRouter): points per run, snapshot arrays.
 
-    Event pages are unpacked by the router; snapshot arrays stored as external
-    HDF5 assets (``stream_resource``/``stream_datum``) are read back from their
-    file when the ``reconstruction`` event arrives, and handed to
+    Event pages are unpacked by the router. The samples of a fly scan (stream
+    ``fly``) count as points too, placed on the grid by their position readbacks.
+    Snapshot arrays stored as external HDF5 assets (``stream_resource``/
+    ``stream_datum``) are read back from their file when the ``reconstruction``
+    event arrives, and handed to
     :meth:`on_reconstruction` inside ``doc["data"]`` like inline arrays.
     """
 
@@ -45,10 +49,12 @@ class _RunTracker(DocumentRouter):
         self.rows: list[int] = []
         self.cols: list[int] = []
         self.seqs: set[int] = set()
+        self._fly: tuple[str, str, Grid] | None = None  # fly stream, data key prefix, grid
 
     # DocumentRouter hooks --------------------------------------------------------
     def start(self, doc: dict[str, Any]) -> None:
         self.start_doc = doc
+        self._fly = _fly_stream(doc)
         self._streams.clear()
         self._resources.clear()
         self._datums.clear()
@@ -76,6 +82,14 @@ class _RunTracker(DocumentRouter):
                 self.rows.append(int(data["fastscan_row"]))
                 self.cols.append(int(data["fastscan_col"]))
                 self.on_point(doc)
+        elif self._fly is not None and stream == self._fly[0]:
+            _, prefix, grid = self._fly
+            x, y = data.get(f"{prefix}_x"), data.get(f"{prefix}_y")
+            if x is not None and y is not None:  # one flown sample, placed by its readback
+                row, col = grid.to_index(float(x), float(y), clip=True)
+                self.rows.append(row)
+                self.cols.append(col)
+                self.on_point(doc)
         elif stream == "reconstruction":
             external = self._datums.pop(doc["descriptor"], {})
             if external:
@@ -96,6 +110,19 @@ class _RunTracker(DocumentRouter):
     def on_point(self, doc: dict[str, Any]) -> None: ...
     def on_reconstruction(self, doc: dict[str, Any]) -> None: ...
     def on_stop(self, doc: dict[str, Any]) -> None: ...
+
+
+def _fly_stream(start: dict[str, Any]) -> tuple[str, str, Grid] | None:
+    """(stream name, data key prefix, grid) of a fly scan's samples, from its start document."""
+    info = start.get("fastscan") or {}
+    detectors = start.get("detectors") or []
+    if start.get("plan_pattern") != "fastscan_fly" or "grid" not in info or not detectors:
+        return None
+    try:
+        grid = Grid(**info["grid"])
+    except (TypeError, ValueError):
+        return None
+    return str(info.get("stream", "fly")), str(detectors[0]), grid
 
 
 def _read_external(external: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:

@@ -140,10 +140,12 @@ def check_random_sequence(shape, k, seed, steps, counter):
         ingest_checked(sampler, ref, points, values)
 
 
-@pytest.mark.parametrize("cell_density", [0.0, 1.0])
-def test_random_ingest_sequences_equal_full_recompute(monkeypatch, cell_density):
-    # neighbours come from the offset table (0.0) or from the sparse-scan CellIndex (1.0)
+@pytest.mark.parametrize(("cell_density", "lists_max_k"), [(0.0, 16), (1.0, 16), (1.0, 0)])
+def test_random_ingest_sequences_equal_full_recompute(monkeypatch, cell_density, lists_max_k):
+    # neighbours come from the offset table (0.0) or from the sparse-scan CellIndex (1.0),
+    # with stored neighbour lists merged (k <= 16) or searched in every update (0)
     monkeypatch.setattr(sampler_module, "_CELL_DENSITY", cell_density)
+    monkeypatch.setattr(sampler_module, "_LISTS_MAX_K", lists_max_k)
     counter: list[int] = []
     check_random_sequence(counter=counter)
     assert len(counter) >= N_EXAMPLES

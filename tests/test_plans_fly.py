@@ -180,3 +180,20 @@ def test_dwell_longer_than_the_velocity_limit_needs_and_estimates_are_logged(cap
     assert first.actual_s >= 60 * 0.02  # the flight takes real (modelled) time
     assert first.estimated_s == pytest.approx(60 * 0.02 + 2 * 50.0 / 1e4, rel=1e-6)
     assert "estimated" in caplog.text and "took" in caplog.text
+
+
+def test_text_progress_counts_the_flown_samples_and_their_pixels():
+    from fastscan.plans import TextProgress
+
+    source = RowRasterSource(SHAPE, step=8, per_batch=2, max_rows=5)
+    lines: list[str] = []
+    progress = TextProgress(every=60, write=lines.append)
+    RE = RunEngine(call_returns_result=True)
+    RE.subscribe(progress)
+    summary = RE(autonomous_fly_scan(_flyer(), source, grid=GRID, motion=MOTION)).plan_result
+    pixels = {tuple(p) for p in source.all_points.tolist()}
+    assert len(progress.rows) == summary.n_samples == len(source.all_values)
+    assert set(zip(progress.rows, progress.cols)) == pixels  # placed by their readbacks
+    assert len(lines) == summary.n_samples // 60 + 1
+    coverage = 100.0 * len(pixels) / (SHAPE[0] * SHAPE[1])
+    assert f"coverage {coverage:.2f} %" in lines[-1] and "run success" in lines[-1]

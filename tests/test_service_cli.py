@@ -103,3 +103,23 @@ def test_loopback_endpoints_are_recognised(bind: str, local: bool) -> None:
     from fastscan.service import is_loopback
 
     assert is_loopback(bind) is local
+
+
+def test_service_process_helper_reports_the_endpoint_and_stops_cleanly() -> None:
+    from fastscan.service.process import start_service_subprocess
+
+    with start_service_subprocess(extra_args=["--no-warm-up"]) as service:
+        assert service.endpoint.startswith("tcp://127.0.0.1:")
+        assert not service.endpoint.endswith(":0")
+        with RemoteSampler((8, 10), address=service.endpoint, session="helper", timeout=5.0,
+                           batch_size=3) as rs:  # fmt: skip
+            points = rs.suggest()
+            assert points.ndim == 2 and points.shape[1] == 2 and len(points) > 0
+    assert service.process.returncode == 0
+
+
+def test_service_process_helper_names_the_failure() -> None:
+    from fastscan.service.process import start_service_subprocess
+
+    with pytest.raises(RuntimeError, match="did not start"):
+        start_service_subprocess(extra_args=["--no-such-option"], stderr=subprocess.DEVNULL)

@@ -8,10 +8,6 @@ uninterrupted in-process run with the same seed.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from bluesky import RunEngine
@@ -20,6 +16,7 @@ from fastscan import Sampler
 from fastscan.phantoms import make_phantom
 from fastscan.plans import Grid, autonomous_scan
 from fastscan.service import Connection, RemoteSampler
+from fastscan.service.process import start_service_subprocess
 
 pytestmark = [pytest.mark.epics, pytest.mark.slow]
 
@@ -29,30 +26,10 @@ OPTS = {"batch_size": 20, "seed": 5, "max_coverage": 0.09, "pixel_pitch": GRID.p
 KILL_BEFORE_BATCH = 3
 
 
-def start_service(bind: str, state_dir: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "fastscan.service", "--bind", bind, "--state-dir", str(state_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    proc.stdout.close()
-
-
 def test_service_killed_mid_scan_loses_and_duplicates_nothing(devices, tmp_path) -> None:
     stage, det = devices
     state = tmp_path / "state"
-    procs = [start_service("tcp://127.0.0.1:0", state)]
+    procs = [start_service_subprocess(state_dir=state, wait=False)]
     try:
         # the uninterrupted in-process run with the same seed, while the service starts
         truth = make_phantom("flakes", SHAPE, seed=0)
@@ -63,19 +40,18 @@ def test_service_killed_mid_scan_loses_and_duplicates_nothing(devices, tmp_path)
             reference.ingest(pts, truth[pts[:, 0], pts[:, 1]])
             ref_batches.append({tuple(p) for p in pts.tolist()})
 
-        line = procs[0].stdout.readline()
-        assert line.startswith("fastscan service listening on"), line
-        endpoint = line.split()[-1]
+        endpoint = procs[0].wait_ready()
         sampler = RemoteSampler(SHAPE, address=endpoint, session="e2e", timeout=2.0,
                                 retries=20, **OPTS)  # fmt: skip
         kills = []
 
         def crash_service(report) -> None:
             if report.actual_s is None and report.batch == KILL_BEFORE_BATCH and not kills:
-                procs[-1].kill()  # SIGKILL: no chance to save anything
-                procs[-1].wait()
+                procs[-1].process.kill()  # SIGKILL: no chance to save anything
+                procs[-1].process.wait()
                 kills.append(sampler.n_measured)
-                procs.append(start_service(endpoint, state))  # ready a few seconds later
+                # ready a few seconds later; the RemoteSampler retries meanwhile
+                procs.append(start_service_subprocess(endpoint, state_dir=state, wait=False))
 
         docs = []
         RE = RunEngine({}, call_returns_result=True)
@@ -85,7 +61,7 @@ def test_service_killed_mid_scan_loses_and_duplicates_nothing(devices, tmp_path)
                             sampler=sampler, recon_every=0, progress=crash_service)
         )  # fmt: skip
         assert result.exit_status == "success" and kills, "the service was not killed mid-scan"
-        assert procs[-1].poll() is None and procs[0].returncode != 0
+        assert procs[-1].process.poll() is None and procs[0].process.returncode != 0
 
         events = [
             doc["data"] for name, doc in docs if name == "event" and "det_value" in doc["data"]
@@ -117,4 +93,4 @@ def test_service_killed_mid_scan_loses_and_duplicates_nothing(devices, tmp_path)
         sampler.close(end_session=True)
     finally:
         for proc in procs:
-            stop(proc)
+            proc.stop()

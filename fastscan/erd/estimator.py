@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.erd._forward import _bias_relu, _lift
 from fastscan.features import N_FEATURES, feature_radius
 
 __all__ = ["SCHEMA", "SHIPPED_MODELS", "ERDModel", "default_model_path", "load_model"]
@@ -31,6 +32,10 @@ _MAX_HEADER_CHARS = 1_000_000
 _MAX_LAYERS = 16
 _MAX_WIDTH = 4096  # largest n_components or hidden layer accepted from a file
 _PREDICT_ROWS = 2048  # rows per block of the forward pass (intermediates stay in cache)
+# OpenBLAS multiplies small matrices (m * n * k <= 1e6: the 50 x 50 layer below ~400 rows)
+# with other kernels, whose float32 rounding differs: shorter blocks are padded to this
+# many rows, so a pixel's ERD depends on its features only, not on which rows came with it
+_PREDICT_MIN_ROWS = 512
 
 
 class ERDModel:
@@ -197,20 +202,31 @@ class ERDModel:
         with _single_thread_blas(), np.errstate(invalid="ignore", over="ignore"):
             for start in range(0, features.shape[0], _PREDICT_ROWS):
                 block = features[start : start + _PREDICT_ROWS]
-                out[start : start + len(block)] = self._forward(block)
+                n_rows = len(block)
+                if n_rows < _PREDICT_MIN_ROWS:
+                    padding = np.zeros((_PREDICT_MIN_ROWS - n_rows, N_FEATURES))
+                    block = np.concatenate([block, padding])
+                out[start : start + n_rows] = self._forward(block)[:n_rows]
         if self.target_transform == "log1p":
             out = np.expm1(np.minimum(out, 50.0))
         out[~np.isfinite(out)] = 0.0
         return np.maximum(out, 0.0, out=out)
 
     def _forward(self, features: np.ndarray) -> np.ndarray:
-        out = self.transform(features)
+        """:meth:`transform` and the MLP, with the element-wise passes fused (Numba)."""
+        if self.feature_transform == "none":
+            logged, mean, scale = features, np.zeros(N_FEATURES), np.ones(N_FEATURES)
+        else:
+            logged = np.log1p(np.maximum(features, 0.0))
+            mean, scale = self.feature_mean_, self.feature_scale_
+        out = np.empty((len(features), self.n_components), np.float32)
+        _lift(logged, mean, scale, self.omega_, self.beta_, out)
+        np.cos(out, out=out)
+        out *= np.float32(np.sqrt(2.0 / self.n_components))
         last = len(self.coefs_) - 1
         for i, (w, b) in enumerate(zip(self.coefs_, self.intercepts_)):
             out = out @ w
-            out += b
-            if i < last:
-                np.maximum(out, 0.0, out=out)
+            _bias_relu(out, b, i < last)
         return out[:, 0]
 
     def score(self, features: np.ndarray, target: np.ndarray) -> float:

@@ -1,0 +1,390 @@
+"""Stored k-nearest-neighbour lists of every unmeasured pixel, updated by merging.
+
+While a scan is sparse each new point changes the neighbours of a wide disc of
+pixels (about ``pi d_k**2``), and searching those neighbours again dominated a
+local update. The lists make that search a merge: a new point q only enters the
+list of a pixel p with ``|p - q| <= d_k(p)`` (the old k-th distance; points are
+only ever added, so the lists only shrink in distance), and it enters at the
+place its key ``(d**2, d_row, d_col)`` sorts to, the tie order of
+:func:`fastscan.neighbors.knn_gather`. So the merged list is exactly the list a
+fresh search would give.
+
+Each entry is the (d_row, d_col) offset from p to the neighbour as two int8, so
+a list costs ``2 k`` bytes per pixel; a pixel with a neighbour farther than
+127 rows or columns away has no valid list and is searched instead (the
+``valid`` flag), as is every pixel after a state is loaded.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastscan._neighbor_lists import NeighborLists
+>>> mask = np.zeros((5, 5), bool); mask[0, 0] = mask[4, 4] = mask[2, 2] = True
+>>> lists = NeighborLists(mask.shape, k=2)
+>>> pixels = np.array([[0, 1]])
+>>> lists.store(pixels, np.array([[0, 2]]), np.array([[0, 2]]))
+>>> lists.gather(pixels)[2].round(3).tolist()
+[[1.0, 2.236]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_OFFSET_MAX = 127  # largest |d_row| or |d_col| an int8 offset holds
+
+
+@njit(cache=True, nogil=True)
+def _before(dr, dc, d2, er, ec):
+    """True if offset (dr, dc) of squared length d2 sorts before offset (er, ec)."""
+    e2 = er * er + ec * ec
+    if d2 != e2:
+        return d2 < e2
+    return dr < er or (dr == er and dc < ec)
+
+
+@njit(cache=True, nogil=True)
+def _insert(offsets, valid, p, dr, dc):
+    """Put offset (dr, dc) into pixel p's sorted list if it beats the k-th entry."""
+    if dr > _OFFSET_MAX or dr < -_OFFSET_MAX or dc > _OFFSET_MAX or dc < -_OFFSET_MAX:
+        valid[p] = False  # an int8 cannot hold it: the pixel is searched from now on
+        return
+    k = offsets.shape[1]
+    d2 = dr * dr + dc * dc
+    if not _before(dr, dc, d2, np.int64(offsets[p, k - 1, 0]), np.int64(offsets[p, k - 1, 1])):
+        return
+    pos = k - 1
+    while pos > 0:
+        er = np.int64(offsets[p, pos - 1, 0])
+        ec = np.int64(offsets[p, pos - 1, 1])
+        if not _before(dr, dc, d2, er, ec):
+            break
+        offsets[p, pos, 0] = er
+        offsets[p, pos, 1] = ec
+        pos -= 1
+    offsets[p, pos, 0] = dr
+    offsets[p, pos, 1] = dc
+
+
+@njit(cache=True, nogil=True)
+def _affected_merge(mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, offsets, valid):
+    """Unmeasured p with |p - q| <= dk[p] for some q (as ``_update._affected_pixels``,
+    same order); each new q (``q_new``) also enters the valid lists it belongs to."""
+    n_rows, n_cols = mask.shape
+    t_rows, t_cols = tile_dk.shape
+    reach = 0.0
+    for tr in range(t_rows):
+        for tc in range(t_cols):
+            reach = max(reach, tile_dk[tr, tc])
+    out = np.empty((1024, 2), np.int64)
+    n_out = 0
+    for i in range(q_rows.shape[0]):
+        r0, c0 = q_rows[i], q_cols[i]
+        new = q_new[i]
+        tr_lo = max(int(np.floor((r0 - reach) / tile)), 0)
+        tr_hi = min(int(np.floor((r0 + reach) / tile)), t_rows - 1)
+        tc_lo = max(int(np.floor((c0 - reach) / tile)), 0)
+        tc_hi = min(int(np.floor((c0 + reach) / tile)), t_cols - 1)
+        for tr in range(tr_lo, tr_hi + 1):
+            r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
+            gap_r = max(r_first - r0, 0, r0 - r_last)
+            for tc in range(tc_lo, tc_hi + 1):
+                c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
+                gap_c = max(c_first - c0, 0, c0 - c_last)
+                bound = tile_dk[tr, tc]
+                if np.sqrt(gap_r * gap_r + gap_c * gap_c) > bound:
+                    continue
+                # squared distances are integers and d_k = sqrt(an integer): comparing
+                # d2 <= d_k**2 + 0.5 is the same test as sqrt(d2) <= d_k, without the sqrt
+                bound2 = bound * bound + 0.5
+                for r in range(r_first, r_last + 1):
+                    dr2 = (r - r0) * (r - r0)
+                    if dr2 + gap_c * gap_c > bound2:
+                        continue
+                    for c in range(c_first, c_last + 1):
+                        d2 = dr2 + (c - c0) * (c - c0)
+                        if d2 > bound2 or mask[r, c]:
+                            continue
+                        dk_here = dk[r, c]
+                        if d2 > dk_here * dk_here + 0.5:
+                            continue
+                        p = r * n_cols + c
+                        if new and valid[p]:
+                            _insert(offsets, valid, p, r0 - r, c0 - c)
+                        if touched[r, c]:
+                            continue
+                        touched[r, c] = True
+                        if n_out == out.shape[0]:
+                            bigger = np.empty((2 * out.shape[0], 2), np.int64)
+                            bigger[:n_out] = out[:n_out]
+                            out = bigger
+                        out[n_out, 0], out[n_out, 1] = r, c
+                        n_out += 1
+    for i in range(n_out):
+        touched[out[i, 0], out[i, 1]] = False
+    return out[:n_out]
+
+
+@njit(cache=True, nogil=True)
+def _gather(offsets, n_cols, rows, cols, out_rows, out_cols, out_dist, dist):
+    """Neighbour rows, cols and distances of pixels (rows, cols) from their lists."""
+    k = offsets.shape[1]
+    for i in range(rows.shape[0]):
+        p = rows[i] * n_cols + cols[i]
+        for j in range(k):
+            dr = np.int64(offsets[p, j, 0])
+            dc = np.int64(offsets[p, j, 1])
+            out_rows[i, j] = rows[i] + dr
+            out_cols[i, j] = cols[i] + dc
+            out_dist[i, j] = dist[dr * dr + dc * dc]
+
+
+def _distance_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every squared offset d2 an int8 pair can have: ``d = sqrt(d2)``, ``d * d`` and
+    ``1 / (d * d)``, each computed as the search-based kernels compute it (same bits)."""
+    d2 = np.arange(2 * _OFFSET_MAX * _OFFSET_MAX + 1, dtype=np.float64)
+    dist = np.sqrt(d2)
+    squared = dist * dist
+    with np.errstate(divide="ignore"):
+        weight = 1.0 / squared
+    return dist, squared, weight
+
+
+_DIST, _SQUARED, _WEIGHT = _distance_tables()
+
+
+@njit(cache=True, nogil=True)
+def _update_with_features(
+    offsets, n_cols, values, recon, dk, rows, cols, rho, area_term, scale, out, tables
+):
+    """IDW estimate of each pixel from its list, written to ``recon`` (its k-th distance
+    to ``dk``) as ``features._idw`` computes it, and the four neighbour features of
+    ``features._features`` (weighted and root-sum-square deviations, d_1, sparsity), in
+    one pass over the lists; :func:`_gradients` adds the last two once every estimate
+    is in place. Returns sum |change of recon|."""
+    dist, squared, weight = tables
+    k = offsets.shape[1]
+    nbr_d2 = np.empty(k, np.int64)
+    nbr_value = np.empty(k)
+    change = 0.0
+    for i in range(rows.shape[0]):
+        r, c = rows[i], cols[i]
+        p = r * n_cols + c
+        num = 0.0
+        den = 0.0
+        for j in range(k):
+            dr = np.int64(offsets[p, j, 0])
+            dc = np.int64(offsets[p, j, 1])
+            d2 = dr * dr + dc * dc
+            v = values[r + dr, c + dc]
+            nbr_d2[j] = d2
+            nbr_value[j] = v
+            w = weight[d2]
+            num += w * v
+            den += w
+        estimate = num / den
+        change += abs(estimate - recon[r, c])
+        recon[r, c] = estimate
+        dk[r, c] = dist[nbr_d2[k - 1]]
+        weighted_abs = 0.0
+        sum_sq = 0.0
+        n_close = 0
+        for j in range(k):
+            d2 = nbr_d2[j]
+            dev = nbr_value[j] - estimate
+            weighted_abs += abs(dev) / (squared[d2] * den)
+            sum_sq += dev * dev
+            if dist[d2] <= rho:
+                n_close += 1
+        out[i, 0] = scale * weighted_abs
+        out[i, 1] = scale * np.sqrt(sum_sq)
+        out[i, 2] = dist[nbr_d2[0]]
+        out[i, 3] = area_term / (1.0 + n_close)
+    return change
+
+
+@njit(cache=True, nogil=True)
+def _gradients(recon, rows, cols, scale, out):
+    """Features 5 and 6, ``|dR/dcol|`` and ``|dR/drow|``, as ``features._features``."""
+    n_rows, n_cols = recon.shape
+    for i in range(rows.shape[0]):
+        r, c = rows[i], cols[i]
+        if c == 0:
+            g_col = recon[r, 1] - recon[r, 0]
+        elif c == n_cols - 1:
+            g_col = recon[r, c] - recon[r, c - 1]
+        else:
+            g_col = 0.5 * (recon[r, c + 1] - recon[r, c - 1])
+        if r == 0:
+            g_row = recon[1, c] - recon[0, c]
+        elif r == n_rows - 1:
+            g_row = recon[r, c] - recon[r - 1, c]
+        else:
+            g_row = 0.5 * (recon[r + 1, c] - recon[r - 1, c])
+        out[i, 4] = scale * abs(g_col)
+        out[i, 5] = scale * abs(g_row)
+
+
+@njit(cache=True, nogil=True)
+def _store(offsets, valid, n_cols, rows, cols, nbr_rows, nbr_cols):
+    """Store searched neighbours as lists; a pixel with a far neighbour stays invalid."""
+    k = offsets.shape[1]
+    for i in range(rows.shape[0]):
+        p = rows[i] * n_cols + cols[i]
+        fits = True
+        for j in range(k):
+            dr = nbr_rows[i, j] - rows[i]
+            dc = nbr_cols[i, j] - cols[i]
+            if dr > _OFFSET_MAX or dr < -_OFFSET_MAX or dc > _OFFSET_MAX or dc < -_OFFSET_MAX:
+                fits = False
+                break
+            offsets[p, j, 0] = dr
+            offsets[p, j, 1] = dc
+        valid[p] = fits
+
+
+@njit(cache=True, nogil=True)
+def _valid_of(valid, n_cols, rows, cols, out):
+    for i in range(rows.shape[0]):
+        out[i] = valid[rows[i] * n_cols + cols[i]]
+
+
+def _split(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pixels = np.asarray(pixels, np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(pixels[:, 0]), np.ascontiguousarray(pixels[:, 1])
+
+
+class NeighborLists:
+    """The k nearest measured pixels of every unmeasured pixel, as stored int8 offsets.
+
+    Parameters
+    ----------
+    shape : (n_rows, n_cols)
+        Grid size.
+    k : int
+        Neighbours per pixel.
+
+    Notes
+    -----
+    Nothing is valid at first: :meth:`store` the result of a search, then keep
+    the lists current with :meth:`affected_merge` after each batch of new points.
+    """
+
+    def __init__(self, shape: tuple[int, int], k: int) -> None:
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.k = int(k)
+        n_pixels = self.shape[0] * self.shape[1]
+        self.offsets = np.zeros((n_pixels, self.k, 2), np.int8)
+        self.valid = np.zeros(n_pixels, np.bool_)
+
+    @staticmethod
+    def nbytes_for(shape: tuple[int, int], k: int) -> int:
+        """Memory the lists of a grid take (two int8 per neighbour and a flag per pixel)."""
+        return int(shape[0]) * int(shape[1]) * (2 * int(k) + 1)
+
+    def invalidate(self) -> None:
+        """Forget every list (e.g. after a state was loaded without them)."""
+        self.valid[:] = False
+
+    def valid_of(self, pixels: np.ndarray) -> np.ndarray:
+        """(n,) True where the pixel's list is valid."""
+        rows, cols = _split(pixels)
+        out = np.empty(len(rows), np.bool_)
+        _valid_of(self.valid, self.shape[1], rows, cols, out)
+        return out
+
+    def store(self, pixels: np.ndarray, nbr_rows: np.ndarray, nbr_cols: np.ndarray) -> None:
+        """Keep searched neighbours ((n, k) rows and cols, sorted) of ``pixels``."""
+        rows, cols = _split(pixels)
+        _store(
+            self.offsets,
+            self.valid,
+            self.shape[1],
+            rows,
+            cols,
+            np.asarray(nbr_rows, np.int64),
+            np.asarray(nbr_cols, np.int64),
+        )
+
+    def gather(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows, cols and distances, (n, k) each, of ``pixels`` (whose lists must be valid)."""
+        rows, cols = _split(pixels)
+        n = len(rows)
+        out_rows = np.empty((n, self.k), np.int64)
+        out_cols = np.empty((n, self.k), np.int64)
+        out_dist = np.empty((n, self.k), np.float64)
+        _gather(self.offsets, self.shape[1], rows, cols, out_rows, out_cols, out_dist, _DIST)
+        return out_rows, out_cols, out_dist
+
+    def update(
+        self,
+        values: np.ndarray,
+        recon: np.ndarray,
+        dk: np.ndarray,
+        pixels: np.ndarray,
+        *,
+        rho: float,
+        scale: float,
+        sparsity_area: float,
+    ) -> tuple[float, np.ndarray]:
+        """Re-estimate ``pixels`` from their lists and compute their features.
+
+        Writes each pixel's IDW estimate into ``recon`` and its k-th neighbour
+        distance into ``dk`` (as :func:`fastscan.features.idw_estimate` and
+        :func:`fastscan.neighbors.knn_gather` give them), then returns the L1
+        change of ``recon`` and the (n, 6) SLADS features of ``pixels``, as
+        :func:`fastscan.features.slads_features` computes them on the new
+        ``recon``. ``pixels`` must include every pixel whose estimate changed.
+        """
+        if recon.shape[0] < 2 or recon.shape[1] < 2:
+            raise ValueError(f"image must be at least 2 x 2, got {recon.shape}")
+        rows, cols = _split(pixels)
+        out = np.empty((len(rows), 6))
+        change = _update_with_features(
+            self.offsets,
+            self.shape[1],
+            values,
+            recon,
+            dk,
+            rows,
+            cols,
+            float(rho),
+            float(sparsity_area),
+            float(scale),
+            out,
+            (_DIST, _SQUARED, _WEIGHT),
+        )
+        _gradients(recon, rows, cols, float(scale), out)
+        return float(change), out
+
+    def affected_merge(
+        self,
+        mask: np.ndarray,
+        dk: np.ndarray,
+        tile_dk: np.ndarray,
+        tile: int,
+        changed: np.ndarray,
+        is_new: np.ndarray,
+        touched: np.ndarray,
+    ) -> np.ndarray:
+        """:func:`fastscan._update.affected_pixels`, merging the new points into the lists.
+
+        ``changed`` (n, 2) are the pixels whose value changed, ``is_new`` (n,)
+        marks those measured for the first time (already True in ``mask``);
+        ``dk`` must still hold every pixel's k-th distance from before them.
+        Returns the unmeasured pixels whose reconstruction may change, in the
+        same order as :func:`fastscan._update.affected_pixels`.
+        """
+        rows, cols = _split(changed)
+        return _affected_merge(
+            mask,
+            dk,
+            tile_dk,
+            int(tile),
+            rows,
+            cols,
+            np.ascontiguousarray(is_new, np.bool_),
+            touched,
+            self.offsets,
+            self.valid,
+        )

@@ -1,0 +1,54 @@
+"""The ERD model's fused forward-pass kernels against NumPy, and predict against them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastscan.erd._forward import _bias_relu, _lift
+from fastscan.erd.estimator import SHIPPED_MODELS, load_model
+
+
+def test_lift_matches_numpy():
+    rng = np.random.default_rng(0)
+    features = rng.uniform(-2.0, 5.0, (300, 6))
+    mean, scale = rng.normal(size=6), rng.uniform(0.5, 2.0, 6)
+    omega, beta = rng.normal(size=(6, 50)), rng.uniform(0.0, 2 * np.pi, 50)
+    out = np.empty((300, 50), np.float32)
+    _lift(features, mean, scale, omega, beta, out)
+    want = (((features - mean) / scale) @ omega + beta).astype(np.float32)
+    # float64 sums in another order: equal after the float32 rounding, but for a rare ulp
+    np.testing.assert_allclose(out, want, rtol=2e-7, atol=2e-7)
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_bias_relu_matches_numpy(relu):
+    rng = np.random.default_rng(1)
+    h = rng.normal(size=(40, 7)).astype(np.float32)
+    h[0, 0] = np.nan
+    b = rng.normal(size=7).astype(np.float32)
+    want = h + b
+    if relu:
+        want = np.maximum(want, np.float32(0.0))
+    _bias_relu(h, b, relu)
+    np.testing.assert_array_equal(h, want)  # NaN where NumPy has NaN
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
+def test_predict_equals_the_plain_numpy_forward_pass(name):
+    model = load_model(name)
+    rng = np.random.default_rng(2)
+    features = np.abs(rng.normal(size=(700, 6))) * rng.uniform(0.1, 30.0, 6)
+    hidden = model.transform(features)
+    for i, (w, b) in enumerate(zip(model.coefs_, model.intercepts_)):
+        hidden = hidden @ w + b
+        if i < len(model.coefs_) - 1:
+            hidden = np.maximum(hidden, 0.0)
+    want = hidden[:, 0].astype(np.float64)
+    if model.target_transform == "log1p":
+        want = np.expm1(np.minimum(want, 50.0))
+    want = np.maximum(want, 0.0)
+    got = model.predict(features)
+    np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-5)
+    # a pixel's ERD does not depend on the rows predicted with it (short blocks padded)
+    np.testing.assert_allclose(model.predict(features[5:9]), got[5:9], rtol=2e-5, atol=1e-6)
