@@ -19,9 +19,12 @@ fastscan's features and RD target, step for step:
    sparsity feature (its numerator follows the grid size, as in FAST).
 
 These steps give FAST's row count exactly (789,186 rows, 631,349 training rows
-on a 256 x 256 grid). FAST's ``cameraman_norm.tif`` is not bundled anywhere we
-may read, so the image is scikit-image's ``camera`` resized (anti-aliased) to
-256 x 256 and rescaled to [0, 100]: the same scene, not the same pixels.
+on a 256 x 256 grid). The shipped ``fast-classic`` model is this recipe on FAST's
+own ``cameraman_norm.tif`` (``train_classic(image=...)``, ``fastscan train
+--recipe fast-classic --image``; recorded by its SHA-256). That photograph is
+not bundled (scikit-image dropped it for copyright reasons); without an image
+the recipe uses scikit-image's ``camera``, a different photograph of a similar
+scene, resized (anti-aliased) to 256 x 256 and rescaled to [0, 100].
 
 FAST chose c by the R^2 of the 20 % row hold-out. Those rows come from the same
 image and the same states as the training rows, so that R^2 leaks; it is kept
