@@ -103,6 +103,7 @@ def save(sampler: Any, path: str | Path) -> Path:
             "value_min": _per_channel(sampler._value_min, n_channels, _finite_or_none),
             "value_max": _per_channel(sampler._value_max, n_channels, _finite_or_none),
             "table_radius": None if sampler._table is None else sampler._table.radius,
+            "gini": sampler._gini,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
         },
@@ -176,6 +177,8 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
         params = dict(header["params"])
         shape = tuple(params.pop("shape"))
         params["pixel_pitch"] = tuple(params["pixel_pitch"])
+        for knob in ("contrast", "fill"):  # files from before the ERD shaping: plain ERD
+            params.setdefault(knob, 0.0)
         motion = header.get("motion")
         motion = None if motion is None else MotionModel(**motion)
     except (KeyError, TypeError, ValueError) as exc:
@@ -282,6 +285,7 @@ def _restore(
         radius = state["table_radius"]
         changes = [float(v) for v in state["stop_changes"]]
         reason = state["stop_reason"]
+        gini = float(state.get("gini", 0.0))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad sampler state in the header ({exc})") from None
     if n_measured != int(arrays["mask"].sum()):
@@ -298,6 +302,7 @@ def _restore(
     sampler._values = arrays["means"].reshape(grid)
     sampler._recon = arrays["recon"].reshape(grid)
     sampler._erd = arrays["erd"]
+    sampler._set_structure(gini)
     sampler._dk = arrays["dk"]
     sampler._dk_max = arrays["dk_max"]
     points = np.asarray(arrays["points"], np.int64)

@@ -17,6 +17,7 @@ the grid from a scrambled Halton sequence whose seed comes from the chain
 - local updates recompute every pixel whose neighbours or gradient changed, so
   the ERD map equals FAST's full recompute (up to ties of the 10th-neighbour
   distance, which FAST breaks in scikit-learn's KD-tree order);
+- the ERD is the model's plain prediction (no ``fill``/``contrast`` shaping);
 - the batch is the plain top-B of the ERD of unmeasured pixels, chosen with
   FAST's own numpy calls (so ties fall as in FAST), with the model's raw
   prediction (no analytic tie-break),
@@ -63,6 +64,8 @@ FIXED_SETTINGS = {
     "channel_weights": None,
     "noise": "auto",
     "channel_combine": "features",
+    "contrast": 0.0,
+    "fill": 0.0,
 }
 
 
@@ -158,6 +161,8 @@ class ClassicSampler(Sampler):
             motion=motion,
             pixel_pitch=pixel_pitch,
             motion_weight=0.0,
+            contrast=0.0,
+            fill=0.0,
         )
         self._initial = fast_initial_points(
             self.shape, initial_fraction, FAST_PATTERN_SEED + int(seed)

@@ -32,6 +32,7 @@ import numpy as np
 from fastscan import _sampler_state, _update
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._neighbor_lists import NeighborLists
+from fastscan._structure import exponents, gradient_gini, shape_erd
 from fastscan._validation import check_points, check_shape, read_only
 from fastscan.channels import (
     NOISE_MODELS,
@@ -58,6 +59,8 @@ __all__ = ["CHANNEL_COMBINE", "Sampler"]
 CHANNEL_COMBINE = ("features", "erd")
 
 DEFAULT_MOTION_WEIGHT = 3.0  # motion-aware batches when a motion model is given
+DEFAULT_CONTRAST = 0.0  # structure-adaptive ERD shaping (fastscan._structure)
+DEFAULT_FILL = 2.0
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
@@ -126,6 +129,16 @@ class Sampler:
         (:func:`fastscan.selection.select_batch_motion`). 0 is the ERD-only choice
         (best quality per point); the default minimises beam time to quality
         under the model (``benchmarks/bench_beamtime.py``).
+    contrast, fill : float
+        Structure-adaptive ERD shaping (:mod:`fastscan._structure`): the ERD is
+        multiplied by ``f_1 ** a * d_1 ** b`` (neighbour deviation, nearest-sample
+        distance) with ``a = contrast * t`` and ``b = fill * (1 - t)``, where
+        ``t`` in [0, 1] says how concentrated the image's edges are (1: sparse
+        structure, 0: texture everywhere), measured once from the initial
+        pattern. Sparse
+        scenes then chase large deviations (a squared-error ERD), textures spread
+        like a low-discrepancy pattern. ``contrast = fill = 0`` is the plain ERD
+        (FAST); the ERD map and ``erd_threshold`` are in the shaped units.
     """
 
     def __init__(
@@ -150,6 +163,8 @@ class Sampler:
         noise: str = "auto",
         channel_combine: str = "features",
         motion_weight: float = DEFAULT_MOTION_WEIGHT,
+        contrast: float = DEFAULT_CONTRAST,
+        fill: float = DEFAULT_FILL,
     ) -> None:
         self.shape = check_shape(shape)
         if not (np.isfinite(motion_weight) and motion_weight >= 0):
@@ -174,6 +189,13 @@ class Sampler:
         if not np.isfinite(tie_break) or tie_break < 0:
             raise ValueError(f"tie_break must be a finite number >= 0, got {tie_break!r}")
         self.tie_break = float(tie_break)
+        for name, value in (("contrast", contrast), ("fill", fill)):
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        self.contrast = float(contrast)
+        self.fill = float(fill)
+        self._gini = 0.0  # structure level of the initial pattern (fastscan._structure)
+        self._exponents = (0.0, 0.0)
         self.motion = motion
         self.pixel_pitch = pitch
         if noise not in NOISE_MODELS:
@@ -485,12 +507,19 @@ class Sampler:
             nbr = self._update_recon(chunk, bounded=False)
             if lists is not None:
                 lists.store(chunk, nbr[0], nbr[1])
+        if not self._active:  # from the unbiased initial pattern, then held
+            self._set_structure(gradient_gini(self._recon, self._scale, self._gains))
         for start in range(0, len(pixels), _CHUNK):
             chunk = pixels[start : start + _CHUNK]
             self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
         _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
         self._tiles = TileMax(self._erd)
         self._active = True
+
+    def _set_structure(self, gini: float) -> None:
+        """Fix the structure level and the ERD shaping exponents it gives."""
+        self._gini = float(gini)
+        self._exponents = exponents(self._gini, self.contrast, self.fill)
 
     def _knn(
         self, pixels: np.ndarray, bounded: bool = False
@@ -604,7 +633,21 @@ class Sampler:
         if len(erd) > len(pixels):  # one ERD per channel, summed with the gains
             gains = self._gains[used] / self._gains[used].sum()
             erd = gains @ erd.reshape(len(used), len(pixels))
-        self._erd[pixels[:, 0], pixels[:, 1]] = erd
+        self._erd[pixels[:, 0], pixels[:, 1]] = self._shape(erd, features, len(pixels))
+
+    def _shape(self, erd: np.ndarray, features: np.ndarray, n_pixels: int) -> np.ndarray:
+        """Structure-adaptive shaping of ``erd`` in place (:mod:`fastscan._structure`).
+
+        ``features`` holds ``n_pixels`` rows, or one block of them per channel with
+        a gain (then ``f_1`` is the blocks' gain-weighted root mean square).
+        """
+        if self._exponents != (0.0, 0.0):
+            f1 = features[:, 0].reshape(-1, n_pixels)
+            if len(f1) > 1:
+                used = self._gains[self._gains > 0]
+                f1 = np.sqrt((used / used.sum()) @ f1**2)[None]
+            shape_erd(erd, f1[0], features[:n_pixels, 2], *self._exponents)
+        return erd
 
     def _predict(self, features: np.ndarray) -> np.ndarray:
         """The model's ERD of each feature row, plus the analytic tie-break."""
@@ -659,7 +702,8 @@ class Sampler:
                 sparsity_area=self._sparsity_area,
             )
             change[0] += region_change
-            self._erd[region[:, 0], region[:, 1]] = self._predict(features)
+            erd = self._shape(self._predict(features), features, len(region))
+            self._erd[region[:, 0], region[:, 1]] = erd
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
         elif len(region):
             old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
@@ -691,6 +735,8 @@ class Sampler:
             "noise": self.noise,
             "channel_combine": self.channel_combine,
             "motion_weight": self.motion_weight,
+            "contrast": self.contrast,
+            "fill": self.fill,
         }
 
     def save(self, path: str | Path) -> Path:

@@ -1,0 +1,98 @@
+"""Structure-adaptive shaping of the ERD: concentrate on sparse structure, spread on texture.
+
+The learned ERD ranks pixels by expected reduction of the *absolute* error under
+a window of about their nearest-sample distance ``d_1``. Two things it misses:
+
+* NRMSE is a squared error: where structure is sparse (flakes, particles on an
+  empty background) a pixel whose neighbours disagree a lot is worth more than
+  the L1 ERD says. ``contrast``: the score is multiplied by ``f_1 ** a`` (``f_1``
+  the weighted neighbour deviation, feature 1), which turns the L1 estimate
+  into an L2-like one.
+* Where structure is everywhere (texture finer than the sampling), measuring a
+  pixel fixes little beyond the pixel itself and the best pattern is an even one
+  (raster, low discrepancy). ``fill``: the score is multiplied by ``d_1 ** b``,
+  so when the ERD is flat the farthest pixel wins (farthest-point sampling).
+
+Which of the two applies is decided from the image itself: the Gini coefficient
+``g`` of the gradient magnitude of the current reconstruction (0: gradient
+spread evenly, texture; 1: concentrated on a few edges). With
+``t = clip((g - GINI_TEXTURE) / (GINI_SPARSE - GINI_TEXTURE), 0, 1)`` the
+exponents are ``a = contrast * t`` and ``b = fill * (1 - t)``. ``g`` is measured
+once, when the initial pattern is complete (a uniform, unbiased sample of the
+image; later patterns are biased by the choices made), and held for the rest of
+the scan, so local updates stay exact; it is saved with the sampler state.
+``contrast = fill = 0`` is the plain ERD.
+
+Defaults (:class:`fastscan.Sampler`): ``fill = 2`` (on texture the pattern's
+dispersion beats Halton's, ``tests/test_structure.py``) and ``contrast = 0``:
+``contrast`` helps scenes whose structure the initial pattern has already found
+(WSe2 NRMSE at 10 % 0.204 -> 0.180 with 0.5), but it starves the exploration of
+flat background, so small sparse particles not yet seen are found later (a
+96 x 128 particles phantom at 10 %: 0.31 -> 0.42); it stays an opt-in knob.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["GINI_SPARSE", "GINI_TEXTURE", "exponents", "gradient_gini", "shape_erd"]
+
+#: Gini of the reconstruction's gradient at and below which the image counts as texture
+GINI_TEXTURE = 0.45
+#: ... and at and above which as sparse structure (calibrated on validation images only)
+GINI_SPARSE = 0.50
+_STRIDE_PIXELS = 65_536  # the statistic reads about this many pixels (strided)
+_F1_FLOOR = 1e-3  # deviation floor (in [0, 100] units) so a flat pixel keeps its order
+
+
+def gradient_gini(recon: np.ndarray, scales: np.ndarray, gains: np.ndarray) -> float:
+    """Gini coefficient of the gradient magnitude of ``recon`` ((C, H, W)).
+
+    Each channel's gradient is scaled by ``scales`` (to [0, 100] units) and the
+    magnitudes are combined with ``gains`` (root mean square). Large grids are
+    read on a stride, so the cost stays about that of 65 000 pixels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ramp = np.add.outer(np.arange(32.0), np.arange(32.0))[None]
+    >>> step = (np.arange(32)[:, None] >= 16).repeat(32, 1)[None] * 1.0
+    >>> one = np.ones(1)
+    >>> gradient_gini(ramp, one, one) < 0.1 < 0.8 < gradient_gini(step, one, one)
+    True
+    """
+    n_rows, n_cols = recon.shape[1:]
+    stride = max(1, int(np.sqrt(n_rows * n_cols / _STRIDE_PIXELS)))
+    power = np.zeros((len(range(0, n_rows, stride)), len(range(0, n_cols, stride))))
+    weights = np.asarray(gains, float) / max(float(np.sum(gains)), 1e-300)
+    for channel, scale, weight in zip(recon, scales, weights):
+        if weight <= 0:
+            continue
+        g_row, g_col = np.gradient(channel)
+        power += weight * scale**2 * (g_row**2 + g_col**2)[::stride, ::stride]
+    values = np.sort(np.sqrt(power).ravel())
+    total = values.sum()
+    if not np.isfinite(total) or total <= 0:
+        return 0.0
+    n = len(values)
+    return float(1.0 + 1.0 / n - 2.0 * np.cumsum(values).sum() / (n * total))
+
+
+def exponents(gini: float, contrast: float, fill: float) -> tuple[float, float]:
+    """(a, b): the exponents of ``f_1`` and ``d_1`` for a structure level ``gini``.
+
+    Examples
+    --------
+    >>> exponents(0.9, 1.0, 2.0), exponents(0.3, 1.0, 2.0)
+    ((1.0, 0.0), (0.0, 2.0))
+    """
+    t = min(max((gini - GINI_TEXTURE) / (GINI_SPARSE - GINI_TEXTURE), 0.0), 1.0)
+    return contrast * t, fill * (1.0 - t)
+
+
+def shape_erd(erd: np.ndarray, f1: np.ndarray, d1: np.ndarray, a: float, b: float) -> None:
+    """Multiply ``erd`` in place by ``(f1 + floor) ** a * d1 ** b`` (see the module)."""
+    if a != 0.0:
+        erd *= (f1 + _F1_FLOOR) ** a
+    if b != 0.0:
+        erd *= d1**b
