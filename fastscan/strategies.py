@@ -161,13 +161,22 @@ def fast_sampler(shape: tuple[int, int], settings: StrategySettings) -> Any:
 
 
 def fast_classic_sampler(shape: tuple[int, int], settings: StrategySettings) -> Any:
-    """``fast-classic``: FAST's model, plain top-n batches, no tie-break, ERD-only choice."""
-    return _fast(
+    """``fast-classic``: FAST's loop replayed (:class:`fastscan.classic.ClassicSampler`).
+
+    FAST's model and initial pattern (seed 0 is FAST's own), min-max features at
+    every iteration, plain top-n batches; ``settings.model`` is not used.
+    """
+    from fastscan.classic import ClassicSampler
+
+    seed = settings.seed
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    return ClassicSampler(
         shape,
-        dataclasses.replace(settings, motion_weight=0.0),
-        model="fast-classic",
-        spread=0.0,
-        tie_break=0.0,
+        batch_size=settings.batch_size,
+        seed=seed,
+        max_coverage=settings.max_coverage,
+        motion=settings.motion,
     )
 
 
@@ -203,7 +212,8 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("fast", "fastscan.strategies:fast_sampler", "step",
                  "SLADS-Net step batches, chosen for ERD per second of beam time"),
         Strategy("fast-classic", "fastscan.strategies:fast_classic_sampler", "step",
-                 "FAST as published: its model, plain top-n ERD batches", default=False),
+                 "FAST replayed: its model, pattern, min-max features, top-n batches",
+                 default=False),
         Strategy("raster", "fastscan.strategies:raster_sampler", "step",
                  "serpentine step raster at each coverage (one fresh scan per coverage)",
                  fresh_per_coverage=True),
