@@ -60,13 +60,27 @@ UNSEEN = (
     "shepp_logan_phantom", "coffee", "grass", "chelsea",
 )  # fmt: skip
 DEFAULT_UNSEEN = UNSEEN[:8]
+#: The session's image sets by name (scikit-image part; WSe2 comes from --image).
+#: validation: tune on these; test: never tuned on, final figures only.
+IMAGE_SETS = {
+    "validation": ("brick", "cell", "clock", "page", "coffee", "gravel",
+                   "shepp_logan_phantom", "hubble_deep_field"),
+    "test": ("grass", "rocket", "chelsea", "horse", "retina", "microaneurysms", "logo",
+             "immunohistochemistry"),
+}  # fmt: skip
 DWELLS = (0.001, 0.01, 0.1, 1.0)
 TIMED = ("fast", "fast-fly")  # choices depend on the time model: one replay per dwell
 FLY_KS = tuple(range(1, 17))
 
 
 # ---------------------------------------------------------------------------- images and scores
-def load_images(image: str | None, unseen: tuple[str, ...], size: int) -> dict[str, np.ndarray]:
+def load_images(
+    image: str | None, unseen: tuple[str, ...], size: int, *, scale: bool = False
+) -> dict[str, np.ndarray]:
+    """WSe2 (``image``) and scikit-image images: grey (alpha dropped), long side <= ``size``.
+
+    ``scale`` maps each scikit-image image to [0, 100] (the image-set definition).
+    """
     images = {}
     if image:
         path = Path(image)
@@ -80,10 +94,13 @@ def load_images(image: str | None, unseen: tuple[str, ...], size: int) -> dict[s
         img = np.asarray(getattr(data, name)(), float)
         if img.ndim == 3:
             img = rgb2gray(img[..., :3])
-        scale = size / max(img.shape)
-        if scale < 1:
-            shape = tuple(max(8, round(s * scale)) for s in img.shape)
+        factor = size / max(img.shape)
+        if factor < 1:
+            shape = tuple(max(8, round(s * factor)) for s in img.shape)
             img = resize(img, shape, anti_aliasing=True)
+        if scale:
+            low, high = img.min(), img.max()
+            img = (img - low) / (high - low) * 100.0 if high > low else np.zeros_like(img)
         images[name] = img
     return images
 
@@ -197,17 +214,84 @@ def static_references(truth: np.ndarray, dwells: tuple[float, ...]) -> dict[str,
     return {"fly-raster": fly, "raster": step}
 
 
+def cached_static_references(
+    label: str, truth: np.ndarray, dwells: tuple[float, ...], cache: str
+) -> dict[str, Any]:
+    """:func:`static_references`, kept in ``cache``/static_<label>.json (reused if the
+    image and the dwells match; '' caches nothing)."""
+    path = Path(cache) / f"static_{label}.json" if cache else None
+    digest = f"{truth.shape}|{float(truth.sum()):.9g}|{float((truth**2).sum()):.9g}"
+    if path is not None and path.exists():
+        saved = json.loads(path.read_text())
+        if saved["image"] == digest and all(f"{d:g}" in saved["dwells"] for d in dwells):
+            return {
+                name: [{**e, "time": {d: e["time"][f"{d:g}"] for d in dwells}} for e in entries]
+                for name, entries in saved["refs"].items()
+            }
+    refs = static_references(truth, dwells)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        plain = {
+            name: [{**e, "time": {f"{d:g}": t for d, t in e["time"].items()}} for e in entries]
+            for name, entries in refs.items()
+        }
+        part = path.with_suffix(f".{id(refs)}.part")  # then renamed: readers never see half
+        part.write_text(json.dumps({"image": digest, "dwells": [f"{d:g}" for d in dwells],
+                                    "refs": plain}))  # fmt: skip
+        part.replace(path)
+    return refs
+
+
 def time_to(entries: list[dict[str, Any]], target: float, dwell: float) -> float:
     times = [e["time"][dwell] for e in entries if e["nrmse"] <= target + 1e-12]
     return min(times) if times else math.inf
 
 
 # ---------------------------------------------------------------------------- adaptive runs
+def first_hit(
+    truth: np.ndarray, traj: Trajectory, target: float, lo: int = 0, hi: int | None = None
+) -> int | None:
+    """Readings after which the scan's NRMSE is <= target, searched over segment ends.
+
+    Bisection over the ends of the continuous moves (a step point is its own)
+    with more than ``lo`` and at most ``hi`` readings (None: all; the state after
+    ``hi`` readings is checked first). The answer is a real state of the scan that
+    reaches the target (the first one if the NRMSE falls monotonically), so its
+    time is an honest time to target; None if the state after ``hi`` does not.
+    """
+    if traj.n_readings == 0:
+        return None
+    seg = traj.segment
+    ends = np.flatnonzero(np.r_[seg[1:] != seg[:-1], True]) + 1
+    ends = ends[(ends > lo) & (ends <= (traj.n_readings if hi is None else hi))]
+    if len(ends) == 0:
+        return None
+
+    def ok(i: int) -> bool:
+        return best_nrmse(truth, mask_of(truth.shape, traj.points[: ends[i]])) <= target + 1e-12
+
+    if not ok(len(ends) - 1):
+        return None
+    low, high = 0, len(ends) - 1
+    while low < high:
+        mid = (low + high) // 2
+        if ok(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return int(ends[low])
+
+
 def adaptive_curve(
-    name: str, truth: np.ndarray, motion: MotionModel, max_coverage: float, batch_size: int
+    name: str,
+    truth: np.ndarray,
+    motion: MotionModel,
+    max_coverage: float,
+    batch_size: int,
+    n_ladder: int = 18,
 ) -> tuple[list[dict[str, Any]], Trajectory, float]:
     """Replay to max_coverage; (ladder of {n, nrmse}), the trajectory, wall seconds."""
-    ladder = [float(c) for c in np.geomspace(0.01, max_coverage, 18)]
+    ladder = [float(c) for c in np.geomspace(0.01, max_coverage, n_ladder)]
     strategy = "fast" if name == "fast-erd-only" else name
     sampler = make_sampler(
         strategy,
@@ -230,7 +314,7 @@ def adaptive_curve(
 def run_image(label: str, truth: np.ndarray, args: argparse.Namespace, log: Any) -> dict[str, Any]:
     truth = np.asarray(truth, float)
     t0 = time.perf_counter()
-    refs = static_references(truth, args.dwells)
+    refs = cached_static_references(label, truth, args.dwells, args.cache)
     by_k = {e["k"]: e["nrmse"] for e in refs["fly-raster"]}
     targets = {"fly every 4th row": by_k[4], "fly every 2nd row": by_k[2]}
     log(f"{label} {truth.shape}: targets " + ", ".join(f"{k} {v:.4f}" for k, v in targets.items())
@@ -246,11 +330,12 @@ def run_image(label: str, truth: np.ndarray, args: argparse.Namespace, log: Any)
     for name in args.strategies:
         per_dwell = name in TIMED
         base = None
+        found: dict[str, int | None] = {}  # readings to each target (untimed strategies)
         for dwell in args.dwells:
             motion = NANOPROBE.replace(dwell=dwell)
             if per_dwell or base is None:
                 curve, traj, wall = adaptive_curve(
-                    name, truth, motion, args.max_coverage, args.batch_size
+                    name, truth, motion, args.max_coverage, args.batch_size, args.ladder
                 )
                 base = (curve, traj)
                 log(f"  {name:<14} dwell {dwell:g}: replay {wall:.0f} s, "
@@ -264,8 +349,18 @@ def run_image(label: str, truth: np.ndarray, args: argparse.Namespace, log: Any)
             results["curves"][f"{name}|{dwell:g}"] = points
             for target_name, target in targets.items():
                 hit = [p["time"] for p in points if p["nrmse"] <= target + 1e-12]
+                if per_dwell or target_name not in found:
+                    # between the last ladder snapshot short of it and the first one
+                    # reaching it (the end of the scan if none does)
+                    ns = [p["n"] for p in points]
+                    hit_n = [p["n"] for p in points if p["nrmse"] <= target + 1e-12]
+                    hi = hit_n[0] if hit_n else None
+                    lo = max([n for n in ns if hi is None or n < hi], default=0)
+                    found[target_name] = first_hit(truth, timed, target, lo, hi)
+                if found[target_name] is not None:  # between the ladder's snapshots
+                    hit.append(float(timed.t_end[found[target_name] - 1]))
                 key = f"{dwell:g}|{target_name}"
-                results["strategies"].setdefault(key, {})[name] = hit[0] if hit else math.inf
+                results["strategies"].setdefault(key, {})[name] = min(hit) if hit else math.inf
     results["static_curves"] = {
         name: [{"nrmse": e["nrmse"], "time": {f"{d:g}": t for d, t in e["time"].items()}}
                for e in refs[name]]
@@ -371,12 +466,24 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(DEFAULT_UNSEEN),
         help=f"scikit-image names, 'none' for none (available: {', '.join(UNSEEN)})",
     )
+    p.add_argument(
+        "--set",
+        choices=sorted(IMAGE_SETS),
+        default=None,
+        help="the session's validation or test images (scaled to [0, 100]); replaces --unseen",
+    )
     p.add_argument("--size", type=int, default=256, help="long side of the unseen images")
     p.add_argument("--dwells", default=",".join(f"{d:g}" for d in DWELLS))
     default = ["fast", "fast-erd-only", *[n for n in STRATEGIES if n not in ("fast",)]]
     p.add_argument("--strategies", default=",".join(default))
     p.add_argument("--max-coverage", type=float, default=0.4)
     p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--ladder", type=int, default=18,
+                   help="snapshots scored per adaptive run (the times to target are then "
+                        "refined between them by bisection)")  # fmt: skip
+    p.add_argument("--cache", default="bench-beamtime-cache",
+                   help="folder for the static references ('' for none)")  # fmt: skip
+    p.add_argument("--only", default="", help="keep only these of the set's images (a,b,...)")
     p.add_argument("--out", default="bench-beamtime-out")
     p.add_argument(
         "--latency",
@@ -400,6 +507,10 @@ def main(argv: list[str] | None = None) -> int:
         if name not in STRATEGIES and name != "fast-erd-only":
             p.error(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
     unseen = () if args.unseen in ("", "none") else tuple(args.unseen.split(","))
+    if args.set is not None:
+        unseen = IMAGE_SETS[args.set]
+    if args.only:
+        unseen = tuple(n for n in unseen if n in args.only.split(","))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -410,17 +521,17 @@ def main(argv: list[str] | None = None) -> int:
         for truth in load_images(args.image or None, unseen, args.size).values():
             latency(np.asarray(truth, float))
         return 0
-    images = load_images(args.image or None, unseen, args.size)
+    images = load_images(args.image or None, unseen, args.size, scale=args.set is not None)
     results = {}
     for label, truth in images.items():
         results[label] = run_image(label, truth, args, log)
         print(table(label, results[label], args.strategies), flush=True)
-    summary = {
-        "time_model": {**NANOPROBE.__dict__, "dwell": list(args.dwells)},
-        "args": {k: v for k, v in vars(args).items()},
-        "results": results,
-    }
-    (out / "bench_beamtime.json").write_text(json.dumps(summary, indent=1, default=str))
+        summary = {
+            "time_model": {**NANOPROBE.__dict__, "dwell": list(args.dwells)},
+            "args": {k: v for k, v in vars(args).items()},
+            "results": results,
+        }  # written after every image: a long run interrupted keeps what it measured
+        (out / "bench_beamtime.json").write_text(json.dumps(summary, indent=1, default=str))
     figure(results, args.dwells, out / "nrmse_vs_beam_time.png")
     print(f"wrote {out}/bench_beamtime.json and nrmse_vs_beam_time.png")
     return 0

@@ -101,7 +101,8 @@ class StrategySettings:
     ``coverages`` is the snapshot ladder of the replay (a nested static scan uses
     its smallest value); ``motion`` the beam-time model in pixel units;
     ``motion_weight`` the motion-aware batch knob of step samplers (None: the
-    sampler's default).
+    sampler's default); ``channel_weights`` the weights of the channels of an
+    autonomous sampler fed (n, C) readings (None: equal; the first reading fixes C).
     """
 
     max_coverage: float = 0.3
@@ -111,6 +112,7 @@ class StrategySettings:
     model: str | None = None
     motion: MotionModel = NANOPROBE
     motion_weight: float | None = None
+    channel_weights: tuple[float, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +143,8 @@ def _fast(shape: tuple[int, int], settings: StrategySettings, **extra: Any) -> A
     kwargs: dict[str, Any] = {"motion": settings.motion, **extra}
     if settings.motion_weight is not None:
         kwargs["motion_weight"] = settings.motion_weight
+    if settings.channel_weights is not None:
+        kwargs["channel_weights"] = list(settings.channel_weights)
     return Sampler(
         shape,
         batch_size=settings.batch_size,
@@ -157,13 +161,22 @@ def fast_sampler(shape: tuple[int, int], settings: StrategySettings) -> Any:
 
 
 def fast_classic_sampler(shape: tuple[int, int], settings: StrategySettings) -> Any:
-    """``fast-classic``: FAST's model, plain top-n batches, no tie-break, ERD-only choice."""
-    return _fast(
+    """``fast-classic``: FAST's loop replayed (:class:`fastscan.classic.ClassicSampler`).
+
+    FAST's model and initial pattern (seed 0 is FAST's own), min-max features at
+    every iteration, plain top-n batches; ``settings.model`` is not used.
+    """
+    from fastscan.classic import ClassicSampler
+
+    seed = settings.seed
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    return ClassicSampler(
         shape,
-        dataclasses.replace(settings, motion_weight=0.0),
-        model="fast-classic",
-        spread=0.0,
-        tie_break=0.0,
+        batch_size=settings.batch_size,
+        seed=seed,
+        max_coverage=settings.max_coverage,
+        motion=settings.motion,
     )
 
 
@@ -199,7 +212,8 @@ STRATEGIES: dict[str, Strategy] = {
         Strategy("fast", "fastscan.strategies:fast_sampler", "step",
                  "SLADS-Net step batches, chosen for ERD per second of beam time"),
         Strategy("fast-classic", "fastscan.strategies:fast_classic_sampler", "step",
-                 "FAST as published: its model, plain top-n ERD batches", default=False),
+                 "FAST replayed: its model, pattern, min-max features, top-n batches",
+                 default=False),
         Strategy("raster", "fastscan.strategies:raster_sampler", "step",
                  "serpentine step raster at each coverage (one fresh scan per coverage)",
                  fresh_per_coverage=True),

@@ -15,8 +15,9 @@ from fastscan.channels import (
     check_readings,
     check_weights,
     combine_features,
+    feature_noise,
 )
-from fastscan.features import feature_radius, idw_estimate, slads_features
+from fastscan.features import compute_features, feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import knn_gather
 from fastscan.phantoms import XRF_ELEMENTS, make_xrf_maps
 from fastscan.reconstruction import idw_reconstruction
@@ -132,8 +133,13 @@ def test_idw_channels_matches_per_channel_idw(maps):
         )
 
 
-def test_combined_features_match_the_numpy_reference(maps):
+@pytest.mark.parametrize("power", [2.0, 8.0])
+@pytest.mark.parametrize("counts", [None, [True, False, True, True, False]])
+def test_combined_features_match_the_numpy_reference(maps, power, counts):
     mask, values, pixels, nbr = _state(maps)
+    if counts is not None:  # Poisson readings in the count channels
+        noisy = np.random.default_rng(1).poisson(values).astype(float)
+        values = np.where(np.array(counts)[:, None, None], noisy, values)
     recon = np.where(mask, values, 0.0)
     idw_channels(values, recon, pixels, *nbr)
     rho = feature_radius(SHAPE)
@@ -145,6 +151,14 @@ def test_combined_features_match_the_numpy_reference(maps):
             for c in range(len(maps))
         ]
     )
+    floor = None
+    if counts is not None:
+        floor = np.stack(
+            [
+                feature_noise(recon[c, pixels[:, 0], pixels[:, 1]], nbr[2], scales[c]) * count
+                for c, count in enumerate(counts)
+            ]
+        )
     got = combined_features(
         values,
         recon,
@@ -154,11 +168,51 @@ def test_combined_features_match_the_numpy_reference(maps):
         scales=scales,
         gains=gains,
         sparsity_area=1 + np.pi * rho**2,
+        noise=None if counts is None else np.array(counts, float),
+        power=power,
     )
-    np.testing.assert_allclose(got, combine_features(per_channel, gains), rtol=1e-10, atol=1e-12)
+    expected = combine_features(per_channel, gains, floor, power=power)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
     # one channel: the combined features are that channel's features
-    one = combine_features(per_channel[:1], np.ones(1))
+    one = combine_features(per_channel[:1], np.ones(1), power=power)
     np.testing.assert_allclose(one, per_channel[0], rtol=1e-12)
+
+
+def test_feature_noise_is_what_counting_noise_gives_on_flat_fields():
+    """The noise floor equals the mean squared features of pure Poisson noise (+-25 %)."""
+    rng = np.random.default_rng(2)
+    shape = (60, 80)
+    for coverage, lam in ((0.03, 40.0), (0.15, 2.0), (0.3, 10.0)):
+        mask = np.zeros(shape, bool)
+        mask.flat[rng.choice(mask.size, int(coverage * mask.size), replace=False)] = True
+        values = rng.poisson(lam, shape).astype(float)
+        pixels, features, recon = compute_features(mask, values)
+        nbr_dist = knn_gather(mask, pixels, 10)[2]
+        floor = feature_noise(recon[pixels[:, 0], pixels[:, 1]], nbr_dist)
+        for col in (0, 1, 4):
+            ratio = np.mean(features[:, col] ** 2) / np.mean(floor[:, col])
+            assert 0.75 < ratio < 1.25, (coverage, lam, col, ratio)
+
+
+def test_counting_noise_is_removed_from_the_combined_features():
+    """Flat count channels: noise-aware features are a fraction of the raw ones."""
+    shape = (60, 80)
+    rng = np.random.default_rng(3)
+    mask = np.zeros(shape, bool)
+    mask.flat[rng.choice(mask.size, 600, replace=False)] = True
+    values = rng.poisson(np.array([20.0, 3.0])[:, None, None], (2, *shape)).astype(float)
+    pixels = np.argwhere(~mask)
+    nbr = knn_gather(mask, pixels, 10)
+    recon = np.where(mask, values, 0.0)
+    idw_channels(values, recon, pixels, *nbr)
+    kwargs = dict(rho=4.0, scales=np.array([2.0, 8.0]), gains=np.ones(2), sparsity_area=50.0)
+    raw = combined_features(values, recon, pixels, *nbr, **kwargs)
+    aware = combined_features(values, recon, pixels, *nbr, noise=np.ones(2), **kwargs)
+    np.testing.assert_array_equal(aware[:, 2:4], raw[:, 2:4])  # geometry untouched
+    for col in (0, 1, 4, 5):
+        assert np.mean(aware[:, col]) < 0.6 * np.mean(raw[:, col])
+    with pytest.raises(ValueError, match="power must be"):
+        combined_features(values, recon, pixels, *nbr, power=0.5, **kwargs)
 
 
 # ---------------------------------------------------------------------------- sampler
@@ -285,6 +339,22 @@ def test_multichannel_beats_static_patterns_and_the_sum_driven_scan():
     ratio = fast / static
     assert np.all(ratio < 1), ratio
     assert ratio.max() < (sum_driven / static).max(), (ratio, sum_driven / static)
+
+
+def test_noise_aware_features_do_not_chase_counting_noise():
+    """Flat count channels: noise-aware features leave a better IDW map than noise-chasing."""
+    shape = (64, 96)
+    flat = np.stack([np.full(shape, 20.0), np.full(shape, 5.0)])  # no structure at all
+    errors = {}
+    for noise in ("auto", "none"):  # "none": the features keep the counting noise
+        kwargs = dict(batch_size=30, seed=0, max_coverage=0.2, change_tolerance=None)
+        sampler = Sampler(shape, noise=noise, **kwargs)
+        run(sampler, flat, rng=np.random.default_rng(0))
+        points, values = sampler.measured_points, sampler.measured_values
+        recon = np.stack([idw_reconstruction(shape, points, v) for v in values.T])
+        norms = np.linalg.norm(flat, axis=(1, 2))
+        errors[noise] = np.linalg.norm(recon - flat, axis=(1, 2)) / norms
+    assert np.all(errors["auto"] < errors["none"]), errors
 
 
 def test_counting_noise_alone_does_not_keep_the_scan_going():

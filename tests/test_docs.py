@@ -21,6 +21,8 @@ MODULES = [
     "fastscan.channels",
     "fastscan.compare.channels",
     "fastscan.models.channels",
+    "fastscan.classic",
+    "fastscan.erd.classic",
 ]
 
 

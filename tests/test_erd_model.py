@@ -74,7 +74,9 @@ def test_shipped_models_load_and_record_their_recipe(name):
     assert default_model_path(name).is_file()
     assert model.n_components == 50
     assert model.hidden_layer_sizes == (50, 5)
-    assert "config" in model.info_ and model.info_["r2_holdout"] > 0.5
+    # default: the (row-split) R^2 of its training record; fast-classic: FAST's own row split
+    r2 = model.info_.get("r2_holdout", model.info_.get("r2_rows_fast"))
+    assert "config" in model.info_ and r2 > 0.5
     features, _ = toy_data(20)
     assert np.isfinite(model.predict(features)).all()
 
@@ -101,7 +103,7 @@ def test_tiny_training_run_is_reproducible():
     np.testing.assert_array_equal(features_a, features_b)
     np.testing.assert_array_equal(target_a, target_b)
     assert features_a.shape[1] == 6 and (target_a >= 0).all()
-    model = train_model(config)
+    model = train_model(config, validate=False)
     assert model.info_["config"]["c"] == 2.0
     assert model.info_["n_rows"] == len(target_a)
 

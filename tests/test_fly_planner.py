@@ -173,7 +173,9 @@ def test_planner_rejects_bad_settings(kwargs, match):
         SegmentPlanner((10, 10), **kwargs)
 
 
-@pytest.mark.parametrize("name", ["fastscan.fly.planner", "fastscan.fly.sampler"])
+@pytest.mark.parametrize(
+    "name", ["fastscan.fly.planner", "fastscan.fly.sampler", "fastscan.fly.levels"]
+)
 def test_docstring_examples(name):
     import doctest
     import importlib

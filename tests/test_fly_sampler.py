@@ -138,7 +138,10 @@ def test_line_costs_follow_the_time_model():
     assert p_row == pytest.approx(1 / 500) and p_col == pytest.approx(1 / 250)
     assert f_row == pytest.approx(0.05 + 2 * 500 / 5000)
     assert f_col == pytest.approx(0.05 + 2 * 250 / 1000)
-    assert default_initial_spacing((600, 400), 0.001) < default_initial_spacing((600, 400), 1.0)
+    for shape in ((600, 400), (128, 128), (40, 60), (9, 9)):
+        spacing = default_initial_spacing(shape, 0.01)
+        assert spacing & (spacing - 1) == 0 and 2 <= spacing <= 8  # a power of two
+        assert shape[0] // spacing >= 8 or spacing == 2
 
 
 def test_simulate_fast_fly_writes_an_honest_trajectory(tmp_path, flakes):
@@ -159,7 +162,7 @@ def test_simulate_fast_fly_writes_an_honest_trajectory(tmp_path, flakes):
 def test_local_rescoring_matches_a_fresh_planner(flakes):
     from fastscan.fly.planner import SegmentPlanner
 
-    fs = FlySampler(SHAPE, motion=NANOPROBE.replace(dwell=0.05), max_coverage=1.0)
+    fs = FlySampler(SHAPE, motion=NANOPROBE.replace(dwell=0.05), max_coverage=1.0, refine="free")
     detector = SimulatedDetector(flakes)
     for _ in range(40):
         for segment in fs.suggest_segments():

@@ -93,6 +93,8 @@ def test_channel_weights_errors_are_one_line(maps, tmp_path, capsys):
     np.save(flat, maps[0])
     assert main(["simulate", "--image", str(flat), "--channel-weights", "1", "-q"]) == 2
     assert "--channel-weights needs element maps" in capsys.readouterr().err
+    assert main([*args, "--strategies", "fly-raster"]) == 2  # fly strategies: step only here
+    assert "'fly-raster' does not run on element maps" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*args, "--channel-weights", "1,-1,1"])
     assert "positive sum" in capsys.readouterr().err
@@ -106,3 +108,48 @@ def test_channel_detector_reads_only_what_is_asked(maps):
     assert detector.asked.sum() == 2 and detector.asked[1, 2] and detector.asked[5, 7]
     with pytest.raises(ValueError, match="outside the grid"):
         detector.measure(np.array([[SHAPE[0], 0]]))
+
+
+# ------------------------------------------------------------------ beam time on element maps
+def test_element_maps_write_honest_trajectories_and_beam_time(maps, tmp_path):
+    """Every strategy on element maps writes trajectory_<strategy>.npz and beam_time_s,
+    checked by the issue's rules as written in test_simulate_beamtime (not by fastscan)."""
+    import json
+
+    from test_simulate_beamtime import TIMING, honesty_violations
+
+    from fastscan.beamtime import Trajectory, check_trajectory
+    from fastscan.motion import MotionModel
+
+    path = tmp_path / "maps.npy"
+    np.save(path, maps)
+    out = tmp_path / "out"
+    names = ["fast", "fast-classic", "raster", "random", "halton"]
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TIMING.items()]
+    args = ["simulate", "--image", str(path), "--coverages", "0.04,0.08", "--batch-size", "20"]
+    args += ["--strategies", ",".join(names), "--noise", "poisson", "--no-biharmonic", "-q"]
+    assert main([*args, "--out", str(out), *flags]) == 0
+    rows = _rows(out / "metrics.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["time_model"]["dwell"] == TIMING["dwell"]
+    for name in names:
+        npz = out / f"trajectory_{name}.npz"
+        with np.load(npz, allow_pickle=False) as data:
+            points, t_end, segment = data["points"], data["t_end"], data["segment"]
+            motion = MotionModel(**json.loads(str(data["motion"])))
+        assert len(points) == len(t_end) == len(segment) > 0
+        assert honesty_violations(points, t_end, segment, TIMING) == []
+        assert check_trajectory(Trajectory.load(npz), motion) == []
+        np.testing.assert_array_equal(np.load(out / f"points_{name}.npy"), points)
+        mine = [r for r in rows if r["strategy"] == name]
+        assert {r["channel"] for r in mine} == {"ch0", "ch1", "ch2", "combined"}
+        last = [r for r in mine if r["coverage"] == "0.08"]
+        first = [r for r in mine if r["coverage"] == "0.04"]
+        # every channel row of a snapshot carries the same beam time: one scan, C readings
+        assert len({r["beam_time_s"] for r in last}) == 1
+        assert float(last[0]["beam_time_s"]) == pytest.approx(t_end[-1], rel=1e-5)
+        assert summary["strategies"][name]["beam_time_s"] == pytest.approx(t_end[-1], rel=1e-9)
+        if name != "raster":  # nested scans: the first snapshot ends at its last reading
+            n = int(first[0]["n_measured"])
+            assert float(first[0]["beam_time_s"]) == pytest.approx(t_end[n - 1], rel=1e-5)
+        assert float(first[0]["beam_time_s"]) < float(last[0]["beam_time_s"])

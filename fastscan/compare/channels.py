@@ -9,14 +9,16 @@ k = 10, from the same points) and, optionally, on a biharmonic completion.
 Outputs in ``--out``: ``metrics.csv`` (the usual columns plus ``channel``: one
 row per channel and a ``combined`` row, the weighted mean over channels),
 ``points_<strategy>.npy`` ((N, 2) (row, col) in measurement order, largest
-coverage), ``channels.png`` (every channel: truth and each strategy's
-reconstruction at the largest coverage), ``curves.png`` (NRMSE per channel vs
-coverage) and ``summary.json``.
+coverage), ``trajectory_<strategy>.npz`` (every reading's end time under the
+beam-time model, as for one channel; ``beam_time_s`` in every metrics row),
+``channels.png`` (every channel: truth and each strategy's reconstruction at
+the largest coverage), ``curves.png`` (NRMSE per channel vs coverage) and
+``summary.json``. The samplers and the beam-time model are those of the
+single-channel path (:mod:`fastscan.strategies`, :mod:`fastscan.beamtime`).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import asdict, replace
@@ -27,11 +29,15 @@ import numpy as np
 
 from fastscan._validation import check_points
 from fastscan.baselines import STATIC_SAMPLERS
+from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.channels import check_weights
 from fastscan.compare.report import write_csv
+from fastscan.compare.run import time_model
+from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
+from fastscan.motion import MotionModel
 from fastscan.reconstruction import idw_reconstruction
-from fastscan.sampler import Sampler
+from fastscan.strategies import STRATEGIES, StrategySettings, make_strategy_sampler
 
 __all__ = ["ChannelDetector", "run_simulate_channels"]
 
@@ -74,54 +80,71 @@ class ChannelDetector:
         return values
 
 
-def _snapshots(name: str, maps: np.ndarray, config: Any, weights: np.ndarray) -> list[dict]:
-    """Measured points and readings of one strategy at every coverage."""
+def _snapshots(
+    name: str, maps: np.ndarray, config: Any, weights: np.ndarray, motion: MotionModel
+) -> tuple[list[dict], Trajectory]:
+    """Measured points and readings of one strategy at every coverage, and the trajectory.
+
+    The samplers come from the strategy registry (the same settings as a
+    single-channel ``fastscan simulate``); every reading's end time comes from a
+    :class:`fastscan.beamtime.TrajectoryBuilder` under ``motion``, and each
+    snapshot's ``beam_time_s`` is the end of its last reading.
+    """
     shape = maps.shape[1:]
     n_pixels = shape[0] * shape[1]
     targets = [max(1, int(round(c * n_pixels))) for c in config.coverages]
-    snaps: list[dict] = []
-    if name in STATIC_SAMPLERS:
-        fresh = name == "raster"  # a raster grid is not nested: one per coverage
-        for coverage, count in zip(config.coverages, targets):
-            if fresh or not snaps:
-                plan_coverage = coverage if fresh else max(config.coverages)
-                sampler = STATIC_SAMPLERS[name](shape, max_coverage=plan_coverage, seed=config.seed)
-                detector = ChannelDetector(maps, noise=config.noise, seed=config.seed)
-                order = sampler.suggest(max(targets))
-                readings = detector.measure(order)
-            snaps.append(
-                {"coverage": coverage, "points": order[:count], "values": readings[:count]}
-            )
-        return snaps
-    settings: dict[str, Any] = {"model": config.model}
-    if name == "fast-classic":
-        settings = {"model": "fast-classic", "spread": 0.0, "tie_break": 0.0}
-    sampler = Sampler(
-        shape,
+    settings = StrategySettings(
+        max_coverage=max(config.coverages),
+        coverages=tuple(config.coverages),
         batch_size=config.batch_size,
         seed=config.seed,
-        max_coverage=max(config.coverages),
-        change_tolerance=None,
-        channels=maps.shape[0],
-        channel_weights=weights,
-        **settings,
+        model=config.model,
+        motion=motion,
+        motion_weight=config.motion_weight,
+        channel_weights=tuple(weights.tolist()),
     )
+    snaps: list[dict] = []
+    if name in STATIC_SAMPLERS:
+        fresh = STRATEGIES[name].fresh_per_coverage  # a raster grid is not nested
+        for coverage, count in zip(config.coverages, targets):
+            if fresh or not snaps:
+                plan = replace(settings, max_coverage=coverage) if fresh else settings
+                sampler = make_strategy_sampler(name, shape, plan)
+                detector = ChannelDetector(maps, noise=config.noise, seed=config.seed)
+                builder = TrajectoryBuilder(motion, shape=shape)
+                order = sampler.suggest(count if fresh else max(targets))
+                readings = detector.measure(order)
+                t_end = builder.add_points(order)
+            snaps.append(
+                {
+                    "coverage": coverage,
+                    "points": order[:count],
+                    "values": readings[:count],
+                    "beam_time_s": float(t_end[min(count, len(order)) - 1]),
+                }
+            )
+        return snaps, builder.trajectory()
+    sampler = make_strategy_sampler(name, shape, settings)
     detector = ChannelDetector(maps, noise=config.noise, seed=config.seed)
+    builder = TrajectoryBuilder(motion, shape=shape)
     for coverage, count in zip(config.coverages, targets):
         while sampler.n_measured < count and not sampler.should_stop():
             points = sampler.suggest(min(config.batch_size, count - sampler.n_measured))
             if len(points) == 0:
                 break
-            sampler.ingest(points, detector.measure(points))
+            readings = detector.measure(points)
+            builder.add_points(points)
+            sampler.ingest(points, readings)
         snaps.append(
             {
                 "coverage": coverage,
                 "points": sampler.measured_points,
                 "values": sampler.measured_values,
                 "gains": sampler.channel_gains.tolist(),
+                "beam_time_s": builder.t_last,
             }
         )
-    return snaps
+    return snaps, builder.trajectory()
 
 
 def _score(maps, names, weights, name, snap, biharmonic) -> list[dict[str, Any]]:
@@ -137,6 +160,7 @@ def _score(maps, names, weights, name, snap, biharmonic) -> list[dict[str, Any]]
             "coverage": snap["coverage"],
             "n_measured": int(mask.sum()),
             "channel": channel,
+            "beam_time_s": snap["beam_time_s"],
             **image_scores(truth, recon),
             "nrmse_biharmonic": float("nan"),
             "ssim_biharmonic": float("nan"),
@@ -152,6 +176,7 @@ def _score(maps, names, weights, name, snap, biharmonic) -> list[dict[str, Any]]
     w = weights / weights.sum()
     combined = {k: rows[0][k] for k in ("strategy", "coverage", "n_measured")}
     combined["channel"] = "combined"
+    combined["beam_time_s"] = snap["beam_time_s"]
     for key in _SCORES:
         combined[key] = float(sum(wi * r[key] for wi, r in zip(w, rows)))
     return [*rows, combined]
@@ -216,7 +241,12 @@ def run_simulate_channels(
     the combined metrics row.
     """
     weights = check_weights(config.channel_weights, maps.shape[0])
-    supported = ("fast", "fast-classic", *STATIC_SAMPLERS)
+    # step strategies only: a fly strategy's segments are not yet read per channel here
+    supported = tuple(
+        name
+        for name in ("fast", "fast-classic", *STATIC_SAMPLERS)
+        if name in STRATEGIES and STRATEGIES[name].kind == "step"
+    )
     unknown = [s for s in config.strategies if s not in supported]
     if unknown and tuple(config.strategies) == type(config)().strategies:  # the defaults
         config = replace(config, strategies=tuple(s for s in config.strategies if s in supported))
@@ -228,8 +258,7 @@ def run_simulate_channels(
             )
     elif unknown:
         raise ValueError(
-            f"strategy {unknown[0]!r} does not run on element maps; use fast, fast-classic, "
-            f"{', '.join(STATIC_SAMPLERS)}"
+            f"strategy {unknown[0]!r} does not run on element maps; use {', '.join(supported)}"
         )
     out = Path(config.out)
     if out.exists() and not out.is_dir():
@@ -238,17 +267,23 @@ def run_simulate_channels(
     rows: list[dict[str, Any]] = []
     panels: dict[str, np.ndarray] = {}
     facts: dict[str, Any] = {}
+    motion = config.motion()
     for name in config.strategies:
         start = time.perf_counter()
-        snaps = _snapshots(name, maps, config, weights)
+        snaps, trajectory = _snapshots(name, maps, config, weights, motion)
         np.save(out / f"points_{name}.npy", snaps[-1]["points"].astype(np.int64))
+        trajectory.save(out / f"trajectory_{name}.npz", motion=motion)
         for snap in snaps:
             scored = _score(maps, names, weights, name, snap, config.biharmonic)
             if snap is snaps[-1]:
                 recon = np.stack([r["_recon"] for r in scored[:-1]])
                 panels[f"{name} {snap['coverage']:.0%}"] = recon
             rows += [{k: v for k, v in r.items() if k != "_recon"} for r in scored]
-        facts[name] = {"seconds": round(time.perf_counter() - start, 2)}
+        facts[name] = {
+            "seconds": round(time.perf_counter() - start, 2),
+            "beam_time_s": trajectory.beam_time,
+            "kind": STRATEGIES[name].kind,
+        }
         if "gains" in snaps[-1]:
             facts[name]["channel_gains"] = snaps[-1]["gains"]
         if not config.quiet:
@@ -262,14 +297,18 @@ def run_simulate_channels(
         "shape": list(maps.shape[1:]),
         "channels": list(names),
         "channel_weights": weights.tolist(),
+        "time_model": time_model(motion),
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
         "strategies": facts,
         "rows": rows,
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(dumps(summary, indent=2))  # strict JSON: NaN -> null
     if not config.quiet:
         print(_table(rows, names))
-        print(f"wrote {out}/metrics.csv, channels.png, curves.png, points_*.npy, summary.json")
+        print(
+            f"wrote {out}/metrics.csv, channels.png, curves.png, points_*.npy, "
+            "trajectory_*.npz, summary.json"
+        )
     return summary
 
 

@@ -22,7 +22,13 @@ from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay
 from fastscan.strategies import STRATEGIES
 
-__all__ = ["DEFAULT_STRATEGIES", "DEMO_PHANTOM", "SimulateConfig", "run_simulate"]
+__all__ = [
+    "DEFAULT_STRATEGIES",
+    "DEMO_PHANTOM",
+    "SimulateConfig",
+    "run_simulate",
+    "time_model",
+]
 
 #: Strategies run when none are named: every registered strategy marked default.
 DEFAULT_STRATEGIES = tuple(name for name, s in STRATEGIES.items() if s.default)
@@ -126,6 +132,17 @@ def _load_truth(config: SimulateConfig) -> tuple[np.ndarray, np.ndarray | None, 
     image, labels = make_phantom_with_labels(name, DEMO_PHANTOM["shape"], seed=DEMO_PHANTOM["seed"])
     source = f"phantom:{name}(shape={DEMO_PHANTOM['shape']}, seed={DEMO_PHANTOM['seed']})"
     return image, labels, source
+
+
+def time_model(motion: MotionModel) -> dict[str, Any]:
+    """The beam-time model as written to ``summary.json`` (units, settings, rules)."""
+    return {
+        "units": "pixels (pitch 1) and seconds",
+        **asdict(motion),
+        "rules": "fastscan.beamtime: step point = move + settle + point_overhead + dwell; "
+        "fly segment = move + settle + line_overhead + v/a + one pixel time per reading "
+        "(max(dwell, 1/fly_velocity)) + v/a",
+    }
 
 
 def _run_strategy(
@@ -233,13 +250,7 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
         "source": source,
         "shape": list(truth.shape),
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
-        "time_model": {
-            "units": "pixels (pitch 1) and seconds",
-            **asdict(motion),
-            "rules": "fastscan.beamtime: step point = move + settle + point_overhead + dwell; "
-            "fly segment = move + settle + line_overhead + v/a + one pixel time per reading "
-            "(max(dwell, 1/fly_velocity)) + v/a",
-        },
+        "time_model": time_model(motion),
         "strategies": strategies,
         "rows": rows,
     }

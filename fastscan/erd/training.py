@@ -5,26 +5,38 @@ phantoms, never a benchmark sample. Each image is rescaled to [0, 100] and
 measured under random masks at coverages spread log-uniformly over
 ``coverage_range``; for every state, the features and the RD target of a random
 subset of unmeasured pixels become training rows.
+
+Evaluation is split by image, never by row: rows of one image share its
+structure and its states, so a row hold-out measures memory, not
+generalisation. :func:`train_model` fits on every row of the training images
+and scores the model on the *validation* images (:data:`VALIDATION_IMAGES`,
+never trained on); :func:`cross_validate` gives the k-fold by-image R^2 over
+the training images (each fold's model is trained without the held-out
+images, self-play included). FAST's recipe is in :mod:`fastscan.erd.classic`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
-from fastscan.erd.estimator import ERDModel
+from fastscan.erd.estimator import ERDModel, _single_thread_blas
 from fastscan.erd.target import rd_target
 from fastscan.features import compute_features
 
 __all__ = [
-    "CLASSIC_CONFIG",
+    "VALIDATION_IMAGES",
     "TrainingConfig",
     "build_database",
+    "cross_validate",
+    "image_groups",
+    "score_images",
     "train_model",
     "training_images",
+    "validation_images",
 ]
 
 SKIMAGE_IMAGES = ("camera", "coins", "moon", "text", "astronaut")
@@ -32,6 +44,13 @@ PHANTOM_SETS = (("flakes", (256, 384)), ("particles", (300, 300)), ("grains", (2
 #: A fixed sparsity-feature numerator (FAST's ``1 + pi rho**2`` of a 512 x 512 grid),
 #: for ``TrainingConfig(sparsity_area=SPARSITY_AREA)``: one numerator for every grid.
 SPARSITY_AREA = float(1.0 + np.pi * 15.0**2)
+#: scikit-image validation images (never trained on; tuning and scoring only).
+VALIDATION_IMAGES = (
+    "brick", "cell", "clock", "page", "coffee", "gravel", "shepp_logan_phantom",
+    "hubble_deep_field",
+)  # fmt: skip
+#: Phantom seeds of the validation set (training uses seeds 0 and 1).
+VALIDATION_PHANTOM_SEEDS = (100,)
 
 
 @dataclass(frozen=True)
@@ -58,19 +77,38 @@ class TrainingConfig:
 
 def training_images(config: TrainingConfig) -> Iterator[tuple[str, np.ndarray]]:
     """(name, image in [0, 100]) pairs: scikit-image samples and synthetic phantoms."""
-    from skimage import data
-    from skimage.color import rgb2gray
-
     from fastscan.phantoms import make_phantom
 
     for name in config.skimage_images:
-        image = np.asarray(getattr(data, name)(), dtype=np.float64)
-        if image.ndim == 3:
-            image = rgb2gray(image[..., :3])
-        yield name, _to_percent(image)
+        yield name, _skimage(name)
     for name, shape in config.phantom_sets:
         for seed in config.phantom_seeds:
             yield f"{name}-{seed}", _to_percent(make_phantom(name, shape, seed=seed))
+
+
+def validation_images(config: TrainingConfig) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, image in [0, 100]) of the validation set: never trained on.
+
+    scikit-image's :data:`VALIDATION_IMAGES` and the recipe's phantoms with
+    seeds :data:`VALIDATION_PHANTOM_SEEDS`.
+    """
+    from fastscan.phantoms import make_phantom
+
+    for name in VALIDATION_IMAGES:
+        yield name, _skimage(name)
+    for name, shape in config.phantom_sets:
+        for seed in VALIDATION_PHANTOM_SEEDS:
+            yield f"{name}-{seed}", _to_percent(make_phantom(name, shape, seed=seed))
+
+
+def _skimage(name: str) -> np.ndarray:
+    from skimage import data
+    from skimage.color import rgb2gray
+
+    image = np.asarray(getattr(data, name)(), dtype=np.float64)
+    if image.ndim == 3:
+        image = rgb2gray(image[..., :3])
+    return _to_percent(image)
 
 
 def _to_percent(image: np.ndarray) -> np.ndarray:
@@ -125,16 +163,19 @@ def build_database(
     config: TrainingConfig,
     progress: Callable[[str], None] | None = None,
     model: ERDModel | None = None,
+    images: Iterable[tuple[str, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows (n, 6) and RD targets (n,) for every image, mask and sampled pixel.
 
     Masks are random at log-uniform coverages; with a ``model``, the states the
     sampler reaches with that model are added (so the model learns the feature
     distribution it meets during a scan, where flat regions stay sparse).
+    ``images`` (default: :func:`training_images`) are (name, image) pairs.
     """
     rng = np.random.default_rng(config.seed)
     features_all, targets_all = [], []
-    for index, (name, image) in enumerate(training_images(config)):
+    chosen = training_images(config) if images is None else images
+    for index, (name, image) in enumerate(chosen):
         masks = list(_random_masks(image, config, rng))
         if model is not None:
             masks += list(_sampler_masks(image, model, config, seed=config.seed + index))
@@ -147,21 +188,19 @@ def build_database(
     return np.concatenate(features_all), np.concatenate(targets_all)
 
 
-def train_model(
-    config: TrainingConfig | None = None, progress: Callable[[str], None] | None = None
-) -> ERDModel:
-    """Build the database, fit an :class:`ERDModel` and record how it was made in ``info_``."""
-    config = config or TrainingConfig()
-    start = time.perf_counter()
+def _fit(
+    config: TrainingConfig,
+    images: list[tuple[str, np.ndarray]],
+    progress: Callable[[str], None] | None,
+) -> tuple[ERDModel, int]:
+    """The recipe on ``images`` (self-play rounds included): the model and its row count."""
     model = None
+    n_rows = 0
     for round_index in range(config.self_play_rounds + 1):
-        features, targets = build_database(config, progress, model)
-        rng = np.random.default_rng(config.seed)
-        order = rng.permutation(len(targets))
-        n_train = int(np.ceil(0.8 * len(order)))
-        train, test = order[:n_train], order[n_train:]
+        features, targets = build_database(config, progress, model, images)
+        n_rows = len(targets)
         if progress is not None:
-            progress(f"round {round_index}: fitting on {n_train} rows ({len(test)} held out)")
+            progress(f"round {round_index}: fitting on {n_rows} rows of {len(images)} images")
         model = ERDModel(
             max_iter=config.max_iter,
             random_state=1,
@@ -170,31 +209,111 @@ def train_model(
             sparsity_area=config.sparsity_area,
             target_transform=config.target_transform,
         )
-        model.fit(features[train], targets[train])
+        with _single_thread_blas():  # the weights do not depend on the core count
+            model.fit(features, targets)
     if config.sparsity_area is None:  # features on other grids are clipped to this range
-        areas = [model.sparsity_numerator(image.shape) for _, image in training_images(config)]
+        areas = [model.sparsity_numerator(image.shape) for _, image in images]
         model.sparsity_clip = (min(areas), max(areas))
+    return model, n_rows
+
+
+def score_images(
+    model: ERDModel,
+    config: TrainingConfig,
+    images: Iterable[tuple[str, np.ndarray]],
+    with_self_play: bool = False,
+) -> dict[str, Any]:
+    """R^2 of ``model`` on the rows of ``images`` (made like the training rows).
+
+    Returns ``{"r2": pooled R^2, "by_image": {name: R^2}, "n_rows": n}``. With
+    ``with_self_play`` the states the sampler reaches with ``model`` are added
+    (as in training); otherwise random masks only.
+    """
+    by_image, xs, ys = {}, [], []
+    for name, image in images:
+        x, y = build_database(config, None, model if with_self_play else None, [(name, image)])
+        by_image[name] = round(model.score(x, y), 4)
+        xs.append(x)
+        ys.append(y)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    return {"r2": round(model.score(x, y), 4), "by_image": by_image, "n_rows": len(y)}
+
+
+def train_model(
+    config: TrainingConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+    validate: bool = True,
+) -> ERDModel:
+    """Fit an :class:`ERDModel` on every training row; record how it was made in ``info_``.
+
+    With ``validate``, ``info_["r2_validation_images"]`` is the R^2 on the
+    validation images (random masks; :func:`validation_images`), image-held-out
+    by construction. The k-fold by-image R^2 over the training images is
+    :func:`cross_validate` (it trains k more models).
+    """
+    config = config or TrainingConfig()
+    images = list(training_images(config))
+    model, n_rows = _fit(config, images, progress)
     model.info_ = {
         "config": asdict(config),
-        "images": list(config.skimage_images) + [f"{n}{s}" for n, s in config.phantom_sets],
-        "n_rows": len(targets),
-        "r2_holdout": model.score(features[test], targets[test]),
-        "seconds": round(time.perf_counter() - start, 1),
+        "images": [name for name, _ in images],
+        "split": "by image: fit on every row of the training images",
+        "n_rows": n_rows,
     }
+    if validate:
+        scores = score_images(model, config, validation_images(config))
+        model.info_["r2_validation_images"] = scores["r2"]
+        model.info_["r2_by_validation_image"] = scores["by_image"]
     return model
 
 
-#: FAST's recipe: the cameraman image only, raw features, random masks, no self-play.
-CLASSIC_CONFIG = TrainingConfig(
-    skimage_images=("camera",),
-    phantom_sets=(),
-    masks_per_image=20,
-    rows_per_state=40_000,
-    coverage_range=(0.01, 0.8),
-    log_uniform_coverage=False,
-    self_play_rounds=0,
-    feature_transform="none",
-    gamma=0.01,
-    sparsity_area=None,
-    target_transform="none",
-)
+def image_groups(config: TrainingConfig) -> list[list[str]]:
+    """Training images grouped for cross-validation: each scikit-image sample alone,
+    every phantom family (all its seeds) together, so no fold sees a sibling."""
+    groups = [[name] for name in config.skimage_images]
+    groups += [
+        [f"{name}-{seed}" for seed in config.phantom_seeds] for name, _ in config.phantom_sets
+    ]
+    return groups
+
+
+def cross_validate(
+    config: TrainingConfig | None = None,
+    folds: int = 4,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """k-fold cross-validation by image over the training images.
+
+    The groups of :func:`image_groups` are dealt round-robin into ``folds``
+    folds. For each fold the whole recipe (self-play included) is trained
+    without the fold's images and scored on their rows, states made as in
+    training (random masks plus the states the fold's model reaches on them).
+    Nothing is written; the shipped model is not touched.
+
+    Returns ``{"folds": [{"held_out": [...], "r2": ..., "by_image": {...}}],
+    "r2_mean": ..., "r2_by_image": {...}}``.
+    """
+    config = config or TrainingConfig()
+    groups = image_groups(config)
+    if not 2 <= folds <= len(groups):
+        raise ValueError(f"folds must be in [2, {len(groups)}] (image groups), got {folds}")
+    images = dict(training_images(config))
+    results = []
+    for fold in range(folds):
+        held = [name for group in groups[fold::folds] for name in group]
+        train = [(name, image) for name, image in images.items() if name not in held]
+        if progress is not None:
+            progress(f"fold {fold + 1}/{folds}: holding out {', '.join(held)}")
+        model, _ = _fit(config, train, progress)
+        held_images = [(name, images[name]) for name in held]
+        scores = score_images(
+            model, config, held_images, with_self_play=config.self_play_rounds > 0
+        )
+        results.append({"held_out": held, "r2": scores["r2"], "by_image": scores["by_image"]})
+        if progress is not None:
+            progress(f"fold {fold + 1}/{folds}: image-held-out R^2 {scores['r2']:.3f}")
+    return {
+        "folds": results,
+        "r2_mean": round(float(np.mean([r["r2"] for r in results])), 4),
+        "r2_by_image": {k: v for r in results for k, v in r["by_image"].items()},
+    }

@@ -196,3 +196,34 @@ def _rates(ratio, start, end, axis, here_row, here_col, fixed, pixel_time, stage
                 )
             seconds += move
         out[line] = gain / seconds
+
+
+@njit(cache=True, nogil=True)
+def _gap_midpoints(measured, out):
+    """Per column of ``measured``: the midpoint pixel of each gap gets the gap's length.
+
+    A gap is a run of unmeasured rows between two measured pixels ``r_a < r_b``
+    (``r_b - r_a >= 2``); its midpoint ``(r_a + r_b) // 2`` gets ``r_b - r_a``.
+    An edge run (no measured pixel on one side) is mirrored at the edge: its edge
+    pixel gets twice its distance to the measured pixel. A column with nothing
+    measured has its middle pixel marked with twice the column length. Every
+    other pixel gets 0.
+    """
+    n_rows, n_cols = measured.shape
+    for c in range(n_cols):
+        for r in range(n_rows):
+            out[r, c] = 0
+        prev = -1
+        for r in range(n_rows):
+            if not measured[r, c]:
+                continue
+            if prev < 0:
+                if r >= 1:
+                    out[0, c] = 2 * r
+            elif r - prev >= 2:
+                out[(prev + r) // 2, c] = r - prev
+            prev = r
+        if prev < 0:
+            out[n_rows // 2, c] = 2 * n_rows
+        elif prev <= n_rows - 2:
+            out[n_rows - 1, c] = 2 * (n_rows - 1 - prev)

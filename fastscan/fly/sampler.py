@@ -35,12 +35,18 @@ from fastscan._validation import check_points, check_shape
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
+from fastscan.fly.levels import level_weights
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.sampler import Sampler
 
-__all__ = ["FlySampler", "default_initial_spacing", "line_costs"]
+__all__ = ["REFINE", "FlySampler", "default_initial_spacing", "line_costs"]
+
+#: How decisions after the coarse raster choose lines: ``"bisect"`` only at the
+#: midpoints of the gaps left so far (coarse to fine, :mod:`fastscan.fly.levels`),
+#: ``"free"`` anywhere.
+REFINE = ("bisect", "free")
 
 
 def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -67,18 +73,21 @@ def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, f
 def default_initial_spacing(shape: tuple[int, int], dwell: float) -> int:
     """Row spacing of the coarse fly raster a :class:`FlySampler` starts from.
 
-    About one row in 8 at millisecond dwells, sparser as the dwell grows (the
-    raster costs a fixed share of the beam time whatever the sample holds), and
-    never fewer than ~12 rows.
+    Every 8th row (a power of two, so that bisecting the gaps reaches every 4th
+    and every 2nd row exactly, as a coarse-to-fine fly raster does), closer on
+    small grids so that the raster has at least ~8 rows. ``dwell`` is accepted
+    for the signature's sake: the spacing no longer depends on it.
 
     Examples
     --------
-    >>> default_initial_spacing((600, 400), 0.001), default_initial_spacing((600, 400), 1.0)
-    (8, 24)
+    >>> default_initial_spacing((600, 400), 0.001), default_initial_spacing((40, 60), 1.0)
+    (8, 4)
     """
     n_rows = int(shape[0])
-    base = 8 if dwell <= 0.003 else 12 if dwell <= 0.03 else 16 if dwell <= 0.3 else 24
-    return int(max(2, min(base, n_rows // 12)))
+    spacing = 8
+    while spacing > 2 and n_rows // spacing < 8:
+        spacing //= 2
+    return spacing
 
 
 class FlySampler:
@@ -115,6 +124,19 @@ class FlySampler:
         Suppression exponent of the planner (:class:`SegmentPlanner`).
     k : int
         Neighbours of the reconstruction.
+    refine : {"bisect", "free"}
+        ``"bisect"``: after the coarse raster only pixels at the midpoints of
+        their gaps are candidates (:mod:`fastscan.fly.levels`), coarse to fine;
+        ``"free"``: any pixel of any line.
+    gap_power : float
+        ``"bisect"``: candidate weights times ``(gap / 2) ** gap_power`` (0: off).
+    line_bias : float
+        Each segment is charged this share of a whole line's pixel time on top
+        of its fixed cost when the planner chooses (not in :attr:`beam_time`):
+        short segments must promise more.
+    floor : float
+        ``"bisect"``: a candidate's weight is at least ``floor`` times the mean
+        weight of the candidates on its line (flat ERD: whole lines).
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
@@ -138,6 +160,10 @@ class FlySampler:
         k: int = 10,
         tie_break: float = 1e-3,
         move_aware: bool = True,
+        refine: str = "bisect",
+        gap_power: float = 0.0,
+        line_bias: float = 0.8,
+        floor: float = 0.5,
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -174,6 +200,18 @@ class FlySampler:
         self.power = float(power)
         self.k = int(k)
         self.move_aware = bool(move_aware)
+        if refine not in REFINE:
+            raise ValueError(f"refine must be one of {REFINE}, got {refine!r}")
+        if not (math.isfinite(gap_power) and gap_power >= 0):
+            raise ValueError(f"gap_power must be a finite number >= 0, got {gap_power!r}")
+        self.refine = refine
+        self.gap_power = float(gap_power)
+        if not (math.isfinite(line_bias) and line_bias >= 0):
+            raise ValueError(f"line_bias must be a finite number >= 0, got {line_bias!r}")
+        self.line_bias = float(line_bias)
+        if not (math.isfinite(floor) and floor >= 0):
+            raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
+        self.floor = float(floor)
         self._sampler = Sampler(
             self.shape,
             model=model,
@@ -192,6 +230,11 @@ class FlySampler:
         initial, _ = segments_to_points(self._initial_rows)
         self._sampler._initial = initial
         fixed, pixel_time = line_costs(self.motion)
+        # a segment is charged line_bias of a whole line's pixel time on top of its fixed
+        # cost: short segments must promise that much more (whole lines on flat ERD)
+        fixed = tuple(
+            f + self.line_bias * n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
+        )
         self._planner = SegmentPlanner(
             self.shape,
             fixed=fixed,
@@ -291,7 +334,16 @@ class FlySampler:
         return list(self._pending)
 
     def _decide(self) -> list[Pick]:
-        self._planner.update(self._sampler._erd, self._changed)
+        if self.refine == "bisect":
+            # candidates move with every reading (a gap's midpoint along a whole column)
+            erd, measured = self._sampler._erd, self._sampler.measured_mask
+            weights = np.zeros(self.shape)
+            for axis in self.axes:  # one map serves both directions: the union of candidates
+                w = level_weights(erd, measured, axis, gap_power=self.gap_power, floor=self.floor)
+                np.maximum(weights, w, out=weights)
+            self._planner.update(weights)
+        else:
+            self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
         picks = self._planner.choose(
             self._sampler.measured_mask,
@@ -423,6 +475,10 @@ class FlySampler:
             "k": self.k,
             "tie_break": self._sampler.tie_break,
             "move_aware": self.move_aware,
+            "refine": self.refine,
+            "gap_power": self.gap_power,
+            "line_bias": self.line_bias,
+            "floor": self.floor,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }

@@ -1,0 +1,102 @@
+"""Coarse-to-fine refinement: which pixels are at the next bisection level of their gap.
+
+A fly raster refines coarse to fine: every 8th row, then the rows halfway in
+between, then halfway again. The adaptive fly scan keeps that structure but lets
+the ERD choose *where* to refine: a pixel is a candidate for a row segment only
+if it is the midpoint of its gap along its column (the run of unmeasured pixels
+between the nearest measured ones above and below), and for a column segment only
+if it is the midpoint of its gap along its row. On an image full of detail the
+ERD is flat along the candidate rows, so the planner flies them whole, level by
+level, as a fly raster would; on a sparse image it flies only the parts of them
+where the ERD is, and gaps in empty regions stay coarse.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastscan.fly.levels import midpoint_gaps
+>>> measured = np.zeros((9, 2), bool); measured[[0, 8], :] = True
+>>> midpoint_gaps(measured, "rows")[:, 0].tolist()
+[0, 0, 0, 0, 8, 0, 0, 0, 0]
+>>> measured[4] = True
+>>> np.flatnonzero(midpoint_gaps(measured, "rows")[:, 0]).tolist()
+[2, 6]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fastscan.fly import _kernels as _k
+
+__all__ = ["level_weights", "midpoint_gaps"]
+
+
+def midpoint_gaps(measured: np.ndarray, axis: str) -> np.ndarray:
+    """Gap length at each gap's midpoint pixel, 0 elsewhere (int64, the grid's shape).
+
+    Parameters
+    ----------
+    measured : (n_rows, n_cols) bool
+        Pixels measured (or planned).
+    axis : {"rows", "columns"}
+        ``"rows"``: gaps run along columns (the candidates of row segments);
+        ``"columns"``: gaps run along rows (candidates of column segments).
+
+    Returns
+    -------
+    numpy.ndarray
+        Gap lengths in pixels at the midpoints (see
+        :func:`fastscan.fly._kernels._gap_midpoints` for the edges).
+    """
+    measured = np.asarray(measured)
+    if measured.ndim != 2 or measured.dtype != bool:
+        raise ValueError(
+            f"measured must be a 2-D bool array, got {measured.dtype} of shape {measured.shape}"
+        )
+    if axis not in ("rows", "columns"):
+        raise ValueError(f"axis must be 'rows' or 'columns', got {axis!r}")
+    grid = np.ascontiguousarray(measured if axis == "rows" else measured.T)
+    out = np.zeros(grid.shape, np.int64)
+    _k._gap_midpoints(grid, out)
+    return out if axis == "rows" else np.ascontiguousarray(out.T)
+
+
+def level_weights(
+    erd: np.ndarray,
+    measured: np.ndarray,
+    axis: str,
+    *,
+    gap_power: float = 0.0,
+    floor: float = 0.0,
+) -> np.ndarray:
+    """The ERD kept only at the gap midpoints of ``axis``, with a floor along each line.
+
+    Each candidate pixel's weight is at least ``floor`` times the mean weight of
+    the candidates on its line (its row for ``"rows"``): where the ERD is flat
+    along a line (texture) the dips are filled and the line is flown whole;
+    where it is concentrated the mean is small and the empty parts stay cheap to
+    skip. Weights are then multiplied by ``(gap / 2) ** gap_power``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> measured = np.zeros((5, 3), bool); measured[[0, 4]] = True
+    >>> level_weights(np.ones((5, 3)), measured, "rows")[:, 1].tolist()
+    [0.0, 0.0, 1.0, 0.0, 0.0]
+    >>> erd = np.zeros((5, 3)); erd[2] = [3.0, 0.0, 0.0]
+    >>> level_weights(erd, measured, "rows", floor=0.5)[2].tolist()
+    [3.0, 0.5, 0.5]
+    """
+    if not (np.isfinite(floor) and floor >= 0):
+        raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
+    gaps = midpoint_gaps(measured, axis)
+    candidate = gaps > 0
+    weights = np.where(candidate, np.maximum(np.asarray(erd, float), 0.0), 0.0)
+    if floor:
+        line_axis = 1 if axis == "rows" else 0  # average along the line
+        count = candidate.sum(axis=line_axis, keepdims=True)
+        mean = weights.sum(axis=line_axis, keepdims=True) / np.maximum(count, 1)
+        weights = np.where(candidate, np.maximum(weights, floor * mean), 0.0)
+    if gap_power:
+        weights *= (np.maximum(gaps, 1) / 2.0) ** gap_power
+    return weights

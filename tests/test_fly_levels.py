@@ -1,0 +1,121 @@
+"""Coarse-to-fine fly refinement: gap midpoints (kernel vs NumPy) and the planner's behaviour."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from fastscan.fly import FlySampler
+from fastscan.fly import _kernels as _k
+from fastscan.fly.levels import level_weights, midpoint_gaps
+from fastscan.motion import NANOPROBE
+from fastscan.replay import SimulatedDetector
+
+
+def reference_midpoints(measured: np.ndarray) -> np.ndarray:
+    """Gap length at each column gap's midpoint, edges mirrored (plain NumPy)."""
+    n_rows, n_cols = measured.shape
+    out = np.zeros(measured.shape, np.int64)
+    for c in range(n_cols):
+        rows = np.flatnonzero(measured[:, c])
+        if len(rows) == 0:
+            out[n_rows // 2, c] = 2 * n_rows
+            continue
+        if rows[0] >= 1:
+            out[0, c] = 2 * rows[0]
+        for a, b in itertools.pairwise(rows):
+            if b - a >= 2:
+                out[(a + b) // 2, c] = b - a
+        if rows[-1] <= n_rows - 2:
+            out[n_rows - 1, c] = 2 * (n_rows - 1 - rows[-1])
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("density", [0.0, 0.05, 0.3, 0.9])
+def test_gap_midpoints_match_reference(seed, density):
+    rng = np.random.default_rng(seed)
+    measured = rng.random((23, 17)) < density
+    out = np.full(measured.shape, -1, np.int64)
+    _k._gap_midpoints(measured, out)
+    np.testing.assert_array_equal(out, reference_midpoints(measured))
+    np.testing.assert_array_equal(midpoint_gaps(measured, "rows"), out)
+    np.testing.assert_array_equal(
+        midpoint_gaps(measured, "columns"), reference_midpoints(measured.T).T
+    )
+    assert not (out[measured] > 0).any()  # a measured pixel is never a candidate
+
+
+def test_level_weights_keep_the_erd_only_at_midpoints():
+    rng = np.random.default_rng(3)
+    erd = rng.random((16, 12))
+    measured = np.zeros(erd.shape, bool)
+    measured[::4] = True
+    weights = level_weights(erd, measured, "rows")
+    mid = midpoint_gaps(measured, "rows") > 0
+    np.testing.assert_array_equal(weights[mid], erd[mid])
+    assert (weights[~mid] == 0).all() and mid.any()
+    with pytest.raises(ValueError, match="axis must be"):
+        midpoint_gaps(measured, "diagonals")
+    with pytest.raises(ValueError, match="2-D bool"):
+        midpoint_gaps(measured.astype(int), "rows")
+
+
+def scan(sampler: FlySampler, truth: np.ndarray, decisions: int = 400):
+    """Run the sampler; per segment after the coarse raster: (segment, gaps before it)."""
+    detector = SimulatedDetector(truth)
+    flown = []
+    for _ in range(decisions):
+        if sampler.should_stop():
+            break
+        active = sampler._sampler._active
+        gaps = midpoint_gaps(sampler.measured_mask, "rows")
+        segments = sampler.suggest_segments()
+        if not segments:
+            break
+        for segment in segments:
+            points = segment.pixels()
+            sampler.ingest(points, detector.measure(points))
+            if active:
+                flown.append((segment, gaps))
+    return flown
+
+
+@pytest.mark.parametrize("dwell", [0.001, 0.01])
+def test_texture_is_refined_in_whole_rows_at_bisection_levels(dwell):
+    """Detail everywhere (flat ERD): (nearly) whole rows, each halving a gap, as a fly raster."""
+    rng = np.random.default_rng(0)
+    shape = (64, 48)
+    truth = rng.random(shape) * 100.0
+    fs = FlySampler(shape, motion=NANOPROBE.replace(dwell=dwell), max_coverage=0.5, seed=0)
+    flown = scan(fs, truth)
+    assert len(flown) >= 8
+    for segment, gaps in flown:
+        assert segment.is_row
+        pixels = segment.pixels()
+        assert (gaps[pixels[:, 0], pixels[:, 1]] > 0).all()  # each pixel halves its gap
+    lengths = np.array([segment.n_pixels for segment, _ in flown])
+    assert lengths.mean() >= 0.9 * shape[1]
+    if dwell < 0.005:  # a segment's fixed cost is worth hundreds of pixels: whole rows only
+        assert (lengths == shape[1]).all()
+        # the scan ends as a fly raster every 2nd row would (an edge gap of 3 aside)
+        gaps = np.diff(np.flatnonzero(fs.measured_mask.all(axis=1)))
+        assert np.median(gaps) == 2 and gaps.max() <= 3
+
+
+def test_sparse_sample_is_refined_in_partial_segments():
+    """A few particles on an empty field: the refinement starts with short segments on them."""
+    shape = (64, 96)
+    truth = np.zeros(shape)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    for r, c in ((20, 14), (41, 70), (30, 40)):
+        truth += 100.0 * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / 8.0)
+    fs = FlySampler(shape, motion=NANOPROBE.replace(dwell=0.01), max_coverage=0.3, seed=0)
+    first = [segment for segment, _ in scan(fs, truth)][:3]
+    assert len(first) == 3
+    assert all(segment.n_pixels < shape[1] / 4 for segment in first)
+    # they cross the particles, not the empty field
+    pixels = np.concatenate([segment.pixels() for segment in first])
+    assert truth[pixels[:, 0], pixels[:, 1]].mean() > 2 * truth.mean()
