@@ -77,6 +77,9 @@ def _knn_pixels(mask, rows, cols, offsets, offset_dist, k, out_rows, out_cols, o
     return n_found
 
 
+_BRUTE_FORCE_MAX = 16  # queries beyond the table solved by brute force (else a CellIndex)
+
+
 def _brute_force(mask, rows, cols, k, out_rows, out_cols, out_dist, which):
     """Exact fallback for queries whose neighbours lie beyond the offset table."""
     m_rows, m_cols = np.nonzero(mask)
@@ -138,7 +141,13 @@ def table_knn(
         mask, rows, cols, table.offsets, table.distances, k, out_rows, out_cols, out_dist
     )
     short = np.flatnonzero(n_found < k)
-    if short.size:
+    if short.size > _BRUTE_FORCE_MAX and max(mask.shape) <= MAX_SIDE:
+        # many pixels far from every measurement (regions an adaptive scan skipped):
+        # a cell index finds the same neighbours, ties included, in about k look-ups each
+        index = CellIndex(mask, CellIndex.cell_for(mask.shape, int(mask.sum()), k))
+        found = index.knn(pixels[short], k)
+        out_rows[short], out_cols[short], out_dist[short] = found
+    elif short.size:
         _brute_force(mask, rows, cols, k, out_rows, out_cols, out_dist, short)
     return out_rows, out_cols, out_dist
 

@@ -36,10 +36,12 @@ def knn_reference(mask, pixels, k):
     return np.array(rows), np.array(cols), np.array(dists)
 
 
-@pytest.mark.parametrize("radius", [None, 2])  # 2: most queries fall back to brute force
-def test_knn_matches_brute_force(radius):
+# radius 2: most queries reach beyond the table; more than 16 of them go to a CellIndex,
+# fewer to the brute-force loop
+@pytest.mark.parametrize(("radius", "step"), [(None, 3), (2, 3), (2, 60)])
+def test_knn_matches_brute_force(radius, step):
     mask = random_mask((23, 31), 0.08, seed=1)
-    pixels = np.argwhere(~mask)[::3]
+    pixels = np.argwhere(~mask)[::step]
     table = None if radius is None else OffsetTable(radius)
     got = knn_gather(mask, pixels, 5, table)
     want = knn_reference(mask, pixels, 5)
