@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan.features import _gradient_pair
+
 _OFFSET_MAX = 127  # largest |d_row| or |d_col| an int8 offset holds
 
 
@@ -206,21 +208,9 @@ def _update_with_features(
 @njit(cache=True, nogil=True)
 def _gradients(recon, rows, cols, scale, out):
     """Features 5 and 6, ``|dR/dcol|`` and ``|dR/drow|``, as ``features._features``."""
-    n_rows, n_cols = recon.shape
     for i in range(rows.shape[0]):
         r, c = rows[i], cols[i]
-        if c == 0:
-            g_col = recon[r, 1] - recon[r, 0]
-        elif c == n_cols - 1:
-            g_col = recon[r, c] - recon[r, c - 1]
-        else:
-            g_col = 0.5 * (recon[r, c + 1] - recon[r, c - 1])
-        if r == 0:
-            g_row = recon[1, c] - recon[0, c]
-        elif r == n_rows - 1:
-            g_row = recon[r, c] - recon[r - 1, c]
-        else:
-            g_row = 0.5 * (recon[r + 1, c] - recon[r - 1, c])
+        g_col, g_row = _gradient_pair(recon, r, c)
         out[i, 4] = scale * abs(g_col)
         out[i, 5] = scale * abs(g_row)
 

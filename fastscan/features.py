@@ -55,10 +55,28 @@ def _idw(values, nbr_rows, nbr_cols, nbr_dist):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _gradient_pair(recon, r, c):
+    """``(dR/dcol, dR/drow)`` at pixel (r, c): central differences, one-sided at the edges."""
+    n_rows, n_cols = recon.shape
+    if c == 0:
+        g_col = recon[r, 1] - recon[r, 0]
+    elif c == n_cols - 1:
+        g_col = recon[r, c] - recon[r, c - 1]
+    else:
+        g_col = 0.5 * (recon[r, c + 1] - recon[r, c - 1])
+    if r == 0:
+        g_row = recon[1, c] - recon[0, c]
+    elif r == n_rows - 1:
+        g_row = recon[r, c] - recon[r - 1, c]
+    else:
+        g_row = 0.5 * (recon[r + 1, c] - recon[r - 1, c])
+    return g_col, g_row
+
+
 @njit(cache=True, nogil=True)
 def _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area_term, scale, out):
     n, k = nbr_dist.shape
-    n_rows, n_cols = recon.shape
     for i in range(n):
         r, c = rows[i], cols[i]
         estimate = recon[r, c]
@@ -74,18 +92,7 @@ def _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area
             sum_sq += dev * dev
             if nbr_dist[i, j] <= rho:
                 n_close += 1
-        if c == 0:
-            g_col = recon[r, 1] - recon[r, 0]
-        elif c == n_cols - 1:
-            g_col = recon[r, c] - recon[r, c - 1]
-        else:
-            g_col = 0.5 * (recon[r, c + 1] - recon[r, c - 1])
-        if r == 0:
-            g_row = recon[1, c] - recon[0, c]
-        elif r == n_rows - 1:
-            g_row = recon[r, c] - recon[r - 1, c]
-        else:
-            g_row = 0.5 * (recon[r + 1, c] - recon[r - 1, c])
+        g_col, g_row = _gradient_pair(recon, r, c)
         out[i, 0] = scale * weighted_abs
         out[i, 1] = scale * np.sqrt(sum_sq)
         out[i, 2] = nbr_dist[i, 0]
