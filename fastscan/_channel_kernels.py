@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from fastscan.channels import CHANNEL_POWER, FEATURE_NOISE
+from fastscan.features import _gradient_pair
 
 __all__ = ["combined_features", "idw_channels"]
 
@@ -39,7 +40,7 @@ def _combined(
     values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area, scales, w, noise, cst, out
 ):
     n, k = nbr_dist.shape
-    n_channels, n_rows, n_cols = recon.shape
+    n_channels = recon.shape[0]
     inv_d2 = np.empty(k)
     half = 0.5 * cst[4]  # the power mean's exponent over 2
     n_used = 0
@@ -70,18 +71,7 @@ def _combined(
                 dev = values[ch, nbr_rows[i, j], nbr_cols[i, j]] - estimate
                 weighted_abs += abs(dev) * inv_d2[j] / den
                 sum_sq += dev * dev
-            if c == 0:
-                g_col = recon[ch, r, 1] - recon[ch, r, 0]
-            elif c == n_cols - 1:
-                g_col = recon[ch, r, c] - recon[ch, r, c - 1]
-            else:
-                g_col = 0.5 * (recon[ch, r, c + 1] - recon[ch, r, c - 1])
-            if r == 0:
-                g_row = recon[ch, 1, c] - recon[ch, 0, c]
-            elif r == n_rows - 1:
-                g_row = recon[ch, r, c] - recon[ch, r - 1, c]
-            else:
-                g_row = 0.5 * (recon[ch, r + 1, c] - recon[ch, r - 1, c])
+            g_col, g_row = _gradient_pair(recon[ch], r, c)
             q0 = weighted_abs * weighted_abs
             q1 = sum_sq
             q4 = g_col * g_col
