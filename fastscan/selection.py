@@ -277,6 +277,14 @@ class TileMax:
             )
 
 
+def _check_batch(n: int, spread: float) -> None:
+    """The checks :func:`select_batch` and :func:`select_batch_motion` share."""
+    if n < 0:
+        raise ValueError(f"batch size must be >= 0, got {n}")
+    if spread < 0 or not np.isfinite(spread):
+        raise ValueError(f"spread must be a finite number >= 0, got {spread}")
+
+
 def select_batch(
     tiles: TileMax,
     mask: np.ndarray,
@@ -291,10 +299,7 @@ def select_batch(
     ``tiles.erd`` is modified during the picks and restored before returning.
     ``spread = 0`` gives FAST's plain top-n.
     """
-    if n < 0:
-        raise ValueError(f"batch size must be >= 0, got {n}")
-    if spread < 0 or not np.isfinite(spread):
-        raise ValueError(f"spread must be a finite number >= 0, got {spread}")
+    _check_batch(n, spread)
     out = np.zeros((n, 2), np.int64)
     n_out = _select(
         tiles.erd, mask, tiles.maxima, tiles.tile, n, float(spread), offsets, offset_dist, out
@@ -323,10 +328,7 @@ def select_batch_motion(
     (row, col) in the order picked, a path from ``start``. ``tiles.erd`` is
     restored before returning.
     """
-    if n < 0:
-        raise ValueError(f"batch size must be >= 0, got {n}")
-    if spread < 0 or not np.isfinite(spread):
-        raise ValueError(f"spread must be a finite number >= 0, got {spread}")
+    _check_batch(n, spread)
     if not (np.isfinite(weight) and weight >= 0):
         raise ValueError(f"motion weight must be a finite number >= 0, got {weight!r}")
     start_arr = np.asarray(start, float)
