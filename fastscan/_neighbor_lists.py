@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._update import _append_pixel
 from fastscan.features import _gradient_pair
 
 _OFFSET_MAX = 127  # largest |d_row| or |d_col| an int8 offset holds
@@ -116,11 +117,7 @@ def _affected_merge(mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, off
                         if touched[r, c]:
                             continue
                         touched[r, c] = True
-                        if n_out == out.shape[0]:
-                            bigger = np.empty((2 * out.shape[0], 2), np.int64)
-                            bigger[:n_out] = out[:n_out]
-                            out = bigger
-                        out[n_out, 0], out[n_out, 1] = r, c
+                        out = _append_pixel(out, n_out, r, c)
                         n_out += 1
     for i in range(n_out):
         touched[out[i, 0], out[i, 1]] = False

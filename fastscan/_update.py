@@ -16,6 +16,17 @@ import numpy as np
 from numba import njit
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _append_pixel(out, n_out, r, c):
+    """Write (r, c) at row ``n_out`` of ``out``, doubling it first when full; the array."""
+    if n_out == out.shape[0]:
+        bigger = np.empty((2 * out.shape[0], 2), np.int64)
+        bigger[:n_out] = out[:n_out]
+        out = bigger
+    out[n_out, 0], out[n_out, 1] = r, c
+    return out
+
+
 @njit(cache=True, nogil=True)
 def _tile_dk_max(mask, dk, tile, out, rows, cols):
     """Largest d_k over the unmeasured pixels of the tiles holding (rows, cols); all if empty."""
@@ -71,11 +82,7 @@ def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
                         d = np.sqrt((r - r0) * (r - r0) + (c - c0) * (c - c0))
                         if d <= dk[r, c]:
                             touched[r, c] = True
-                            if n_out == out.shape[0]:
-                                bigger = np.empty((2 * out.shape[0], 2), np.int64)
-                                bigger[:n_out] = out[:n_out]
-                                out = bigger
-                            out[n_out, 0], out[n_out, 1] = r, c
+                            out = _append_pixel(out, n_out, r, c)
                             n_out += 1
     for i in range(n_out):
         touched[out[i, 0], out[i, 1]] = False
