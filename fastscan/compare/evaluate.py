@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 
 from fastscan.compare.imagesets import SET_NAMES, TestImage, image_set
-from fastscan.features import idw_estimate
 from fastscan.metrics import nrmse
-from fastscan.neighbors import CellIndex
+from fastscan.reconstruction import idw_reconstruction
 from fastscan.replay import make_sampler, replay
 from fastscan.strategies import STRATEGIES
 
@@ -102,10 +101,9 @@ def idw_from_points(
 ) -> np.ndarray:
     """IDW (1/d**2, ``k`` nearest) reconstruction from the measured pixels only.
 
-    The same neighbours, ties and weights as
-    :func:`fastscan.reconstruction.idw_reconstruction`, found with a
-    :class:`fastscan.neighbors.CellIndex` so that pixels far from every
-    measurement (large regions an adaptive scan skipped) stay cheap.
+    :func:`fastscan.reconstruction.idw_reconstruction` of the pixels of
+    ``measured_mask`` with their values in ``measured_image``; ``k`` is lowered
+    to the number of measured pixels minus one when there are fewer.
 
     Examples
     --------
@@ -119,12 +117,8 @@ def idw_from_points(
     k = min(int(k), n_measured - 1)
     if k < 1:
         raise ValueError(f"IDW needs at least 2 measured pixels, have {n_measured}")
-    image = np.where(mask, np.asarray(measured_image, np.float64), 0.0)
-    unmeasured = np.argwhere(~mask)
-    if unmeasured.size:
-        index = CellIndex(mask, CellIndex.cell_for(mask.shape, n_measured, k))
-        image[unmeasured[:, 0], unmeasured[:, 1]] = idw_estimate(image, *index.knn(unmeasured, k))
-    return image
+    values = np.asarray(measured_image, np.float64)[mask]
+    return idw_reconstruction(mask.shape, np.argwhere(mask), values, k=k)
 
 
 def score_strategy(
