@@ -14,8 +14,12 @@ from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
 
+def edge_span(run: int) -> int:
+    return int(2 ** (np.floor(np.log2(run)) + 1))  # smallest power of two above run
+
+
 def reference_midpoints(measured: np.ndarray) -> np.ndarray:
-    """Gap length at each column gap's midpoint, edges mirrored (plain NumPy)."""
+    """Gap length at each column gap's midpoint, edge runs as power-of-two gaps (NumPy)."""
     n_rows, n_cols = measured.shape
     out = np.zeros(measured.shape, np.int64)
     for c in range(n_cols):
@@ -24,12 +28,13 @@ def reference_midpoints(measured: np.ndarray) -> np.ndarray:
             out[n_rows // 2, c] = 2 * n_rows
             continue
         if rows[0] >= 1:
-            out[0, c] = 2 * rows[0]
+            out[rows[0] - edge_span(rows[0]) // 2, c] = edge_span(rows[0])
         for a, b in itertools.pairwise(rows):
             if b - a >= 2:
                 out[(a + b) // 2, c] = b - a
         if rows[-1] <= n_rows - 2:
-            out[n_rows - 1, c] = 2 * (n_rows - 1 - rows[-1])
+            span = edge_span(n_rows - 1 - rows[-1])
+            out[rows[-1] + span // 2, c] = span
     return out
 
 
@@ -110,7 +115,8 @@ def test_sparse_sample_is_refined_in_partial_segments():
     shape = (64, 96)
     truth = np.zeros(shape)
     rows, cols = np.mgrid[: shape[0], : shape[1]]
-    for r, c in ((20, 14), (41, 70), (30, 40)):
+    # between the coarse rows (every 8th from row 0), none on one
+    for r, c in ((17, 14), (38, 70), (27, 40)):
         truth += 100.0 * np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / 8.0)
     fs = FlySampler(shape, motion=NANOPROBE.replace(dwell=0.01), max_coverage=0.3, seed=0)
     first = [segment for segment, _ in scan(fs, truth)][:3]

@@ -199,15 +199,27 @@ def _rates(ratio, start, end, axis, here_row, here_col, fixed, pixel_time, stage
 
 
 @njit(cache=True, nogil=True)
+def _edge_span(run):
+    """Smallest power of two > ``run``: the gap an edge run of ``run`` pixels is bisected as."""
+    span = 2
+    while span <= run:
+        span *= 2
+    return span
+
+
+@njit(cache=True, nogil=True)
 def _gap_midpoints(measured, out):
     """Per column of ``measured``: the midpoint pixel of each gap gets the gap's length.
 
     A gap is a run of unmeasured rows between two measured pixels ``r_a < r_b``
     (``r_b - r_a >= 2``); its midpoint ``(r_a + r_b) // 2`` gets ``r_b - r_a``.
-    An edge run (no measured pixel on one side) is mirrored at the edge: its edge
-    pixel gets twice its distance to the measured pixel. A column with nothing
-    measured has its middle pixel marked with twice the column length. Every
-    other pixel gets 0.
+    An edge run of ``m`` unmeasured pixels is bisected as a gap of ``s``, the
+    smallest power of two above ``m``, whose far end lies outside the grid: the
+    candidate is ``s / 2`` pixels from the measured pixel and gets ``s``. A raster
+    of every ``2 ** j``-th row from row 0 is thus refined exactly onto the rows
+    of the raster of every ``2 ** (j - 1)``-th row, edges included. A column with
+    nothing measured has its middle pixel marked with twice the column length.
+    Every other pixel gets 0.
     """
     n_rows, n_cols = measured.shape
     for c in range(n_cols):
@@ -219,11 +231,13 @@ def _gap_midpoints(measured, out):
                 continue
             if prev < 0:
                 if r >= 1:
-                    out[0, c] = 2 * r
+                    span = _edge_span(r)
+                    out[r - span // 2, c] = span
             elif r - prev >= 2:
                 out[(prev + r) // 2, c] = r - prev
             prev = r
         if prev < 0:
             out[n_rows // 2, c] = 2 * n_rows
         elif prev <= n_rows - 2:
-            out[n_rows - 1, c] = 2 * (n_rows - 1 - prev)
+            span = _edge_span(n_rows - 1 - prev)
+            out[prev + span // 2, c] = span

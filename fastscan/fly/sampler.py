@@ -160,6 +160,7 @@ class FlySampler:
         k: int = 10,
         tie_break: float = 1e-3,
         move_aware: bool = True,
+        move_weight: float = 1.0,
         refine: str = "bisect",
         gap_power: float = 0.0,
         line_bias: float = 0.8,
@@ -200,6 +201,9 @@ class FlySampler:
         self.power = float(power)
         self.k = int(k)
         self.move_aware = bool(move_aware)
+        if not (math.isfinite(move_weight) and move_weight > 0):
+            raise ValueError(f"move_weight must be a finite number > 0, got {move_weight!r}")
+        self.move_weight = float(move_weight)
         if refine not in REFINE:
             raise ValueError(f"refine must be one of {REFINE}, got {refine!r}")
         if not (math.isfinite(gap_power) and gap_power >= 0):
@@ -301,9 +305,8 @@ class FlySampler:
     # ------------------------------------------------------------------ decisions
     def _coarse_rows(self) -> list[Segment]:
         n_rows, n_cols = self.shape
-        k = self.initial_spacing
-        first = (n_rows - 1 - ((n_rows - 1) // k) * k) // 2  # centre the raster
-        rows = range(first, n_rows, k)
+        # from row 0, as a fly raster: the bisection levels are its every 4th, 2nd... rows
+        rows = range(0, n_rows, self.initial_spacing)
         return [
             Segment((r, 0), (r, n_cols - 1)) if i % 2 == 0 else Segment((r, n_cols - 1), (r, 0))
             for i, r in enumerate(rows)
@@ -430,8 +433,10 @@ class FlySampler:
 
     @property
     def _stage(self) -> tuple[float, float, float, float]:
+        # speeds / m and accelerations / m**2 make every trapezoid move m times longer
+        m = self.move_weight
         (v_x, v_y), (a_x, a_y) = self.motion.velocity, self.motion.acceleration
-        return (v_x, a_x, v_y, a_y)
+        return (v_x / m, a_x / m**2, v_y / m, a_y / m**2)
 
     def should_stop(self) -> bool:
         """True once the stop rule fires; :attr:`stop_reason` says why."""
@@ -475,6 +480,7 @@ class FlySampler:
             "k": self.k,
             "tie_break": self._sampler.tie_break,
             "move_aware": self.move_aware,
+            "move_weight": self.move_weight,
             "refine": self.refine,
             "gap_power": self.gap_power,
             "line_bias": self.line_bias,
