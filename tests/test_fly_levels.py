@@ -19,7 +19,11 @@ def edge_span(run: int) -> int:
 
 
 def reference_midpoints(measured: np.ndarray) -> np.ndarray:
-    """Gap length at each column gap's midpoint, edge runs as power-of-two gaps (NumPy)."""
+    """Gap length at each column gap's midpoint, edge runs as power-of-two gaps (NumPy).
+
+    An edge run is a candidate only once the gap on the other side of its measured
+    pixel is no longer than its own power-of-two span.
+    """
     n_rows, n_cols = measured.shape
     out = np.zeros(measured.shape, np.int64)
     for c in range(n_cols):
@@ -27,14 +31,16 @@ def reference_midpoints(measured: np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             out[n_rows // 2, c] = 2 * n_rows
             continue
-        if rows[0] >= 1:
+        inner = np.diff(rows)  # an edge run waits until the gap next to it is no longer
+        if rows[0] >= 1 and (len(rows) == 1 or inner[0] <= edge_span(rows[0])):
             out[rows[0] - edge_span(rows[0]) // 2, c] = edge_span(rows[0])
         for a, b in itertools.pairwise(rows):
             if b - a >= 2:
                 out[(a + b) // 2, c] = b - a
         if rows[-1] <= n_rows - 2:
             span = edge_span(n_rows - 1 - rows[-1])
-            out[rows[-1] + span // 2, c] = span
+            if len(rows) == 1 or inner[-1] <= span:
+                out[rows[-1] + span // 2, c] = span
     return out
 
 
@@ -88,11 +94,11 @@ def scan(sampler: FlySampler, truth: np.ndarray, decisions: int = 400):
     return flown
 
 
-@pytest.mark.parametrize("dwell", [0.001, 0.01])
-def test_texture_is_refined_in_whole_rows_at_bisection_levels(dwell):
+@pytest.mark.parametrize(("dwell", "n_rows"), [(0.001, 64), (0.001, 63), (0.01, 64)])
+def test_texture_is_refined_in_whole_rows_at_bisection_levels(dwell, n_rows):
     """Detail everywhere (flat ERD): (nearly) whole rows, each halving a gap, as a fly raster."""
     rng = np.random.default_rng(0)
-    shape = (64, 48)
+    shape = (n_rows, 48)
     truth = rng.random(shape) * 100.0
     fs = FlySampler(shape, motion=NANOPROBE.replace(dwell=dwell), max_coverage=0.5, seed=0)
     flown = scan(fs, truth)
@@ -105,9 +111,38 @@ def test_texture_is_refined_in_whole_rows_at_bisection_levels(dwell):
     assert lengths.mean() >= 0.9 * shape[1]
     if dwell < 0.005:  # a segment's fixed cost is worth hundreds of pixels: whole rows only
         assert (lengths == shape[1]).all()
-        # the scan ends as a fly raster every 2nd row would (an edge gap of 3 aside)
-        gaps = np.diff(np.flatnonzero(fs.measured_mask.all(axis=1)))
-        assert np.median(gaps) == 2 and gaps.max() <= 3
+        # the scan ends exactly as the fly raster of every 2nd row from row 0
+        np.testing.assert_array_equal(
+            np.flatnonzero(fs.measured_mask.any(axis=1)), np.arange(0, shape[0], 2)
+        )
+
+
+@pytest.mark.parametrize("n_rows", [17, 31, 32, 33, 40, 63, 64, 250, 256])
+def test_bisection_levels_are_the_fly_raster_rows(n_rows):
+    """From every 8th row (row 0 first), the midpoints are every 4th row's, then every 2nd's."""
+    measured = np.zeros((n_rows, 3), bool)
+    measured[::8] = True
+    for spacing in (4, 2, 1):
+        candidates = np.flatnonzero(midpoint_gaps(measured, "rows")[:, 0])
+        expected = np.setdiff1d(np.arange(0, n_rows, spacing), np.flatnonzero(measured[:, 0]))
+        np.testing.assert_array_equal(candidates, expected)
+        measured[candidates] = True  # the next level
+    assert measured.all()
+
+
+@pytest.mark.parametrize("run", [1, 2, 3, 4, 7, 8, 9, 100])
+def test_edge_runs_are_bisected_as_power_of_two_gaps(run):
+    n_rows = run + 5
+    measured = np.zeros((n_rows, 1), bool)
+    measured[n_rows - 1 - run] = True  # `run` unmeasured rows below it ...
+    measured[: n_rows - 1 - run] = True
+    gaps = midpoint_gaps(measured, "rows")[:, 0]
+    (row,) = np.flatnonzero(gaps)
+    span = gaps[row]
+    assert span & (span - 1) == 0 and span // 2 <= run < span  # smallest power of two above
+    assert row == n_rows - 1 - run + span // 2
+    flipped = midpoint_gaps(measured[::-1].copy(), "rows")[::-1, 0]  # ... or above it
+    np.testing.assert_array_equal(flipped, gaps)
 
 
 def test_sparse_sample_is_refined_in_partial_segments():

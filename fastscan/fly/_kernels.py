@@ -215,29 +215,40 @@ def _gap_midpoints(measured, out):
     (``r_b - r_a >= 2``); its midpoint ``(r_a + r_b) // 2`` gets ``r_b - r_a``.
     An edge run of ``m`` unmeasured pixels is bisected as a gap of ``s``, the
     smallest power of two above ``m``, whose far end lies outside the grid: the
-    candidate is ``s / 2`` pixels from the measured pixel and gets ``s``. A raster
-    of every ``2 ** j``-th row from row 0 is thus refined exactly onto the rows
-    of the raster of every ``2 ** (j - 1)``-th row, edges included. A column with
-    nothing measured has its middle pixel marked with twice the column length.
-    Every other pixel gets 0.
+    candidate is ``s / 2`` pixels from the measured pixel and gets ``s``, once
+    the gap on the other side of that measured pixel (if any) is no longer than
+    ``s``. A raster of every ``2 ** j``-th row from row 0 is thus refined
+    exactly onto the rows of the raster of every ``2 ** (j - 1)``-th row, edges
+    included. A column with nothing measured has its middle pixel marked with
+    twice the column length. Every other pixel gets 0.
     """
     n_rows, n_cols = measured.shape
     for c in range(n_cols):
         for r in range(n_rows):
             out[r, c] = 0
+        first = -1
+        second = -1
         prev = -1
+        before = -1  # the measured pixel before prev
         for r in range(n_rows):
             if not measured[r, c]:
                 continue
             if prev < 0:
-                if r >= 1:
-                    span = _edge_span(r)
-                    out[r - span // 2, c] = span
-            elif r - prev >= 2:
+                first = r
+            elif second < 0:
+                second = r
+            if prev >= 0 and r - prev >= 2:
                 out[(prev + r) // 2, c] = r - prev
+            before = prev
             prev = r
         if prev < 0:
             out[n_rows // 2, c] = 2 * n_rows
-        elif prev <= n_rows - 2:
+            continue
+        if first >= 1:
+            span = _edge_span(first)
+            if second < 0 or second - first <= span:
+                out[first - span // 2, c] = span
+        if prev <= n_rows - 2:
             span = _edge_span(n_rows - 1 - prev)
-            out[prev + span // 2, c] = span
+            if before < 0 or prev - before <= span:
+                out[prev + span // 2, c] = span
