@@ -483,8 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path ('' to skip)")
     p.add_argument(
         "--unseen",
-        default=",".join(DEFAULT_UNSEEN),
-        help=f"scikit-image names, 'none' for none (available: {', '.join(UNSEEN)})",
+        default=None,
+        help=f"scikit-image names, 'none' for none (default: {','.join(DEFAULT_UNSEEN)}, none "
+        f"with --set; available: {', '.join(UNSEEN)})",
     )
     p.add_argument(
         "--set",
@@ -527,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.strategies:
         if name not in STRATEGIES and name != "fast-erd-only":
             p.error(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    if args.unseen is None:  # --set replaces the default images
+        args.unseen = "none" if args.set is not None else ",".join(DEFAULT_UNSEEN)
     unseen = () if args.unseen in ("", "none") else tuple(args.unseen.split(","))
     only = tuple(args.only.split(",")) if args.only else None
     if args.set is None and only:
