@@ -30,7 +30,8 @@ def merge(paths: list[str]) -> dict:
     images: dict = {}
     for path in paths:
         for label, res in json.loads(Path(path).read_text())["results"].items():
-            mine = images.setdefault(label, {"static": res["static"], "strategies": {}})
+            mine = images.setdefault(label, {"static": {}, "strategies": {}})
+            mine["static"].update(res["static"])
             for key, times in res["strategies"].items():
                 mine["strategies"].setdefault(key, {}).update(times)
     return images
@@ -71,8 +72,13 @@ def summarize(images: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("files", nargs="+", help="bench_beamtime.json files")
+    p.add_argument("--only", default="", help="keep only these images (a,b,...)")
     args = p.parse_args(argv)
-    print("\n".join(summarize(merge(args.files))))
+    images = merge(args.files)
+    if args.only:
+        keep = args.only.split(",")
+        images = {k: v for k, v in images.items() if k in keep}
+    print("\n".join(summarize(images)))
     return 0
 
 
