@@ -160,6 +160,56 @@ def _heldout_images(config: ClassicConfig) -> Iterator[tuple[str, np.ndarray]]:
             yield f"{name}-{seed}", _percent(make_phantom(name, shape, seed=seed))
 
 
+def _fit_as_fast(model: ERDModel, features: np.ndarray, targets: np.ndarray) -> None:
+    """Fit ``model``'s MLP on the rows with the dtypes of FAST's training, in place.
+
+    FAST lifts with scikit-learn's ``RBFSampler`` in float64 and stores the lift
+    as float32; it stores the RD targets as float32 and concatenates them into a
+    float64 array. So the MLP's weights are float32 but its targets, gradients
+    and Adam moments are float64 (its pickled optimiser holds float64 moments).
+    :meth:`ERDModel.fit` lifts in float32 and fits float32 targets, a different
+    rounding of every step; this fit does what FAST did.
+    """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.kernel_approximation import RBFSampler
+    from sklearn.neural_network import MLPRegressor
+
+    model._init_lift()
+    lift = RBFSampler(
+        gamma=model.gamma, n_components=model.n_components, random_state=model.random_state
+    ).fit(features[:1])
+    if not (
+        np.array_equal(lift.random_weights_, model.omega_)
+        and np.array_equal(lift.random_offset_, model.beta_)
+    ):  # pragma: no cover - scikit-learn changed how RBFSampler draws
+        raise RuntimeError("scikit-learn's RBFSampler no longer draws FAST's lift constants")
+    logged = np.log1p(np.maximum(features, 0.0))  # recorded as ERDModel.fit records them
+    model.feature_mean_ = logged.mean(axis=0)
+    model.feature_scale_ = np.maximum(logged.std(axis=0), 1e-12)
+    mlp = MLPRegressor(
+        hidden_layer_sizes=model.hidden_layer_sizes,
+        activation="relu",
+        solver="adam",
+        alpha=model.alpha,
+        batch_size=model.batch_size,
+        learning_rate_init=model.learning_rate_init,
+        max_iter=model.max_iter,
+        random_state=model.random_state,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mlp.fit(
+            lift.transform(features).astype(np.float32),
+            np.asarray(targets, np.float32).astype(np.float64),
+        )
+    model.coefs_ = [np.asarray(w, np.float32) for w in mlp.coefs_]
+    model.intercepts_ = [np.asarray(b, np.float32) for b in mlp.intercepts_]
+    model.loss_curve_ = [float(v) for v in mlp.loss_curve_]
+    model.n_iter_ = int(mlp.n_iter_)
+
+
 def train_classic(
     config: ClassicConfig = CLASSIC_CONFIG,
     progress: Callable[[str], None] | None = None,
@@ -200,7 +250,7 @@ def train_classic(
         target_transform="none",
     )
     with _single_thread_blas():
-        model.fit(features[train], targets[train])
+        _fit_as_fast(model, features[train], targets[train])
     r2_images, pooled_x, pooled_y = {}, [], []
     rng = np.random.default_rng([config.seed, 2])
     for name, other in _heldout_images(config):
@@ -221,6 +271,8 @@ def train_classic(
             model.score(np.concatenate(pooled_x), np.concatenate(pooled_y)), 4
         ),
         "r2_by_image": r2_images,
+        "loss_epoch_1": round(model.loss_curve_[0], 4),
+        "loss_final": round(model.loss_curve_[-1], 4),
     }
     say(f"done in {time.perf_counter() - start:.0f} s")
     return model
