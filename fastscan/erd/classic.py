@@ -45,9 +45,15 @@ import numpy as np
 
 from fastscan.erd.estimator import ERDModel, _single_thread_blas
 from fastscan.erd.target import rd_target
-from fastscan.features import compute_features
 
-__all__ = ["CLASSIC_CONFIG", "ClassicConfig", "classic_database", "classic_states", "train_classic"]
+__all__ = [
+    "CLASSIC_CONFIG",
+    "ClassicConfig",
+    "classic_database",
+    "classic_states",
+    "fast_state_rows",
+    "train_classic",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,27 @@ def _skimage_image(name: str, shape: tuple[int, int] | None = None) -> np.ndarra
     return _percent(image)
 
 
+def _state_pairs(
+    shape: tuple[int, int], config: ClassicConfig
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """``(mask, plus_one, extra)`` of each of FAST's masks (``plus_one`` None if full)."""
+    rng = np.random.default_rng(config.seed)
+    rng.random(shape)  # FAST draws one field of the image's size before the ratios
+    lo, hi = config.ratio_range
+    ratios = np.sort(lo + (hi - lo) * rng.random(config.n_masks))
+    field = copy.deepcopy(rng).random(shape)  # every mask: a copy of the same state
+    extra_rng = np.random.default_rng([config.seed, 1, config.plus_one_seed])
+    for ratio in ratios:
+        mask = field <= ratio
+        if mask.all() or not mask.any():
+            continue
+        free = np.flatnonzero(~mask.ravel())
+        extra = np.array(np.divmod(free[extra_rng.integers(len(free))], shape[1]))
+        plus_one = mask.copy()
+        plus_one[extra[0], extra[1]] = True
+        yield mask, (None if plus_one.all() else plus_one), extra
+
+
 def classic_states(
     shape: tuple[int, int], config: ClassicConfig = CLASSIC_CONFIG
 ) -> Iterator[np.ndarray]:
@@ -108,22 +135,68 @@ def classic_states(
     >>> len(states), int(states[1].sum() - states[0].sum())
     (20, 1)
     """
-    rng = np.random.default_rng(config.seed)
-    rng.random(shape)  # FAST draws one field of the image's size before the ratios
-    lo, hi = config.ratio_range
-    ratios = np.sort(lo + (hi - lo) * rng.random(config.n_masks))
-    field = copy.deepcopy(rng).random(shape)  # every mask: a copy of the same state
-    extra = np.random.default_rng([config.seed, 1, config.plus_one_seed])
-    for ratio in ratios:
-        mask = field <= ratio
-        if mask.all() or not mask.any():
-            continue
+    for mask, plus_one, _ in _state_pairs(shape, config):
         yield mask
-        plus_one = mask.copy()
-        free = np.flatnonzero(~mask.ravel())
-        plus_one.ravel()[free[extra.integers(len(free))]] = True
-        if not plus_one.all():
+        if plus_one is not None:
             yield plus_one
+
+
+def fast_state_rows(
+    image: np.ndarray, measured: np.ndarray, n_neighbors: int = 10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """FAST's training rows of one state: unmeasured pixels, raw features, reconstruction.
+
+    This is FAST's own computation (``find_neighbors``, ``compute_recon`` and
+    ``compute_poly_features`` with its 'base' features), with the same numpy
+    operations in the same order, so the rows are FAST's to the last bit. The
+    neighbours come from scikit-learn's ``NearestNeighbors`` fitted on the
+    measured pixels in ``measured``'s order (FAST: row-major, then the pixels
+    added since), which decides which of several equidistant 10th neighbours is
+    used; fastscan's own k-NN breaks those ties differently, and on a random
+    training mask about a quarter of the pixels have such a tie.
+
+    Parameters
+    ----------
+    image : (H, W) ground truth in [0, 100]
+    measured : (m, 2) int (row, col) of the measured pixels, in FAST's order
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.add.outer(np.arange(20.0), np.arange(30.0))
+    >>> measured = np.argwhere(np.indices((20, 30)).sum(0) % 7 == 0)
+    >>> pixels, features, recon = fast_state_rows(image, measured)
+    >>> r, c = measured.T
+    >>> features.shape, bool(np.all(recon[r, c] == image[r, c]))
+    ((515, 6), True)
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    image = np.asarray(image, dtype=np.float64)
+    measured = np.asarray(measured, dtype=np.int64).reshape(-1, 2)
+    mask = np.zeros(image.shape, bool)
+    mask[measured[:, 0], measured[:, 1]] = True
+    pixels = np.transpose(np.where(~mask))
+    values_measured = image[measured[:, 0], measured[:, 1]]
+    distances, indices = NearestNeighbors(n_neighbors=n_neighbors).fit(measured).kneighbors(pixels)
+    values = values_measured[indices]
+    weights = 1 / np.power(distances, 2)
+    weights = weights / np.sum(weights, axis=1, keepdims=True)
+    recon = np.zeros(image.shape)
+    recon[pixels[:, 0], pixels[:, 1]] = np.sum(values * weights, axis=1)
+    recon[measured[:, 0], measured[:, 1]] = values_measured
+    estimate = recon[pixels[:, 0], pixels[:, 1]]
+    difference = abs(values - np.tile(estimate, (values.shape[1], 1)).T)
+    features = np.zeros((len(pixels), 6))
+    features[:, 0] = np.sum(weights * difference, axis=1)
+    features[:, 1] = np.sqrt(np.sum(np.power(difference, 2), axis=1))
+    cutoff = np.ceil(np.sqrt((0.25 / 100) * (image.size / np.pi)))
+    features[:, 2] = distances[:, 0]
+    features[:, 3] = (1 + (np.pi * (np.square(cutoff)))) / (1 + np.sum(distances <= cutoff, axis=1))
+    gradient_rows, gradient_cols = np.gradient(recon)
+    features[:, 4] = abs(gradient_cols)[pixels[:, 0], pixels[:, 1]]
+    features[:, 5] = abs(gradient_rows)[pixels[:, 0], pixels[:, 1]]
+    return pixels, features, recon
 
 
 def classic_database(
@@ -134,19 +207,23 @@ def classic_database(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw feature rows (n, 6) and RD targets (n,) of ``image`` (in [0, 100]).
 
-    Every unmeasured pixel of every state, in FAST's order; with
-    ``rows_per_state`` a random subset of each state's rows (drawn from ``rng``).
+    Every unmeasured pixel of every state, in FAST's order, computed as FAST
+    computes them (:func:`fast_state_rows`); with ``rows_per_state`` a random
+    subset of each state's rows (drawn from ``rng``).
     """
     features_all, targets_all = [], []
-    for mask in classic_states(image.shape, config):
-        pixels, features, recon = compute_features(mask, image)
-        if rows_per_state is not None and len(pixels) > rows_per_state:
-            take = np.sort(
-                (rng or np.random.default_rng(0)).choice(len(pixels), rows_per_state, False)
-            )
-            pixels, features = pixels[take], features[take]
-        features_all.append(features)
-        targets_all.append(rd_target(image, recon, pixels, features[:, 2], c=config.c))
+    for mask, plus_one, extra in _state_pairs(image.shape, config):
+        measured = np.transpose(np.where(mask))  # FAST: row-major, the extra pixel last
+        states = [measured] if plus_one is None else [measured, np.vstack([measured, extra])]
+        for order in states:
+            pixels, features, recon = fast_state_rows(image, order)
+            if rows_per_state is not None and len(pixels) > rows_per_state:
+                take = np.sort(
+                    (rng or np.random.default_rng(0)).choice(len(pixels), rows_per_state, False)
+                )
+                pixels, features = pixels[take], features[take]
+            features_all.append(features)
+            targets_all.append(rd_target(image, recon, pixels, features[:, 2], c=config.c))
     return np.concatenate(features_all), np.concatenate(targets_all)
 
 
@@ -249,8 +326,13 @@ def train_classic(
         sparsity_area=None,
         target_transform="none",
     )
+    fit_start = time.perf_counter()
     with _single_thread_blas():
         _fit_as_fast(model, features[train], targets[train])
+    say(
+        f"fitted in {time.perf_counter() - fit_start:.0f} s (database and fit so far: "
+        f"{time.perf_counter() - start:.0f} s)"
+    )
     r2_images, pooled_x, pooled_y = {}, [], []
     rng = np.random.default_rng([config.seed, 2])
     for name, other in _heldout_images(config):
