@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="K",
         help="fast-classic: seed of the one random pixel added to each training mask (FAST "
-        "drew it from numpy's unseeded global generator; default 0)",
+        "drew it from numpy's unseeded global generator; default 3, the shipped draw)",
     )
     train.add_argument(
         "--cross-validate",

@@ -78,8 +78,8 @@ def test_classic_database_is_fasts_rows_state_by_state_with_the_extra_pixel_last
 
 def test_plus_one_seed_changes_only_the_extra_pixels():
     shape = (40, 48)
-    a = list(_state_pairs(shape, CLASSIC_CONFIG))
-    b = list(_state_pairs(shape, dataclasses.replace(CLASSIC_CONFIG, plus_one_seed=3)))
+    a = list(_state_pairs(shape, dataclasses.replace(CLASSIC_CONFIG, plus_one_seed=0)))
+    b = list(_state_pairs(shape, dataclasses.replace(CLASSIC_CONFIG, plus_one_seed=1)))
     assert all(np.array_equal(x[0], y[0]) for x, y in zip(a, b))  # the same 10 masks
     assert any(not np.array_equal(x[2], y[2]) for x, y in zip(a, b))
 
@@ -108,3 +108,14 @@ def test_fit_as_fast_is_scikit_learns_fit_on_fasts_dtypes():
     np.testing.assert_allclose(
         model.predict(features), np.maximum(mlp.predict(lift), 0), 1e-5, 1e-3
     )
+
+
+def test_train_command_checks_the_plus_one_seed(tmp_path, capsys):
+    from fastscan.cli import main
+
+    out = str(tmp_path / "m.npz")
+    assert main(["train", "--plus-one-seed", "1", "--out", out]) == 2
+    assert "--plus-one-seed is for --recipe fast-classic" in capsys.readouterr().err
+    assert main(["train", "--recipe", "fast-classic", "--plus-one-seed", "-1", "--out", out]) == 2
+    assert "--plus-one-seed must be >= 0, got -1" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
