@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._threads import split_rows
 from fastscan._update import _append_pixel
 from fastscan.features import _gradient_pair
 
@@ -154,18 +155,17 @@ _DIST, _SQUARED, _WEIGHT = _distance_tables()
 
 @njit(cache=True, nogil=True)
 def _update_with_features(
-    offsets, n_cols, values, recon, dk, rows, cols, rho, area_term, scale, out, tables
+    offsets, n_cols, values, recon, dk, rows, cols, rho, area_term, scale, out, delta, tables
 ):
     """IDW estimate of each pixel from its list, written to ``recon`` (its k-th distance
     to ``dk``) as ``features._idw`` computes it, and the four neighbour features of
     ``features._features`` (weighted and root-sum-square deviations, d_1, sparsity), in
     one pass over the lists; :func:`_gradients` adds the last two once every estimate
-    is in place. Returns sum |change of recon|."""
+    is in place. ``delta`` gets each pixel's |change of recon|."""
     dist, squared, weight = tables
     k = offsets.shape[1]
     nbr_d2 = np.empty(k, np.int64)
     nbr_value = np.empty(k)
-    change = 0.0
     for i in range(rows.shape[0]):
         r, c = rows[i], cols[i]
         p = r * n_cols + c
@@ -182,7 +182,7 @@ def _update_with_features(
             num += w * v
             den += w
         estimate = num / den
-        change += abs(estimate - recon[r, c])
+        delta[i] = abs(estimate - recon[r, c])
         recon[r, c] = estimate
         dk[r, c] = dist[nbr_d2[k - 1]]
         weighted_abs = 0.0
@@ -199,7 +199,15 @@ def _update_with_features(
         out[i, 1] = scale * np.sqrt(sum_sq)
         out[i, 2] = dist[nbr_d2[0]]
         out[i, 3] = area_term / (1.0 + n_close)
-    return change
+
+
+@njit(cache=True, nogil=True)
+def _sum_in_order(values):
+    """``values[0] + values[1] + ...`` left to right (the order one pass would add them)."""
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += values[i]
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -322,27 +330,32 @@ class NeighborLists:
         change of ``recon`` and the (n, 6) SLADS features of ``pixels``, as
         :func:`fastscan.features.slads_features` computes them on the new
         ``recon``. ``pixels`` must include every pixel whose estimate changed.
+        Many pixels run in two halves on two threads (:mod:`fastscan._threads`);
+        each pixel is computed on its own and the change summed in pixel order, so
+        the bits are those of one pass.
         """
         if recon.shape[0] < 2 or recon.shape[1] < 2:
             raise ValueError(f"image must be at least 2 x 2, got {recon.shape}")
         rows, cols = _split(pixels)
-        out = np.empty((len(rows), 6))
-        change = _update_with_features(
-            self.offsets,
-            self.shape[1],
-            values,
-            recon,
-            dk,
-            rows,
-            cols,
-            float(rho),
-            float(sparsity_area),
-            float(scale),
-            out,
-            (_DIST, _SQUARED, _WEIGHT),
-        )
-        _gradients(recon, rows, cols, float(scale), out)
-        return float(change), out
+        n = len(rows)
+        out = np.empty((n, 6))
+        delta = np.empty(n)
+        tables = (_DIST, _SQUARED, _WEIGHT)
+        rho, area, scale = float(rho), float(sparsity_area), float(scale)
+
+        def list_pass(start: int, stop: int) -> None:
+            part = slice(start, stop)
+            _update_with_features(
+                self.offsets, self.shape[1], values, recon, dk, rows[part], cols[part],
+                rho, area, scale, out[part], delta[part], tables,
+            )  # fmt: skip
+
+        def gradients(start: int, stop: int) -> None:  # every estimate is in place now
+            _gradients(recon, rows[start:stop], cols[start:stop], scale, out[start:stop])
+
+        split_rows(list_pass, n)
+        split_rows(gradients, n)
+        return float(_sum_in_order(delta)), out
 
     def affected_merge(
         self,

@@ -1,0 +1,88 @@
+"""Two-thread row splits: every row once, the same bits as one pass, errors raised."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import fastscan._threads as threads_module
+from fastscan import Sampler
+from fastscan._threads import split_point, split_rows
+from fastscan.phantoms import make_phantom
+
+
+@pytest.mark.parametrize(("n_rows", "align"), [(10, 1), (11, 1), (5000, 2048), (4097, 2048)])
+def test_split_covers_every_row_once_at_an_aligned_point(n_rows, align):
+    seen = np.zeros(n_rows, int)
+    parts = []
+    names = set()
+
+    def run(start, stop):
+        seen[start:stop] += 1
+        parts.append((start, stop))
+        names.add(threading.current_thread().name)
+
+    split_rows(run, n_rows, align=align, min_rows=2)
+    assert (seen == 1).all()
+    starts = sorted(start for start, _ in parts)
+    assert starts[0] == 0 and all(start % align == 0 for start in starts)
+    if threads_module.available_cores() >= 2:  # the second half ran on the worker
+        assert len(parts) == 2 and any(name.startswith("fastscan-half") for name in names)
+
+
+def test_few_rows_or_no_aligned_middle_run_once_on_this_thread():
+    calls = []
+    split_rows(lambda a, b: calls.append((a, b, threading.current_thread().name)), 100)
+    split_rows(lambda a, b: calls.append((a, b, threading.current_thread().name)), 9, align=16,
+               min_rows=2)  # fmt: skip
+    here = threading.current_thread().name
+    assert calls == [(0, 100, here), (0, 9, here)]
+    assert split_point(9, 16) == 0 and split_point(10, 4) == 4 and split_point(40, 4) == 20
+    with pytest.raises(ValueError, match="align must be an integer >= 1, got 0"):
+        split_point(10, 0)
+
+
+def test_an_error_in_the_worker_half_is_raised_here():
+    def run(start, stop):
+        if start > 0:
+            raise RuntimeError(f"rows {start}-{stop} failed")
+
+    if threads_module.available_cores() < 2:
+        pytest.skip("one core: nothing runs on the worker")
+    with pytest.raises(RuntimeError, match="rows 5-10 failed"):
+        split_rows(run, 10, min_rows=2)
+
+
+def scan(image, steps):
+    sampler = Sampler(image.shape, batch_size=40, seed=3, max_coverage=0.9, change_tolerance=1e-12)
+    first = sampler.suggest()
+    sampler.ingest(first, image[first[:, 0], first[:, 1]])
+    batches = []
+    for _ in range(steps):
+        points = sampler.suggest()
+        batches.append(points)
+        sampler.ingest(points, image[points[:, 0], points[:, 1]])
+    return sampler, batches
+
+
+def test_threaded_local_updates_equal_one_thread_bit_for_bit(monkeypatch):
+    image = make_phantom("flakes", (150, 140), seed=2)
+    monkeypatch.setattr(threads_module, "MIN_ROWS", 10**9)
+    serial, serial_batches = scan(image, 6)
+    split_calls = []
+    original = threads_module.split_point
+    monkeypatch.setattr(threads_module, "MIN_ROWS", 2)
+    monkeypatch.setattr(
+        threads_module, "split_point", lambda n, a: split_calls.append(a) or original(n, a)
+    )
+    split, split_batches = scan(image, 6)
+    assert 2048 in split_calls and 1 in split_calls  # the model pass and the list pass split
+    for a, b in zip(serial_batches, split_batches):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(split.reconstruction, serial.reconstruction)
+    np.testing.assert_array_equal(split._erd, serial._erd)
+    np.testing.assert_array_equal(split._dk, serial._dk)
+    assert list(split.stop_rule._changes) == list(serial.stop_rule._changes)  # summed alike
+    assert len(serial.stop_rule._changes) == 6
