@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastscan._threads import split_rows
+from fastscan import _threads
 from fastscan._update import _append_pixel
 from fastscan.features import _gradient_pair
 
@@ -71,9 +71,12 @@ def _insert(offsets, valid, p, dr, dc):
 
 
 @njit(cache=True, nogil=True)
-def _affected_merge(mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, offsets, valid):
-    """Unmeasured p with |p - q| <= dk[p] for some q (as ``_update._affected_pixels``,
-    same order); each new q (``q_new``) also enters the valid lists it belongs to."""
+def _affected_merge(
+    mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, offsets, valid, row_lo, row_hi
+):
+    """Unmeasured p in rows [row_lo, row_hi) with |p - q| <= dk[p] for some q (as
+    ``_update._affected_pixels`` there, same order); each new q (``q_new``) also enters
+    the valid lists of those rows it belongs to."""
     n_rows, n_cols = mask.shape
     t_rows, t_cols = tile_dk.shape
     reach = 0.0
@@ -85,13 +88,14 @@ def _affected_merge(mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, off
     for i in range(q_rows.shape[0]):
         r0, c0 = q_rows[i], q_cols[i]
         new = q_new[i]
-        tr_lo = max(int(np.floor((r0 - reach) / tile)), 0)
-        tr_hi = min(int(np.floor((r0 + reach) / tile)), t_rows - 1)
+        tr_lo = max(int(np.floor((r0 - reach) / tile)), row_lo // tile)
+        tr_hi = min(int(np.floor((r0 + reach) / tile)), (row_hi - 1) // tile)
         tc_lo = max(int(np.floor((c0 - reach) / tile)), 0)
         tc_hi = min(int(np.floor((c0 + reach) / tile)), t_cols - 1)
         for tr in range(tr_lo, tr_hi + 1):
             r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
             gap_r = max(r_first - r0, 0, r0 - r_last)
+            r_first, r_last = max(r_first, row_lo), min(r_last, row_hi - 1)
             for tc in range(tc_lo, tc_hi + 1):
                 c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
                 gap_c = max(c_first - c0, 0, c0 - c_last)
@@ -353,8 +357,8 @@ class NeighborLists:
         def gradients(start: int, stop: int) -> None:  # every estimate is in place now
             _gradients(recon, rows[start:stop], cols[start:stop], scale, out[start:stop])
 
-        split_rows(list_pass, n)
-        split_rows(gradients, n)
+        _threads.split_rows(list_pass, n)
+        _threads.split_rows(gradients, n)
         return float(_sum_in_order(delta)), out
 
     def affected_merge(
@@ -372,19 +376,30 @@ class NeighborLists:
         ``changed`` (n, 2) are the pixels whose value changed, ``is_new`` (n,)
         marks those measured for the first time (already True in ``mask``);
         ``dk`` must still hold every pixel's k-th distance from before them.
-        Returns the unmeasured pixels whose reconstruction may change, in the
-        same order as :func:`fastscan._update.affected_pixels`.
+        Returns the unmeasured pixels whose reconstruction may change: those in
+        the rows above the changed pixels' median row, then the others, each part
+        in the order of :func:`fastscan._update.affected_pixels`. Much work runs
+        as the two parts on two threads (:mod:`fastscan._threads`).
         """
         rows, cols = _split(changed)
-        return _affected_merge(
-            mask,
-            dk,
-            tile_dk,
-            int(tile),
-            rows,
-            cols,
-            np.ascontiguousarray(is_new, np.bool_),
-            touched,
-            self.offsets,
-            self.valid,
+        is_new = np.ascontiguousarray(is_new, np.bool_)
+        n_rows = self.shape[0]
+        # two bands of pixel rows, split at the changed pixels' median row, each merged
+        # on its own thread (their lists, flags and outputs are disjoint); one thread
+        # visits the bands in the same order, so the pixels come out the same either way
+        middle = int(np.median(rows)) if len(rows) else n_rows
+        middle = min(max(middle, 1), n_rows)
+        bands = [np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)]
+        reach = float(tile_dk.max()) if tile_dk.size else 0.0
+
+        def band(i: int, row_lo: int, row_hi: int) -> None:
+            bands[i] = _affected_merge(
+                mask, dk, tile_dk, int(tile), rows, cols, is_new, touched, self.offsets,
+                self.valid, row_lo, row_hi,
+            )  # fmt: skip
+
+        work = len(rows) * np.pi * reach * reach  # pixels the search visits, about
+        _threads.run_pair(
+            lambda: band(0, 0, middle), lambda: band(1, middle, n_rows), work >= _threads.MIN_ROWS
         )
+        return np.concatenate(bands)

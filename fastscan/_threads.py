@@ -48,25 +48,48 @@ def split_point(n_rows: int, align: int) -> int:
     return middle if middle < n_rows else 0
 
 
+def run_pair(first: Callable[[], None], second: Callable[[], None], parallel: bool) -> None:
+    """``first()`` and ``second()``: at once on two threads (``first`` on this one) when
+    ``parallel`` and there are two cores, else one after the other.
+
+    The two must not write the same memory; an exception in either is raised here
+    (after both finished).
+    """
+    if not parallel or available_cores() < 2:
+        first()
+        second()
+        return
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastscan-half"))
+    other = _POOL[0].submit(second)
+    try:
+        first()
+    finally:
+        other.result()  # waits for the other half (and raises its exception)
+
+
 def split_rows(
-    run: Callable[[int, int], None], n_rows: int, *, align: int = 1, min_rows: int | None = None
+    run: Callable[[int, int], None],
+    n_rows: int,
+    *,
+    align: int = 1,
+    min_rows: int | None = None,
+    also: Callable[[], None] | None = None,
 ) -> None:
     """Call ``run(start, stop)`` on rows [0, n_rows): in two halves on two threads if
     there are at least ``min_rows`` rows (default :data:`MIN_ROWS`) and two cores, else
-    once on this thread.
+    once on this thread. ``also()``, if given, runs on this thread after its half
+    (work that must not wait for the other half, in the time the halves differ).
 
     ``run`` must treat each row on its own and write only its rows' results;
     an exception in either half is raised here (after both halves finished).
     """
     min_rows = MIN_ROWS if min_rows is None else min_rows
     middle = split_point(n_rows, align) if n_rows >= max(min_rows, 2) else 0
-    if middle == 0 or available_cores() < 2:
-        run(0, n_rows)
-        return
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastscan-half"))
-    second = _POOL[0].submit(run, middle, n_rows)
-    try:
-        run(0, middle)
-    finally:
-        second.result()  # waits for the other half (and raises its exception)
+
+    def first() -> None:
+        run(0, middle or n_rows)
+        if also is not None:
+            also()
+
+    run_pair(first, lambda: middle and run(middle, n_rows), middle > 0)
