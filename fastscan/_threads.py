@@ -22,10 +22,14 @@ Examples
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-_POOL: list[ThreadPoolExecutor] = []  # one worker thread, made on first use
+# one worker thread, made on first use, with the id of the process that made it (a
+# forked child inherits the executor but not its thread: it makes its own)
+_POOL: dict[int, ThreadPoolExecutor] = {}
+_WORKER_NAME = "fastscan-half"
 # passes over fewer rows run on one thread: at 4096 pixels the local update's passes
 # take about 1 ms, where handing half to the other thread (some 50 us) pays off
 MIN_ROWS = 4096
@@ -53,15 +57,19 @@ def run_pair(first: Callable[[], None], second: Callable[[], None], parallel: bo
     ``parallel`` and there are two cores, else one after the other.
 
     The two must not write the same memory; an exception in either is raised here
-    (after both finished).
+    (after both finished). Callers on several threads share the one worker (they
+    wait their turn); a call from the worker itself runs both on it.
     """
-    if not parallel or available_cores() < 2:
+    nested = threading.current_thread().name.startswith(_WORKER_NAME)  # never wait on itself
+    if not parallel or nested or available_cores() < 2:
         first()
         second()
         return
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastscan-half"))
-    other = _POOL[0].submit(second)
+    pid = os.getpid()
+    if pid not in _POOL:
+        _POOL.clear()
+        _POOL[pid] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_WORKER_NAME)
+    other = _POOL[pid].submit(second)
     try:
         first()
     finally:

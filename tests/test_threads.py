@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -86,3 +88,31 @@ def test_threaded_local_updates_equal_one_thread_bit_for_bit(monkeypatch):
     np.testing.assert_array_equal(split._dk, serial._dk)
     assert list(split.stop_rule._changes) == list(serial.stop_rule._changes)  # summed alike
     assert len(serial.stop_rule._changes) == 6
+
+
+def test_a_pair_started_on_the_worker_runs_there_and_a_fork_gets_its_own_worker():
+    if threads_module.available_cores() < 2:
+        pytest.skip("one core: nothing runs on the worker")
+    names = []
+
+    def inner():
+        names.append(threading.current_thread().name)
+
+    def outer():  # on the worker: its own pair must not wait for the busy worker
+        threads_module.run_pair(inner, inner, True)
+
+    threads_module.run_pair(lambda: None, outer, True)
+    assert len(names) == 2 and all(name.startswith("fastscan-half") for name in names)
+    read, write = os.pipe()
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = os.fork()
+    if child == 0:  # the child inherits the executor, not its thread
+        seen = []
+        threads_module.run_pair(lambda: None, lambda: seen.append(os.getpid()), True)
+        os.write(write, b"ok" if seen == [os.getpid()] else b"no")
+        os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    assert os.read(read, 2) == b"ok" and status == 0
+    os.close(read)
