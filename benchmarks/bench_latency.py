@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python benchmarks/bench_latency.py --quick         # 600 x 400 only
     python benchmarks/bench_latency.py --image PATH    # another 600 x 400-ish image
     python benchmarks/bench_latency.py --route         # route effort vs move time only
+    python benchmarks/bench_latency.py --threads on    # split large updates even when busy
 
 Decision latency is one ``ingest`` of a batch plus the next ``suggest`` (route
 included), from a 1 % initial pattern on, reported as median and p95 per
@@ -19,7 +20,11 @@ process's own time (both threads' when a large update runs in two halves,
 "Path" is the CPU time of the critical path: the calling thread's CPU time plus,
 for each pair of halves, the time the worker's half took longer than the
 caller's -- what the wall time would be on an idle machine with two free cores.
-The load average is printed with each table.
+The load average is printed with each table. ``--threads``: ``auto`` is the
+library's behaviour (two threads only while a second core is free, which a
+machine shared with other jobs seldom has), ``on`` splits large updates
+whatever the load (to measure the critical path on a busy machine), ``off``
+never splits.
 
 Route effort (``--route``): on the sampler's own ERD batches of 50 at 1-4 %
 coverage, the move time (unit-speed axes and the nanoprobe model) and the CPU
@@ -148,7 +153,10 @@ def band_latency(image: np.ndarray, batch: int, steps: int) -> list[dict[str, fl
 
 
 def print_bands(label: str, rows: list[dict[str, float]], target_ms: float | None) -> None:
-    print(f"\n{label} (load average {' '.join(f'{v:.1f}' for v in os.getloadavg())})")
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    mode = "off" if _threads.MIN_ROWS == sys.maxsize else "auto"
+    mode = "on" if _threads.MAX_LOAD_PER_CORE == float("inf") else mode
+    print(f"\n{label} (threads {mode}, load average {load})")
     print(
         f"  {'band':>8} {'steps':>5}  {'wall median':>11} {'p95':>7}  {'cpu median':>10} {'p95':>7}"
         f"  {'path median':>11} {'p95':>7}"
@@ -253,7 +261,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="600 x 400 only")
     parser.add_argument("--memory", action="store_true", help="peak RSS of fastscan simulate")
     parser.add_argument("--route", action="store_true", help="route effort vs move time only")
+    parser.add_argument(
+        "--threads", choices=("auto", "on", "off"), default="auto", help="two-thread updates"
+    )
     args = parser.parse_args()
+    if args.threads == "on":
+        _threads.MAX_LOAD_PER_CORE = float("inf")
+    elif args.threads == "off":
+        _threads.MIN_ROWS = sys.maxsize
     image, name = load_image(args.image)
     if args.route:
         route_effort(image)

@@ -7,6 +7,11 @@ cores. The split is at a multiple of ``align``; passes whose result depends on h
 rows are grouped (the model's blocks of rows) align it to their block size and
 give the same bits as one pass over all rows.
 
+Two threads help only if a second core is free: on a machine busier than its
+cores (1-minute load average above :data:`MAX_LOAD_PER_CORE` per core) the
+second half would wait for one, so everything runs on the calling thread, as on
+one core. Results never depend on which way a pass ran.
+
 Examples
 --------
 >>> import numpy as np
@@ -33,6 +38,8 @@ _WORKER_NAME = "fastscan-half"
 # passes over fewer rows run on one thread: at 4096 pixels the local update's passes
 # take about 1 ms, where handing half to the other thread (some 50 us) pays off
 MIN_ROWS = 4096
+# split only while the 1-minute load average is at most this many per core
+MAX_LOAD_PER_CORE = 1.0
 
 
 def available_cores() -> int:
@@ -41,6 +48,19 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def second_core_free() -> bool:
+    """True if this process may use two cores and the machine's 1-minute load average
+    is at most :data:`MAX_LOAD_PER_CORE` per core (True where the OS reports no load)."""
+    cores = available_cores()
+    if cores < 2:
+        return False
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # no load average on this OS
+        return True
+    return load <= MAX_LOAD_PER_CORE * cores
 
 
 def split_point(n_rows: int, align: int) -> int:
@@ -54,14 +74,15 @@ def split_point(n_rows: int, align: int) -> int:
 
 def run_pair(first: Callable[[], None], second: Callable[[], None], parallel: bool) -> None:
     """``first()`` and ``second()``: at once on two threads (``first`` on this one) when
-    ``parallel`` and there are two cores, else one after the other.
+    ``parallel`` and a second core is free (:func:`second_core_free`), else one after
+    the other.
 
     The two must not write the same memory; an exception in either is raised here
     (after both finished). Callers on several threads share the one worker (they
     wait their turn); a call from the worker itself runs both on it.
     """
     nested = threading.current_thread().name.startswith(_WORKER_NAME)  # never wait on itself
-    if not parallel or nested or available_cores() < 2:
+    if not parallel or nested or not second_core_free():
         first()
         second()
         return
@@ -85,8 +106,8 @@ def split_rows(
     also: Callable[[], None] | None = None,
 ) -> None:
     """Call ``run(start, stop)`` on rows [0, n_rows): in two halves on two threads if
-    there are at least ``min_rows`` rows (default :data:`MIN_ROWS`) and two cores, else
-    once on this thread. ``also()``, if given, runs on this thread after its half
+    there are at least ``min_rows`` rows (default :data:`MIN_ROWS`) and a second core
+    is free, else once on this thread. ``also()``, if given, runs on this thread after its half
     (work that must not wait for the other half, in the time the halves differ).
 
     ``run`` must treat each row on its own and write only its rows' results;

@@ -158,6 +158,7 @@ def test_random_ingest_sequences_equal_full_recompute(
     monkeypatch.setattr(sampler_module, "_CELL_DENSITY", cell_density)
     monkeypatch.setattr(sampler_module, "_LISTS_MAX_K", lists_max_k)
     monkeypatch.setattr(threads_module, "MIN_ROWS", split_rows)
+    monkeypatch.setattr(threads_module, "MAX_LOAD_PER_CORE", float("inf"))  # even when busy
     counter: list[int] = []
     check_random_sequence(counter=counter)
     assert len(counter) >= N_EXAMPLES

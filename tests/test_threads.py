@@ -15,6 +15,12 @@ from fastscan._threads import split_point, split_rows
 from fastscan.phantoms import make_phantom
 
 
+@pytest.fixture(autouse=True)
+def split_even_when_busy(monkeypatch):
+    """The shared test machine is often busier than its cores: split all the same."""
+    monkeypatch.setattr(threads_module, "MAX_LOAD_PER_CORE", float("inf"))
+
+
 @pytest.mark.parametrize(("n_rows", "align"), [(10, 1), (11, 1), (5000, 2048), (4097, 2048)])
 def test_split_covers_every_row_once_at_an_aligned_point(n_rows, align):
     seen = np.zeros(n_rows, int)
@@ -44,6 +50,20 @@ def test_few_rows_or_no_aligned_middle_run_once_on_this_thread():
     assert split_point(9, 16) == 0 and split_point(10, 4) == 4 and split_point(40, 4) == 20
     with pytest.raises(ValueError, match="align must be an integer >= 1, got 0"):
         split_point(10, 0)
+
+
+def test_a_busy_machine_or_one_core_runs_both_halves_here(monkeypatch):
+    monkeypatch.setattr(threads_module, "MAX_LOAD_PER_CORE", 1.0)
+    monkeypatch.setattr(threads_module.os, "getloadavg", lambda: (64.0, 1.0, 1.0))
+    assert not threads_module.second_core_free()
+    names = []
+    split_rows(lambda a, b: names.append(threading.current_thread().name), 10, min_rows=2)
+    assert names == [threading.current_thread().name] * 2  # two halves, both on this thread
+    monkeypatch.setattr(threads_module.os, "getloadavg", lambda: (0.5, 1.0, 1.0))
+    monkeypatch.setattr(threads_module, "available_cores", lambda: 2)
+    assert threads_module.second_core_free()
+    monkeypatch.setattr(threads_module, "available_cores", lambda: 1)
+    assert not threads_module.second_core_free()
 
 
 def test_an_error_in_the_worker_half_is_raised_here():
