@@ -93,10 +93,10 @@ CHANNEL_POWER = 8.0
 #: Exponent of a count channel's ``range / rms`` in its gain (:func:`channel_gains`).
 #: Chosen on the tuning maps (make_xrf_maps seeds 1000-1009, Poisson counts x1)
 #: among 0, 0.5, 1 and 2: the trace element's NRMSE at 20 % coverage went from
-#: 1.018 to 0.983 of the best static pattern's, the other channels' stayed
-#: within 0.01; 1 and 2 took more from the others. On noise-free (not count)
-#: maps it moved the worst channel at 10 % from 0.77 to 0.82 of the static
-#: pattern's, so it applies to count channels only.
+#: 1.018 to 0.983 of the best static pattern's, the other channels' ratios moved
+#: by at most 0.011; 1 and 2 took more from the others (2: Fe and Ca 0.92 at
+#: 20 %). On noise-free (not count) maps it moved the worst channel at 10 % from
+#: 0.77 to 0.82 of the static pattern's, so it applies to count channels only.
 SPARSITY_POWER = 0.5
 
 #: Noise models of :func:`channel_gains`.
