@@ -172,3 +172,18 @@ def test_from_arrays_validates_before_allocating(arrays, message):
     finally:
         tracemalloc.stop()
     assert peak < 20_000_000  # nothing sized by a bad parameter was allocated
+
+
+def test_l2_model_drives_a_sampler_and_its_state_keeps_the_name(tmp_path):
+    from fastscan import Sampler
+    from fastscan.phantoms import make_phantom
+
+    truth = make_phantom("flakes", (48, 40), seed=3)
+    sampler = Sampler(truth.shape, batch_size=10, seed=0, model="l2")
+    for _ in range(4):
+        points = sampler.suggest()
+        sampler.ingest(points, truth[points[:, 0], points[:, 1]])
+    assert sampler.erd.max() > 0  # the ERD map exists and is not flat
+    restored = Sampler.load(sampler.save(tmp_path / "state.npz"))
+    assert restored.model.name == "l2" and restored.model.sha256 == load_model("l2").sha256
+    np.testing.assert_array_equal(restored.suggest(), sampler.suggest())
