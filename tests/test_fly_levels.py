@@ -84,6 +84,40 @@ def test_gap_midpoints_match_reference(seed, density):
     assert not (out[measured] > 0).any()  # a measured pixel is never a candidate
 
 
+def reference_level_weights(erd, gaps, axis, floor, gap_power):
+    """The floor and gap weighting of level_weights in plain NumPy."""
+    candidate = gaps > 0
+    weights = np.where(candidate, np.maximum(erd, 0.0), 0.0)
+    if floor:
+        line_axis = 1 if axis == "rows" else 0  # average along the line
+        count = candidate.sum(axis=line_axis, keepdims=True)
+        mean = weights.sum(axis=line_axis, keepdims=True) / np.maximum(count, 1)
+        weights = np.where(candidate, np.maximum(weights, floor * mean), 0.0)
+    if gap_power:
+        weights *= (np.maximum(gaps, 1) / 2.0) ** gap_power
+    return weights
+
+
+@pytest.mark.parametrize("axis", ["rows", "columns"])
+@pytest.mark.parametrize(("floor", "gap_power"), [(0.0, 0.0), (0.5, 0.0), (0.8, 1.5)])
+def test_level_weights_kernel_matches_numpy(axis, floor, gap_power):
+    rng = np.random.default_rng(11)
+    erd = rng.normal(size=(37, 29))  # negative values: nothing to gain
+    measured = rng.random(erd.shape) < 0.1
+    measured[2::8] = True
+    gaps = midpoint_gaps(measured, axis, 2 if axis == "rows" else 0)
+    weights = level_weights(
+        erd, measured, axis, floor=floor, gap_power=gap_power, origin=2 if axis == "rows" else 0
+    )
+    expected = reference_level_weights(erd, gaps, axis, floor, gap_power)
+    np.testing.assert_allclose(weights, expected, rtol=1e-12, atol=0)
+    assert (weights[gaps == 0] == 0).all() and (weights > 0).any()
+    with pytest.raises(ValueError, match="gap_power"):
+        level_weights(erd, measured, axis, gap_power=-1.0)
+    with pytest.raises(ValueError, match="shape"):
+        level_weights(erd[:-1], measured, axis)
+
+
 def test_level_weights_keep_the_erd_only_at_midpoints():
     rng = np.random.default_rng(3)
     erd = rng.random((16, 12))

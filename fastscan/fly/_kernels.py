@@ -278,3 +278,38 @@ def _gap_midpoints(measured, out, origin):
             x = _candidate(prev + 1, n_rows - 1, origin)
             if before < 0 or prev - before <= 2 * (x - prev):
                 out[x, c] = 2 * (n_rows - 1 - prev)
+
+
+@njit(cache=True, nogil=True)
+def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
+    """Candidate weights with a floor along each line, written to ``out``.
+
+    A pixel with ``gaps > 0`` gets ``max(erd, 0)``, raised to at least ``floor``
+    times the mean of those values over its line (its row when ``along_rows``,
+    else its column), times ``(max(gap, 1) / 2) ** gap_power``; every other pixel
+    gets 0 (:func:`fastscan.fly.levels.level_weights`). Both passes walk the
+    arrays row by row (C order), with one running sum per line.
+    """
+    n_rows, n_cols = gaps.shape
+    n_lines = n_rows if along_rows else n_cols
+    total = np.zeros(n_lines)
+    count = np.zeros(n_lines, np.int64)
+    if floor > 0.0:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                if gaps[r, c] > 0:
+                    line = r if along_rows else c
+                    total[line] += max(erd[r, c], 0.0)
+                    count[line] += 1
+    for line in range(n_lines):
+        total[line] = floor * (total[line] / max(count[line], 1))
+    for r in range(n_rows):
+        for c in range(n_cols):
+            gap = gaps[r, c]
+            if gap > 0:
+                w = max(max(erd[r, c], 0.0), total[r if along_rows else c])
+                if gap_power != 0.0:
+                    w *= (max(gap, 1) / 2.0) ** gap_power
+                out[r, c] = w
+            else:
+                out[r, c] = 0.0

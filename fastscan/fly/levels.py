@@ -61,10 +61,14 @@ def midpoint_gaps(measured: np.ndarray, axis: str, origin: int = 0) -> np.ndarra
         raise ValueError(f"axis must be 'rows' or 'columns', got {axis!r}")
     if int(origin) != origin or origin < 0:
         raise ValueError(f"origin must be an integer >= 0, got {origin!r}")
-    grid = np.ascontiguousarray(measured if axis == "rows" else measured.T)
-    out = np.zeros(grid.shape, np.int64)
+    if axis == "rows":
+        grid = np.ascontiguousarray(measured)
+        out = np.zeros(grid.shape, np.int64)
+    else:  # the kernel walks down the columns of measured.T: column-major keeps that contiguous
+        grid = np.asfortranarray(measured.T)
+        out = np.zeros(grid.shape, np.int64, order="F")
     _k._gap_midpoints(grid, out, int(origin))
-    return out if axis == "rows" else np.ascontiguousarray(out.T)
+    return out if axis == "rows" else out.T  # C order either way
 
 
 def level_weights(
@@ -97,14 +101,12 @@ def level_weights(
     """
     if not (np.isfinite(floor) and floor >= 0):
         raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
+    if not (np.isfinite(gap_power) and gap_power >= 0):
+        raise ValueError(f"gap_power must be a finite number >= 0, got {gap_power!r}")
     gaps = midpoint_gaps(measured, axis, origin)
-    candidate = gaps > 0
-    weights = np.where(candidate, np.maximum(np.asarray(erd, float), 0.0), 0.0)
-    if floor:
-        line_axis = 1 if axis == "rows" else 0  # average along the line
-        count = candidate.sum(axis=line_axis, keepdims=True)
-        mean = weights.sum(axis=line_axis, keepdims=True) / np.maximum(count, 1)
-        weights = np.where(candidate, np.maximum(weights, floor * mean), 0.0)
-    if gap_power:
-        weights *= (np.maximum(gaps, 1) / 2.0) ** gap_power
+    erd = np.asarray(erd, float)
+    if erd.shape != gaps.shape:
+        raise ValueError(f"erd must have the shape of measured {gaps.shape}, got {erd.shape}")
+    weights = np.empty(gaps.shape)
+    _k._floor_weights(gaps, erd, float(floor), float(gap_power), axis == "rows", weights)
     return weights
