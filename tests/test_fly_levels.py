@@ -9,7 +9,7 @@ import pytest
 
 from fastscan.fly import FlySampler
 from fastscan.fly import _kernels as _k
-from fastscan.fly.levels import level_weights, midpoint_gaps
+from fastscan.fly.levels import level_weights, midpoint_gaps, union_level_weights
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
@@ -212,3 +212,20 @@ def test_sparse_sample_is_refined_in_partial_segments():
     # they cross the particles, not the empty field
     pixels = np.concatenate([segment.pixels() for segment in first])
     assert truth[pixels[:, 0], pixels[:, 1]].mean() > 2 * truth.mean()
+
+
+def test_union_level_weights_is_the_maximum_over_axes():
+    rng = np.random.default_rng(5)
+    erd = rng.normal(size=(33, 27))
+    measured = rng.random(erd.shape) < 0.15
+    measured[2::8] = True
+    origins = {"rows": 2, "columns": 0}
+    union = union_level_weights(erd, measured, origins, floor=0.5, gap_power=1.0)
+    each = [
+        level_weights(erd, measured, axis, floor=0.5, gap_power=1.0, origin=origin)
+        for axis, origin in origins.items()
+    ]
+    np.testing.assert_array_equal(union, np.maximum(*each))
+    assert (each[0] != each[1]).any()
+    with pytest.raises(ValueError, match="floor"):
+        union_level_weights(erd, measured, origins, floor=-1.0)

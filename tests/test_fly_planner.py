@@ -182,3 +182,22 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("transposed", [True, False])
+def test_take_region_matches_numpy(transposed):
+    rng = np.random.default_rng(8)
+    old = np.maximum(rng.normal(size=(19, 23)), 0.0)
+    erd = old.copy()
+    erd[4:9, 6:15] = rng.normal(size=(5, 9))  # some pixels change, some stay, some go negative
+    weights, weights_t = old.copy(), np.ascontiguousarray(old.T)
+    dirty_rows, dirty_cols = np.zeros(19, bool), np.zeros(23, bool)
+    _k._take_region(erd, weights, weights_t, dirty_rows, dirty_cols, 2, 12, 3, 20, transposed)
+    expected = old.copy()
+    expected[2:12, 3:20] = np.maximum(erd[2:12, 3:20], 0.0)
+    changed = expected != old
+    np.testing.assert_array_equal(weights, expected)
+    np.testing.assert_array_equal(weights_t, expected.T if transposed else old.T)
+    np.testing.assert_array_equal(dirty_rows, changed.any(axis=1))
+    np.testing.assert_array_equal(dirty_cols, changed.any(axis=0))
+    assert changed.any() and not changed.all()

@@ -281,8 +281,51 @@ def _gap_midpoints(measured, out, origin):
 
 
 @njit(cache=True, nogil=True)
-def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
+def _gap_midpoints_rows(measured, out, origin):
+    """:func:`_gap_midpoints` walking a C-ordered ``measured`` row by row (same output)."""
+    n_rows, n_cols = measured.shape
+    first = np.full(n_cols, -1, np.int64)
+    second = np.full(n_cols, -1, np.int64)
+    before = np.full(n_cols, -1, np.int64)
+    prev = np.full(n_cols, -1, np.int64)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            out[r, c] = 0
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if not measured[r, c]:
+                continue
+            p = prev[c]
+            if p < 0:
+                first[c] = r
+            elif second[c] < 0:
+                second[c] = r
+            if p >= 0 and r - p >= 2:
+                out[_candidate(p + 1, r - 1, origin), c] = r - p
+            before[c] = p
+            prev[c] = r
+    for c in range(n_cols):
+        p = prev[c]
+        if p < 0:
+            out[_candidate(0, n_rows - 1, origin), c] = 2 * n_rows
+            continue
+        f = first[c]
+        if f >= 1:
+            x = _candidate(0, f - 1, origin)
+            if second[c] < 0 or second[c] - f <= 2 * (f - x):
+                out[x, c] = 2 * f
+        if p <= n_rows - 2:
+            x = _candidate(p + 1, n_rows - 1, origin)
+            if before[c] < 0 or p - before[c] <= 2 * (x - p):
+                out[x, c] = 2 * (n_rows - 1 - p)
+
+
+@njit(cache=True, nogil=True)
+def _floor_weights(gaps, erd, floor, gap_power, along_rows, out, accumulate=False):
     """Candidate weights with a floor along each line, written to ``out``.
+
+    With ``accumulate``, ``out`` keeps the larger of its value and the weight
+    (the union of several axes' candidates in one map).
 
     A pixel with ``gaps > 0`` gets ``max(erd, 0)``, raised to at least ``floor``
     times the mean of those values over its line (its row when ``along_rows``,
@@ -310,6 +353,28 @@ def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
                 w = max(max(erd[r, c], 0.0), total[r if along_rows else c])
                 if gap_power != 0.0:
                     w *= (max(gap, 1) / 2.0) ** gap_power
-                out[r, c] = w
-            else:
+                if not accumulate or w > out[r, c]:
+                    out[r, c] = w
+            elif not accumulate:
                 out[r, c] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def _take_region(erd, weights, weights_t, dirty_rows, dirty_cols, r0, r1, c0, c1, transposed):
+    """Copy ``max(erd, 0)`` into ``weights`` over rows r0:r1, columns c0:c1.
+
+    Only changed pixels are written (and mirrored into ``weights_t`` when
+    ``transposed``); their row and column are flagged in ``dirty_rows`` /
+    ``dirty_cols``.
+    """
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            v = erd[r, c]
+            if not v > 0.0:
+                v = 0.0
+            if v != weights[r, c]:
+                weights[r, c] = v
+                dirty_rows[r] = True
+                dirty_cols[c] = True
+                if transposed:
+                    weights_t[c, r] = v

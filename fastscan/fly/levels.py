@@ -28,7 +28,7 @@ import numpy as np
 
 from fastscan.fly import _kernels as _k
 
-__all__ = ["level_weights", "midpoint_gaps"]
+__all__ = ["level_weights", "midpoint_gaps", "union_level_weights"]
 
 
 def midpoint_gaps(measured: np.ndarray, axis: str, origin: int = 0) -> np.ndarray:
@@ -61,14 +61,12 @@ def midpoint_gaps(measured: np.ndarray, axis: str, origin: int = 0) -> np.ndarra
         raise ValueError(f"axis must be 'rows' or 'columns', got {axis!r}")
     if int(origin) != origin or origin < 0:
         raise ValueError(f"origin must be an integer >= 0, got {origin!r}")
-    if axis == "rows":
-        grid = np.ascontiguousarray(measured)
-        out = np.zeros(grid.shape, np.int64)
-    else:  # the kernel walks down the columns of measured.T: column-major keeps that contiguous
-        grid = np.asfortranarray(measured.T)
-        out = np.zeros(grid.shape, np.int64, order="F")
-    _k._gap_midpoints(grid, out, int(origin))
-    return out if axis == "rows" else out.T  # C order either way
+    out = np.empty(measured.shape, np.int64)  # C order for both axes
+    if axis == "rows":  # gaps down each column, walked row by row
+        _k._gap_midpoints_rows(np.ascontiguousarray(measured), out, int(origin))
+    else:  # gaps along each row: the rows of measured are the columns of measured.T
+        _k._gap_midpoints(np.asfortranarray(measured.T), out.T, int(origin))
+    return out
 
 
 def level_weights(
@@ -109,4 +107,38 @@ def level_weights(
         raise ValueError(f"erd must have the shape of measured {gaps.shape}, got {erd.shape}")
     weights = np.empty(gaps.shape)
     _k._floor_weights(gaps, erd, float(floor), float(gap_power), axis == "rows", weights)
+    return weights
+
+
+def union_level_weights(
+    erd: np.ndarray,
+    measured: np.ndarray,
+    origins: dict[str, int],
+    *,
+    gap_power: float = 0.0,
+    floor: float = 0.0,
+) -> np.ndarray:
+    """Elementwise maximum of :func:`level_weights` over the axes in ``origins``.
+
+    ``origins`` maps each axis ("rows", "columns") to its ``origin``; one map of
+    the union of candidates, built in place (no per-axis arrays).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> measured = np.zeros((5, 5), bool); measured[[0, 4]] = True; measured[:, [0, 4]] = True
+    >>> union_level_weights(np.ones((5, 5)), measured, {"rows": 0, "columns": 0})[2].tolist()
+    [0.0, 1.0, 1.0, 1.0, 0.0]
+    """
+    if not (np.isfinite(floor) and floor >= 0):
+        raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
+    if not (np.isfinite(gap_power) and gap_power >= 0):
+        raise ValueError(f"gap_power must be a finite number >= 0, got {gap_power!r}")
+    erd = np.ascontiguousarray(erd, dtype=float)
+    weights = np.zeros(erd.shape)
+    for axis, origin in origins.items():
+        gaps = midpoint_gaps(measured, axis, origin)
+        if gaps.shape != erd.shape:
+            raise ValueError(f"erd must have the shape of measured {gaps.shape}, got {erd.shape}")
+        _k._floor_weights(gaps, erd, float(floor), float(gap_power), axis == "rows", weights, True)
     return weights

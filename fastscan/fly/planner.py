@@ -154,15 +154,16 @@ class SegmentPlanner:
         r1, c1 = min(self.shape[0], int(r1)), min(self.shape[1], int(c1))
         if r0 >= r1 or c0 >= c1:
             return
-        new = np.maximum(erd[r0:r1, c0:c1], 0.0)
-        changed = new != self._weights[r0:r1, c0:c1]
-        self._weights[r0:r1, c0:c1] = new
-        if 1 in self._axis_ids:
-            self._weights_t[c0:c1, r0:r1] = new.T
-        offsets = (r0, c0)
-        for axis in self._axis_ids:
-            lines = np.flatnonzero(changed.any(axis=1 - axis)) + offsets[axis]
-            self._dirty[axis][lines] = True
+        dirty_rows, dirty_cols = self._dirty  # a flag array per axis, used or not
+        _k._take_region(
+            np.ascontiguousarray(erd, dtype=float),
+            self._weights,
+            self._weights_t,
+            dirty_rows,
+            dirty_cols,
+            r0, r1, c0, c1,
+            1 in self._axis_ids,
+        )  # fmt: skip
 
     def _rescore_dirty(self) -> None:
         for axis in self._axis_ids:

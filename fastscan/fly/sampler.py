@@ -35,7 +35,7 @@ from fastscan._validation import check_points, check_shape
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
-from fastscan.fly.levels import level_weights
+from fastscan.fly.levels import union_level_weights
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel
@@ -355,11 +355,10 @@ class FlySampler:
         if self.refine == "bisect":
             # candidates move with every reading (a gap's midpoint along a whole column)
             erd, measured = self._sampler._erd, self._sampler.measured_mask
-            weights = np.zeros(self.shape)
-            for axis in self.axes:  # one map serves both directions: the union of candidates
-                w = level_weights(erd, measured, axis, gap_power=self.gap_power, floor=self.floor,
-                                  origin=self._origin if axis == "rows" else 0)  # fmt: skip
-                np.maximum(weights, w, out=weights)
+            origins = {axis: self._origin if axis == "rows" else 0 for axis in self.axes}
+            weights = union_level_weights(  # one map serves both directions
+                erd, measured, origins, gap_power=self.gap_power, floor=self.floor
+            )
             self._planner.update(weights)
         else:
             self._planner.update(self._sampler._erd, self._changed)
