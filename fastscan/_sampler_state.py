@@ -177,7 +177,7 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
         params = dict(header["params"])
         shape = tuple(params.pop("shape"))
         params["pixel_pitch"] = tuple(params["pixel_pitch"])
-        for knob in ("contrast", "fill"):  # files from before the ERD shaping: plain ERD
+        for knob in ("contrast", "fill", "lattice"):  # files from before a shaping: without it
             params.setdefault(knob, 0.0)
         motion = header.get("motion")
         motion = None if motion is None else MotionModel(**motion)
