@@ -48,12 +48,15 @@ def _level_points(shape: tuple[int, int], base: float, level: int) -> np.ndarray
     return np.stack([rows[inside], cols[inside]], 1)
 
 
-def lattice_levels(shape: tuple[int, int], base: float = LATTICE_BASE) -> np.ndarray:
+def lattice_levels(
+    shape: tuple[int, int], base: float = LATTICE_BASE, finest: int | None = None
+) -> np.ndarray:
     """Coarsest lattice level of each pixel, (H, W) int8 (level 0 has density ``base``).
 
     Levels run from the coarsest that puts a point on the grid (negative) up to
-    the first whose spacing is below half a pixel; a pixel no lattice point
-    lands on gets one more than the finest level.
+    ``finest`` (default: the first whose spacing is below half a pixel); a pixel
+    no lattice point up to there lands on gets ``finest + 1``. Cost and memory
+    grow with the number of points of level ``finest``.
 
     Examples
     --------
@@ -62,17 +65,21 @@ def lattice_levels(shape: tuple[int, int], base: float = LATTICE_BASE) -> np.nda
     (100, 200, 400)
     >>> bool((levels[2::4, 2::4] <= 0).all())
     True
+    >>> int(lattice_levels((40, 40), base=1 / 16, finest=0).max())
+    1
     """
     if not 0.0 < base <= 1.0:
         raise ValueError(f"base must be a density in (0, 1], got {base!r}")
     a0 = base**-0.5
     # coarsest: spacing at least the long side (one point or a few); finest: below 1/2 pixel
     coarsest = -2 * int(np.ceil(np.log2(max(max(shape) / a0, 1.0))))
-    finest = 2 * int(np.ceil(np.log2(2.0 * a0)))
-    if finest - coarsest + 1 > 126:
-        raise ValueError(f"grid {shape} too large for base {base!r}")
-    levels = np.full(shape, finest + 1, np.int64)
+    if finest is None:
+        finest = 2 * int(np.ceil(np.log2(2.0 * a0)))
+    finest = max(int(finest), coarsest)
+    if not -127 <= coarsest <= finest < 127:
+        raise ValueError(f"levels {coarsest}..{finest} of grid {shape} do not fit int8")
+    levels = np.full(shape, finest + 1, np.int8)
     for level in range(finest, coarsest - 1, -1):  # fine to coarse: the coarsest write wins
         points = _level_points(shape, base, level)
         levels[points[:, 0], points[:, 1]] = level
-    return levels.astype(np.int8)
+    return levels

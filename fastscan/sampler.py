@@ -537,7 +537,8 @@ class Sampler:
         self._exponents = exponents(self._gini, self.contrast, self.fill)
         self._lattice_power = lattice_power(self._gini, self.lattice)
         if self._lattice_power != 0.0 and self._levels is None:
-            self._levels = np.clip(lattice_levels(self.shape), *LATTICE_LEVELS)
+            low, high = LATTICE_LEVELS
+            self._levels = np.maximum(lattice_levels(self.shape, finest=high - 1), low)
 
     def _knn(
         self, pixels: np.ndarray, bounded: bool = False

@@ -167,6 +167,8 @@ def test_lattice_levels_nest_and_double():
     # level 1 adds the centres of level 0's cells: a diagonal lattice
     centres = (levels == 1).nonzero()
     assert set((centres[0] % 4).tolist()) == set((centres[1] % 4).tolist()) == {0}
+    # stopping at a level gives the same map, clipped there (what the sampler keeps)
+    np.testing.assert_array_equal(lattice_levels((40, 48), 1 / 16, finest=0), np.minimum(levels, 1))
     with pytest.raises(ValueError, match="base"):
         lattice_levels((10, 10), base=0.0)
 
