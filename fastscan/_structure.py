@@ -53,16 +53,20 @@ import numpy as np
 __all__ = [
     "GINI_SPARSE",
     "GINI_TEXTURE",
+    "LATTICE_FILL",
     "LATTICE_LEVELS",
     "exponents",
     "gradient_gini",
     "lattice_power",
     "shape_erd",
+    "shaping",
 ]
 
 #: lattice levels (:func:`fastscan._lattice.lattice_levels`) are clipped to this range: the
 #: 2.5 % and coarser lattices, the 5 % lattice, everything finer
 LATTICE_LEVELS = (-1, 1)
+#: with the lattice weight, the exponent of d_1 is this times ``fill`` (they were chosen together)
+LATTICE_FILL = 4.0
 #: Gini of the reconstruction's gradient at and below which the image counts as texture
 GINI_TEXTURE = 0.45
 #: ... and at and above which as sparse structure (calibrated on validation images only)
@@ -126,6 +130,26 @@ def lattice_power(gini: float, lattice: float) -> float:
     """
     t = min(max((gini - GINI_TEXTURE) / (GINI_SPARSE - GINI_TEXTURE), 0.0), 1.0)
     return lattice * (1.0 - t)
+
+
+def shaping(
+    gini: float, contrast: float, fill: float, lattice: float, counting: bool
+) -> tuple[float, float, float]:
+    """(a, b, c): exponents of ``f_1``, ``d_1`` and the lattice weight (see the module).
+
+    ``counting``: the readings are Poisson counts (:func:`fastscan.channels.count_channels`);
+    there a low ``g`` is mostly counting noise, not texture, and the lattice is off.
+
+    Examples
+    --------
+    >>> shaping(0.3, 0.0, 2.0, 3.0, False), shaping(0.3, 0.0, 2.0, 3.0, True)
+    ((0.0, 8.0, 3.0), (0.0, 2.0, 0.0))
+    >>> shaping(0.9, 0.0, 2.0, 3.0, False)
+    (0.0, 0.0, 0.0)
+    """
+    c = 0.0 if counting else lattice_power(gini, lattice)
+    a, b = exponents(gini, contrast, fill * (LATTICE_FILL if c > 0.0 else 1.0))
+    return a, b, c
 
 
 def shape_erd(

@@ -33,13 +33,7 @@ from fastscan import _sampler_state, _update
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._lattice import lattice_levels
 from fastscan._neighbor_lists import NeighborLists
-from fastscan._structure import (
-    LATTICE_LEVELS,
-    exponents,
-    gradient_gini,
-    lattice_power,
-    shape_erd,
-)
+from fastscan._structure import LATTICE_LEVELS, gradient_gini, shape_erd, shaping
 from fastscan._validation import check_points, check_shape, read_only
 from fastscan.channels import (
     NOISE_MODELS,
@@ -67,7 +61,7 @@ CHANNEL_COMBINE = ("features", "erd")
 
 DEFAULT_MOTION_WEIGHT = 3.0  # motion-aware batches when a motion model is given
 DEFAULT_CONTRAST = 0.0  # structure-adaptive ERD shaping (fastscan._structure)
-DEFAULT_FILL = 8.0
+DEFAULT_FILL = 2.0
 DEFAULT_LATTICE = 3.0
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
@@ -210,6 +204,7 @@ class Sampler:
         self._gini = 0.0  # structure level of the initial pattern (fastscan._structure)
         self._exponents = (0.0, 0.0)
         self._lattice_power = 0.0
+        self._counting = False  # the initial pattern's readings were Poisson counts
         self._levels: np.ndarray | None = None  # lattice level of each pixel (made when used)
         self.motion = motion
         self.pixel_pitch = pitch
@@ -523,7 +518,10 @@ class Sampler:
             if lists is not None:
                 lists.store(chunk, nbr[0], nbr[1])
         if not self._active:  # from the unbiased initial pattern, then held
-            self._set_structure(gradient_gini(self._recon, self._scale, self._gains))
+            counting = count_channels(self._values[:, self._mask].T, self.noise).any()
+            self._set_structure(
+                gradient_gini(self._recon, self._scale, self._gains), bool(counting)
+            )
         for start in range(0, len(pixels), _CHUNK):
             chunk = pixels[start : start + _CHUNK]
             self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
@@ -531,11 +529,14 @@ class Sampler:
         self._tiles = TileMax(self._erd)
         self._active = True
 
-    def _set_structure(self, gini: float) -> None:
+    def _set_structure(self, gini: float, counting: bool = False) -> None:
         """Fix the structure level and the ERD shaping exponents it gives."""
         self._gini = float(gini)
-        self._exponents = exponents(self._gini, self.contrast, self.fill)
-        self._lattice_power = lattice_power(self._gini, self.lattice)
+        self._counting = bool(counting)
+        a, b, self._lattice_power = shaping(
+            self._gini, self.contrast, self.fill, self.lattice, self._counting
+        )
+        self._exponents = (a, b)
         if self._lattice_power != 0.0 and self._levels is None:
             low, high = LATTICE_LEVELS
             self._levels = np.maximum(lattice_levels(self.shape, finest=high - 1), low)

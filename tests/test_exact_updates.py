@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import fastscan.sampler as sampler_module
 from fastscan import Sampler
 from fastscan._lattice import lattice_levels
-from fastscan._structure import LATTICE_LEVELS, exponents, lattice_power, shape_erd
+from fastscan._structure import LATTICE_LEVELS, shape_erd, shaping
 from fastscan.features import analytic_rd, feature_radius, slads_features
 from fastscan.neighbors import knn_gather
 from fastscan.phantoms import make_phantom
@@ -69,10 +69,11 @@ class Reference:
             predicted = sampler.model.predict(features)
             predicted += sampler.tie_break * analytic_rd(features)
             # structure shaping: exponents held since the initial pattern
-            assert sampler._exponents == exponents(sampler._gini, sampler.contrast, sampler.fill)
-            power = lattice_power(sampler._gini, sampler.lattice)
+            a, b, power = shaping(
+                sampler._gini, sampler.contrast, sampler.fill, sampler.lattice, sampler._counting
+            )
+            assert sampler._exponents == (a, b) and sampler._lattice_power == power
             levels = np.clip(lattice_levels(shape), *LATTICE_LEVELS)[pixels[:, 0], pixels[:, 1]]
-            a, b = sampler._exponents
             shape_erd(predicted, features[:, 0], features[:, 2], a, b, levels, power)
             erd[pixels[:, 0], pixels[:, 1]] = predicted
             dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]

@@ -11,6 +11,7 @@ from fastscan._lattice import lattice_levels
 from fastscan._structure import (
     GINI_SPARSE,
     GINI_TEXTURE,
+    LATTICE_FILL,
     exponents,
     gradient_gini,
     lattice_power,
@@ -24,7 +25,7 @@ from fastscan.reconstruction import idw_reconstruction
 from fastscan.replay import SimulatedDetector, replay
 
 PLAIN = {"contrast": 0.0, "fill": 0.0, "lattice": 0.0}
-BEFORE_LATTICE = {"fill": 2.0, "lattice": 0.0}  # the texture mode of the previous main
+BEFORE_LATTICE = {"lattice": 0.0}  # the texture mode of the previous main
 
 
 def _snapshot(sampler, image: np.ndarray, coverage: float):
@@ -84,7 +85,8 @@ def test_bad_knob(knob):
 def test_texture_spreads_at_least_as_evenly_as_halton():
     image = _texture()
     sampler, shaped = _fast(image, 0.1)
-    assert sampler._gini < GINI_TEXTURE and sampler._exponents == (0.0, sampler.fill) != (0, 0)
+    assert sampler._gini < GINI_TEXTURE
+    assert sampler._exponents == (0.0, LATTICE_FILL * sampler.fill) != (0, 0)
     _, plain = _fast(image, 0.1, **PLAIN)
     halton = _snapshot(HaltonSampler(image.shape, max_coverage=0.1, seed=1), image, 0.1)
     assert shaped.n_measured == halton.n_measured
@@ -220,3 +222,20 @@ def test_sparse_phantom_is_not_shaped_and_beats_the_raster():
     np.testing.assert_array_equal(shaped.measured_mask, unshaped.measured_mask)
     raster = _snapshot(RasterSampler(image.shape, max_coverage=0.2), image, 0.2)
     assert _idw_nrmse(image, shaped.measured_mask) < _idw_nrmse(image, raster.measured_mask)
+
+
+def test_counts_keep_the_spread_without_lattice(tmp_path):
+    # Poisson counts: a low g is mostly counting noise, so the lattice stays off
+    image = _texture() * 0.2 + 2.0
+    detector = SimulatedDetector(image, noise="poisson", seed=4)
+    sampler = Sampler(image.shape, seed=1, max_coverage=0.1, change_tolerance=None)
+    counts = replay(sampler, detector, [0.1])[0]
+    assert sampler._counting and sampler._gini < GINI_TEXTURE and sampler._lattice_power == 0.0
+    assert sampler._exponents == (0.0, sampler.fill)
+    plain = Sampler(image.shape, seed=1, max_coverage=0.1, change_tolerance=None, lattice=0.0)
+    detector = SimulatedDetector(image, noise="poisson", seed=4)
+    np.testing.assert_array_equal(
+        replay(plain, detector, [0.1])[0].measured_mask, counts.measured_mask
+    )
+    loaded = Sampler.load(sampler.save(tmp_path / "counts.npz"))
+    assert loaded._counting and loaded._exponents == sampler._exponents

@@ -222,10 +222,7 @@ class FlySampler:
             tie_break=tie_break,
             channels=channels,
             channel_weights=channel_weights,
-            # the ERD shaping fast-fly was tuned with (the step sampler's texture
-            # defaults changed later; not measured on segments)
-            fill=2.0,
-            lattice=0.0,
+            lattice=0.0,  # fast-fly was tuned without the texture lattice (not measured)
         )
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
