@@ -34,12 +34,13 @@ exact; it is saved with the sampler state (the lattice levels depend only on
 the grid).
 ``contrast = fill = lattice = 0`` is the plain ERD.
 
-Defaults (:class:`fastscan.Sampler`): ``fill = 8`` and ``lattice = 3``
-(chosen on the validation textures gravel and two synthetic Gaussian textures:
-gravel's NRMSE over the best static pattern at 5/10/20/30 % went from
-1.004/1.018/0.988/0.990 with ``fill = 2, lattice = 0`` to about
-1.004/1.005/0.984/0.987, the smooth textures' worst from 1.14 to 1.04,
-``benchmarks/bench_grace.py``); ``contrast = 0``:
+Defaults (:class:`fastscan.Sampler`): ``fill = 2`` and ``lattice = 3``, with
+which the ``d_1`` exponent is ``LATTICE_FILL * fill = 8`` on texture (chosen on
+the validation texture gravel and synthetic Gaussian textures: gravel's NRMSE
+over the best static pattern at 5/10/20/30 % went from 1.004/1.018/0.988/0.990
+with ``lattice = 0`` to 1.005/1.005/0.985/0.987, the smooth textures' worst from
+1.14 to 1.04, ``benchmarks/bench_grace.py``). Poisson counts (``counting``) keep
+``lattice`` off. ``contrast = 0``:
 ``contrast`` helps scenes whose structure the initial pattern has already found
 (WSe2 NRMSE at 10 % 0.204 -> 0.180 with 0.5), but it starves the exploration of
 flat background, so small sparse particles not yet seen are found later (a
