@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python benchmarks/bench_latency.py --quick         # 600 x 400 only
     python benchmarks/bench_latency.py --image PATH    # another 600 x 400-ish image
     python benchmarks/bench_latency.py --route         # route effort vs move time only
+    python benchmarks/bench_latency.py --threads on    # split large updates even when busy
 
 Decision latency is one ``ingest`` of a batch plus the next ``suggest`` (route
 included), from a 1 % initial pattern on, reported as median and p95 per
@@ -14,7 +15,16 @@ coverage band (1-2 %, 2-4 %, 4-10 %, 10 %+) for the WSe2 image (600 x 400,
 2048 x 2048 phantom, with batches of 50 and of 1. Within a band the first
 ``--steps`` decisions are timed; between bands the scan is fast-forwarded with
 large ERD batches (not timed). Wall time is what a user waits; CPU time is the
-process's own time, which a machine shared with other jobs inflates less.
+process's own time (both threads' when a large update runs in two halves,
+:mod:`fastscan._threads`), which a machine shared with other jobs inflates less.
+"Path" is the CPU time of the critical path: the calling thread's CPU time plus,
+for each pair of halves, the time the worker's half took longer than the
+caller's -- what the wall time would be on an idle machine with two free cores.
+The load average is printed with each table. ``--threads``: ``auto`` is the
+library's behaviour (two threads only while a second core is free, which a
+machine shared with other jobs seldom has), ``on`` splits large updates
+whatever the load (to measure the critical path on a busy machine), ``off``
+never splits.
 
 Route effort (``--route``): on the sampler's own ERD batches of 50 at 1-4 %
 coverage, the move time (unit-speed axes and the nanoprobe model) and the CPU
@@ -28,6 +38,7 @@ at 30 % coverage, and its ratio to one decision step (batch 50) at that coverage
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -37,7 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastscan import Sampler
+from fastscan import Sampler, _threads
 from fastscan.phantoms import make_phantom
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,15 +66,46 @@ def load_image(path: Path) -> tuple[np.ndarray, str]:
     return make_phantom("flakes", (600, 400), seed=9), "flakes phantom (no WSe2 file)"
 
 
+_WORKER_EXCESS = [0.0]  # seconds the worker's halves ran longer than the caller's
+
+
+def _timed_run_pair(first, second, parallel):
+    """:func:`fastscan._threads.run_pair`, adding up how much longer the worker's half took."""
+    times = [0.0, 0.0]
+
+    def timed(i, run):
+        def wrapper():
+            start = time.thread_time()
+            try:
+                run()
+            finally:
+                times[i] = time.thread_time() - start
+
+        return wrapper
+
+    try:
+        _RUN_PAIR(timed(0, first), timed(1, second), parallel)
+    finally:
+        if parallel:
+            _WORKER_EXCESS[0] += max(times[1] - times[0], 0.0)
+
+
+_RUN_PAIR = _threads.run_pair
+_threads.run_pair = _timed_run_pair
+
+
 def measure(
     sampler: Sampler, image: np.ndarray, points: np.ndarray
-) -> tuple[float, float, np.ndarray]:
-    """Ingest ``points`` (read from ``image``, not timed) and suggest the next batch."""
+) -> tuple[float, float, float, np.ndarray]:
+    """Ingest ``points`` (read from ``image``, not timed) and suggest the next batch;
+    wall, CPU and critical-path seconds and the next batch."""
     values = image[points[:, 0], points[:, 1]]
-    wall, cpu = time.perf_counter(), time.process_time()
+    _WORKER_EXCESS[0] = 0.0
+    wall, cpu, path = time.perf_counter(), time.process_time(), time.thread_time()
     sampler.ingest(points, values)
     following = sampler.suggest()
-    return time.perf_counter() - wall, time.process_time() - cpu, following
+    path = time.thread_time() - path + _WORKER_EXCESS[0]
+    return time.perf_counter() - wall, time.process_time() - cpu, path, following
 
 
 def fast_forward(sampler: Sampler, image: np.ndarray, coverage: float) -> np.ndarray:
@@ -87,11 +129,12 @@ def band_latency(image: np.ndarray, batch: int, steps: int) -> list[dict[str, fl
     for low, high in BANDS:
         if sampler.coverage < low:
             points = fast_forward(sampler, image, low)
-        walls, cpus, start = [], [], sampler.coverage
+        walls, cpus, paths, start = [], [], [], sampler.coverage
         while len(walls) < steps and sampler.coverage < high:
-            wall, cpu, points = measure(sampler, image, points)
+            wall, cpu, path, points = measure(sampler, image, points)
             walls.append(wall)
             cpus.append(cpu)
+            paths.append(path)
         rows.append(
             {
                 "band": f"{low:.0%}-{high:.0%}",
@@ -102,15 +145,21 @@ def band_latency(image: np.ndarray, batch: int, steps: int) -> list[dict[str, fl
                 "p95_ms": 1e3 * float(np.percentile(walls, 95)),
                 "cpu_median_ms": 1e3 * float(np.median(cpus)),
                 "cpu_p95_ms": 1e3 * float(np.percentile(cpus, 95)),
+                "path_median_ms": 1e3 * float(np.median(paths)),
+                "path_p95_ms": 1e3 * float(np.percentile(paths, 95)),
             }
         )
     return rows
 
 
 def print_bands(label: str, rows: list[dict[str, float]], target_ms: float | None) -> None:
-    print(f"\n{label}")
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    mode = "off" if _threads.MIN_ROWS == sys.maxsize else "auto"
+    mode = "on" if _threads.MAX_LOAD_PER_CORE == float("inf") else mode
+    print(f"\n{label} (threads {mode}, load average {load})")
     print(
         f"  {'band':>8} {'steps':>5}  {'wall median':>11} {'p95':>7}  {'cpu median':>10} {'p95':>7}"
+        f"  {'path median':>11} {'p95':>7}"
     )
     for row in rows:
         verdict = ""
@@ -118,10 +167,12 @@ def print_bands(label: str, rows: list[dict[str, float]], target_ms: float | Non
             wall_ok = row["median_ms"] < target_ms
             cpu_ok = row["cpu_median_ms"] < target_ms
             verdict = f"  target < {target_ms:g} ms: wall {'met' if wall_ok else 'MISSED'}, "
-            verdict += f"cpu {'met' if cpu_ok else 'MISSED'}"
+            verdict += f"cpu {'met' if cpu_ok else 'MISSED'}, "
+            verdict += f"path {'met' if row['path_median_ms'] < target_ms else 'MISSED'}"
         print(
             f"  {row['band']:>8} {row['n']:>5}  {row['median_ms']:9.2f}ms {row['p95_ms']:6.1f}ms"
             f"  {row['cpu_median_ms']:8.2f}ms {row['cpu_p95_ms']:6.1f}ms"
+            f"  {row['path_median_ms']:9.2f}ms {row['path_p95_ms']:6.1f}ms"
             f"  ({row['from']:.2%} -> {row['to']:.2%}){verdict}",
             flush=True,
         )
@@ -132,7 +183,7 @@ def restore_cost(sampler: Sampler, image: np.ndarray, label: str, steps: int = 1
     points = sampler.suggest()
     walls = []
     for _ in range(steps):
-        wall, _, points = measure(sampler, image, points)
+        wall, _, _, points = measure(sampler, image, points)
         walls.append(wall)
     step_s = float(np.median(walls))
     with tempfile.TemporaryDirectory() as tmp:
@@ -210,7 +261,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="600 x 400 only")
     parser.add_argument("--memory", action="store_true", help="peak RSS of fastscan simulate")
     parser.add_argument("--route", action="store_true", help="route effort vs move time only")
+    parser.add_argument(
+        "--threads", choices=("auto", "on", "off"), default="auto", help="two-thread updates"
+    )
     args = parser.parse_args()
+    if args.threads == "on":
+        _threads.MAX_LOAD_PER_CORE = float("inf")
+    elif args.threads == "off":
+        _threads.MIN_ROWS = sys.maxsize
     image, name = load_image(args.image)
     if args.route:
         route_effort(image)

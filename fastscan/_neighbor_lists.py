@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan import _threads
 from fastscan._update import _append_pixel
 from fastscan.features import _gradient_pair
 
@@ -70,9 +71,12 @@ def _insert(offsets, valid, p, dr, dc):
 
 
 @njit(cache=True, nogil=True)
-def _affected_merge(mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, offsets, valid):
-    """Unmeasured p with |p - q| <= dk[p] for some q (as ``_update._affected_pixels``,
-    same order); each new q (``q_new``) also enters the valid lists it belongs to."""
+def _affected_merge(
+    mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, offsets, valid, row_lo, row_hi
+):
+    """Unmeasured p in rows [row_lo, row_hi) with |p - q| <= dk[p] for some q (as
+    ``_update._affected_pixels`` there, same order); each new q (``q_new``) also enters
+    the valid lists of those rows it belongs to."""
     n_rows, n_cols = mask.shape
     t_rows, t_cols = tile_dk.shape
     reach = 0.0
@@ -84,13 +88,14 @@ def _affected_merge(mask, dk, tile_dk, tile, q_rows, q_cols, q_new, touched, off
     for i in range(q_rows.shape[0]):
         r0, c0 = q_rows[i], q_cols[i]
         new = q_new[i]
-        tr_lo = max(int(np.floor((r0 - reach) / tile)), 0)
-        tr_hi = min(int(np.floor((r0 + reach) / tile)), t_rows - 1)
+        tr_lo = max(int(np.floor((r0 - reach) / tile)), row_lo // tile)
+        tr_hi = min(int(np.floor((r0 + reach) / tile)), (row_hi - 1) // tile)
         tc_lo = max(int(np.floor((c0 - reach) / tile)), 0)
         tc_hi = min(int(np.floor((c0 + reach) / tile)), t_cols - 1)
         for tr in range(tr_lo, tr_hi + 1):
             r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
             gap_r = max(r_first - r0, 0, r0 - r_last)
+            r_first, r_last = max(r_first, row_lo), min(r_last, row_hi - 1)
             for tc in range(tc_lo, tc_hi + 1):
                 c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
                 gap_c = max(c_first - c0, 0, c0 - c_last)
@@ -154,18 +159,17 @@ _DIST, _SQUARED, _WEIGHT = _distance_tables()
 
 @njit(cache=True, nogil=True)
 def _update_with_features(
-    offsets, n_cols, values, recon, dk, rows, cols, rho, area_term, scale, out, tables
+    offsets, n_cols, values, recon, dk, rows, cols, rho, area_term, scale, out, delta, tables
 ):
     """IDW estimate of each pixel from its list, written to ``recon`` (its k-th distance
     to ``dk``) as ``features._idw`` computes it, and the four neighbour features of
     ``features._features`` (weighted and root-sum-square deviations, d_1, sparsity), in
     one pass over the lists; :func:`_gradients` adds the last two once every estimate
-    is in place. Returns sum |change of recon|."""
+    is in place. ``delta`` gets each pixel's |change of recon|."""
     dist, squared, weight = tables
     k = offsets.shape[1]
     nbr_d2 = np.empty(k, np.int64)
     nbr_value = np.empty(k)
-    change = 0.0
     for i in range(rows.shape[0]):
         r, c = rows[i], cols[i]
         p = r * n_cols + c
@@ -182,7 +186,7 @@ def _update_with_features(
             num += w * v
             den += w
         estimate = num / den
-        change += abs(estimate - recon[r, c])
+        delta[i] = abs(estimate - recon[r, c])
         recon[r, c] = estimate
         dk[r, c] = dist[nbr_d2[k - 1]]
         weighted_abs = 0.0
@@ -199,7 +203,15 @@ def _update_with_features(
         out[i, 1] = scale * np.sqrt(sum_sq)
         out[i, 2] = dist[nbr_d2[0]]
         out[i, 3] = area_term / (1.0 + n_close)
-    return change
+
+
+@njit(cache=True, nogil=True)
+def _sum_in_order(values):
+    """``values[0] + values[1] + ...`` left to right (the order one pass would add them)."""
+    total = 0.0
+    for i in range(values.shape[0]):
+        total += values[i]
+    return total
 
 
 @njit(cache=True, nogil=True)
@@ -322,27 +334,32 @@ class NeighborLists:
         change of ``recon`` and the (n, 6) SLADS features of ``pixels``, as
         :func:`fastscan.features.slads_features` computes them on the new
         ``recon``. ``pixels`` must include every pixel whose estimate changed.
+        Many pixels run in two halves on two threads (:mod:`fastscan._threads`);
+        each pixel is computed on its own and the change summed in pixel order, so
+        the bits are those of one pass.
         """
         if recon.shape[0] < 2 or recon.shape[1] < 2:
             raise ValueError(f"image must be at least 2 x 2, got {recon.shape}")
         rows, cols = _split(pixels)
-        out = np.empty((len(rows), 6))
-        change = _update_with_features(
-            self.offsets,
-            self.shape[1],
-            values,
-            recon,
-            dk,
-            rows,
-            cols,
-            float(rho),
-            float(sparsity_area),
-            float(scale),
-            out,
-            (_DIST, _SQUARED, _WEIGHT),
-        )
-        _gradients(recon, rows, cols, float(scale), out)
-        return float(change), out
+        n = len(rows)
+        out = np.empty((n, 6))
+        delta = np.empty(n)
+        tables = (_DIST, _SQUARED, _WEIGHT)
+        rho, area, scale = float(rho), float(sparsity_area), float(scale)
+
+        def list_pass(start: int, stop: int) -> None:
+            part = slice(start, stop)
+            _update_with_features(
+                self.offsets, self.shape[1], values, recon, dk, rows[part], cols[part],
+                rho, area, scale, out[part], delta[part], tables,
+            )  # fmt: skip
+
+        def gradients(start: int, stop: int) -> None:  # every estimate is in place now
+            _gradients(recon, rows[start:stop], cols[start:stop], scale, out[start:stop])
+
+        _threads.split_rows(list_pass, n)
+        _threads.split_rows(gradients, n)
+        return float(_sum_in_order(delta)), out
 
     def affected_merge(
         self,
@@ -359,19 +376,30 @@ class NeighborLists:
         ``changed`` (n, 2) are the pixels whose value changed, ``is_new`` (n,)
         marks those measured for the first time (already True in ``mask``);
         ``dk`` must still hold every pixel's k-th distance from before them.
-        Returns the unmeasured pixels whose reconstruction may change, in the
-        same order as :func:`fastscan._update.affected_pixels`.
+        Returns the unmeasured pixels whose reconstruction may change: those in
+        the rows above the changed pixels' median row, then the others, each part
+        in the order of :func:`fastscan._update.affected_pixels`. Much work runs
+        as the two parts on two threads (:mod:`fastscan._threads`).
         """
         rows, cols = _split(changed)
-        return _affected_merge(
-            mask,
-            dk,
-            tile_dk,
-            int(tile),
-            rows,
-            cols,
-            np.ascontiguousarray(is_new, np.bool_),
-            touched,
-            self.offsets,
-            self.valid,
+        is_new = np.ascontiguousarray(is_new, np.bool_)
+        n_rows = self.shape[0]
+        # two bands of pixel rows, split at the changed pixels' median row, each merged
+        # on its own thread (their lists, flags and outputs are disjoint); one thread
+        # visits the bands in the same order, so the pixels come out the same either way
+        middle = int(np.median(rows)) if len(rows) else n_rows
+        middle = min(max(middle, 1), n_rows)
+        bands = [np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)]
+        reach = float(tile_dk.max()) if tile_dk.size else 0.0
+
+        def band(i: int, row_lo: int, row_hi: int) -> None:
+            bands[i] = _affected_merge(
+                mask, dk, tile_dk, int(tile), rows, cols, is_new, touched, self.offsets,
+                self.valid, row_lo, row_hi,
+            )  # fmt: skip
+
+        work = len(rows) * np.pi * reach * reach  # pixels the search visits, about
+        _threads.run_pair(
+            lambda: band(0, 0, middle), lambda: band(1, middle, n_rows), work >= _threads.MIN_ROWS
         )
+        return np.concatenate(bands)

@@ -14,13 +14,20 @@ map that picks the next points:
   [0, 1], with a margin for the sampling error of ``var``). For counts the noise
   variance is the mean count (Poisson); a channel of pure counting noise gets
   ``g ~ 0`` and cannot drive the scan, a trace element whose few hot spots stand
-  out of the noise keeps a share in proportion.
+  out of the noise keeps a share in proportion;
+* **sparsity** (count channels): a count channel's weight is also multiplied
+  by ``(range / rms) ** SPARSITY_POWER`` of its readings. The per-channel score
+  (NRMSE) divides a channel's error by its root mean square, the features by
+  its range: a trace element with a few 40-count hot spots on a 0.5-count
+  background (rms about 2) would otherwise get as much weight per unit of
+  relative error as a 200-count matrix (rms about 180), and under counting
+  noise its relative error is the worst of all channels.
 
 The sampler either combines the channels' intensity features (a power mean of
 the gain-scaled features, exponent :data:`CHANNEL_POWER`; one ERD model pass per
 pixel: :func:`combine_features`) or
-averages the channels' ERDs with the gains ``gain_c = w_c g_c / sum_c w_c``
-(normalised to sum 1). With one channel the gain is exactly 1, so a
+averages the channels' ERDs with the gains ``gain_c = w_c g_c s_c / sum_c w_c``
+(``s_c`` the sparsity factor; normalised to sum 1). With one channel the gain is exactly 1, so a
 single-channel sampler behaves as before.
 
 **Counting statistics.** Besides the gate, every count channel's squared
@@ -53,6 +60,7 @@ __all__ = [
     "CHANNEL_POWER",
     "FEATURE_NOISE",
     "NOISE_MODELS",
+    "SPARSITY_POWER",
     "channel_gains",
     "channel_names",
     "check_channels",
@@ -81,6 +89,15 @@ FEATURE_NOISE = (0.55, 1.0, 0.6, 0.02)
 #: spots) is not outvoted where several other channels share an edge. Chosen on
 #: the tuning maps (make_xrf_maps seeds 1000-1009) among 2, 4, 8 and 16.
 CHANNEL_POWER = 8.0
+
+#: Exponent of a count channel's ``range / rms`` in its gain (:func:`channel_gains`).
+#: Chosen on the tuning maps (make_xrf_maps seeds 1000-1009, Poisson counts x1)
+#: among 0, 0.5, 1 and 2: the trace element's NRMSE at 20 % coverage went from
+#: 1.018 to 0.983 of the best static pattern's, the other channels' ratios moved
+#: by at most 0.011; 1 and 2 took more from the others (2: Fe and Ca 0.92 at
+#: 20 %). On noise-free (not count) maps it moved the worst channel at 10 % from
+#: 0.77 to 0.82 of the static pattern's, so it applies to count channels only.
+SPARSITY_POWER = 0.5
 
 #: Noise models of :func:`channel_gains`.
 NOISE_MODELS = ("auto", "poisson", "none")
@@ -224,7 +241,10 @@ def channel_gains(values: np.ndarray, weights: np.ndarray, noise: str = "auto") 
 
     Returns
     -------
-    (C,) float64 gains >= 0. If every channel is gated to 0 (all noise), the
+    (C,) float64 gains >= 0 with a sum <= 1: ``w_c g_c s_c / sum(w)``, where
+    ``s_c = (range_c / rms_c) ** SPARSITY_POWER`` for count channels (1 for the
+    others) divided by its ``w``-weighted mean, so sparse count channels (a
+    trace element) weigh more. If every channel is gated to 0 (all noise), the
     plain weights ``w / sum(w)`` are returned, so the scan still proceeds.
     """
     counts = count_channels(values, noise)
@@ -248,7 +268,14 @@ def channel_gains(values: np.ndarray, weights: np.ndarray, noise: str = "auto") 
             gate[c] = 0.0
             continue
         gate[c] = float(np.clip(1.0 - noise_var * (1.0 + margin) / var, 0.0, 1.0))
-    gains = plain * gate
+    sparsity = np.ones(n_channels)
+    if counts.any():
+        spread = values.max(0) - values.min(0)
+        rms = np.sqrt(np.mean(values**2, axis=0))
+        ratio = np.divide(spread, rms, out=np.ones(n_channels), where=rms > 0)
+        sparsity[counts] = np.maximum(ratio[counts], 1e-12) ** SPARSITY_POWER
+        sparsity /= plain @ sparsity
+    gains = plain * gate * sparsity
     return gains if gains.sum() > 0 else plain
 
 

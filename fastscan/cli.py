@@ -227,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
         "scikit-image's camera resized to 256 x 256)",
     )
     train.add_argument(
+        "--plus-one-seed",
+        type=int,
+        default=None,
+        metavar="K",
+        help="fast-classic: seed of the one random pixel added to each training mask (FAST "
+        "drew it from numpy's unseeded global generator; default 3, the shipped draw)",
+    )
+    train.add_argument(
         "--cross-validate",
         type=_positive_int,
         default=None,
@@ -386,6 +394,12 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if args.image is not None and not classic:
         raise CLIError("--image is for --recipe fast-classic (the default recipe has its own set)")
+    if args.plus_one_seed is not None:
+        if not classic:
+            raise CLIError("--plus-one-seed is for --recipe fast-classic")
+        if args.plus_one_seed < 0:
+            raise CLIError(f"--plus-one-seed must be >= 0, got {args.plus_one_seed}")
+        config = dataclasses.replace(config, plus_one_seed=args.plus_one_seed)
     start = time.perf_counter()
     if args.cross_validate is not None:
         if classic:

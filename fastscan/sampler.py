@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan import _sampler_state, _update
+from fastscan import _sampler_state, _threads, _update
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._lattice import lattice_levels
 from fastscan._neighbor_lists import NeighborLists
@@ -45,7 +45,7 @@ from fastscan.channels import (
     count_channels,
     noise_change,
 )
-from fastscan.erd.estimator import ERDModel, load_model
+from fastscan.erd.estimator import _PREDICT_ROWS, ERDModel, _single_thread_blas, load_model
 from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
 from fastscan.neighbors import MAX_SIDE, CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
@@ -676,9 +676,31 @@ class Sampler:
             )
         return erd
 
-    def _predict(self, features: np.ndarray) -> np.ndarray:
-        """The model's ERD of each feature row, plus the analytic tie-break."""
-        erd = self.model.predict(features)  # a new float64 array: safe to add to in place
+    def _region_erd(self, features: np.ndarray, pixels: np.ndarray, also: Any = None) -> np.ndarray:
+        """Shaped ERD of one channel's feature rows (one per pixel of ``pixels``); many
+        rows run in two halves on two threads (:mod:`fastscan._threads`), split where
+        the model's blocks of rows start, so the bits are those of one pass. ``also()``
+        (if given) runs too."""
+        if type(self.model).predict is not ERDModel.predict:  # a subclass's own predict
+            if also is not None:
+                also()
+            return self._shape(self._predict(features), features, pixels)
+        erd = np.empty(len(features))
+        features = np.ascontiguousarray(features, np.float64)
+
+        def model_pass(start: int, stop: int) -> None:
+            part = features[start:stop]
+            predicted = self._predict(part, self.model._predict_rows)
+            erd[start:stop] = self._shape(predicted, part, pixels[start:stop])
+
+        with _single_thread_blas():
+            _threads.split_rows(model_pass, len(features), align=_PREDICT_ROWS, also=also)
+        return erd
+
+    def _predict(self, features: np.ndarray, predict: Any = None) -> np.ndarray:
+        """The model's ERD of each feature row (by ``predict``, default the model's),
+        plus the analytic tie-break."""
+        erd = (predict or self.model.predict)(features)  # a new float64 array
         if self.tie_break > 0:
             erd += self.tie_break * analytic_rd(features)
         return erd
@@ -729,9 +751,11 @@ class Sampler:
                 sparsity_area=self._sparsity_area,
             )
             change[0] += region_change
-            erd = self._shape(self._predict(features), features, region)
-            self._erd[region[:, 0], region[:, 1]] = erd
-            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
+
+            def dk_bounds() -> None:  # d_k is final: its tile bounds, while the model runs
+                _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
+
+            self._erd[region[:, 0], region[:, 1]] = self._region_erd(features, region, dk_bounds)
         elif len(region):
             old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
             nbr = self._update_recon(region, nbr=self._region_knn(region))

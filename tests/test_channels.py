@@ -11,6 +11,7 @@ from fastscan import Sampler
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan.baselines import HaltonSampler, RandomSampler, RasterSampler
 from fastscan.channels import (
+    SPARSITY_POWER,
     channel_gains,
     check_readings,
     check_weights,
@@ -96,6 +97,27 @@ def test_gain_of_a_pure_noise_channel_is_near_zero():
 def test_all_noise_channels_fall_back_to_the_weights():
     counts = np.random.default_rng(2).poisson(5.0, (2000, 2)).astype(float)
     np.testing.assert_allclose(channel_gains(counts, np.array([1.0, 3.0])), [0.25, 0.75])
+
+
+def test_sparse_count_channels_weigh_by_range_over_rms():
+    rng = np.random.default_rng(4)
+    n = 4000
+    broad = np.where(rng.random(n) < 0.5, 80.0, 20.0)  # half the pixels bright: rms ~ range
+    trace = np.where(rng.random(n) < 0.02, 40.0, 0.5)  # a few hot spots: range >> rms
+    counts = rng.poisson(np.stack([broad, trace], 1)).astype(float)
+    weights = np.array([1.0, 2.0])
+    gains = channel_gains(counts, weights)
+    # reference: the gate of each channel times (range / rms) ** SPARSITY_POWER
+    margin = 3.0 * np.sqrt(2.0 / (n - 1))
+    gate = np.clip(1 - counts.mean(0) * (1 + margin) / counts.var(0, ddof=1), 0, 1)
+    sparsity = (np.ptp(counts, 0) / np.sqrt(np.mean(counts**2, 0))) ** SPARSITY_POWER
+    expected = weights * gate * sparsity
+    np.testing.assert_allclose(gains / gains.sum(), expected / expected.sum(), rtol=1e-12)
+    assert gains[1] / gains[0] > 2.0 * gate[1] / gate[0]  # the trace element gains weight
+    assert gains.sum() <= 1.0 + 1e-12
+    # readings that are not counts keep the plain weights (no gate, no sparsity factor)
+    floats = np.stack([broad, trace], 1) + 0.25
+    np.testing.assert_allclose(channel_gains(floats, weights), weights / weights.sum())
 
 
 def test_readings_and_weights_validation():
@@ -307,6 +329,41 @@ def test_pure_noise_channel_does_not_drive_the_scan():
         for s in (with_noise, without)
     ]
     assert np.all(err[0] < 1.15 * err[1])
+
+
+def _tile_histogram(points, shape, tile=8):
+    """Fraction of ``points`` in each tile x tile block of the grid."""
+    hist = np.zeros((-(-shape[0] // tile), -(-shape[1] // tile)))
+    np.add.at(hist, (points[:, 0] // tile, points[:, 1] // tile), 1.0)
+    return hist / hist.sum()
+
+
+def test_pure_noise_channel_leaves_the_point_pattern_as_without_it():
+    """A flat count channel does not move the points; a structured one does (control)."""
+    shape = (64, 96)
+    maps, _ = make_xrf_maps(shape, seed=8)
+    rows, cols = np.mgrid[: shape[0], : shape[1]]
+    extras = {
+        "noise": np.full(shape, 30.0),  # counting noise only
+        "structure": np.where((rows // 16 + cols // 16) % 2 == 0, 60.0, 5.0),  # control
+    }
+    kwargs = dict(batch_size=30, seed=0, max_coverage=0.2, change_tolerance=None)
+
+    def scan(channel_maps):
+        rngs = [np.random.default_rng(50 + c) for c in range(len(channel_maps))]
+        sampler = Sampler(shape, **kwargs)
+        while not sampler.should_stop():
+            points = sampler.suggest()
+            expected = channel_maps[:, points[:, 0], points[:, 1]]
+            sampler.ingest(points, np.stack([r.poisson(e) for r, e in zip(rngs, expected)], 1))
+        return _tile_histogram(sampler.measured_points, shape)
+
+    alone = scan(maps)
+    moved = {
+        name: np.abs(scan(np.concatenate([maps, m[None]])) - alone).sum()
+        for name, m in extras.items()
+    }
+    assert moved["noise"] < 0.5 * moved["structure"], moved
 
 
 def test_multichannel_beats_static_patterns_and_the_sum_driven_scan():

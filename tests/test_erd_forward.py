@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastscan.erd._forward import _bias_relu, _lift
+from fastscan.erd._forward import _bias_relu, _lift, _lift6, _lift_any
 from fastscan.erd.estimator import SHIPPED_MODELS, load_model
 
 
@@ -19,6 +19,18 @@ def test_lift_matches_numpy():
     want = (((features - mean) / scale) @ omega + beta).astype(np.float32)
     # float64 sums in another order: equal after the float32 rounding, but for a rare ulp
     np.testing.assert_allclose(out, want, rtol=2e-7, atol=2e-7)
+
+
+def test_six_feature_lift_equals_the_general_one_bit_for_bit():
+    rng = np.random.default_rng(3)
+    features = rng.uniform(-2.0, 5.0, (257, 6))
+    mean, scale = rng.normal(size=6), rng.uniform(0.5, 2.0, 6)
+    omega, beta = rng.normal(size=(6, 50)), rng.uniform(0.0, 2 * np.pi, 50)
+    want = np.empty((257, 50), np.float32)
+    _lift_any(features, mean, scale, omega, beta, want)
+    got = np.full_like(want, np.nan)
+    _lift6(features, mean, scale, omega, beta, got)
+    np.testing.assert_array_equal(got, want)  # same products, same order of the sums
 
 
 @pytest.mark.parametrize("relu", [True, False])

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fastscan._threads as threads_module
 import fastscan.sampler as sampler_module
 from fastscan import Sampler
 from fastscan._lattice import lattice_levels
@@ -149,12 +150,20 @@ def check_random_sequence(shape, k, seed, steps, counter):
         ingest_checked(sampler, ref, points, values)
 
 
-@pytest.mark.parametrize(("cell_density", "lists_max_k"), [(0.0, 16), (1.0, 16), (1.0, 0)])
-def test_random_ingest_sequences_equal_full_recompute(monkeypatch, cell_density, lists_max_k):
+@pytest.mark.parametrize(
+    ("cell_density", "lists_max_k", "split_rows"),
+    [(0.0, 16, 10**9), (1.0, 16, 2), (1.0, 0, 10**9)],
+)
+def test_random_ingest_sequences_equal_full_recompute(
+    monkeypatch, cell_density, lists_max_k, split_rows
+):
     # neighbours come from the offset table (0.0) or from the sparse-scan CellIndex (1.0),
-    # with stored neighbour lists merged (k <= 16) or searched in every update (0)
+    # with stored neighbour lists merged (k <= 16) or searched in every update (0);
+    # split_rows = 2: the lists' passes run in two halves on two threads (fastscan._threads)
     monkeypatch.setattr(sampler_module, "_CELL_DENSITY", cell_density)
     monkeypatch.setattr(sampler_module, "_LISTS_MAX_K", lists_max_k)
+    monkeypatch.setattr(threads_module, "MIN_ROWS", split_rows)
+    monkeypatch.setattr(threads_module, "MAX_LOAD_PER_CORE", float("inf"))  # even when busy
     counter: list[int] = []
     check_random_sequence(counter=counter)
     assert len(counter) >= N_EXAMPLES

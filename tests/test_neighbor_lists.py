@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import fastscan._threads as threads_module
 from fastscan import Sampler, _update
 from fastscan._neighbor_lists import NeighborLists
 from fastscan.features import feature_radius, idw_estimate, slads_features
@@ -33,8 +34,11 @@ def tile_bounds(mask, dk, tile):
     return _update.tile_dk_max(mask, dk, tile, bound)
 
 
+@pytest.mark.parametrize("split_rows", [10**9, 2])  # two bands merged on one or two threads
 @pytest.mark.parametrize(("shape", "fraction", "k"), [((31, 43), 0.05, 4), ((50, 40), 0.02, 10)])
-def test_merging_new_points_equals_a_fresh_search(shape, fraction, k):
+def test_merging_new_points_equals_a_fresh_search(monkeypatch, shape, fraction, k, split_rows):
+    monkeypatch.setattr(threads_module, "MIN_ROWS", split_rows)
+    monkeypatch.setattr(threads_module, "MAX_LOAD_PER_CORE", float("inf"))  # even when busy
     rng = np.random.default_rng(5)
     mask = rng.random(shape) < fraction
     mask[:3, :3] = True  # a clump: equal distances must keep the search's tie order
@@ -62,7 +66,12 @@ def test_merging_new_points_equals_a_fresh_search(shape, fraction, k):
         touched = np.zeros(shape, bool)
         want_affected = _update.affected_pixels(mask, dk, bound, 8, changed, touched)
         got = lists.affected_merge(mask, dk, bound, 8, changed, is_new, touched)
-        np.testing.assert_array_equal(got, want_affected)  # same pixels, same order
+        # the same pixels: those above the changed pixels' median row first, each band
+        # in the search's order
+        above = want_affected[:, 0] < int(np.median(changed[:, 0]))
+        assert 0 < above.sum() < len(above)
+        want_order = np.concatenate([want_affected[above], want_affected[~above]])
+        np.testing.assert_array_equal(got, want_order)
         assert not touched.any()
         rest = np.argwhere(~mask)
         want = knn_reference(mask, rest, k)

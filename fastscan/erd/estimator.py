@@ -195,11 +195,18 @@ class ERDModel:
         """ERD of each feature row: MLP forward pass, negatives clipped to 0 (float64)."""
         self._check_fitted("coefs_")
         features = self._check_features(features)
+        with _single_thread_blas():
+            return self._predict_rows(features)
+
+    def _predict_rows(self, features: np.ndarray) -> np.ndarray:
+        """:meth:`predict` of checked (n, 6) float64 ``features``, BLAS already limited to
+        one thread by the caller (so two threads may each predict a part of the rows;
+        parts that start at multiples of ``_PREDICT_ROWS`` give :meth:`predict`'s bits)."""
         out = np.empty(features.shape[0])
         # the products are small (n x 50 @ 50 x 50): BLAS threads only add overhead,
         # 2-3x on a busy 2-core edge device, so the forward pass runs on one thread;
         # blocks of rows keep every intermediate in cache (about 2x faster)
-        with _single_thread_blas(), np.errstate(invalid="ignore", over="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):
             for start in range(0, features.shape[0], _PREDICT_ROWS):
                 block = features[start : start + _PREDICT_ROWS]
                 n_rows = len(block)
