@@ -47,6 +47,7 @@ from numba import njit
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, retime
 from fastscan.fly import Segment
+from fastscan.fly.mode import best_strategy
 from fastscan.imageio import load_image
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.patterns import raster_points
@@ -390,6 +391,8 @@ def fmt_time(t: float) -> str:
 def table(label: str, res: dict[str, Any], strategies: list[str]) -> str:
     head = f"{'dwell':>6} {'target':<18}{'NRMSE':>7}{'raster':>8}{'fly-r.':>8}{'best st':>8}"
     head += "".join(f"{s[:8]:>9}" for s in strategies) + f"{'best/st':>8}"
+    by_rule = {"fast", "fast-fly"} <= set(strategies)
+    head += f"{'rule/st':>8}" if by_rule else ""
     lines = [f"== {label} {tuple(res['shape'])}", head]
     for key, static in res["static"].items():
         dwell, target_name = key.split("|")
@@ -406,6 +409,10 @@ def table(label: str, res: dict[str, Any], strategies: list[str]) -> str:
         line += f"{fmt_time(best_static):>8}"
         line += "".join(f"{fmt_time(mine.get(s, math.inf)):>9}" for s in strategies)
         line += f"{ratio:>8.2f}" if math.isfinite(ratio) else f"{'-':>8}"
+        if by_rule:  # the mode fastscan.fly.mode.best_strategy picks for this dwell
+            pick = mine.get(best_strategy(NANOPROBE.replace(dwell=float(dwell))), math.inf)
+            rule = pick / best_static if math.isfinite(pick) and best_static > 0 else math.inf
+            line += f"{rule:>8.2f}" if math.isfinite(rule) else f"{'-':>8}"
         lines.append(line)
     return "\n".join(lines)
 
@@ -476,8 +483,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path ('' to skip)")
     p.add_argument(
         "--unseen",
-        default=",".join(DEFAULT_UNSEEN),
-        help=f"scikit-image names, 'none' for none (available: {', '.join(UNSEEN)})",
+        default=None,
+        help=f"scikit-image names, 'none' for none (default: {','.join(DEFAULT_UNSEEN)}, none "
+        f"with --set; available: {', '.join(UNSEEN)})",
     )
     p.add_argument(
         "--set",
@@ -520,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.strategies:
         if name not in STRATEGIES and name != "fast-erd-only":
             p.error(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    if args.unseen is None:  # --set replaces the default images
+        args.unseen = "none" if args.set is not None else ",".join(DEFAULT_UNSEEN)
     unseen = () if args.unseen in ("", "none") else tuple(args.unseen.split(","))
     only = tuple(args.only.split(",")) if args.only else None
     if args.set is None and only:

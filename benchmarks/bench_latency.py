@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python benchmarks/bench_latency.py --quick         # 600 x 400 only
     python benchmarks/bench_latency.py --image PATH    # another 600 x 400-ish image
     python benchmarks/bench_latency.py --route         # route effort vs move time only
+    python benchmarks/bench_latency.py --quick --model l2   # the bands with another ERD model
     python benchmarks/bench_latency.py --threads on    # split large updates even when busy
 
 Decision latency is one ``ingest`` of a batch plus the next ``suggest`` (route
@@ -118,10 +119,13 @@ def fast_forward(sampler: Sampler, image: np.ndarray, coverage: float) -> np.nda
     return sampler.suggest()
 
 
-def band_latency(image: np.ndarray, batch: int, steps: int) -> list[dict[str, float]]:
+def band_latency(
+    image: np.ndarray, batch: int, steps: int, model: str | None = None
+) -> list[dict[str, float]]:
     sampler = Sampler(
-        image.shape, batch_size=batch, seed=0, max_coverage=0.9, change_tolerance=None
-    )
+        image.shape, batch_size=batch, seed=0, max_coverage=0.9, change_tolerance=None,
+        model=model,
+    )  # fmt: skip
     first = sampler.suggest()
     sampler.ingest(first, image[first[:, 0], first[:, 1]])
     points = sampler.suggest()
@@ -261,6 +265,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="600 x 400 only")
     parser.add_argument("--memory", action="store_true", help="peak RSS of fastscan simulate")
     parser.add_argument("--route", action="store_true", help="route effort vs move time only")
+    parser.add_argument("--model", help="ERD model of the bands (shipped name or .npz)")
     parser.add_argument(
         "--threads", choices=("auto", "on", "off"), default="auto", help="two-thread updates"
     )
@@ -276,8 +281,9 @@ def main() -> None:
     band_latency(image[:120, :120].copy(), 50, 3)  # compile / load the numba kernels
     size = "x".join(map(str, image.shape))
     target = TARGETS_MS["600x400"] if image.size <= 600 * 400 else None
-    print_bands(f"{name} {size}, batch 50", band_latency(image, 50, args.steps), target)
-    print_bands(f"{name} {size}, batch 1", band_latency(image, 1, args.steps), None)
+    rows = band_latency(image, 50, args.steps, args.model)
+    print_bands(f"{name} {size}, batch 50", rows, target)
+    print_bands(f"{name} {size}, batch 1", band_latency(image, 1, args.steps, args.model), None)
     if not args.quick:
         big = make_phantom("flakes", (2048, 2048), seed=9)
         rows = band_latency(big, 50, args.steps)

@@ -218,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("--max-iter", type=_positive_int, default=None)
     train.add_argument(
+        "--error-power",
+        type=float,
+        default=None,
+        metavar="P",
+        help="default recipe: RD target from the error to the power P (1: SLADS; 2: the "
+        "squared error NRMSE scores, as an L2 norm)",
+    )
+    train.add_argument(
         "--install", action="store_true", help="also replace the model shipped in the package"
     )
     train.add_argument(
@@ -382,9 +390,19 @@ def _run_train(args: argparse.Namespace) -> int:
     config = CLASSIC_CONFIG if classic else TrainingConfig()
     changes = {
         k: v
-        for k, v in (("c", args.c), ("seed", args.seed), ("max_iter", args.max_iter))
+        for k, v in (
+            ("c", args.c),
+            ("seed", args.seed),
+            ("max_iter", args.max_iter),
+            ("error_power", args.error_power),
+        )
         if v is not None
     }
+    if "error_power" in changes:
+        if classic:
+            raise CLIError("--error-power is for the default recipe (fast-classic is FAST's RD)")
+        if not (math.isfinite(changes["error_power"]) and changes["error_power"] >= 1):
+            raise CLIError(f"--error-power must be a number >= 1, got {args.error_power}")
     if "c" in changes and not changes["c"] > 0:
         raise CLIError(f"--c must be > 0, got {args.c}")
     config = dataclasses.replace(config, **changes)

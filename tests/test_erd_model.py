@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -74,11 +75,20 @@ def test_shipped_models_load_and_record_their_recipe(name):
     assert default_model_path(name).is_file()
     assert model.n_components == 50
     assert model.hidden_layer_sizes == (50, 5)
-    # default: the (row-split) R^2 of its training record; fast-classic: FAST's own row split
-    r2 = model.info_.get("r2_holdout", model.info_.get("r2_rows_fast"))
+    # default: the (row-split) R^2 of its training record; fast-classic: FAST's own row
+    # split; l2: the R^2 on the validation images (image-held-out)
+    info = model.info_
+    r2 = info.get("r2_holdout", info.get("r2_rows_fast", info.get("r2_validation_images")))
     assert "config" in model.info_ and r2 > 0.5
     features, _ = toy_data(20)
     assert np.isfinite(model.predict(features)).all()
+
+
+def test_shipped_l2_model_is_the_default_recipe_with_an_l2_target():
+    info = load_model("l2").info_
+    default_config = json.loads(json.dumps(asdict(TrainingConfig())))  # tuples as lists
+    assert info["config"] == {**default_config, "error_power": 2.0}
+    assert load_model("l2").sha256 != load_model().sha256
 
 
 def test_unknown_model_names():
@@ -162,3 +172,18 @@ def test_from_arrays_validates_before_allocating(arrays, message):
     finally:
         tracemalloc.stop()
     assert peak < 20_000_000  # nothing sized by a bad parameter was allocated
+
+
+def test_l2_model_drives_a_sampler_and_its_state_keeps_the_name(tmp_path):
+    from fastscan import Sampler
+    from fastscan.phantoms import make_phantom
+
+    truth = make_phantom("flakes", (48, 40), seed=3)
+    sampler = Sampler(truth.shape, batch_size=10, seed=0, model="l2")
+    for _ in range(4):
+        points = sampler.suggest()
+        sampler.ingest(points, truth[points[:, 0], points[:, 1]])
+    assert sampler.erd.max() > 0  # the ERD map exists and is not flat
+    restored = Sampler.load(sampler.save(tmp_path / "state.npz"))
+    assert restored.model.name == "l2" and restored.model.sha256 == load_model("l2").sha256
+    np.testing.assert_array_equal(restored.suggest(), sampler.suggest())

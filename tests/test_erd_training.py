@@ -159,4 +159,8 @@ def test_train_command_refuses_mixed_options(tmp_path, capsys):
     missing = str(tmp_path / "missing.tif")
     assert main(["train", "--recipe", "fast-classic", "--image", missing, "--out", out]) == 2
     assert "no such file" in capsys.readouterr().err
+    assert main(["train", "--error-power", "0.5", "--out", out]) == 2
+    assert "--error-power must be a number >= 1" in capsys.readouterr().err
+    assert main(["train", "--recipe", "fast-classic", "--error-power", "2", "--out", out]) == 2
+    assert "--error-power is for the default recipe" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()

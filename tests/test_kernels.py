@@ -98,14 +98,15 @@ def test_features_match_numpy_reference():
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
-def test_rd_target_matches_numpy_reference():
+@pytest.mark.parametrize("power", [1.0, 2.0, 3.5])
+def test_rd_target_matches_numpy_reference(power):
     rng = np.random.default_rng(4)
     truth, recon = rng.random((15, 17)), rng.random((15, 17))
     pixels = np.array([[0, 0], [7, 8], [14, 16], [3, 12]])
     d1 = np.array([1.0, 2.5, 1.4, 4.0])
     c = 2.0
-    got = rd_target(truth, recon, pixels, d1, c=c)
-    error = np.abs(truth - recon)
+    got = rd_target(truth, recon, pixels, d1, c=c, power=power)
+    error = np.abs(truth - recon) ** power
     r_grid, c_grid = np.mgrid[0:15, 0:17]
     want = []
     for (r, col), d in zip(pixels, d1):
@@ -114,7 +115,7 @@ def test_rd_target_matches_numpy_reference():
         half = (side + (side % 2 == 0)) // 2
         inside = (np.abs(r_grid - r) <= half) & (np.abs(c_grid - col) <= half)
         gauss = np.exp(-((r_grid - r) ** 2 + (c_grid - col) ** 2) / (2 * sigma**2))
-        want.append((gauss * error * inside).sum())
+        want.append((gauss * error * inside).sum() ** (1.0 / power))
     np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
@@ -123,6 +124,11 @@ def test_rd_target_rejects_bad_input():
         rd_target(np.zeros((4, 4)), np.zeros((4, 4)), np.array([[1, 1]]), np.array([1.0]), c=0)
     with pytest.raises(ValueError, match="d1 must be > 0"):
         rd_target(np.zeros((4, 4)), np.zeros((4, 4)), np.array([[1, 1]]), np.array([0.0]))
+    for power in (0.5, np.nan):
+        with pytest.raises(ValueError, match="power must be a finite number >= 1"):
+            rd_target(
+                np.zeros((4, 4)), np.zeros((4, 4)), np.array([[1, 1]]), np.ones(1), power=power
+            )
 
 
 def selection_inputs(seed):

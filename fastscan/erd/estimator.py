@@ -420,11 +420,13 @@ def _single_thread_blas() -> Any:
 SHIPPED_MODELS = {
     "default": "erd_default.npz",
     "fast-classic": "erd_fast_classic.npz",
+    # the default recipe with an L2 RD target: ``fastscan train --error-power 2``
+    "l2": "erd_l2.npz",
 }
 
 
 def default_model_path(name: str = "default") -> Path:
-    """Path of a model shipped inside the package ("default" or "fast-classic")."""
+    """Path of a model shipped inside the package ("default", "fast-classic" or "l2")."""
     if name not in SHIPPED_MODELS:
         raise ValueError(
             f"unknown shipped model {name!r}; choose one of {', '.join(SHIPPED_MODELS)}"
@@ -436,7 +438,8 @@ def load_model(model: ERDModel | str | Path | None = None) -> ERDModel:
     """Resolve the ``model`` argument of :class:`fastscan.Sampler`.
 
     None or "default" gives the shipped model, "fast-classic" the shipped model
-    trained with FAST's recipe; a fitted :class:`ERDModel` is used as is; any
+    trained with FAST's recipe, "l2" the default recipe trained on the L2 RD
+    target (``fastscan train --error-power 2``); a fitted :class:`ERDModel` is used as is; any
     other string or path is read with :meth:`ERDModel.load`. The result's
     :attr:`ERDModel.name` is the shipped name, the file path, or (for a model
     given as an object) whatever it already had ("custom" unless set).

@@ -73,6 +73,7 @@ class TrainingConfig:
     self_play_coverages: tuple[float, ...] = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
     sparsity_area: float | None = None
     target_transform: str = "none"
+    error_power: float = 1.0
 
 
 def training_images(config: TrainingConfig) -> Iterator[tuple[str, np.ndarray]]:
@@ -122,7 +123,10 @@ def _state_rows(
     """Features and RD target of a random subset of one state's unmeasured pixels."""
     pixels, features, recon = compute_features(mask, image, sparsity_area=config.sparsity_area)
     take = rng.choice(len(pixels), min(config.rows_per_state, len(pixels)), replace=False)
-    return features[take], rd_target(image, recon, pixels[take], features[take, 2], c=config.c)
+    rd = rd_target(
+        image, recon, pixels[take], features[take, 2], c=config.c, power=config.error_power
+    )
+    return features[take], rd
 
 
 def _random_masks(

@@ -199,31 +199,117 @@ def _rates(ratio, start, end, axis, here_row, here_col, fixed, pixel_time, stage
 
 
 @njit(cache=True, nogil=True)
-def _gap_midpoints(measured, out):
-    """Per column of ``measured``: the midpoint pixel of each gap gets the gap's length.
+def _dyadic(lo, hi):
+    """The index in ``lo..hi`` (inclusive, ``0 <= lo <= hi``) divisible by the largest power of two.
+
+    It is unique (of two multiples of ``2**t`` in a run, one is a multiple of
+    ``2**(t + 1)``); 0 if ``lo`` is 0. A raster of every ``2**j``-th line from
+    line 0 thus bisects to the raster of every ``2**(j - 1)``-th line.
+    """
+    if lo == 0:
+        return 0
+    step = 1
+    while True:
+        first = ((lo + 2 * step - 1) // (2 * step)) * (2 * step)  # first multiple of 2 step
+        if first > hi:
+            return ((lo + step - 1) // step) * step
+        step *= 2
+
+
+@njit(cache=True, nogil=True)
+def _candidate(lo, hi, origin):
+    """Row of ``lo..hi`` that bisects it on the dyadic lattice of rows around ``origin``.
+
+    Rows at or after ``origin`` count from it (:func:`_dyadic`), rows before it
+    are mirrored at it; a run containing ``origin`` gets ``origin``.
+    """
+    if lo >= origin:
+        return origin + _dyadic(lo - origin, hi - origin)
+    if hi < origin:
+        return origin - _dyadic(origin - hi, origin - lo)
+    return origin
+
+
+@njit(cache=True, nogil=True)
+def _gap_midpoints(measured, out, origin):
+    """Per column of ``measured``: the dyadic midpoint of each gap gets the gap's length.
 
     A gap is a run of unmeasured rows between two measured pixels ``r_a < r_b``
-    (``r_b - r_a >= 2``); its midpoint ``(r_a + r_b) // 2`` gets ``r_b - r_a``.
-    An edge run (no measured pixel on one side) is mirrored at the edge: its edge
-    pixel gets twice its distance to the measured pixel. A column with nothing
-    measured has its middle pixel marked with twice the column length. Every
-    other pixel gets 0.
+    (``r_b - r_a >= 2``); its candidate is the row strictly between them that
+    lies on the coarsest dyadic lattice around ``origin`` (:func:`_candidate`:
+    the midpoint when the gap is a power of two long and starts on a multiple of
+    it from ``origin``), and gets ``r_b - r_a``. An edge run of ``m`` unmeasured
+    rows (no measured pixel on one side) has its candidate chosen the same way
+    among its rows and gets ``2 m``, once the gap on the other side of its
+    measured pixel is at most twice the candidate's distance to it (the edge is
+    refined at the level of its neighbour). So a raster of every ``2**j``-th row from
+    ``origin`` is refined exactly onto the rows ``origin + i 2**(j - 1)``,
+    whatever the grid's height. A column with nothing measured has the row
+    chosen among all its rows marked with twice the column length. Every other
+    pixel gets 0.
     """
     n_rows, n_cols = measured.shape
     for c in range(n_cols):
         for r in range(n_rows):
             out[r, c] = 0
+        first = -1
+        second = -1
+        before = -1  # the measured pixel before prev
         prev = -1
         for r in range(n_rows):
             if not measured[r, c]:
                 continue
             if prev < 0:
-                if r >= 1:
-                    out[0, c] = 2 * r
-            elif r - prev >= 2:
-                out[(prev + r) // 2, c] = r - prev
+                first = r
+            elif second < 0:
+                second = r
+            if prev >= 0 and r - prev >= 2:
+                out[_candidate(prev + 1, r - 1, origin), c] = r - prev
+            before = prev
             prev = r
         if prev < 0:
-            out[n_rows // 2, c] = 2 * n_rows
-        elif prev <= n_rows - 2:
-            out[n_rows - 1, c] = 2 * (n_rows - 1 - prev)
+            out[_candidate(0, n_rows - 1, origin), c] = 2 * n_rows
+            continue
+        if first >= 1:
+            x = _candidate(0, first - 1, origin)
+            if second < 0 or second - first <= 2 * (first - x):
+                out[x, c] = 2 * first
+        if prev <= n_rows - 2:
+            x = _candidate(prev + 1, n_rows - 1, origin)
+            if before < 0 or prev - before <= 2 * (x - prev):
+                out[x, c] = 2 * (n_rows - 1 - prev)
+
+
+@njit(cache=True, nogil=True)
+def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
+    """Candidate weights with a floor along each line, written to ``out``.
+
+    A pixel with ``gaps > 0`` gets ``max(erd, 0)``, raised to at least ``floor``
+    times the mean of those values over its line (its row when ``along_rows``,
+    else its column), times ``(max(gap, 1) / 2) ** gap_power``; every other pixel
+    gets 0 (:func:`fastscan.fly.levels.level_weights`). Both passes walk the
+    arrays row by row (C order), with one running sum per line.
+    """
+    n_rows, n_cols = gaps.shape
+    n_lines = n_rows if along_rows else n_cols
+    total = np.zeros(n_lines)
+    count = np.zeros(n_lines, np.int64)
+    if floor > 0.0:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                if gaps[r, c] > 0:
+                    line = r if along_rows else c
+                    total[line] += max(erd[r, c], 0.0)
+                    count[line] += 1
+    for line in range(n_lines):
+        total[line] = floor * (total[line] / max(count[line], 1))
+    for r in range(n_rows):
+        for c in range(n_cols):
+            gap = gaps[r, c]
+            if gap > 0:
+                w = max(max(erd[r, c], 0.0), total[r if along_rows else c])
+                if gap_power != 0.0:
+                    w *= (max(gap, 1) / 2.0) ** gap_power
+                out[r, c] = w
+            else:
+                out[r, c] = 0.0

@@ -31,7 +31,7 @@ from fastscan.fly import _kernels as _k
 __all__ = ["level_weights", "midpoint_gaps"]
 
 
-def midpoint_gaps(measured: np.ndarray, axis: str) -> np.ndarray:
+def midpoint_gaps(measured: np.ndarray, axis: str, origin: int = 0) -> np.ndarray:
     """Gap length at each gap's midpoint pixel, 0 elsewhere (int64, the grid's shape).
 
     Parameters
@@ -41,6 +41,10 @@ def midpoint_gaps(measured: np.ndarray, axis: str) -> np.ndarray:
     axis : {"rows", "columns"}
         ``"rows"``: gaps run along columns (the candidates of row segments);
         ``"columns"``: gaps run along rows (candidates of column segments).
+    origin : int
+        Line the dyadic lattice of candidates counts from (a coarse raster of
+        every ``2**j``-th line from ``origin`` bisects onto its lines
+        ``origin + i 2**(j - 1)``).
 
     Returns
     -------
@@ -55,10 +59,16 @@ def midpoint_gaps(measured: np.ndarray, axis: str) -> np.ndarray:
         )
     if axis not in ("rows", "columns"):
         raise ValueError(f"axis must be 'rows' or 'columns', got {axis!r}")
-    grid = np.ascontiguousarray(measured if axis == "rows" else measured.T)
-    out = np.zeros(grid.shape, np.int64)
-    _k._gap_midpoints(grid, out)
-    return out if axis == "rows" else np.ascontiguousarray(out.T)
+    if int(origin) != origin or origin < 0:
+        raise ValueError(f"origin must be an integer >= 0, got {origin!r}")
+    if axis == "rows":
+        grid = np.ascontiguousarray(measured)
+        out = np.zeros(grid.shape, np.int64)
+    else:  # the kernel walks down the columns of measured.T: column-major keeps that contiguous
+        grid = np.asfortranarray(measured.T)
+        out = np.zeros(grid.shape, np.int64, order="F")
+    _k._gap_midpoints(grid, out, int(origin))
+    return out if axis == "rows" else out.T  # C order either way
 
 
 def level_weights(
@@ -68,6 +78,7 @@ def level_weights(
     *,
     gap_power: float = 0.0,
     floor: float = 0.0,
+    origin: int = 0,
 ) -> np.ndarray:
     """The ERD kept only at the gap midpoints of ``axis``, with a floor along each line.
 
@@ -75,7 +86,8 @@ def level_weights(
     the candidates on its line (its row for ``"rows"``): where the ERD is flat
     along a line (texture) the dips are filled and the line is flown whole;
     where it is concentrated the mean is small and the empty parts stay cheap to
-    skip. Weights are then multiplied by ``(gap / 2) ** gap_power``.
+    skip. Weights are then multiplied by ``(gap / 2) ** gap_power``. ``origin``
+    is that of :func:`midpoint_gaps`.
 
     Examples
     --------
@@ -89,14 +101,12 @@ def level_weights(
     """
     if not (np.isfinite(floor) and floor >= 0):
         raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
-    gaps = midpoint_gaps(measured, axis)
-    candidate = gaps > 0
-    weights = np.where(candidate, np.maximum(np.asarray(erd, float), 0.0), 0.0)
-    if floor:
-        line_axis = 1 if axis == "rows" else 0  # average along the line
-        count = candidate.sum(axis=line_axis, keepdims=True)
-        mean = weights.sum(axis=line_axis, keepdims=True) / np.maximum(count, 1)
-        weights = np.where(candidate, np.maximum(weights, floor * mean), 0.0)
-    if gap_power:
-        weights *= (np.maximum(gaps, 1) / 2.0) ** gap_power
+    if not (np.isfinite(gap_power) and gap_power >= 0):
+        raise ValueError(f"gap_power must be a finite number >= 0, got {gap_power!r}")
+    gaps = midpoint_gaps(measured, axis, origin)
+    erd = np.asarray(erd, float)
+    if erd.shape != gaps.shape:
+        raise ValueError(f"erd must have the shape of measured {gaps.shape}, got {erd.shape}")
+    weights = np.empty(gaps.shape)
+    _k._floor_weights(gaps, erd, float(floor), float(gap_power), axis == "rows", weights)
     return weights
