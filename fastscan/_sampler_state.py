@@ -104,6 +104,7 @@ def save(sampler: Any, path: str | Path) -> Path:
             "value_max": _per_channel(sampler._value_max, n_channels, _finite_or_none),
             "table_radius": None if sampler._table is None else sampler._table.radius,
             "gini": sampler._gini,
+            "counting": sampler._counting,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
         },
@@ -177,7 +178,7 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
         params = dict(header["params"])
         shape = tuple(params.pop("shape"))
         params["pixel_pitch"] = tuple(params["pixel_pitch"])
-        for knob in ("contrast", "fill"):  # files from before the ERD shaping: plain ERD
+        for knob in ("contrast", "fill", "lattice"):  # files from before a shaping: without it
             params.setdefault(knob, 0.0)
         motion = header.get("motion")
         motion = None if motion is None else MotionModel(**motion)
@@ -286,6 +287,7 @@ def _restore(
         changes = [float(v) for v in state["stop_changes"]]
         reason = state["stop_reason"]
         gini = float(state.get("gini", 0.0))
+        counting = bool(state.get("counting", False))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad sampler state in the header ({exc})") from None
     if n_measured != int(arrays["mask"].sum()):
@@ -302,7 +304,7 @@ def _restore(
     sampler._values = arrays["means"].reshape(grid)
     sampler._recon = arrays["recon"].reshape(grid)
     sampler._erd = arrays["erd"]
-    sampler._set_structure(gini)
+    sampler._set_structure(gini, counting)
     sampler._dk = arrays["dk"]
     sampler._dk_max = arrays["dk_max"]
     points = np.asarray(arrays["points"], np.int64)

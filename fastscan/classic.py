@@ -66,6 +66,7 @@ FIXED_SETTINGS = {
     "channel_combine": "features",
     "contrast": 0.0,
     "fill": 0.0,
+    "lattice": 0.0,
 }
 
 
@@ -163,6 +164,7 @@ class ClassicSampler(Sampler):
             motion_weight=0.0,
             contrast=0.0,
             fill=0.0,
+            lattice=0.0,
         )
         self._initial = fast_initial_points(
             self.shape, initial_fraction, FAST_PATTERN_SEED + int(seed)

@@ -31,8 +31,9 @@ import numpy as np
 
 from fastscan import _sampler_state, _threads, _update
 from fastscan._channel_kernels import combined_features, idw_channels
+from fastscan._lattice import lattice_levels
 from fastscan._neighbor_lists import NeighborLists
-from fastscan._structure import exponents, gradient_gini, shape_erd
+from fastscan._structure import LATTICE_LEVELS, gradient_gini, shape_erd, shaping
 from fastscan._validation import check_points, check_shape, read_only
 from fastscan.channels import (
     NOISE_MODELS,
@@ -61,6 +62,7 @@ CHANNEL_COMBINE = ("features", "erd")
 DEFAULT_MOTION_WEIGHT = 3.0  # motion-aware batches when a motion model is given
 DEFAULT_CONTRAST = 0.0  # structure-adaptive ERD shaping (fastscan._structure)
 DEFAULT_FILL = 2.0
+DEFAULT_LATTICE = 3.0
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
@@ -130,15 +132,17 @@ class Sampler:
         (:func:`fastscan.selection.select_batch_motion`). 0 is the ERD-only choice
         (best quality per point); the default minimises beam time to quality
         under the model (``benchmarks/bench_beamtime.py``).
-    contrast, fill : float
+    contrast, fill, lattice : float
         Structure-adaptive ERD shaping (:mod:`fastscan._structure`): the ERD is
-        multiplied by ``f_1 ** a * d_1 ** b`` (neighbour deviation, nearest-sample
-        distance) with ``a = contrast * t`` and ``b = fill * (1 - t)``, where
+        multiplied by ``f_1 ** a * d_1 ** b * 2 ** (-c * level)`` (neighbour
+        deviation, nearest-sample distance, the pixel's level in a nested lattice
+        hierarchy whose 5 % level is the step raster) with ``a = contrast * t``,
+        ``b = fill * (1 - t)`` and ``c = lattice * (1 - t)``, where
         ``t`` in [0, 1] says how concentrated the image's edges are (1: sparse
         structure, 0: texture everywhere), measured once from the initial
         pattern. Sparse
         scenes then chase large deviations (a squared-error ERD), textures spread
-        like a low-discrepancy pattern. ``contrast = fill = 0`` is the plain ERD
+        like a raster, then farthest-point. ``contrast = fill = lattice = 0`` is the plain ERD
         (FAST); the ERD map and ``erd_threshold`` are in the shaped units.
     """
 
@@ -166,6 +170,7 @@ class Sampler:
         motion_weight: float = DEFAULT_MOTION_WEIGHT,
         contrast: float = DEFAULT_CONTRAST,
         fill: float = DEFAULT_FILL,
+        lattice: float = DEFAULT_LATTICE,
     ) -> None:
         self.shape = check_shape(shape)
         if not (np.isfinite(motion_weight) and motion_weight >= 0):
@@ -190,13 +195,17 @@ class Sampler:
         if not np.isfinite(tie_break) or tie_break < 0:
             raise ValueError(f"tie_break must be a finite number >= 0, got {tie_break!r}")
         self.tie_break = float(tie_break)
-        for name, value in (("contrast", contrast), ("fill", fill)):
+        for name, value in (("contrast", contrast), ("fill", fill), ("lattice", lattice)):
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         self.contrast = float(contrast)
         self.fill = float(fill)
+        self.lattice = float(lattice)
         self._gini = 0.0  # structure level of the initial pattern (fastscan._structure)
         self._exponents = (0.0, 0.0)
+        self._lattice_power = 0.0
+        self._counting = False  # the initial pattern's readings were Poisson counts
+        self._levels: np.ndarray | None = None  # lattice level of each pixel (made when used)
         self.motion = motion
         self.pixel_pitch = pitch
         if noise not in NOISE_MODELS:
@@ -509,7 +518,10 @@ class Sampler:
             if lists is not None:
                 lists.store(chunk, nbr[0], nbr[1])
         if not self._active:  # from the unbiased initial pattern, then held
-            self._set_structure(gradient_gini(self._recon, self._scale, self._gains))
+            counting = count_channels(self._values[:, self._mask].T, self.noise).any()
+            self._set_structure(
+                gradient_gini(self._recon, self._scale, self._gains), bool(counting)
+            )
         for start in range(0, len(pixels), _CHUNK):
             chunk = pixels[start : start + _CHUNK]
             self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
@@ -517,10 +529,17 @@ class Sampler:
         self._tiles = TileMax(self._erd)
         self._active = True
 
-    def _set_structure(self, gini: float) -> None:
+    def _set_structure(self, gini: float, counting: bool = False) -> None:
         """Fix the structure level and the ERD shaping exponents it gives."""
         self._gini = float(gini)
-        self._exponents = exponents(self._gini, self.contrast, self.fill)
+        self._counting = bool(counting)
+        a, b, self._lattice_power = shaping(
+            self._gini, self.contrast, self.fill, self.lattice, self._counting
+        )
+        self._exponents = (a, b)
+        if self._lattice_power != 0.0 and self._levels is None:
+            low, high = LATTICE_LEVELS
+            self._levels = np.maximum(lattice_levels(self.shape, finest=high - 1), low)
 
     def _knn(
         self, pixels: np.ndarray, bounded: bool = False
@@ -635,37 +654,44 @@ class Sampler:
         if len(erd) > len(pixels):  # one ERD per channel, summed with the gains
             gains = self._gains[used] / self._gains[used].sum()
             erd = gains @ erd.reshape(len(used), len(pixels))
-        self._erd[pixels[:, 0], pixels[:, 1]] = self._shape(erd, features, len(pixels))
+        self._erd[pixels[:, 0], pixels[:, 1]] = self._shape(erd, features, pixels)
 
-    def _shape(self, erd: np.ndarray, features: np.ndarray, n_pixels: int) -> np.ndarray:
+    def _shape(self, erd: np.ndarray, features: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         """Structure-adaptive shaping of ``erd`` in place (:mod:`fastscan._structure`).
 
-        ``features`` holds ``n_pixels`` rows, or one block of them per channel with
-        a gain (then ``f_1`` is the blocks' gain-weighted root mean square).
+        ``features`` holds one row per pixel of ``pixels``, or one block of them per
+        channel with a gain (then ``f_1`` is the blocks' gain-weighted root mean square).
         """
-        if self._exponents != (0.0, 0.0):
+        if self._exponents != (0.0, 0.0) or self._lattice_power != 0.0:
+            n_pixels = len(pixels)
             f1 = features[:, 0].reshape(-1, n_pixels)
             if len(f1) > 1:
                 used = self._gains[self._gains > 0]
                 f1 = np.sqrt((used / used.sum()) @ f1**2)[None]
-            shape_erd(erd, f1[0], features[:n_pixels, 2], *self._exponents)
+            levels = None
+            if self._lattice_power != 0.0:
+                levels = self._levels[pixels[:, 0], pixels[:, 1]]
+            shape_erd(
+                erd, f1[0], features[:n_pixels, 2], *self._exponents, levels, self._lattice_power
+            )
         return erd
 
-    def _region_erd(self, features: np.ndarray, also: Any = None) -> np.ndarray:
-        """Shaped ERD of one channel's feature rows; many rows run in two halves on two
-        threads (:mod:`fastscan._threads`), split where the model's blocks of rows
-        start, so the bits are those of one pass. ``also()`` (if given) runs too."""
+    def _region_erd(self, features: np.ndarray, pixels: np.ndarray, also: Any = None) -> np.ndarray:
+        """Shaped ERD of one channel's feature rows (one per pixel of ``pixels``); many
+        rows run in two halves on two threads (:mod:`fastscan._threads`), split where
+        the model's blocks of rows start, so the bits are those of one pass. ``also()``
+        (if given) runs too."""
         if type(self.model).predict is not ERDModel.predict:  # a subclass's own predict
             if also is not None:
                 also()
-            return self._shape(self._predict(features), features, len(features))
+            return self._shape(self._predict(features), features, pixels)
         erd = np.empty(len(features))
         features = np.ascontiguousarray(features, np.float64)
 
         def model_pass(start: int, stop: int) -> None:
             part = features[start:stop]
             predicted = self._predict(part, self.model._predict_rows)
-            erd[start:stop] = self._shape(predicted, part, stop - start)
+            erd[start:stop] = self._shape(predicted, part, pixels[start:stop])
 
         with _single_thread_blas():
             _threads.split_rows(model_pass, len(features), align=_PREDICT_ROWS, also=also)
@@ -729,7 +755,7 @@ class Sampler:
             def dk_bounds() -> None:  # d_k is final: its tile bounds, while the model runs
                 _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
 
-            self._erd[region[:, 0], region[:, 1]] = self._region_erd(features, dk_bounds)
+            self._erd[region[:, 0], region[:, 1]] = self._region_erd(features, region, dk_bounds)
         elif len(region):
             old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
             nbr = self._update_recon(region, nbr=self._region_knn(region))
@@ -762,6 +788,7 @@ class Sampler:
             "motion_weight": self.motion_weight,
             "contrast": self.contrast,
             "fill": self.fill,
+            "lattice": self.lattice,
         }
 
     def save(self, path: str | Path) -> Path:

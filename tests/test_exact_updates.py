@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 import fastscan._threads as threads_module
 import fastscan.sampler as sampler_module
 from fastscan import Sampler
-from fastscan._structure import exponents, shape_erd
+from fastscan._lattice import lattice_levels
+from fastscan._structure import LATTICE_LEVELS, shape_erd, shaping
 from fastscan.features import analytic_rd, feature_radius, slads_features
 from fastscan.neighbors import knn_gather
 from fastscan.phantoms import make_phantom
@@ -69,8 +70,12 @@ class Reference:
             predicted = sampler.model.predict(features)
             predicted += sampler.tie_break * analytic_rd(features)
             # structure shaping: exponents held since the initial pattern
-            assert sampler._exponents == exponents(sampler._gini, sampler.contrast, sampler.fill)
-            shape_erd(predicted, features[:, 0], features[:, 2], *sampler._exponents)
+            a, b, power = shaping(
+                sampler._gini, sampler.contrast, sampler.fill, sampler.lattice, sampler._counting
+            )
+            assert sampler._exponents == (a, b) and sampler._lattice_power == power
+            levels = np.clip(lattice_levels(shape), *LATTICE_LEVELS)[pixels[:, 0], pixels[:, 1]]
+            shape_erd(predicted, features[:, 0], features[:, 2], a, b, levels, power)
             erd[pixels[:, 0], pixels[:, 1]] = predicted
             dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
         # the forward pass runs in float32 through BLAS, whose rounding depends on how

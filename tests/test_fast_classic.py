@@ -73,7 +73,7 @@ def test_fast_classic_strategy_replays_fast():
     sampler = make_strategy_sampler("fast-classic", truth.shape, StrategySettings(seed=0))
     assert isinstance(sampler, ClassicSampler)
     assert sampler.model.name == "fast-classic" and sampler.spread == 0 and sampler.tie_break == 0
-    assert sampler.fill == 0 and sampler.contrast == 0  # the plain ERD, as FAST
+    assert sampler.fill == sampler.contrast == sampler.lattice == 0  # the plain ERD, as FAST
     first = sampler.suggest()
     assert sorted(map(tuple, first.tolist())) == sorted(
         map(tuple, fast_initial_points(truth.shape).tolist())

@@ -7,13 +7,25 @@ import pytest
 from scipy import ndimage
 
 from fastscan import Sampler
-from fastscan._structure import GINI_SPARSE, GINI_TEXTURE, exponents, gradient_gini, shape_erd
+from fastscan._lattice import lattice_levels
+from fastscan._structure import (
+    GINI_SPARSE,
+    GINI_TEXTURE,
+    LATTICE_FILL,
+    exponents,
+    gradient_gini,
+    lattice_power,
+    shape_erd,
+)
 from fastscan.baselines import HaltonSampler, RandomSampler, RasterSampler
 from fastscan.metrics import nrmse
+from fastscan.patterns import raster_points
 from fastscan.phantoms import make_phantom
+from fastscan.reconstruction import idw_reconstruction
 from fastscan.replay import SimulatedDetector, replay
 
-PLAIN = {"contrast": 0.0, "fill": 0.0}
+PLAIN = {"contrast": 0.0, "fill": 0.0, "lattice": 0.0}
+BEFORE_LATTICE = {"lattice": 0.0}  # the texture mode of the previous main
 
 
 def _snapshot(sampler, image: np.ndarray, coverage: float):
@@ -62,7 +74,7 @@ def test_exponents_and_shaping():
     assert erd[0] > 3.9 * erd[1]
 
 
-@pytest.mark.parametrize("knob", ["contrast", "fill"])
+@pytest.mark.parametrize("knob", ["contrast", "fill", "lattice"])
 def test_bad_knob(knob):
     with pytest.raises(ValueError, match=knob):
         Sampler((20, 20), **{knob: -1.0})
@@ -73,7 +85,8 @@ def test_bad_knob(knob):
 def test_texture_spreads_at_least_as_evenly_as_halton():
     image = _texture()
     sampler, shaped = _fast(image, 0.1)
-    assert sampler._gini < GINI_TEXTURE and sampler._exponents == (0.0, sampler.fill) != (0, 0)
+    assert sampler._gini < GINI_TEXTURE
+    assert sampler._exponents == (0.0, LATTICE_FILL * sampler.fill) != (0, 0)
     _, plain = _fast(image, 0.1, **PLAIN)
     halton = _snapshot(HaltonSampler(image.shape, max_coverage=0.1, seed=1), image, 0.1)
     assert shaped.n_measured == halton.n_measured
@@ -108,6 +121,7 @@ def test_structure_level_survives_save_and_load(tmp_path):
     loaded = Sampler.load(sampler.save(tmp_path / "state.npz"))
     assert loaded._gini == sampler._gini and loaded._exponents == sampler._exponents
     assert (loaded.contrast, loaded.fill) == (sampler.contrast, sampler.fill)
+    assert loaded.lattice == sampler.lattice and loaded._lattice_power == sampler._lattice_power > 0
     for _ in range(3):
         expected = sampler.suggest()
         np.testing.assert_array_equal(loaded.suggest(), expected)
@@ -133,3 +147,95 @@ def test_channels_go_through_the_same_shaping(combine):
     assert sampler._gini == pytest.approx(single._gini)
     assert sampler._exponents == pytest.approx(single._exponents)
     assert sampler._exponents[1] > 0
+
+
+def _idw_nrmse(image: np.ndarray, mask: np.ndarray) -> float:
+    points = np.argwhere(mask)
+    values = image[points[:, 0], points[:, 1]]
+    return nrmse(image, idw_reconstruction(image.shape, points, values, k=10))
+
+
+def test_lattice_levels_nest_and_double():
+    levels = lattice_levels((40, 48), base=1 / 16)
+    counts = [int((levels <= k).sum()) for k in range(-2, 3)]
+    assert counts == [30, 60, 120, 240, 480]  # each level doubles the one before
+    # level 0 is the step raster of that density, level 2 every second row and column
+    raster = np.zeros(levels.shape, bool)
+    raster[tuple(raster_points(levels.shape, 120).T)] = True
+    np.testing.assert_array_equal(levels <= 0, raster)
+    even = np.zeros(levels.shape, bool)
+    even[::2, ::2] = True
+    np.testing.assert_array_equal(levels <= 2, even)
+    # level 1 adds the centres of level 0's cells: a diagonal lattice
+    centres = (levels == 1).nonzero()
+    assert set((centres[0] % 4).tolist()) == set((centres[1] % 4).tolist()) == {0}
+    # stopping at a level gives the same map, clipped there (what the sampler keeps)
+    np.testing.assert_array_equal(lattice_levels((40, 48), 1 / 16, finest=0), np.minimum(levels, 1))
+    with pytest.raises(ValueError, match="base"):
+        lattice_levels((10, 10), base=0.0)
+
+
+def test_lattice_power_and_weight():
+    assert lattice_power(GINI_TEXTURE, 3.0) == 3.0 and lattice_power(GINI_SPARSE, 3.0) == 0.0
+    erd = np.ones(3)
+    shape_erd(erd, np.zeros(3), np.ones(3), 0.0, 0.0, np.array([-1, 0, 1], np.int8), 3.0)
+    np.testing.assert_array_equal(erd, [8.0, 1.0, 0.125])
+
+
+def test_texture_is_measured_on_the_lattice_and_beats_the_raster():
+    image = _texture()
+    coverages = [0.05, 0.1, 0.2, 0.3]
+
+    def run(**knobs):
+        sampler = Sampler(image.shape, seed=1, max_coverage=0.3, change_tolerance=None, **knobs)
+        return sampler, replay(sampler, SimulatedDetector(image), coverages)
+
+    sampler, snaps = run()
+    assert sampler._gini < GINI_TEXTURE and sampler._lattice_power == sampler.lattice > 0
+    _, before = run(**BEFORE_LATTICE)
+    # beyond the initial Halton pattern, most of the first 5 % are the 5 % raster's points
+    # (5 % of all pixels), several times the share without the lattice weight
+    levels = lattice_levels(image.shape)
+
+    def on_lattice(mask: np.ndarray) -> float:
+        chosen = mask.copy()
+        chosen[tuple(sampler._initial.T)] = False
+        return float((levels[chosen] <= 0).mean())
+
+    share = on_lattice(snaps[0].measured_mask)
+    assert share > 0.75 and share > 3 * on_lattice(before[0].measured_mask)
+    errors = [_idw_nrmse(image, s.measured_mask) for s in snaps]
+    for coverage, error, old in zip(coverages[1:], errors[1:], before[1:]):
+        assert error < _idw_nrmse(image, old.measured_mask), coverage
+    # at 20 % (the 5 % lattice, its cell centres, then those of the diagonal lattice)
+    # the chosen points beat the step raster of that coverage, computed here
+    raster = _snapshot(RasterSampler(image.shape, max_coverage=0.2), image, 0.2)
+    assert snaps[2].n_measured == raster.n_measured
+    assert errors[2] <= _idw_nrmse(image, raster.measured_mask)
+
+
+def test_sparse_phantom_is_not_shaped_and_beats_the_raster():
+    image = make_phantom("particles", (96, 128), seed=3)
+    sampler, shaped = _fast(image, 0.2)
+    assert sampler._lattice_power == 0.0 and sampler._levels is None
+    _, unshaped = _fast(image, 0.2, fill=0.0, lattice=0.0)
+    np.testing.assert_array_equal(shaped.measured_mask, unshaped.measured_mask)
+    raster = _snapshot(RasterSampler(image.shape, max_coverage=0.2), image, 0.2)
+    assert _idw_nrmse(image, shaped.measured_mask) < _idw_nrmse(image, raster.measured_mask)
+
+
+def test_counts_keep_the_spread_without_lattice(tmp_path):
+    # Poisson counts: a low g is mostly counting noise, so the lattice stays off
+    image = _texture() * 0.2 + 2.0
+    detector = SimulatedDetector(image, noise="poisson", seed=4)
+    sampler = Sampler(image.shape, seed=1, max_coverage=0.1, change_tolerance=None)
+    counts = replay(sampler, detector, [0.1])[0]
+    assert sampler._counting and sampler._gini < GINI_TEXTURE and sampler._lattice_power == 0.0
+    assert sampler._exponents == (0.0, sampler.fill)
+    plain = Sampler(image.shape, seed=1, max_coverage=0.1, change_tolerance=None, lattice=0.0)
+    detector = SimulatedDetector(image, noise="poisson", seed=4)
+    np.testing.assert_array_equal(
+        replay(plain, detector, [0.1])[0].measured_mask, counts.measured_mask
+    )
+    loaded = Sampler.load(sampler.save(tmp_path / "counts.npz"))
+    assert loaded._counting and loaded._exponents == sampler._exponents

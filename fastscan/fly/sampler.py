@@ -238,6 +238,7 @@ class FlySampler:
             tie_break=tie_break,
             channels=channels,
             channel_weights=channel_weights,
+            lattice=0.0,  # fast-fly was tuned without the texture lattice (not measured)
         )
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
