@@ -9,11 +9,17 @@ from fastscan.erd._forward import _bias_relu, _lift, _lift6, _lift_any
 from fastscan.erd.estimator import SHIPPED_MODELS, load_model
 
 
-def test_lift_matches_numpy():
-    rng = np.random.default_rng(0)
-    features = rng.uniform(-2.0, 5.0, (300, 6))
+def lift_inputs(seed: int, n_rows: int):
+    """Random features, scaling and lift constants of the shipped shapes."""
+    rng = np.random.default_rng(seed)
+    features = rng.uniform(-2.0, 5.0, (n_rows, 6))
     mean, scale = rng.normal(size=6), rng.uniform(0.5, 2.0, 6)
     omega, beta = rng.normal(size=(6, 50)), rng.uniform(0.0, 2 * np.pi, 50)
+    return features, mean, scale, omega, beta
+
+
+def test_lift_matches_numpy():
+    features, mean, scale, omega, beta = lift_inputs(0, 300)
     out = np.empty((300, 50), np.float32)
     _lift(features, mean, scale, omega, beta, out)
     want = (((features - mean) / scale) @ omega + beta).astype(np.float32)
@@ -22,10 +28,7 @@ def test_lift_matches_numpy():
 
 
 def test_six_feature_lift_equals_the_general_one_bit_for_bit():
-    rng = np.random.default_rng(3)
-    features = rng.uniform(-2.0, 5.0, (257, 6))
-    mean, scale = rng.normal(size=6), rng.uniform(0.5, 2.0, 6)
-    omega, beta = rng.normal(size=(6, 50)), rng.uniform(0.0, 2 * np.pi, 50)
+    features, mean, scale, omega, beta = lift_inputs(3, 257)
     want = np.empty((257, 50), np.float32)
     _lift_any(features, mean, scale, omega, beta, want)
     got = np.full_like(want, np.nan)

@@ -265,7 +265,6 @@ def _fit_as_fast(model: ERDModel, features: np.ndarray, targets: np.ndarray) -> 
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.kernel_approximation import RBFSampler
-    from sklearn.neural_network import MLPRegressor
 
     model._init_lift()
     lift = RBFSampler(
@@ -276,19 +275,7 @@ def _fit_as_fast(model: ERDModel, features: np.ndarray, targets: np.ndarray) -> 
         and np.array_equal(lift.random_offset_, model.beta_)
     ):  # pragma: no cover - scikit-learn changed how RBFSampler draws
         raise RuntimeError("scikit-learn's RBFSampler no longer draws FAST's lift constants")
-    logged = np.log1p(np.maximum(features, 0.0))  # recorded as ERDModel.fit records them
-    model.feature_mean_ = logged.mean(axis=0)
-    model.feature_scale_ = np.maximum(logged.std(axis=0), 1e-12)
-    mlp = MLPRegressor(
-        hidden_layer_sizes=model.hidden_layer_sizes,
-        activation="relu",
-        solver="adam",
-        alpha=model.alpha,
-        batch_size=model.batch_size,
-        learning_rate_init=model.learning_rate_init,
-        max_iter=model.max_iter,
-        random_state=model.random_state,
-    )
+    mlp = model._scaled_regressor(features)  # feature scaling recorded as ERDModel.fit does
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp.fit(

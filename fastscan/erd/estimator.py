@@ -139,10 +139,27 @@ class ERDModel:
         return lifted
 
     # -- estimator contract -----------------------------------------------------------
+    def _scaled_regressor(self, features: np.ndarray) -> Any:
+        """Record the log1p feature scaling of ``features``; the unfitted MLP of these settings."""
+        from sklearn.neural_network import MLPRegressor
+
+        logged = np.log1p(np.maximum(features, 0.0))
+        self.feature_mean_ = logged.mean(axis=0)
+        self.feature_scale_ = np.maximum(logged.std(axis=0), 1e-12)
+        return MLPRegressor(
+            hidden_layer_sizes=self.hidden_layer_sizes,
+            activation="relu",
+            solver="adam",
+            alpha=self.alpha,
+            batch_size=self.batch_size,
+            learning_rate_init=self.learning_rate_init,
+            max_iter=self.max_iter,
+            random_state=self.random_state,
+        )
+
     def fit(self, features: np.ndarray, target: np.ndarray) -> ERDModel:
         """Fit the MLP on lifted features; returns self."""
         from sklearn.exceptions import ConvergenceWarning
-        from sklearn.neural_network import MLPRegressor
 
         features = self._check_features(features)
         target = np.asarray(target, dtype=np.float64).reshape(-1)
@@ -159,19 +176,7 @@ class ERDModel:
         if self.target_transform == "log1p":
             target = np.log1p(np.maximum(target, 0.0))
         self._init_lift()
-        logged = np.log1p(np.maximum(features, 0.0))
-        self.feature_mean_ = logged.mean(axis=0)
-        self.feature_scale_ = np.maximum(logged.std(axis=0), 1e-12)
-        mlp = MLPRegressor(
-            hidden_layer_sizes=self.hidden_layer_sizes,
-            activation="relu",
-            solver="adam",
-            alpha=self.alpha,
-            batch_size=self.batch_size,
-            learning_rate_init=self.learning_rate_init,
-            max_iter=self.max_iter,
-            random_state=self.random_state,
-        )
+        mlp = self._scaled_regressor(features)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             mlp.fit(self.transform(features), target.astype(np.float32))
