@@ -321,16 +321,16 @@ def _gap_midpoints_rows(measured, out, origin):
 
 
 @njit(cache=True, nogil=True)
-def _floor_weights(gaps, erd, floor, gap_power, along_rows, out, accumulate=False):
-    """Candidate weights with a floor along each line, written to ``out``.
+def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
+    """Candidate weights with a floor along each line, kept in ``out`` where larger.
 
-    With ``accumulate``, ``out`` keeps the larger of its value and the weight
-    (the union of several axes' candidates in one map).
+    ``out`` keeps the larger of its value and each candidate's weight, so
+    several axes' candidates build one map (start from zeros).
 
     A pixel with ``gaps > 0`` gets ``max(erd, 0)``, raised to at least ``floor``
     times the mean of those values over its line (its row when ``along_rows``,
     else its column), times ``(max(gap, 1) / 2) ** gap_power``; every other pixel
-    gets 0 (:func:`fastscan.fly.levels.level_weights`). Both passes walk the
+    is left as it is (:func:`fastscan.fly.levels.level_weights`). Both passes walk the
     arrays row by row (C order), with one running sum per line.
     """
     n_rows, n_cols = gaps.shape
@@ -353,10 +353,8 @@ def _floor_weights(gaps, erd, floor, gap_power, along_rows, out, accumulate=Fals
                 w = max(max(erd[r, c], 0.0), total[r if along_rows else c])
                 if gap_power != 0.0:
                     w *= (max(gap, 1) / 2.0) ** gap_power
-                if not accumulate or w > out[r, c]:
+                if w > out[r, c]:
                     out[r, c] = w
-            elif not accumulate:
-                out[r, c] = 0.0
 
 
 @njit(cache=True, nogil=True)

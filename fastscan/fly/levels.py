@@ -97,17 +97,7 @@ def level_weights(
     >>> level_weights(erd, measured, "rows", floor=0.5)[2].tolist()
     [3.0, 0.5, 0.5]
     """
-    if not (np.isfinite(floor) and floor >= 0):
-        raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
-    if not (np.isfinite(gap_power) and gap_power >= 0):
-        raise ValueError(f"gap_power must be a finite number >= 0, got {gap_power!r}")
-    gaps = midpoint_gaps(measured, axis, origin)
-    erd = np.asarray(erd, float)
-    if erd.shape != gaps.shape:
-        raise ValueError(f"erd must have the shape of measured {gaps.shape}, got {erd.shape}")
-    weights = np.empty(gaps.shape)
-    _k._floor_weights(gaps, erd, float(floor), float(gap_power), axis == "rows", weights)
-    return weights
+    return union_level_weights(erd, measured, {axis: origin}, gap_power=gap_power, floor=floor)
 
 
 def union_level_weights(
@@ -140,5 +130,5 @@ def union_level_weights(
         gaps = midpoint_gaps(measured, axis, origin)
         if gaps.shape != erd.shape:
             raise ValueError(f"erd must have the shape of measured {gaps.shape}, got {erd.shape}")
-        _k._floor_weights(gaps, erd, float(floor), float(gap_power), axis == "rows", weights, True)
+        _k._floor_weights(gaps, erd, float(floor), float(gap_power), axis == "rows", weights)
     return weights
