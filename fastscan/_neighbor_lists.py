@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from fastscan import _threads
-from fastscan._update import _append_pixel
+from fastscan._update import _append_pixel, _largest, _tile_span
 from fastscan.features import _gradient_pair
 
 _OFFSET_MAX = 127  # largest |d_row| or |d_col| an int8 offset holds
@@ -78,20 +78,15 @@ def _affected_merge(
     ``_update._affected_pixels`` there, same order); each new q (``q_new``) also enters
     the valid lists of those rows it belongs to."""
     n_rows, n_cols = mask.shape
-    t_rows, t_cols = tile_dk.shape
-    reach = 0.0
-    for tr in range(t_rows):
-        for tc in range(t_cols):
-            reach = max(reach, tile_dk[tr, tc])
+    t_cols = tile_dk.shape[1]
+    reach = _largest(tile_dk)
     out = np.empty((1024, 2), np.int64)
     n_out = 0
     for i in range(q_rows.shape[0]):
         r0, c0 = q_rows[i], q_cols[i]
         new = q_new[i]
-        tr_lo = max(int(np.floor((r0 - reach) / tile)), row_lo // tile)
-        tr_hi = min(int(np.floor((r0 + reach) / tile)), (row_hi - 1) // tile)
-        tc_lo = max(int(np.floor((c0 - reach) / tile)), 0)
-        tc_hi = min(int(np.floor((c0 + reach) / tile)), t_cols - 1)
+        tr_lo, tr_hi = _tile_span(r0, reach, tile, row_lo // tile, (row_hi - 1) // tile)
+        tc_lo, tc_hi = _tile_span(c0, reach, tile, 0, t_cols - 1)
         for tr in range(tr_lo, tr_hi + 1):
             r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
             gap_r = max(r_first - r0, 0, r0 - r_last)

@@ -51,22 +51,35 @@ def _tile_dk_max(mask, dk, tile, out, rows, cols):
 
 
 @njit(cache=True, nogil=True)
+def _largest(values):
+    """The largest entry of a 2-D array of values >= 0 (0 when empty)."""
+    best = 0.0
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            best = max(best, values[i, j])
+    return best
+
+
+@njit(cache=True, nogil=True)
+def _tile_span(x, reach, tile, first, last):
+    """Tiles ``lo..hi`` (clipped to ``first..last``) within ``reach`` of coordinate ``x``."""
+    lo = max(int(np.floor((x - reach) / tile)), first)
+    hi = min(int(np.floor((x + reach) / tile)), last)
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
 def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
     """Unmeasured pixels p with |p - q| <= dk[p] for some q; ``touched`` is reset after."""
     n_rows, n_cols = mask.shape
     t_rows, t_cols = tile_dk.shape
-    reach = 0.0
-    for tr in range(t_rows):
-        for tc in range(t_cols):
-            reach = max(reach, tile_dk[tr, tc])
+    reach = _largest(tile_dk)
     out = np.empty((1024, 2), np.int64)
     n_out = 0
     for i in range(q_rows.shape[0]):
         r0, c0 = q_rows[i], q_cols[i]
-        tr_lo = max(int(np.floor((r0 - reach) / tile)), 0)
-        tr_hi = min(int(np.floor((r0 + reach) / tile)), t_rows - 1)
-        tc_lo = max(int(np.floor((c0 - reach) / tile)), 0)
-        tc_hi = min(int(np.floor((c0 + reach) / tile)), t_cols - 1)
+        tr_lo, tr_hi = _tile_span(r0, reach, tile, 0, t_rows - 1)
+        tc_lo, tc_hi = _tile_span(c0, reach, tile, 0, t_cols - 1)
         for tr in range(tr_lo, tr_hi + 1):
             r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
             gap_r = max(r_first - r0, 0, r0 - r_last)

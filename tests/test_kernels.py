@@ -276,3 +276,15 @@ def test_cell_index_refuses_grids_beyond_its_sort_keys():
     rows, cols, dist = CellIndex(mask, 1024).knn(np.array([[1, 0], [1, MAX_SIDE - 2]]), 2)
     assert rows.tolist() == [[0, 2], [1, 0]] and cols.tolist() == [[0, 0], [MAX_SIDE - 1, 0]]
     assert dist[1].tolist() == [1.0, np.sqrt(1.0 + (MAX_SIDE - 2) ** 2)]
+
+
+def test_tile_span_and_largest_match_numpy():
+    rng = np.random.default_rng(2)
+    values = rng.uniform(0.0, 9.0, (5, 7))
+    assert _update._largest(values) == values.max()
+    assert _update._largest(np.zeros((0, 3))) == 0.0
+    for x, reach in [(0, 0.0), (13, 4.5), (40, 30.0), (3, 2.9)]:
+        tiles = np.arange(2, 6)  # tiles 2..5 of width 8 allowed
+        near = tiles[(tiles * 8 <= x + reach) & ((tiles + 1) * 8 > x - reach)]
+        lo, hi = _update._tile_span(x, reach, 8, 2, 5)
+        assert list(range(lo, hi + 1)) == near.tolist()
