@@ -109,6 +109,11 @@ def gradient_gini(recon: np.ndarray, scales: np.ndarray, gains: np.ndarray) -> f
     return float(1.0 + 1.0 / n - 2.0 * np.cumsum(values).sum() / (n * total))
 
 
+def _sparseness(gini: float) -> float:
+    """``t`` in [0, 1]: 0 at and below GINI_TEXTURE (texture), 1 at and above GINI_SPARSE."""
+    return min(max((gini - GINI_TEXTURE) / (GINI_SPARSE - GINI_TEXTURE), 0.0), 1.0)
+
+
 def exponents(gini: float, contrast: float, fill: float) -> tuple[float, float]:
     """(a, b): the exponents of ``f_1`` and ``d_1`` for a structure level ``gini``.
 
@@ -117,7 +122,7 @@ def exponents(gini: float, contrast: float, fill: float) -> tuple[float, float]:
     >>> exponents(0.9, 1.0, 2.0), exponents(0.3, 1.0, 2.0)
     ((1.0, 0.0), (0.0, 2.0))
     """
-    t = min(max((gini - GINI_TEXTURE) / (GINI_SPARSE - GINI_TEXTURE), 0.0), 1.0)
+    t = _sparseness(gini)
     return contrast * t, fill * (1.0 - t)
 
 
@@ -129,8 +134,7 @@ def lattice_power(gini: float, lattice: float) -> float:
     >>> lattice_power(0.9, 4.0), lattice_power(0.3, 4.0)
     (0.0, 4.0)
     """
-    t = min(max((gini - GINI_TEXTURE) / (GINI_SPARSE - GINI_TEXTURE), 0.0), 1.0)
-    return lattice * (1.0 - t)
+    return lattice * (1.0 - _sparseness(gini))
 
 
 def shaping(

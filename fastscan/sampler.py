@@ -566,9 +566,14 @@ class Sampler:
         if valid.all():
             return True
         missing = region[~valid]
-        found = self._knn(missing, bounded=True)
-        lists.store(missing, found[0], found[1])
+        self._search_and_store(missing)
         return bool(lists.valid_of(missing).all())
+
+    def _search_and_store(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Search the k nearest measured pixels of ``pixels`` and store them in the lists."""
+        found = self._knn(pixels, bounded=True)
+        self._lists.store(pixels, found[0], found[1])
+        return found
 
     def _region_knn(self, region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """k nearest measured pixels of ``region`` from the lists; searched where invalid.
@@ -583,9 +588,7 @@ class Sampler:
         if valid.all():
             return lists.gather(region)
         nbr = lists.gather(region)  # the invalid rows are overwritten just below
-        missing = region[~valid]
-        found = self._knn(missing, bounded=True)
-        lists.store(missing, found[0], found[1])
+        found = self._search_and_store(region[~valid])
         for array, part in zip(nbr, found):
             array[~valid] = part
         return nbr
