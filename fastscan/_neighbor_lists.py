@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from fastscan import _threads
-from fastscan._update import _append_pixel, _largest, _tile_span
+from fastscan._update import _append_pixel, _largest, _release, _tile_span
 from fastscan.features import _gradient_pair
 
 _OFFSET_MAX = 127  # largest |d_row| or |d_col| an int8 offset holds
@@ -119,9 +119,7 @@ def _affected_merge(
                         touched[r, c] = True
                         out = _append_pixel(out, n_out, r, c)
                         n_out += 1
-    for i in range(n_out):
-        touched[out[i, 0], out[i, 1]] = False
-    return out[:n_out]
+    return _release(out, n_out, touched)
 
 
 @njit(cache=True, nogil=True)

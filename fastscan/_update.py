@@ -28,6 +28,14 @@ def _append_pixel(out, n_out, r, c):
 
 
 @njit(cache=True, nogil=True)
+def _release(out, n_out, touched):
+    """Clear ``touched`` at the first ``n_out`` pixels of ``out``; those pixels."""
+    for i in range(n_out):
+        touched[out[i, 0], out[i, 1]] = False
+    return out[:n_out]
+
+
+@njit(cache=True, nogil=True)
 def _tile_dk_max(mask, dk, tile, out, rows, cols):
     """Largest d_k over the unmeasured pixels of the tiles holding (rows, cols); all if empty."""
     n_rows, n_cols = mask.shape
@@ -97,9 +105,7 @@ def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
                             touched[r, c] = True
                             out = _append_pixel(out, n_out, r, c)
                             n_out += 1
-    for i in range(n_out):
-        touched[out[i, 0], out[i, 1]] = False
-    return out[:n_out]
+    return _release(out, n_out, touched)
 
 
 @njit(cache=True, nogil=True)
@@ -127,9 +133,7 @@ def _dilate_unmeasured(mask, pixels, touched):
             touched[r, c] = True
             out[n_out, 0], out[n_out, 1] = r, c
             n_out += 1
-    for i in range(n_out):
-        touched[out[i, 0], out[i, 1]] = False
-    return out[:n_out]
+    return _release(out, n_out, touched)
 
 
 @njit(cache=True, nogil=True)
