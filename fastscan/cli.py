@@ -10,6 +10,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["build_parser", "main"]
 
@@ -226,6 +227,27 @@ def build_parser() -> argparse.ArgumentParser:
         "squared error NRMSE scores, as an L2 norm)",
     )
     train.add_argument(
+        "--self-play-from",
+        metavar="NAME",
+        default=None,
+        help="default recipe: add the states this shipped model's own scans reach "
+        "(e.g. l2) from the first round on (DAgger)",
+    )
+    train.add_argument(
+        "--self-play-rounds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="default recipe: rounds of refitting on the states the last model's scans reach",
+    )
+    train.add_argument(
+        "--self-play-coverages",
+        type=_float_list,
+        default=None,
+        metavar="C,...",
+        help="default recipe: coverages at which a self-play scan's state is kept",
+    )
+    train.add_argument(
         "--install", action="store_true", help="also replace the model shipped in the package"
     )
     train.add_argument(
@@ -376,6 +398,29 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_self_play(changes: dict[str, Any], classic: bool) -> None:
+    """CLIError naming the first bad self-play option of ``fastscan train``."""
+    from fastscan.erd.estimator import SHIPPED_MODELS
+
+    keys = ("self_play_from", "self_play_rounds", "self_play_coverages")
+    given = [k for k in keys if k in changes]
+    if given and classic:
+        option = "--" + given[0].replace("_", "-")
+        raise CLIError(f"{option} is for the default recipe (fast-classic has no self-play)")
+    name = changes.get("self_play_from")
+    if name is not None and name not in SHIPPED_MODELS:
+        raise CLIError(
+            f"--self-play-from must be a shipped model ({', '.join(SHIPPED_MODELS)}), got {name!r}"
+        )
+    if changes.get("self_play_rounds", 0) < 0:
+        raise CLIError(f"--self-play-rounds must be >= 0, got {changes['self_play_rounds']}")
+    coverages = changes.get("self_play_coverages")
+    if coverages is not None and not all(0 < c < 1 for c in coverages):
+        raise CLIError(f"--self-play-coverages must lie in (0, 1), got {list(coverages)}")
+    if coverages is not None:
+        changes["self_play_coverages"] = tuple(sorted(coverages))
+
+
 def _run_train(args: argparse.Namespace) -> int:
     import dataclasses
     import shutil
@@ -395,9 +440,13 @@ def _run_train(args: argparse.Namespace) -> int:
             ("seed", args.seed),
             ("max_iter", args.max_iter),
             ("error_power", args.error_power),
+            ("self_play_from", args.self_play_from),
+            ("self_play_rounds", args.self_play_rounds),
+            ("self_play_coverages", args.self_play_coverages),
         )
         if v is not None
     }
+    _check_self_play(changes, classic)
     if "error_power" in changes:
         if classic:
             raise CLIError("--error-power is for the default recipe (fast-classic is FAST's RD)")

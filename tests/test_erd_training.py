@@ -163,4 +163,37 @@ def test_train_command_refuses_mixed_options(tmp_path, capsys):
     assert "--error-power must be a number >= 1" in capsys.readouterr().err
     assert main(["train", "--recipe", "fast-classic", "--error-power", "2", "--out", out]) == 2
     assert "--error-power is for the default recipe" in capsys.readouterr().err
+    assert main(["train", "--self-play-from", "nope", "--out", out]) == 2
+    assert "--self-play-from must be a shipped model" in capsys.readouterr().err
+    assert main(["train", "--self-play-rounds", "-1", "--out", out]) == 2
+    assert "--self-play-rounds must be >= 0, got -1" in capsys.readouterr().err
+    assert main(["train", "--recipe", "fast-classic", "--self-play-from", "l2", "--out", out]) == 2
+    assert "--self-play-from is for the default recipe" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_self_play_from_a_shipped_model_adds_its_scan_states():
+    config = dataclasses.replace(
+        TINY,
+        skimage_images=(),
+        phantom_sets=(("grains", (48, 48)),),
+        phantom_seeds=(0,),
+        rows_per_state=250,
+    )
+    start = dataclasses.replace(config, self_play_from="l2", self_play_coverages=(0.05, 0.2))
+    model = train_model(start, validate=False)
+    info = model.info_
+    assert info["config"]["self_play_from"] == "l2"
+    assert info["self_play_from_sha256"] == load_model("l2").sha256
+    # one random mask plus the two states of l2's scan, rows_per_state rows each
+    assert info["n_rows"] == 3 * config.rows_per_state
+    assert train_model(config, validate=False).info_["n_rows"] == config.rows_per_state
+    # the added states are what the sampler reaches with l2: coverage at the checkpoints
+    from fastscan.erd.training import _sampler_masks, training_images
+
+    _, image = next(iter(training_images(config)))
+    masks = list(_sampler_masks(image, load_model("l2"), start, seed=0))
+    assert len(masks) == 2
+    assert 0.05 <= masks[0].mean() < 0.2 <= masks[1].mean() < 0.3
+    with pytest.raises(ValueError, match=r"self_play_from must be a shipped model.*'nope'"):
+        train_model(dataclasses.replace(config, self_play_from="nope"), validate=False)

@@ -74,6 +74,10 @@ class TrainingConfig:
     sparsity_area: float | None = None
     target_transform: str = "none"
     error_power: float = 1.0
+    #: a shipped model (see :data:`fastscan.erd.estimator.SHIPPED_MODELS`) whose own scans
+    #: add self-play states from the first round on (DAgger: the states a trained model
+    #: meets); None starts from random masks only
+    self_play_from: str | None = None
 
 
 def training_images(config: TrainingConfig) -> Iterator[tuple[str, np.ndarray]]:
@@ -198,7 +202,7 @@ def _fit(
     progress: Callable[[str], None] | None,
 ) -> tuple[ERDModel, int]:
     """The recipe on ``images`` (self-play rounds included): the model and its row count."""
-    model = None
+    model = None if config.self_play_from is None else _start_model(config.self_play_from)
     n_rows = 0
     for round_index in range(config.self_play_rounds + 1):
         features, targets = build_database(config, progress, model, images)
@@ -219,6 +223,17 @@ def _fit(
         areas = [model.sparsity_numerator(image.shape) for _, image in images]
         model.sparsity_clip = (min(areas), max(areas))
     return model, n_rows
+
+
+def _start_model(name: str) -> ERDModel:
+    """The shipped model ``name`` whose scans give the first round's self-play states."""
+    from fastscan.erd.estimator import SHIPPED_MODELS, load_model
+
+    if name not in SHIPPED_MODELS:
+        raise ValueError(
+            f"self_play_from must be a shipped model ({', '.join(SHIPPED_MODELS)}), got {name!r}"
+        )
+    return load_model(name)
 
 
 def score_images(
@@ -264,6 +279,8 @@ def train_model(
         "split": "by image: fit on every row of the training images",
         "n_rows": n_rows,
     }
+    if config.self_play_from is not None:  # the states depend on that model's weights
+        model.info_["self_play_from_sha256"] = _start_model(config.self_play_from).sha256
     if validate:
         scores = score_images(model, config, validation_images(config))
         model.info_["r2_validation_images"] = scores["r2"]
@@ -292,7 +309,10 @@ def cross_validate(
     folds. For each fold the whole recipe (self-play included) is trained
     without the fold's images and scored on their rows, states made as in
     training (random masks plus the states the fold's model reaches on them).
-    Nothing is written; the shipped model is not touched.
+    Nothing is written; the shipped model is not touched. With
+    ``config.self_play_from`` the held-out images' states come from a model that
+    was trained on them (their targets never are), so the figure is slightly
+    optimistic.
 
     Returns ``{"folds": [{"held_out": [...], "r2": ..., "by_image": {...}}],
     "r2_mean": ..., "r2_by_image": {...}}``.
