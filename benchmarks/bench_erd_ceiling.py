@@ -1,0 +1,118 @@
+"""How well can the six SLADS features rank the true L2 RD on WSe2? (issue 12 diagnostic)
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_erd_ceiling.py                  # ranking: default, l2, in-domain fit
+    python benchmarks/bench_erd_ceiling.py --models l2,my.npz --loop   # and the scan itself
+
+States are those the ``l2`` model's own scan of WSe2 (scaled to [0, 100]) reaches
+at 2, 5 and 10 % coverage (seed 1). For every unmeasured pixel the true L2 RD
+(:func:`fastscan.erd.target.rd_target`, ``power=2``) is compared with each
+model's prediction: Spearman's rho, and ``top1%``, the true RD of the model's
+top 1 % of pixels over the true RD of the best 1 % (1 is the oracle's choice).
+
+``in-domain`` is the ceiling of the six features: a gradient-boosted regressor
+(scikit-learn) fitted ON WSe2, on the states of seed 0's ``l2`` scan (1.2 to 30 %),
+with the same log1p features and L2 target. With ``--loop`` the sampler is
+run (seeds 1 and 2, as ``benchmarks/bench_oracle.py`` runs it) with that
+regressor as its ERD, next to ``l2``: an in-domain six-feature model in the loop.
+WSe2 is a validation image; nothing here is shipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from fastscan import Sampler
+from fastscan.compare.imagesets import wse2_image
+from fastscan.erd.estimator import ERDModel, load_model
+from fastscan.erd.target import rd_target
+from fastscan.features import compute_features
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_oracle import run  # the oracle benchmark's scan loop
+
+#: default --data: ../shared/data relative to the repository
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def scan_states(truth: np.ndarray, seed: int, coverages: list[float]) -> list[tuple]:
+    """(coverage, features, L2 RD) of the states the ``l2`` scan reaches at ``coverages``."""
+    sampler = Sampler(
+        truth.shape, batch_size=50, seed=seed, max_coverage=max(coverages) + 0.01,
+        change_tolerance=None, model="l2",
+    )  # fmt: skip
+    left, states = sorted(coverages), []
+    while left:
+        points = sampler.suggest()
+        if len(points) == 0:
+            break
+        sampler.ingest(points, truth[points[:, 0], points[:, 1]])
+        if sampler.coverage >= left[0]:
+            mask = np.array(sampler.measured_mask)
+            pixels, features, recon = compute_features(mask, truth)
+            rd = rd_target(truth, recon, pixels, features[:, 2], power=2.0)
+            states.append((left.pop(0), features, rd))
+    return states
+
+
+def in_domain_model(truth: np.ndarray) -> ERDModel:
+    """An ERDModel whose predict is a regressor fitted on WSe2's own states (seed 0)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    states = scan_states(truth, 0, [0.012, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3])
+    x = np.concatenate([np.log1p(features) for _, features, _ in states])
+    y = np.concatenate([rd for _, _, rd in states])
+    regressor = HistGradientBoostingRegressor(max_iter=300, random_state=0).fit(x, y)
+
+    class InDomain(ERDModel):
+        def predict(self, features: np.ndarray) -> np.ndarray:
+            logged = np.log1p(np.maximum(features, 0.0))
+            return np.maximum(regressor.predict(logged), 0.0)
+
+    model = InDomain()
+    model.__dict__.update(copy.deepcopy(load_model("l2").__dict__))  # grid and sparsity
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="default,l2", help="shipped names or .npz paths")
+    parser.add_argument("--loop", action="store_true", help="also scan with the in-domain fit")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="folder with wse2_darkfield_600x400.tif "
+                        "(default ../shared/data relative to the repository)")  # fmt: skip
+    args = parser.parse_args()
+    truth = np.asarray(wse2_image(args.data).truth, float)
+    truth = truth * (100.0 / truth.max())  # the unit the models were trained in
+    models = {name: load_model(name) for name in args.models.split(",")}
+    models["in-domain"] = in_domain_model(truth)
+    for coverage, features, rd in scan_states(truth, 1, [0.02, 0.05, 0.1]):
+        k = max(50, len(rd) // 100)
+        best = np.sort(rd)[-k:].sum()
+        cells = []
+        for name, model in models.items():
+            predicted = model.predict(features)
+            top = np.argsort(predicted)[-k:]
+            rho = spearmanr(predicted, rd)[0]
+            cells.append(f"{Path(name).stem}: rho {rho:.3f} top1% {rd[top].sum() / best:.3f}")
+        print(f"{coverage:4.0%}  " + "  ".join(cells), flush=True)
+    if args.loop:
+        for seed in (1, 2):
+            for name in ("in-domain", "l2"):
+                start = time.perf_counter()
+                scores = run(truth, seed, [0.05, 0.1, 0.2], None, models.get(name, name))
+                cells = "  ".join(f"{c:.0%}: {v:.4f}" for c, v in zip((0.05, 0.1, 0.2), scores))
+                seconds = time.perf_counter() - start
+                print(f"loop {name:<10} seed {seed}  {cells}  ({seconds:.0f} s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
