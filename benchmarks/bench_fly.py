@@ -13,6 +13,7 @@ Usage (from the repository root)::
     python benchmarks/bench_fly.py                       # WSe2 600 x 400, dwell 10 ms
     python benchmarks/bench_fly.py --size 2048 --decisions 40
     python benchmarks/bench_fly.py --dwell 1.0 --max-coverage 0.3
+    python benchmarks/bench_fly.py --dwell 0.001 --sweep 0   # 1 ms without the sweep
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def main() -> None:
     parser.add_argument("--dwell", type=float, default=0.01)
     parser.add_argument("--max-coverage", type=float, default=0.4)
     parser.add_argument("--decisions", type=int, default=400, help="stop after this many")
+    parser.add_argument(
+        "--sweep", type=int, default=None, help="FlySampler sweep (default: chosen by the dwell)"
+    )
     args = parser.parse_args()
     if args.size:
         image = make_phantom("flakes", (args.size, args.size), seed=2)
@@ -48,7 +52,7 @@ def main() -> None:
         source = args.image
     image = np.asarray(image, float)
     motion = NANOPROBE.replace(dwell=args.dwell)
-    fs = FlySampler(image.shape, motion=motion, max_coverage=args.max_coverage)
+    fs = FlySampler(image.shape, motion=motion, max_coverage=args.max_coverage, sweep=args.sweep)
     # coverage, decide wall, ingest wall, n segments, decide cpu, ingest cpu
     rows: list[tuple[float, ...]] = []
     t0 = time.perf_counter()
@@ -68,7 +72,8 @@ def main() -> None:
             rows.append((fs.coverage, decide, ingest, len(segments), decide_cpu, ingest_cpu))
     wall = time.perf_counter() - t0
     print(
-        f"{source}: {image.shape}, dwell {args.dwell} s, {len(rows)} decisions, wall {wall:.1f} s"
+        f"{source}: {image.shape}, dwell {args.dwell} s, sweep {fs.sweep}, {len(rows)} decisions, "
+        f"wall {wall:.1f} s"
     )
     print(f"stop: {fs.stop_reason}; beam time {fs.beam_time:.1f} s; coverage {fs.coverage:.1%}")
     if not rows:
