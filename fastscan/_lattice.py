@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LATTICE_BASE", "lattice_levels", "lattice_points", "snap_to_lattice"]
+__all__ = ["LATTICE_BASE", "lattice_levels", "snap_to_lattice"]
 
 #: density (points per pixel) of level 0
 LATTICE_BASE = 0.05
@@ -46,36 +46,6 @@ def _level_points(shape: tuple[int, int], base: float, level: int) -> np.ndarray
     cols = np.floor(offset + spacing * m).astype(np.int64)
     inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
     return np.stack([rows[inside], cols[inside]], 1)
-
-
-def lattice_points(shape: tuple[int, int], n: int, base: float = LATTICE_BASE) -> np.ndarray:
-    """Distinct pixels (row, col) of the coarsest lattice level with at least ``n`` of them.
-
-    The level is nested in every finer one, so a scan that starts from it and
-    later measures by level (:func:`lattice_levels`) can be exactly the lattice
-    of each coarser-to-finer density (the 5 % level is the step raster). ``n``
-    is at most the number of pixels (then every pixel is returned).
-
-    Examples
-    --------
-    >>> pts = lattice_points((40, 40), 50, base=1 / 16)
-    >>> len(pts), bool((lattice_levels((40, 40), base=1 / 16)[pts[:, 0], pts[:, 1]] <= -1).all())
-    (50, True)
-    >>> len(lattice_points((40, 40), 51, base=1 / 16))
-    100
-    """
-    n_pixels = shape[0] * shape[1]
-    if not 0 <= n <= n_pixels:
-        raise ValueError(f"number of points must be in [0, {n_pixels}], got {n!r}")
-    if n == n_pixels:
-        return np.argwhere(np.ones(shape, bool))
-    # density base * 2 ** level: start a level below the one that would hold n points
-    level = int(np.floor(np.log2(max(n, 1) / (n_pixels * base)))) - 1
-    while True:
-        points = np.unique(_level_points(shape, base, level), axis=0)
-        if len(points) >= n:
-            return points
-        level += 1
 
 
 def snap_to_lattice(
