@@ -35,7 +35,7 @@ from fastscan._validation import check_points, check_shape
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
-from fastscan.fly.levels import union_level_weights
+from fastscan.fly.level_map import LevelMap
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel
@@ -265,6 +265,8 @@ class FlySampler:
         )
         self._pending: list[Segment] = []
         self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
+        self._levels: LevelMap | None = None  # "bisect" candidate weights, kept up to date
+        self._incremental_levels = True  # False: rebuilt every decision (tests compare)
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
         self._last_rate: float | None = None
         self._stop_reason: str | None = None
@@ -354,13 +356,19 @@ class FlySampler:
 
     def _decide(self) -> list[Pick]:
         if self.refine == "bisect":
-            # candidates move with every reading (a gap's midpoint along a whole column)
-            erd, measured = self._sampler._erd, self._sampler.measured_mask
-            origins = {axis: self._origin if axis == "rows" else 0 for axis in self.axes}
-            weights = union_level_weights(  # one map serves both directions
-                erd, measured, origins, gap_power=self.gap_power, floor=self.floor
-            )
-            self._planner.update(weights)
+            # candidates move with every reading (a gap's midpoint along a whole column);
+            # one map of union_level_weights serves both directions, updated where the
+            # readings since the last decision changed it (rebuilt after a full ERD update)
+            erd, measured = self._sampler._erd, self._sampler._mask
+            if self._levels is None or self._changed is None or not self._incremental_levels:
+                origins = {axis: self._origin if axis == "rows" else 0 for axis in self.axes}
+                self._levels = LevelMap(
+                    erd, measured, origins, gap_power=self.gap_power, floor=self.floor
+                )
+                self._planner.update(self._levels.weights)
+            else:
+                regions, pixels = self._levels.update(erd, measured, self._changed)
+                self._planner.update(self._levels.weights, regions, pixels)
         else:
             self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
