@@ -230,39 +230,26 @@ def _col_floors(gaps, erd, cols, floor, out):
 
 
 @njit(cache=True, nogil=True)
-def _weight(r, c, erd, gaps_rows, gaps_cols, floor_rows, floor_cols, use_rows, use_cols, power):
-    """Union weight of pixel (r, c) (:func:`fastscan.fly._kernels._floor_weights`, both axes)."""
+def _weight(erd, gap_row, gap_col, floor_row, floor_col, power):
+    """Union weight of one pixel (:func:`fastscan.fly._kernels._floor_weights`, both axes).
+
+    Scalars only (a per-pixel call with array arguments costs their reference
+    counts); ``gap_row`` / ``gap_col`` are 0 for an axis not in use.
+    """
     out = 0.0
-    if use_rows:
-        gap = gaps_rows[r, c]
-        if gap > 0:
-            w = max(max(erd[r, c], 0.0), floor_rows[r])
-            if power != 0.0:
-                w *= (max(gap, 1) / 2.0) ** power
-            if w > out:
-                out = w
-    if use_cols:
-        gap = gaps_cols[r, c]
-        if gap > 0:
-            w = max(max(erd[r, c], 0.0), floor_cols[c])
-            if power != 0.0:
-                w *= (max(gap, 1) / 2.0) ** power
-            if w > out:
-                out = w
+    if gap_row > 0:
+        w = max(max(erd, 0.0), floor_row)
+        if power != 0.0:
+            w *= (max(gap_row, 1) / 2.0) ** power
+        if w > out:
+            out = w
+    if gap_col > 0:
+        w = max(max(erd, 0.0), floor_col)
+        if power != 0.0:
+            w *= (max(gap_col, 1) / 2.0) ** power
+        if w > out:
+            out = w
     return out
-
-
-@njit(cache=True, nogil=True)
-def _weights_box(
-    weights, erd, gaps_rows, gaps_cols, floor_rows, floor_cols, use_rows, use_cols, power,
-    r0, r1, c0, c1,
-):  # fmt: skip
-    """Recompute ``weights`` over rows r0:r1, columns c0:c1."""
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            weights[r, c] = _weight(
-                r, c, erd, gaps_rows, gaps_cols, floor_rows, floor_cols, use_rows, use_cols, power
-            )
 
 
 @njit(cache=True, nogil=True)
@@ -270,12 +257,26 @@ def _weights_pixels(
     weights, erd, gaps_rows, gaps_cols, floor_rows, floor_cols, use_rows, use_cols, power,
     rows, cols,
 ):  # fmt: skip
-    """Recompute ``weights`` at the pixels ``(rows[i], cols[i])``."""
+    """Recompute ``weights`` at the pixels ``(rows[i], cols[i])`` (unused axes: any arrays)."""
     for i in range(rows.shape[0]):
         r, c = rows[i], cols[i]
-        weights[r, c] = _weight(
-            r, c, erd, gaps_rows, gaps_cols, floor_rows, floor_cols, use_rows, use_cols, power
-        )
+        gap_row = gaps_rows[r, c] if use_rows else 0
+        gap_col = gaps_cols[r, c] if use_cols else 0
+        weights[r, c] = _weight(erd[r, c], gap_row, gap_col, floor_rows[r], floor_cols[c], power)
+
+
+@njit(cache=True, nogil=True)
+def _weights_box(
+    weights, erd, gaps_rows, gaps_cols, floor_rows, floor_cols, use_rows, use_cols, power,
+    r0, r1, c0, c1,
+):  # fmt: skip
+    """Recompute ``weights`` over rows r0:r1, columns c0:c1 (unused axes: any arrays)."""
+    for r in range(r0, r1):
+        floor_row = floor_rows[r]
+        for c in range(c0, c1):
+            gap_row = gaps_rows[r, c] if use_rows else 0
+            gap_col = gaps_cols[r, c] if use_cols else 0
+            weights[r, c] = _weight(erd[r, c], gap_row, gap_col, floor_row, floor_cols[c], power)
 
 
 @njit(cache=True, nogil=True)
