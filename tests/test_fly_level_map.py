@@ -171,6 +171,35 @@ def test_level_map_rejects_bad_input():
         levels.update(erd[:, :-1], measured, [])
 
 
+def test_scan_box_matches_numpy():
+    rng = np.random.default_rng(6)
+    shape = (15, 19)
+    seen = rng.random(shape) < 0.3
+    mask = seen | (rng.random(shape) < 0.3)
+    gaps_rows = rng.integers(-1, 2, size=shape).astype(np.int32) * rng.integers(0, 9, size=shape)
+    gaps_cols = (rng.random(shape) < 0.05).astype(np.int32) * 7
+    boxes = [(2, 9, 3, 12), (5, 14, 0, 6)]  # overlapping
+    expect_seen, expect_rows, expect_cols = seen.copy(), np.zeros(15, bool), np.zeros(19, bool)
+    expect_points = []
+    for r0, r1, c0, c1 in boxes:
+        for r in range(r0, r1):
+            for c in range(c0, c1):
+                if mask[r, c] and not expect_seen[r, c]:
+                    expect_seen[r, c] = True
+                    expect_points.append((r, c))
+        expect_rows[r0:r1] |= (gaps_rows[r0:r1, c0:c1] > 0).any(axis=1)
+        expect_cols[c0:c1] |= (gaps_cols[r0:r1, c0:c1] > 0).any(axis=0)
+    points = np.empty((200, 2), np.int64)
+    rows, cols, n = np.zeros(15, bool), np.zeros(19, bool), 0
+    for box in boxes:
+        n = _lk._scan_box(seen, mask, gaps_rows, gaps_cols, True, True, *box, points, n, rows, cols)
+    assert points[:n].tolist() == [list(p) for p in expect_points] and n > 0
+    np.testing.assert_array_equal(seen, expect_seen)
+    np.testing.assert_array_equal(rows, expect_rows)
+    np.testing.assert_array_equal(cols, expect_cols)
+    assert rows.any() and cols.any() and not rows.all()
+
+
 def test_runs_and_take_pixels_match_numpy():
     assert _runs(np.array([1, 2, 3, 7, 9, 10])) == [(1, 4), (7, 8), (9, 11)]
     assert _runs(np.zeros(0, np.int64)) == []

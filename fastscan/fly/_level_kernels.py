@@ -280,30 +280,32 @@ def _weights_box(
 
 
 @njit(cache=True, nogil=True)
-def _mark_box_lines(gaps, r0, r1, c0, c1, row_flags, col_flags):
-    """Flag the row (in ``row_flags``) or column of each candidate in the box; pass an empty
-    array to skip one."""
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            if gaps[r, c] > 0:
-                if row_flags.shape[0]:
-                    row_flags[r] = True
-                if col_flags.shape[0]:
-                    col_flags[c] = True
+def _scan_box(
+    seen, mask, gaps_rows, gaps_cols, use_rows, use_cols, r0, r1, c0, c1,
+    points, n_points, row_flags, col_flags,
+):  # fmt: skip
+    """One pass over a box: new points and the lines whose floor may change.
 
-
-@njit(cache=True, nogil=True)
-def _new_points(seen, mask, r0, r1, c0, c1, out, n_out):
-    """Append to ``out`` the (row, col) of box pixels set in ``mask`` but not in ``seen``.
-
-    Marks them in ``seen`` (so overlapping boxes give each pixel once); returns
-    the new count.
+    Appends to ``points`` the (row, col) of pixels set in ``mask`` but not in
+    ``seen`` and marks them in ``seen`` (overlapping boxes give each pixel
+    once); returns the new count. Flags the row (``row_flags``) of each
+    ``"rows"`` candidate and the column (``col_flags``) of each ``"columns"``
+    candidate in the box: their ERD may have changed. (The gaps before the new
+    points are inserted serve: a line whose candidates change is flagged from
+    the changed cells anyway.)
     """
     for r in range(r0, r1):
+        row_flag = False
         for c in range(c0, c1):
             if mask[r, c] and not seen[r, c]:
                 seen[r, c] = True
-                out[n_out, 0] = r
-                out[n_out, 1] = c
-                n_out += 1
-    return n_out
+                points[n_points, 0] = r
+                points[n_points, 1] = c
+                n_points += 1
+            if use_rows and gaps_rows[r, c] > 0:
+                row_flag = True
+            if use_cols and gaps_cols[r, c] > 0:
+                col_flags[c] = True
+        if row_flag:
+            row_flags[r] = True
+    return n_points

@@ -74,7 +74,11 @@ class LevelMap:
             )
         erd = np.ascontiguousarray(erd, dtype=float)
         measured = np.ascontiguousarray(measured)
-        gaps = {axis: midpoint_gaps(measured, axis, origin) for axis, origin in origins.items()}
+        # int32 gaps (the grid's lines are far shorter than 2**30): half the memory traffic
+        gaps = {
+            axis: midpoint_gaps(measured, axis, origin).astype(np.int32)
+            for axis, origin in origins.items()
+        }
         if erd.shape != measured.shape:
             raise ValueError(
                 f"erd must have the shape of measured {measured.shape}, got {erd.shape}"
@@ -85,7 +89,7 @@ class LevelMap:
         self.gap_power = float(gap_power)
         n_rows, n_cols = self.shape
         self._use = ("rows" in origins, "columns" in origins)
-        unused = np.zeros((1, 1), np.int64)
+        unused = np.zeros((1, 1), np.int32)
         self._gaps = (gaps.get("rows", unused), gaps.get("columns", unused))
         # per axis: the mask with its gap lines as rows (columns for "rows"), and their meta
         self._line_mask = (
@@ -138,23 +142,20 @@ class LevelMap:
                 clipped.append((r0, r1, c0, c1))
         area = sum((b[1] - b[0]) * (b[3] - b[2]) for b in clipped)
         points = np.empty((area, 2), np.int64)
+        # lines whose floor may change: a candidate came or went, or its ERD changed
+        flags = (np.zeros(n_rows, bool), np.zeros(n_cols, bool))
         n_new = 0
         for box in clipped:
-            n_new = _lk._new_points(self._seen, measured, *box, points, n_new)
-        points = points[:n_new]
-        changed = [self._insert(axis, points) for axis in (0, 1)]
-        # lines whose floor may have changed: a candidate came or went, or its ERD changed
+            n_new = _lk._scan_box(
+                self._seen, measured, *self._gaps, *self._use, *box, points, n_new, *flags
+            )
+        changed = [self._insert(axis, points[:n_new]) for axis in (0, 1)]
         line_lists: list[np.ndarray] = [np.zeros(0, np.int64), np.zeros(0, np.int64)]
         if self.floor > 0:
-            flags = (np.zeros(n_rows, bool), np.zeros(n_cols, bool))
-            none = np.zeros(0, bool)
             for axis in (0, 1):
                 if not self._use[axis]:
                     continue
                 flags[axis][changed[axis][:, axis]] = True
-                for box in clipped:
-                    marks = (flags[0], none) if axis == 0 else (none, flags[1])
-                    _lk._mark_box_lines(self._gaps[axis], *box, *marks)
                 lines = np.flatnonzero(flags[axis])
                 before = self._floors[axis][lines]
                 floors = _lk._row_floors if axis == 0 else _lk._col_floors
