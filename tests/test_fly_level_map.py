@@ -103,8 +103,20 @@ def test_floors_match_the_floor_weights_kernel():
             cand.sum(axis=line_axis), 1
         )
         np.testing.assert_allclose(floors, 0.5 * mean, rtol=1e-13)
+        if axis == "columns":  # the one-pass version: the same sums in the same order
+            every = np.full(len(floors), np.nan)
+            _lk._col_floors_all(gaps, erd, 0.5, every)
+            np.testing.assert_array_equal(every, floors)
         kernel(gaps, erd, lines, 0.0, floors)
         assert (floors == 0).all()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (64, 64), (70, 131)])
+def test_transpose_matches_numpy(shape):
+    src = np.random.default_rng(1).random(shape) < 0.4
+    dst = np.empty(shape[::-1], bool)
+    _lk._transpose(src, dst)
+    np.testing.assert_array_equal(dst, src.T)
 
 
 @pytest.mark.parametrize(
@@ -166,6 +178,10 @@ def test_level_map_rejects_bad_input():
         LevelMap(erd, measured, {"diagonals": 0})
     with pytest.raises(ValueError, match="shape"):
         LevelMap(erd[:-1], measured, {"rows": 0})
+    with pytest.raises(ValueError, match="2-D bool"):
+        LevelMap(erd, measured.astype(int), {"rows": 0})
+    with pytest.raises(ValueError, match="origin must be"):
+        LevelMap(erd, measured, {"rows": -2})
     levels = LevelMap(erd, measured, {"rows": 0})
     with pytest.raises(ValueError, match="shape"):
         levels.update(erd[:, :-1], measured, [])

@@ -230,6 +230,33 @@ def _col_floors(gaps, erd, cols, floor, out):
 
 
 @njit(cache=True, nogil=True)
+def _col_floors_all(gaps, erd, floor, out):
+    """:func:`_col_floors` of every column in one row-major pass (same sums, same order)."""
+    n_rows, n_cols = gaps.shape
+    total = np.zeros(n_cols)
+    count = np.zeros(n_cols, np.int64)
+    if floor > 0.0:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                if gaps[r, c] > 0:
+                    total[c] += max(erd[r, c], 0.0)
+                    count[c] += 1
+    for c in range(n_cols):
+        out[c] = floor * (total[c] / max(count[c], 1))
+
+
+@njit(cache=True, nogil=True)
+def _transpose(src, dst):
+    """``dst[:] = src.T`` in 64 x 64 blocks (a plain strided copy misses the cache)."""
+    n_rows, n_cols = src.shape
+    for r0 in range(0, n_rows, 64):
+        for c0 in range(0, n_cols, 64):
+            for c in range(c0, min(c0 + 64, n_cols)):
+                for r in range(r0, min(r0 + 64, n_rows)):
+                    dst[c, r] = src[r, c]
+
+
+@njit(cache=True, nogil=True)
 def _weight(erd, gap_row, gap_col, floor_row, floor_col, power):
     """Union weight of one pixel (:func:`fastscan.fly._kernels._floor_weights`, both axes).
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fastscan.fly import _kernels as _k
 from fastscan.fly import _level_kernels as _lk
-from fastscan.fly.levels import midpoint_gaps
 
 __all__ = ["LevelMap"]
 
@@ -74,11 +74,20 @@ class LevelMap:
             )
         erd = np.ascontiguousarray(erd, dtype=float)
         measured = np.ascontiguousarray(measured)
+        if measured.ndim != 2 or measured.dtype != bool:
+            raise ValueError(
+                f"measured must be a 2-D bool array, got {measured.dtype} of shape {measured.shape}"
+            )
         # int32 gaps (the grid's lines are far shorter than 2**30): half the memory traffic
-        gaps = {
-            axis: midpoint_gaps(measured, axis, origin).astype(np.int32)
-            for axis, origin in origins.items()
-        }
+        gaps = {}
+        for axis, origin in origins.items():
+            if int(origin) != origin or origin < 0:
+                raise ValueError(f"origin must be an integer >= 0, got {origin!r}")
+            gaps[axis] = np.empty(measured.shape, np.int32)
+            if axis == "rows":  # as midpoint_gaps, into int32
+                _k._gap_midpoints_rows(measured, gaps[axis], int(origin))
+            else:
+                _k._gap_midpoints(np.asfortranarray(measured.T), gaps[axis].T, int(origin))
         if erd.shape != measured.shape:
             raise ValueError(
                 f"erd must have the shape of measured {measured.shape}, got {erd.shape}"
@@ -92,10 +101,11 @@ class LevelMap:
         unused = np.zeros((1, 1), np.int32)
         self._gaps = (gaps.get("rows", unused), gaps.get("columns", unused))
         # per axis: the mask with its gap lines as rows (columns for "rows"), and their meta
-        self._line_mask = (
-            np.ascontiguousarray(measured.T) if self._use[0] else None,
-            measured.copy() if self._use[1] else None,
-        )
+        transposed = None
+        if self._use[0]:
+            transposed = np.empty(self.shape[::-1], bool)
+            _lk._transpose(measured.astype(bool, copy=False), transposed)
+        self._line_mask = (transposed, measured.copy() if self._use[1] else None)
         self._meta = []
         for mask in self._line_mask:
             meta = np.zeros((0, 4), np.int64)
@@ -108,7 +118,7 @@ class LevelMap:
         if self._use[0]:
             _lk._row_floors(self._gaps[0], erd, np.arange(n_rows), self.floor, self._floors[0])
         if self._use[1]:
-            _lk._col_floors(self._gaps[1], erd, np.arange(n_cols), self.floor, self._floors[1])
+            _lk._col_floors_all(self._gaps[1], erd, self.floor, self._floors[1])
         self.weights = np.zeros(self.shape)
         self._box(erd, (0, n_rows, 0, n_cols))
 
@@ -158,8 +168,12 @@ class LevelMap:
                 flags[axis][changed[axis][:, axis]] = True
                 lines = np.flatnonzero(flags[axis])
                 before = self._floors[axis][lines]
-                floors = _lk._row_floors if axis == 0 else _lk._col_floors
-                floors(self._gaps[axis], erd, lines, self.floor, self._floors[axis])
+                if axis == 0:
+                    _lk._row_floors(self._gaps[0], erd, lines, self.floor, self._floors[0])
+                elif len(lines) > n_cols // 16:  # strided column sums: one pass is cheaper
+                    _lk._col_floors_all(self._gaps[1], erd, self.floor, self._floors[1])
+                else:
+                    _lk._col_floors(self._gaps[1], erd, lines, self.floor, self._floors[1])
                 line_lists[axis] = lines[self._floors[axis][lines] != before]
         for box in clipped:
             self._box(erd, box)
