@@ -258,19 +258,32 @@ def flown(sampler: FlySampler, truth: np.ndarray) -> list:
         ("grains", 0.001, (72, 88), ("rows", "columns")),
         ("flakes", 1.0, (40, 120), ("rows", "columns")),
         ("particles", 0.01, (64, 64), ("columns",)),
+        ("bright", 0.01, (72, 88), ("rows", "columns")),
     ],
 )
-def test_scan_is_bit_identical_to_rebuilding_the_levels(kind, dwell, shape, axes):
+def test_scan_is_bit_identical_to_rebuilding_the_levels(kind, dwell, shape, axes, monkeypatch):
     """Same segments, beam time and ERD as rebuilding union_level_weights every decision."""
-    truth = np.asarray(make_phantom(kind, shape, seed=3), float)
-    runs = []
+    truth = np.asarray(make_phantom(kind.replace("bright", "particles"), shape, seed=3), float)
+    if kind == "bright":  # off the coarse rows, far brighter: the intensities are rescaled
+        truth[30:34, 40:50] += 5.0
+        truth[51:53, 10:20] += 20.0
+    builds = []
+    build = FlySampler._build_levels
+    monkeypatch.setattr(
+        FlySampler, "_build_levels", lambda self: (builds.append(self.coverage), build(self))
+    )
+    runs, n_builds = [], []
     for incremental in (True, False):
         motion = NANOPROBE.replace(dwell=dwell)
         fs = FlySampler(shape, motion=motion, max_coverage=0.45, axes=axes)
         fs._incremental_levels = incremental
         runs.append((flown(fs, truth), fs))
+        n_builds.append(len(builds))
+        builds.clear()
     (seg_a, fs_a), (seg_b, fs_b) = runs
     assert len(seg_a) > 20
+    # incremental: one map at activation, one per rescale; rebuilding: one per decision
+    assert n_builds[0] == (2 if kind == "bright" else 1) and n_builds[1] > 5
     if axes == ("columns",):  # after the coarse rows, column segments
         assert sum(not s.is_row for s in seg_a) > 20
     elif kind == "particles":  # partial segments: few lines' floors change
