@@ -283,7 +283,7 @@ def test_scan_is_bit_identical_to_rebuilding_the_levels(kind, dwell, shape, axes
     (seg_a, fs_a), (seg_b, fs_b) = runs
     assert len(seg_a) > 20
     # incremental: one map at activation, one per rescale; rebuilding: one per decision
-    assert n_builds[0] == (2 if kind == "bright" else 1) and n_builds[1] > 5
+    assert n_builds[0] == (2 if kind == "bright" else 1) and n_builds[1] > n_builds[0]
     if axes == ("columns",):  # after the coarse rows, column segments
         assert sum(not s.is_row for s in seg_a) > 20
     elif kind == "particles":  # partial segments: few lines' floors change
