@@ -192,24 +192,30 @@ def test_scan_box_matches_numpy():
     shape = (15, 19)
     seen = rng.random(shape) < 0.3
     mask = seen | (rng.random(shape) < 0.3)
-    gaps_rows = rng.integers(-1, 2, size=shape).astype(np.int32) * rng.integers(0, 9, size=shape)
-    gaps_cols = (rng.random(shape) < 0.05).astype(np.int32) * 7
+    gaps_rows = ((rng.random(shape) < 0.2) * rng.integers(1, 9, size=shape)).astype(np.int32)
+    gaps_cols = ((rng.random(shape) < 0.05) * 7).astype(np.int32)
     boxes = [(2, 9, 3, 12), (5, 14, 0, 6)]  # overlapping
     expect_seen, expect_rows, expect_cols = seen.copy(), np.zeros(15, bool), np.zeros(19, bool)
-    expect_points = []
+    expect_points, expect_cands = [], []
     for r0, r1, c0, c1 in boxes:
         for r in range(r0, r1):
             for c in range(c0, c1):
                 if mask[r, c] and not expect_seen[r, c]:
                     expect_seen[r, c] = True
-                    expect_points.append((r, c))
+                    expect_points.append([r, c])
+                if gaps_rows[r, c] > 0 or gaps_cols[r, c] > 0:
+                    expect_cands.append([r, c])
         expect_rows[r0:r1] |= (gaps_rows[r0:r1, c0:c1] > 0).any(axis=1)
         expect_cols[c0:c1] |= (gaps_cols[r0:r1, c0:c1] > 0).any(axis=0)
-    points = np.empty((200, 2), np.int64)
-    rows, cols, n = np.zeros(15, bool), np.zeros(19, bool), 0
+    area = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in boxes)
+    points, cands = np.empty((area, 2), np.int64), np.empty((area, 2), np.int64)
+    counts, rows, cols = np.zeros(2, np.int64), np.zeros(15, bool), np.zeros(19, bool)
     for box in boxes:
-        n = _lk._scan_box(seen, mask, gaps_rows, gaps_cols, True, True, *box, points, n, rows, cols)
-    assert points[:n].tolist() == [list(p) for p in expect_points] and n > 0
+        _lk._scan_box(
+            seen, mask, gaps_rows, gaps_cols, True, True, *box, points, cands, counts, rows, cols
+        )
+    assert points[: counts[0]].tolist() == expect_points and counts[0] > 0
+    assert cands[: counts[1]].tolist() == expect_cands and counts[1] > 0
     np.testing.assert_array_equal(seen, expect_seen)
     np.testing.assert_array_equal(rows, expect_rows)
     np.testing.assert_array_equal(cols, expect_cols)

@@ -309,18 +309,20 @@ def _weights_box(
 @njit(cache=True, nogil=True)
 def _scan_box(
     seen, mask, gaps_rows, gaps_cols, use_rows, use_cols, r0, r1, c0, c1,
-    points, n_points, row_flags, col_flags,
+    points, candidates, counts, row_flags, col_flags,
 ):  # fmt: skip
-    """One pass over a box: new points and the lines whose floor may change.
+    """One pass over a box: new points, candidates, and the lines whose floor may change.
 
-    Appends to ``points`` the (row, col) of pixels set in ``mask`` but not in
-    ``seen`` and marks them in ``seen`` (overlapping boxes give each pixel
-    once); returns the new count. Flags the row (``row_flags``) of each
-    ``"rows"`` candidate and the column (``col_flags``) of each ``"columns"``
-    candidate in the box: their ERD may have changed. (The gaps before the new
-    points are inserted serve: a line whose candidates change is flagged from
-    the changed cells anyway.)
+    Appends to ``points`` (``counts[0]`` so far) the (row, col) of pixels set in
+    ``mask`` but not in ``seen``, and marks them in ``seen`` (overlapping boxes
+    give each once); to ``candidates`` (``counts[1]``) each candidate of either
+    axis (once per box). Flags the row (``row_flags``) of each ``"rows"``
+    candidate and the column (``col_flags``) of each ``"columns"`` candidate:
+    their ERD may have changed. The gaps before the new points are inserted
+    serve: a cell whose candidacy changes is listed (and its line flagged) from
+    the changed cells. Each output needs room for the box's area.
     """
+    n_points, n_cands = counts[0], counts[1]
     for r in range(r0, r1):
         row_flag = False
         for c in range(c0, c1):
@@ -329,10 +331,17 @@ def _scan_box(
                 points[n_points, 0] = r
                 points[n_points, 1] = c
                 n_points += 1
+            candidate = False
             if use_rows and gaps_rows[r, c] > 0:
                 row_flag = True
+                candidate = True
             if use_cols and gaps_cols[r, c] > 0:
                 col_flags[c] = True
+                candidate = True
+            if candidate:
+                candidates[n_cands, 0] = r
+                candidates[n_cands, 1] = c
+                n_cands += 1
         if row_flag:
             row_flags[r] = True
-    return n_points
+    counts[0], counts[1] = n_points, n_cands

@@ -151,15 +151,17 @@ class LevelMap:
             if r0 < r1 and c0 < c1:
                 clipped.append((r0, r1, c0, c1))
         area = sum((b[1] - b[0]) * (b[3] - b[2]) for b in clipped)
-        points = np.empty((area, 2), np.int64)
+        points, candidates = np.empty((area, 2), np.int64), np.empty((area, 2), np.int64)
+        counts = np.zeros(2, np.int64)
         # lines whose floor may change: a candidate came or went, or its ERD changed
         flags = (np.zeros(n_rows, bool), np.zeros(n_cols, bool))
-        n_new = 0
         for box in clipped:
-            n_new = _lk._scan_box(
-                self._seen, measured, *self._gaps, *self._use, *box, points, n_new, *flags
-            )
-        changed = [self._insert(axis, points[:n_new]) for axis in (0, 1)]
+            _lk._scan_box(
+                self._seen, measured, *self._gaps, *self._use, *box,
+                points, candidates, counts, *flags,
+            )  # fmt: skip
+        points, candidates = points[: counts[0]], candidates[: counts[1]]
+        changed = [self._insert(axis, points) for axis in (0, 1)]
         line_lists: list[np.ndarray] = [np.zeros(0, np.int64), np.zeros(0, np.int64)]
         if self.floor > 0:
             for axis in (0, 1):
@@ -175,11 +177,10 @@ class LevelMap:
                 else:
                     _lk._col_floors(self._gaps[1], erd, lines, self.floor, self._floors[1])
                 line_lists[axis] = lines[self._floors[axis][lines] != before]
-        for box in clipped:
-            self._box(erd, box)
-        pixels = np.concatenate(changed)
+        # in the boxes only candidates (before or after) can have changed weights
+        pixels = np.concatenate([*changed, candidates])
         _lk._weights_pixels(*self._args(erd), pixels[:, 0], pixels[:, 1])
-        regions = list(clipped)
+        regions = []
         for axis, lines in enumerate(line_lists):
             for start, stop in _runs(lines):
                 box = (start, stop, 0, n_cols) if axis == 0 else (0, n_rows, start, stop)
