@@ -28,6 +28,7 @@ import numpy as np
 
 from fastscan.fly import _kernels as _k
 from fastscan.fly import _level_kernels as _lk
+from fastscan.fly.planner import SegmentPlanner
 
 __all__ = ["LevelMap"]
 
@@ -121,6 +122,7 @@ class LevelMap:
             _lk._col_floors_all(self._gaps[1], erd, self.floor, self._floors[1])
         self.weights = np.zeros(self.shape)
         self._box(erd, (0, n_rows, 0, n_cols))
+        _warm_up()
 
     def _args(self, erd: np.ndarray) -> tuple:
         return (self.weights, erd, *self._gaps, *self._floors, *self._use, self.gap_power)
@@ -218,3 +220,33 @@ def _runs(lines: np.ndarray) -> list[tuple[int, int]]:
     starts = np.concatenate(([lines[0]], lines[breaks + 1]))
     stops = np.concatenate((lines[breaks], [lines[-1]])) + 1
     return [(int(a), int(b)) for a, b in zip(starts, stops)]
+
+
+_warm = False
+
+
+def _warm_up() -> None:
+    """Call every kernel of an update once, on a tiny grid, with the types of a real one.
+
+    Numba loads each cached kernel on its first call (a few ms each); the first
+    map is built with a full ERD update, which this way pays for that instead
+    of the first decisions.
+    """
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    erd, measured = np.ones((8, 8)), np.zeros((8, 8), bool)
+    measured[2] = True
+    levels = LevelMap(erd, measured, {"rows": 2, "columns": 0}, floor=0.5)
+    measured[5, 1:6] = True
+    measured[0:7, 6] = True
+    _, pixels = levels.update(erd, measured, [(0, 8, 0, 8)])
+    lines = np.arange(8)
+    _lk._row_floors(levels._gaps[0], erd, lines, 0.5, np.zeros(8))
+    _lk._col_floors(levels._gaps[1], erd, lines, 0.5, np.zeros(8))
+    # and the planner's (its first decision on a map compares all of it, then pixels)
+    planner = SegmentPlanner((8, 8), fixed=(0.3, 0.3), pixel_time=(0.01, 0.01))
+    planner.update(levels.weights)
+    planner.update(levels.weights + 1.0, [(0, 8, 0, 8)], pixels)
+    planner.choose(measured, max_segments=2, position=(0.0, 0.0), stage=(1.0, 1.0, 1.0, 1.0))

@@ -267,6 +267,7 @@ class FlySampler:
         self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
         self._levels: LevelMap | None = None  # "bisect" candidate weights, kept up to date
         self._planner_full = True  # the planner compares the whole level map next decision
+        self._planner_ready = False  # it took the level map already (after a full update)
         self._incremental_levels = True  # False: rebuilt every decision (tests compare)
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
         self._last_rate: float | None = None
@@ -361,16 +362,19 @@ class FlySampler:
             # one map of union_level_weights serves both directions, updated where the
             # readings since the last decision changed it
             # (or rebuilt after a full ERD update, see ingest)
-            if self._levels is None or self._changed is None or not self._incremental_levels:
-                self._build_levels()
-            else:
-                erd, measured = self._sampler._erd, self._sampler._mask
-                regions, pixels = self._levels.update(erd, measured, self._changed)
-            if self._planner_full:  # first decision on a new map: compare all of it
-                self._planner.update(self._levels.weights)
-                self._planner_full = False
-            else:
-                self._planner.update(self._levels.weights, regions, pixels)
+            ready = self._planner_ready and self._changed == []  # took this map already
+            self._planner_ready = False
+            if not ready:
+                if self._levels is None or self._changed is None or not self._incremental_levels:
+                    self._build_levels()
+                else:
+                    erd, measured = self._sampler._erd, self._sampler._mask
+                    regions, pixels = self._levels.update(erd, measured, self._changed)
+                if self._planner_full:  # first decision on a new map: compare all of it
+                    self._planner.update(self._levels.weights)
+                    self._planner_full = False
+                else:
+                    self._planner.update(self._levels.weights, regions, pixels)
         else:
             self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
@@ -433,8 +437,13 @@ class FlySampler:
         self._note_change(points, full=full)
         if full and inner._active and self.refine == "bisect" and self._incremental_levels:
             # the ERD was recomputed over the whole grid (activation, a rescale): the
-            # level map follows it here, at a fraction of that cost, not in a decision
+            # level map follows it here, at a fraction of that cost, not in a decision;
+            # and, when a decision comes next, the planner's pass over the whole map
             self._build_levels()
+            if not self._pending:
+                self._planner.update(self._levels.weights)
+                self._planner_full = False
+                self._planner_ready = True
 
     def _note_change(self, points: np.ndarray, *, full: bool) -> None:
         """Add the boxes outside which the ERD has not changed since the last decision.
