@@ -298,3 +298,24 @@ def test_scan_is_bit_identical_to_rebuilding_the_levels(kind, dwell, shape, axes
     assert fs_a.beam_time == fs_b.beam_time
     np.testing.assert_array_equal(fs_a.erd, fs_b.erd)
     np.testing.assert_array_equal(fs_a._planner._weights, fs_b._planner._weights)
+
+
+def test_insert_writes_at_most_five_changes_a_point():
+    """The caller gives _insert room for 8 changed cells a point (Numba checks no bounds)."""
+    rng = np.random.default_rng(9)
+    worst = 0
+    for _ in range(2000):
+        n = int(rng.integers(2, 40))
+        mask = rng.random((1, n)) < rng.random() * 0.5
+        origin = int(rng.integers(0, 4)) % n
+        gaps = midpoint_gaps(np.ascontiguousarray(mask.T), "rows", origin).T.copy()
+        meta = np.empty((1, 4), np.int64)
+        _lk._line_meta(mask, meta)
+        changed = np.empty((8, 2), np.int64)
+        point = np.array([int(rng.integers(n))])
+        count = _lk._insert(mask, meta, gaps, False, np.zeros(1, np.int64), point, origin, changed)
+        worst = max(worst, count)
+        np.testing.assert_array_equal(
+            gaps, midpoint_gaps(np.ascontiguousarray(mask.T), "rows", origin).T
+        )
+    assert 3 <= worst <= 5

@@ -84,8 +84,9 @@ def _insert(mask, meta, gaps, transposed, lines, positions, origin, changed):
     ``[line, pos]``, or ``[pos, line]`` when ``transposed``); after the call it
     holds it for the new mask. Points should come sorted by line, then position
     (consecutive points of a line then cost O(1) each). Each cell whose value
-    changed is appended to ``changed`` ((line, pos) rows, at least 6 per point);
-    returns how many were written. Already measured points are skipped.
+    changed is appended to ``changed`` ((line, pos) rows; at most 5 per point,
+    give it room for 8); returns how many were written. Already measured points
+    are skipped.
 
     Only the gap holding a new point changes, plus an edge run when its gating
     neighbour (the second or the second-to-last measured position) changes.

@@ -197,7 +197,7 @@ class LevelMap:
         # gap lines: columns for "rows" (axis 0), rows for "columns"
         lines, positions = (points[:, 1], points[:, 0]) if axis == 0 else points.T
         order = np.lexsort((positions, lines))
-        changed = np.empty((6 * len(points), 2), np.int64)
+        changed = np.empty((8 * len(points), 2), np.int64)
         n = _lk._insert(
             self._line_mask[axis],
             self._meta[axis],
