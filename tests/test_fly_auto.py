@@ -9,13 +9,20 @@ import pytest
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, check_trajectory
 from fastscan.cli import main
-from fastscan.fly import FlySampler, auto, choice
+from fastscan.fly import auto, choice
 from fastscan.fly.auto import AutoSampler
-from fastscan.fly.choice import ModeChoice, choose_mode, cost_ratio, step_gain
+from fastscan.fly.choice import (
+    ModeChoice,
+    choose_mode,
+    cost_ratio,
+    mode_without_data,
+    step_gain,
+)
 from fastscan.fly.sampler import line_costs
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.phantoms import make_phantom
 from fastscan.replay import SimulatedDetector, make_sampler, replay
+from fastscan.sampler import Sampler
 
 SHAPE = (64, 80)
 
@@ -84,46 +91,70 @@ def run_auto(truth, motion, *, coverages=(0.2, 0.35), choose=choose_mode):
     return sampler, detector, builder.trajectory(), snaps
 
 
-def test_step_mode_continues_from_every_flown_reading_and_times_both_honestly(flakes):
-    motion = NANOPROBE.replace(dwell=0.2)
-    sampler, detector, traj, snaps = run_auto(flakes, motion, choose=forced("step"))
-    assert sampler.choice.mode == "step" and not sampler.flying and sampler.mode == "step"
-    # flown coarse rows first, then step points only
-    first_step = int(np.argmin(traj.flown))
-    assert traj.flown[:first_step].all() and not traj.flown[first_step:].any()
-    coarse = traj.points[:first_step]
-    assert len(np.unique(coarse[:, 0])) == len(coarse) // SHAPE[1]  # whole rows
-    # every reading reached the step sampler, in measurement order; nothing else was asked
+def run_strategy(name, truth, motion, coverages=(0.2, 0.35)):
+    sampler = make_sampler(name, truth.shape, max_coverage=max(coverages), batch_size=40,
+                           motion=motion)  # fmt: skip
+    builder = TrajectoryBuilder(motion, shape=truth.shape)
+    replay(sampler, SimulatedDetector(truth), list(coverages), trajectory=builder)
+    return builder.trajectory()
+
+
+@pytest.mark.parametrize(("dwell", "same_as"), [(0.002, "fast-fly"), (5.0, "fast")])
+def test_where_the_time_model_decides_it_is_exactly_that_mode(flakes, dwell, same_as):
+    motion = NANOPROBE.replace(dwell=dwell)
+    sampler, _, traj, _ = run_auto(flakes, motion)
+    assert sampler.planned == sampler.mode == ("fly" if same_as == "fast-fly" else "step")
+    assert sampler.choice.mode == sampler.planned and np.isnan(sampler.choice.gini)
+    other = run_strategy(same_as, flakes, motion)
+    np.testing.assert_array_equal(traj.points, other.points)
+    np.testing.assert_array_equal(traj.t_end, other.t_end)
+    np.testing.assert_array_equal(traj.flown, other.flown)
+    assert check_trajectory(traj, motion) == []
+
+
+def test_in_the_band_the_step_choice_is_exactly_fast(flakes):
+    motion = NANOPROBE.replace(dwell=0.1)
+    assert mode_without_data(motion, SHAPE[1]) is None
+    sampler, _, traj, _ = run_auto(flakes, motion, choose=forced("step"))
+    assert sampler.choice.mode == "step" and not sampler.flying
+    assert sampler.choice.gini == sampler._step._gini
+    fast = run_strategy("fast", flakes, motion)
+    np.testing.assert_array_equal(traj.points, fast.points)
+    np.testing.assert_array_equal(traj.t_end, fast.t_end)
+    with pytest.raises(RuntimeError, match="step mode"):
+        sampler.suggest_segments()
+
+
+def test_a_switch_to_fly_keeps_every_reading_and_times_both_honestly(flakes):
+    motion = NANOPROBE.replace(dwell=0.1)
+    sampler, detector, traj, snaps = run_auto(flakes, motion, choose=forced("fly"))
+    assert sampler.choice.mode == "fly" and sampler.flying and sampler.mode == "fly"
+    # the step sampler's initial pattern first (step points), then flown segments only
+    first_flown = int(np.argmax(traj.flown))
+    assert first_flown > 0 and not traj.flown[:first_flown].any() and traj.flown[first_flown:].all()
+    initial = Sampler(SHAPE, seed=0)._initial
+    np.testing.assert_array_equal(traj.points[:first_flown], initial)
+    # every reading reached the fly sampler, in measurement order; nothing else was asked
     np.testing.assert_array_equal(sampler.measured_points, traj.points)
     np.testing.assert_array_equal(sampler.measured_mask, detector.asked_mask)
     np.testing.assert_array_equal(sampler.measured_values, flakes[tuple(traj.points.T)])
     assert check_trajectory(traj, motion) == []
     assert check_trajectory(sampler.trajectory, motion) == []
-    assert sampler.beam_time == pytest.approx(traj.beam_time)
+    np.testing.assert_array_equal(sampler.trajectory.t_end, traj.t_end)
     assert snaps[-1].coverage == 0.35 and sampler.coverage >= 0.35
-    with pytest.raises(RuntimeError, match="step mode"):
-        sampler.suggest_segments()
-    assert sampler.get_params()["choice"]["mode"] == "step"
+    assert sampler.get_params()["choice"]["mode"] == "fly"
 
 
-def test_fly_mode_is_exactly_fast_fly(flakes):
-    motion = NANOPROBE.replace(dwell=0.005)
-    sampler, _, traj, _ = run_auto(flakes, motion, choose=forced("fly"))
-    assert sampler.flying and sampler.choice.mode == "fly"
-    fly = FlySampler(SHAPE, motion=motion, max_coverage=0.35)
-    builder = TrajectoryBuilder(motion, shape=SHAPE)
-    replay(fly, SimulatedDetector(flakes), [0.2, 0.35], trajectory=builder)
-    np.testing.assert_array_equal(traj.points, builder.trajectory().points)
-    np.testing.assert_array_equal(traj.t_end, builder.trajectory().t_end)
-    assert traj.flown.all() and check_trajectory(traj, motion) == []
-
-
-def test_the_dwell_decides_on_a_sparse_phantom(flakes):
-    short, _, _, _ = run_auto(flakes, NANOPROBE.replace(dwell=0.002), coverages=(0.15,))
-    long, _, _, _ = run_auto(flakes, NANOPROBE.replace(dwell=2.0), coverages=(0.15,))
-    assert short.choice.gini == long.choice.gini > 0.5  # the same coarse raster, sparse
-    assert short.choice.mode == "fly" and long.choice.mode == "step"
-    assert short.choice.cost_ratio > long.choice.cost_ratio
+def test_the_data_decide_in_the_band():
+    rng = np.random.default_rng(5)
+    texture = rng.uniform(0, 100, SHAPE)  # gradient spread evenly: fly
+    sparse = make_phantom("particles", SHAPE, seed=103)  # a few edges: step
+    motion = NANOPROBE.replace(dwell=0.1)
+    tex, _, _, _ = run_auto(texture, motion, coverages=(0.05,))
+    par, _, _, _ = run_auto(sparse, motion, coverages=(0.05,))
+    assert tex.planned is None and par.planned is None
+    assert tex.choice.gini < par.choice.gini
+    assert tex.choice.mode == "fly" and par.choice.mode == "step"
 
 
 def test_bad_arguments_are_named():
@@ -138,14 +169,14 @@ def test_bad_arguments_are_named():
 
 
 def test_simulate_fast_auto_writes_an_honest_trajectory(tmp_path):
-    truth = make_phantom("particles", (48, 64), seed=102)
-    image = tmp_path / "particles.npy"
+    truth = np.random.default_rng(6).uniform(0, 100, (48, 64))
+    image = tmp_path / "texture.npy"
     np.save(image, truth)
     out = tmp_path / "out"
     code = main(["simulate", "--image", str(image), "--strategies", "fast-auto",
                  "--coverages", "0.3,0.4", "--no-biharmonic", "-q", "--out", str(out),
-                 "--dwell", "1.0"])  # fmt: skip
+                 "--dwell", "0.1"])  # fmt: skip
     assert code == 0
     traj = Trajectory.load(out / "trajectory_fast-auto.npz")
-    assert check_trajectory(traj, NANOPROBE.replace(dwell=1.0)) == []
-    assert traj.flown.any() and not traj.flown.all()  # the coarse raster flown, then steps
+    assert check_trajectory(traj, NANOPROBE.replace(dwell=0.1)) == []
+    assert traj.flown.any() and not traj.flown.all()  # stepped initial pattern, then flown

@@ -1,16 +1,19 @@
-"""``fast-auto``: fly the coarse raster, then continue in whichever mode the data and dwell favour.
+"""``fast-auto``: step batches or adaptive fly segments, as the dwell and the data predict faster.
 
-:class:`AutoSampler` starts as ``fast-fly`` does (:class:`fastscan.fly.FlySampler`,
-every 8th row flown, serpentine): cheap at every dwell and useful to both
-modes. Once that raster is measured it calls
-:func:`fastscan.fly.choice.choose_mode` with the time model and the structure
-of the reconstruction, and either keeps flying (the same fly sampler goes on) or
-hands every reading so far, in measurement order, to a step
-:class:`fastscan.Sampler` (the ``fast`` strategy's settings, the coarse raster
-as its initial pattern) and continues in step batches.
+:class:`AutoSampler` first asks the time model
+(:func:`fastscan.fly.choice.mode_without_data`): where one mode wins whatever
+the sample looks like (flying at short dwells, stepping at long ones) it runs
+that mode from the start, exactly as ``fast-fly`` or ``fast`` would. In the band
+between, it starts as ``fast`` (step, its initial Halton pattern, about 1 % of
+the grid), and once that pattern is measured it calls
+:func:`fastscan.fly.choice.choose_mode` with the structure of the
+reconstruction (the gradient Gini the step sampler measures for its own
+shaping). Step: the same sampler goes on. Fly: a
+:class:`fastscan.fly.FlySampler` ingests every reading so far, in measurement
+order, and flies its coarse raster and adaptive segments from there.
 
 Drivers: while :attr:`AutoSampler.flying` is true it is a segment sampler
-(``suggest_segments``), afterwards a point sampler (``suggest``);
+(``suggest_segments``), otherwise a point sampler (``suggest``);
 :func:`fastscan.replay.replay` follows :attr:`~AutoSampler.flying`. Every
 reading is ingested by the sampler in use, and :attr:`~AutoSampler.trajectory`
 times segments as flown and step points as stepped.
@@ -34,15 +37,17 @@ Examples
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from fastscan.beamtime import Trajectory
+from fastscan._validation import check_shape
+from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.erd.estimator import ERDModel
-from fastscan.fly.choice import ModeChoice, choose_mode
+from fastscan.fly.choice import ModeChoice, choose_mode, cost_ratio, mode_without_data
 from fastscan.fly.sampler import FlySampler
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel
@@ -52,7 +57,7 @@ __all__ = ["AutoSampler", "fast_auto_sampler"]
 
 
 class AutoSampler:
-    """Coarse fly raster, then step batches or adaptive fly segments, as predicted faster.
+    """Step batches or adaptive fly segments, whichever the time model and the data predict faster.
 
     Parameters
     ----------
@@ -72,8 +77,8 @@ class AutoSampler:
     motion_weight : float or None
         Motion-aware batch knob of the step sampler (None: its default).
     choose : callable(motion, line_pixels, gini) -> ModeChoice
-        The decision (:func:`fastscan.fly.choice.choose_mode`); a test or a
-        user may force a mode with another callable.
+        The decision from the data (:func:`fastscan.fly.choice.choose_mode`);
+        a test or a user may force a mode with another callable.
     """
 
     def __init__(
@@ -97,24 +102,53 @@ class AutoSampler:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if not callable(choose):
             raise TypeError(f"choose must be callable, got {type(choose).__name__}")
-        self._fly = FlySampler(
-            shape, motion=self.motion, max_coverage=max_coverage, seed=seed, model=model
-        )
-        self.shape = self._fly.shape
+        self.shape = check_shape(shape)
+        if not 0.0 < max_coverage <= 1.0:
+            raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
         self.max_coverage = float(max_coverage)
         self.seed = seed
-        self.model = model
         self.step_batch_size = int(batch_size)
         self.motion_weight = motion_weight
         self._choose = choose
         self._step: Sampler | None = None
-        self.choice: ModeChoice | None = None  #: the decision, once the coarse raster is in
+        self._fly: FlySampler | None = None
+        self._builder = TrajectoryBuilder(self.motion, shape=self.shape)  # step mode's record
+        #: the decision (None until the data decide it)
+        self.choice: ModeChoice | None = None
+        #: "fly" or "step" if the time model alone decides, None if the data will
+        self.planned = mode_without_data(self.motion, self.shape[1])
+        if self.planned == "fly":
+            self._fly = self._new_fly(model)
+            self.choice = ModeChoice("fly", cost_ratio(self.motion, shape[1]), math.nan, math.nan)
+        else:
+            kwargs: dict[str, Any] = {}
+            if motion_weight is not None:
+                kwargs["motion_weight"] = motion_weight
+            self._step = Sampler(
+                self.shape,
+                batch_size=self.step_batch_size,
+                seed=seed,
+                max_coverage=self.max_coverage,
+                change_tolerance=None,  # a replay reaches every coverage; it reports the stop
+                model=model,
+                motion=self.motion,
+                **kwargs,
+            )
+            if self.planned == "step":
+                ratio = cost_ratio(self.motion, shape[1])
+                self.choice = ModeChoice("step", ratio, math.nan, math.nan)
+
+    def _new_fly(self, model: Any) -> FlySampler:
+        return FlySampler(
+            self.shape, motion=self.motion, max_coverage=self.max_coverage, seed=self.seed,
+            model=model,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ mode
     @property
     def flying(self) -> bool:
-        """True while the scan is flown (``suggest_segments``), False once it steps."""
-        return self._step is None
+        """True while the scan is flown (``suggest_segments``), False while it steps."""
+        return self._fly is not None
 
     @property
     def mode(self) -> str:
@@ -123,37 +157,23 @@ class AutoSampler:
 
     @property
     def _current(self) -> Any:
-        return self._fly if self._step is None else self._step
+        return self._step if self._fly is None else self._fly
 
     def _decide(self) -> None:
-        """Once the coarse raster is measured: choose, and switch to step batches if so."""
-        inner = self._fly._sampler
-        if self.choice is not None or not inner._active:
+        """Once the step sampler's initial pattern is in: choose; to fly, hand it every reading."""
+        step = self._step
+        if self.choice is not None or step is None or not step._active:
             return
-        self.choice = self._choose(self.motion, self.shape[1], float(inner._gini))
-        if self.choice.mode != "step":
+        self.choice = self._choose(self.motion, self.shape[1], float(step._gini))
+        if self.choice.mode != "fly":
             return
-        kwargs: dict[str, Any] = {}
-        if self.motion_weight is not None:
-            kwargs["motion_weight"] = self.motion_weight
-        step = Sampler(
-            self.shape,
-            batch_size=self.step_batch_size,
-            seed=self.seed,
-            max_coverage=self.max_coverage,
-            change_tolerance=None,
-            model=inner.model,
-            motion=self.motion,
-            **kwargs,
-        )
-        points, values = inner.measured_points, inner.measured_values
-        step._initial = points  # the coarse raster is its initial pattern: active at once
-        step.ingest(points, values)
-        self._step = step
+        fly = self._new_fly(step.model)
+        fly.ingest(step.measured_points, step.measured_values)  # timed as the step points they were
+        self._fly = fly
 
     # ------------------------------------------------------------------ decisions
     def suggest_segments(self) -> list[Segment]:
-        """Next fly segments (fly mode); raises once the scan steps (use :meth:`suggest`)."""
+        """Next fly segments (fly mode); raises while the scan steps (use :meth:`suggest`)."""
         if not self.flying:
             raise RuntimeError("fast-auto is in step mode: call suggest() for step points")
         return self._fly.suggest_segments()
@@ -169,15 +189,15 @@ class AutoSampler:
         return self._step.suggest(n)
 
     def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
-        """Add readings (see :meth:`fastscan.Sampler.ingest`); may switch to step mode."""
+        """Add readings (see :meth:`fastscan.Sampler.ingest`); may switch to fly mode."""
         if self.flying:
             self._fly.ingest(points, values)
-            self._decide()
             return
         points = np.asarray(points)
         self._step.ingest(points, values)
         if len(points):
-            self._fly._builder.add_points(points)  # timed as step points
+            self._builder.add_points(points)
+        self._decide()
 
     def should_stop(self) -> bool:
         return self._current.should_stop()
@@ -226,12 +246,12 @@ class AutoSampler:
     @property
     def beam_time(self) -> float:
         """Modelled seconds of the readings ingested so far (segments flown, points stepped)."""
-        return self._fly._builder.time
+        return self._fly.beam_time if self.flying else self._builder.time
 
     @property
     def trajectory(self) -> Trajectory:
         """Every reading so far with its modelled end time, segment id and ``flown`` flag."""
-        return self._fly._builder.trajectory()
+        return self._fly.trajectory if self.flying else self._builder.trajectory()
 
     def get_params(self) -> dict[str, Any]:
         choice = self.choice
@@ -241,10 +261,12 @@ class AutoSampler:
             "seed": self.seed,
             "batch_size": self.step_batch_size,
             "motion_weight": self.motion_weight,
+            "planned": self.planned,
             "mode": self.mode,
             "choice": None if choice is None else {
                 "mode": choice.mode, "cost_ratio": choice.cost_ratio,
-                "gain": choice.gain, "gini": choice.gini,
+                "gain": None if math.isnan(choice.gain) else choice.gain,
+                "gini": None if math.isnan(choice.gini) else choice.gini,
             },
         }  # fmt: skip
 

@@ -1,8 +1,8 @@
 """Step or fly, from the time model and the data: the decision of ``fast-auto``.
 
-After the coarse fly raster, :class:`fastscan.fly.auto.AutoSampler` asks
-:func:`choose_mode` whether the rest of the scan is cheaper as step batches
-(``fast``) or as adaptive fly segments (``fast-fly``). Two numbers decide:
+:class:`fastscan.fly.auto.AutoSampler` asks whether the scan is cheaper as step
+batches (``fast``) or as adaptive fly segments (``fast-fly``). Two numbers
+decide:
 
 - **cost ratio** ``R`` (:func:`cost_ratio`): seconds of one step reading
   (dwell + settle + point overhead + a typical move of ``STEP_MOVE`` pixels)
@@ -16,7 +16,9 @@ After the coarse fly raster, :class:`fastscan.fly.auto.AutoSampler` asks
   buy little over whole lines) rising log-linearly to ``GAIN_SPARSE`` at and
   above ``GINI_HIGH`` (sparse structure: points go where the edges are).
 
-Step wins when ``G >= R``. The constants were calibrated on WSe2 and the
+Step wins when ``G >= R``. Where ``R <= GAIN_TEXTURE`` step wins and where
+``R > GAIN_SPARSE`` fly wins whatever the data (:func:`mode_without_data`), so
+the sampler measures nothing to decide. The constants were calibrated on WSe2 and the
 validation images only (README, "fast-auto").
 
 Examples
@@ -47,6 +49,7 @@ __all__ = [
     "ModeChoice",
     "choose_mode",
     "cost_ratio",
+    "mode_without_data",
     "step_gain",
 ]
 
@@ -149,3 +152,20 @@ def choose_mode(
     ratio = cost_ratio(motion, line_pixels, move)
     gain = step_gain(gini)
     return ModeChoice("step" if gain >= ratio else "fly", ratio, gain, float(gini))
+
+
+def mode_without_data(motion: MotionModel, line_pixels: int, move: float = STEP_MOVE) -> str | None:
+    """``"step"`` or ``"fly"`` if :func:`choose_mode` gives it for every structure, else None.
+
+    Examples
+    --------
+    >>> from fastscan.motion import NANOPROBE
+    >>> [mode_without_data(NANOPROBE.replace(dwell=d), 256) for d in (0.001, 0.1, 10.0)]
+    ['fly', None, 'step']
+    """
+    ratio = cost_ratio(motion, line_pixels, move)
+    if ratio <= GAIN_TEXTURE:
+        return "step"
+    if ratio > GAIN_SPARSE:
+        return "fly"
+    return None
