@@ -67,3 +67,27 @@ def test_predict_equals_the_plain_numpy_forward_pass(name):
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-5)
     # a pixel's ERD does not depend on the rows predicted with it (short blocks padded)
     np.testing.assert_allclose(model.predict(features[5:9]), got[5:9], rtol=2e-5, atol=1e-6)
+
+
+def _blas_threads() -> list[int]:
+    """Thread counts of NumPy's own BLAS (the one the ERD products run on)."""
+    from threadpoolctl import ThreadpoolController
+
+    infos = ThreadpoolController().select(user_api="blas").info()
+    return [info["num_threads"] for info in infos if "numpy" in info["filepath"]]
+
+
+def test_single_thread_blas_sections_may_end_out_of_order():
+    # two threads' sections: the first one ends while the second still runs
+    from fastscan.erd.estimator import _single_thread_blas
+
+    before = _blas_threads()
+    assert before, "NumPy's BLAS was not found"
+    first, second = _single_thread_blas(), _single_thread_blas()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    still_limited = _blas_threads()
+    second.__exit__(None, None, None)
+    assert still_limited == [1] * len(before)
+    assert _blas_threads() == before
