@@ -128,13 +128,17 @@ class SegmentPlanner:
 
     # ------------------------------------------------------------------ scores
     def update(
-        self, erd: np.ndarray, regions: list[tuple[int, int, int, int]] | None = None
+        self,
+        erd: np.ndarray,
+        regions: list[tuple[int, int, int, int]] | None = None,
+        pixels: np.ndarray | None = None,
     ) -> None:
         """Take a new ERD map (negative = nothing to gain); rescore the lines that changed.
 
-        ``regions``, boxes ``(row_start, row_stop, col_start, col_stop)``,
-        promise that nothing outside them changed since the last update (faster
-        on big grids); None compares the whole map. At most ``rescore_pixels``
+        ``regions``, boxes ``(row_start, row_stop, col_start, col_stop)``, and
+        ``pixels``, (n, 2) (row, col), promise that nothing outside them changed
+        since the last update (faster on big grids); ``regions`` None compares
+        the whole map. At most ``rescore_pixels``
         line pixels per axis are rescored per call; lines left over keep their
         old score, flagged stale, and are rescored first next time or when a
         decision reaches them.
@@ -146,6 +150,19 @@ class SegmentPlanner:
             regions = [(0, self.shape[0], 0, self.shape[1])]
         for region in regions:
             self._take(erd, region)
+        if pixels is not None and len(pixels):
+            pixels = np.asarray(pixels, np.int64)
+            dirty_rows, dirty_cols = self._dirty
+            _k._take_pixels(
+                np.ascontiguousarray(erd, dtype=float),
+                self._weights,
+                self._weights_t,
+                dirty_rows,
+                dirty_cols,
+                np.ascontiguousarray(pixels[:, 0]),
+                np.ascontiguousarray(pixels[:, 1]),
+                1 in self._axis_ids,
+            )
         self._rescore_dirty()
 
     def _take(self, erd: np.ndarray, region: tuple[int, int, int, int]) -> None:

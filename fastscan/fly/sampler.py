@@ -38,7 +38,7 @@ from fastscan._validation import check_points, check_shape
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
-from fastscan.fly.levels import union_level_weights
+from fastscan.fly.level_map import LevelMap
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel
@@ -311,6 +311,10 @@ class FlySampler:
         )
         self._pending: list[Segment] = []
         self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
+        self._levels: LevelMap | None = None  # "bisect" candidate weights, kept up to date
+        self._planner_full = True  # the planner compares the whole level map next decision
+        self._planner_ready = False  # it took the level map already (after a full update)
+        self._incremental_levels = True  # False: rebuilt every decision (tests compare)
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
         self._last_rate: float | None = None
         self._stop_reason: str | None = None
@@ -400,13 +404,23 @@ class FlySampler:
 
     def _decide(self) -> list[Pick]:
         if self.refine == "bisect":
-            # candidates move with every reading (a gap's midpoint along a whole column)
-            erd, measured = self._sampler._erd, self._sampler.measured_mask
-            origins = {axis: self._origin if axis == "rows" else 0 for axis in self.axes}
-            weights = union_level_weights(  # one map serves both directions
-                erd, measured, origins, gap_power=self.gap_power, floor=self.floor
-            )
-            self._planner.update(weights)
+            # candidates move with every reading (a gap's midpoint along a whole column);
+            # one map of union_level_weights serves both directions, updated where the
+            # readings since the last decision changed it
+            # (or rebuilt after a full ERD update, see ingest)
+            ready = self._planner_ready and self._changed == []  # took this map already
+            self._planner_ready = False
+            if not ready:
+                if self._levels is None or self._changed is None or not self._incremental_levels:
+                    self._build_levels()
+                else:
+                    erd, measured = self._sampler._erd, self._sampler._mask
+                    regions, pixels = self._levels.update(erd, measured, self._changed)
+                if self._planner_full:  # first decision on a new map: compare all of it
+                    self._planner.update(self._levels.weights)
+                    self._planner_full = False
+                else:
+                    self._planner.update(self._levels.weights, regions, pixels)
         else:
             self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
@@ -445,6 +459,19 @@ class FlySampler:
             ]
         return kept
 
+    def _build_levels(self) -> None:
+        """Compute the level map over the whole grid; the planner takes all of it next."""
+        origins = {axis: self._origin if axis == "rows" else 0 for axis in self.axes}
+        self._levels = LevelMap(
+            self._sampler._erd,
+            self._sampler._mask,
+            origins,
+            gap_power=self.gap_power,
+            floor=self.floor,
+        )
+        self._changed = []  # the boxes changed since this map
+        self._planner_full = True
+
     def _position_tuple(self) -> tuple[float, float] | None:
         pos = self.position
         return None if pos is None else (float(pos[0]), float(pos[1]))
@@ -469,7 +496,17 @@ class FlySampler:
         inner = self._sampler
         before = (inner._active, inner._ref_range)
         inner.ingest(points, values)
-        self._note_change(points, full=(inner._active, inner._ref_range) != before)
+        full = (inner._active, inner._ref_range) != before
+        self._note_change(points, full=full)
+        if full and inner._active and self.refine == "bisect" and self._incremental_levels:
+            # the ERD was recomputed over the whole grid (activation, a rescale): the
+            # level map follows it here, at a fraction of that cost, not in a decision;
+            # and, when a decision comes next, the planner's pass over the whole map
+            self._build_levels()
+            if not self._pending:
+                self._planner.update(self._levels.weights)
+                self._planner_full = False
+                self._planner_ready = True
 
     def _note_change(self, points: np.ndarray, *, full: bool) -> None:
         """Add the boxes outside which the ERD has not changed since the last decision.
