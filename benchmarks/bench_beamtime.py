@@ -63,7 +63,7 @@ UNSEEN = (
 )  # fmt: skip
 DEFAULT_UNSEEN = UNSEEN[:8]
 DWELLS = (0.001, 0.01, 0.1, 1.0)
-TIMED = ("fast", "fast-fly")  # choices depend on the time model: one replay per dwell
+TIMED = ("fast", "fast-fly", "fast-auto")  # choices depend on the time model: one replay per dwell
 FLY_KS = tuple(range(1, 17))
 
 

@@ -6,13 +6,21 @@ ingest of the segments it chose (the composed sampler's local update). Reports
 median and p95 per coverage band of the wall time and of the CPU time
 (``time.process_time``: both threads' when a large update runs in two halves,
 :mod:`fastscan._threads`; a machine shared with other jobs inflates it less),
-and of decide + ingest: the whole cycle of one decision.
+and of decide + ingest: the whole cycle of one decision. A second table gives
+the same per segment: each segment's ingest, and a decision's time divided by
+its number of segments.
+
+``--rebuild-levels`` recomputes the coarse-to-fine level weights over the whole
+grid every decision (as before :class:`fastscan.fly.level_map.LevelMap`), for a
+before/after under the same load; the scan is the same bit for bit.
 
 Usage (from the repository root)::
 
     python benchmarks/bench_fly.py                       # WSe2 600 x 400, dwell 10 ms
     python benchmarks/bench_fly.py --size 2048 --decisions 40
     python benchmarks/bench_fly.py --dwell 1.0 --max-coverage 0.3
+    python benchmarks/bench_fly.py --size 2048 --decisions 40 --rebuild-levels
+    python benchmarks/bench_fly.py --dwell 0.001 --sweep 0   # 1 ms without the sweep
 """
 
 from __future__ import annotations
@@ -39,6 +47,14 @@ def main() -> None:
     parser.add_argument("--dwell", type=float, default=0.01)
     parser.add_argument("--max-coverage", type=float, default=0.4)
     parser.add_argument("--decisions", type=int, default=400, help="stop after this many")
+    parser.add_argument(
+        "--rebuild-levels",
+        action="store_true",
+        help="recompute the level weights over the whole grid every decision (the old way)",
+    )
+    parser.add_argument(
+        "--sweep", type=int, default=None, help="FlySampler sweep (default: chosen by the dwell)"
+    )
     args = parser.parse_args()
     if args.size:
         image = make_phantom("flakes", (args.size, args.size), seed=2)
@@ -48,9 +64,11 @@ def main() -> None:
         source = args.image
     image = np.asarray(image, float)
     motion = NANOPROBE.replace(dwell=args.dwell)
-    fs = FlySampler(image.shape, motion=motion, max_coverage=args.max_coverage)
+    fs = FlySampler(image.shape, motion=motion, max_coverage=args.max_coverage, sweep=args.sweep)
+    fs._incremental_levels = not args.rebuild_levels
     # coverage, decide wall, ingest wall, n segments, decide cpu, ingest cpu
     rows: list[tuple[float, ...]] = []
+    per_segment: list[tuple[float, float, float]] = []  # coverage, ingest wall, ingest cpu
     t0 = time.perf_counter()
     while not fs.should_stop() and len(rows) < args.decisions:
         active = fs._sampler._active
@@ -62,13 +80,18 @@ def main() -> None:
         start, cpu = time.perf_counter(), time.process_time()
         for segment in segments:
             pts = segment.pixels()
+            one, one_cpu = time.perf_counter(), time.process_time()
             fs.ingest(pts, image[pts[:, 0], pts[:, 1]])
+            if active:
+                one, one_cpu = time.perf_counter() - one, time.process_time() - one_cpu
+                per_segment.append((fs.coverage, one, one_cpu))
         ingest, ingest_cpu = time.perf_counter() - start, time.process_time() - cpu
         if active:
             rows.append((fs.coverage, decide, ingest, len(segments), decide_cpu, ingest_cpu))
     wall = time.perf_counter() - t0
     print(
-        f"{source}: {image.shape}, dwell {args.dwell} s, {len(rows)} decisions, wall {wall:.1f} s"
+        f"{source}: {image.shape}, dwell {args.dwell} s, sweep {fs.sweep}, {len(rows)} decisions, "
+        f"wall {wall:.1f} s"
     )
     print(f"stop: {fs.stop_reason}; beam time {fs.beam_time:.1f} s; coverage {fs.coverage:.1%}")
     if not rows:
@@ -96,6 +119,26 @@ def main() -> None:
         if sel.any():
             print(line(f"{lo:4.0%} - {hi:4.0%}", sel))
     print(line("all", np.ones(len(data), bool)))
+    # per segment: each segment's ingest; a decision's share (decide / its segments)
+    seg = np.array(per_segment)
+    n_seg = data[:, 3]
+    print("per segment, median / p95 in ms")
+    print(
+        "coverage band  segments  ingest wall    ingest cpu     decide/seg cpu "
+        "(decide+ingest)/seg cpu"
+    )
+    for label, lo, hi in [*((f"{a:4.0%} - {b:4.0%}", a, b) for a, b in itertools.pairwise(edges)),
+                          ("all", -1.0, 1.0)]:  # fmt: skip
+        s_sel = (seg[:, 0] > lo) & (seg[:, 0] <= hi)
+        d_sel = (data[:, 0] > lo) & (data[:, 0] <= hi)
+        if not s_sel.any() or not d_sel.any():
+            continue
+        share = data[d_sel, 4] * 1e3 / n_seg[d_sel]
+        cycle = (data[d_sel, 4] + data[d_sel, 5]) * 1e3 / n_seg[d_sel]
+        print(
+            f"{label:13s}  {s_sel.sum():8d}  {cell(seg[s_sel, 1] * 1e3)}  "
+            f"{cell(seg[s_sel, 2] * 1e3)}  {cell(share)}  {cell(cycle)}"
+        )
 
 
 if __name__ == "__main__":

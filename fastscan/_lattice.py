@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LATTICE_BASE", "lattice_levels"]
+__all__ = ["LATTICE_BASE", "lattice_levels", "snap_to_lattice"]
 
 #: density (points per pixel) of level 0
 LATTICE_BASE = 0.05
@@ -46,6 +46,30 @@ def _level_points(shape: tuple[int, int], base: float, level: int) -> np.ndarray
     cols = np.floor(offset + spacing * m).astype(np.int64)
     inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
     return np.stack([rows[inside], cols[inside]], 1)
+
+
+def snap_to_lattice(
+    points: np.ndarray, shape: tuple[int, int], level: int = 0, base: float = LATTICE_BASE
+) -> np.ndarray:
+    """Each (row, col) moved to the nearest pixel of the lattice ``level`` (repeats possible).
+
+    The lattice (:func:`lattice_levels`) is nested, so a pattern snapped to level
+    0 can later be completed to exactly that level's lattice (the 5 % step raster).
+
+    Examples
+    --------
+    >>> snapped = snap_to_lattice(np.array([[0, 0], [13, 30], [39, 39]]), (40, 40), 0, 1 / 16)
+    >>> snapped.tolist()
+    [[2, 2], [14, 30], [38, 38]]
+    >>> bool((lattice_levels((40, 40), 1 / 16)[snapped[:, 0], snapped[:, 1]] <= 0).all())
+    True
+    """
+    from scipy.spatial import cKDTree
+
+    lattice = np.unique(_level_points(shape, base, level), axis=0)
+    points = np.asarray(points, np.int64).reshape(-1, 2)
+    _, nearest = cKDTree(lattice).query(points)
+    return lattice[nearest]
 
 
 def lattice_levels(

@@ -180,6 +180,7 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
         params["pixel_pitch"] = tuple(params["pixel_pitch"])
         for knob in ("contrast", "fill", "lattice"):  # files from before a shaping: without it
             params.setdefault(knob, 0.0)
+        params.setdefault("initial_pattern", "halton")  # files from before the knob
         motion = header.get("motion")
         motion = None if motion is None else MotionModel(**motion)
     except (KeyError, TypeError, ValueError) as exc:

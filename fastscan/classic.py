@@ -67,6 +67,7 @@ FIXED_SETTINGS = {
     "contrast": 0.0,
     "fill": 0.0,
     "lattice": 0.0,
+    "initial_pattern": "halton",  # nominal: the initial pattern is FAST's (fast_initial_points)
 }
 
 

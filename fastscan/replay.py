@@ -202,7 +202,7 @@ def replay(
             break
         need = counts[index] - sampler.n_measured
         start = time.perf_counter()
-        if hasattr(sampler, "suggest_segments"):
+        if hasattr(sampler, "suggest_segments") and getattr(sampler, "flying", True):
             segments = list(sampler.suggest_segments())
             points = segments_to_points(segments)[0]
         else:

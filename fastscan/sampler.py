@@ -31,7 +31,7 @@ import numpy as np
 
 from fastscan import _sampler_state, _threads, _update
 from fastscan._channel_kernels import combined_features, idw_channels
-from fastscan._lattice import lattice_levels
+from fastscan._lattice import lattice_levels, snap_to_lattice
 from fastscan._neighbor_lists import NeighborLists
 from fastscan._structure import LATTICE_LEVELS, gradient_gini, shape_erd, shaping
 from fastscan._validation import check_points, check_shape, read_only
@@ -63,6 +63,10 @@ DEFAULT_MOTION_WEIGHT = 3.0  # motion-aware batches when a motion model is given
 DEFAULT_CONTRAST = 0.0  # structure-adaptive ERD shaping (fastscan._structure)
 DEFAULT_FILL = 2.0
 DEFAULT_LATTICE = 3.0
+#: initial pattern: "halton" (scrambled, seeded) or "halton-lattice" (those points moved to the
+#: nearest pixel of the 5 % raster lattice; opt-in, see the README's texture section)
+INITIAL_PATTERNS = ("halton", "halton-lattice")
+DEFAULT_INITIAL_PATTERN = "halton"
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
@@ -76,6 +80,29 @@ _LISTS_MAX_K = 16
 # (``python benchmarks/bench_latency.py --route``)
 _ROUTE_KICKS_MIN = 0
 _ROUTE_KICKS_PER_POINT = 1
+
+
+#: lattice level the "halton-lattice" initial pattern is moved onto (0: the 5 % raster)
+INITIAL_SNAP_LEVEL = 0
+
+
+def _halton_on_lattice(shape: tuple[int, int], n: int, seed: int | None) -> np.ndarray:
+    """``n`` distinct pixels: scrambled Halton points moved to the nearest pixel of the
+    lattice level INITIAL_SNAP_LEVEL."""
+    level = INITIAL_SNAP_LEVEL
+    levels_n = int((lattice_levels(shape, finest=level) <= level).sum())
+    if n > levels_n:
+        return halton_points(shape, n, seed=seed)
+    draw = n
+    while True:
+        halton = halton_points(shape, min(draw, shape[0] * shape[1]), seed)
+        snapped = snap_to_lattice(halton, shape, level)
+        flat = snapped[:, 0] * shape[1] + snapped[:, 1]
+        _, first = np.unique(flat, return_index=True)
+        if len(first) >= n or draw >= shape[0] * shape[1]:
+            keep = np.sort(first)[:n]  # in Halton order: the first n distinct
+            return snapped[keep]
+        draw = min(2 * draw, shape[0] * shape[1])
 
 
 class Sampler:
@@ -144,6 +171,12 @@ class Sampler:
         scenes then chase large deviations (a squared-error ERD), textures spread
         like a raster, then farthest-point. ``contrast = fill = lattice = 0`` is the plain ERD
         (FAST); the ERD map and ``erd_threshold`` are in the shaped units.
+    initial_pattern : {"halton", "halton-lattice"}
+        "halton" (default): the scrambled Halton pattern. "halton-lattice": the
+        same points moved to the nearest pixel of the 5 % raster lattice (distinct,
+        still seeded), so a texture scan can later be exactly that lattice; opt-in
+        (on validation it helps texture from 10 % on but costs at 5 % and on
+        sparse scenes, see the README).
     """
 
     def __init__(
@@ -171,6 +204,7 @@ class Sampler:
         contrast: float = DEFAULT_CONTRAST,
         fill: float = DEFAULT_FILL,
         lattice: float = DEFAULT_LATTICE,
+        initial_pattern: str = DEFAULT_INITIAL_PATTERN,
     ) -> None:
         self.shape = check_shape(shape)
         if not (np.isfinite(motion_weight) and motion_weight >= 0):
@@ -189,6 +223,11 @@ class Sampler:
             raise ValueError(f"pixel_pitch must be two positive numbers, got {pixel_pitch!r}")
         self.batch_size = int(batch_size)
         self.initial_fraction = float(initial_fraction)
+        if initial_pattern not in INITIAL_PATTERNS:
+            raise ValueError(
+                f"initial_pattern must be one of {INITIAL_PATTERNS}, got {initial_pattern!r}"
+            )
+        self.initial_pattern = initial_pattern
         self.seed = seed
         self.spread = float(spread)
         self.k = int(k)
@@ -283,7 +322,10 @@ class Sampler:
             n_initial = min(
                 n_pixels, max(int(round(self.initial_fraction * n_pixels)), 2 * self.k + 2)
             )
-            initial = halton_points(self.shape, n_initial, seed=self.seed)
+            if self.initial_pattern == "halton-lattice":
+                initial = _halton_on_lattice(self.shape, n_initial, self.seed)
+            else:
+                initial = halton_points(self.shape, n_initial, seed=self.seed)
             band = max(1, int(round(np.sqrt(n_pixels / n_initial))))
             self._initial_points = initial[serpentine_order(initial, band)]
         return self._initial_points
@@ -792,6 +834,7 @@ class Sampler:
             "contrast": self.contrast,
             "fill": self.fill,
             "lattice": self.lattice,
+            "initial_pattern": self.initial_pattern,
         }
 
     def save(self, path: str | Path) -> Path:

@@ -10,6 +10,9 @@ of sampler exist, and :func:`fastscan.replay.replay` drives both:
   flown from ``start`` to ``end``); the replay flies them all, then hands every
   reading to ``ingest(points, values)`` in flight order.
 
+A **hybrid** sampler (``fast-auto``) has both and a ``flying`` property: while it is
+true the replay asks for segments, afterwards for step points.
+
 Both also have ``ingest``, ``should_stop()``, ``stop_reason``, ``reconstruction``,
 ``erd``, ``measured_mask``, ``measured_points``, ``measured_values``,
 ``n_measured``, ``coverage``, ``position``, ``batch_size`` and ``get_params()``.
@@ -221,6 +224,9 @@ STRATEGIES: dict[str, Strategy] = {
                  "fly every k-th row, then the rows in between, coarse to fine"),
         Strategy("fast-fly", "fastscan.fly.sampler:fast_fly_sampler", "fly",
                  "adaptive fly segments (rows, columns, partial), chosen for ERD per second"),
+        Strategy("fast-auto", "fastscan.fly.auto:fast_auto_sampler", "fly",
+                 "coarse fly raster, then step batches or fly segments, whichever the "
+                 "dwell and the data predict faster", default=False),
         Strategy("random", "fastscan.strategies:random_sampler", "step",
                  "uniform random step points"),
         Strategy("halton", "fastscan.strategies:halton_sampler", "step",

@@ -11,6 +11,7 @@ MODULES = [
     "fastscan.sampler",
     "fastscan.neighbors",
     "fastscan.patterns",
+    "fastscan._lattice",
     "fastscan.baselines",
     "fastscan.metrics",
     "fastscan.imageio",

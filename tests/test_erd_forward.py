@@ -67,3 +67,39 @@ def test_predict_equals_the_plain_numpy_forward_pass(name):
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-5)
     # a pixel's ERD does not depend on the rows predicted with it (short blocks padded)
     np.testing.assert_allclose(model.predict(features[5:9]), got[5:9], rtol=2e-5, atol=1e-6)
+
+
+_OUT_OF_ORDER = """
+from threadpoolctl import ThreadpoolController
+from fastscan.erd.estimator import _single_thread_blas
+
+def blas_threads():  # NumPy's own BLAS, the one the ERD products run on
+    infos = ThreadpoolController().select(user_api="blas").info()
+    return [info["num_threads"] for info in infos if "numpy" in info["filepath"]]
+
+before = blas_threads()
+first, second = _single_thread_blas(), _single_thread_blas()
+first.__enter__()
+second.__enter__()
+first.__exit__(None, None, None)  # one thread's section ends while another's still runs
+still_limited = blas_threads()
+second.__exit__(None, None, None)
+print(json.dumps([before, still_limited, blas_threads()]))
+"""
+
+
+def test_single_thread_blas_sections_may_end_out_of_order():
+    # a fresh interpreter: under pytest, after some earlier tests, OpenBLAS stops
+    # honouring openblas_set_num_threads, which would hide what this checks
+    import json
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", "import json\n" + _OUT_OF_ORDER],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    before, still_limited, after = json.loads(run.stdout.strip().splitlines()[-1])
+    assert before, "NumPy's BLAS was not found"
+    assert still_limited == [1] * len(before)
+    assert after == before

@@ -55,9 +55,16 @@ def test_test_set_is_thirteen_deterministic_images_of_every_kind():
 
 def test_sets_share_no_image_and_validation_needs_no_shared_data():
     validation = validation_set(size=SIZE)
-    assert "wse2" not in validation and len(validation) == 13
+    assert "wse2" not in validation and len(validation) == 17
     assert not set(validation) & set(test_set(size=SIZE))
     assert all(0.0 <= im.truth.min() and im.truth.max() <= 100.0 for im in validation.values())
+    # the natural windows are native-resolution crops of the scan shape, distinct and stable
+    crops = ("motorcycle-crop", "motorcycle-corner", "coffee-crop")
+    again = validation_set(size=SIZE, names=crops)
+    for name in crops:
+        assert validation[name].truth.shape == (36, SIZE) and validation[name].kind == "natural"
+        assert np.array_equal(again[name].truth, validation[name].truth)
+    assert not np.array_equal(validation[crops[0]].truth, validation[crops[1]].truth)
 
 
 def test_bad_set_arguments_are_named(tmp_path):

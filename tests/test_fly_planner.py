@@ -174,7 +174,13 @@ def test_planner_rejects_bad_settings(kwargs, match):
 
 
 @pytest.mark.parametrize(
-    "name", ["fastscan.fly.planner", "fastscan.fly.sampler", "fastscan.fly.levels"]
+    "name",
+    [
+        "fastscan.fly.planner",
+        "fastscan.fly.sampler",
+        "fastscan.fly.levels",
+        "fastscan.fly.level_map",
+    ],
 )
 def test_docstring_examples(name):
     import doctest

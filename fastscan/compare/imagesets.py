@@ -207,6 +207,33 @@ def _phantom(name: str, seed: int) -> Callable[[int], np.ndarray]:
     return build
 
 
+def _native_crop(image: np.ndarray, corner: tuple[int, int], size: int) -> np.ndarray:
+    """A native-resolution window (no resizing) of the scan shape at ``corner`` (row, col);
+    a negative coordinate puts the window against the bottom / right edge."""
+    n_rows, n_cols = _scan_shape(size)
+    row, col = (c if c >= 0 else n - w for c, n, w in zip(corner, image.shape, (n_rows, n_cols)))
+    return _grey(image[row : row + n_rows, col : col + n_cols], None)
+
+
+def _motorcycle(corner: tuple[int, int] | None) -> Callable[[int], np.ndarray]:
+    """The left image of the stereo pair, whole (resized) or a native crop at ``corner``."""
+
+    def build(size: int) -> np.ndarray:
+        from skimage import data
+
+        left = data.stereo_motorcycle()[0]
+        return _grey(left, size) if corner is None else _native_crop(left, corner, size)
+
+    return build
+
+
+def _coffee_crop(size: int) -> np.ndarray:
+    """A native-resolution crop of coffee at the bottom right (a natural low-Gini window)."""
+    from skimage import data
+
+    return _native_crop(data.coffee(), (-1, -1), size)
+
+
 _VALIDATION = {
     **{
         name: (kind, _skimage(name), "none", f"skimage.data.{name}")
@@ -225,6 +252,14 @@ _VALIDATION = {
         f"{name}-100": (kind, _phantom(name, 100), "none", f"fastscan phantom {name}, seed 100")
         for name, kind in (("flakes", "flakes"), ("particles", "particles"), ("grains", "texture"))
     },
+    "motorcycle": ("natural", _motorcycle(None), "none",
+                   "skimage.data.stereo_motorcycle, left image"),
+    "motorcycle-crop": ("natural", _motorcycle((100, 200)), "none",
+                        "skimage.data.stereo_motorcycle left, native crop rows 100+, cols 200+"),
+    "motorcycle-corner": ("natural", _motorcycle((0, 0)), "none",
+                          "skimage.data.stereo_motorcycle left, native crop at the top left"),
+    "coffee-crop": ("natural", _coffee_crop, "none",
+                    "skimage.data.coffee, native crop at the bottom right"),
     "xrf-cu-1000": ("xrf", lambda size: _xrf(size, "Cu", seed=1000), "none",
                     "make_xrf_maps seed 1000, Cu trace"),
     "xrf-ti-1000": ("xrf", lambda size: _xrf(size, "Ti", seed=1000), "none",
@@ -296,8 +331,12 @@ def validation_set(
 
     WSe2 (resized like the others) comes first when ``data`` holds it; then
     scikit-image brick, cell, clock, page, coffee, gravel, shepp_logan_phantom,
-    hubble_deep_field, the phantoms flakes/particles/grains with seed 100 and
-    the XRF Cu and Ti maps with seed 1000.
+    hubble_deep_field; natural photographs whose gradient Gini (the texture
+    measure of :mod:`fastscan._structure`) lies in or near the texture band:
+    ``motorcycle`` (the left image of ``stereo_motorcycle``, resized),
+    ``motorcycle-crop`` and ``motorcycle-corner`` (native-resolution windows of
+    the scan shape from it) and ``coffee-crop`` (one of coffee); the phantoms
+    flakes/particles/grains with seed 100 and the XRF Cu and Ti maps with seed 1000.
 
     Examples
     --------

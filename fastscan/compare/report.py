@@ -33,6 +33,7 @@ _COLOURS = {
     "halton": "C2",
     "fly-raster": "C4",
     "fast-fly": "C5",
+    "fast-auto": "C6",
 }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -409,16 +410,49 @@ class ERDModel:
         return f"ERDModel({args})"
 
 
-_CONTROLLER: list[Any] = []
+class _OneBlasThread:
+    """Process-wide "BLAS on one thread" section, safe to enter from several threads.
+
+    The first thread to enter limits BLAS to one thread and the last one to leave
+    restores the limit it found, so concurrent sections never restore each
+    other's limits half-way (threadpoolctl's limiter alone would).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._controller: Any = None
+        self._limiter: Any = None
+
+    def __enter__(self) -> _OneBlasThread:
+        with self._lock:
+            if self._depth == 0:
+                if self._controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    self._controller = ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._depth -= 1
+            if self._depth == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
 
 
-def _single_thread_blas() -> Any:
-    """Context manager limiting BLAS to one thread (about 13 us to enter)."""
-    if not _CONTROLLER:
-        from threadpoolctl import ThreadpoolController
+_ONE_BLAS_THREAD = _OneBlasThread()
 
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+def _single_thread_blas() -> _OneBlasThread:
+    """Context manager limiting BLAS to one thread (about 13 us to enter).
+
+    Reference counted over the whole process: nested or concurrent sections keep
+    the limit until the last one leaves.
+    """
+    return _ONE_BLAS_THREAD
 
 
 #: Models shipped inside the package, by name.

@@ -376,3 +376,19 @@ def _take_region(erd, weights, weights_t, dirty_rows, dirty_cols, r0, r1, c0, c1
                 dirty_cols[c] = True
                 if transposed:
                     weights_t[c, r] = v
+
+
+@njit(cache=True, nogil=True)
+def _take_pixels(erd, weights, weights_t, dirty_rows, dirty_cols, rows, cols, transposed):
+    """:func:`_take_region` at the pixels ``(rows[i], cols[i])`` instead of a box."""
+    for i in range(rows.shape[0]):
+        r, c = rows[i], cols[i]
+        v = erd[r, c]
+        if not v > 0.0:
+            v = 0.0
+        if v != weights[r, c]:
+            weights[r, c] = v
+            dirty_rows[r] = True
+            dirty_cols[c] = True
+            if transposed:
+                weights_t[c, r] = v

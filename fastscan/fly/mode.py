@@ -12,6 +12,9 @@ pixel). On WSe2 (a validation image) ``fast-fly`` needs 0.69 / 0.53 of the best
 static time at 10 ms and ``fast`` beats it at 100 ms (2236 s against about
 4030 s to the every-4th-row target; README, "Beam time").
 
+The registered strategy ``fast-auto`` (:mod:`fastscan.fly.auto`) also looks at the
+sample where the time model alone does not decide (:mod:`fastscan.fly.choice`).
+
 Examples
 --------
 >>> from fastscan.fly.mode import best_strategy, step_overhead

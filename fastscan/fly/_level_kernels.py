@@ -1,0 +1,348 @@
+"""Numba kernels of :class:`fastscan.fly.level_map.LevelMap` (incremental level weights).
+
+Each keeps one part of :func:`fastscan.fly.levels.union_level_weights` up to date
+after new pixels are measured; tests/test_fly_level_map.py checks each against the
+full computation (:func:`fastscan.fly._kernels._gap_midpoints` and
+:func:`fastscan.fly._kernels._floor_weights`).
+
+A *gap line* is a line along which gaps run: a column for the ``"rows"`` axis, a
+row for ``"columns"``. Each axis keeps its own copy of the measured mask with its
+gap lines as C-contiguous rows (``mask[line, pos]``), and per gap line ``meta``:
+the first, second, second-to-last and last measured position (-1: none).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from fastscan.fly._kernels import _candidate
+
+
+@njit(cache=True, nogil=True)
+def _line_meta(mask, meta):
+    """First, second, second-to-last and last measured position of each row of ``mask``."""
+    n_lines, n = mask.shape
+    for line in range(n_lines):
+        first = second = before = last = -1
+        for pos in range(n):
+            if mask[line, pos]:
+                if first < 0:
+                    first = pos
+                elif second < 0:
+                    second = pos
+                before = last
+                last = pos
+        meta[line, 0] = first
+        meta[line, 1] = second
+        meta[line, 2] = before
+        meta[line, 3] = last
+
+
+@njit(cache=True, nogil=True)
+def _zone_candidates(ms, k, lo, hi, n, meta4, origin, pos_out, val_out):
+    """Candidates :func:`_gap_midpoints` gives a gap line inside ``lo..hi``.
+
+    ``lo - 1`` and ``hi + 1`` are measured or outside the line; ``ms[:k]`` are
+    the measured positions in ``lo - 1 .. hi + 1`` (ascending); ``meta4`` is the
+    line's (first, second, before, last). Writes positions and gap lengths,
+    returns how many.
+    """
+    first, second, before, last = meta4[0], meta4[1], meta4[2], meta4[3]
+    count = 0
+    for j in range(k - 1):
+        a, b = ms[j], ms[j + 1]
+        if b - a >= 2:
+            pos_out[count] = _candidate(a + 1, b - 1, origin)
+            val_out[count] = b - a
+            count += 1
+    if lo == 0:
+        if first < 0:  # nothing measured: the whole line is one gap
+            pos_out[count] = _candidate(0, n - 1, origin)
+            val_out[count] = 2 * n
+            return count + 1
+        if first >= 1:
+            x = _candidate(0, first - 1, origin)
+            if second < 0 or second - first <= 2 * (first - x):
+                pos_out[count] = x
+                val_out[count] = 2 * first
+                count += 1
+    if hi == n - 1 and 0 <= last <= n - 2:
+        x = _candidate(last + 1, n - 1, origin)
+        if before < 0 or last - before <= 2 * (x - last):
+            pos_out[count] = x
+            val_out[count] = 2 * (n - 1 - last)
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _insert(mask, meta, gaps, transposed, lines, positions, origin, changed):
+    """Mark ``(lines[i], positions[i])`` measured and update ``gaps`` around each.
+
+    ``gaps`` holds :func:`_gap_midpoints`'s output for ``mask`` (indexed
+    ``[line, pos]``, or ``[pos, line]`` when ``transposed``); after the call it
+    holds it for the new mask. Points should come sorted by line, then position
+    (consecutive points of a line then cost O(1) each). Each cell whose value
+    changed is appended to ``changed`` ((line, pos) rows; at most 5 per point,
+    give it room for 8); returns how many were written. Already measured points
+    are skipped.
+
+    Only the gap holding a new point changes, plus an edge run when its gating
+    neighbour (the second or the second-to-last measured position) changes.
+    """
+    n = mask.shape[1]
+    n_changed = 0
+    ms = np.empty(3, np.int64)
+    old_pos = np.empty(4, np.int64)
+    old_val = np.empty(4, np.int64)
+    new_pos = np.empty(4, np.int64)
+    new_val = np.empty(4, np.int64)
+    old_meta = np.empty(4, np.int64)
+    last_line = -1
+    last_pos = -1
+    last_q = -1
+    for i in range(lines.shape[0]):
+        line = lines[i]
+        pos = positions[i]
+        if mask[line, pos]:
+            continue
+        first, second, before, last = meta[line, 0], meta[line, 1], meta[line, 2], meta[line, 3]
+        # nearest measured positions p < pos < q (-1 and n: none)
+        if first < 0 or pos < first:
+            p = -1
+            q = first if first >= 0 else n
+        elif pos > last:
+            p = last
+            q = n
+        else:
+            if line == last_line and last_pos < pos < last_q:
+                q = last_q  # the previous point of this line had the same right neighbour
+            else:
+                q = pos + 1
+                while not mask[line, q]:
+                    q += 1
+            p = pos - 1
+            while not mask[line, p]:
+                p -= 1
+        lo = 0 if (p < 0 or p == first) else p + 1
+        hi = n - 1 if (q >= n or q == last) else q - 1
+        # candidates inside lo..hi before the point
+        for j in range(4):
+            old_meta[j] = meta[line, j]
+        k = 0
+        if p >= 0:
+            ms[k] = p
+            k += 1
+        if q < n:
+            ms[k] = q
+            k += 1
+        n_old = _zone_candidates(ms, k, lo, hi, n, old_meta, origin, old_pos, old_val)
+        # the point is measured: the line's meta
+        mask[line, pos] = True
+        if first < 0:
+            meta[line, 0] = pos
+            meta[line, 3] = pos
+        else:
+            if pos < first:
+                meta[line, 1] = first
+                meta[line, 0] = pos
+            elif second < 0 or pos < second:
+                meta[line, 1] = pos
+            if pos > last:
+                meta[line, 2] = last
+                meta[line, 3] = pos
+            elif before < 0 or pos > before:
+                meta[line, 2] = pos
+        k = 0
+        if p >= 0:
+            ms[k] = p
+            k += 1
+        ms[k] = pos
+        k += 1
+        if q < n:
+            ms[k] = q
+            k += 1
+        n_new = _zone_candidates(ms, k, lo, hi, n, meta[line], origin, new_pos, new_val)
+        for j in range(n_old):
+            kept = False
+            for jj in range(n_new):
+                if new_pos[jj] == old_pos[j] and new_val[jj] == old_val[j]:
+                    kept = True
+            if not kept:
+                changed[n_changed, 0] = line
+                changed[n_changed, 1] = old_pos[j]
+                n_changed += 1
+            if transposed:
+                gaps[old_pos[j], line] = 0
+            else:
+                gaps[line, old_pos[j]] = 0
+        for j in range(n_new):
+            kept = False
+            for jj in range(n_old):
+                if old_pos[jj] == new_pos[j] and old_val[jj] == new_val[j]:
+                    kept = True
+            if not kept:
+                changed[n_changed, 0] = line
+                changed[n_changed, 1] = new_pos[j]
+                n_changed += 1
+            if transposed:
+                gaps[new_pos[j], line] = new_val[j]
+            else:
+                gaps[line, new_pos[j]] = new_val[j]
+        last_line, last_pos, last_q = line, pos, q
+    return n_changed
+
+
+@njit(cache=True, nogil=True)
+def _row_floors(gaps, erd, rows, floor, out):
+    """``out[r]``: ``floor`` times the mean of ``max(erd, 0)`` over the candidates of row r.
+
+    The sum runs over the row's columns in order, as in
+    :func:`fastscan.fly._kernels._floor_weights` (bit for bit).
+    """
+    n_cols = gaps.shape[1]
+    for j in range(rows.shape[0]):
+        r = rows[j]
+        total = 0.0
+        count = 0
+        if floor > 0.0:
+            for c in range(n_cols):
+                if gaps[r, c] > 0:
+                    total += max(erd[r, c], 0.0)
+                    count += 1
+        out[r] = floor * (total / max(count, 1))
+
+
+@njit(cache=True, nogil=True)
+def _col_floors(gaps, erd, cols, floor, out):
+    """:func:`_row_floors` for columns (sums down each column, in row order)."""
+    n_rows = gaps.shape[0]
+    for j in range(cols.shape[0]):
+        c = cols[j]
+        total = 0.0
+        count = 0
+        if floor > 0.0:
+            for r in range(n_rows):
+                if gaps[r, c] > 0:
+                    total += max(erd[r, c], 0.0)
+                    count += 1
+        out[c] = floor * (total / max(count, 1))
+
+
+@njit(cache=True, nogil=True)
+def _col_floors_all(gaps, erd, floor, out):
+    """:func:`_col_floors` of every column in one row-major pass (same sums, same order)."""
+    n_rows, n_cols = gaps.shape
+    total = np.zeros(n_cols)
+    count = np.zeros(n_cols, np.int64)
+    if floor > 0.0:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                if gaps[r, c] > 0:
+                    total[c] += max(erd[r, c], 0.0)
+                    count[c] += 1
+    for c in range(n_cols):
+        out[c] = floor * (total[c] / max(count[c], 1))
+
+
+@njit(cache=True, nogil=True)
+def _transpose(src, dst):
+    """``dst[:] = src.T`` in 64 x 64 blocks (a plain strided copy misses the cache)."""
+    n_rows, n_cols = src.shape
+    for r0 in range(0, n_rows, 64):
+        for c0 in range(0, n_cols, 64):
+            for c in range(c0, min(c0 + 64, n_cols)):
+                for r in range(r0, min(r0 + 64, n_rows)):
+                    dst[c, r] = src[r, c]
+
+
+@njit(cache=True, nogil=True)
+def _weight(erd, gap_row, gap_col, floor_row, floor_col, power):
+    """Union weight of one pixel (:func:`fastscan.fly._kernels._floor_weights`, both axes).
+
+    Scalars only (a per-pixel call with array arguments costs their reference
+    counts); ``gap_row`` / ``gap_col`` are 0 for an axis not in use.
+    """
+    out = 0.0
+    if gap_row > 0:
+        w = max(max(erd, 0.0), floor_row)
+        if power != 0.0:
+            w *= (max(gap_row, 1) / 2.0) ** power
+        if w > out:
+            out = w
+    if gap_col > 0:
+        w = max(max(erd, 0.0), floor_col)
+        if power != 0.0:
+            w *= (max(gap_col, 1) / 2.0) ** power
+        if w > out:
+            out = w
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _weights_pixels(
+    weights, erd, gaps_rows, gaps_cols, floor_rows, floor_cols, use_rows, use_cols, power,
+    rows, cols,
+):  # fmt: skip
+    """Recompute ``weights`` at the pixels ``(rows[i], cols[i])`` (unused axes: any arrays)."""
+    for i in range(rows.shape[0]):
+        r, c = rows[i], cols[i]
+        gap_row = gaps_rows[r, c] if use_rows else 0
+        gap_col = gaps_cols[r, c] if use_cols else 0
+        weights[r, c] = _weight(erd[r, c], gap_row, gap_col, floor_rows[r], floor_cols[c], power)
+
+
+@njit(cache=True, nogil=True)
+def _weights_box(
+    weights, erd, gaps_rows, gaps_cols, floor_rows, floor_cols, use_rows, use_cols, power,
+    r0, r1, c0, c1,
+):  # fmt: skip
+    """Recompute ``weights`` over rows r0:r1, columns c0:c1 (unused axes: any arrays)."""
+    for r in range(r0, r1):
+        floor_row = floor_rows[r]
+        for c in range(c0, c1):
+            gap_row = gaps_rows[r, c] if use_rows else 0
+            gap_col = gaps_cols[r, c] if use_cols else 0
+            weights[r, c] = _weight(erd[r, c], gap_row, gap_col, floor_row, floor_cols[c], power)
+
+
+@njit(cache=True, nogil=True)
+def _scan_box(
+    seen, mask, gaps_rows, gaps_cols, use_rows, use_cols, r0, r1, c0, c1,
+    points, candidates, counts, row_flags, col_flags,
+):  # fmt: skip
+    """One pass over a box: new points, candidates, and the lines whose floor may change.
+
+    Appends to ``points`` (``counts[0]`` so far) the (row, col) of pixels set in
+    ``mask`` but not in ``seen``, and marks them in ``seen`` (overlapping boxes
+    give each once); to ``candidates`` (``counts[1]``) each candidate of either
+    axis (once per box). Flags the row (``row_flags``) of each ``"rows"``
+    candidate and the column (``col_flags``) of each ``"columns"`` candidate:
+    their ERD may have changed. The gaps before the new points are inserted
+    serve: a cell whose candidacy changes is listed (and its line flagged) from
+    the changed cells. Each output needs room for the box's area.
+    """
+    n_points, n_cands = counts[0], counts[1]
+    for r in range(r0, r1):
+        row_flag = False
+        for c in range(c0, c1):
+            if mask[r, c] and not seen[r, c]:
+                seen[r, c] = True
+                points[n_points, 0] = r
+                points[n_points, 1] = c
+                n_points += 1
+            candidate = False
+            if use_rows and gaps_rows[r, c] > 0:
+                row_flag = True
+                candidate = True
+            if use_cols and gaps_cols[r, c] > 0:
+                col_flags[c] = True
+                candidate = True
+            if candidate:
+                candidates[n_cands, 0] = r
+                candidates[n_cands, 1] = c
+                n_cands += 1
+        if row_flag:
+            row_flags[r] = True
+    counts[0], counts[1] = n_points, n_cands

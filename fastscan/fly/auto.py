@@ -1,0 +1,291 @@
+"""``fast-auto``: step batches or adaptive fly segments, as the dwell and the data predict faster.
+
+:class:`AutoSampler` first asks the time model
+(:func:`fastscan.fly.choice.mode_without_data`): where one mode wins whatever
+the sample looks like (flying at short dwells, stepping at long ones) it runs
+that mode from the start, exactly as ``fast-fly`` or ``fast`` would. In the band
+between, it starts as ``fast`` (step, its initial Halton pattern, about 1 % of
+the grid), and once that pattern is measured it calls
+:func:`fastscan.fly.choice.choose_mode` with the structure of the
+reconstruction (the gradient Gini the step sampler measures for its own
+shaping). Step: the same sampler goes on. Fly: a
+:class:`fastscan.fly.FlySampler` ingests every reading so far, in measurement
+order, and flies its coarse raster and adaptive segments from there.
+
+Drivers: while :attr:`AutoSampler.flying` is true it is a segment sampler
+(``suggest_segments``), otherwise a point sampler (``suggest``);
+:func:`fastscan.replay.replay` follows :attr:`~AutoSampler.flying`. Every
+reading is ingested by the sampler in use, and :attr:`~AutoSampler.trajectory`
+times segments as flown and step points as stepped.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastscan.fly.auto import AutoSampler
+>>> from fastscan.motion import NANOPROBE
+>>> truth = np.zeros((48, 64)); truth[10:20, 30:40] = 100.0
+>>> s = AutoSampler((48, 64), motion=NANOPROBE.replace(dwell=1.0), max_coverage=0.4)
+>>> while not s.should_stop():
+...     if s.flying:
+...         pts = np.concatenate([seg.pixels() for seg in s.suggest_segments()])
+...     else:
+...         pts = s.suggest()
+...     s.ingest(pts, truth[pts[:, 0], pts[:, 1]])
+>>> s.choice.mode, s.coverage >= 0.4
+('step', True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fastscan._validation import check_shape
+from fastscan.beamtime import Trajectory, TrajectoryBuilder
+from fastscan.erd.estimator import ERDModel
+from fastscan.fly.choice import ModeChoice, choose_mode, cost_ratio, mode_without_data
+from fastscan.fly.sampler import FlySampler
+from fastscan.fly.segment import Segment, segments_to_points
+from fastscan.motion import NANOPROBE, MotionModel
+from fastscan.sampler import Sampler
+
+__all__ = ["AutoSampler", "fast_auto_sampler"]
+
+
+class AutoSampler:
+    """Step batches or adaptive fly segments, whichever the time model and the data predict faster.
+
+    Parameters
+    ----------
+    shape : (n_rows, n_cols)
+        Grid size in pixels.
+    motion : MotionModel or None
+        Time model in pixel units (None: the nanoprobe model); the choice and
+        both samplers use it.
+    max_coverage : float
+        Stop once this fraction of the grid is measured.
+    seed : int or None
+        Seed of the samplers.
+    model : ERDModel, path or None
+        ERD model of both samplers (None: the shipped one).
+    batch_size : int
+        Step points per batch in step mode.
+    motion_weight : float or None
+        Motion-aware batch knob of the step sampler (None: its default).
+    choose : callable(motion, line_pixels, gini) -> ModeChoice
+        The decision from the data (:func:`fastscan.fly.choice.choose_mode`);
+        a test or a user may force a mode with another callable.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        *,
+        motion: MotionModel | None = None,
+        max_coverage: float = 0.5,
+        seed: int | None = 0,
+        model: ERDModel | str | Path | None = None,
+        batch_size: int = 50,
+        motion_weight: float | None = None,
+        choose: Callable[[MotionModel, int, float], ModeChoice] = choose_mode,
+    ) -> None:
+        self.motion = NANOPROBE if motion is None else motion
+        if not isinstance(self.motion, MotionModel):
+            raise TypeError(
+                f"motion must be a fastscan.motion.MotionModel, got {type(self.motion).__name__}"
+            )
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if not callable(choose):
+            raise TypeError(f"choose must be callable, got {type(choose).__name__}")
+        self.shape = check_shape(shape)
+        if not 0.0 < max_coverage <= 1.0:
+            raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
+        self.max_coverage = float(max_coverage)
+        self.seed = seed
+        self.step_batch_size = int(batch_size)
+        self.motion_weight = motion_weight
+        self._choose = choose
+        self._step: Sampler | None = None
+        self._fly: FlySampler | None = None
+        self._builder = TrajectoryBuilder(self.motion, shape=self.shape)  # step mode's record
+        #: the decision (None until the data decide it)
+        self.choice: ModeChoice | None = None
+        #: "fly" or "step" if the time model alone decides, None if the data will
+        self.planned = mode_without_data(self.motion, self.shape[1])
+        if self.planned == "fly":
+            self._fly = self._new_fly(model)
+            self.choice = ModeChoice("fly", cost_ratio(self.motion, shape[1]), math.nan, math.nan)
+        else:
+            kwargs: dict[str, Any] = {}
+            if motion_weight is not None:
+                kwargs["motion_weight"] = motion_weight
+            self._step = Sampler(
+                self.shape,
+                batch_size=self.step_batch_size,
+                seed=seed,
+                max_coverage=self.max_coverage,
+                change_tolerance=None,  # a replay reaches every coverage; it reports the stop
+                model=model,
+                motion=self.motion,
+                **kwargs,
+            )
+            if self.planned == "step":
+                ratio = cost_ratio(self.motion, shape[1])
+                self.choice = ModeChoice("step", ratio, math.nan, math.nan)
+
+    def _new_fly(self, model: Any) -> FlySampler:
+        return FlySampler(
+            self.shape, motion=self.motion, max_coverage=self.max_coverage, seed=self.seed,
+            model=model,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ mode
+    @property
+    def flying(self) -> bool:
+        """True while the scan is flown (``suggest_segments``), False while it steps."""
+        return self._fly is not None
+
+    @property
+    def mode(self) -> str:
+        """``"fly"`` or ``"step"``: how the next readings are taken."""
+        return "fly" if self.flying else "step"
+
+    @property
+    def _current(self) -> Any:
+        return self._step if self._fly is None else self._fly
+
+    def _decide(self) -> None:
+        """Once the step sampler's initial pattern is in: choose; to fly, hand it every reading."""
+        step = self._step
+        if self.choice is not None or step is None or not step._active:
+            return
+        self.choice = self._choose(self.motion, self.shape[1], float(step._gini))
+        if self.choice.mode != "fly":
+            return
+        fly = self._new_fly(step.model)
+        fly.ingest(step.measured_points, step.measured_values)  # timed as the step points they were
+        self._fly = fly
+
+    # ------------------------------------------------------------------ decisions
+    def suggest_segments(self) -> list[Segment]:
+        """Next fly segments (fly mode); raises while the scan steps (use :meth:`suggest`)."""
+        if not self.flying:
+            raise RuntimeError("fast-auto is in step mode: call suggest() for step points")
+        return self._fly.suggest_segments()
+
+    def suggest(self, n: int | None = None) -> np.ndarray:
+        """Next step points (step mode); in fly mode the pending segments' pixels in order.
+
+        A driver that can only step may measure those pixels as step points; they
+        are then timed as step points.
+        """
+        if self.flying:
+            return segments_to_points(self._fly.suggest_segments())[0]
+        return self._step.suggest(n)
+
+    def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
+        """Add readings (see :meth:`fastscan.Sampler.ingest`); may switch to fly mode."""
+        if self.flying:
+            self._fly.ingest(points, values)
+            return
+        points = np.asarray(points)
+        self._step.ingest(points, values)
+        if len(points):
+            self._builder.add_points(points)
+        self._decide()
+
+    def should_stop(self) -> bool:
+        return self._current.should_stop()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def batch_size(self) -> int:
+        return self._current.batch_size
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self._current.stop_reason
+
+    @property
+    def reconstruction(self) -> np.ndarray:
+        return self._current.reconstruction
+
+    @property
+    def erd(self) -> np.ndarray:
+        return self._current.erd
+
+    @property
+    def measured_mask(self) -> np.ndarray:
+        return self._current.measured_mask
+
+    @property
+    def measured_points(self) -> np.ndarray:
+        return self._current.measured_points
+
+    @property
+    def measured_values(self) -> np.ndarray:
+        return self._current.measured_values
+
+    @property
+    def n_measured(self) -> int:
+        return self._current.n_measured
+
+    @property
+    def coverage(self) -> float:
+        return self._current.coverage
+
+    @property
+    def position(self) -> np.ndarray | None:
+        return self._current.position
+
+    @property
+    def beam_time(self) -> float:
+        """Modelled seconds of the readings ingested so far (segments flown, points stepped)."""
+        return self._fly.beam_time if self.flying else self._builder.time
+
+    @property
+    def trajectory(self) -> Trajectory:
+        """Every reading so far with its modelled end time, segment id and ``flown`` flag."""
+        return self._fly.trajectory if self.flying else self._builder.trajectory()
+
+    def get_params(self) -> dict[str, Any]:
+        choice = self.choice
+        return {
+            "shape": list(self.shape),
+            "max_coverage": self.max_coverage,
+            "seed": self.seed,
+            "batch_size": self.step_batch_size,
+            "motion_weight": self.motion_weight,
+            "planned": self.planned,
+            "mode": self.mode,
+            "choice": None if choice is None else {
+                "mode": choice.mode, "cost_ratio": choice.cost_ratio,
+                "gain": None if math.isnan(choice.gain) else choice.gain,
+                "gini": None if math.isnan(choice.gini) else choice.gini,
+            },
+        }  # fmt: skip
+
+    def __repr__(self) -> str:
+        return (
+            f"AutoSampler(shape={self.shape}, mode={self.mode!r}, "
+            f"coverage={self.coverage:.1%}, beam_time={self.beam_time:.1f} s)"
+        )
+
+
+def fast_auto_sampler(shape: tuple[int, int], settings: Any) -> AutoSampler:
+    """``fast-auto`` strategy factory (:mod:`fastscan.strategies`): an :class:`AutoSampler`."""
+    motion = settings.motion if settings.motion is not None else NANOPROBE
+    return AutoSampler(
+        shape,
+        motion=motion,
+        max_coverage=settings.max_coverage,
+        seed=settings.seed,
+        model=settings.model,
+        batch_size=settings.batch_size,
+        motion_weight=settings.motion_weight,
+    )
