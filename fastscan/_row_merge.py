@@ -1,0 +1,293 @@
+"""The affected-pixel search and list merge for new points that lie on a few rows.
+
+A flown segment measures hundreds of adjacent pixels of one row at once. The
+per-point search (:meth:`fastscan._neighbor_lists.NeighborLists.affected_merge`)
+visits every pixel near the row once per new point within its reach, so a dense
+segment costs (points x reach) pixel visits. Here each pixel near the rows is
+visited once: for each row of new points (columns sorted) a binary search finds
+the first point within the pixel's old k-th distance ``d_k``, and the nearest
+points are merged into its list walking outwards until one no longer enters.
+
+The result is bit for bit that of the per-point search: the same pixels, in the
+same order (by the first point that reaches a pixel, then tile, row and column,
+which is the order the per-point search first touches them), and the same lists.
+
+Examples
+--------
+>>> import numpy as np
+>>> from fastscan._row_merge import row_groups
+>>> row_groups(np.array([[2, 1], [2, 5], [4, 0]]))[0].tolist()  # group starts (+ end)
+[0, 2, 3]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from fastscan import _threads
+from fastscan._neighbor_lists import _OFFSET_MAX, NeighborLists, _before
+from fastscan._update import _largest, _tile_span
+
+# use the row path when the new points are at least this many per row they lie on
+MIN_POINTS_PER_ROW = 8
+
+
+def row_groups(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts of the runs of equal rows in ``points`` (sorted by row, then column), with
+    ``len(points)`` appended, and the run's rows."""
+    rows = np.asarray(points, np.int64).reshape(-1, 2)[:, 0]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, int)
+    return np.r_[starts, len(rows)].astype(np.int64), rows[starts].astype(np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _mark_tiles(tile_dk, tile, n_rows, n_cols, g_rows, g_starts, q_cols, row_lo, row_hi, marked):
+    """Mark the tiles (within rows [row_lo, row_hi)) whose nearest point to some row's
+    span of new points lies within the tile's bound on ``d_k``."""
+    t_cols = tile_dk.shape[1]
+    reach = _largest(tile_dk)
+    for g in range(g_rows.shape[0]):
+        r0 = g_rows[g]
+        c_min, c_max = q_cols[g_starts[g]], q_cols[g_starts[g + 1] - 1]
+        tr_lo, tr_hi = _tile_span(r0, reach, tile, row_lo // tile, (row_hi - 1) // tile)
+        tc_lo = _tile_span(c_min, reach, tile, 0, t_cols - 1)[0]
+        tc_hi = _tile_span(c_max, reach, tile, 0, t_cols - 1)[1]
+        for tr in range(tr_lo, tr_hi + 1):
+            r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
+            gap_r = max(r_first - r0, 0, r0 - r_last)
+            for tc in range(tc_lo, tc_hi + 1):
+                c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
+                gap_c = max(c_first - c_max, 0, c_min - c_last)
+                if np.sqrt(gap_r * gap_r + gap_c * gap_c) <= tile_dk[tr, tc]:
+                    marked[tr, tc] = True
+
+
+@njit(cache=True, nogil=True)
+def _first_at_least(values, lo, hi, x):
+    """The first index in [lo, hi) of sorted ``values`` with ``values[i] >= x`` (or hi)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def _half_width(dr2, limit):
+    """The largest w >= 0 with ``dr2 + w * w <= limit`` (-1 if none), tested exactly as
+    the per-point search tests a squared distance against ``d_k**2 + 0.5``."""
+    if dr2 > limit:
+        return -1
+    w = int(np.sqrt(max(limit - dr2, 0.0)))
+    while w > 0 and dr2 + w * w > limit:
+        w -= 1
+    while dr2 + (w + 1) * (w + 1) <= limit:
+        w += 1
+    return w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _nearest(dr, c, q_cols, left, right, lo, hi):
+    """Of row offset ``dr``, the column offset of the next candidate (left if it sorts
+    first) and whether it is the left one; (0, False) with ``have`` False if none."""
+    if right < hi:
+        dc = q_cols[right] - c
+        if left >= lo:
+            dc_left = q_cols[left] - c
+            if _before(dr, dc_left, dr * dr + dc_left * dc_left, dr, dc):
+                return dc_left, True, True
+        return dc, False, True
+    if left >= lo:
+        return q_cols[left] - c, True, True
+    return np.int64(0), False, False
+
+
+@njit(cache=True, nogil=True)
+def _merge_row(offsets, p, r, c, r0, q_cols, lo, mid, hi, merged):
+    """Merge the new points q_cols[lo:hi] of row r0 (all within reach of pixel (r, c)
+    and within int8 offsets; ``mid`` the first in column >= c) into p's sorted list:
+    its k first entries of the union, which is what inserting them one by one (in any
+    order) leaves. ``merged`` is (k, 2) scratch space."""
+    k = offsets.shape[1]
+    dr = np.int64(r0 - r)
+    right, left = mid, mid - 1  # the next candidates on each side, nearest first
+    dc, is_left, have = _nearest(dr, c, q_cols, left, right, lo, hi)
+    last_r, last_c = np.int64(offsets[p, k - 1, 0]), np.int64(offsets[p, k - 1, 1])
+    if not have or not _before(dr, dc, dr * dr + dc * dc, last_r, last_c):
+        return  # the nearest new point does not enter: nothing changes
+    taken = 0  # entries taken from the old list
+    for n in range(k):
+        er, ec = np.int64(offsets[p, taken, 0]), np.int64(offsets[p, taken, 1])
+        if have and _before(dr, dc, dr * dr + dc * dc, er, ec):
+            merged[n, 0], merged[n, 1] = dr, dc
+            if is_left:
+                left -= 1
+            else:
+                right += 1
+            dc, is_left, have = _nearest(dr, c, q_cols, left, right, lo, hi)
+        else:
+            merged[n, 0], merged[n, 1] = er, ec
+            taken += 1
+    for n in range(k):
+        offsets[p, n, 0] = merged[n, 0]
+        offsets[p, n, 1] = merged[n, 1]
+
+
+@njit(cache=True, nogil=True)
+def _next_point(g_starts, q_cols, n_cols):
+    """``next_q[g, c]``: the index of row g's first new point in column >= c (or the
+    row's end), for c in 0..n_cols."""
+    n_groups = g_starts.shape[0] - 1
+    next_q = np.empty((n_groups, n_cols + 1), np.int64)
+    for g in range(n_groups):
+        j = g_starts[g]
+        for c in range(n_cols + 1):
+            while j < g_starts[g + 1] and q_cols[j] < c:
+                j += 1
+            next_q[g, c] = j
+    return next_q
+
+
+@njit(cache=True, nogil=True)
+def _affected_merge_rows(
+    mask, dk, tile_dk, tile, g_rows, g_starts, q_cols, offsets, valid, row_lo, row_hi
+):
+    """Unmeasured p in rows [row_lo, row_hi) within ``d_k(p)`` of a new point, in the
+    per-point search's order; each new point within reach enters p's valid list."""
+    n_rows, n_cols = mask.shape
+    t_rows, t_cols = tile_dk.shape
+    n_q = q_cols.shape[0]
+    n_groups = g_rows.shape[0]
+    if row_lo >= row_hi:
+        return np.zeros((0, 2), np.int64)
+    marked = np.zeros((t_rows, t_cols), np.bool_)
+    _mark_tiles(tile_dk, tile, n_rows, n_cols, g_rows, g_starts, q_cols, row_lo, row_hi, marked)
+    next_q = _next_point(g_starts, q_cols, n_cols)
+    merged = np.empty((offsets.shape[1], 2), np.int64)
+    found = np.empty((1024, 3), np.int64)  # row, col, first point reaching it
+    n_found = 0
+    for tr in range(t_rows):
+        r_first, r_last = max(tr * tile, row_lo), min((tr + 1) * tile, n_rows, row_hi) - 1
+        for tc in range(t_cols):
+            if not marked[tr, tc]:
+                continue
+            c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
+            bound = tile_dk[tr, tc]
+            bound2 = bound * bound + 0.5
+            for r in range(r_first, r_last + 1):
+                near = False  # a row of new points within the tile's bound of this row
+                for g in range(n_groups):
+                    near = near or (r - g_rows[g]) * (r - g_rows[g]) <= bound2
+                if not near:
+                    continue
+                for c in range(c_first, c_last + 1):
+                    if mask[r, c]:
+                        continue
+                    dk_here = dk[r, c]
+                    limit = dk_here * dk_here + 0.5
+                    p = r * n_cols + c
+                    first = n_q
+                    for g in range(n_groups):
+                        r0 = g_rows[g]
+                        w = _half_width((r - r0) * (r - r0), limit)
+                        if w < 0:
+                            continue
+                        lo = next_q[g, max(c - w, 0)]
+                        hi = next_q[g, min(c + w + 1, n_cols)]
+                        if lo == hi:
+                            continue
+                        first = min(first, lo)
+                        if not valid[p]:
+                            continue
+                        if max(abs(r0 - r), c - q_cols[lo], q_cols[hi - 1] - c) > _OFFSET_MAX:
+                            valid[p] = False  # as the per-point merge meeting that point
+                        else:
+                            mid = next_q[g, c]
+                            _merge_row(offsets, p, r, c, r0, q_cols, lo, mid, hi, merged)
+                    if first == n_q:
+                        continue
+                    if n_found == found.shape[0]:
+                        bigger = np.empty((2 * n_found, 3), np.int64)
+                        bigger[:n_found] = found[:n_found]
+                        found = bigger
+                    found[n_found, 0], found[n_found, 1], found[n_found, 2] = r, c, first
+                    n_found += 1
+    # a stable counting sort by the first point reaching each pixel: tiles and pixels
+    # were visited in order, so this is the order the per-point search touches them
+    start = np.zeros(n_q + 1, np.int64)
+    for i in range(n_found):
+        start[found[i, 2] + 1] += 1
+    for i in range(n_q):
+        start[i + 1] += start[i]
+    out = np.empty((n_found, 2), np.int64)
+    for i in range(n_found):
+        at = start[found[i, 2]]
+        out[at, 0], out[at, 1] = found[i, 0], found[i, 1]
+        start[found[i, 2]] = at + 1
+    return out
+
+
+def fits_rows(changed: np.ndarray, is_new: np.ndarray) -> bool:
+    """True if the row path applies: every changed pixel is new, they are sorted by row
+    then column without repeats, and there are many per row."""
+    changed = np.asarray(changed, np.int64).reshape(-1, 2)
+    if len(changed) < MIN_POINTS_PER_ROW or not np.all(is_new):
+        return False
+    rows, cols = changed[:, 0], changed[:, 1]
+    step = np.diff(rows)
+    if np.any(step < 0) or np.any((step == 0) & (np.diff(cols) <= 0)):
+        return False
+    return len(changed) >= MIN_POINTS_PER_ROW * (1 + int(np.count_nonzero(step)))
+
+
+def affected_merge(
+    lists: NeighborLists,
+    mask: np.ndarray,
+    dk: np.ndarray,
+    tile_dk: np.ndarray,
+    tile: int,
+    changed: np.ndarray,
+    is_new: np.ndarray,
+    touched: np.ndarray,
+) -> np.ndarray:
+    """:meth:`NeighborLists.affected_merge` (same pixels, order and lists), one visit per
+    pixel when the changed pixels are new points on a few rows (:func:`fits_rows`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastscan._neighbor_lists import NeighborLists
+    >>> mask = np.zeros((4, 12), bool); mask[0, ::3] = True
+    >>> lists = NeighborLists(mask.shape, k=1)
+    >>> dk = np.full(mask.shape, 3.0); dk[mask] = 0
+    >>> new = np.array([[3, c] for c in range(12)]); mask[3] = True; dk[3] = 0
+    >>> bound = np.full((1, 3), 3.0)
+    >>> touched = np.zeros(mask.shape, bool)
+    >>> len(affected_merge(lists, mask, dk, bound, 4, new, np.ones(12, bool), touched))
+    32
+    """
+    if not fits_rows(changed, is_new):
+        return lists.affected_merge(mask, dk, tile_dk, tile, changed, is_new, touched)
+    changed = np.asarray(changed, np.int64).reshape(-1, 2)
+    g_starts, g_rows = row_groups(changed)
+    q_cols = np.ascontiguousarray(changed[:, 1])
+    n_rows = mask.shape[0]
+    # the same two bands as the per-point merge (split at the median changed row)
+    middle = min(max(int(np.median(changed[:, 0])), 1), n_rows)
+    bands = [np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)]
+
+    def band(i: int, row_lo: int, row_hi: int) -> None:
+        bands[i] = _affected_merge_rows(
+            mask, dk, tile_dk, int(tile), g_rows, g_starts, q_cols, lists.offsets, lists.valid,
+            row_lo, row_hi,
+        )  # fmt: skip
+
+    reach = float(tile_dk.max()) if tile_dk.size else 0.0
+    work = len(g_rows) * 2 * reach * (reach + q_cols.max() - q_cols.min())  # visits, about
+    _threads.run_pair(
+        lambda: band(0, 0, middle), lambda: band(1, middle, n_rows), work >= _threads.MIN_ROWS
+    )
+    return np.concatenate(bands)

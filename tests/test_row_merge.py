@@ -1,0 +1,149 @@
+"""The row path of the affected-pixel merge (fastscan._row_merge) against the per-point one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastscan._threads as threads_module
+from fastscan import _row_merge, _update
+from fastscan._neighbor_lists import NeighborLists
+from fastscan.fly import FlySampler
+from fastscan.motion import NANOPROBE
+from fastscan.phantoms import make_phantom
+from fastscan.replay import SimulatedDetector
+
+
+def tile_bounds(mask, dk, tile):
+    bound = np.zeros((-(-mask.shape[0] // tile), -(-mask.shape[1] // tile)))
+    return _update.tile_dk_max(mask, dk, tile, bound)
+
+
+def knn_reference(mask, pixels, k):
+    """Brute force: sort by squared distance, then row offset, then col offset."""
+    m_rows, m_cols = np.nonzero(mask)
+    d_row, d_col = m_rows[None] - pixels[:, :1], m_cols[None] - pixels[:, 1:]
+    d2 = d_row * d_row + d_col * d_col
+    order = np.lexsort((d_col, d_row, d2), axis=-1)[:, :k]
+    take = np.take_along_axis
+    return (
+        take(d_row, order, 1) + pixels[:, :1],
+        take(d_col, order, 1) + pixels[:, 1:],
+        (np.sqrt(take(d2, order, 1).astype(np.float64))),
+    )
+
+
+def stored_lists(mask, k):
+    """Lists of every unmeasured pixel from a search, and the k-th distances."""
+    pixels = np.argwhere(~mask)
+    lists = NeighborLists(mask.shape, k)
+    nbr = knn_reference(mask, pixels, k)
+    lists.store(pixels, nbr[0], nbr[1])
+    dk = np.zeros(mask.shape)
+    dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
+    return lists, dk
+
+
+def copy_lists(lists):
+    twin = NeighborLists(lists.shape, lists.k)
+    twin.offsets[:] = lists.offsets
+    twin.valid[:] = lists.valid
+    return twin
+
+
+def segment_rows(mask, rng, rows):
+    """New points: a run of unmeasured pixels on each of ``rows`` (gaps where measured)."""
+    n_cols = mask.shape[1]
+    new = []
+    for r in rows:
+        lo = int(rng.integers(0, n_cols // 2))
+        hi = int(rng.integers(lo + n_cols // 4, n_cols + 1))
+        new += [(r, c) for c in range(lo, hi) if not mask[r, c]]
+    return np.array(sorted(new), np.int64).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("split_rows", [10**9, 2])  # bands on one or two threads
+@pytest.mark.parametrize(
+    ("shape", "fraction", "k", "tile", "n_seg_rows"),
+    [((40, 90), 0.03, 4, 8, 1), ((50, 70), 0.01, 10, 16, 2), ((150, 300), 1e-4, 3, 16, 1)],
+)
+def test_row_path_equals_the_per_point_merge(
+    monkeypatch, shape, fraction, k, tile, n_seg_rows, split_rows
+):
+    """Same pixels in the same order, same valid flags and lists (the last grid is so
+    sparse that some points within reach lie beyond int8 offsets and invalidate lists)."""
+    monkeypatch.setattr(threads_module, "MIN_ROWS", split_rows)
+    monkeypatch.setattr(threads_module, "MAX_LOAD_PER_CORE", float("inf"))
+    rng = np.random.default_rng(3)
+    mask = rng.random(shape) < fraction
+    mask[0, 0] = mask[-1, -1] = True
+    lists, dk = stored_lists(mask, k)
+    twin = copy_lists(lists)
+    invalidated = 0
+    for _ in range(3):
+        rows = np.sort(rng.choice(np.flatnonzero(~mask.all(1)), n_seg_rows, replace=False))
+        new = segment_rows(mask, rng, rows)
+        is_new = np.ones(len(new), bool)
+        assert _row_merge.fits_rows(new, is_new)
+        bound = tile_bounds(mask, dk, tile)
+        mask[new[:, 0], new[:, 1]] = True
+        dk[new[:, 0], new[:, 1]] = 0.0
+        touched = np.zeros(shape, bool)
+        valid_before = lists.valid.copy()
+        want = twin.affected_merge(mask, dk, bound, tile, new, is_new, touched)
+        got = _row_merge.affected_merge(lists, mask, dk, bound, tile, new, is_new, touched)
+        assert len(want) > 0 and not touched.any()
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(lists.valid, twin.valid)
+        kept = lists.valid
+        np.testing.assert_array_equal(lists.offsets[kept], twin.offsets[kept])
+        # and both equal a fresh search where the lists are still valid
+        rest = np.argwhere(~mask)
+        fresh = knn_reference(mask, rest, k)
+        ok = lists.valid_of(rest)
+        for a, b in zip(lists.gather(rest[ok]), fresh):
+            np.testing.assert_array_equal(a, b[ok])
+        invalidated += int(np.count_nonzero(valid_before & ~lists.valid))
+        dk[rest[:, 0], rest[:, 1]] = fresh[2][:, -1]
+    if shape == (150, 300):
+        assert invalidated > 0  # the int8 limit was met
+
+
+def test_scattered_or_repeated_points_take_the_per_point_path():
+    points = np.array([[0, c] for c in range(10)])
+    assert _row_merge.fits_rows(points, np.ones(10, bool))
+    assert not _row_merge.fits_rows(points, np.r_[np.ones(9, bool), False])  # a repeat
+    assert not _row_merge.fits_rows(points[::-1], np.ones(10, bool))  # not sorted
+    scattered = np.stack([np.arange(10), np.arange(10)], 1)
+    assert not _row_merge.fits_rows(scattered, np.ones(10, bool))
+    assert not _row_merge.fits_rows(points[:3], np.ones(3, bool))
+
+
+def fly_scan(image, decisions):
+    fs = FlySampler(image.shape, motion=NANOPROBE.replace(dwell=0.01), seed=0)
+    detector = SimulatedDetector(image)
+    for _ in range(decisions):
+        segments = fs.suggest_segments()
+        if fs.should_stop() or not segments:
+            break
+        for segment in segments:
+            points = segment.pixels()
+            fs.ingest(points, detector.measure(points))
+    return fs
+
+
+def test_a_fly_scan_is_bit_identical_with_and_without_the_row_path(monkeypatch):
+    image = make_phantom("flakes", (96, 128), seed=4)
+    used = []
+    real = _row_merge._affected_merge_rows
+    monkeypatch.setattr(_row_merge, "_affected_merge_rows", lambda *a: used.append(1) or real(*a))
+    fast = fly_scan(image, 25)
+    assert len(used) > 0
+    monkeypatch.setattr(_row_merge, "MIN_POINTS_PER_ROW", 10**9)
+    used.clear()
+    slow = fly_scan(image, 25)
+    assert not used
+    np.testing.assert_array_equal(fast.measured_points, slow.measured_points)
+    np.testing.assert_array_equal(fast.reconstruction, slow.reconstruction)
+    np.testing.assert_array_equal(fast.erd, slow.erd)
+    assert fast.beam_time == slow.beam_time and fast.coverage == slow.coverage
