@@ -33,6 +33,18 @@ from fastscan._update import _largest, _tile_span
 MIN_POINTS_PER_ROW = 8
 
 
+@njit(cache=True, nogil=True)
+def _row_runs(rows, cols):
+    """The number of runs of equal rows if (rows, cols) are strictly increasing in
+    row, then column order; -1 if not."""
+    runs = 1 if rows.shape[0] else 0
+    for i in range(1, rows.shape[0]):
+        if rows[i] < rows[i - 1] or (rows[i] == rows[i - 1] and cols[i] <= cols[i - 1]):
+            return -1
+        runs += rows[i] != rows[i - 1]
+    return runs
+
+
 def row_groups(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Starts of the runs of equal rows in ``points`` (sorted by row, then column), with
     ``len(points)`` appended, and the run's rows."""
@@ -236,11 +248,8 @@ def fits_rows(changed: np.ndarray, is_new: np.ndarray) -> bool:
     changed = np.asarray(changed, np.int64).reshape(-1, 2)
     if len(changed) < MIN_POINTS_PER_ROW or not np.all(is_new):
         return False
-    rows, cols = changed[:, 0], changed[:, 1]
-    step = np.diff(rows)
-    if np.any(step < 0) or np.any((step == 0) & (np.diff(cols) <= 0)):
-        return False
-    return len(changed) >= MIN_POINTS_PER_ROW * (1 + int(np.count_nonzero(step)))
+    runs = _row_runs(np.ascontiguousarray(changed[:, 0]), np.ascontiguousarray(changed[:, 1]))
+    return runs > 0 and len(changed) >= MIN_POINTS_PER_ROW * runs
 
 
 def affected_merge(

@@ -147,3 +147,51 @@ def test_a_fly_scan_is_bit_identical_with_and_without_the_row_path(monkeypatch):
     np.testing.assert_array_equal(fast.reconstruction, slow.reconstruction)
     np.testing.assert_array_equal(fast.erd, slow.erd)
     assert fast.beam_time == slow.beam_time and fast.coverage == slow.coverage
+
+
+def test_small_kernels_against_numpy():
+    rng = np.random.default_rng(0)
+    # _half_width: the largest w with dr2 + w*w <= limit, as d_k**2 + 0.5 from sqrt(n)
+    for n in range(0, 300, 7):
+        limit = np.sqrt(float(n)) ** 2 + 0.5
+        for dr2 in (0, 1, 4, 9, n, n + 1):
+            w = np.arange(0, 40)
+            ok = w[dr2 + w * w <= limit]
+            assert _row_merge._half_width(dr2, limit) == (ok.max() if len(ok) else -1)
+    # _next_point: searchsorted of each run of columns
+    points = segment_rows(np.zeros((6, 30), bool), rng, [1, 4])
+    starts, rows = _row_merge.row_groups(points)
+    assert rows.tolist() == [1, 4]
+    cols = np.ascontiguousarray(points[:, 1])
+    table = _row_merge._next_point(starts, cols, 30)
+    for g in range(2):
+        run = cols[starts[g] : starts[g + 1]]
+        want = starts[g] + np.searchsorted(run, np.arange(31), side="left")
+        np.testing.assert_array_equal(table[g], want)
+    # _row_runs: runs of rows, or -1 unless strictly sorted by (row, col)
+    assert _row_merge._row_runs(points[:, 0].copy(), cols) == 2
+    shuffled = points[rng.permutation(len(points))]
+    assert _row_merge._row_runs(shuffled[:, 0].copy(), shuffled[:, 1].copy()) == -1
+    twice = np.repeat(points, 2, axis=0)
+    assert _row_merge._row_runs(twice[:, 0].copy(), twice[:, 1].copy()) == -1
+
+
+@pytest.mark.parametrize("k", [1, 4, 9])
+def test_merge_row_keeps_the_k_first_of_the_union(k):
+    """_merge_row against sorting the old list and the new points by (d2, dr, dc)."""
+    rng = np.random.default_rng(k)
+    for _ in range(40):
+        r, c, r0 = 5, int(rng.integers(0, 40)), int(rng.integers(0, 11))
+        cols = np.sort(rng.choice(40, int(rng.integers(1, 12)), replace=False)).astype(np.int64)
+        old = [(int(a), int(b)) for a, b in rng.integers(-9, 10, (k + 5, 2))]
+        old = sorted(set(old) - {(r0 - r, int(q) - c) for q in cols} - {(0, 0)})
+        old = sorted(old, key=lambda o: (o[0] ** 2 + o[1] ** 2, o[0], o[1]))[:k]
+        if len(old) < k:
+            continue
+        offsets = np.array([old], np.int8)
+        mid = int(np.searchsorted(cols, c))
+        merged = np.empty((k, 2), np.int64)
+        _row_merge._merge_row(offsets, 0, r, c, r0, cols, 0, mid, len(cols), merged)
+        union = old + [(r0 - r, int(q) - c) for q in cols]
+        want = sorted(union, key=lambda o: (o[0] ** 2 + o[1] ** 2, o[0], o[1]))[:k]
+        assert [tuple(o) for o in offsets[0].tolist()] == want
