@@ -88,17 +88,20 @@ def _first_at_least(values, lo, hi, x):
 
 
 @njit(cache=True, nogil=True)
-def _half_width(dr2, limit):
-    """The largest w >= 0 with ``dr2 + w * w <= limit`` (-1 if none), tested exactly as
-    the per-point search tests a squared distance against ``d_k**2 + 0.5``."""
+def _half_width(dr2, limit, cap):
+    """The largest w >= 0 with ``dr2 + w * w <= limit`` (-1 if none; ``cap`` if it is
+    at least that), tested exactly as the per-point search tests a squared distance
+    against ``d_k**2 + 0.5``."""
     if dr2 > limit:
         return -1
-    w = int(np.sqrt(max(limit - dr2, 0.0)))
+    if limit - dr2 >= cap * cap:  # (also an infinite limit)
+        return cap
+    w = int(np.sqrt(limit - dr2))
     while w > 0 and dr2 + w * w > limit:
         w -= 1
     while dr2 + (w + 1) * (w + 1) <= limit:
         w += 1
-    return w
+    return min(w, cap)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -204,7 +207,7 @@ def _affected_merge_rows(
                     first = n_q
                     for g in range(n_groups):
                         r0 = g_rows[g]
-                        w = _half_width((r - r0) * (r - r0), limit)
+                        w = _half_width((r - r0) * (r - r0), limit, n_cols)
                         if w < 0:
                             continue
                         lo = next_q[g, max(c - w, 0)]

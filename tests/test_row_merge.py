@@ -157,7 +157,9 @@ def test_small_kernels_against_numpy():
         for dr2 in (0, 1, 4, 9, n, n + 1):
             w = np.arange(0, 40)
             ok = w[dr2 + w * w <= limit]
-            assert _row_merge._half_width(dr2, limit) == (ok.max() if len(ok) else -1)
+            assert _row_merge._half_width(dr2, limit, 40) == (ok.max() if len(ok) else -1)
+            assert _row_merge._half_width(dr2, limit, 3) == (min(ok.max(), 3) if len(ok) else -1)
+    assert _row_merge._half_width(4, np.inf, 25) == 25
     # _next_point: searchsorted of each run of columns
     points = segment_rows(np.zeros((6, 30), bool), rng, [1, 4])
     starts, rows = _row_merge.row_groups(points)
