@@ -13,6 +13,9 @@ its number of segments.
 ``--rebuild-levels`` recomputes the coarse-to-fine level weights over the whole
 grid every decision (as before :class:`fastscan.fly.level_map.LevelMap`), for a
 before/after under the same load; the scan is the same bit for bit.
+``--per-point-merge`` turns off the row path of the affected-pixel merge
+(:mod:`fastscan._row_merge`), so every new point searches its reach on its own
+(the way before it); the scan is again the same bit for bit.
 
 Usage (from the repository root)::
 
@@ -20,6 +23,7 @@ Usage (from the repository root)::
     python benchmarks/bench_fly.py --size 2048 --decisions 40
     python benchmarks/bench_fly.py --dwell 1.0 --max-coverage 0.3
     python benchmarks/bench_fly.py --size 2048 --decisions 40 --rebuild-levels
+    python benchmarks/bench_fly.py --size 2048 --decisions 40 --per-point-merge
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fastscan import _row_merge
 from fastscan.fly import FlySampler
 from fastscan.imageio import load_image
 from fastscan.motion import NANOPROBE
@@ -51,7 +56,14 @@ def main() -> None:
         action="store_true",
         help="recompute the level weights over the whole grid every decision (the old way)",
     )
+    parser.add_argument(
+        "--per-point-merge",
+        action="store_true",
+        help="merge new points into the neighbour lists one by one (no row path; the old way)",
+    )
     args = parser.parse_args()
+    if args.per_point_merge:
+        _row_merge.MIN_POINTS_PER_ROW = 2**62
     if args.size:
         image = make_phantom("flakes", (args.size, args.size), seed=2)
         source = f"flakes phantom {args.size} x {args.size}"
