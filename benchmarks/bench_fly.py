@@ -24,6 +24,7 @@ Usage (from the repository root)::
     python benchmarks/bench_fly.py --dwell 1.0 --max-coverage 0.3
     python benchmarks/bench_fly.py --size 2048 --decisions 40 --rebuild-levels
     python benchmarks/bench_fly.py --size 2048 --decisions 40 --per-point-merge
+    python benchmarks/bench_fly.py --dwell 0.001 --sweep 0   # 1 ms without the sweep
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def main() -> None:
         action="store_true",
         help="merge new points into the neighbour lists one by one (no row path; the old way)",
     )
+    parser.add_argument(
+        "--sweep", type=int, default=None, help="FlySampler sweep (default: chosen by the dwell)"
+    )
     args = parser.parse_args()
     if args.per_point_merge:
         _row_merge.MIN_POINTS_PER_ROW = 2**62
@@ -72,7 +76,7 @@ def main() -> None:
         source = args.image
     image = np.asarray(image, float)
     motion = NANOPROBE.replace(dwell=args.dwell)
-    fs = FlySampler(image.shape, motion=motion, max_coverage=args.max_coverage)
+    fs = FlySampler(image.shape, motion=motion, max_coverage=args.max_coverage, sweep=args.sweep)
     fs._incremental_levels = not args.rebuild_levels
     # coverage, decide wall, ingest wall, n segments, decide cpu, ingest cpu
     rows: list[tuple[float, ...]] = []
@@ -98,7 +102,8 @@ def main() -> None:
             rows.append((fs.coverage, decide, ingest, len(segments), decide_cpu, ingest_cpu))
     wall = time.perf_counter() - t0
     print(
-        f"{source}: {image.shape}, dwell {args.dwell} s, {len(rows)} decisions, wall {wall:.1f} s"
+        f"{source}: {image.shape}, dwell {args.dwell} s, sweep {fs.sweep}, {len(rows)} decisions, "
+        f"wall {wall:.1f} s"
     )
     print(f"stop: {fs.stop_reason}; beam time {fs.beam_time:.1f} s; coverage {fs.coverage:.1%}")
     if not rows:

@@ -69,25 +69,37 @@ def test_predict_equals_the_plain_numpy_forward_pass(name):
     np.testing.assert_allclose(model.predict(features[5:9]), got[5:9], rtol=2e-5, atol=1e-6)
 
 
-def _blas_threads() -> list[int]:
-    """Thread counts of NumPy's own BLAS (the one the ERD products run on)."""
-    from threadpoolctl import ThreadpoolController
+_OUT_OF_ORDER = """
+from threadpoolctl import ThreadpoolController
+from fastscan.erd.estimator import _single_thread_blas
 
+def blas_threads():  # NumPy's own BLAS, the one the ERD products run on
     infos = ThreadpoolController().select(user_api="blas").info()
     return [info["num_threads"] for info in infos if "numpy" in info["filepath"]]
 
+before = blas_threads()
+first, second = _single_thread_blas(), _single_thread_blas()
+first.__enter__()
+second.__enter__()
+first.__exit__(None, None, None)  # one thread's section ends while another's still runs
+still_limited = blas_threads()
+second.__exit__(None, None, None)
+print(json.dumps([before, still_limited, blas_threads()]))
+"""
+
 
 def test_single_thread_blas_sections_may_end_out_of_order():
-    # two threads' sections: the first one ends while the second still runs
-    from fastscan.erd.estimator import _single_thread_blas
+    # a fresh interpreter: under pytest, after some earlier tests, OpenBLAS stops
+    # honouring openblas_set_num_threads, which would hide what this checks
+    import json
+    import subprocess
+    import sys
 
-    before = _blas_threads()
+    run = subprocess.run(
+        [sys.executable, "-c", "import json\n" + _OUT_OF_ORDER],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    before, still_limited, after = json.loads(run.stdout.strip().splitlines()[-1])
     assert before, "NumPy's BLAS was not found"
-    first, second = _single_thread_blas(), _single_thread_blas()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)
-    still_limited = _blas_threads()
-    second.__exit__(None, None, None)
     assert still_limited == [1] * len(before)
-    assert _blas_threads() == before
+    assert after == before

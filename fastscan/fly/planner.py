@@ -45,7 +45,7 @@ import numpy as np
 from fastscan.fly import _kernels as _k
 from fastscan.fly.segment import Segment
 
-__all__ = ["AXES", "Pick", "SegmentPlanner", "order_segments"]
+__all__ = ["AXES", "Pick", "SegmentPlanner", "order_segments", "sweep_order"]
 
 #: Line directions the planner may fly: rows (along x) and columns (along y).
 AXES = ("rows", "columns")
@@ -354,5 +354,42 @@ def order_segments(
         _, i, flown = best
         out.append(flown)
         left.pop(i)
+        here = (float(flown.end[0]), float(flown.end[1]))
+    return out
+
+
+def sweep_order(segments: list[Segment], position: tuple[float, float] | None) -> list[Segment]:
+    """Fly ``segments`` as one monotone sweep down or up the grid, serpentine.
+
+    The segments are sorted by their first row (then first column) and flown
+    from the end of that order nearer ``position`` (row, col); each is flown
+    from its end nearer (in pixels along the line) the end of the one before.
+    Where a line's fixed cost dominates (short dwells) the stage then moves
+    between neighbouring lines only, as a raster does, instead of jumping
+    back and forth between the picks. ``position`` None starts at row 0.
+
+    Examples
+    --------
+    >>> from fastscan.fly.segment import Segment
+    >>> picks = [Segment((8, 0), (8, 9)), Segment((2, 0), (2, 9)), Segment((5, 0), (5, 9))]
+    >>> [(s.start, s.end) for s in sweep_order(picks, (9.0, 9.0))]
+    [((8, 9), (8, 0)), ((5, 0), (5, 9)), ((2, 9), (2, 0))]
+    """
+    if not segments:
+        return []
+    here = (0.0, 0.0) if position is None else (float(position[0]), float(position[1]))
+
+    def first(seg: Segment) -> tuple[int, int]:
+        return min(seg.start[0], seg.end[0]), min(seg.start[1], seg.end[1])
+
+    down = sorted(segments, key=first)
+    if abs(here[0] - first(down[-1])[0]) < abs(here[0] - first(down[0])[0]):
+        down = down[::-1]
+    out: list[Segment] = []
+    for seg in down:
+        to_start = abs(seg.start[0] - here[0]) + abs(seg.start[1] - here[1])
+        to_end = abs(seg.end[0] - here[0]) + abs(seg.end[1] - here[1])
+        flown = seg.reversed() if to_end < to_start else seg
+        out.append(flown)
         here = (float(flown.end[0]), float(flown.end[1]))
     return out

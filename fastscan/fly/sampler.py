@@ -4,7 +4,10 @@
 row, serpentine), then, decision after decision, flies the row and column
 segments -- partial ones included -- that promise the most expected reduction
 in distortion (ERD) per second of beam time under the motion model, in the
-order that is cheapest from where the stage is (:mod:`fastscan.fly.planner`).
+order that is cheapest from where the stage is (:mod:`fastscan.fly.planner`);
+at short dwells, where a line's fixed cost is as large as its readings', the
+near-equal picks of a decision are flown as one monotone sweep
+(:func:`default_sweep`).
 The reconstruction and the ERD come from a composed :class:`fastscan.Sampler`
 (IDW + the SLADS-Net model), which ingests every reading of every segment.
 
@@ -36,12 +39,12 @@ from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
 from fastscan.fly.level_map import LevelMap
-from fastscan.fly.planner import AXES, Pick, SegmentPlanner
+from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.sampler import Sampler
 
-__all__ = ["REFINE", "FlySampler", "default_initial_spacing", "line_costs"]
+__all__ = ["REFINE", "FlySampler", "default_initial_spacing", "default_sweep", "line_costs"]
 
 #: How decisions after the coarse raster choose lines: ``"bisect"`` only at the
 #: midpoints of the gaps left so far (coarse to fine, :mod:`fastscan.fly.levels`),
@@ -49,6 +52,8 @@ __all__ = ["REFINE", "FlySampler", "default_initial_spacing", "line_costs"]
 REFINE = ("bisect", "free")
 #: First row of the coarse raster (see :meth:`FlySampler._coarse_rows`).
 COARSE_ORIGIN = 2
+#: Segments per decision of the short-dwell sweep (:func:`default_sweep`).
+SWEEP_SEGMENTS = 16
 
 
 def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -90,6 +95,27 @@ def default_initial_spacing(shape: tuple[int, int], dwell: float) -> int:
     while spacing > 2 and n_rows // spacing < 8:
         spacing //= 2
     return spacing
+
+
+def default_sweep(shape: tuple[int, int], motion: MotionModel) -> int:
+    """Segments per sweep decision: :data:`SWEEP_SEGMENTS` at short dwells, else 0 (off).
+
+    A dwell is short when a row segment's fixed cost (settle, line overhead,
+    ramps: :func:`line_costs`) is at least half the pixel time of a whole row:
+    then each line costs about as much as its readings, the planner flies
+    whole lines level by level, and the stage moves between the picks are a
+    tenth of the scan's time. Flying a decision's picks as one sweep
+    (:func:`fastscan.fly.planner.sweep_order`) keeps those moves between
+    neighbouring lines, as a raster's are.
+
+    Examples
+    --------
+    >>> from fastscan.motion import NANOPROBE
+    >>> [default_sweep((256, 256), NANOPROBE.replace(dwell=d)) for d in (0.001, 0.01)]
+    [16, 0]
+    """
+    (fixed, _), (pixel_time, _) = line_costs(motion)
+    return SWEEP_SEGMENTS if fixed >= 0.5 * int(shape[1]) * pixel_time else 0
 
 
 class FlySampler:
@@ -149,6 +175,15 @@ class FlySampler:
     floor : float
         ``"bisect"``: a candidate's weight is at least ``floor`` times the mean
         weight of the candidates on its line (flat ERD: whole lines).
+    sweep : int or None
+        If > 0, each decision picks up to ``max(batch_size, sweep)`` segments
+        and flies them as one monotone sweep, serpentine
+        (:func:`fastscan.fly.planner.sweep_order`); 0 keeps the planner's
+        nearest-first order of ``batch_size`` picks; None chooses from the
+        grid and the dwell (:func:`default_sweep`: on at short dwells).
+    sweep_share : float
+        Sweep decisions: past ``batch_size`` picks, a pick joins the sweep only
+        while it promises at least this share of the best pick's ERD per second.
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
@@ -177,6 +212,8 @@ class FlySampler:
         gap_power: float = 0.0,
         line_bias: float = 0.8,
         floor: float = 0.5,
+        sweep: int | None = None,
+        sweep_share: float = 0.5,
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -228,6 +265,15 @@ class FlySampler:
         if not (math.isfinite(floor) and floor >= 0):
             raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
         self.floor = float(floor)
+        if sweep is None:
+            sweep = default_sweep(self.shape, self.motion)
+        integer = isinstance(sweep, (int, np.integer)) and not isinstance(sweep, bool)
+        if not (integer and sweep >= 0):
+            raise ValueError(f"sweep must be an integer >= 0 or None, got {sweep!r}")
+        self.sweep = int(sweep)
+        if not (math.isfinite(sweep_share) and 0 <= sweep_share <= 1):
+            raise ValueError(f"sweep_share must be a number in [0, 1], got {sweep_share!r}")
+        self.sweep_share = float(sweep_share)
         self._sampler = Sampler(
             self.shape,
             model=model,
@@ -380,11 +426,22 @@ class FlySampler:
         self._changed = []
         picks = self._planner.choose(
             self._sampler.measured_mask,
-            max_segments=self.batch_size,
+            max_segments=max(self.batch_size, self.sweep),
             time_budget=self.decision_time,
             position=self._position_tuple(),
             stage=self._stage if self.move_aware else None,
         )
+        self._last_rate = picks[0].rate if picks else 0.0
+        if self.sweep and picks:
+            # one pass of parallel lines (along the best pick's axis); past batch_size, only
+            # picks worth nearly as much as the best: where the ERD is flat their order says
+            # little and the sweep saves moves, where it is concentrated the next decision
+            # should see the readings first
+            axis, floor = picks[0].segment.is_row, self.sweep_share * picks[0].rate
+            n = self.batch_size
+            while n < len(picks) and picks[n].rate >= floor:
+                n += 1
+            picks = [p for p in picks[:n] if p.segment.is_row == axis]
         n_cap = int(math.ceil(self.max_coverage * self._sampler._mask.size - 1e-9))
         room = n_cap - self._sampler.n_measured
         kept, new = [], 0
@@ -393,7 +450,13 @@ class FlySampler:
                 break
             kept.append(pick)
             new += pick.segment.n_pixels
-        self._last_rate = picks[0].rate if picks else 0.0
+        if self.sweep and len(kept) > 1:
+            by_ends = {frozenset((p.segment.start, p.segment.end)): p for p in kept}
+            kept = [
+                Pick(seg, pick.erd, pick.seconds)
+                for seg in sweep_order([p.segment for p in kept], self._position_tuple())
+                for pick in [by_ends[frozenset((seg.start, seg.end))]]
+            ]
         return kept
 
     def _build_levels(self) -> None:
@@ -538,6 +601,8 @@ class FlySampler:
             "gap_power": self.gap_power,
             "line_bias": self.line_bias,
             "floor": self.floor,
+            "sweep": self.sweep,
+            "sweep_share": self.sweep_share,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }
