@@ -54,20 +54,26 @@ def row_groups(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, nogil=True)
-def _mark_tiles(tile_dk, tile, n_rows, n_cols, g_rows, g_starts, q_cols, row_lo, row_hi, marked):
-    """Mark the tiles (within rows [row_lo, row_hi)) whose nearest point to some row's
-    span of new points lies within the tile's bound on ``d_k``."""
+def _mark_tiles(tile_dk, tile, n_rows, n_cols, lines, starts, along, flip, row_lo, row_hi, marked):
+    """Mark the tiles (within rows [row_lo, row_hi)) whose nearest point to some line's
+    span of new points lies within the tile's bound on ``d_k`` (lines are rows, or
+    columns if ``flip``)."""
     t_cols = tile_dk.shape[1]
     reach = _largest(tile_dk)
-    for g in range(g_rows.shape[0]):
-        r0 = g_rows[g]
-        c_min, c_max = q_cols[g_starts[g]], q_cols[g_starts[g + 1] - 1]
-        tr_lo, tr_hi = _tile_span(r0, reach, tile, row_lo // tile, (row_hi - 1) // tile)
+    band = (row_lo // tile, (row_hi - 1) // tile)
+    for g in range(lines.shape[0]):
+        first, last = along[starts[g]], along[starts[g + 1] - 1]
+        if flip:  # a column: rows first..last
+            r_min, r_max, c_min, c_max = first, last, lines[g], lines[g]
+        else:
+            r_min, r_max, c_min, c_max = lines[g], lines[g], first, last
+        tr_lo = _tile_span(r_min, reach, tile, band[0], band[1])[0]
+        tr_hi = _tile_span(r_max, reach, tile, band[0], band[1])[1]
         tc_lo = _tile_span(c_min, reach, tile, 0, t_cols - 1)[0]
         tc_hi = _tile_span(c_max, reach, tile, 0, t_cols - 1)[1]
         for tr in range(tr_lo, tr_hi + 1):
             r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
-            gap_r = max(r_first - r0, 0, r0 - r_last)
+            gap_r = max(r_first - r_max, 0, r_min - r_last)
             for tc in range(tc_lo, tc_hi + 1):
                 c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
                 gap_c = max(c_first - c_max, 0, c_min - c_last)
@@ -105,31 +111,40 @@ def _half_width(dr2, limit, cap):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _nearest(dr, c, q_cols, left, right, lo, hi):
-    """Of row offset ``dr``, the column offset of the next candidate (left if it sorts
-    first) and whether it is the left one; (0, False) with ``have`` False if none."""
+def _offset(across, d, flip):
+    """The (d_row, d_col) offset of a point ``across`` lines off and ``d`` along one."""
+    if flip:
+        return d, across
+    return across, d
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _nearest(across, x, along, flip, left, right, lo, hi):
+    """The offset of the next candidate (the left one if it sorts first), whether it is
+    the left one, and whether there is one."""
     if right < hi:
-        dc = q_cols[right] - c
+        dr, dc = _offset(across, along[right] - x, flip)
         if left >= lo:
-            dc_left = q_cols[left] - c
-            if _before(dr, dc_left, dr * dr + dc_left * dc_left, dr, dc):
-                return dc_left, True, True
-        return dc, False, True
+            er, ec = _offset(across, along[left] - x, flip)
+            if _before(er, ec, er * er + ec * ec, dr, dc):
+                return er, ec, True, True
+        return dr, dc, False, True
     if left >= lo:
-        return q_cols[left] - c, True, True
-    return np.int64(0), False, False
+        dr, dc = _offset(across, along[left] - x, flip)
+        return dr, dc, True, True
+    return np.int64(0), np.int64(0), False, False
 
 
 @njit(cache=True, nogil=True)
-def _merge_row(offsets, p, r, c, r0, q_cols, lo, mid, hi, merged):
-    """Merge the new points q_cols[lo:hi] of row r0 (all within reach of pixel (r, c)
-    and within int8 offsets; ``mid`` the first in column >= c) into p's sorted list:
-    its k first entries of the union, which is what inserting them one by one (in any
-    order) leaves. ``merged`` is (k, 2) scratch space."""
+def _merge_row(offsets, p, across, x, along, flip, lo, mid, hi, merged):
+    """Merge the new points along[lo:hi] of one line, ``across`` lines from pixel p at
+    ``x`` along it (all within p's reach and int8 offsets; ``mid`` the first at >= x),
+    into p's sorted list: its k first entries of the union, which is what inserting
+    them one by one (in any order) leaves. ``merged`` is (k, 2) scratch space."""
     k = offsets.shape[1]
-    dr = np.int64(r0 - r)
+    across = np.int64(across)
     right, left = mid, mid - 1  # the next candidates on each side, nearest first
-    dc, is_left, have = _nearest(dr, c, q_cols, left, right, lo, hi)
+    dr, dc, is_left, have = _nearest(across, x, along, flip, left, right, lo, hi)
     last_r, last_c = np.int64(offsets[p, k - 1, 0]), np.int64(offsets[p, k - 1, 1])
     if not have or not _before(dr, dc, dr * dr + dc * dc, last_r, last_c):
         return  # the nearest new point does not enter: nothing changes
@@ -142,7 +157,7 @@ def _merge_row(offsets, p, r, c, r0, q_cols, lo, mid, hi, merged):
                 left -= 1
             else:
                 right += 1
-            dc, is_left, have = _nearest(dr, c, q_cols, left, right, lo, hi)
+            dr, dc, is_left, have = _nearest(across, x, along, flip, left, right, lo, hi)
         else:
             merged[n, 0], merged[n, 1] = er, ec
             taken += 1
@@ -168,19 +183,25 @@ def _next_point(g_starts, q_cols, n_cols):
 
 @njit(cache=True, nogil=True)
 def _affected_merge_rows(
-    mask, dk, tile_dk, tile, g_rows, g_starts, q_cols, offsets, valid, row_lo, row_hi
+    mask, dk, tile_dk, tile, lines, starts, along, index, flip, offsets, valid, row_lo, row_hi
 ):
     """Unmeasured p in rows [row_lo, row_hi) within ``d_k(p)`` of a new point, in the
-    per-point search's order; each new point within reach enters p's valid list."""
+    per-point search's order; each new point within reach enters p's valid list.
+
+    The new points are given per line (rows, or columns if ``flip``): line g holds
+    points ``starts[g]:starts[g + 1]`` at ``along`` (sorted), whose indices in the
+    per-point order are ``index`` (increasing along each line).
+    """
     n_rows, n_cols = mask.shape
     t_rows, t_cols = tile_dk.shape
-    n_q = q_cols.shape[0]
-    n_groups = g_rows.shape[0]
+    n_q = along.shape[0]
+    n_lines = lines.shape[0]
+    n_along = n_rows if flip else n_cols
     if row_lo >= row_hi:
         return np.zeros((0, 2), np.int64)
     marked = np.zeros((t_rows, t_cols), np.bool_)
-    _mark_tiles(tile_dk, tile, n_rows, n_cols, g_rows, g_starts, q_cols, row_lo, row_hi, marked)
-    next_q = _next_point(g_starts, q_cols, n_cols)
+    _mark_tiles(tile_dk, tile, n_rows, n_cols, lines, starts, along, flip, row_lo, row_hi, marked)
+    next_q = _next_point(starts, along, n_along)
     merged = np.empty((offsets.shape[1], 2), np.int64)
     found = np.empty((1024, 3), np.int64)  # row, col, first point reaching it
     n_found = 0
@@ -193,9 +214,9 @@ def _affected_merge_rows(
             bound = tile_dk[tr, tc]
             bound2 = bound * bound + 0.5
             for r in range(r_first, r_last + 1):
-                near = False  # a row of new points within the tile's bound of this row
-                for g in range(n_groups):
-                    near = near or (r - g_rows[g]) * (r - g_rows[g]) <= bound2
+                near = flip  # (rows) a line of new points within the tile's bound of r
+                for g in range(n_lines):
+                    near = near or (r - lines[g]) * (r - lines[g]) <= bound2
                 if not near:
                     continue
                 for c in range(c_first, c_last + 1):
@@ -204,24 +225,25 @@ def _affected_merge_rows(
                     dk_here = dk[r, c]
                     limit = dk_here * dk_here + 0.5
                     p = r * n_cols + c
+                    x = r if flip else c  # p's place along the lines
                     first = n_q
-                    for g in range(n_groups):
-                        r0 = g_rows[g]
-                        w = _half_width((r - r0) * (r - r0), limit, n_cols)
+                    for g in range(n_lines):
+                        across = lines[g] - (c if flip else r)
+                        w = _half_width(across * across, limit, n_along)
                         if w < 0:
                             continue
-                        lo = next_q[g, max(c - w, 0)]
-                        hi = next_q[g, min(c + w + 1, n_cols)]
+                        lo = next_q[g, max(x - w, 0)]
+                        hi = next_q[g, min(x + w + 1, n_along)]
                         if lo == hi:
                             continue
-                        first = min(first, lo)
+                        first = min(first, index[lo])
                         if not valid[p]:
                             continue
-                        if max(abs(r0 - r), c - q_cols[lo], q_cols[hi - 1] - c) > _OFFSET_MAX:
+                        if max(abs(across), x - along[lo], along[hi - 1] - x) > _OFFSET_MAX:
                             valid[p] = False  # as the per-point merge meeting that point
                         else:
-                            mid = next_q[g, c]
-                            _merge_row(offsets, p, r, c, r0, q_cols, lo, mid, hi, merged)
+                            mid = next_q[g, x]
+                            _merge_row(offsets, p, across, x, along, flip, lo, mid, hi, merged)
                     if first == n_q:
                         continue
                     if n_found == found.shape[0]:
@@ -245,14 +267,34 @@ def _affected_merge_rows(
     return out
 
 
-def fits_rows(changed: np.ndarray, is_new: np.ndarray) -> bool:
-    """True if the row path applies: every changed pixel is new, they are sorted by row
-    then column without repeats, and there are many per row."""
+def line_layout(
+    changed: np.ndarray, is_new: np.ndarray
+) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """How the line path takes ``changed``: ``(flip, lines, starts, along, index)``, or
+    None if it does not apply. It needs every changed pixel new, sorted by row then
+    column without repeats, and at least :data:`MIN_POINTS_PER_ROW` per row (or, failing
+    that, per column: ``flip``)."""
     changed = np.asarray(changed, np.int64).reshape(-1, 2)
-    if len(changed) < MIN_POINTS_PER_ROW or not np.all(is_new):
-        return False
-    runs = _row_runs(np.ascontiguousarray(changed[:, 0]), np.ascontiguousarray(changed[:, 1]))
-    return runs > 0 and len(changed) >= MIN_POINTS_PER_ROW * runs
+    n = len(changed)
+    if n < MIN_POINTS_PER_ROW or not np.all(is_new):
+        return None
+    rows, cols = np.ascontiguousarray(changed[:, 0]), np.ascontiguousarray(changed[:, 1])
+    runs = _row_runs(rows, cols)
+    if runs < 0:
+        return None
+    if n >= MIN_POINTS_PER_ROW * runs:
+        starts, lines = row_groups(changed)
+        return False, lines, starts, cols, np.arange(n, dtype=np.int64)
+    index = np.lexsort((rows, cols)).astype(np.int64)  # by column, then row
+    starts, lines = row_groups(changed[index][:, ::-1])
+    if n < MIN_POINTS_PER_ROW * len(lines):
+        return None
+    return True, lines, starts, np.ascontiguousarray(rows[index]), index
+
+
+def fits_rows(changed: np.ndarray, is_new: np.ndarray) -> bool:
+    """True if the line path applies to ``changed`` (see :func:`line_layout`)."""
+    return line_layout(changed, is_new) is not None
 
 
 def affected_merge(
@@ -266,7 +308,8 @@ def affected_merge(
     touched: np.ndarray,
 ) -> np.ndarray:
     """:meth:`NeighborLists.affected_merge` (same pixels, order and lists), one visit per
-    pixel when the changed pixels are new points on a few rows (:func:`fits_rows`).
+    pixel when the changed pixels are new points on a few rows or columns
+    (:func:`line_layout`).
 
     Examples
     --------
@@ -281,11 +324,11 @@ def affected_merge(
     >>> len(affected_merge(lists, mask, dk, bound, 4, new, np.ones(12, bool), touched))
     32
     """
-    if not fits_rows(changed, is_new):
+    layout = line_layout(changed, is_new)
+    if layout is None:
         return lists.affected_merge(mask, dk, tile_dk, tile, changed, is_new, touched)
+    flip, lines, starts, along, index = layout
     changed = np.asarray(changed, np.int64).reshape(-1, 2)
-    g_starts, g_rows = row_groups(changed)
-    q_cols = np.ascontiguousarray(changed[:, 1])
     n_rows = mask.shape[0]
     # the same two bands as the per-point merge (split at the median changed row)
     middle = min(max(int(np.median(changed[:, 0])), 1), n_rows)
@@ -293,12 +336,12 @@ def affected_merge(
 
     def band(i: int, row_lo: int, row_hi: int) -> None:
         bands[i] = _affected_merge_rows(
-            mask, dk, tile_dk, int(tile), g_rows, g_starts, q_cols, lists.offsets, lists.valid,
-            row_lo, row_hi,
+            mask, dk, tile_dk, int(tile), lines, starts, along, index, flip, lists.offsets,
+            lists.valid, row_lo, row_hi,
         )  # fmt: skip
 
     reach = float(tile_dk.max()) if tile_dk.size else 0.0
-    work = len(g_rows) * 2 * reach * (reach + q_cols.max() - q_cols.min())  # visits, about
+    work = len(lines) * 2 * reach * (reach + along.max() - along.min())  # visits, about
     _threads.run_pair(
         lambda: band(0, 0, middle), lambda: band(1, middle, n_rows), work >= _threads.MIN_ROWS
     )

@@ -64,11 +64,17 @@ def segment_rows(mask, rng, rows):
 
 @pytest.mark.parametrize("split_rows", [10**9, 2])  # bands on one or two threads
 @pytest.mark.parametrize(
-    ("shape", "fraction", "k", "tile", "n_seg_rows"),
-    [((40, 90), 0.03, 4, 8, 1), ((50, 70), 0.01, 10, 16, 2), ((150, 300), 1e-4, 3, 16, 1)],
+    ("shape", "fraction", "k", "tile", "n_seg_rows", "columns"),
+    [
+        ((40, 90), 0.03, 4, 8, 1, False),
+        ((50, 70), 0.01, 10, 16, 2, False),
+        ((150, 300), 1e-4, 3, 16, 1, False),
+        ((90, 40), 0.03, 4, 8, 1, True),
+        ((70, 50), 0.01, 10, 16, 2, True),
+    ],
 )
 def test_row_path_equals_the_per_point_merge(
-    monkeypatch, shape, fraction, k, tile, n_seg_rows, split_rows
+    monkeypatch, shape, fraction, k, tile, n_seg_rows, columns, split_rows
 ):
     """Same pixels in the same order, same valid flags and lists (the last grid is so
     sparse that some points within reach lie beyond int8 offsets and invalidate lists)."""
@@ -81,10 +87,13 @@ def test_row_path_equals_the_per_point_merge(
     twin = copy_lists(lists)
     invalidated = 0
     for _ in range(3):
-        rows = np.sort(rng.choice(np.flatnonzero(~mask.all(1)), n_seg_rows, replace=False))
-        new = segment_rows(mask, rng, rows)
+        seen = mask.T if columns else mask  # segments along columns: made on the transpose
+        rows = np.sort(rng.choice(np.flatnonzero(~seen.all(1)), n_seg_rows, replace=False))
+        new = segment_rows(seen, rng, rows)
+        if columns:
+            new = new[np.lexsort((new[:, 0], new[:, 1]))][:, ::-1].copy()  # by row, then col
         is_new = np.ones(len(new), bool)
-        assert _row_merge.fits_rows(new, is_new)
+        assert _row_merge.line_layout(new, is_new)[0] == columns
         bound = tile_bounds(mask, dk, tile)
         mask[new[:, 0], new[:, 1]] = True
         dk[new[:, 0], new[:, 1]] = 0.0
@@ -116,11 +125,13 @@ def test_scattered_or_repeated_points_take_the_per_point_path():
     assert not _row_merge.fits_rows(points[::-1], np.ones(10, bool))  # not sorted
     scattered = np.stack([np.arange(10), np.arange(10)], 1)
     assert not _row_merge.fits_rows(scattered, np.ones(10, bool))
+    column = points[:, ::-1].copy()
+    assert _row_merge.line_layout(column, np.ones(10, bool))[0]  # flipped: along a column
     assert not _row_merge.fits_rows(points[:3], np.ones(3, bool))
 
 
-def fly_scan(image, decisions):
-    fs = FlySampler(image.shape, motion=NANOPROBE.replace(dwell=0.01), seed=0)
+def fly_scan(image, decisions, axes):
+    fs = FlySampler(image.shape, motion=NANOPROBE.replace(dwell=0.01), seed=0, axes=axes)
     detector = SimulatedDetector(image)
     for _ in range(decisions):
         segments = fs.suggest_segments()
@@ -132,16 +143,17 @@ def fly_scan(image, decisions):
     return fs
 
 
-def test_a_fly_scan_is_bit_identical_with_and_without_the_row_path(monkeypatch):
+@pytest.mark.parametrize("axes", [("rows", "columns"), ("columns",)])
+def test_a_fly_scan_is_bit_identical_with_and_without_the_row_path(monkeypatch, axes):
     image = make_phantom("flakes", (96, 128), seed=4)
     used = []
     real = _row_merge._affected_merge_rows
     monkeypatch.setattr(_row_merge, "_affected_merge_rows", lambda *a: used.append(1) or real(*a))
-    fast = fly_scan(image, 25)
-    assert len(used) > 0
+    fast = fly_scan(image, 25, axes)
+    assert len(used) > 0 and (True in used) == ("columns" in axes)  # a[8]: flip
     monkeypatch.setattr(_row_merge, "MIN_POINTS_PER_ROW", 10**9)
     used.clear()
-    slow = fly_scan(image, 25)
+    slow = fly_scan(image, 25, axes)
     assert not used
     np.testing.assert_array_equal(fast.measured_points, slow.measured_points)
     np.testing.assert_array_equal(fast.reconstruction, slow.reconstruction)
@@ -178,22 +190,28 @@ def test_small_kernels_against_numpy():
     assert _row_merge._row_runs(twice[:, 0].copy(), twice[:, 1].copy()) == -1
 
 
+@pytest.mark.parametrize("flip", [False, True])
 @pytest.mark.parametrize("k", [1, 4, 9])
-def test_merge_row_keeps_the_k_first_of_the_union(k):
-    """_merge_row against sorting the old list and the new points by (d2, dr, dc)."""
+def test_merge_row_keeps_the_k_first_of_the_union(k, flip):
+    """_merge_row against sorting the old list and the new points by (d2, dr, dc); the
+    new points lie on one row (or column, ``flip``), ``across`` lines from the pixel."""
     rng = np.random.default_rng(k)
+
+    def offset(across, d):
+        return (d, across) if flip else (across, d)
+
     for _ in range(40):
-        r, c, r0 = 5, int(rng.integers(0, 40)), int(rng.integers(0, 11))
-        cols = np.sort(rng.choice(40, int(rng.integers(1, 12)), replace=False)).astype(np.int64)
+        x, across = int(rng.integers(0, 40)), int(rng.integers(-5, 6))
+        along = np.sort(rng.choice(40, int(rng.integers(1, 12)), replace=False)).astype(np.int64)
+        new = [offset(across, int(q) - x) for q in along]
         old = [(int(a), int(b)) for a, b in rng.integers(-9, 10, (k + 5, 2))]
-        old = sorted(set(old) - {(r0 - r, int(q) - c) for q in cols} - {(0, 0)})
+        old = sorted(set(old) - set(new) - {(0, 0)})
         old = sorted(old, key=lambda o: (o[0] ** 2 + o[1] ** 2, o[0], o[1]))[:k]
         if len(old) < k:
             continue
         offsets = np.array([old], np.int8)
-        mid = int(np.searchsorted(cols, c))
+        mid = int(np.searchsorted(along, x))
         merged = np.empty((k, 2), np.int64)
-        _row_merge._merge_row(offsets, 0, r, c, r0, cols, 0, mid, len(cols), merged)
-        union = old + [(r0 - r, int(q) - c) for q in cols]
-        want = sorted(union, key=lambda o: (o[0] ** 2 + o[1] ** 2, o[0], o[1]))[:k]
+        _row_merge._merge_row(offsets, 0, across, x, along, flip, 0, mid, len(along), merged)
+        want = sorted(old + new, key=lambda o: (o[0] ** 2 + o[1] ** 2, o[0], o[1]))[:k]
         assert [tuple(o) for o in offsets[0].tolist()] == want
