@@ -143,18 +143,26 @@ def fly_scan(image, decisions, axes):
     return fs
 
 
+@pytest.mark.parametrize("two_threads", [False, True])
 @pytest.mark.parametrize("axes", [("rows", "columns"), ("columns",)])
-def test_a_fly_scan_is_bit_identical_with_and_without_the_row_path(monkeypatch, axes):
+def test_a_fly_scan_is_bit_identical_with_and_without_the_row_path(monkeypatch, axes, two_threads):
+    """The same scan with the line path (on one or two threads) and without it."""
     image = make_phantom("flakes", (96, 128), seed=4)
-    used = []
+    flips = []  # the line path's flip flag, call by call
     real = _row_merge._affected_merge_rows
-    monkeypatch.setattr(_row_merge, "_affected_merge_rows", lambda *a: used.append(1) or real(*a))
-    fast = fly_scan(image, 25, axes)
-    assert len(used) > 0 and (True in used) == ("columns" in axes)  # a[8]: flip
+    monkeypatch.setattr(
+        _row_merge, "_affected_merge_rows", lambda *a: flips.append(a[8]) or real(*a)
+    )
+    with monkeypatch.context() as patch:
+        if two_threads:
+            patch.setattr(threads_module, "MIN_ROWS", 2)
+            patch.setattr(threads_module, "MAX_LOAD_PER_CORE", float("inf"))
+        fast = fly_scan(image, 25, axes)
+    assert flips and all(flips) == (axes == ("columns",))  # columns only: all flipped
     monkeypatch.setattr(_row_merge, "MIN_POINTS_PER_ROW", 10**9)
-    used.clear()
+    flips.clear()
     slow = fly_scan(image, 25, axes)
-    assert not used
+    assert not flips
     np.testing.assert_array_equal(fast.measured_points, slow.measured_points)
     np.testing.assert_array_equal(fast.reconstruction, slow.reconstruction)
     np.testing.assert_array_equal(fast.erd, slow.erd)
