@@ -13,6 +13,9 @@ its number of segments.
 ``--rebuild-levels`` recomputes the coarse-to-fine level weights over the whole
 grid every decision (as before :class:`fastscan.fly.level_map.LevelMap`), for a
 before/after under the same load; the scan is the same bit for bit.
+``--per-point-merge`` turns off the row path of the affected-pixel merge
+(:mod:`fastscan._row_merge`), so every new point searches its reach on its own
+(the way before it); the scan is again the same bit for bit.
 
 Usage (from the repository root)::
 
@@ -20,6 +23,7 @@ Usage (from the repository root)::
     python benchmarks/bench_fly.py --size 2048 --decisions 40
     python benchmarks/bench_fly.py --dwell 1.0 --max-coverage 0.3
     python benchmarks/bench_fly.py --size 2048 --decisions 40 --rebuild-levels
+    python benchmarks/bench_fly.py --size 2048 --decisions 40 --per-point-merge
     python benchmarks/bench_fly.py --dwell 0.001 --sweep 0   # 1 ms without the sweep
 """
 
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fastscan import _row_merge
 from fastscan.fly import FlySampler
 from fastscan.imageio import load_image
 from fastscan.motion import NANOPROBE
@@ -53,9 +58,16 @@ def main() -> None:
         help="recompute the level weights over the whole grid every decision (the old way)",
     )
     parser.add_argument(
+        "--per-point-merge",
+        action="store_true",
+        help="merge new points into the neighbour lists one by one (no row path; the old way)",
+    )
+    parser.add_argument(
         "--sweep", type=int, default=None, help="FlySampler sweep (default: chosen by the dwell)"
     )
     args = parser.parse_args()
+    if args.per_point_merge:
+        _row_merge.MIN_POINTS_PER_ROW = 2**62
     if args.size:
         image = make_phantom("flakes", (args.size, args.size), seed=2)
         source = f"flakes phantom {args.size} x {args.size}"

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan import _sampler_state, _threads, _update
+from fastscan import _row_merge, _sampler_state, _threads, _update
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._lattice import lattice_levels, snap_to_lattice
 from fastscan._neighbor_lists import NeighborLists
@@ -778,9 +778,10 @@ class Sampler:
             )
         else:  # the new points also enter the stored lists they belong to
             is_new = np.arange(len(changed)) < len(new_points)
-            affected = lists.affected_merge(
-                self._mask, self._dk, self._dk_max, self._dk_tile, changed, is_new, self._touched
-            )
+            affected = _row_merge.affected_merge(  # one visit a pixel for a flown row
+                lists, self._mask, self._dk, self._dk_max, self._dk_tile, changed, is_new,
+                self._touched,
+            )  # fmt: skip
         region = _update.dilate_unmeasured(
             self._mask, np.concatenate([affected, changed]), self._touched
         )

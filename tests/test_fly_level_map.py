@@ -95,8 +95,8 @@ def test_floors_match_the_floor_weights_kernel():
         gaps = midpoint_gaps(measured, axis, origin)
         floors = np.full(erd.shape[0] if axis == "rows" else erd.shape[1], np.nan)
         lines = np.arange(len(floors))
-        kernel = _lk._row_floors if axis == "rows" else _lk._col_floors
-        kernel(gaps, erd, lines, 0.5, floors)
+        along_rows = axis == "rows"
+        _lk._line_floors(gaps, erd, lines, 0.5, floors, along_rows)
         line_axis = 1 if axis == "rows" else 0
         cand = gaps > 0
         mean = np.where(cand, np.maximum(erd, 0), 0).sum(axis=line_axis) / np.maximum(
@@ -107,7 +107,7 @@ def test_floors_match_the_floor_weights_kernel():
             every = np.full(len(floors), np.nan)
             _lk._col_floors_all(gaps, erd, 0.5, every)
             np.testing.assert_array_equal(every, floors)
-        kernel(gaps, erd, lines, 0.0, floors)
+        _lk._line_floors(gaps, erd, lines, 0.0, floors, along_rows)
         assert (floors == 0).all()
 
 

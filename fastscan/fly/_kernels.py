@@ -357,6 +357,21 @@ def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
                     out[r, c] = w
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _take(erd, weights, weights_t, dirty_rows, dirty_cols, r, c, transposed):
+    """Copy ``max(erd, 0)`` at (r, c) into ``weights`` if it changed, flagging its
+    row and column (and mirroring into ``weights_t`` when ``transposed``)."""
+    v = erd[r, c]
+    if not v > 0.0:
+        v = 0.0
+    if v != weights[r, c]:
+        weights[r, c] = v
+        dirty_rows[r] = True
+        dirty_cols[c] = True
+        if transposed:
+            weights_t[c, r] = v
+
+
 @njit(cache=True, nogil=True)
 def _take_region(erd, weights, weights_t, dirty_rows, dirty_cols, r0, r1, c0, c1, transposed):
     """Copy ``max(erd, 0)`` into ``weights`` over rows r0:r1, columns c0:c1.
@@ -367,28 +382,11 @@ def _take_region(erd, weights, weights_t, dirty_rows, dirty_cols, r0, r1, c0, c1
     """
     for r in range(r0, r1):
         for c in range(c0, c1):
-            v = erd[r, c]
-            if not v > 0.0:
-                v = 0.0
-            if v != weights[r, c]:
-                weights[r, c] = v
-                dirty_rows[r] = True
-                dirty_cols[c] = True
-                if transposed:
-                    weights_t[c, r] = v
+            _take(erd, weights, weights_t, dirty_rows, dirty_cols, r, c, transposed)
 
 
 @njit(cache=True, nogil=True)
 def _take_pixels(erd, weights, weights_t, dirty_rows, dirty_cols, rows, cols, transposed):
     """:func:`_take_region` at the pixels ``(rows[i], cols[i])`` instead of a box."""
     for i in range(rows.shape[0]):
-        r, c = rows[i], cols[i]
-        v = erd[r, c]
-        if not v > 0.0:
-            v = 0.0
-        if v != weights[r, c]:
-            weights[r, c] = v
-            dirty_rows[r] = True
-            dirty_cols[c] = True
-            if transposed:
-                weights_t[c, r] = v
+        _take(erd, weights, weights_t, dirty_rows, dirty_cols, rows[i], cols[i], transposed)

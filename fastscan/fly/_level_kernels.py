@@ -195,44 +195,30 @@ def _insert(mask, meta, gaps, transposed, lines, positions, origin, changed):
 
 
 @njit(cache=True, nogil=True)
-def _row_floors(gaps, erd, rows, floor, out):
-    """``out[r]``: ``floor`` times the mean of ``max(erd, 0)`` over the candidates of row r.
+def _line_floors(gaps, erd, lines, floor, out, along_rows):
+    """``out[line]``: ``floor`` times the mean of ``max(erd, 0)`` over the candidates
+    of each row (``along_rows``) or column in ``lines``.
 
-    The sum runs over the row's columns in order, as in
+    The sum runs along the line in order, as in
     :func:`fastscan.fly._kernels._floor_weights` (bit for bit).
     """
-    n_cols = gaps.shape[1]
-    for j in range(rows.shape[0]):
-        r = rows[j]
+    n_along = gaps.shape[1] if along_rows else gaps.shape[0]
+    for j in range(lines.shape[0]):
+        line = lines[j]
         total = 0.0
         count = 0
         if floor > 0.0:
-            for c in range(n_cols):
+            for i in range(n_along):
+                r, c = (line, i) if along_rows else (i, line)
                 if gaps[r, c] > 0:
                     total += max(erd[r, c], 0.0)
                     count += 1
-        out[r] = floor * (total / max(count, 1))
-
-
-@njit(cache=True, nogil=True)
-def _col_floors(gaps, erd, cols, floor, out):
-    """:func:`_row_floors` for columns (sums down each column, in row order)."""
-    n_rows = gaps.shape[0]
-    for j in range(cols.shape[0]):
-        c = cols[j]
-        total = 0.0
-        count = 0
-        if floor > 0.0:
-            for r in range(n_rows):
-                if gaps[r, c] > 0:
-                    total += max(erd[r, c], 0.0)
-                    count += 1
-        out[c] = floor * (total / max(count, 1))
+        out[line] = floor * (total / max(count, 1))
 
 
 @njit(cache=True, nogil=True)
 def _col_floors_all(gaps, erd, floor, out):
-    """:func:`_col_floors` of every column in one row-major pass (same sums, same order)."""
+    """:func:`_line_floors` of every column in one row-major pass (same sums, same order)."""
     n_rows, n_cols = gaps.shape
     total = np.zeros(n_cols)
     count = np.zeros(n_cols, np.int64)

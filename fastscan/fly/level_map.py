@@ -117,7 +117,8 @@ class LevelMap:
         self._seen = measured.astype(bool, copy=True)
         self._floors = (np.zeros(n_rows), np.zeros(n_cols))
         if self._use[0]:
-            _lk._row_floors(self._gaps[0], erd, np.arange(n_rows), self.floor, self._floors[0])
+            rows = np.arange(n_rows)
+            _lk._line_floors(self._gaps[0], erd, rows, self.floor, self._floors[0], True)
         if self._use[1]:
             _lk._col_floors_all(self._gaps[1], erd, self.floor, self._floors[1])
         self.weights = np.zeros(self.shape)
@@ -173,11 +174,11 @@ class LevelMap:
                 lines = np.flatnonzero(flags[axis])
                 before = self._floors[axis][lines]
                 if axis == 0:
-                    _lk._row_floors(self._gaps[0], erd, lines, self.floor, self._floors[0])
+                    _lk._line_floors(self._gaps[0], erd, lines, self.floor, self._floors[0], True)
                 elif len(lines) > n_cols // 16:  # strided column sums: one pass is cheaper
                     _lk._col_floors_all(self._gaps[1], erd, self.floor, self._floors[1])
                 else:
-                    _lk._col_floors(self._gaps[1], erd, lines, self.floor, self._floors[1])
+                    _lk._line_floors(self._gaps[1], erd, lines, self.floor, self._floors[1], False)
                 line_lists[axis] = lines[self._floors[axis][lines] != before]
         # in the boxes only candidates (before or after) can have changed weights
         pixels = np.concatenate([*changed, candidates])
@@ -243,8 +244,8 @@ def _warm_up() -> None:
     measured[0:7, 6] = True
     _, pixels = levels.update(erd, measured, [(0, 8, 0, 8)])
     lines = np.arange(8)
-    _lk._row_floors(levels._gaps[0], erd, lines, 0.5, np.zeros(8))
-    _lk._col_floors(levels._gaps[1], erd, lines, 0.5, np.zeros(8))
+    _lk._line_floors(levels._gaps[0], erd, lines, 0.5, np.zeros(8), True)
+    _lk._line_floors(levels._gaps[1], erd, lines, 0.5, np.zeros(8), False)
     # and the planner's (its first decision on a map compares all of it, then pixels)
     planner = SegmentPlanner((8, 8), fixed=(0.3, 0.3), pixel_time=(0.01, 0.01))
     planner.update(levels.weights)
