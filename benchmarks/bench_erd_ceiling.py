@@ -49,13 +49,14 @@ from bench_oracle import run  # the oracle benchmark's scan loop
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
-def scan_states(truth: np.ndarray, seed: int, coverages: list[float]) -> list[tuple]:
-    """(coverage, features, L2 RD) of the states the ``l2`` scan reaches at ``coverages``."""
+def _l2_scan_states(truth: np.ndarray, seed: int, coverages: list[float]):
+    """Yield (coverage, mask, pixels, features, reconstruction, L2 RD) of the states the
+    ``l2`` scan reaches at ``coverages``."""
     sampler = Sampler(
         truth.shape, batch_size=50, seed=seed, max_coverage=max(coverages) + 0.01,
         change_tolerance=None, model="l2",
     )  # fmt: skip
-    left, states = sorted(coverages), []
+    left = sorted(coverages)
     while left:
         points = sampler.suggest()
         if len(points) == 0:
@@ -65,8 +66,15 @@ def scan_states(truth: np.ndarray, seed: int, coverages: list[float]) -> list[tu
             mask = np.array(sampler.measured_mask)
             pixels, features, recon = compute_features(mask, truth)
             rd = rd_target(truth, recon, pixels, features[:, 2], power=2.0)
-            states.append((left.pop(0), features, rd))
-    return states
+            yield left.pop(0), mask, pixels, features, recon, rd
+
+
+def scan_states(truth: np.ndarray, seed: int, coverages: list[float]) -> list[tuple]:
+    """(coverage, features, L2 RD) of the states the ``l2`` scan reaches at ``coverages``."""
+    return [
+        (coverage, features, rd)
+        for coverage, _, _, features, _, rd in _l2_scan_states(truth, seed, coverages)
+    ]
 
 
 def rich_inputs(mask: np.ndarray, recon: np.ndarray, pixels: np.ndarray) -> np.ndarray:
@@ -87,20 +95,10 @@ def rich_inputs(mask: np.ndarray, recon: np.ndarray, pixels: np.ndarray) -> np.n
 
 def rich_states(truth: np.ndarray, seed: int, coverages: list[float]) -> list[tuple]:
     """(coverage, six log1p inputs, eight rich inputs, L2 RD) of the ``l2`` scan's states."""
-    sampler = Sampler(
-        truth.shape, batch_size=50, seed=seed, max_coverage=max(coverages) + 0.01,
-        change_tolerance=None, model="l2",
-    )  # fmt: skip
-    left, states = sorted(coverages), []
-    while left:
-        points = sampler.suggest()
-        sampler.ingest(points, truth[points[:, 0], points[:, 1]])
-        if sampler.coverage >= left[0]:
-            mask = np.array(sampler.measured_mask)
-            pixels, features, recon = compute_features(mask, truth)
-            rd = rd_target(truth, recon, pixels, features[:, 2], power=2.0)
-            states.append((left.pop(0), np.log1p(features), rich_inputs(mask, recon, pixels), rd))
-    return states
+    return [
+        (coverage, np.log1p(features), rich_inputs(mask, recon, pixels), rd)
+        for coverage, mask, pixels, features, recon, rd in _l2_scan_states(truth, seed, coverages)
+    ]
 
 
 def rich_comparison(truth: np.ndarray, loop: bool) -> None:

@@ -105,7 +105,7 @@ def test_floors_match_the_floor_weights_kernel():
         np.testing.assert_allclose(floors, 0.5 * mean, rtol=1e-13)
         if axis == "columns":  # the one-pass version: the same sums in the same order
             every = np.full(len(floors), np.nan)
-            _lk._col_floors_all(gaps, erd, 0.5, every)
+            _k._all_line_floors(gaps, erd, 0.5, False, every)
             np.testing.assert_array_equal(every, floors)
         _lk._line_floors(gaps, erd, lines, 0.0, floors, along_rows)
         assert (floors == 0).all()

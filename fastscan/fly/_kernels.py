@@ -321,6 +321,26 @@ def _gap_midpoints_rows(measured, out, origin):
 
 
 @njit(cache=True, nogil=True)
+def _all_line_floors(gaps, erd, floor, along_rows, out):
+    """``out[line]``: ``floor`` times the mean of ``max(erd, 0)`` over the candidates
+    (``gaps > 0``) of every row (``along_rows``) or column, in one row-major pass with
+    one running sum per line."""
+    n_rows, n_cols = gaps.shape
+    n_lines = n_rows if along_rows else n_cols
+    count = np.zeros(n_lines, np.int64)
+    out[:n_lines] = 0.0
+    if floor > 0.0:
+        for r in range(n_rows):
+            for c in range(n_cols):
+                if gaps[r, c] > 0:
+                    line = r if along_rows else c
+                    out[line] += max(erd[r, c], 0.0)
+                    count[line] += 1
+    for line in range(n_lines):
+        out[line] = floor * (out[line] / max(count[line], 1))
+
+
+@njit(cache=True, nogil=True)
 def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
     """Candidate weights with a floor along each line, kept in ``out`` where larger.
 
@@ -334,18 +354,8 @@ def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
     arrays row by row (C order), with one running sum per line.
     """
     n_rows, n_cols = gaps.shape
-    n_lines = n_rows if along_rows else n_cols
-    total = np.zeros(n_lines)
-    count = np.zeros(n_lines, np.int64)
-    if floor > 0.0:
-        for r in range(n_rows):
-            for c in range(n_cols):
-                if gaps[r, c] > 0:
-                    line = r if along_rows else c
-                    total[line] += max(erd[r, c], 0.0)
-                    count[line] += 1
-    for line in range(n_lines):
-        total[line] = floor * (total[line] / max(count[line], 1))
+    total = np.empty(n_rows if along_rows else n_cols)
+    _all_line_floors(gaps, erd, floor, along_rows, total)
     for r in range(n_rows):
         for c in range(n_cols):
             gap = gaps[r, c]

@@ -76,6 +76,30 @@ def _zone_candidates(ms, k, lo, hi, n, meta4, origin, pos_out, val_out):
     return count
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _write_candidates(
+    gaps, changed, n_changed, line, transposed, pos, val, n, other_pos, other_val, n_other, clear
+):
+    """Write ``n`` candidates (``pos``, gap ``val``; gap 0 when ``clear``) of one line into
+    ``gaps``, recording in ``changed`` each one not also in ``other``; returns the new
+    count of changed cells."""
+    for j in range(n):
+        kept = False
+        for jj in range(n_other):
+            if other_pos[jj] == pos[j] and other_val[jj] == val[j]:
+                kept = True
+        if not kept:
+            changed[n_changed, 0] = line
+            changed[n_changed, 1] = pos[j]
+            n_changed += 1
+        value = 0 if clear else val[j]
+        if transposed:
+            gaps[pos[j], line] = value
+        else:
+            gaps[line, pos[j]] = value
+    return n_changed
+
+
 @njit(cache=True, nogil=True)
 def _insert(mask, meta, gaps, transposed, lines, positions, origin, changed):
     """Mark ``(lines[i], positions[i])`` measured and update ``gaps`` around each.
@@ -164,32 +188,16 @@ def _insert(mask, meta, gaps, transposed, lines, positions, origin, changed):
             ms[k] = q
             k += 1
         n_new = _zone_candidates(ms, k, lo, hi, n, meta[line], origin, new_pos, new_val)
-        for j in range(n_old):
-            kept = False
-            for jj in range(n_new):
-                if new_pos[jj] == old_pos[j] and new_val[jj] == old_val[j]:
-                    kept = True
-            if not kept:
-                changed[n_changed, 0] = line
-                changed[n_changed, 1] = old_pos[j]
-                n_changed += 1
-            if transposed:
-                gaps[old_pos[j], line] = 0
-            else:
-                gaps[line, old_pos[j]] = 0
-        for j in range(n_new):
-            kept = False
-            for jj in range(n_old):
-                if old_pos[jj] == new_pos[j] and old_val[jj] == new_val[j]:
-                    kept = True
-            if not kept:
-                changed[n_changed, 0] = line
-                changed[n_changed, 1] = new_pos[j]
-                n_changed += 1
-            if transposed:
-                gaps[new_pos[j], line] = new_val[j]
-            else:
-                gaps[line, new_pos[j]] = new_val[j]
+        # the old candidates leave (gap 0), then the new ones enter; a cell counts as
+        # changed unless the same (position, gap) is on both sides
+        n_changed = _write_candidates(
+            gaps, changed, n_changed, line, transposed, old_pos, old_val, n_old,
+            new_pos, new_val, n_new, True,
+        )  # fmt: skip
+        n_changed = _write_candidates(
+            gaps, changed, n_changed, line, transposed, new_pos, new_val, n_new,
+            old_pos, old_val, n_old, False,
+        )  # fmt: skip
         last_line, last_pos, last_q = line, pos, q
     return n_changed
 
@@ -214,22 +222,6 @@ def _line_floors(gaps, erd, lines, floor, out, along_rows):
                     total += max(erd[r, c], 0.0)
                     count += 1
         out[line] = floor * (total / max(count, 1))
-
-
-@njit(cache=True, nogil=True)
-def _col_floors_all(gaps, erd, floor, out):
-    """:func:`_line_floors` of every column in one row-major pass (same sums, same order)."""
-    n_rows, n_cols = gaps.shape
-    total = np.zeros(n_cols)
-    count = np.zeros(n_cols, np.int64)
-    if floor > 0.0:
-        for r in range(n_rows):
-            for c in range(n_cols):
-                if gaps[r, c] > 0:
-                    total[c] += max(erd[r, c], 0.0)
-                    count[c] += 1
-    for c in range(n_cols):
-        out[c] = floor * (total[c] / max(count[c], 1))
 
 
 @njit(cache=True, nogil=True)

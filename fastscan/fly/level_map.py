@@ -120,7 +120,7 @@ class LevelMap:
             rows = np.arange(n_rows)
             _lk._line_floors(self._gaps[0], erd, rows, self.floor, self._floors[0], True)
         if self._use[1]:
-            _lk._col_floors_all(self._gaps[1], erd, self.floor, self._floors[1])
+            _k._all_line_floors(self._gaps[1], erd, self.floor, False, self._floors[1])
         self.weights = np.zeros(self.shape)
         self._box(erd, (0, n_rows, 0, n_cols))
         _warm_up()
@@ -176,7 +176,7 @@ class LevelMap:
                 if axis == 0:
                     _lk._line_floors(self._gaps[0], erd, lines, self.floor, self._floors[0], True)
                 elif len(lines) > n_cols // 16:  # strided column sums: one pass is cheaper
-                    _lk._col_floors_all(self._gaps[1], erd, self.floor, self._floors[1])
+                    _k._all_line_floors(self._gaps[1], erd, self.floor, False, self._floors[1])
                 else:
                     _lk._line_floors(self._gaps[1], erd, lines, self.floor, self._floors[1], False)
                 line_lists[axis] = lines[self._floors[axis][lines] != before]
