@@ -292,11 +292,6 @@ def line_layout(
     return True, lines, starts, np.ascontiguousarray(rows[index]), index
 
 
-def fits_rows(changed: np.ndarray, is_new: np.ndarray) -> bool:
-    """True if the line path applies to ``changed`` (see :func:`line_layout`)."""
-    return line_layout(changed, is_new) is not None
-
-
 def affected_merge(
     lists: NeighborLists,
     mask: np.ndarray,

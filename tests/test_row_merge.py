@@ -119,15 +119,18 @@ def test_row_path_equals_the_per_point_merge(
 
 
 def test_scattered_or_repeated_points_take_the_per_point_path():
+    def fits(points: np.ndarray, is_new: np.ndarray) -> bool:
+        return _row_merge.line_layout(points, is_new) is not None
+
     points = np.array([[0, c] for c in range(10)])
-    assert _row_merge.fits_rows(points, np.ones(10, bool))
-    assert not _row_merge.fits_rows(points, np.r_[np.ones(9, bool), False])  # a repeat
-    assert not _row_merge.fits_rows(points[::-1], np.ones(10, bool))  # not sorted
+    assert fits(points, np.ones(10, bool))
+    assert not fits(points, np.r_[np.ones(9, bool), False])  # a repeat
+    assert not fits(points[::-1], np.ones(10, bool))  # not sorted
     scattered = np.stack([np.arange(10), np.arange(10)], 1)
-    assert not _row_merge.fits_rows(scattered, np.ones(10, bool))
+    assert not fits(scattered, np.ones(10, bool))
     column = points[:, ::-1].copy()
     assert _row_merge.line_layout(column, np.ones(10, bool))[0]  # flipped: along a column
-    assert not _row_merge.fits_rows(points[:3], np.ones(3, bool))
+    assert not fits(points[:3], np.ones(3, bool))
 
 
 def fly_scan(image, decisions, axes):
