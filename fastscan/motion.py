@@ -231,6 +231,15 @@ class MotionModel:
         )
 
 
+def check_motion(motion: object) -> MotionModel:
+    """``motion`` itself if it is a :class:`MotionModel`, else a TypeError naming its type."""
+    if not isinstance(motion, MotionModel):
+        raise TypeError(
+            f"motion must be a fastscan.motion.MotionModel, got {type(motion).__name__}"
+        )
+    return motion
+
+
 def _seconds(value: object, name: str) -> float:
     try:
         seconds = float(value)  # type: ignore[arg-type]

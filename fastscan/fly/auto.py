@@ -50,7 +50,7 @@ from fastscan.erd.estimator import ERDModel
 from fastscan.fly.choice import ModeChoice, choose_mode, cost_ratio, mode_without_data
 from fastscan.fly.sampler import FlySampler
 from fastscan.fly.segment import Segment, segments_to_points
-from fastscan.motion import NANOPROBE, MotionModel
+from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
 
 __all__ = ["AutoSampler", "fast_auto_sampler"]
@@ -93,11 +93,7 @@ class AutoSampler:
         motion_weight: float | None = None,
         choose: Callable[[MotionModel, int, float], ModeChoice] = choose_mode,
     ) -> None:
-        self.motion = NANOPROBE if motion is None else motion
-        if not isinstance(self.motion, MotionModel):
-            raise TypeError(
-                f"motion must be a fastscan.motion.MotionModel, got {type(self.motion).__name__}"
-            )
+        self.motion = check_motion(NANOPROBE if motion is None else motion)
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if not callable(choose):

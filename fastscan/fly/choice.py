@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from fastscan.motion import MotionModel
+from fastscan.motion import MotionModel, check_motion
 
 __all__ = [
     "GAIN_SPARSE",
@@ -77,13 +77,6 @@ class ModeChoice:
     gini: float  #: gradient Gini of the coarse raster's reconstruction
 
 
-def _check_motion(motion: MotionModel) -> None:
-    if not isinstance(motion, MotionModel):
-        raise TypeError(
-            f"motion must be a fastscan.motion.MotionModel, got {type(motion).__name__}"
-        )
-
-
 def cost_ratio(motion: MotionModel, line_pixels: int, move: float = STEP_MOVE) -> float:
     """Seconds of a step reading over seconds of a flown reading (``R``).
 
@@ -108,7 +101,7 @@ def cost_ratio(motion: MotionModel, line_pixels: int, move: float = STEP_MOVE) -
     """
     from fastscan.fly.sampler import line_costs
 
-    _check_motion(motion)
+    check_motion(motion)
     if int(line_pixels) != line_pixels or line_pixels < 1:
         raise ValueError(f"line_pixels must be an integer >= 1, got {line_pixels!r}")
     if not (math.isfinite(move) and move >= 0):

@@ -27,7 +27,7 @@ Examples
 
 from __future__ import annotations
 
-from fastscan.motion import MotionModel
+from fastscan.motion import MotionModel, check_motion
 
 __all__ = ["best_strategy", "step_overhead"]
 
@@ -38,10 +38,7 @@ def step_overhead(motion: MotionModel) -> float:
     ``settle_time + point_overhead`` + the shorter of the one-pixel moves along x
     and y (pixel units, as in ``fastscan simulate``).
     """
-    if not isinstance(motion, MotionModel):
-        raise TypeError(
-            f"motion must be a fastscan.motion.MotionModel, got {type(motion).__name__}"
-        )
+    check_motion(motion)
     move = min(float(motion.travel_time(1.0, 0.0)), float(motion.travel_time(0.0, 1.0)))
     return motion.settle_time + motion.point_overhead + move
 

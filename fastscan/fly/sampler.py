@@ -41,7 +41,7 @@ from fastscan.erd.estimator import ERDModel
 from fastscan.fly.level_map import LevelMap
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
-from fastscan.motion import NANOPROBE, MotionModel
+from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
 
 __all__ = ["REFINE", "FlySampler", "default_initial_spacing", "default_sweep", "line_costs"]
@@ -218,11 +218,7 @@ class FlySampler:
         channel_weights: Sequence[float] | None = None,
     ) -> None:
         self.shape = check_shape(shape)
-        self.motion = NANOPROBE if motion is None else motion
-        if not isinstance(self.motion, MotionModel):
-            raise TypeError(
-                f"motion must be a fastscan.motion.MotionModel, got {type(self.motion).__name__}"
-            )
+        self.motion = check_motion(NANOPROBE if motion is None else motion)
         if not 0.0 < max_coverage <= 1.0:
             raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
         if time_budget is not None and not (math.isfinite(time_budget) and time_budget > 0):
