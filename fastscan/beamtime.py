@@ -71,6 +71,7 @@ __all__ = [
     "retime",
     "segment_times",
     "step_times",
+    "time_breakdown",
 ]
 
 TRAJECTORY_KEYS = ("points", "t_end", "segment", "flown")
@@ -347,6 +348,31 @@ class TrajectoryBuilder:
         parts = [self.add_segment(s) for s in segments]
         return np.concatenate(parts) if parts else np.zeros(0)
 
+    def add_trajectory(self, trajectory: Trajectory) -> np.ndarray:
+        """Record another scan's readings, in its moves, timed from here; returns the end times.
+
+        Runs of one ``segment`` id that are ``flown`` become segments from their
+        first to their last reading; the others are step points (as :func:`retime`).
+        """
+        from fastscan.fly.segment import Segment
+
+        pts, seg, flown = trajectory.points, trajectory.segment, trajectory.flown
+        bounds = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if len(seg) else np.zeros(0, int)
+        ends = np.r_[bounds[1:], len(seg)].astype(int)
+        parts: list[np.ndarray] = []
+        steps: list[np.ndarray] = []
+        for b, e in zip(bounds, ends):
+            if flown[b]:
+                if steps:
+                    parts.append(self.add_points(np.concatenate(steps)))
+                    steps = []
+                parts.append(self.add_segment(Segment(tuple(pts[b]), tuple(pts[e - 1]))))
+            else:
+                steps.append(pts[b:e])
+        if steps:
+            parts.append(self.add_points(np.concatenate(steps)))
+        return np.concatenate(parts) if parts else np.zeros(0)
+
     def _record(self, pts, t, ids, flown: bool) -> None:
         self._points.append(pts)
         self._t_end.append(np.asarray(t, float))
@@ -460,21 +486,57 @@ def retime(
     >>> round(slow.beam_time - b.trajectory().beam_time, 3)
     8.991
     """
+    builder = TrajectoryBuilder(motion, start=start, pixel_pitch=pixel_pitch)
+    builder.add_trajectory(trajectory)
+    return builder.trajectory()
+
+
+def time_breakdown(
+    trajectory: Trajectory,
+    motion: MotionModel,
+    *,
+    start: ArrayLike = (0.0, 0.0),
+    pixel_pitch: ArrayLike = (1.0, 1.0),
+) -> dict[str, float]:
+    """Where a trajectory's beam time goes: readings, stage moves, fixed costs.
+
+    ``readings``: one pixel time per flown reading, one dwell per step point;
+    ``moves``: the trapezoid moves between segments and step points;
+    ``fixed``: the rest (settle, point and line overheads, ramps, and any idle
+    time the trajectory holds). Also ``runs`` (continuous moves) and
+    ``flown_readings``. ``readings + moves + fixed`` is the beam time.
+
+    Examples
+    --------
+    >>> from fastscan.fly import Segment
+    >>> from fastscan.motion import NANOPROBE
+    >>> b = TrajectoryBuilder(NANOPROBE)
+    >>> _ = b.add_segment(Segment((0, 0), (0, 9)))
+    >>> _ = b.add_points([[0, 12]])
+    >>> {k: round(v, 3) for k, v in time_breakdown(b.trajectory(), NANOPROBE).items()}
+    {'readings': 0.11, 'moves': 0.035, 'fixed': 0.115, 'runs': 2.0, 'flown_readings': 10.0}
+    """
     from fastscan.fly.segment import Segment
 
-    builder = TrajectoryBuilder(motion, start=start, pixel_pitch=pixel_pitch)
+    pitch = _pitch(pixel_pitch)
     pts, seg, flown = trajectory.points, trajectory.segment, trajectory.flown
+    readings = moves = 0.0
+    position = _position(start, "start")
     bounds = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if len(seg) else np.zeros(0, int)
     ends = np.r_[bounds[1:], len(seg)].astype(int)
-    steps: list[np.ndarray] = []
     for b, e in zip(bounds, ends):
-        if flown[b]:
-            if steps:
-                builder.add_points(np.concatenate(steps))
-                steps = []
-            builder.add_segment(Segment(tuple(pts[b]), tuple(pts[e - 1])))
+        if flown[b] or e - b > 1:
+            line = Segment(tuple(pts[b]), tuple(pts[e - 1]))
+            readings += (e - b) * fly_timing(line, motion, pixel_pitch=pitch).pixel_time
         else:
-            steps.append(pts[b:e])
-    if steps:
-        builder.add_points(np.concatenate(steps))
-    return builder.trajectory()
+            readings += (e - b) * motion.dwell
+        moves += float(_moves(position, pts[b].astype(float), motion, pitch))
+        position = pts[e - 1].astype(float)
+    total = trajectory.beam_time
+    return {
+        "readings": float(readings),
+        "moves": float(moves),
+        "fixed": float(total - readings - moves),
+        "runs": float(len(bounds)),
+        "flown_readings": float(np.count_nonzero(flown)),
+    }

@@ -16,6 +16,7 @@ from fastscan.beamtime import (
     fly_timing,
     segment_times,
     step_times,
+    time_breakdown,
 )
 from fastscan.fly import Segment
 from fastscan.motion import NANOPROBE, MotionModel, axis_time
@@ -262,3 +263,34 @@ def test_retime_reproduces_and_rescales_a_mixed_trajectory():
     slower = retime(traj, STAGE.replace(dwell=0.05))
     assert check_trajectory(slower, STAGE.replace(dwell=0.05)) == []
     assert slower.beam_time > traj.beam_time
+
+
+def test_time_breakdown_adds_up_to_the_beam_time():
+    motion = NANOPROBE.replace(dwell=0.02)
+    rng = np.random.default_rng(4)
+    steps = rng.integers(0, 30, (12, 2))
+    b = TrajectoryBuilder(motion)
+    b.add_points(steps)
+    assert time_breakdown(b.trajectory(), motion) == pytest.approx({
+        "readings": 12 * 0.02,
+        "moves": sum(
+            float(motion.travel_time(abs(c1 - c0), abs(r1 - r0)))
+            for (r0, c0), (r1, c1) in zip(np.r_[[[0, 0]], steps[:-1]], steps)
+        ),
+        "fixed": 12 * (motion.settle_time + motion.point_overhead),
+        "runs": 12.0,
+        "flown_readings": 0.0,
+    })  # fmt: skip
+    row, col = Segment((3, 29), (3, 0)), Segment((5, 0), (20, 0))
+    b.add_segments([row, col])
+    traj = b.trajectory()
+    parts = time_breakdown(traj, motion)
+    assert parts["readings"] + parts["moves"] + parts["fixed"] == pytest.approx(traj.beam_time)
+    flown = 30 * fly_timing(row, motion).pixel_time + 16 * fly_timing(col, motion).pixel_time
+    assert parts["readings"] == pytest.approx(12 * 0.02 + flown)
+    assert parts["runs"] == 14 and parts["flown_readings"] == 46
+    # the fixed part of the two segments: settle, line overhead, three ramps (the last
+    # ramp down ends after the last reading, outside the beam time)
+    line = 2 * (motion.settle_time + motion.line_overhead) + fly_timing(row, motion).ramp * 2
+    line += fly_timing(col, motion).ramp
+    assert parts["fixed"] - 12 * (motion.settle_time + motion.point_overhead) == pytest.approx(line)

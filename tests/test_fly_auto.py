@@ -82,9 +82,9 @@ def test_step_gain_rises_with_the_structure_and_the_choice_follows_it():
         assert modes == sorted(modes, key=lambda m: m == "step")
 
 
-def run_auto(truth, motion, *, coverages=(0.2, 0.35), choose=choose_mode):
+def run_auto(truth, motion, *, coverages=(0.2, 0.35), choose=None, probe="points"):
     sampler = AutoSampler(truth.shape, motion=motion, max_coverage=max(coverages),
-                          choose=choose, batch_size=40)  # fmt: skip
+                          choose=choose, batch_size=40, probe=probe)  # fmt: skip
     detector = SimulatedDetector(truth)
     builder = TrajectoryBuilder(motion, shape=truth.shape)
     snaps = replay(sampler, detector, list(coverages), trajectory=builder)
@@ -145,16 +145,97 @@ def test_a_switch_to_fly_keeps_every_reading_and_times_both_honestly(flakes):
     assert sampler.get_params()["choice"]["mode"] == "fly"
 
 
-def test_the_data_decide_in_the_band():
+@pytest.mark.parametrize("probe", ["points", "rows"])
+def test_the_data_decide_in_the_band(probe):
     rng = np.random.default_rng(5)
     texture = rng.uniform(0, 100, SHAPE)  # gradient spread evenly: fly
     sparse = make_phantom("particles", SHAPE, seed=103)  # a few edges: step
     motion = NANOPROBE.replace(dwell=0.1)
-    tex, _, _, _ = run_auto(texture, motion, coverages=(0.05,))
-    par, _, _, _ = run_auto(sparse, motion, coverages=(0.05,))
+    tex, _, _, _ = run_auto(texture, motion, coverages=(0.1,), probe=probe)
+    par, _, _, _ = run_auto(sparse, motion, coverages=(0.1,), probe=probe)
     assert tex.planned is None and par.planned is None
     assert tex.choice.gini < par.choice.gini
     assert tex.choice.mode == "fly" and par.choice.mode == "step"
+
+
+def probe_run(truth, mode):
+    motion = NANOPROBE.replace(dwell=0.1)
+    sampler, detector, traj, _ = run_auto(truth, motion, choose=forced(mode), probe="rows")
+    rows = sampler._probe_rows
+    n_probe = len(rows) * truth.shape[1]
+    # the probe: whole coarse rows, spread over the grid, flown first
+    assert len(rows) == auto.PROBE_ROWS and min(rows) > 2 and max(rows) > truth.shape[0] // 2
+    assert traj.flown[:n_probe].all()
+    np.testing.assert_array_equal(np.unique(traj.points[:n_probe, 0]), sorted(rows))
+    assert sampler.choice.gini == choice.row_gini(truth[rows])
+    # everything asked was ingested, nothing else was read
+    np.testing.assert_array_equal(sampler.measured_mask, detector.asked_mask)
+    assert sampler.n_measured == len(np.unique(traj.points, axis=0))
+    assert check_trajectory(traj, motion) == []
+    np.testing.assert_array_equal(sampler.trajectory.t_end, traj.t_end)
+    np.testing.assert_array_equal(sampler.trajectory.flown, traj.flown)
+    return sampler, traj, n_probe
+
+
+def test_a_flown_probe_that_chooses_fly_goes_on_with_the_same_coarse_raster(flakes):
+    sampler, traj, _ = probe_run(flakes, "fly")
+    assert sampler.flying and traj.flown.all()
+    coarse = np.arange(2, SHAPE[0], sampler._fly.initial_spacing)
+    assert set(sampler._probe_rows) < set(coarse.tolist())
+    assert sampler.measured_mask[coarse].all()  # the rest of the coarse raster, once
+    np.testing.assert_array_equal(sampler.measured_points, traj.points)  # in flight order
+
+
+def test_a_flown_probe_that_chooses_step_hands_every_reading_to_fast(flakes):
+    sampler, traj, n_probe = probe_run(flakes, "step")
+    assert not sampler.flying and not traj.flown[n_probe:].any()
+    assert len(np.unique(traj.points, axis=0)) == traj.n_readings  # no pixel stepped twice
+    # the step sampler measured its structure on its initial pattern alone, as fast does
+    fast = Sampler(SHAPE, seed=0)
+    fast.ingest(fast._initial, flakes[tuple(fast._initial.T)])
+    assert sampler._step._gini == fast._gini
+    # the rest of its initial pattern is stepped first (no probe pixel again), then batches
+    probed = sampler.measured_mask.copy()
+    probed[:] = False
+    probed[tuple(traj.points[:n_probe].T)] = True
+    rest = fast._initial[~probed[tuple(fast._initial.T)]]
+    np.testing.assert_array_equal(traj.points[n_probe : n_probe + len(rest)], rest)
+    np.testing.assert_array_equal(sampler.measured_values, flakes[tuple(sampler.measured_points.T)])
+
+
+def test_a_scan_that_stops_inside_the_probe_keeps_its_readings(flakes):
+    motion = NANOPROBE.replace(dwell=0.1)
+    sampler = AutoSampler(SHAPE, motion=motion, max_coverage=0.02)
+    detector = SimulatedDetector(flakes)
+    while not sampler.should_stop():
+        pts = np.concatenate([s.pixels() for s in sampler.suggest_segments()])
+        sampler.ingest(pts, detector.measure(pts))
+    assert sampler.probing and sampler.choice is None and sampler.stop_reason.startswith("cov")
+    np.testing.assert_array_equal(sampler.measured_mask, detector.asked_mask)
+    assert sampler.n_measured == 2 * SHAPE[1]  # two of the four probe rows
+
+
+def test_row_gini_reads_the_structure_of_the_rows():
+    rng = np.random.default_rng(3)
+    texture = rng.uniform(0, 100, (4, 128))
+    edges = np.zeros((4, 128))
+    edges[:, 40:44] = 100.0
+    assert choice.row_gini(texture) < 0.5 < choice.row_gini(edges) <= 1.0
+    # a Gini: blind to the scale and the offset of the readings
+    assert choice.row_gini(3.0 * texture + 7.0) == pytest.approx(choice.row_gini(texture))
+    # against a direct mean-absolute-difference Gini of the blurred gradient
+    from scipy.ndimage import gaussian_filter1d
+
+    grad = np.abs(np.diff(gaussian_filter1d(texture, 4.0, axis=1, mode="nearest"), axis=1)).ravel()
+    direct = np.abs(grad[:, None] - grad[None, :]).sum() / (2 * grad.size**2 * grad.mean())
+    assert choice.row_gini(texture) == pytest.approx(direct, abs=1e-9)
+    assert choice.row_gini(np.full((2, 16), 5.0)) == 1.0  # nothing in the rows: sparse
+    with pytest.raises(ValueError, match="rows"):
+        choice.row_gini(np.zeros(16))
+    with pytest.raises(ValueError, match="finite"):
+        choice.row_gini(np.array([[0.0, np.nan, 1.0]]))
+    with pytest.raises(ValueError, match="sigma"):
+        choice.row_gini(texture, sigma=-1.0)
 
 
 def test_bad_arguments_are_named():
@@ -164,6 +245,11 @@ def test_bad_arguments_are_named():
         AutoSampler(SHAPE, batch_size=0)
     with pytest.raises(TypeError, match="choose"):
         AutoSampler(SHAPE, choose="step")
+    with pytest.raises(ValueError, match="probe must be one of"):
+        AutoSampler(SHAPE, probe="columns")
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="probe_rows"):
+            AutoSampler(SHAPE, probe_rows=bad)
     with pytest.raises(ValueError, match="max_coverage"):
         make_sampler("fast-auto", SHAPE, max_coverage=0.0)
 
@@ -179,4 +265,4 @@ def test_simulate_fast_auto_writes_an_honest_trajectory(tmp_path):
     assert code == 0
     traj = Trajectory.load(out / "trajectory_fast-auto.npz")
     assert check_trajectory(traj, NANOPROBE.replace(dwell=0.1)) == []
-    assert traj.flown.any() and not traj.flown.all()  # stepped initial pattern, then flown
+    assert traj.flown.all()  # a texture: the flown probe, then the fly branch

@@ -4,13 +4,23 @@
 (:func:`fastscan.fly.choice.mode_without_data`): where one mode wins whatever
 the sample looks like (flying at short dwells, stepping at long ones) it runs
 that mode from the start, exactly as ``fast-fly`` or ``fast`` would. In the band
-between, it starts as ``fast`` (step, its initial Halton pattern, about 1 % of
-the grid), and once that pattern is measured it calls
-:func:`fastscan.fly.choice.choose_mode` with the structure of the
-reconstruction (the gradient Gini the step sampler measures for its own
-shaping). Step: the same sampler goes on. Fly: a
-:class:`fastscan.fly.FlySampler` ingests every reading so far, in measurement
-order, and flies its coarse raster and adaptive segments from there.
+between, it probes the sample first, and then calls the decision
+(:func:`fastscan.fly.choice.choose_mode`) with the probe's structure.
+
+- ``probe="rows"`` (default): the probe is a few whole rows of the fly
+  sampler's coarse raster (:data:`PROBE_ROWS`, spread over the grid), flown.
+  The structure is :func:`fastscan.fly.choice.row_gini`, the Gini of the
+  rows' own gradient along x. Fly: the same :class:`fastscan.fly.FlySampler`
+  goes on with the rest of its coarse raster (the probe rows are part of it, so
+  nothing is flown twice). Step: a :class:`fastscan.Sampler` takes the probe
+  rows' readings that lie on its initial Halton pattern, steps the rest of that
+  pattern (so its own structure measure, made on the pattern alone, is the
+  same as ``fast``'s), and ingests every other probe reading right after.
+- ``probe="points"`` (the earlier behaviour): it starts as ``fast`` (its
+  initial Halton pattern, about 1 % of the grid, stepped); the structure is the
+  gradient Gini the step sampler measures on it for its own shaping. Step: the
+  same sampler goes on. Fly: a :class:`fastscan.fly.FlySampler` ingests every
+  reading so far, in measurement order, and flies from there.
 
 Drivers: while :attr:`AutoSampler.flying` is true it is a segment sampler
 (``suggest_segments``), otherwise a point sampler (``suggest``);
@@ -47,13 +57,25 @@ import numpy as np
 from fastscan._validation import check_shape
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.erd.estimator import ERDModel
-from fastscan.fly.choice import ModeChoice, choose_mode, cost_ratio, mode_without_data
+from fastscan.fly.choice import (
+    ModeChoice,
+    choose_mode,
+    choose_mode_rows,
+    cost_ratio,
+    mode_without_data,
+    row_gini,
+)
 from fastscan.fly.sampler import FlySampler
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
 
-__all__ = ["AutoSampler", "fast_auto_sampler"]
+__all__ = ["PROBES", "PROBE_ROWS", "AutoSampler", "fast_auto_sampler"]
+
+#: what the data decision looks at (:class:`AutoSampler`)
+PROBES = ("rows", "points")
+#: rows of the coarse fly raster flown as the probe
+PROBE_ROWS = 4
 
 
 class AutoSampler:
@@ -76,9 +98,17 @@ class AutoSampler:
         Step points per batch in step mode.
     motion_weight : float or None
         Motion-aware batch knob of the step sampler (None: its default).
-    choose : callable(motion, line_pixels, gini) -> ModeChoice
-        The decision from the data (:func:`fastscan.fly.choice.choose_mode`);
-        a test or a user may force a mode with another callable.
+    choose : callable(motion, line_pixels, gini) -> ModeChoice or None
+        The decision from the data; None: :func:`fastscan.fly.choice.choose_mode`
+        (``probe="points"``) or :func:`fastscan.fly.choice.choose_mode_rows`
+        (``probe="rows"``). A test or a user may force a mode with another callable.
+    probe : {"rows", "points"}
+        What the data decision looks at, in the band where the time model alone
+        does not decide: a few flown rows, or the step sampler's stepped initial
+        pattern (module docstring).
+    probe_rows : int
+        ``probe="rows"``: rows of the coarse fly raster flown as the probe
+        (fewer if the raster has fewer).
     """
 
     def __init__(
@@ -91,13 +121,24 @@ class AutoSampler:
         model: ERDModel | str | Path | None = None,
         batch_size: int = 50,
         motion_weight: float | None = None,
-        choose: Callable[[MotionModel, int, float], ModeChoice] = choose_mode,
+        choose: Callable[[MotionModel, int, float], ModeChoice] | None = None,
+        probe: str = "rows",
+        probe_rows: int = PROBE_ROWS,
     ) -> None:
         self.motion = check_motion(NANOPROBE if motion is None else motion)
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        if probe not in PROBES:
+            raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
+        integer = isinstance(probe_rows, (int, np.integer)) and not isinstance(probe_rows, bool)
+        if not (integer and probe_rows >= 1):
+            raise ValueError(f"probe_rows must be an integer >= 1, got {probe_rows!r}")
+        if choose is None:
+            choose = choose_mode_rows if probe == "rows" else choose_mode
         if not callable(choose):
             raise TypeError(f"choose must be callable, got {type(choose).__name__}")
+        self.probe = probe
+        self.probe_rows = int(probe_rows)
         self.shape = check_shape(shape)
         if not 0.0 < max_coverage <= 1.0:
             raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
@@ -106,9 +147,12 @@ class AutoSampler:
         self.step_batch_size = int(batch_size)
         self.motion_weight = motion_weight
         self._choose = choose
+        self._model = model
         self._step: Sampler | None = None
         self._fly: FlySampler | None = None
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)  # step mode's record
+        self._probe_rows: list[int] = []  # rows of the flown probe (probe="rows", band)
+        self._held: tuple[np.ndarray, np.ndarray] | None = None  # probe readings not yet ingested
         #: the decision (None until the data decide it)
         self.choice: ModeChoice | None = None
         #: "fly" or "step" if the time model alone decides, None if the data will
@@ -116,23 +160,29 @@ class AutoSampler:
         if self.planned == "fly":
             self._fly = self._new_fly(model)
             self.choice = ModeChoice("fly", cost_ratio(self.motion, shape[1]), math.nan, math.nan)
+        elif self.planned is None and probe == "rows":
+            self._fly = self._new_fly(model)
+            self._probe_rows = _probe_first(self._fly, self.probe_rows)
         else:
-            kwargs: dict[str, Any] = {}
-            if motion_weight is not None:
-                kwargs["motion_weight"] = motion_weight
-            self._step = Sampler(
-                self.shape,
-                batch_size=self.step_batch_size,
-                seed=seed,
-                max_coverage=self.max_coverage,
-                change_tolerance=None,  # a replay reaches every coverage; it reports the stop
-                model=model,
-                motion=self.motion,
-                **kwargs,
-            )
+            self._step = self._new_step(model)
             if self.planned == "step":
                 ratio = cost_ratio(self.motion, shape[1])
                 self.choice = ModeChoice("step", ratio, math.nan, math.nan)
+
+    def _new_step(self, model: Any) -> Sampler:
+        kwargs: dict[str, Any] = {}
+        if self.motion_weight is not None:
+            kwargs["motion_weight"] = self.motion_weight
+        return Sampler(
+            self.shape,
+            batch_size=self.step_batch_size,
+            seed=self.seed,
+            max_coverage=self.max_coverage,
+            change_tolerance=None,  # a replay reaches every coverage; it reports the stop
+            model=model,
+            motion=self.motion,
+            **kwargs,
+        )
 
     def _new_fly(self, model: Any) -> FlySampler:
         return FlySampler(
@@ -154,6 +204,46 @@ class AutoSampler:
     @property
     def _current(self) -> Any:
         return self._step if self._fly is None else self._fly
+
+    @property
+    def probing(self) -> bool:
+        """True while the flown probe rows are measured (before the data decide)."""
+        return bool(self._probe_rows) and self.choice is None
+
+    def _decide_rows(self) -> None:
+        """Once the probe rows are flown: choose; to step, a step sampler takes the readings."""
+        fly = self._fly
+        if not fly.measured_mask[self._probe_rows].all():
+            return
+        points, values = fly.measured_points, fly.measured_values
+        rows = np.zeros((self.shape[0], self.shape[1]))
+        rows[points[:, 0], points[:, 1]] = values  # each probe pixel measured once
+        self.choice = self._choose(self.motion, self.shape[1], row_gini(rows[self._probe_rows]))
+        if self.choice.mode != "step":
+            return
+        step = self._new_step(fly._sampler.model)
+        points, values = fly.measured_points, fly.measured_values
+        # the step sampler measures its structure on its initial pattern alone, as fast
+        # does: it takes the probe readings on that pattern now, the others once the
+        # rest of the pattern is in (ingest), before it suggests anything else
+        on_pattern = np.zeros(self.shape, bool)
+        on_pattern[step._initial[:, 0], step._initial[:, 1]] = True
+        first = on_pattern[points[:, 0], points[:, 1]]
+        if first.any():
+            step.ingest(points[first], values[first])
+        self._held = (points[~first], values[~first])
+        self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
+        self._builder.add_trajectory(fly.trajectory)  # the probe, flown
+        self._step, self._fly = step, None
+        self._release()
+
+    def _release(self) -> None:
+        """Ingest the held probe readings once the step sampler's pattern is measured."""
+        if self._held is not None and self._step._active:
+            points, values = self._held
+            self._held = None
+            if len(points):
+                self._step.ingest(points, values)
 
     def _decide(self) -> None:
         """Once the step sampler's initial pattern is in: choose; to fly, hand it every reading."""
@@ -188,11 +278,15 @@ class AutoSampler:
         """Add readings (see :meth:`fastscan.Sampler.ingest`); may switch to fly mode."""
         if self.flying:
             self._fly.ingest(points, values)
+            if self.probing:
+                self._decide_rows()
             return
         points = np.asarray(points)
         self._step.ingest(points, values)
         if len(points):
             self._builder.add_points(points)
+        if self._held is not None:
+            self._release()
         self._decide()
 
     def should_stop(self) -> bool:
@@ -257,6 +351,8 @@ class AutoSampler:
             "seed": self.seed,
             "batch_size": self.step_batch_size,
             "motion_weight": self.motion_weight,
+            "probe": self.probe,
+            "probe_rows": self.probe_rows,
             "planned": self.planned,
             "mode": self.mode,
             "choice": None if choice is None else {
@@ -271,6 +367,24 @@ class AutoSampler:
             f"AutoSampler(shape={self.shape}, mode={self.mode!r}, "
             f"coverage={self.coverage:.1%}, beam_time={self.beam_time:.1f} s)"
         )
+
+
+def _probe_first(fly: FlySampler, n_rows: int) -> list[int]:
+    """Put ``n_rows`` of the fly sampler's coarse rows, spread out, first in its raster.
+
+    The probe rows are flown first (serpentine among themselves), then the rest
+    of the coarse raster (serpentine); returns the probe's row indices.
+    """
+    coarse = [s.start[0] for s in fly._initial_rows]
+    n = min(int(n_rows), len(coarse))
+    first = [coarse[int((i + 0.5) * len(coarse) / n)] for i in range(n)]
+    order = first + [r for r in coarse if r not in first]
+    last = fly.shape[1] - 1
+    fly._initial_rows = [
+        Segment((r, 0), (r, last)) if i % 2 == 0 else Segment((r, last), (r, 0))
+        for i, r in enumerate(order)
+    ]
+    return first
 
 
 def fast_auto_sampler(shape: tuple[int, int], settings: Any) -> AutoSampler:

@@ -23,6 +23,14 @@ validation images only (README, "fast-auto"): the gain observed there,
 ``R * t_fly / t_step`` from the times of ``fast-fly`` and ``fast`` to each target,
 is nearly the same at 10 ms, 100 ms and 1 s for each image, as the model assumes.
 
+The flown probe of ``fast-auto`` (a few whole rows, no stepped pattern) has its
+own structure measure, :func:`row_gini`: the Gini of the rows' gradient along x
+after a Gaussian blur of :data:`ROW_SIGMA` pixels (about the spacing of the
+step sampler's 1 % initial pattern, whose reconstruction the gradient Gini
+above is measured on). :func:`choose_mode_rows` maps it to the same gains,
+with its own bounds ``ROW_GINI_LOW`` and ``ROW_GINI_HIGH`` (fitted on the
+validation images only, README "fast-auto").
+
 Examples
 --------
 >>> from fastscan.fly.choice import choose_mode, cost_ratio
@@ -40,6 +48,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
 from fastscan.motion import MotionModel, check_motion
 
 __all__ = [
@@ -47,11 +58,16 @@ __all__ = [
     "GAIN_TEXTURE",
     "GINI_HIGH",
     "GINI_LOW",
+    "ROW_GINI_HIGH",
+    "ROW_GINI_LOW",
+    "ROW_SIGMA",
     "STEP_MOVE",
     "ModeChoice",
     "choose_mode",
+    "choose_mode_rows",
     "cost_ratio",
     "mode_without_data",
+    "row_gini",
     "step_gain",
 ]
 
@@ -65,6 +81,12 @@ GAIN_TEXTURE = 1.5
 GAIN_SPARSE = 6.2
 GINI_LOW = 0.40
 GINI_HIGH = 0.95
+#: Gaussian blur along the probe rows before their gradient (pixels), :func:`row_gini`
+ROW_SIGMA = 4.0
+#: :func:`row_gini` at and below which the gain is GAIN_TEXTURE, at and above which
+#: GAIN_SPARSE (log-linear between; fitted on the validation images, README "fast-auto")
+ROW_GINI_LOW = 0.41
+ROW_GINI_HIGH = 1.00
 
 
 @dataclass(frozen=True)
@@ -112,8 +134,12 @@ def cost_ratio(motion: MotionModel, line_pixels: int, move: float = STEP_MOVE) -
     return step / (pixel_time + fixed / int(line_pixels))
 
 
-def step_gain(gini: float) -> float:
+def step_gain(gini: float, low: float = GINI_LOW, high: float = GINI_HIGH) -> float:
     """Predicted readings(fly) / readings(step) to the same quality, from the structure.
+
+    ``GAIN_TEXTURE`` at and below ``low``, ``GAIN_SPARSE`` at and above ``high``,
+    log-linear between (``low``, ``high``: the bounds of the structure measure,
+    :data:`GINI_LOW` and :data:`GINI_HIGH` for the gradient Gini).
 
     Examples
     --------
@@ -122,12 +148,76 @@ def step_gain(gini: float) -> float:
     """
     if not math.isfinite(gini):
         raise ValueError(f"gini must be a finite number, got {gini!r}")
-    t = min(max((gini - GINI_LOW) / (GINI_HIGH - GINI_LOW), 0.0), 1.0)
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"low < high must be finite, got low={low!r}, high={high!r}")
+    t = min(max((gini - low) / (high - low), 0.0), 1.0)
     return float(GAIN_TEXTURE * (GAIN_SPARSE / GAIN_TEXTURE) ** t)
 
 
-def choose_mode(
+def row_gini(rows: np.ndarray, sigma: float = ROW_SIGMA) -> float:
+    """Structure of flown rows: Gini of their gradient along x, after a Gaussian blur.
+
+    0: the gradient is spread evenly (texture); 1: concentrated on a few edges.
+    Rows with no gradient at all give 1: whatever structure the sample has lies
+    outside them (sparse).
+
+    Parameters
+    ----------
+    rows : (n_rows, n_cols) array
+        Readings of whole rows.
+    sigma : float
+        Blur along each row, pixels (0: none).
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> texture = np.random.default_rng(0).uniform(0, 100, (4, 256))
+    >>> edge = np.zeros((4, 256)); edge[:, 128:] = 100.0
+    >>> row_gini(texture) < 0.5 < row_gini(edge), row_gini(np.zeros((4, 256)))
+    (True, 1.0)
+    """
+    rows = np.asarray(rows, float)
+    if rows.ndim != 2 or rows.shape[1] < 2:
+        raise ValueError(f"rows must be a 2-D array of whole rows (>= 2 columns), got {rows.shape}")
+    if not np.isfinite(rows).all():
+        raise ValueError("rows must be finite readings")
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    smooth = gaussian_filter1d(rows, sigma, axis=1, mode="nearest") if sigma > 0 else rows
+    values = np.sort(np.abs(np.diff(smooth, axis=1)).ravel())
+    total = values.sum()
+    if not total > 0:
+        return 1.0
+    n = len(values)
+    return float(min(max(1.0 + 1.0 / n - 2.0 * np.cumsum(values).sum() / (n * total), 0.0), 1.0))
+
+
+def choose_mode_rows(
     motion: MotionModel, line_pixels: int, gini: float, move: float = STEP_MOVE
+) -> ModeChoice:
+    """:func:`choose_mode` for the flown probe's :func:`row_gini` (its own bounds).
+
+    Examples
+    --------
+    >>> from fastscan.motion import NANOPROBE
+    >>> [choose_mode_rows(NANOPROBE.replace(dwell=0.1), 256, g).mode for g in (0.3, 0.9)]
+    ['fly', 'step']
+    """
+    return choose_mode(motion, line_pixels, gini, move, low=ROW_GINI_LOW, high=ROW_GINI_HIGH)
+
+
+def choose_mode(
+    motion: MotionModel,
+    line_pixels: int,
+    gini: float,
+    move: float = STEP_MOVE,
+    *,
+    low: float = GINI_LOW,
+    high: float = GINI_HIGH,
 ) -> ModeChoice:
     """``"step"`` if the predicted step gain is at least the cost ratio, else ``"fly"``.
 
@@ -141,13 +231,15 @@ def choose_mode(
         Gradient Gini of the reconstruction from the coarse raster.
     move : float
         Pixels between step points (:func:`cost_ratio`).
+    low, high : float
+        Bounds of the structure measure (:func:`step_gain`).
 
     Returns
     -------
     ModeChoice
     """
     ratio = cost_ratio(motion, line_pixels, move)
-    gain = step_gain(gini)
+    gain = step_gain(gini, low, high)
     return ModeChoice("step" if gain >= ratio else "fly", ratio, gain, float(gini))
 
 
