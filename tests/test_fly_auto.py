@@ -190,17 +190,16 @@ def test_a_flown_probe_that_chooses_step_hands_every_reading_to_fast(flakes):
     sampler, traj, n_probe = probe_run(flakes, "step")
     assert not sampler.flying and not traj.flown[n_probe:].any()
     assert len(np.unique(traj.points, axis=0)) == traj.n_readings  # no pixel stepped twice
-    # the step sampler measured its structure on its initial pattern alone, as fast does
-    fast = Sampler(SHAPE, seed=0)
-    fast.ingest(fast._initial, flakes[tuple(fast._initial.T)])
-    assert sampler._step._gini == fast._gini
-    # the rest of its initial pattern is stepped first (no probe pixel again), then batches
-    probed = sampler.measured_mask.copy()
-    probed[:] = False
-    probed[tuple(traj.points[:n_probe].T)] = True
-    rest = fast._initial[~probed[tuple(fast._initial.T)]]
-    np.testing.assert_array_equal(traj.points[n_probe : n_probe + len(rest)], rest)
-    np.testing.assert_array_equal(sampler.measured_values, flakes[tuple(sampler.measured_points.T)])
+    # the step sampler started from the probe rows (its initial pattern), not from Halton
+    step = sampler._step
+    np.testing.assert_array_equal(step._initial, traj.points[:n_probe])
+    fresh = Sampler(SHAPE, seed=0, batch_size=40, motion=sampler.motion, change_tolerance=None)
+    fresh._initial = traj.points[:n_probe]
+    fresh.ingest(traj.points[:n_probe], flakes[tuple(traj.points[:n_probe].T)])
+    assert step._gini == fresh._gini
+    np.testing.assert_array_equal(traj.points[n_probe : n_probe + 40], fresh.suggest())
+    np.testing.assert_array_equal(sampler.measured_points, traj.points)
+    np.testing.assert_array_equal(sampler.measured_values, flakes[tuple(traj.points.T)])
 
 
 def test_a_scan_that_stops_inside_the_probe_keeps_its_readings(flakes):

@@ -12,10 +12,9 @@ between, it probes the sample first, and then calls the decision
   The structure is :func:`fastscan.fly.choice.row_gini`, the Gini of the
   rows' own gradient along x. Fly: the same :class:`fastscan.fly.FlySampler`
   goes on with the rest of its coarse raster (the probe rows are part of it, so
-  nothing is flown twice). Step: a :class:`fastscan.Sampler` takes the probe
-  rows' readings that lie on its initial Halton pattern, steps the rest of that
-  pattern (so its own structure measure, made on the pattern alone, is the
-  same as ``fast``'s), and ingests every other probe reading right after.
+  nothing is flown twice). Step: a :class:`fastscan.Sampler` (as ``fast``) takes
+  the probe rows as its initial pattern (it measures its structure and starts
+  its ERD from them) and steps batches from there; it steps no Halton pattern.
 - ``probe="points"`` (the earlier behaviour): it starts as ``fast`` (its
   initial Halton pattern, about 1 % of the grid, stepped); the structure is the
   gradient Gini the step sampler measures on it for its own shaping. Step: the
@@ -152,7 +151,6 @@ class AutoSampler:
         self._fly: FlySampler | None = None
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)  # step mode's record
         self._probe_rows: list[int] = []  # rows of the flown probe (probe="rows", band)
-        self._held: tuple[np.ndarray, np.ndarray] | None = None  # probe readings not yet ingested
         #: the decision (None until the data decide it)
         self.choice: ModeChoice | None = None
         #: "fly" or "step" if the time model alone decides, None if the data will
@@ -221,29 +219,14 @@ class AutoSampler:
         self.choice = self._choose(self.motion, self.shape[1], row_gini(rows[self._probe_rows]))
         if self.choice.mode != "step":
             return
+        # the step sampler starts from the probe: the rows are its initial pattern (its
+        # structure measure and ERD come from them), so no stepped pattern is needed
         step = self._new_step(fly._sampler.model)
-        points, values = fly.measured_points, fly.measured_values
-        # the step sampler measures its structure on its initial pattern alone, as fast
-        # does: it takes the probe readings on that pattern now, the others once the
-        # rest of the pattern is in (ingest), before it suggests anything else
-        on_pattern = np.zeros(self.shape, bool)
-        on_pattern[step._initial[:, 0], step._initial[:, 1]] = True
-        first = on_pattern[points[:, 0], points[:, 1]]
-        if first.any():
-            step.ingest(points[first], values[first])
-        self._held = (points[~first], values[~first])
+        step._initial = fly.measured_points
+        step.ingest(fly.measured_points, fly.measured_values)
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
         self._builder.add_trajectory(fly.trajectory)  # the probe, flown
         self._step, self._fly = step, None
-        self._release()
-
-    def _release(self) -> None:
-        """Ingest the held probe readings once the step sampler's pattern is measured."""
-        if self._held is not None and self._step._active:
-            points, values = self._held
-            self._held = None
-            if len(points):
-                self._step.ingest(points, values)
 
     def _decide(self) -> None:
         """Once the step sampler's initial pattern is in: choose; to fly, hand it every reading."""
@@ -285,8 +268,6 @@ class AutoSampler:
         self._step.ingest(points, values)
         if len(points):
             self._builder.add_points(points)
-        if self._held is not None:
-            self._release()
         self._decide()
 
     def should_stop(self) -> bool:
