@@ -85,8 +85,8 @@ GINI_HIGH = 0.95
 ROW_SIGMA = 4.0
 #: :func:`row_gini` at and below which the gain is GAIN_TEXTURE, at and above which
 #: GAIN_SPARSE (log-linear between; fitted on the validation images, README "fast-auto")
-ROW_GINI_LOW = 0.41
-ROW_GINI_HIGH = 1.00
+ROW_GINI_LOW = 0.48
+ROW_GINI_HIGH = 1.01
 
 
 @dataclass(frozen=True)
