@@ -489,6 +489,26 @@ def latency(truth: np.ndarray, weights=(0.0, 3.0), max_coverage: float = 0.05) -
         )
 
 
+def use_fly_params(params: dict[str, Any]) -> None:
+    """Make the ``fast-fly`` strategy build its FlySampler with ``params`` on top."""
+    import fastscan.fly.sampler as fly
+
+    plain = fly.fast_fly_sampler
+
+    def with_params(shape: tuple[int, int], settings: Any) -> Any:
+        sampler = plain(shape, settings)
+        return fly.FlySampler(
+            shape,
+            motion=sampler.motion,
+            max_coverage=sampler.max_coverage,
+            seed=sampler.seed,
+            model=settings.model,
+            **params,
+        )
+
+    fly.fast_fly_sampler = with_params
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path ('' to skip)")
@@ -518,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the static references ('' for none)")  # fmt: skip
     p.add_argument("--only", default="", help="keep only these of the set's images (a,b,...)")
     p.add_argument("--out", default="bench-beamtime-out")
+    p.add_argument("--fly-params", default="",
+                   help='FlySampler keywords for fast-fly, JSON: {"fly_axis": "rows"}')  # fmt: skip
     p.add_argument(
         "--latency",
         action="store_true",
@@ -535,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
                                    if s in STRATEGIES or s == "fast-erd-only")  # fmt: skip
         args.max_coverage = min(args.max_coverage, 0.3)
     args.dwells = tuple(float(d) for d in args.dwells.split(","))
+    if args.fly_params:
+        use_fly_params(json.loads(args.fly_params))
     args.strategies = [s for s in args.strategies.split(",") if s]
     for name in args.strategies:
         if name not in STRATEGIES and name != "fast-erd-only":
