@@ -9,7 +9,7 @@ from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.axis import axis_time_ratio, directional_variograms, lag_for
 from fastscan.fly.levels import union_level_weights
-from fastscan.fly.sampler import line_costs
+from fastscan.fly.sampler import default_initial_spacing, line_costs
 from fastscan.motion import NANOPROBE
 from fastscan.phantoms import make_phantom
 from fastscan.replay import SimulatedDetector
@@ -165,5 +165,10 @@ def test_fly_axis_knobs_are_validated():
         FlySampler((32, 32), probe_lines=0)
     with pytest.raises(ValueError, match="switch_ratio must be a number in"):
         FlySampler((32, 32), switch_ratio=1.5)
+    # the default spacing counts the coarse axis's lines: 24 columns -> every 2nd (12 lines)
+    narrow = FlySampler((64, 24), motion=MOTION)
+    assert narrow.suggest_segments()[0].is_row is False
+    assert narrow.initial_spacing == default_initial_spacing((24, 64), MOTION.dwell) == 2
+    assert FlySampler((64, 24), motion=MOTION, fly_axis="rows").initial_spacing == 8
     params = FlySampler((32, 32), fly_axis="probe").get_params()
     assert params["fly_axis"] == "probe" and params["probe_lines"] >= 1

@@ -265,8 +265,20 @@ class FlySampler:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if decision_time is not None and not (math.isfinite(decision_time) and decision_time > 0):
             raise ValueError(f"decision_time must be seconds > 0 or None, got {decision_time!r}")
-        if initial_spacing is None:
-            initial_spacing = default_initial_spacing(self.shape, self.motion.dwell)
+        if fly_axis not in FLY_AXES:
+            raise ValueError(f"fly_axis must be one of {FLY_AXES}, got {fly_axis!r}")
+        fixed, pixel_time = line_costs(self.motion)
+        self._line_seconds = tuple(
+            f + n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
+        )  # a whole row, a whole column
+        line_axis = fly_axis
+        if fly_axis in ("auto", "probe"):  # the raster with fewer line costs (rows on a tie)
+            rows_time = self.shape[0] * self._line_seconds[0]
+            columns_time = self.shape[1] * self._line_seconds[1]
+            line_axis = "rows" if rows_time <= columns_time else "columns"
+        if initial_spacing is None:  # (the coarse lines counted as rows)
+            lines_first = self.shape if line_axis == "rows" else self.shape[::-1]
+            initial_spacing = default_initial_spacing(lines_first, self.motion.dwell)
         if int(initial_spacing) != initial_spacing or initial_spacing < 1:
             raise ValueError(f"initial_spacing must be an integer >= 1, got {initial_spacing!r}")
         self.max_coverage = float(max_coverage)
@@ -304,8 +316,6 @@ class FlySampler:
         if not (math.isfinite(sweep_share) and 0 <= sweep_share <= 1):
             raise ValueError(f"sweep_share must be a number in [0, 1], got {sweep_share!r}")
         self.sweep_share = float(sweep_share)
-        if fly_axis not in FLY_AXES:
-            raise ValueError(f"fly_axis must be one of {FLY_AXES}, got {fly_axis!r}")
         integer = isinstance(probe_lines, (int, np.integer)) and not isinstance(probe_lines, bool)
         if not (integer and probe_lines >= 1):
             raise ValueError(f"probe_lines must be an integer >= 1, got {probe_lines!r}")
@@ -328,14 +338,7 @@ class FlySampler:
         )
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
-        fixed, pixel_time = line_costs(self.motion)
-        self._line_seconds = tuple(
-            f + n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
-        )  # a whole row, a whole column
-        if fly_axis in ("auto", "probe"):  # the raster with fewer line costs (rows on a tie)
-            rows_time = self.shape[0] * self._line_seconds[0]
-            fly_axis = "rows" if rows_time <= self.shape[1] * self._line_seconds[1] else "columns"
-        self._line_axis = fly_axis  # the coarse raster's lines
+        self._line_axis = fly_axis = line_axis  # the coarse raster's lines
         self._axis_ratio: float | None = None  # "auto": the other axis's modelled time share
         # the coarse lines are 2 (mod initial_spacing): bisecting them gives lines 2 (mod 4),
         # between a fly raster's every-4th lines (which reaching the raster's quality from
