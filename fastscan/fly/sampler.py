@@ -1,13 +1,13 @@
 """Adaptive fly scanning: a sampler whose decisions are straight segments, not points.
 
 :class:`FlySampler` starts from a coarse fly raster (every ``initial_spacing``-th
-row, serpentine), then, decision after decision, flies the row and column
-segments -- partial ones included -- that promise the most expected reduction
-in distortion (ERD) per second of beam time under the motion model, in the
-order that is cheapest from where the stage is (:mod:`fastscan.fly.planner`);
-at short dwells, where a line's fixed cost is as large as its readings', the
-near-equal picks of a decision are flown as one monotone sweep
-(:func:`default_sweep`).
+row, serpentine; columns where the column raster is cheaper, ``fly_axis``), then,
+decision after decision, flies the row and column segments -- partial ones
+included -- that promise the most expected reduction in distortion (ERD) per
+second of beam time under the motion model, in the order that is cheapest from
+where the stage is (:mod:`fastscan.fly.planner`); at short dwells, where a
+line's fixed cost is as large as its readings', the near-equal picks of a
+decision are flown as one monotone sweep (:func:`default_sweep`).
 The reconstruction and the ERD come from a composed :class:`fastscan.Sampler`
 (IDW + the SLADS-Net model), which ingests every reading of every segment.
 
