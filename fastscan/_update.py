@@ -53,8 +53,10 @@ def _tile_dk_max(mask, dk, tile, out, rows, cols):
         best = 0.0
         for r in range(tr * tile, min((tr + 1) * tile, n_rows)):
             for c in range(tc * tile, min((tc + 1) * tile, n_cols)):
-                if not mask[r, c] and dk[r, c] > best:
-                    best = dk[r, c]
+                # d_k is 0 where measured, so the unmeasured pixels' largest is the
+                # tile's largest (and any d_k left at a measured pixel only loosens it)
+                value = dk[r, c]
+                best = value if value > best else best
         out[tr, tc] = best
 
 
