@@ -797,9 +797,11 @@ class Sampler:
                 sparsity_area=self._sparsity_area,
             )
             change[0] += region_change
-            # d_k is final: its tile bounds now, while the d_k just written is in cache
-            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
-            self._erd[region[:, 0], region[:, 1]] = self._region_erd(features, region)
+
+            def dk_bounds() -> None:  # d_k is final: its tile bounds, while the model runs
+                _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
+
+            self._erd[region[:, 0], region[:, 1]] = self._region_erd(features, region, dk_bounds)
         elif len(region):
             old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
             nbr = self._update_recon(region, nbr=self._region_knn(region))

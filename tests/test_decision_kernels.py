@@ -69,3 +69,22 @@ def test_tile_bounds_are_the_largest_unmeasured_distance_of_each_tile():
             block = np.s_[tr * tile : (tr + 1) * tile, tc * tile : (tc + 1) * tile]
             unmeasured = dk[block][~mask[block]]
             assert out[tr, tc] == (unmeasured.max() if unmeasured.size else 0.0)
+
+
+def test_also_runs_before_the_rows_in_one_piece_and_after_this_threads_half_when_split(
+    monkeypatch,
+):
+    from fastscan import _threads
+
+    events = []
+    _threads.split_rows(
+        lambda a, b: events.append((a, b)), 10, min_rows=100, also=lambda: events.append("also")
+    )
+    assert events == ["also", (0, 10)]  # too few rows to split: also first, then every row
+    monkeypatch.setattr(_threads, "second_core_free", lambda: True)
+    events.clear()
+    _threads.split_rows(
+        lambda a, b: events.append((a, b)), 10, min_rows=2, also=lambda: events.append("also")
+    )
+    assert sorted(map(str, events)) == sorted(map(str, [(0, 5), (5, 10), "also"]))
+    assert events.index("also") > events.index((0, 5))  # after this thread's half
