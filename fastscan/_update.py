@@ -148,6 +148,13 @@ def _scatter(image, rows, cols, values):
     return change
 
 
+@njit(cache=True, nogil=True)
+def _put(image, rows, cols, values):
+    """image[rows, cols] = values."""
+    for i in range(rows.shape[0]):
+        image[rows[i], cols[i]] = values[i]
+
+
 def _split(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     points = np.asarray(points, np.int64).reshape(-1, 2)
     return np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
@@ -194,3 +201,10 @@ def scatter(image: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> float:
     """Write ``values`` at ``pixels`` of ``image``; return the L1 size of the change."""
     rows, cols = _split(pixels)
     return float(_scatter(image, rows, cols, np.asarray(values, np.float64)))
+
+
+def put(image: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> None:
+    """``image[pixels[:, 0], pixels[:, 1]] = values`` for (n, 2) ``pixels`` without repeats
+    and a float64 ``image`` (one pass, no index arrays copied)."""
+    pixels = np.asarray(pixels, np.int64).reshape(-1, 2)
+    _put(image, pixels[:, 0], pixels[:, 1], np.asarray(values, np.float64))

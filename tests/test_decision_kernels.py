@@ -88,3 +88,28 @@ def test_also_runs_before_the_rows_in_one_piece_and_after_this_threads_half_when
     )
     assert sorted(map(str, events)) == sorted(map(str, [(0, 5), (5, 10), "also"]))
     assert events.index("also") > events.index((0, 5))  # after this thread's half
+
+
+def test_added_analytic_rd_has_the_bits_of_the_numpy_expression():
+    from fastscan.features import add_analytic_rd, analytic_rd
+
+    rng = np.random.default_rng(1)
+    features = rng.lognormal(0, 3, (5000, 6))
+    erd = rng.random(5000)
+    for c in (2.0, 3.0):
+        want = erd + 1e-3 * analytic_rd(features, c)
+        got = erd.copy()
+        add_analytic_rd(got, features, 1e-3, c)
+        np.testing.assert_array_equal(got, want)
+
+
+def test_put_writes_each_pixel_like_fancy_indexing():
+    rng = np.random.default_rng(2)
+    image = rng.random((30, 40))
+    flat = rng.choice(image.size, 300, replace=False)
+    pixels = np.stack([flat // 40, flat % 40], 1)
+    values = rng.random(300)
+    want = image.copy()
+    want[pixels[:, 0], pixels[:, 1]] = values
+    _update.put(image, pixels, values)
+    np.testing.assert_array_equal(image, want)
