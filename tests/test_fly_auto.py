@@ -202,6 +202,21 @@ def test_a_flown_probe_that_chooses_step_hands_every_reading_to_fast(flakes):
     np.testing.assert_array_equal(sampler.measured_values, flakes[tuple(traj.points.T)])
 
 
+@pytest.mark.parametrize("mode", ["fly", "step"])
+def test_on_a_portrait_grid_the_probe_flies_the_fly_samplers_columns(flakes, mode):
+    truth = np.ascontiguousarray(flakes.T)  # 80 x 64: the fly sampler flies columns
+    motion = NANOPROBE.replace(dwell=0.1)
+    sampler, detector, traj, _ = run_auto(truth, motion, choose=forced(mode), probe="rows")
+    cols = sampler._probe_rows
+    n_probe = len(cols) * truth.shape[0]
+    assert len(cols) == auto.PROBE_ROWS and traj.flown[:n_probe].all()
+    np.testing.assert_array_equal(np.unique(traj.points[:n_probe, 1]), sorted(cols))
+    assert sampler.choice.gini == choice.row_gini(truth[:, cols].T)
+    np.testing.assert_array_equal(sampler.measured_mask, detector.asked_mask)
+    assert check_trajectory(traj, motion) == []
+    assert sampler.flying == (mode == "fly")
+
+
 def test_a_scan_that_stops_inside_the_probe_keeps_its_readings(flakes):
     motion = NANOPROBE.replace(dwell=0.1)
     sampler = AutoSampler(SHAPE, motion=motion, max_coverage=0.02)

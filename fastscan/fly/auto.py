@@ -7,8 +7,9 @@ that mode from the start, exactly as ``fast-fly`` or ``fast`` would. In the band
 between, it probes the sample first, and then calls the decision
 (:func:`fastscan.fly.choice.choose_mode`) with the probe's structure.
 
-- ``probe="rows"`` (default): the probe is a few whole rows of the fly
-  sampler's coarse raster (:data:`PROBE_ROWS`, spread over the grid), flown.
+- ``probe="rows"`` (default): the probe is a few whole lines of the fly
+  sampler's coarse raster (:data:`PROBE_ROWS`, spread over the grid; rows, or
+  columns where that raster is flown in columns), flown.
   The structure is :func:`fastscan.fly.choice.row_gini`, the Gini of the
   rows' own gradient along x. Fly: the same :class:`fastscan.fly.FlySampler`
   goes on with the rest of its coarse raster (the probe rows are part of it, so
@@ -64,7 +65,7 @@ from fastscan.fly.choice import (
     mode_without_data,
     row_gini,
 )
-from fastscan.fly.sampler import FlySampler
+from fastscan.fly.sampler import FlySampler, _line
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
@@ -211,12 +212,15 @@ class AutoSampler:
     def _decide_rows(self) -> None:
         """Once the probe rows are flown: choose; to step, a step sampler takes the readings."""
         fly = self._fly
-        if not fly.measured_mask[self._probe_rows].all():
+        columns = fly._line_axis == "columns"  # the probe lines are the fly sampler's
+        mask = fly.measured_mask.T if columns else fly.measured_mask
+        if not mask[self._probe_rows].all():
             return
         points, values = fly.measured_points, fly.measured_values
-        rows = np.zeros((self.shape[0], self.shape[1]))
-        rows[points[:, 0], points[:, 1]] = values  # each probe pixel measured once
-        self.choice = self._choose(self.motion, self.shape[1], row_gini(rows[self._probe_rows]))
+        grid = np.zeros(self.shape)
+        grid[points[:, 0], points[:, 1]] = values  # each probe pixel measured once
+        lines = (grid.T if columns else grid)[self._probe_rows]
+        self.choice = self._choose(self.motion, lines.shape[1], row_gini(lines))
         if self.choice.mode != "step":
             return
         # the step sampler starts from the probe: the rows are its initial pattern (its
@@ -350,21 +354,19 @@ class AutoSampler:
         )
 
 
-def _probe_first(fly: FlySampler, n_rows: int) -> list[int]:
-    """Put ``n_rows`` of the fly sampler's coarse rows, spread out, first in its raster.
+def _probe_first(fly: FlySampler, n_lines: int) -> list[int]:
+    """Put ``n_lines`` of the fly sampler's coarse lines, spread out, first in its raster.
 
-    The probe rows are flown first (serpentine among themselves), then the rest
-    of the coarse raster (serpentine); returns the probe's row indices.
+    The probe lines (rows, or columns where the fly sampler's coarse raster is
+    flown in columns) are flown first, serpentine among themselves, then the
+    rest of the coarse raster, serpentine; returns the probe's line indices.
     """
-    coarse = [s.start[0] for s in fly._initial_rows]
-    n = min(int(n_rows), len(coarse))
+    axis = fly._line_axis
+    coarse = [s.start[0 if axis == "rows" else 1] for s in fly._initial_lines]
+    n = min(int(n_lines), len(coarse))
     first = [coarse[int((i + 0.5) * len(coarse) / n)] for i in range(n)]
-    order = first + [r for r in coarse if r not in first]
-    last = fly.shape[1] - 1
-    fly._initial_rows = [
-        Segment((r, 0), (r, last)) if i % 2 == 0 else Segment((r, last), (r, 0))
-        for i, r in enumerate(order)
-    ]
+    order = first + [k for k in coarse if k not in first]
+    fly._initial_lines = [_line(fly.shape, axis, k, i % 2 == 1) for i, k in enumerate(order)]
     return first
 
 
