@@ -34,6 +34,17 @@ exact; it is saved with the sampler state (the lattice levels depend only on
 the grid).
 ``contrast = fill = lattice = 0`` is the plain ERD.
 
+``hedge`` (opt-in) softens the lattice on textures whose edge energy varies
+across the image (natural photographs), where the ERD's choice gains more than
+the lattice's regularity; on a stationary texture (noise, gravel, foam: the
+same grain everywhere) the ERD has nothing to redistribute and the lattice
+stays. The variation ``v`` (:func:`energy_variation`) is the coefficient of
+variation of the gradient power smoothed over ``VARIATION_SPACINGS`` initial
+sample spacings; with ``s = clip((v - V_STATIONARY) / (V_VARYING -
+V_STATIONARY), 0, 1)`` the lattice exponent is ``c * (1 - hedge * s)``.
+Measured once with ``g``, saved with the state (files without it load with
+``v = 0``: unchanged).
+
 Defaults (:class:`fastscan.Sampler`): ``fill = 2`` and ``lattice = 3``, with
 which the ``d_1`` exponent is ``LATTICE_FILL * fill = 8`` on texture (chosen on
 the validation texture gravel and synthetic Gaussian textures: gravel's NRMSE
@@ -56,6 +67,10 @@ __all__ = [
     "GINI_TEXTURE",
     "LATTICE_FILL",
     "LATTICE_LEVELS",
+    "VARIATION_SPACINGS",
+    "V_STATIONARY",
+    "V_VARYING",
+    "energy_variation",
     "exponents",
     "gradient_gini",
     "lattice_power",
@@ -72,6 +87,13 @@ LATTICE_FILL = 4.0
 GINI_TEXTURE = 0.45
 #: ... and at and above which as sparse structure (calibrated on validation images only)
 GINI_SPARSE = 0.50
+#: the gradient power is smoothed over this many initial sample spacings (energy_variation)
+VARIATION_SPACINGS = 2.0
+#: variation at and below which a texture counts as stationary (the lattice kept whole) ...
+V_STATIONARY = 0.35
+#: ... and at and above which as varying (validation: synthetic textures, gravel, brick and
+#: their crops 0.21-0.34; the motorcycle photographs 0.46-0.62, coffee-crop 1.1)
+V_VARYING = 0.45
 _STRIDE_PIXELS = 65_536  # the statistic reads about this many pixels (strided)
 _F1_FLOOR = 1e-3  # deviation floor (in [0, 100] units) so a flat pixel keeps its order
 
@@ -109,6 +131,49 @@ def gradient_gini(recon: np.ndarray, scales: np.ndarray, gains: np.ndarray) -> f
     return float(1.0 + 1.0 / n - 2.0 * np.cumsum(values).sum() / (n * total))
 
 
+def energy_variation(
+    recon: np.ndarray, scales: np.ndarray, gains: np.ndarray, spacing: float
+) -> float:
+    """Coefficient of variation of the gradient power of ``recon`` ((C, H, W)), smoothed
+    by a Gaussian of ``VARIATION_SPACINGS * spacing`` pixels.
+
+    Channels are combined as in :func:`gradient_gini`; large grids are read on a
+    stride. About 0.2-0.35 for a stationary texture, more where the edges gather
+    in parts of the image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> noise = rng.random((64, 64))[None]
+    >>> half = noise * (np.arange(64) < 32)[None, None, :]
+    >>> one = np.ones(1)
+    >>> energy_variation(noise, one, one, 4.0) < 0.35 < energy_variation(half, one, one, 4.0)
+    True
+    """
+    from scipy import ndimage
+
+    n_rows, n_cols = recon.shape[1:]
+    stride = max(1, int(np.sqrt(n_rows * n_cols / _STRIDE_PIXELS)))
+    power = np.zeros((len(range(0, n_rows, stride)), len(range(0, n_cols, stride))))
+    weights = np.asarray(gains, float) / max(float(np.sum(gains)), 1e-300)
+    for channel, scale, weight in zip(recon, scales, weights):
+        if weight <= 0:
+            continue
+        g_row, g_col = np.gradient(channel)
+        power += weight * scale**2 * (g_row**2 + g_col**2)[::stride, ::stride]
+    smooth = ndimage.gaussian_filter(power, VARIATION_SPACINGS * spacing / stride)
+    mean = float(smooth.mean())
+    if not np.isfinite(mean) or mean <= 0:
+        return 0.0
+    return float(smooth.std() / mean)
+
+
+def _varying(variation: float) -> float:
+    """``s`` in [0, 1]: 0 at and below V_STATIONARY, 1 at and above V_VARYING."""
+    return min(max((variation - V_STATIONARY) / (V_VARYING - V_STATIONARY), 0.0), 1.0)
+
+
 def _sparseness(gini: float) -> float:
     """``t`` in [0, 1]: 0 at and below GINI_TEXTURE (texture), 1 at and above GINI_SPARSE."""
     return min(max((gini - GINI_TEXTURE) / (GINI_SPARSE - GINI_TEXTURE), 0.0), 1.0)
@@ -138,12 +203,20 @@ def lattice_power(gini: float, lattice: float) -> float:
 
 
 def shaping(
-    gini: float, contrast: float, fill: float, lattice: float, counting: bool
+    gini: float,
+    contrast: float,
+    fill: float,
+    lattice: float,
+    counting: bool,
+    variation: float = 0.0,
+    hedge: float = 0.0,
 ) -> tuple[float, float, float]:
     """(a, b, c): exponents of ``f_1``, ``d_1`` and the lattice weight (see the module).
 
     ``counting``: the readings are Poisson counts (:func:`fastscan.channels.count_channels`);
     there a low ``g`` is mostly counting noise, not texture, and the lattice is off.
+    ``variation`` (:func:`energy_variation`) and ``hedge``: the lattice exponent is
+    scaled by ``1 - hedge * s`` (see the module).
 
     Examples
     --------
@@ -151,8 +224,10 @@ def shaping(
     ((0.0, 8.0, 3.0), (0.0, 2.0, 0.0))
     >>> shaping(0.9, 0.0, 2.0, 3.0, False)
     (0.0, 0.0, 0.0)
+    >>> shaping(0.3, 0.0, 2.0, 3.0, False, variation=0.6, hedge=2 / 3)
+    (0.0, 8.0, 1.0)
     """
-    c = 0.0 if counting else lattice_power(gini, lattice)
+    c = 0.0 if counting else lattice_power(gini, lattice) * (1.0 - hedge * _varying(variation))
     a, b = exponents(gini, contrast, fill * (LATTICE_FILL if c > 0.0 else 1.0))
     return a, b, c
 

@@ -227,14 +227,14 @@ def _motorcycle(corner: tuple[int, int] | None) -> Callable[[int], np.ndarray]:
     return build
 
 
-def _skimage_crop(name: str) -> Callable[[int], np.ndarray]:
-    """A native-resolution window of the scan shape at the top left of a scikit-image image
+def _skimage_crop(name: str, corner: tuple[int, int] = (0, 0)) -> Callable[[int], np.ndarray]:
+    """A native-resolution window of the scan shape at ``corner`` of a scikit-image image
     (the texture at its own scale, coarser than the resized whole image)."""
 
     def build(size: int) -> np.ndarray:
         from skimage import data
 
-        return _native_crop(getattr(data, name)(), (0, 0), size)
+        return _native_crop(getattr(data, name)(), corner, size)
 
     return build
 
@@ -292,6 +292,14 @@ _VALIDATION = {
                           "skimage.data.stereo_motorcycle left, native crop at the top left"),
     "coffee-crop": ("natural", _coffee_crop, "none",
                     "skimage.data.coffee, native crop at the bottom right"),
+    "motorcycle-top-right": ("natural", _motorcycle((0, -1)), "none",
+                             "skimage.data.stereo_motorcycle left, native crop at the top right"),
+    "cell-crop": ("biomedical", _skimage_crop("cell", (0, -1)), "none",
+                  "skimage.data.cell, native crop at the top right"),
+    "cell-middle": ("biomedical", _skimage_crop("cell", (200, 100)), "none",
+                    "skimage.data.cell, native crop rows 200+, cols 100+"),
+    "cell-corner": ("biomedical", _skimage_crop("cell", (-1, 0)), "none",
+                    "skimage.data.cell, native crop at the bottom left"),
     "gravel-crop": ("texture", _skimage_crop("gravel"), "none",
                     "skimage.data.gravel, native crop at the top left"),
     "brick-crop": ("texture", _skimage_crop("brick"), "none",
