@@ -35,10 +35,9 @@ from fastscan._lattice import lattice_levels, snap_to_lattice
 from fastscan._neighbor_lists import NeighborLists
 from fastscan._structure import (
     LATTICE_LEVELS,
-    energy_variation,
-    gradient_gini,
     shape_erd,
     shaping,
+    structure_levels,
 )
 from fastscan._validation import check_points, check_shape, read_only
 from fastscan.channels import (
@@ -574,11 +573,8 @@ class Sampler:
         if not self._active:  # from the unbiased initial pattern, then held
             counting = count_channels(self._values[:, self._mask].T, self.noise).any()
             spacing = np.sqrt(self._mask.size / max(self._n_measured, 1))
-            self._set_structure(
-                gradient_gini(self._recon, self._scale, self._gains),
-                bool(counting),
-                energy_variation(self._recon, self._scale, self._gains, spacing),
-            )
+            gini, variation = structure_levels(self._recon, self._scale, self._gains, spacing)
+            self._set_structure(gini, bool(counting), variation)
         for start in range(0, len(pixels), _CHUNK):
             chunk = pixels[start : start + _CHUNK]
             self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
