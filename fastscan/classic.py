@@ -68,6 +68,7 @@ FIXED_SETTINGS = {
     "fill": 0.0,
     "lattice": 0.0,
     "initial_pattern": "halton",  # nominal: the initial pattern is FAST's (fast_initial_points)
+    "hedge": 0.0,
 }
 
 
