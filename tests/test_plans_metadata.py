@@ -43,7 +43,7 @@ def test_start_document_names_the_model_its_sha256_and_the_motion() -> None:
     assert result.exit_status == "success"
     info = start["fastscan"]
     assert info["model"] == {"name": sampler.model.name, "sha256": sampler.model.sha256}
-    assert info["model"]["name"] == "default" and len(info["model"]["sha256"]) == 64
+    assert info["model"]["name"] == "l2" and len(info["model"]["sha256"]) == 64
     assert info["motion"] == to_jsonable(dataclasses.asdict(MOTION))
     assert info["motion"]["velocity"] == list(MOTION.velocity)
     assert info["sampler_class"] == "Sampler" and info["sampler_params"]["batch_size"] == 10

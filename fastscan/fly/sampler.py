@@ -50,6 +50,10 @@ __all__ = ["REFINE", "FlySampler", "default_initial_spacing", "default_sweep", "
 #: midpoints of the gaps left so far (coarse to fine, :mod:`fastscan.fly.levels`),
 #: ``"free"`` anywhere.
 REFINE = ("bisect", "free")
+#: shipped ERD model of fast-fly when none is given: "default" (the L1-target model), with
+#: which fast-fly was tuned and measured; the step sampler's default is "l2", not measured
+#: on fast-fly's segment choice
+FLY_MODEL = "default"
 #: First row of the coarse raster (see :meth:`FlySampler._coarse_rows`).
 COARSE_ORIGIN = 2
 #: Segments per decision of the short-dwell sweep (:func:`default_sweep`).
@@ -137,7 +141,9 @@ class FlySampler:
     seed : int or None
         Seed of the composed sampler.
     model : ERDModel, path or None
-        ERD model of the composed sampler; None is the shipped one.
+        ERD model of the composed sampler; None is :data:`FLY_MODEL` ("default",
+        the L1-target model fast-fly was tuned with; the step sampler's default
+        is "l2").
     batch_size : int
         Most segments per decision.
     decision_time : float or None
@@ -272,7 +278,7 @@ class FlySampler:
         self.sweep_share = float(sweep_share)
         self._sampler = Sampler(
             self.shape,
-            model=model,
+            model=FLY_MODEL if model is None else model,
             seed=seed,
             max_coverage=1.0,
             change_tolerance=None,
