@@ -1,10 +1,10 @@
 """An exploration floor under the learned ERD: unseen error may hide anywhere.
 
-A regressor of the six SLADS features predicts about 0 where every neighbour
-agrees (a flat background): nothing there looks worth measuring, however far it
-is from the nearest sample, so a scan whose model is sharp on edges (the ``l2``
-model, fitted to the squared error) may never look again at a wide empty area
-and misses the structure hidden in it.
+A regressor of the six SLADS features predicts one constant where every
+neighbour agrees (a flat background: the L1 ``default`` model exactly 0, ``l2``
+about 0.09), however far the pixel is from the nearest sample, so a wide empty
+area looks no more worth measuring than a small one, and structure hidden in it
+is found late or never.
 
 The floor is the RD the model's own target would give a pixel at distance
 ``d_1`` from the nearest sample if an error of ``level`` (in the [0, 100] units
