@@ -160,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the (slow) biharmonic completion metrics",
     )
     sim.add_argument(
-        "--model", metavar="NAME|PATH", help="ERD model: default, fast-classic or a .npz file"
+        "--model",
+        metavar="NAME|PATH",
+        help="ERD model: l2 (one channel's default), default (the L1 model; multichannel and "
+        "fast-fly's default), fast-classic or a .npz file",
     )
     sim.add_argument("--denoise", metavar="NAME", help="downstream denoiser to add to the report")
     sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")
