@@ -285,10 +285,10 @@ def line_layout(
     if n >= MIN_POINTS_PER_ROW * runs:
         starts, lines = row_groups(changed)
         return False, lines, starts, cols, np.arange(n, dtype=np.int64)
-    index = np.lexsort((rows, cols)).astype(np.int64)  # by column, then row
-    starts, lines = row_groups(changed[index][:, ::-1])
-    if n < MIN_POINTS_PER_ROW * len(lines):
+    if n < MIN_POINTS_PER_ROW * len(np.unique(cols)):  # a step batch: too few per column
         return None
+    index = np.lexsort((rows, cols)).astype(np.int64)  # by column, then row
+    starts, lines = row_groups(changed[index][:, ::-1])  # one group per distinct column
     return True, lines, starts, np.ascontiguousarray(rows[index]), index
 
 

@@ -107,8 +107,10 @@ def split_rows(
 ) -> None:
     """Call ``run(start, stop)`` on rows [0, n_rows): in two halves on two threads if
     there are at least ``min_rows`` rows (default :data:`MIN_ROWS`) and a second core
-    is free, else once on this thread. ``also()``, if given, runs on this thread after its half
-    (work that must not wait for the other half, in the time the halves differ).
+    is free, else once on this thread. ``also()``, if given, runs on this thread: after its
+    half when split (work that must not wait for the other half, in the time the halves
+    differ), else before the rows (while the data it reads, written just before, is
+    still in cache). It must not depend on ``run``'s results.
 
     ``run`` must treat each row on its own and write only its rows' results;
     an exception in either half is raised here (after both halves finished).
@@ -116,9 +118,15 @@ def split_rows(
     min_rows = MIN_ROWS if min_rows is None else min_rows
     middle = split_point(n_rows, align) if n_rows >= max(min_rows, 2) else 0
 
+    if middle == 0 or not second_core_free():  # one piece (run_pair would not split)
+        if also is not None:
+            also()
+        run(0, n_rows)
+        return
+
     def first() -> None:
-        run(0, middle or n_rows)
+        run(0, middle)
         if also is not None:
             also()
 
-    run_pair(first, lambda: middle and run(middle, n_rows), middle > 0)
+    run_pair(first, lambda: run(middle, n_rows), True)

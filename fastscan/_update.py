@@ -53,8 +53,10 @@ def _tile_dk_max(mask, dk, tile, out, rows, cols):
         best = 0.0
         for r in range(tr * tile, min((tr + 1) * tile, n_rows)):
             for c in range(tc * tile, min((tc + 1) * tile, n_cols)):
-                if not mask[r, c] and dk[r, c] > best:
-                    best = dk[r, c]
+                # d_k is 0 where measured, so the unmeasured pixels' largest is the
+                # tile's largest (and any d_k left at a measured pixel only loosens it)
+                value = dk[r, c]
+                best = value if value > best else best
         out[tr, tc] = best
 
 
@@ -146,6 +148,13 @@ def _scatter(image, rows, cols, values):
     return change
 
 
+@njit(cache=True, nogil=True)
+def _put(image, rows, cols, values):
+    """image[rows, cols] = values."""
+    for i in range(rows.shape[0]):
+        image[rows[i], cols[i]] = values[i]
+
+
 def _split(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     points = np.asarray(points, np.int64).reshape(-1, 2)
     return np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
@@ -192,3 +201,10 @@ def scatter(image: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> float:
     """Write ``values`` at ``pixels`` of ``image``; return the L1 size of the change."""
     rows, cols = _split(pixels)
     return float(_scatter(image, rows, cols, np.asarray(values, np.float64)))
+
+
+def put(image: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> None:
+    """``image[pixels[:, 0], pixels[:, 1]] = values`` for (n, 2) ``pixels`` without repeats
+    and a float64 ``image`` (one pass, no index arrays copied)."""
+    pixels = np.asarray(pixels, np.int64).reshape(-1, 2)
+    _put(image, pixels[:, 0], pixels[:, 1], np.asarray(values, np.float64))

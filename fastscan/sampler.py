@@ -53,7 +53,13 @@ from fastscan.erd.estimator import (
     load_model,
 )
 from fastscan.erd.floor import apply_floor, check_floor, model_error_power
-from fastscan.features import analytic_rd, feature_radius, idw_estimate, slads_features
+from fastscan.features import (
+    add_analytic_rd,
+    analytic_rd,
+    feature_radius,
+    idw_estimate,
+    slads_features,
+)
 from fastscan.neighbors import MAX_SIDE, CellIndex, OffsetTable, table_knn
 from fastscan.patterns import halton_points, serpentine_order
 from fastscan.reconstruction import idw_reconstruction
@@ -781,10 +787,13 @@ class Sampler:
 
     def _predict(self, features: np.ndarray, predict: Any = None) -> np.ndarray:
         """The model's ERD of each feature row (by ``predict``, default the model's),
-        plus the analytic tie-break."""
+        plus the analytic tie-break, raised to the exploration floor (``erd_floor``)."""
         erd = (predict or self.model.predict)(features)  # a new float64 array
         if self.tie_break > 0:
-            erd += self.tie_break * analytic_rd(features)
+            if isinstance(erd, np.ndarray) and erd.dtype == np.float64 and erd.ndim == 1:
+                add_analytic_rd(erd, features, self.tie_break)  # one pass, same bits
+            else:  # a subclass's predict may return another array type
+                erd += self.tie_break * analytic_rd(features)
         return apply_floor(erd, features, self.erd_floor, self._error_power)
 
     def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:
@@ -838,14 +847,15 @@ class Sampler:
             def dk_bounds() -> None:  # d_k is final: its tile bounds, while the model runs
                 _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
 
-            self._erd[region[:, 0], region[:, 1]] = self._region_erd(features, region, dk_bounds)
+            _update.put(self._erd, region, self._region_erd(features, region, dk_bounds))
         elif len(region):
             old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
             nbr = self._update_recon(region, nbr=self._region_knn(region))
             change += np.abs(self._recon[:, region[:, 0], region[:, 1]] - old).sum(1)
             self._update_erd(region, nbr)
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
-        self._tiles.refresh(np.concatenate([region, new_points]))
+        self._tiles.refresh(region)
+        self._tiles.refresh(new_points)
         return change
 
     # ------------------------------------------------------------------ persistence

@@ -56,9 +56,9 @@ def test_a_busy_machine_or_one_core_runs_both_halves_here(monkeypatch):
     monkeypatch.setattr(threads_module, "MAX_LOAD_PER_CORE", 1.0)
     monkeypatch.setattr(threads_module.os, "getloadavg", lambda: (64.0, 1.0, 1.0))
     assert not threads_module.second_core_free()
-    names = []
-    split_rows(lambda a, b: names.append(threading.current_thread().name), 10, min_rows=2)
-    assert names == [threading.current_thread().name] * 2  # two halves, both on this thread
+    calls = []
+    split_rows(lambda a, b: calls.append((a, b, threading.current_thread().name)), 10, min_rows=2)
+    assert calls == [(0, 10, threading.current_thread().name)]  # one piece, on this thread
     monkeypatch.setattr(threads_module.os, "getloadavg", lambda: (0.5, 1.0, 1.0))
     monkeypatch.setattr(threads_module, "available_cores", lambda: 2)
     assert threads_module.second_core_free()
