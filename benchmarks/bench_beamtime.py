@@ -4,9 +4,9 @@ For each image, the targets are the NRMSE a fly raster reaches flying every 4th
 row and every 2nd row. For each dwell and strategy the benchmark reports the
 beam time (``fastscan.beamtime`` rules, nanoprobe model of ``fastscan.motion.
 NANOPROBE`` with the dwell changed) to reach each target, and the best static
-time: min(step raster, fly raster), each a fresh scan at the density that
-reaches the target (step raster: a fine ladder of coverages; fly raster: every
-k-th row for k = 1..16).
+time: min(step raster, fly raster of rows, fly raster of columns), each a fresh
+scan at the density that reaches the target (step raster: a fine ladder of
+coverages; fly rasters: every k-th row, every k-th column, for k = 1..16).
 
 NRMSE is judged as the issue does: the best of IDW (``fastscan.idw_reconstruction``,
 k = 10) and linear interpolation (``scipy.interpolate.griddata``, nearest fill
@@ -65,6 +65,8 @@ DEFAULT_UNSEEN = UNSEEN[:8]
 DWELLS = (0.001, 0.01, 0.1, 1.0)
 TIMED = ("fast", "fast-fly", "fast-auto")  # choices depend on the time model: one replay per dwell
 FLY_KS = tuple(range(1, 17))
+#: Static scans the adaptive ones are compared with: step raster, fly rasters of rows, of columns.
+STATIC = ("raster", "fly-raster", "fly-raster-cols")
 
 
 # ---------------------------------------------------------------------------- images and scores
@@ -191,28 +193,36 @@ def mask_of(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- static references
-def fly_raster_trajectory(shape: tuple[int, int], k: int, motion: MotionModel) -> Trajectory:
+def fly_raster_trajectory(
+    shape: tuple[int, int], k: int, motion: MotionModel, axis: str = "rows"
+) -> Trajectory:
+    """Serpentine fly raster of every ``k``-th row (``axis="rows"``) or column."""
     builder = TrajectoryBuilder(motion, shape=shape)
-    for i, row in enumerate(range(0, shape[0], k)):
-        ends = ((row, 0), (row, shape[1] - 1))
+    for i, line in enumerate(range(0, shape[0 if axis == "rows" else 1], k)):
+        if axis == "rows":
+            ends = ((line, 0), (line, shape[1] - 1))
+        else:
+            ends = ((0, line), (shape[0] - 1, line))
         builder.add_segment(Segment(*(ends if i % 2 == 0 else ends[::-1])))
     return builder.trajectory()
 
 
 def static_references(truth: np.ndarray, dwells: tuple[float, ...]) -> dict[str, Any]:
-    """Fresh fly rasters (every k-th row) and step rasters (a coverage ladder), per dwell."""
+    """Fresh fly rasters (every k-th row, every k-th column) and step rasters (a coverage
+    ladder), per dwell."""
     shape = truth.shape
-    fly = []
-    for k in FLY_KS:
-        if k > shape[0]:
-            break
-        base = fly_raster_trajectory(shape, k, NANOPROBE)
-        fly.append({
-            "k": k,
-            "n": base.n_readings,
-            "nrmse": 0.0 if k == 1 else best_nrmse(truth, mask_of(shape, base.points)),
-            "time": {d: retime(base, NANOPROBE.replace(dwell=d)).beam_time for d in dwells},
-        })  # fmt: skip
+    fly: dict[str, list[dict[str, Any]]] = {"fly-raster": [], "fly-raster-cols": []}
+    for name, axis in (("fly-raster", "rows"), ("fly-raster-cols", "columns")):
+        for k in FLY_KS:
+            if k > shape[0 if axis == "rows" else 1]:
+                break
+            base = fly_raster_trajectory(shape, k, NANOPROBE, axis)
+            fly[name].append({
+                "k": k,
+                "n": base.n_readings,
+                "nrmse": 0.0 if k == 1 else best_nrmse(truth, mask_of(shape, base.points)),
+                "time": {d: retime(base, NANOPROBE.replace(dwell=d)).beam_time for d in dwells},
+            })  # fmt: skip
     step = []
     for coverage in np.geomspace(0.005, 0.6, 20):
         pts = raster_points(shape, max(1, round(coverage * shape[0] * shape[1])))
@@ -225,7 +235,7 @@ def static_references(truth: np.ndarray, dwells: tuple[float, ...]) -> dict[str,
             "nrmse": best_nrmse(truth, mask_of(shape, pts)),
             "time": {d: retime(traj, NANOPROBE.replace(dwell=d)).beam_time for d in dwells},
         })  # fmt: skip
-    return {"fly-raster": fly, "raster": step}
+    return {**fly, "raster": step}
 
 
 def cached_static_references(
@@ -237,7 +247,8 @@ def cached_static_references(
     digest = f"{truth.shape}|{float(truth.sum()):.9g}|{float((truth**2).sum()):.9g}"
     if path is not None and path.exists():
         saved = json.loads(path.read_text())
-        if saved["image"] == digest and all(f"{d:g}" in saved["dwells"] for d in dwells):
+        fresh = set(saved["refs"]) >= set(STATIC)  # caches from before column rasters: redo
+        if fresh and saved["image"] == digest and all(f"{d:g}" in saved["dwells"] for d in dwells):
             return {
                 name: [{**e, "time": {d: e["time"][f"{d:g}"] for d in dwells}} for e in entries]
                 for name, entries in saved["refs"].items()
@@ -338,9 +349,7 @@ def run_image(label: str, truth: np.ndarray, args: argparse.Namespace, log: Any)
     for dwell in args.dwells:
         for target_name, target in targets.items():
             key = f"{dwell:g}|{target_name}"
-            results["static"][key] = {
-                name: time_to(refs[name], target, dwell) for name in ("raster", "fly-raster")
-            }
+            results["static"][key] = {name: time_to(refs[name], target, dwell) for name in STATIC}
     for name in args.strategies:
         per_dwell = name in TIMED
         base = None
@@ -378,7 +387,7 @@ def run_image(label: str, truth: np.ndarray, args: argparse.Namespace, log: Any)
     results["static_curves"] = {
         name: [{"nrmse": e["nrmse"], "time": {f"{d:g}": t for d, t in e["time"].items()}}
                for e in refs[name]]
-        for name in ("raster", "fly-raster")
+        for name in STATIC
     }  # fmt: skip
     return results
 
@@ -389,7 +398,8 @@ def fmt_time(t: float) -> str:
 
 
 def table(label: str, res: dict[str, Any], strategies: list[str]) -> str:
-    head = f"{'dwell':>6} {'target':<18}{'NRMSE':>7}{'raster':>8}{'fly-r.':>8}{'best st':>8}"
+    head = f"{'dwell':>6} {'target':<18}{'NRMSE':>7}{'raster':>8}{'fly-r.':>8}{'fly-c.':>8}"
+    head += f"{'best st':>8}"
     head += "".join(f"{s[:8]:>9}" for s in strategies) + f"{'best/st':>8}"
     by_rule = {"fast", "fast-fly"} <= set(strategies)
     head += f"{'rule/st':>8}" if by_rule else ""
@@ -405,7 +415,7 @@ def table(label: str, res: dict[str, Any], strategies: list[str]) -> str:
         line = (
             f"{float(dwell) * 1e3:>4g}ms {target_name[4:]:<18}{res['targets'][target_name]:>7.4f}"
         )
-        line += f"{fmt_time(static['raster']):>8}{fmt_time(static['fly-raster']):>8}"
+        line += "".join(f"{fmt_time(static.get(name, math.inf)):>8}" for name in STATIC)
         line += f"{fmt_time(best_static):>8}"
         line += "".join(f"{fmt_time(mine.get(s, math.inf)):>9}" for s in strategies)
         line += f"{ratio:>8.2f}" if math.isfinite(ratio) else f"{'-':>8}"
@@ -432,7 +442,8 @@ def figure(results: dict[str, Any], dwells: tuple[float, ...], path: Path) -> No
             ax = axes[i][j]
             for name, entries in res["static_curves"].items():
                 pts = sorted((e["time"][f"{dwell:g}"], e["nrmse"]) for e in entries)
-                ax.plot(*zip(*pts), "k--" if name == "raster" else "k:", label=f"{name} (static)")
+                style = {"raster": "k--", "fly-raster": "k:"}.get(name, "k-.")
+                ax.plot(*zip(*pts), style, label=f"{name} (static)")
             for key, curve in res["curves"].items():
                 name, d = key.split("|")
                 if d == f"{dwell:g}":
@@ -478,6 +489,26 @@ def latency(truth: np.ndarray, weights=(0.0, 3.0), max_coverage: float = 0.05) -
         )
 
 
+def use_fly_params(params: dict[str, Any]) -> None:
+    """Make the ``fast-fly`` strategy build its FlySampler with ``params`` on top."""
+    import fastscan.fly.sampler as fly
+
+    plain = fly.fast_fly_sampler
+
+    def with_params(shape: tuple[int, int], settings: Any) -> Any:
+        sampler = plain(shape, settings)
+        return fly.FlySampler(
+            shape,
+            motion=sampler.motion,
+            max_coverage=sampler.max_coverage,
+            seed=sampler.seed,
+            model=settings.model,
+            **params,
+        )
+
+    fly.fast_fly_sampler = with_params
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path ('' to skip)")
@@ -507,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the static references ('' for none)")  # fmt: skip
     p.add_argument("--only", default="", help="keep only these of the set's images (a,b,...)")
     p.add_argument("--out", default="bench-beamtime-out")
+    p.add_argument("--fly-params", default="",
+                   help='FlySampler keywords for fast-fly, JSON: {"fly_axis": "rows"}')  # fmt: skip
     p.add_argument(
         "--latency",
         action="store_true",
@@ -524,6 +557,8 @@ def main(argv: list[str] | None = None) -> int:
                                    if s in STRATEGIES or s == "fast-erd-only")  # fmt: skip
         args.max_coverage = min(args.max_coverage, 0.3)
     args.dwells = tuple(float(d) for d in args.dwells.split(","))
+    if args.fly_params:
+        use_fly_params(json.loads(args.fly_params))
     args.strategies = [s for s in args.strategies.split(",") if s]
     for name in args.strategies:
         if name not in STRATEGIES and name != "fast-erd-only":

@@ -65,6 +65,9 @@ def main() -> None:
     parser.add_argument(
         "--sweep", type=int, default=None, help="FlySampler sweep (default: chosen by the dwell)"
     )
+    parser.add_argument(
+        "--fly-axis", default="auto", help="FlySampler fly_axis (auto, rows, columns, probe)"
+    )
     args = parser.parse_args()
     if args.per_point_merge:
         _row_merge.MIN_POINTS_PER_ROW = 2**62
@@ -76,7 +79,13 @@ def main() -> None:
         source = args.image
     image = np.asarray(image, float)
     motion = NANOPROBE.replace(dwell=args.dwell)
-    fs = FlySampler(image.shape, motion=motion, max_coverage=args.max_coverage, sweep=args.sweep)
+    fs = FlySampler(
+        image.shape,
+        motion=motion,
+        max_coverage=args.max_coverage,
+        sweep=args.sweep,
+        fly_axis=args.fly_axis,
+    )
     fs._incremental_levels = not args.rebuild_levels
     # coverage, decide wall, ingest wall, n segments, decide cpu, ingest cpu
     rows: list[tuple[float, ...]] = []

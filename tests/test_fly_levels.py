@@ -94,7 +94,9 @@ def reference_level_weights(erd, gaps, axis, floor, gap_power):
         mean = weights.sum(axis=line_axis, keepdims=True) / np.maximum(count, 1)
         weights = np.where(candidate, np.maximum(weights, floor * mean), 0.0)
     if gap_power:
-        weights *= (np.maximum(gaps, 1) / 2.0) ** gap_power
+        n_line = gaps.shape[0] if axis == "rows" else gaps.shape[1]  # the gaps run along it
+        factor = (np.maximum(gaps, 1) / 2.0) ** gap_power
+        weights *= np.where(gaps >= 2 * n_line, 1.0, factor)  # an empty line: no gap factor
     return weights
 
 
@@ -159,7 +161,10 @@ def test_texture_is_refined_in_whole_rows_at_bisection_levels(dwell, n_rows):
     rng = np.random.default_rng(0)
     shape = (n_rows, 48)
     truth = rng.random(shape) * 100.0
-    fs = FlySampler(shape, motion=NANOPROBE.replace(dwell=dwell), max_coverage=0.5, seed=0)
+    # a portrait grid: "auto" would fly columns (fewer lines); this is the rows' refinement
+    fs = FlySampler(
+        shape, motion=NANOPROBE.replace(dwell=dwell), max_coverage=0.5, seed=0, fly_axis="rows"
+    )
     flown = scan(fs, truth)
     assert len(flown) >= 8
     for segment, gaps in flown:

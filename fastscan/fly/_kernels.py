@@ -340,6 +340,22 @@ def _all_line_floors(gaps, erd, floor, along_rows, out):
         out[line] = floor * (out[line] / max(count[line], 1))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _gap_factor(gap, n_line, gap_power):
+    """``(max(gap, 1) / 2) ** gap_power``, or 1 for an empty line's candidate.
+
+    A line with nothing measured along it (``gap`` is then twice ``n_line``, the
+    length of the line the gap runs along, :func:`_gap_midpoints`) has no gap
+    to bisect: its candidate's distance to the readings is set across it, so it
+    gets no gap factor (it used to get ``n_line ** gap_power``, x256 on a
+    256-pixel line at ``gap_power`` 1, which made every empty line's first pixel
+    the best candidate).
+    """
+    if gap >= 2 * n_line:
+        return 1.0
+    return (max(gap, 1) / 2.0) ** gap_power
+
+
 @njit(cache=True, nogil=True)
 def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
     """Candidate weights with a floor along each line, kept in ``out`` where larger.
@@ -354,6 +370,7 @@ def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
     arrays row by row (C order), with one running sum per line.
     """
     n_rows, n_cols = gaps.shape
+    n_gap = n_rows if along_rows else n_cols  # the length of the lines the gaps run along
     total = np.empty(n_rows if along_rows else n_cols)
     _all_line_floors(gaps, erd, floor, along_rows, total)
     for r in range(n_rows):
@@ -362,7 +379,7 @@ def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
             if gap > 0:
                 w = max(max(erd[r, c], 0.0), total[r if along_rows else c])
                 if gap_power != 0.0:
-                    w *= (max(gap, 1) / 2.0) ** gap_power
+                    w *= _gap_factor(gap, n_gap, gap_power)
                 if w > out[r, c]:
                     out[r, c] = w
 

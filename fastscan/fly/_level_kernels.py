@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastscan.fly._kernels import _candidate
+from fastscan.fly._kernels import _candidate, _gap_factor
 
 
 @njit(cache=True, nogil=True)
@@ -236,23 +236,24 @@ def _transpose(src, dst):
 
 
 @njit(cache=True, nogil=True)
-def _weight(erd, gap_row, gap_col, floor_row, floor_col, power):
+def _weight(erd, gap_row, gap_col, floor_row, floor_col, power, n_rows, n_cols):
     """Union weight of one pixel (:func:`fastscan.fly._kernels._floor_weights`, both axes).
 
     Scalars only (a per-pixel call with array arguments costs their reference
-    counts); ``gap_row`` / ``gap_col`` are 0 for an axis not in use.
+    counts); ``gap_row`` / ``gap_col`` are 0 for an axis not in use; ``n_rows``,
+    ``n_cols`` the grid's (an empty line's gap, twice its length, gets no gap factor).
     """
     out = 0.0
     if gap_row > 0:
         w = max(max(erd, 0.0), floor_row)
         if power != 0.0:
-            w *= (max(gap_row, 1) / 2.0) ** power
+            w *= _gap_factor(gap_row, n_rows, power)
         if w > out:
             out = w
     if gap_col > 0:
         w = max(max(erd, 0.0), floor_col)
         if power != 0.0:
-            w *= (max(gap_col, 1) / 2.0) ** power
+            w *= _gap_factor(gap_col, n_cols, power)
         if w > out:
             out = w
     return out
@@ -264,11 +265,14 @@ def _weights_pixels(
     rows, cols,
 ):  # fmt: skip
     """Recompute ``weights`` at the pixels ``(rows[i], cols[i])`` (unused axes: any arrays)."""
+    n_rows, n_cols = weights.shape
     for i in range(rows.shape[0]):
         r, c = rows[i], cols[i]
         gap_row = gaps_rows[r, c] if use_rows else 0
         gap_col = gaps_cols[r, c] if use_cols else 0
-        weights[r, c] = _weight(erd[r, c], gap_row, gap_col, floor_rows[r], floor_cols[c], power)
+        weights[r, c] = _weight(
+            erd[r, c], gap_row, gap_col, floor_rows[r], floor_cols[c], power, n_rows, n_cols
+        )
 
 
 @njit(cache=True, nogil=True)
@@ -277,12 +281,15 @@ def _weights_box(
     r0, r1, c0, c1,
 ):  # fmt: skip
     """Recompute ``weights`` over rows r0:r1, columns c0:c1 (unused axes: any arrays)."""
+    n_rows, n_cols = weights.shape
     for r in range(r0, r1):
         floor_row = floor_rows[r]
         for c in range(c0, c1):
             gap_row = gaps_rows[r, c] if use_rows else 0
             gap_col = gaps_cols[r, c] if use_cols else 0
-            weights[r, c] = _weight(erd[r, c], gap_row, gap_col, floor_row, floor_cols[c], power)
+            weights[r, c] = _weight(
+                erd[r, c], gap_row, gap_col, floor_row, floor_cols[c], power, n_rows, n_cols
+            )
 
 
 @njit(cache=True, nogil=True)

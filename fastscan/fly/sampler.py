@@ -1,13 +1,13 @@
 """Adaptive fly scanning: a sampler whose decisions are straight segments, not points.
 
 :class:`FlySampler` starts from a coarse fly raster (every ``initial_spacing``-th
-row, serpentine), then, decision after decision, flies the row and column
-segments -- partial ones included -- that promise the most expected reduction
-in distortion (ERD) per second of beam time under the motion model, in the
-order that is cheapest from where the stage is (:mod:`fastscan.fly.planner`);
-at short dwells, where a line's fixed cost is as large as its readings', the
-near-equal picks of a decision are flown as one monotone sweep
-(:func:`default_sweep`).
+row, serpentine; columns where the column raster is cheaper, ``fly_axis``), then,
+decision after decision, flies the row and column segments -- partial ones
+included -- that promise the most expected reduction in distortion (ERD) per
+second of beam time under the motion model, in the order that is cheapest from
+where the stage is (:mod:`fastscan.fly.planner`); at short dwells, where a
+line's fixed cost is as large as its readings', the near-equal picks of a
+decision are flown as one monotone sweep (:func:`default_sweep`).
 The reconstruction and the ERD come from a composed :class:`fastscan.Sampler`
 (IDW + the SLADS-Net model), which ingests every reading of every segment.
 
@@ -38,13 +38,21 @@ from fastscan._validation import check_points, check_shape
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
+from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.level_map import LevelMap
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
 
-__all__ = ["REFINE", "FlySampler", "default_initial_spacing", "default_sweep", "line_costs"]
+__all__ = [
+    "FLY_AXES",
+    "REFINE",
+    "FlySampler",
+    "default_initial_spacing",
+    "default_sweep",
+    "line_costs",
+]
 
 #: How decisions after the coarse raster choose lines: ``"bisect"`` only at the
 #: midpoints of the gaps left so far (coarse to fine, :mod:`fastscan.fly.levels`),
@@ -54,10 +62,16 @@ REFINE = ("bisect", "free")
 #: which fast-fly was tuned and measured; the step sampler's default is "l2", not measured
 #: on fast-fly's segment choice
 FLY_MODEL = "default"
-#: First row of the coarse raster (see :meth:`FlySampler._coarse_rows`).
+#: First line of the coarse raster (see :meth:`FlySampler._coarse_lines`).
 COARSE_ORIGIN = 2
 #: Segments per decision of the short-dwell sweep (:func:`default_sweep`).
 SWEEP_SEGMENTS = 16
+#: Which lines a :class:`FlySampler` starts with and refines: ``"rows"``, ``"columns"``,
+#: ``"auto"`` (those of the cheaper raster) or ``"probe"`` (``"auto"``, then probe lines
+#: across them decide which axis to refine along).
+FLY_AXES = ("auto", "rows", "columns", "probe")
+#: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
+_MAX_LAG = 8
 
 
 def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -190,6 +204,23 @@ class FlySampler:
     sweep_share : float
         Sweep decisions: past ``batch_size`` picks, a pick joins the sweep only
         while it promises at least this share of the best pick's ERD per second.
+    fly_axis : {"auto", "rows", "columns", "probe"}
+        Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
+        row) or ``"columns"``; the planner then refines along ``axes``.
+        ``"auto"``: the lines of the cheaper whole raster (:func:`line_costs`:
+        the axis with fewer, longer lines; rows on a tie), so a portrait grid
+        is flown in columns. ``"probe"`` (experimental): ``"auto"``, then
+        ``probe_lines`` lines across the coarse raster where it changes most;
+        from the readings of both it models how fast the image changes along
+        each axis (:mod:`fastscan.fly.axis`) and, if the other axis reaches the
+        same error in less than ``switch_ratio`` of the time, refines along that
+        axis only. On the validation images 2-4 probe lines did not tell the
+        axes apart reliably (README), so it is not the default.
+    probe_lines : int
+        ``"probe"``: lines flown across the coarse raster (>= 1).
+    switch_ratio : float
+        ``"probe"``: refine along the other axis when its modelled time to the
+        same error is below this share of the coarse axis's (in (0, 1]).
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
@@ -220,6 +251,9 @@ class FlySampler:
         floor: float = 0.5,
         sweep: int | None = None,
         sweep_share: float = 0.5,
+        fly_axis: str = "auto",
+        probe_lines: int = 4,
+        switch_ratio: float = 0.5,
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -237,8 +271,20 @@ class FlySampler:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if decision_time is not None and not (math.isfinite(decision_time) and decision_time > 0):
             raise ValueError(f"decision_time must be seconds > 0 or None, got {decision_time!r}")
-        if initial_spacing is None:
-            initial_spacing = default_initial_spacing(self.shape, self.motion.dwell)
+        if fly_axis not in FLY_AXES:
+            raise ValueError(f"fly_axis must be one of {FLY_AXES}, got {fly_axis!r}")
+        fixed, pixel_time = line_costs(self.motion)
+        self._line_seconds = tuple(
+            f + n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
+        )  # a whole row, a whole column
+        line_axis = fly_axis
+        if fly_axis in ("auto", "probe"):  # the raster with fewer line costs (rows on a tie)
+            rows_time = self.shape[0] * self._line_seconds[0]
+            columns_time = self.shape[1] * self._line_seconds[1]
+            line_axis = "rows" if rows_time <= columns_time else "columns"
+        if initial_spacing is None:  # (the coarse lines counted as rows)
+            lines_first = self.shape if line_axis == "rows" else self.shape[::-1]
+            initial_spacing = default_initial_spacing(lines_first, self.motion.dwell)
         if int(initial_spacing) != initial_spacing or initial_spacing < 1:
             raise ValueError(f"initial_spacing must be an integer >= 1, got {initial_spacing!r}")
         self.max_coverage = float(max_coverage)
@@ -276,6 +322,14 @@ class FlySampler:
         if not (math.isfinite(sweep_share) and 0 <= sweep_share <= 1):
             raise ValueError(f"sweep_share must be a number in [0, 1], got {sweep_share!r}")
         self.sweep_share = float(sweep_share)
+        integer = isinstance(probe_lines, (int, np.integer)) and not isinstance(probe_lines, bool)
+        if not (integer and probe_lines >= 1):
+            raise ValueError(f"probe_lines must be an integer >= 1, got {probe_lines!r}")
+        if not (math.isfinite(switch_ratio) and 0 < switch_ratio <= 1):
+            raise ValueError(f"switch_ratio must be a number in (0, 1], got {switch_ratio!r}")
+        self.fly_axis = fly_axis
+        self.probe_lines = int(probe_lines)
+        self.switch_ratio = float(switch_ratio)
         self._sampler = Sampler(
             self.shape,
             model=FLY_MODEL if model is None else model,
@@ -290,27 +344,33 @@ class FlySampler:
         )
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
-        # the coarse rows are 2 (mod initial_spacing): bisecting them gives rows 2 (mod 4),
-        # between a fly raster's every-4th rows (which reaching the raster's quality from
-        # them does not need), then every even row, exactly the raster's every 2nd
-        self._origin = min(COARSE_ORIGIN, self.shape[0] - 1)
+        self._line_axis = fly_axis = line_axis  # the coarse raster's lines
+        self._axis_ratio: float | None = None  # "auto": the other axis's modelled time share
+        # the coarse lines are 2 (mod initial_spacing): bisecting them gives lines 2 (mod 4),
+        # between a fly raster's every-4th lines (which reaching the raster's quality from
+        # them does not need), then every even line, exactly the raster's every 2nd
+        across = 1 if fly_axis == "rows" else 0
+        self._origin = min(COARSE_ORIGIN, self.shape[1 - across] - 1)
+        probe_origin = min(COARSE_ORIGIN, self.shape[across] - 1)
+        self._origins = {
+            fly_axis: self._origin,
+            AXES[across]: probe_origin if self.fly_axis == "probe" else 0,
+        }
+        self._refine_axes = self.axes
+        # "probe": probe lines, placed once the coarse raster is in; None: not yet
+        self._probes: list[Segment] | None = None if self.fly_axis == "probe" else []
+        self._axis_chosen = self.fly_axis != "probe"
         # the composed sampler activates its ERD map once these pixels are measured
-        self._initial_rows = self._coarse_rows()
-        initial, _ = segments_to_points(self._initial_rows)
+        self._initial_lines = self._coarse_lines()
+        initial, _ = segments_to_points(self._initial_lines)
         self._sampler._initial = initial
-        fixed, pixel_time = line_costs(self.motion)
         # a segment is charged line_bias of a whole line's pixel time on top of its fixed
         # cost: short segments must promise that much more (whole lines on flat ERD)
         fixed = tuple(
             f + self.line_bias * n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
         )
-        self._planner = SegmentPlanner(
-            self.shape,
-            fixed=fixed,
-            pixel_time=pixel_time,
-            axes=self.axes,
-            power=self.power,
-        )
+        self._planner_costs = (fixed, pixel_time)
+        self._planner = self._new_planner()
         self._pending: list[Segment] = []
         self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
         self._levels: LevelMap | None = None  # "bisect" candidate weights, kept up to date
@@ -371,14 +431,108 @@ class FlySampler:
         """Best ERD per second the last decision found (None before the first)."""
         return self._last_rate
 
+    @property
+    def refine_axes(self) -> tuple[str, ...]:
+        """Line directions the planner chooses from (``"probe"``: one, once it has chosen)."""
+        return tuple(self._refine_axes)
+
+    @property
+    def axis_ratio(self) -> float | None:
+        """``"probe"``: modelled time of the other axis over the coarse one's (None before).""" ""
+        return self._axis_ratio
+
     # ------------------------------------------------------------------ decisions
-    def _coarse_rows(self) -> list[Segment]:
-        n_rows, n_cols = self.shape
-        rows = range(self._origin, n_rows, self.initial_spacing)
-        return [
-            Segment((r, 0), (r, n_cols - 1)) if i % 2 == 0 else Segment((r, n_cols - 1), (r, 0))
-            for i, r in enumerate(rows)
-        ]
+    def _new_planner(self) -> SegmentPlanner:
+        fixed, pixel_time = self._planner_costs
+        return SegmentPlanner(
+            self.shape,
+            fixed=fixed,
+            pixel_time=pixel_time,
+            axes=self._refine_axes,
+            power=self.power,
+        )
+
+    def _coarse_lines(self) -> list[Segment]:
+        """Every ``initial_spacing``-th line of the coarse axis from the origin, serpentine."""
+        lines = range(self._origin, self.shape[0 if self._line_axis == "rows" else 1],
+                      self.initial_spacing)  # fmt: skip
+        return [_line(self.shape, self._line_axis, k, i % 2 == 1) for i, k in enumerate(lines)]
+
+    def _across(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The coarse axis's view: channel values, mask and channel gains, coarse lines as rows."""
+        inner = self._sampler
+        values, mask = inner._values, inner._mask
+        if self._line_axis == "columns":
+            values, mask = values.transpose(0, 2, 1), mask.T
+        return values, mask, inner._gains * inner._scale**2
+
+    def _place_probes(self) -> list[Segment]:
+        """``probe_lines`` whole lines across the coarse ones where the coarse lines change most.
+
+        Candidates are on the lattice of the coarse spacing from the probe axis's
+        origin; each is scored by the mean squared difference of the coarse
+        readings within ``initial_spacing`` of it, along the lines and between
+        neighbouring lines. The best ``probe_lines``, at least a
+        ``1 / (2 probe_lines)`` share of the grid apart, are flown as one sweep
+        from where the coarse raster ends.
+        """
+        values, mask, gains = self._across()
+        coarse = np.flatnonzero(mask.all(axis=1))
+        n = mask.shape[1]
+        step = self.initial_spacing
+        origin = self._origins["columns" if self._line_axis == "rows" else "rows"]
+        spots = np.arange(origin, n, step)
+        if len(spots) == 0 or len(coarse) == 0:
+            return []
+        lines = values[:, coarse]  # (C, n_coarse, n)
+        along = np.zeros(n)
+        along[:-1] = np.tensordot(gains, ((lines[:, :, 1:] - lines[:, :, :-1]) ** 2).mean(1), 1)
+        between = np.zeros(n)
+        if len(coarse) > 1:
+            between = np.tensordot(gains, ((lines[:, 1:] - lines[:, :-1]) ** 2).mean(1), 1)
+        window = np.ones(2 * step + 1)
+        score = np.convolve(along, window, "same") + np.convolve(between, window, "same")
+        order = spots[np.argsort(-score[spots], kind="stable")]
+        gap = n / (2.0 * self.probe_lines)
+        chosen: list[int] = []
+        for k in order:
+            if all(abs(int(k) - c) >= gap for c in chosen):
+                chosen.append(int(k))
+            if len(chosen) == self.probe_lines:
+                break
+        axis = "columns" if self._line_axis == "rows" else "rows"
+        probes = [_line(self.shape, axis, k, False) for k in chosen]
+        return sweep_order(probes, self._position_tuple())
+
+    def _choose_axis(self) -> None:
+        """``"probe"``: refine along the other axis only if it is modelled to be cheaper.
+
+        The variograms compare like with like: down the probe lines, and along
+        the coarse lines within ``initial_spacing`` of a probe.
+        """
+        values, mask, gains = self._across()
+        probes = [p.start[1] if self._line_axis == "rows" else p.start[0] for p in self._probes]
+        if not probes:
+            return
+        near = np.zeros(mask.shape[1], bool)
+        for k in probes:
+            near[max(0, k - self.initial_spacing) : k + self.initial_spacing + 1] = True
+        coarse = mask.all(axis=1)
+        along, _ = directional_variograms(values, mask & coarse[:, None] & near, _MAX_LAG, gains)
+        on_probes = np.zeros(mask.shape, bool)
+        on_probes[:, probes] = True
+        _, across = directional_variograms(values, on_probes, _MAX_LAG, gains)
+        if not (np.isfinite(along).all() and np.isfinite(across).all()):
+            return  # too small a grid to tell: keep the coarse axis
+        rows = self._line_axis == "rows"
+        seconds = self._line_seconds if rows else self._line_seconds[::-1]
+        n_lines = self.shape if rows else self.shape[::-1]
+        self._axis_ratio = axis_time_ratio(along, across, seconds, n_lines)
+        if self._axis_ratio < self.switch_ratio:
+            self._refine_axes = ("columns" if rows else "rows",)
+            self._planner = self._new_planner()
+            self._levels = None  # rebuilt for the new axis at the next decision
+            self._planner_ready = False
 
     def suggest_segments(self) -> list[Segment]:
         """Next segments to fly, in flight order, each with its direction.
@@ -393,10 +547,18 @@ class FlySampler:
         if self.should_stop():
             return []
         if not self._sampler._active:
-            mask = self._sampler.measured_mask
-            todo = [s for s in self._initial_rows if not mask[s.start[0]].all()]
+            mask = self._sampler._mask
+            todo = [s for s in self._initial_lines if not mask[tuple(s.pixels().T)].all()]
             self._pending = todo[:1]
             return list(self._pending)
+        if self._probes is None:  # "probe": the coarse raster is in, the probes come next
+            self._probes = self._place_probes()
+            if self._probes:
+                self._pending = list(self._probes)
+                return list(self._pending)
+        if not self._axis_chosen:
+            self._axis_chosen = True
+            self._choose_axis()
         picks = self._decide()
         if not picks:
             self._stop_reason = "no segment has any ERD left to gain"
@@ -463,7 +625,7 @@ class FlySampler:
 
     def _build_levels(self) -> None:
         """Compute the level map over the whole grid; the planner takes all of it next."""
-        origins = {axis: self._origin if axis == "rows" else 0 for axis in self.axes}
+        origins = {axis: self._origins[axis] for axis in self._refine_axes}
         self._levels = LevelMap(
             self._sampler._erd,
             self._sampler._mask,
@@ -605,6 +767,9 @@ class FlySampler:
             "floor": self.floor,
             "sweep": self.sweep,
             "sweep_share": self.sweep_share,
+            "fly_axis": self.fly_axis,
+            "probe_lines": self.probe_lines,
+            "switch_ratio": self.switch_ratio,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }
@@ -614,6 +779,15 @@ class FlySampler:
             f"FlySampler(shape={self.shape}, measured={self.n_measured}, "
             f"coverage={self.coverage:.1%}, beam_time={self.beam_time:.1f} s)"
         )
+
+
+def _line(shape: tuple[int, int], axis: str, k: int, backwards: bool) -> Segment:
+    """Row (``axis="rows"``) or column ``k`` of the grid, whole, reversed if ``backwards``."""
+    if axis == "rows":
+        segment = Segment((k, 0), (k, shape[1] - 1))
+    else:
+        segment = Segment((0, k), (shape[0] - 1, k))
+    return segment.reversed() if backwards else segment
 
 
 def fast_fly_sampler(shape: tuple[int, int], settings: Any) -> FlySampler:
