@@ -105,6 +105,7 @@ def save(sampler: Any, path: str | Path) -> Path:
             "table_radius": None if sampler._table is None else sampler._table.radius,
             "gini": sampler._gini,
             "counting": sampler._counting,
+            "variation": sampler._variation,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
         },
@@ -182,6 +183,7 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
             params.setdefault(knob, 0.0)
         params.setdefault("initial_pattern", "halton")  # files from before the knob
         params.setdefault("erd_floor", 0.0)  # files from before the floor: without it
+        params.setdefault("hedge", 0.0)
         motion = header.get("motion")
         motion = None if motion is None else MotionModel(**motion)
     except (KeyError, TypeError, ValueError) as exc:
@@ -290,6 +292,7 @@ def _restore(
         reason = state["stop_reason"]
         gini = float(state.get("gini", 0.0))
         counting = bool(state.get("counting", False))
+        variation = float(state.get("variation", 0.0))  # files from before the hedge: 0
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad sampler state in the header ({exc})") from None
     if n_measured != int(arrays["mask"].sum()):
@@ -306,7 +309,7 @@ def _restore(
     sampler._values = arrays["means"].reshape(grid)
     sampler._recon = arrays["recon"].reshape(grid)
     sampler._erd = arrays["erd"]
-    sampler._set_structure(gini, counting)
+    sampler._set_structure(gini, counting, variation)
     sampler._dk = arrays["dk"]
     sampler._dk_max = arrays["dk_max"]
     points = np.asarray(arrays["points"], np.int64)

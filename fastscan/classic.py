@@ -69,6 +69,7 @@ FIXED_SETTINGS = {
     "lattice": 0.0,
     "initial_pattern": "halton",  # nominal: the initial pattern is FAST's (fast_initial_points)
     "erd_floor": 0.0,
+    "hedge": 0.0,
 }
 
 

@@ -55,7 +55,7 @@ def test_test_set_is_thirteen_deterministic_images_of_every_kind():
 
 def test_sets_share_no_image_and_validation_needs_no_shared_data():
     validation = validation_set(size=SIZE)
-    assert "wse2" not in validation and len(validation) == 17
+    assert "wse2" not in validation and len(validation) == 28
     assert not set(validation) & set(test_set(size=SIZE))
     assert all(0.0 <= im.truth.min() and im.truth.max() <= 100.0 for im in validation.values())
     # the natural windows are native-resolution crops of the scan shape, distinct and stable

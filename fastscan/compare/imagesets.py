@@ -227,6 +227,38 @@ def _motorcycle(corner: tuple[int, int] | None) -> Callable[[int], np.ndarray]:
     return build
 
 
+def _skimage_crop(name: str, corner: tuple[int, int] = (0, 0)) -> Callable[[int], np.ndarray]:
+    """A native-resolution window of the scan shape at ``corner`` of a scikit-image image
+    (the texture at its own scale, coarser than the resized whole image)."""
+
+    def build(size: int) -> np.ndarray:
+        from skimage import data
+
+        return _native_crop(getattr(data, name)(), corner, size)
+
+    return build
+
+
+def _texture(kind: str, seed: int) -> Callable[[int], np.ndarray]:
+    """A synthetic texture of :mod:`fastscan.compare.textures` on the scan shape."""
+
+    def build(size: int) -> np.ndarray:
+        from fastscan.compare import textures
+
+        shape = _scan_shape(size)
+        if kind == "noise-fine":
+            return textures.band_noise(shape, 1.5, seed)
+        if kind == "noise-coarse":
+            return textures.band_noise(shape, 4.0, seed)
+        if kind == "fractal":
+            return textures.fractal_noise(shape, 3.0, seed)
+        if kind == "voronoi":
+            return textures.voronoi_cells(shape, shape[0] * shape[1] // 120, seed)
+        return textures.fibres(shape, seed)
+
+    return build
+
+
 def _coffee_crop(size: int) -> np.ndarray:
     """A native-resolution crop of coffee at the bottom right (a natural low-Gini window)."""
     from skimage import data
@@ -260,6 +292,27 @@ _VALIDATION = {
                           "skimage.data.stereo_motorcycle left, native crop at the top left"),
     "coffee-crop": ("natural", _coffee_crop, "none",
                     "skimage.data.coffee, native crop at the bottom right"),
+    "motorcycle-top-right": ("natural", _motorcycle((0, -1)), "none",
+                             "skimage.data.stereo_motorcycle left, native crop at the top right"),
+    "cell-crop": ("biomedical", _skimage_crop("cell", (0, -1)), "none",
+                  "skimage.data.cell, native crop at the top right"),
+    "cell-middle": ("biomedical", _skimage_crop("cell", (200, 100)), "none",
+                    "skimage.data.cell, native crop rows 200+, cols 100+"),
+    "cell-corner": ("biomedical", _skimage_crop("cell", (-1, 0)), "none",
+                    "skimage.data.cell, native crop at the bottom left"),
+    "gravel-crop": ("texture", _skimage_crop("gravel"), "none",
+                    "skimage.data.gravel, native crop at the top left"),
+    "brick-crop": ("texture", _skimage_crop("brick"), "none",
+                   "skimage.data.brick, native crop at the top left"),
+    "noise-fine": ("texture", _texture("noise-fine", 100), "none",
+                   "white noise, Gaussian 1.5 px, seed 100 (fastscan.compare.textures)"),
+    "noise-coarse": ("texture", _texture("noise-coarse", 101), "none",
+                     "white noise, Gaussian 4 px, seed 101"),
+    "fractal": ("texture", _texture("fractal", 102), "none", "1/f^3 power noise, seed 102"),
+    "voronoi": ("texture", _texture("voronoi", 103), "none",
+                "Voronoi cells (one per 120 px), dark boundaries, seed 103"),
+    "fibres": ("texture", _texture("fibres", 104), "none",
+               "short strokes along a turning direction field (fur-like), seed 104"),
     "xrf-cu-1000": ("xrf", lambda size: _xrf(size, "Cu", seed=1000), "none",
                     "make_xrf_maps seed 1000, Cu trace"),
     "xrf-ti-1000": ("xrf", lambda size: _xrf(size, "Ti", seed=1000), "none",
