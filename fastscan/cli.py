@@ -162,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--model",
         metavar="NAME|PATH",
-        help="ERD model: l2 (one channel's default), default (the L1 model; multichannel and "
-        "fast-fly's default), fast-classic or a .npz file",
+        help="ERD model: default (the L1 model, the default), l2 (the L2 target), "
+        "fast-classic or a .npz file",
     )
     sim.add_argument("--denoise", metavar="NAME", help="downstream denoiser to add to the report")
     sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")

@@ -87,8 +87,8 @@ DEFAULT_HEDGE = 0.0  # share of the lattice weight dropped on varying textures (
 INITIAL_PATTERNS = ("halton", "halton-lattice")
 DEFAULT_INITIAL_PATTERN = "halton"
 #: shipped model of a multichannel scan given no ``model``: the L1-target "default", with which
-#: the XRF settings were chosen (the one-channel default "l2" raised the element maps' worst
-#: channel ratio at 10 % from 0.778 to 0.963, ``python benchmarks/bench_xrf.py --only quality``)
+#: the XRF settings were chosen ("l2" raised the element maps' worst channel ratio at 10 % from
+#: 0.778 to 0.963, ``python benchmarks/bench_xrf.py --only quality``)
 MULTICHANNEL_MODEL = "default"
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units
 DEFAULT_ERD_FLOOR = 0.0
@@ -142,9 +142,10 @@ class Sampler:
     initial_fraction : float
         Fraction of the grid in the initial low-discrepancy pattern, in (0, 1].
     model : ERDModel, path or None
-        ERD model; None loads the shipped default: "l2" (the L2 RD target) for
-        one channel, "default" (the L1 target; :data:`MULTICHANNEL_MODEL`) for
-        several channels, with which the XRF settings were chosen.
+        ERD model; None loads the shipped default: :data:`DEFAULT_MODEL
+        <fastscan.erd.estimator.DEFAULT_MODEL>` ("default", the L1 RD target) for
+        one channel, :data:`MULTICHANNEL_MODEL` ("default", with which the XRF
+        settings were chosen) for several, whatever the one-channel default.
     seed : int or None
         Seed of the initial pattern and the route.
     max_coverage, erd_threshold, change_tolerance, patience :
@@ -364,7 +365,7 @@ class Sampler:
         self._value_max = np.full(self.n_channels, -np.inf)
 
     def _default_model_for_channels(self) -> None:
-        """Given no ``model``: "l2" (:data:`DEFAULT_MODEL`) for one channel,
+        """Given no ``model``: :data:`DEFAULT_MODEL` for one channel,
         :data:`MULTICHANNEL_MODEL` for more (before the first reading is used)."""
         name = MULTICHANNEL_MODEL if self.n_channels > 1 else DEFAULT_MODEL
         if self._model_default and self.model.name != name:

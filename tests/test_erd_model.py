@@ -8,7 +8,14 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from fastscan.erd.estimator import SCHEMA, SHIPPED_MODELS, ERDModel, default_model_path, load_model
+from fastscan.erd.estimator import (
+    DEFAULT_MODEL,
+    SCHEMA,
+    SHIPPED_MODELS,
+    ERDModel,
+    default_model_path,
+    load_model,
+)
 from fastscan.erd.training import TrainingConfig, build_database, train_model
 
 
@@ -121,10 +128,10 @@ def test_tiny_training_run_is_reproducible():
 
 
 def test_model_name_and_sha256_identity(tmp_path):
-    default = load_model()  # the default is the shipped l2 model, "default" the L1 one
-    assert default.name == "l2" and load_model("fast-classic").name == "fast-classic"
-    assert load_model("default").name == "default"
-    assert default.sha256 == load_model("l2").sha256 != load_model("default").sha256
+    default = load_model()  # DEFAULT_MODEL ("default": the L1 model; "l2" is opt-in)
+    assert default.name == DEFAULT_MODEL and load_model("fast-classic").name == "fast-classic"
+    assert load_model("default").name == "default" and load_model("l2").name == "l2"
+    assert default.sha256 == load_model(DEFAULT_MODEL).sha256
     assert len(default.sha256) == 64 and default.sha256 != load_model("fast-classic").sha256
     path = default.save(tmp_path / "copy.npz")
     copy = load_model(path)

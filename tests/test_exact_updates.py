@@ -175,12 +175,14 @@ def test_random_ingest_sequences_equal_full_recompute(
 
 
 @pytest.mark.parametrize(
-    "knobs", [{}, {"model": "default"}, {"erd_floor": 0.5}], ids=["l2", "L1", "l2+floor"]
+    "knobs",
+    [{}, {"model": "l2"}, {"model": "l2", "erd_floor": 0.5}],
+    ids=["default", "l2", "l2+floor"],
 )
 def test_remeasured_points_and_a_far_reading_stay_exact(knobs):
     """The issue's scenario: 40-point batches, 10 earlier points re-measured with other
     readings per batch, one reading far outside the range (forces a rescale); with the
-    default model, the L1 one, and an exploration floor (which reads d_1 only)."""
+    default model, l2, and l2 with an exploration floor (which reads d_1 only)."""
     image = make_phantom("flakes", (200, 300), seed=4)[40:140, 60:220].copy()
     rng = np.random.default_rng(9)
     sampler = Sampler(

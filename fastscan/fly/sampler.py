@@ -59,8 +59,8 @@ __all__ = [
 #: ``"free"`` anywhere.
 REFINE = ("bisect", "free")
 #: shipped ERD model of fast-fly when none is given: "default" (the L1-target model), with
-#: which fast-fly was tuned and measured; the step sampler's default is "l2", not measured
-#: on fast-fly's segment choice
+#: which fast-fly was tuned and measured, whatever the step sampler's default
+#: (``fastscan.erd.estimator.DEFAULT_MODEL``); "l2" in fast-fly is mixed on validation
 FLY_MODEL = "default"
 #: First line of the coarse raster (see :meth:`FlySampler._coarse_lines`).
 COARSE_ORIGIN = 2
@@ -156,8 +156,7 @@ class FlySampler:
         Seed of the composed sampler.
     model : ERDModel, path or None
         ERD model of the composed sampler; None is :data:`FLY_MODEL` ("default",
-        the L1-target model fast-fly was tuned with; the step sampler's default
-        is "l2").
+        the L1-target model fast-fly was tuned with).
     batch_size : int
         Most segments per decision.
     decision_time : float or None
