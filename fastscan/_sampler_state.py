@@ -182,6 +182,7 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
         for knob in ("contrast", "fill", "lattice"):  # files from before a shaping: without it
             params.setdefault(knob, 0.0)
         params.setdefault("initial_pattern", "halton")  # files from before the knob
+        params.setdefault("erd_floor", 0.0)  # files from before the floor: without it
         params.setdefault("hedge", 0.0)
         motion = header.get("motion")
         motion = None if motion is None else MotionModel(**motion)

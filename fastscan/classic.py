@@ -68,6 +68,7 @@ FIXED_SETTINGS = {
     "fill": 0.0,
     "lattice": 0.0,
     "initial_pattern": "halton",  # nominal: the initial pattern is FAST's (fast_initial_points)
+    "erd_floor": 0.0,
     "hedge": 0.0,
 }
 
@@ -167,6 +168,7 @@ class ClassicSampler(Sampler):
             contrast=0.0,
             fill=0.0,
             lattice=0.0,
+            erd_floor=0.0,
         )
         self._initial = fast_initial_points(
             self.shape, initial_fraction, FAST_PATTERN_SEED + int(seed)

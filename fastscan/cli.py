@@ -160,7 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the (slow) biharmonic completion metrics",
     )
     sim.add_argument(
-        "--model", metavar="NAME|PATH", help="ERD model: default, fast-classic or a .npz file"
+        "--model",
+        metavar="NAME|PATH",
+        help="ERD model: default (the L1 model, the default), l2 (the L2 target), "
+        "fast-classic or a .npz file",
     )
     sim.add_argument("--denoise", metavar="NAME", help="downstream denoiser to add to the report")
     sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")

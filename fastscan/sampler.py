@@ -50,7 +50,14 @@ from fastscan.channels import (
     count_channels,
     noise_change,
 )
-from fastscan.erd.estimator import _PREDICT_ROWS, ERDModel, _single_thread_blas, load_model
+from fastscan.erd.estimator import (
+    _PREDICT_ROWS,
+    DEFAULT_MODEL,
+    ERDModel,
+    _single_thread_blas,
+    load_model,
+)
+from fastscan.erd.floor import apply_floor, check_floor, model_error_power
 from fastscan.features import (
     add_analytic_rd,
     analytic_rd,
@@ -79,6 +86,12 @@ DEFAULT_HEDGE = 0.0  # share of the lattice weight dropped on varying textures (
 #: nearest pixel of the 5 % raster lattice; opt-in, see the README's texture section)
 INITIAL_PATTERNS = ("halton", "halton-lattice")
 DEFAULT_INITIAL_PATTERN = "halton"
+#: shipped model of a multichannel scan given no ``model``: the L1-target "default", with which
+#: the XRF settings were chosen ("l2" raised the element maps' worst channel ratio at 10 % from
+#: 0.778 to 0.963, ``python benchmarks/bench_xrf.py --only quality``)
+MULTICHANNEL_MODEL = "default"
+#: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units
+DEFAULT_ERD_FLOOR = 0.0
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
@@ -129,7 +142,10 @@ class Sampler:
     initial_fraction : float
         Fraction of the grid in the initial low-discrepancy pattern, in (0, 1].
     model : ERDModel, path or None
-        ERD model; None loads the one shipped with fastscan.
+        ERD model; None loads the shipped default: :data:`DEFAULT_MODEL
+        <fastscan.erd.estimator.DEFAULT_MODEL>` ("default", the L1 RD target) for
+        one channel, :data:`MULTICHANNEL_MODEL` ("default", with which the XRF
+        settings were chosen) for several, whatever the one-channel default.
     seed : int or None
         Seed of the initial pattern and the route.
     max_coverage, erd_threshold, change_tolerance, patience :
@@ -189,6 +205,13 @@ class Sampler:
         still seeded), so a texture scan can later be exactly that lattice; opt-in
         (on validation it helps texture from 10 % on but costs at 5 % and on
         sparse scenes, see the README).
+    erd_floor : float
+        Exploration floor (:mod:`fastscan.erd.floor`): each pixel's ERD is at
+        least the RD the model's target gives a uniform error of ``erd_floor``
+        (in the model's [0, 100] intensity units) at the pixel's distance to the
+        nearest sample, so a flat background where the model sees nothing is
+        still explored, farthest pixel first. 0 turns it off. Applied before the
+        structure shaping.
     hedge : float
         In [0, 1]: the share of the lattice exponent dropped on textures whose edge
         energy varies across the image (:func:`fastscan._structure.energy_variation`,
@@ -223,6 +246,7 @@ class Sampler:
         fill: float = DEFAULT_FILL,
         lattice: float = DEFAULT_LATTICE,
         initial_pattern: str = DEFAULT_INITIAL_PATTERN,
+        erd_floor: float = DEFAULT_ERD_FLOOR,
         hedge: float = DEFAULT_HEDGE,
     ) -> None:
         self.shape = check_shape(shape)
@@ -253,6 +277,7 @@ class Sampler:
         if not np.isfinite(tie_break) or tie_break < 0:
             raise ValueError(f"tie_break must be a finite number >= 0, got {tie_break!r}")
         self.tie_break = float(tie_break)
+        self.erd_floor = check_floor(erd_floor)
         for name, value in (("contrast", contrast), ("fill", fill), ("lattice", lattice)):
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -293,7 +318,10 @@ class Sampler:
             change_tolerance=change_tolerance,
             patience=patience,
         )
-        self.model = load_model(model)
+        self._model_default = model is None  # the shipped default for the channel count
+        multichannel = (self._fixed_channels or 1) > 1
+        self.model = load_model(MULTICHANNEL_MODEL if multichannel and model is None else model)
+        self._error_power = model_error_power(self.model)
         self._initial_points: np.ndarray | None = None  # made on first use (see _initial)
 
         self._mask = np.zeros(self.shape, bool)
@@ -335,6 +363,15 @@ class Sampler:
         self._ref_range = np.zeros(self.n_channels)
         self._value_min = np.full(self.n_channels, np.inf)
         self._value_max = np.full(self.n_channels, -np.inf)
+
+    def _default_model_for_channels(self) -> None:
+        """Given no ``model``: :data:`DEFAULT_MODEL` for one channel,
+        :data:`MULTICHANNEL_MODEL` for more (before the first reading is used)."""
+        name = MULTICHANNEL_MODEL if self.n_channels > 1 else DEFAULT_MODEL
+        if self._model_default and self.model.name != name:
+            self.model = load_model(name)
+            self._error_power = model_error_power(self.model)
+            self._sparsity_area = self.model.sparsity_numerator(self.shape)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -489,6 +526,7 @@ class Sampler:
             return
         if not self._log_points and values.shape[1] != self.n_channels:
             self._allocate_channels(values.shape[1])  # the first reading decides C
+            self._default_model_for_channels()
         self._log_points.append(points.copy())
         self._log_values.append(values[:, 0].copy() if self.n_channels == 1 else values.copy())
         self._apply(points, values)
@@ -774,14 +812,14 @@ class Sampler:
 
     def _predict(self, features: np.ndarray, predict: Any = None) -> np.ndarray:
         """The model's ERD of each feature row (by ``predict``, default the model's),
-        plus the analytic tie-break."""
+        plus the analytic tie-break, raised to the exploration floor (``erd_floor``)."""
         erd = (predict or self.model.predict)(features)  # a new float64 array
         if self.tie_break > 0:
             if isinstance(erd, np.ndarray) and erd.dtype == np.float64 and erd.ndim == 1:
                 add_analytic_rd(erd, features, self.tie_break)  # one pass, same bits
             else:  # a subclass's predict may return another array type
                 erd += self.tie_break * analytic_rd(features)
-        return erd
+        return apply_floor(erd, features, self.erd_floor, self._error_power)
 
     def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:
         """Update exactly what the changed pixels can change; returns the (C,) L1 recon change.
@@ -870,6 +908,7 @@ class Sampler:
             "fill": self.fill,
             "lattice": self.lattice,
             "initial_pattern": self.initial_pattern,
+            "erd_floor": self.erd_floor,
             "hedge": self.hedge,
         }
 

@@ -8,7 +8,14 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from fastscan.erd.estimator import SCHEMA, SHIPPED_MODELS, ERDModel, default_model_path, load_model
+from fastscan.erd.estimator import (
+    DEFAULT_MODEL,
+    SCHEMA,
+    SHIPPED_MODELS,
+    ERDModel,
+    default_model_path,
+    load_model,
+)
 from fastscan.erd.training import TrainingConfig, build_database, train_model
 
 
@@ -90,7 +97,7 @@ def test_shipped_l2_model_is_the_default_recipe_with_an_l2_target():
     # knobs added after it was trained keep their defaults (they did not exist then)
     assert set(info["config"]) <= set(default_config)
     assert {**default_config, **info["config"]} == {**default_config, "error_power": 2.0}
-    assert load_model("l2").sha256 != load_model().sha256
+    assert load_model("l2").sha256 != load_model("default").sha256
 
 
 def test_unknown_model_names():
@@ -121,8 +128,10 @@ def test_tiny_training_run_is_reproducible():
 
 
 def test_model_name_and_sha256_identity(tmp_path):
-    default = load_model()
-    assert default.name == "default" and load_model("fast-classic").name == "fast-classic"
+    default = load_model()  # DEFAULT_MODEL ("default": the L1 model; "l2" is opt-in)
+    assert default.name == DEFAULT_MODEL and load_model("fast-classic").name == "fast-classic"
+    assert load_model("default").name == "default" and load_model("l2").name == "l2"
+    assert default.sha256 == load_model(DEFAULT_MODEL).sha256
     assert len(default.sha256) == 64 and default.sha256 != load_model("fast-classic").sha256
     path = default.save(tmp_path / "copy.npz")
     copy = load_model(path)

@@ -20,6 +20,7 @@ import fastscan.sampler as sampler_module
 from fastscan import Sampler
 from fastscan._lattice import lattice_levels
 from fastscan._structure import LATTICE_LEVELS, shape_erd, shaping
+from fastscan.erd.floor import model_error_power
 from fastscan.features import analytic_rd, feature_radius, slads_features
 from fastscan.neighbors import knn_gather
 from fastscan.phantoms import make_phantom
@@ -69,6 +70,10 @@ class Reference:
             )
             predicted = sampler.model.predict(features)
             predicted += sampler.tie_break * analytic_rd(features)
+            # exploration floor: the RD of a uniform error erd_floor at distance d_1
+            power = model_error_power(sampler.model)
+            floor = sampler.erd_floor * (0.5 * np.pi * features[:, 2] ** 2) ** (1.0 / power)
+            predicted = np.maximum(predicted, floor)
             # structure shaping: exponents held since the initial pattern
             a, b, power = shaping(
                 sampler._gini, sampler.contrast, sampler.fill, sampler.lattice, sampler._counting
@@ -169,12 +174,20 @@ def test_random_ingest_sequences_equal_full_recompute(
     assert len(counter) >= N_EXAMPLES
 
 
-def test_remeasured_points_and_a_far_reading_stay_exact():
+@pytest.mark.parametrize(
+    "knobs",
+    [{}, {"model": "l2"}, {"model": "l2", "erd_floor": 0.5}],
+    ids=["default", "l2", "l2+floor"],
+)
+def test_remeasured_points_and_a_far_reading_stay_exact(knobs):
     """The issue's scenario: 40-point batches, 10 earlier points re-measured with other
-    readings per batch, one reading far outside the range (forces a rescale)."""
+    readings per batch, one reading far outside the range (forces a rescale); with the
+    default model, l2, and l2 with an exploration floor (which reads d_1 only)."""
     image = make_phantom("flakes", (200, 300), seed=4)[40:140, 60:220].copy()
     rng = np.random.default_rng(9)
-    sampler = Sampler(image.shape, batch_size=40, seed=0, max_coverage=0.5, change_tolerance=None)
+    sampler = Sampler(
+        image.shape, batch_size=40, seed=0, max_coverage=0.5, change_tolerance=None, **knobs
+    )
     ref = Reference()
     first = sampler.suggest()
     ingest_checked(sampler, ref, first, image[first[:, 0], first[:, 1]])

@@ -74,9 +74,12 @@ def test_texture_scan_from_the_lattice_start_is_the_raster_lattice_at_5_percent(
     on_raster = lattice_levels(image.shape) <= 0
     shares = {}
     for pattern in ("halton", "halton-lattice"):
+        # the L1 model, with which the texture shaping was tuned (with the l2 model the Halton
+        # start's share is 0.71, so the margin below is the L1 model's)
         sampler = Sampler(
-            image.shape, seed=1, max_coverage=0.1, change_tolerance=None, initial_pattern=pattern
-        )
+            image.shape, seed=1, max_coverage=0.1, change_tolerance=None, initial_pattern=pattern,
+            model="default",
+        )  # fmt: skip
         mask = replay(sampler, SimulatedDetector(image), [on_raster.mean()])[0].measured_mask
         assert sampler._lattice_power > 0  # texture mode
         shares[pattern] = (mask & on_raster).sum() / on_raster.sum()

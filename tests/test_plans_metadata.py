@@ -9,6 +9,7 @@ from bluesky import RunEngine
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
+from fastscan.erd.estimator import DEFAULT_MODEL
 from fastscan.jsonsafe import to_jsonable
 from fastscan.phantoms import make_phantom
 from fastscan.plans import Grid, autonomous_scan, rel_autonomous_scan
@@ -43,7 +44,7 @@ def test_start_document_names_the_model_its_sha256_and_the_motion() -> None:
     assert result.exit_status == "success"
     info = start["fastscan"]
     assert info["model"] == {"name": sampler.model.name, "sha256": sampler.model.sha256}
-    assert info["model"]["name"] == "default" and len(info["model"]["sha256"]) == 64
+    assert info["model"]["name"] == DEFAULT_MODEL and len(info["model"]["sha256"]) == 64
     assert info["motion"] == to_jsonable(dataclasses.asdict(MOTION))
     assert info["motion"]["velocity"] == list(MOTION.velocity)
     assert info["sampler_class"] == "Sampler" and info["sampler_params"]["batch_size"] == 10

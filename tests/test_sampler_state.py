@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fastscan import ERDModel, Sampler
-from fastscan.erd.estimator import load_model
+from fastscan.erd.estimator import DEFAULT_MODEL, load_model
 from fastscan.phantoms import make_phantom
 
 SHAPE = (40, 56)
@@ -78,7 +78,7 @@ def test_load_reads_arrays_instead_of_replaying(truth, tmp_path, monkeypatch):
     with np.load(path, allow_pickle=False) as data:
         header = json.loads(str(data["header"]))
         assert header["schema"] == "fastscan.sampler-state/2"
-        assert header["model"] == {"name": "default", "sha256": load_model().sha256}
+        assert header["model"] == {"name": DEFAULT_MODEL, "sha256": load_model().sha256}
         assert all(data[key].dtype != object for key in data.files)
 
 
@@ -106,7 +106,7 @@ def test_schema_1_files_still_load_by_replay(truth, tmp_path):
     for _ in range(5):
         step(sampler, truth)
     restored = Sampler.load(write_schema_1(sampler, tmp_path / "old.npz"))
-    assert restored.model.name == "default"  # recognised by its SHA-256
+    assert restored.model.name == DEFAULT_MODEL  # recognised by its SHA-256
     assert_same_state(restored, sampler)
     np.testing.assert_array_equal(restored.suggest(), sampler.suggest())
 
@@ -115,10 +115,11 @@ def test_model_argument_must_match_the_stored_model(truth, tmp_path):
     sampler = Sampler(SHAPE, batch_size=15, seed=2)
     step(sampler, truth)
     path = sampler.save(tmp_path / "state.npz")
-    same = Sampler.load(path, model="default")
-    assert same.model.name == "default"
+    same = Sampler.load(path, model=DEFAULT_MODEL)  # the default model, by name
+    assert same.model.name == DEFAULT_MODEL
     other = load_model("fast-classic")
-    message = rf"'default' \(SHA-256 {sampler.model.sha256}\).*'fast-classic'.*{other.sha256}"
+    stored = rf"'{DEFAULT_MODEL}' \(SHA-256 {sampler.model.sha256}\)"
+    message = rf"{stored}.*'fast-classic'.*{other.sha256}"
     with pytest.raises(ValueError, match=message):
         Sampler.load(path, model=other)
     with pytest.raises(ValueError, match=other.sha256):

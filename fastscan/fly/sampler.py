@@ -58,6 +58,10 @@ __all__ = [
 #: midpoints of the gaps left so far (coarse to fine, :mod:`fastscan.fly.levels`),
 #: ``"free"`` anywhere.
 REFINE = ("bisect", "free")
+#: shipped ERD model of fast-fly when none is given: "default" (the L1-target model), with
+#: which fast-fly was tuned and measured, whatever the step sampler's default
+#: (``fastscan.erd.estimator.DEFAULT_MODEL``); "l2" in fast-fly is mixed on validation
+FLY_MODEL = "default"
 #: First line of the coarse raster (see :meth:`FlySampler._coarse_lines`).
 COARSE_ORIGIN = 2
 #: Segments per decision of the short-dwell sweep (:func:`default_sweep`).
@@ -151,7 +155,8 @@ class FlySampler:
     seed : int or None
         Seed of the composed sampler.
     model : ERDModel, path or None
-        ERD model of the composed sampler; None is the shipped one.
+        ERD model of the composed sampler; None is :data:`FLY_MODEL` ("default",
+        the L1-target model fast-fly was tuned with).
     batch_size : int
         Most segments per decision.
     decision_time : float or None
@@ -326,7 +331,7 @@ class FlySampler:
         self.switch_ratio = float(switch_ratio)
         self._sampler = Sampler(
             self.shape,
-            model=model,
+            model=FLY_MODEL if model is None else model,
             seed=seed,
             max_coverage=1.0,
             change_tolerance=None,

@@ -1,0 +1,114 @@
+"""An exploration floor under the learned ERD: unseen error may hide anywhere.
+
+A regressor of the six SLADS features predicts one constant where every
+neighbour agrees (a flat background: the L1 ``default`` model exactly 0, ``l2``
+about 0.09), however far the pixel is from the nearest sample, so a wide empty
+area looks no more worth measuring than a small one, and structure hidden in it
+is found late or never.
+
+The floor is the RD the model's own target would give a pixel at distance
+``d_1`` from the nearest sample if an error of ``level`` (in the [0, 100] units
+the model sees) lay everywhere around it. The target of a model trained with
+error power ``p`` (:func:`fastscan.erd.target.rd_target`) sums ``E**p`` under an
+unnormalised Gaussian of sigma ``d_1 / 2``, whose sum is ``2 pi sigma**2 = pi
+d_1**2 / 2``, so a uniform error ``e`` gives
+
+``floor(d_1) = e * (pi d_1**2 / 2) ** (1 / p)``
+
+(``e d_1 sqrt(pi / 2)`` for ``p = 2``). The sampler scores each pixel with
+``max(ERD, floor)``: where the model sees structure it ranks as before; where it
+sees none the farthest pixel wins (farthest-point exploration). The floor reads
+only ``d_1``, so a local update keeps it exact.
+
+Examples
+--------
+>>> import numpy as np
+>>> features = np.zeros((3, 6)); features[:, 2] = [1.0, 2.0, 4.0]
+>>> erd_floor(features, level=1.0, power=2.0).round(3).tolist()
+[1.253, 2.507, 5.013]
+>>> erd_floor(features, level=1.0, power=1.0).round(3).tolist()
+[1.571, 6.283, 25.133]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+__all__ = ["apply_floor", "check_floor", "erd_floor", "model_error_power"]
+
+
+def model_error_power(model: Any) -> float:
+    """Error power ``p`` of a model's training target (1: SLADS's L1 RD, 2: ``l2``).
+
+    Read from the training record (``info_["config"]["error_power"]``); a model
+    without one was trained on the L1 target.
+
+    Examples
+    --------
+    >>> from fastscan.erd.estimator import load_model
+    >>> model_error_power(load_model("default")), model_error_power(load_model("l2"))
+    (1.0, 2.0)
+    """
+    info = getattr(model, "info_", None)
+    config = info.get("config") if isinstance(info, dict) else None
+    power = config.get("error_power", 1.0) if isinstance(config, dict) else 1.0
+    if isinstance(power, bool) or not isinstance(power, (int, float)):
+        return 1.0
+    power = float(power)
+    return power if math.isfinite(power) and power > 0 else 1.0
+
+
+def check_floor(level: float) -> float:
+    """``level`` as a float if it is a finite number >= 0, else a ValueError naming it."""
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        raise ValueError(f"erd_floor must be a finite number >= 0, got {level!r}") from None
+    if isinstance(level, bool) or not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"erd_floor must be a finite number >= 0, got {level!r}")
+    return value
+
+
+def erd_floor(features: np.ndarray, level: float, power: float) -> np.ndarray:
+    """Floor of each feature row: ``level * (pi d_1**2 / 2) ** (1 / power)``.
+
+    Parameters
+    ----------
+    features : (n, 6) array
+        SLADS features (:mod:`fastscan.features`); column 2 is ``d_1``.
+    level : float
+        Error assumed around every unmeasured pixel, in the model's [0, 100] units.
+    power : float
+        Error power of the model's target (:func:`model_error_power`).
+
+    Returns
+    -------
+    (n,) float64 array.
+    """
+    d1 = np.asarray(features, np.float64)[:, 2]
+    area = (0.5 * math.pi) * d1 * d1
+    if power == 2.0:
+        return level * np.sqrt(area)
+    if power == 1.0:
+        return level * area
+    return level * area ** (1.0 / power)
+
+
+def apply_floor(erd: np.ndarray, features: np.ndarray, level: float, power: float) -> np.ndarray:
+    """``erd`` raised to the floor in place (``max(erd, floor)``); returns it.
+
+    ``features`` holds one row per entry of ``erd``; ``level = 0`` leaves ``erd`` as is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> features = np.zeros((2, 6)); features[:, 2] = [1.0, 8.0]
+    >>> apply_floor(np.array([5.0, 5.0]), features, 1.0, 2.0).round(3).tolist()
+    [5.0, 10.027]
+    """
+    if level > 0:
+        np.maximum(erd, erd_floor(features, level, power), out=erd)
+    return erd
