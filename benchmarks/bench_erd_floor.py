@@ -26,32 +26,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+from bench_initial import STATIC, _value, _with_knobs  # the --set parsing and knob patch
 
-import fastscan.sampler
 from fastscan.compare.evaluate import DEFAULT_COVERAGES, evaluate_images
 from fastscan.compare.imagesets import image_set, validation_set
 from fastscan.compare.verdicts import read_rows
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-STATIC = ("raster", "random", "halton")
-
-
-def _value(text: str) -> object:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text  # a bare string such as l2
-
-
-def _with_knobs(knobs: dict[str, object]) -> None:
-    """Make every Sampler the fast strategy builds take ``knobs`` (this process only)."""
-    base = fastscan.sampler.Sampler
-
-    class Tuned(base):  # type: ignore[misc, valid-type]
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **{**kwargs, **knobs})
-
-    fastscan.sampler.Sampler = Tuned  # fastscan.strategies imports it at call time
 
 
 def _static_rows(images: dict, seeds: tuple, coverages: tuple, cache: Path | None) -> list:
