@@ -280,3 +280,18 @@ def test_simulate_fast_auto_writes_an_honest_trajectory(tmp_path):
     traj = Trajectory.load(out / "trajectory_fast-auto.npz")
     assert check_trajectory(traj, NANOPROBE.replace(dwell=0.1)) == []
     assert traj.flown.all()  # a texture: the flown probe, then the fly branch
+
+
+@pytest.mark.parametrize("shape", [(40, 120), (120, 40), (64, 64)])
+def test_the_time_model_counts_the_coarse_lines_fast_fly_flies(shape):
+    from fastscan.fly.sampler import FlySampler, coarse_line_axis
+
+    motion = NANOPROBE.replace(dwell=0.001)  # the time model alone decides: fly
+    axis = coarse_line_axis(shape, motion)
+    assert axis == FlySampler(shape, motion=motion)._line_axis
+    line_pixels = shape[1] if axis == "rows" else shape[0]
+    sampler = AutoSampler(shape, motion=motion)
+    assert sampler.planned == "fly"
+    assert sampler.choice.cost_ratio == cost_ratio(motion, line_pixels)
+    with pytest.raises(ValueError, match="fly_axis must be one of"):
+        coarse_line_axis(shape, motion, "diagonal")

@@ -65,7 +65,7 @@ from fastscan.fly.choice import (
     mode_without_data,
     row_gini,
 )
-from fastscan.fly.sampler import FlySampler, _line
+from fastscan.fly.sampler import FlySampler, _line, coarse_line_axis
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
@@ -154,18 +154,22 @@ class AutoSampler:
         self._probe_rows: list[int] = []  # rows of the flown probe (probe="rows", band)
         #: the decision (None until the data decide it)
         self.choice: ModeChoice | None = None
+        # a flown line's pixels: fast-fly's coarse lines are columns on portrait grids
+        rows = coarse_line_axis(self.shape, self.motion) == "rows"
+        self._line_pixels = self.shape[1] if rows else self.shape[0]
         #: "fly" or "step" if the time model alone decides, None if the data will
-        self.planned = mode_without_data(self.motion, self.shape[1])
+        self.planned = mode_without_data(self.motion, self._line_pixels)
         if self.planned == "fly":
             self._fly = self._new_fly(model)
-            self.choice = ModeChoice("fly", cost_ratio(self.motion, shape[1]), math.nan, math.nan)
+            ratio = cost_ratio(self.motion, self._line_pixels)
+            self.choice = ModeChoice("fly", ratio, math.nan, math.nan)
         elif self.planned is None and probe == "rows":
             self._fly = self._new_fly(model)
             self._probe_rows = _probe_first(self._fly, self.probe_rows)
         else:
             self._step = self._new_step(model)
             if self.planned == "step":
-                ratio = cost_ratio(self.motion, shape[1])
+                ratio = cost_ratio(self.motion, self._line_pixels)
                 self.choice = ModeChoice("step", ratio, math.nan, math.nan)
 
     def _new_step(self, model: Any) -> Sampler:
@@ -237,7 +241,7 @@ class AutoSampler:
         step = self._step
         if self.choice is not None or step is None or not step._active:
             return
-        self.choice = self._choose(self.motion, self.shape[1], float(step._gini))
+        self.choice = self._choose(self.motion, self._line_pixels, float(step._gini))
         if self.choice.mode != "fly":
             return
         fly = self._new_fly(step.model)

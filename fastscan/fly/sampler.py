@@ -49,6 +49,7 @@ __all__ = [
     "FLY_AXES",
     "REFINE",
     "FlySampler",
+    "coarse_line_axis",
     "default_initial_spacing",
     "default_sweep",
     "line_costs",
@@ -93,6 +94,30 @@ def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, f
         fixed.append(motion.settle_time + motion.line_overhead + 2.0 * timing.ramp)
         pixel_time.append(timing.pixel_time)
     return (fixed[0], fixed[1]), (pixel_time[0], pixel_time[1])
+
+
+def coarse_line_axis(shape: tuple[int, int], motion: MotionModel, fly_axis: str = "auto") -> str:
+    """``"rows"`` or ``"columns"``: the lines of fast-fly's coarse raster.
+
+    ``"auto"`` and ``"probe"`` take the axis whose whole raster costs less
+    (:func:`line_costs`: fewer, longer lines win; rows on a tie); ``"rows"`` and
+    ``"columns"`` are taken as they are.
+
+    Examples
+    --------
+    >>> from fastscan.motion import NANOPROBE
+    >>> coarse_line_axis((400, 600), NANOPROBE), coarse_line_axis((600, 400), NANOPROBE)
+    ('rows', 'columns')
+    """
+    if fly_axis not in FLY_AXES:
+        raise ValueError(f"fly_axis must be one of {FLY_AXES}, got {fly_axis!r}")
+    if fly_axis in ("rows", "columns"):
+        return fly_axis
+    fixed, pixel_time = line_costs(motion)
+    row_seconds, column_seconds = (
+        f + n * t for f, n, t in zip(fixed, (shape[1], shape[0]), pixel_time)
+    )
+    return "rows" if shape[0] * row_seconds <= shape[1] * column_seconds else "columns"
 
 
 def default_initial_spacing(shape: tuple[int, int], dwell: float) -> int:
@@ -276,11 +301,7 @@ class FlySampler:
         self._line_seconds = tuple(
             f + n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
         )  # a whole row, a whole column
-        line_axis = fly_axis
-        if fly_axis in ("auto", "probe"):  # the raster with fewer line costs (rows on a tie)
-            rows_time = self.shape[0] * self._line_seconds[0]
-            columns_time = self.shape[1] * self._line_seconds[1]
-            line_axis = "rows" if rows_time <= columns_time else "columns"
+        line_axis = coarse_line_axis(self.shape, self.motion, fly_axis)
         if initial_spacing is None:  # (the coarse lines counted as rows)
             lines_first = self.shape if line_axis == "rows" else self.shape[::-1]
             initial_spacing = default_initial_spacing(lines_first, self.motion.dwell)
