@@ -295,13 +295,11 @@ class FlySampler:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if decision_time is not None and not (math.isfinite(decision_time) and decision_time > 0):
             raise ValueError(f"decision_time must be seconds > 0 or None, got {decision_time!r}")
-        if fly_axis not in FLY_AXES:
-            raise ValueError(f"fly_axis must be one of {FLY_AXES}, got {fly_axis!r}")
+        line_axis = coarse_line_axis(self.shape, self.motion, fly_axis)  # checks fly_axis
         fixed, pixel_time = line_costs(self.motion)
         self._line_seconds = tuple(
             f + n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
         )  # a whole row, a whole column
-        line_axis = coarse_line_axis(self.shape, self.motion, fly_axis)
         if initial_spacing is None:  # (the coarse lines counted as rows)
             lines_first = self.shape if line_axis == "rows" else self.shape[::-1]
             initial_spacing = default_initial_spacing(lines_first, self.motion.dwell)
