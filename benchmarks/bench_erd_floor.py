@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from bench_initial import STATIC, _value, _with_knobs  # the --set parsing and knob patch
+from bench_initial import STATIC, _with_knobs, knobs_from  # the --set parsing and knob patch
 
 from fastscan.compare.evaluate import DEFAULT_COVERAGES, evaluate_images
 from fastscan.compare.imagesets import image_set, validation_set
@@ -77,12 +77,7 @@ def main() -> None:
     parser.add_argument("--static-rows", help="rows.csv of `fastscan evaluate` to take them from")
     parser.add_argument("--json", help="write the table here")
     args = parser.parse_args()
-    knobs = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set needs KEY=VALUE, got {item!r}")
-        knobs[key] = _value(value)
+    knobs = knobs_from(parser, args.set)
     if args.wse2:
         images = image_set("wse2", args.size, args.data)
     else:

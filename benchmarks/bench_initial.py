@@ -41,6 +41,17 @@ def _value(text: str) -> object:
         return text  # a bare string such as halton-lattice
 
 
+def knobs_from(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, object]:
+    """Sampler knobs from ``--set KEY=VALUE`` items (values read as JSON where they parse)."""
+    knobs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set needs KEY=VALUE, got {item!r}")
+        knobs[key] = _value(value)
+    return knobs
+
+
 def _with_knobs(knobs: dict[str, object]) -> None:
     """Make every Sampler the fast strategy builds take ``knobs`` (this process only)."""
     base = fastscan.sampler.Sampler
@@ -79,12 +90,7 @@ def main() -> None:
     parser.add_argument("--snap-level", type=int, help="level of the halton-lattice start")
     parser.add_argument("--json", help="write the ratio table here")
     args = parser.parse_args()
-    knobs = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set needs KEY=VALUE, got {item!r}")
-        knobs[key] = _value(value)
+    knobs = knobs_from(parser, args.set)
     _with_knobs(knobs)
     if args.snap_level is not None:
         fastscan.sampler.INITIAL_SNAP_LEVEL = args.snap_level
