@@ -356,6 +356,16 @@ def _gap_factor(gap, n_line, gap_power):
     return (max(gap, 1) / 2.0) ** gap_power
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _candidate_weight(erd, floor, gap, n_line, gap_power):
+    """One candidate's weight: ``max(erd, 0)`` raised to at least ``floor``, times
+    :func:`_gap_factor` unless ``gap_power`` is 0."""
+    w = max(max(erd, 0.0), floor)
+    if gap_power != 0.0:
+        w *= _gap_factor(gap, n_line, gap_power)
+    return w
+
+
 @njit(cache=True, nogil=True)
 def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
     """Candidate weights with a floor along each line, kept in ``out`` where larger.
@@ -377,9 +387,8 @@ def _floor_weights(gaps, erd, floor, gap_power, along_rows, out):
         for c in range(n_cols):
             gap = gaps[r, c]
             if gap > 0:
-                w = max(max(erd[r, c], 0.0), total[r if along_rows else c])
-                if gap_power != 0.0:
-                    w *= _gap_factor(gap, n_gap, gap_power)
+                line_floor = total[r if along_rows else c]
+                w = _candidate_weight(erd[r, c], line_floor, gap, n_gap, gap_power)
                 if w > out[r, c]:
                     out[r, c] = w
 

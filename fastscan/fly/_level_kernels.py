@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastscan.fly._kernels import _candidate, _gap_factor
+from fastscan.fly._kernels import _candidate, _candidate_weight
 
 
 @njit(cache=True, nogil=True)
@@ -245,15 +245,11 @@ def _weight(erd, gap_row, gap_col, floor_row, floor_col, power, n_rows, n_cols):
     """
     out = 0.0
     if gap_row > 0:
-        w = max(max(erd, 0.0), floor_row)
-        if power != 0.0:
-            w *= _gap_factor(gap_row, n_rows, power)
+        w = _candidate_weight(erd, floor_row, gap_row, n_rows, power)
         if w > out:
             out = w
     if gap_col > 0:
-        w = max(max(erd, 0.0), floor_col)
-        if power != 0.0:
-            w *= _gap_factor(gap_col, n_cols, power)
+        w = _candidate_weight(erd, floor_col, gap_col, n_cols, power)
         if w > out:
             out = w
     return out
