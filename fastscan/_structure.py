@@ -169,11 +169,13 @@ def energy_variation(
 
 
 def structure_levels(
-    recon: np.ndarray, scales: np.ndarray, gains: np.ndarray, spacing: float
+    recon: np.ndarray, scales: np.ndarray, gains: np.ndarray, spacing: float | None
 ) -> tuple[float, float]:
-    """(:func:`gradient_gini`, :func:`energy_variation`) from one gradient pass."""
+    """(:func:`gradient_gini`, :func:`energy_variation`) from one gradient pass; with
+    ``spacing`` None the variation is not measured (0.0: the hedge is off)."""
     power, stride = _gradient_power(recon, scales, gains)
-    return _gini(power), _variation(power, stride, spacing)
+    variation = 0.0 if spacing is None else _variation(power, stride, spacing)
+    return _gini(power), variation
 
 
 def _variation(power: np.ndarray, stride: int, spacing: float) -> float:

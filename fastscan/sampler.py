@@ -622,7 +622,8 @@ class Sampler:
                 lists.store(chunk, nbr[0], nbr[1])
         if not self._active:  # from the unbiased initial pattern, then held
             counting = count_channels(self._values[:, self._mask].T, self.noise).any()
-            spacing = np.sqrt(self._mask.size / max(self._n_measured, 1))
+            # the edge-energy variation only serves the hedge: not measured when it is off
+            spacing = np.sqrt(self._mask.size / max(self._n_measured, 1)) if self.hedge else None
             gini, variation = structure_levels(self._recon, self._scale, self._gains, spacing)
             self._set_structure(gini, bool(counting), variation)
         for start in range(0, len(pixels), _CHUNK):
