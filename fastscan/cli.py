@@ -218,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="fastscan's recipe, or FAST's (cameraman only, raw features)",
     )
+    train.add_argument(
+        "--training-set",
+        choices=("default", "wide"),
+        default="default",
+        help="default recipe: the images fitted on; 'wide' adds checkerboard, colorwheel, "
+        "phantom seeds 2-5 and 8 synthetic textures (fastscan.erd.training.TRAINING_SETS)",
+    )
     train.add_argument("--c", type=float, default=None, help="ERD window: sigma = d1 / c")
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("--max-iter", type=_positive_int, default=None)
@@ -432,10 +439,12 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from fastscan.erd.classic import CLASSIC_CONFIG, train_classic
     from fastscan.erd.estimator import default_model_path
-    from fastscan.erd.training import TrainingConfig, cross_validate, train_model
+    from fastscan.erd.training import cross_validate, train_model, training_set_config
 
     classic = args.recipe == "fast-classic"
-    config = CLASSIC_CONFIG if classic else TrainingConfig()
+    if classic and args.training_set != "default":
+        raise CLIError("--training-set is for the default recipe (fast-classic: one image)")
+    config = CLASSIC_CONFIG if classic else training_set_config(args.training_set)
     changes = {
         k: v
         for k, v in (
