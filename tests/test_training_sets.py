@@ -119,3 +119,21 @@ def test_train_command_refuses_wide_set_for_fast_classic(tmp_path, capsys):
     )
     assert code == 2
     assert "--training-set is for the default recipe" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("name", "power"), [("wide", 1.0), ("wide-l2", 2.0)])
+def test_shipped_wide_models_are_the_wide_recipe(name, power):
+    import json
+
+    from fastscan.erd.estimator import default_model_path, load_model
+
+    with np.load(default_model_path(name), allow_pickle=False) as stored:  # no pickle inside
+        assert "header" in stored.files
+    model = load_model(name)
+    want = json.loads(json.dumps(dataclasses.asdict(WIDE)))  # tuples as lists
+    assert model.info_["config"] == {**want, "error_power": power}
+    assert model.info_["images"] == [n for n, _ in training_images(WIDE)]
+    assert model.sha256 not in {load_model(other).sha256 for other in ("default", "l2")}
+    features = np.abs(np.random.default_rng(1).normal(size=(200, 6))) * 5.0
+    erd = model.predict(features)
+    assert np.isfinite(erd).all() and (erd >= 0).all() and erd.std() > 0

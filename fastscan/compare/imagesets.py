@@ -48,7 +48,10 @@ __all__ = [
 
 #: Seed of the generated test images (no training or validation generator uses it).
 TEST_SEED = 12
-#: What ``fastscan train`` fits on (for reference; never evaluated as held-out).
+#: What ``fastscan train`` fits on (for reference; never evaluated as held-out). The
+#: "wide" training set (``fastscan train --training-set wide``) adds checkerboard,
+#: colorwheel, phantom seeds 2-5 and eight textures with seeds 0-7; its list is
+#: ``fastscan.erd.training.TRAINING_SETS["wide"]``.
 TRAINING_IMAGES = (
     "camera",
     "coins",

@@ -468,6 +468,11 @@ SHIPPED_MODELS = {
     "fast-classic": "erd_fast_classic.npz",
     # the default recipe with an L2 RD target: ``fastscan train --error-power 2``
     "l2": "erd_l2.npz",
+    # the default recipe on the wider generic training set (33 images, textures included):
+    # ``fastscan train --training-set wide [--error-power 2]``; opt-in (README, "A wider
+    # training set")
+    "wide": "erd_wide.npz",
+    "wide-l2": "erd_wide_l2.npz",
 }
 
 #: The shipped model ``load_model(None)`` gives (what a one-channel :class:`fastscan.Sampler`
@@ -479,7 +484,7 @@ DEFAULT_MODEL = "default"
 
 
 def default_model_path(name: str = "default") -> Path:
-    """Path of a model shipped inside the package ("default", "fast-classic" or "l2")."""
+    """Path of a model shipped inside the package (a name of :data:`SHIPPED_MODELS`)."""
     if name not in SHIPPED_MODELS:
         raise ValueError(
             f"unknown shipped model {name!r}; choose one of {', '.join(SHIPPED_MODELS)}"
@@ -492,8 +497,9 @@ def load_model(model: ERDModel | str | Path | None = None) -> ERDModel:
 
     None gives :data:`DEFAULT_MODEL` ("default": the shipped model of the
     default recipe on SLADS's L1 RD target); "l2" the default recipe trained on
-    the L2 RD target (``fastscan train --error-power 2``), "fast-classic" the
-    shipped model trained with FAST's recipe; a fitted
+    the L2 RD target (``fastscan train --error-power 2``), "wide" and "wide-l2"
+    the same two recipes on the wider training set (``--training-set wide``),
+    "fast-classic" the shipped model trained with FAST's recipe; a fitted
     :class:`ERDModel` is used as is; any other string or path is read with
     :meth:`ERDModel.load`. The result's :attr:`ERDModel.name` is the shipped
     name, the file path, or (for a model given as an object) whatever it
