@@ -476,7 +476,9 @@ SHIPPED_MODELS = {
 #: The shipped model ``load_model(None)`` gives (what a one-channel :class:`fastscan.Sampler`
 #: uses by default). "default" (the L1 RD target) stays: "l2" is better on WSe2 and in the
 #: validation medians but loses to a static pattern at 10 % on two validation textures where
-#: "default" does not (README, "Is `l2` the default?"); "l2" here switches it (multichannel
+#: "default" does not (README, "Is `l2` the default?"). With the texture rule
+#: (``fastscan.sampler.TEXTURE_MODEL``) those losses go, but Hubble stays worse (README, "A
+#: blended ERD and the texture model"); "l2" here switches it (multichannel scans, texture
 #: scans and fast-fly keep "default" either way).
 DEFAULT_MODEL = "default"
 
