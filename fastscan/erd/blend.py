@@ -11,12 +11,9 @@ them side by side in one :class:`~fastscan.erd.estimator.ERDModel`:
   0.9997);
 - the hidden layers are the two models' layers, concatenated (first layer) and
   block-diagonal (the rest), so each half computes its own model exactly;
-- the output layer returns each model's ERD, weighted and clipped at 0 as the
-  model alone would clip it, and one more layer sums them:
-  ``(1 - weight) * max(first, 0) + weight * scale * max(second, 0)`` (``scale``
-  brings the second model to the first one's level, e.g. the ratio of their
-  median predictions). Clipping each one keeps the second model's ERD where the
-  first one's is negative (flat backgrounds), so such pixels are still ranked.
+- the output layer returns ``(1 - weight) * first + weight * scale * second``
+  before the usual clip at 0 (``scale`` brings the second model to the first
+  one's level, e.g. the ratio of their median predictions).
 
 The shipped "l1+l2" (``erd_l1_l2.npz``) is ``blend_models(load_model("default"),
 load_model("l2"), weight=0.5, scale=L2_SCALE)``; its header records how it was made.
@@ -28,10 +25,10 @@ Examples
 >>> first, second = load_model("default"), load_model("l2")
 >>> blend = blend_models(first, second, weight=0.5, scale=2.0)
 >>> blend.hidden_layer_sizes
-(100, 10, 2)
+(100, 10)
 >>> x = np.random.default_rng(0).random((4, 6)) * 5
 >>> second.feature_mean_, second.feature_scale_ = first.feature_mean_, first.feature_scale_
->>> want = 0.5 * np.maximum(first._forward(x), 0) + np.maximum(second._forward(x), 0)
+>>> want = np.maximum(0.5 * first._forward(x) + 0.5 * 2.0 * second._forward(x), 0)
 >>> bool(np.allclose(blend.predict(x), want, rtol=1e-4, atol=1e-3))
 True
 """
@@ -55,8 +52,7 @@ _SHARED = ("n_components", "gamma", "random_state", "feature_transform", "sparsi
 def blend_models(
     first: ERDModel, second: ERDModel, weight: float = 0.5, scale: float = 1.0
 ) -> ERDModel:
-    """One ERD model predicting ``(1 - weight) * first + weight * scale * second``
-    (each model's ERD clipped at 0 first).
+    """One ERD model predicting ``(1 - weight) * first + weight * scale * second``.
 
     Parameters
     ----------
@@ -115,15 +111,13 @@ def blend_models(
             coef = np.zeros((wa.shape[0] + wb.shape[0], wa.shape[1] + wb.shape[1]), np.float32)
             coef[: wa.shape[0], : wa.shape[1]] = wa
             coef[wa.shape[0] :, wa.shape[1] :] = wb
-        else:  # each output weighted (in float64, then rounded), clipped by a ReLU layer
+        else:  # the weighted sum of the two outputs (weighted in float64, then rounded)
             share_a, share_b = np.float64(1.0 - weight), np.float64(weight * scale)
-            coef = np.zeros((wa.shape[0] + wb.shape[0], 2))
-            coef[: wa.shape[0], 0], coef[wa.shape[0] :, 1] = share_a * wa[:, 0], share_b * wb[:, 0]
+            coef = np.concatenate([share_a * wa, share_b * wb], axis=0)
             ba, bb = share_a * ba, share_b * bb
         coefs.append(np.asarray(coef, np.float32))
-        intercepts.append(np.asarray(np.concatenate([ba, bb]), np.float32))
-    coefs.append(np.ones((2, 1), np.float32))  # the sum of the two clipped ERDs
-    intercepts.append(np.zeros(1, np.float32))
+        intercept = ba + bb if i == last else np.concatenate([ba, bb])
+        intercepts.append(np.asarray(intercept, np.float32))
     params = dict(first.get_params())
     params["hidden_layer_sizes"] = tuple(w.shape[1] for w in coefs[:-1])
     params["sparsity_clip"] = first.sparsity_clip
