@@ -96,7 +96,7 @@ def test_unknown_model_names_get_a_hint(name, hint):
         load_model(name)
     with pytest.raises(ValueError, match=re.escape(f"(did you mean '{hint}'?)")):
         default_model_path(name)
-    with pytest.raises(ValueError, match=re.escape("(default, fast-classic, l2, l1+l2)")):
+    with pytest.raises(ValueError, match=re.escape(f"({', '.join(SHIPPED_MODELS)})")):
         Sampler((20, 20), model=name)
     with pytest.raises(FileNotFoundError, match="nothing-like-a-model"):
         load_model("nothing-like-a-model")  # not close to a name: a missing file
