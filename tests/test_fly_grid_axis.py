@@ -136,6 +136,9 @@ def test_grid_ratio_of_a_transpose_is_the_reciprocal():
     assert wide._grid_steps == {"rows": 16, "columns": 4}
     with pytest.raises(ValueError, match="fly_axis must be one of"):
         FlySampler((32, 32), fly_axis="grids")
+    assert FlySampler((300, 40), fly_axis="grid", grid_lines=2)._grid_steps["columns"] == 16
+    with pytest.raises(ValueError, match="grid_lines must be an integer >= 1, got 0"):
+        FlySampler((32, 32), fly_axis="grid", grid_lines=0)
     for bad in (1, 2.5, True):
         with pytest.raises(ValueError, match=f"grid_spacing must be an integer >= 2, got {bad}"):
             FlySampler((32, 32), fly_axis="grid", grid_spacing=bad)

@@ -254,8 +254,10 @@ class FlySampler:
         same error is below this share of the coarse axis's (in (0, 1]).
     grid_spacing : int
         ``"grid"``: spacing of the coarse grid's lines (>= 2), halved on an axis
-        until it has at least 8 lines (as :func:`default_initial_spacing`);
-        ``initial_spacing`` is then the first axis's.
+        until it has at least ``grid_lines`` lines (as
+        :func:`default_initial_spacing`); ``initial_spacing`` is then the first axis's.
+    grid_lines : int
+        ``"grid"``: fewest coarse lines per axis (>= 1) while the spacing is above 2.
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
@@ -290,6 +292,7 @@ class FlySampler:
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
         grid_spacing: int = 32,
+        grid_lines: int = 8,
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -316,10 +319,14 @@ class FlySampler:
         if not (integer and grid_spacing >= 2):
             raise ValueError(f"grid_spacing must be an integer >= 2, got {grid_spacing!r}")
         self.grid_spacing = int(grid_spacing)
+        integer = isinstance(grid_lines, (int, np.integer)) and not isinstance(grid_lines, bool)
+        if not (integer and grid_lines >= 1):
+            raise ValueError(f"grid_lines must be an integer >= 1, got {grid_lines!r}")
+        self.grid_lines = int(grid_lines)
         self._grid_steps = {}  # "grid": the coarse spacing of each axis
         for axis, n_lines in zip(AXES, self.shape):
             step = self.grid_spacing
-            while step > 2 and n_lines // step < 8:
+            while step > 2 and n_lines // step < grid_lines:
                 step //= 2
             self._grid_steps[axis] = step
         if fly_axis == "grid":
@@ -873,6 +880,7 @@ class FlySampler:
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
             "grid_spacing": self.grid_spacing,
+            "grid_lines": self.grid_lines,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }
