@@ -139,6 +139,10 @@ def test_grid_ratio_of_a_transpose_is_the_reciprocal():
     assert FlySampler((300, 40), fly_axis="grid", grid_lines=2)._grid_steps["columns"] == 16
     with pytest.raises(ValueError, match="grid_lines must be an integer >= 1, got 0"):
         FlySampler((32, 32), fly_axis="grid", grid_lines=0)
+    again = FlySampler((32, 32), **{k: v for k, v in params.items() if k != "shape"})
+    assert again.get_params() == params  # its own initial_spacing is accepted back
+    with pytest.raises(ValueError, match="initial_spacing must be None or 4, got 8"):
+        FlySampler((32, 32), fly_axis="grid", initial_spacing=8)
     for bad in (1, 2.5, True):
         with pytest.raises(ValueError, match=f"grid_spacing must be an integer >= 2, got {bad}"):
             FlySampler((32, 32), fly_axis="grid", grid_spacing=bad)

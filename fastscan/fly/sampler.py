@@ -70,8 +70,8 @@ COARSE_ORIGIN = 2
 SWEEP_SEGMENTS = 16
 #: Which lines a :class:`FlySampler` starts with and refines: ``"rows"``, ``"columns"``,
 #: ``"auto"`` (those of the cheaper raster), ``"probe"`` (``"auto"``, then probe lines
-#: across them decide which axis to refine along) or ``"grid"`` (``"auto"``'s lines, then
-#: sparser ones of the other axis: the whole lines show which raster axis is cheaper).
+#: across them decide which axis to refine along) or ``"grid"`` (a coarse grid of rows and
+#: columns, whose whole lines show which axis's rasters reach the targets sooner).
 FLY_AXES = ("auto", "rows", "columns", "probe", "grid")
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
@@ -330,7 +330,13 @@ class FlySampler:
                 step //= 2
             self._grid_steps[axis] = step
         if fly_axis == "grid":
-            initial_spacing = self._grid_steps[line_axis]
+            step = self._grid_steps[line_axis]
+            if initial_spacing is not None and initial_spacing != step:
+                raise ValueError(
+                    f"fly_axis='grid' sets its spacing from grid_spacing ({step} here); "
+                    f"initial_spacing must be None or {step}, got {initial_spacing!r}"
+                )
+            initial_spacing = step
         if initial_spacing is None:  # (the coarse lines counted as rows)
             lines_first = self.shape if line_axis == "rows" else self.shape[::-1]
             initial_spacing = default_initial_spacing(lines_first, self.motion.dwell)
