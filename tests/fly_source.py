@@ -1,8 +1,11 @@
-"""A simple, honest fly segment source for plan tests (no adaptivity, no ground truth).
+"""Fly test helpers: an honest segment source for plan tests, and a replay loop.
+
+``RowRasterSource`` is a simple fly segment source (no adaptivity, no ground truth).
 
 Coarse to fine row raster: every ``step``-th row first, then the rows halfway
 between, and so on; rows alternate direction (serpentine). It keeps what it
 ingests and reconstructs by IDW, so a scan's NRMSE can be compared across runs.
+``fly_replay`` runs a fly sampler against a simulated detector, decision by decision.
 """
 
 from __future__ import annotations
@@ -81,3 +84,22 @@ class RowRasterSource:
     @property
     def reconstruction(self) -> np.ndarray:
         return idw_reconstruction(self.shape, self.all_points, self.all_values)
+
+
+def fly_replay(sampler, detector, max_decisions: int = 500) -> int:
+    """Fly ``sampler``'s segments on ``detector`` until it stops; return the decisions made.
+
+    Every pixel of each suggested segment is measured and ingested, in order; the
+    loop ends when the stop rule fires, a decision is empty, or after
+    ``max_decisions`` decisions.
+    """
+    decisions = 0
+    while not sampler.should_stop() and decisions < max_decisions:
+        segments = sampler.suggest_segments()
+        if not segments:
+            break
+        for segment in segments:
+            points = segment.pixels()
+            sampler.ingest(points, detector.measure(points))
+        decisions += 1
+    return decisions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fly_source import fly_replay
 
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
@@ -14,14 +15,8 @@ from fastscan.replay import SimulatedDetector
 MOTION = NANOPROBE.replace(dwell=0.001)
 
 
-def run(sampler: FlySampler, detector: SimulatedDetector, max_decisions: int = 400) -> None:
-    for _ in range(max_decisions):
-        segments = [] if sampler.should_stop() else sampler.suggest_segments()
-        if not segments:
-            return
-        for segment in segments:
-            points = segment.pixels()
-            sampler.ingest(points, detector.measure(points))
+def run(sampler: FlySampler, detector: SimulatedDetector, max_decisions: int = 400) -> int:
+    return fly_replay(sampler, detector, max_decisions)
 
 
 def reference_errors(lines, ks, gains, origin):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fly_source import fly_replay
 
 from fastscan.beamtime import Trajectory, check_trajectory
 from fastscan.cli import main
@@ -17,16 +18,7 @@ SHAPE = (64, 80)
 
 
 def run(sampler: FlySampler, detector: SimulatedDetector, max_decisions: int = 500) -> int:
-    decisions = 0
-    while not sampler.should_stop() and decisions < max_decisions:
-        segments = sampler.suggest_segments()
-        if not segments:
-            break
-        for segment in segments:
-            points = segment.pixels()
-            sampler.ingest(points, detector.measure(points))
-        decisions += 1
-    return decisions
+    return fly_replay(sampler, detector, max_decisions)
 
 
 @pytest.fixture(scope="module")
