@@ -245,6 +245,11 @@ class FlySampler:
     switch_ratio : float
         ``"probe"``: refine along the other axis when its modelled time to the
         same error is below this share of the coarse axis's (in (0, 1]).
+    erd_floor : float
+        Exploration floor of the composed sampler's ERD (:mod:`fastscan.erd.floor`):
+        each pixel's ERD is at least what the model's target gives a uniform error
+        of ``erd_floor`` at its distance to the nearest reading, so a wide flat gap
+        between lines is worth flying (structure may hide in it); 0 is off.
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
@@ -278,6 +283,7 @@ class FlySampler:
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
+        erd_floor: float = 0.0,
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -359,6 +365,7 @@ class FlySampler:
             channels=channels,
             channel_weights=channel_weights,
             lattice=0.0,  # fast-fly was tuned without the texture lattice (not measured)
+            erd_floor=erd_floor,  # checked there
         )
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
@@ -788,6 +795,7 @@ class FlySampler:
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
+            "erd_floor": self._sampler.erd_floor,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }
