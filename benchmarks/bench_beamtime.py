@@ -121,6 +121,15 @@ def set_images(
     return images
 
 
+def with_transposes(images: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each image followed by its transpose, named ``NAME-T`` (rows and columns swapped)."""
+    out = {}
+    for name, truth in images.items():
+        out[name] = truth
+        out[f"{name}-T"] = np.ascontiguousarray(np.asarray(truth).T)
+    return out
+
+
 @njit(cache=True)
 def _rasterize(tri_pts, simplices, values, out, done):
     """Linear interpolation on a triangulation, written to every grid pixel it covers."""
@@ -538,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the static references ('' for none)")  # fmt: skip
     p.add_argument("--only", default="", help="keep only these of the set's images (a,b,...)")
     p.add_argument("--out", default="bench-beamtime-out")
+    p.add_argument("--transpose", action="store_true",
+                   help="also each image transposed, as NAME-T right after it (an axis rule "
+                        "should give an image and its transpose the same ratios)")  # fmt: skip
     p.add_argument("--fly-params", default="",
                    help='FlySampler keywords for fast-fly, JSON: {"fly_axis": "rows"}')  # fmt: skip
     p.add_argument(
@@ -582,6 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     images = load_images(args.image or None, unseen, args.size)
     if args.set is not None:
         images.update(set_images(args.set, args.size, only, log))
+    if args.transpose:
+        images = with_transposes(images)
     results = {}
     for label, truth in images.items():
         results[label] = run_image(label, truth, args, log)

@@ -90,6 +90,11 @@ DEFAULT_INITIAL_PATTERN = "halton"
 #: the XRF settings were chosen ("l2" raised the element maps' worst channel ratio at 10 % from
 #: 0.778 to 0.963, ``python benchmarks/bench_xrf.py --only quality``)
 MULTICHANNEL_MODEL = "default"
+#: shipped model of a one-channel scan given no ``model`` once the structure level turns the
+#: texture lattice on (``_structure.shaping``): the L1-target "default", with which ``fill``
+#: and ``lattice`` were tuned; elsewhere :data:`DEFAULT_MODEL
+#: <fastscan.erd.estimator.DEFAULT_MODEL>` (README, "A blended ERD and the texture model")
+TEXTURE_MODEL = "default"
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units
 DEFAULT_ERD_FLOOR = 0.0
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
@@ -145,7 +150,9 @@ class Sampler:
         ERD model; None loads the shipped default: :data:`DEFAULT_MODEL
         <fastscan.erd.estimator.DEFAULT_MODEL>` ("default", the L1 RD target) for
         one channel, :data:`MULTICHANNEL_MODEL` ("default", with which the XRF
-        settings were chosen) for several, whatever the one-channel default.
+        settings were chosen) for several, whatever the one-channel default, and
+        :data:`TEXTURE_MODEL` ("default") for one channel whose structure level
+        turns the texture lattice on (decided once, when the initial pattern is in).
     seed : int or None
         Seed of the initial pattern and the route.
     max_coverage, erd_threshold, change_tolerance, patience :
@@ -367,8 +374,12 @@ class Sampler:
     def _default_model_for_channels(self) -> None:
         """Given no ``model``: :data:`DEFAULT_MODEL` for one channel,
         :data:`MULTICHANNEL_MODEL` for more (before the first reading is used)."""
-        name = MULTICHANNEL_MODEL if self.n_channels > 1 else DEFAULT_MODEL
-        if self._model_default and self.model.name != name:
+        if self._model_default:
+            self._use_model(MULTICHANNEL_MODEL if self.n_channels > 1 else DEFAULT_MODEL)
+
+    def _use_model(self, name: str) -> None:
+        """Load the shipped model ``name`` unless it is the one in use."""
+        if self.model.name != name:
             self.model = load_model(name)
             self._error_power = model_error_power(self.model)
             self._sparsity_area = self.model.sparsity_numerator(self.shape)
@@ -648,6 +659,9 @@ class Sampler:
             self.hedge,
         )
         self._exponents = (a, b)
+        if self._model_default and self.n_channels == 1:
+            name = TEXTURE_MODEL if self._lattice_power != 0.0 else DEFAULT_MODEL
+            self._use_model(name)
         if self._lattice_power != 0.0 and self._levels is None:
             low, high = LATTICE_LEVELS
             self._levels = np.maximum(lattice_levels(self.shape, finest=high - 1), low)

@@ -81,10 +81,18 @@ def test_shipped_models_load_and_record_their_recipe(name):
     model = load_model(name)
     assert default_model_path(name).is_file()
     assert model.n_components == 50
-    assert model.hidden_layer_sizes == (50, 5)
+    info = model.info_
+    if "blend" in info:  # two shipped models side by side (fastscan.erd.blend): l1+l2
+        assert model.hidden_layer_sizes == (100, 10)
+        keys = ("first", "second")
+        parts = [load_model(info["blend"][key]["name"]) for key in keys]
+        assert [p.sha256 for p in parts] == [info["blend"][key]["sha256"] for key in keys]
+        assert info["config"] == parts[0].info_["config"]
+        info = parts[0].info_
+    else:
+        assert model.hidden_layer_sizes == (50, 5)
     # default: the (row-split) R^2 of its training record; fast-classic: FAST's own row
     # split; l2: the R^2 on the validation images (image-held-out)
-    info = model.info_
     r2 = info.get("r2_holdout", info.get("r2_rows_fast", info.get("r2_validation_images")))
     assert "config" in model.info_ and r2 > 0.5
     features, _ = toy_data(20)

@@ -468,21 +468,27 @@ SHIPPED_MODELS = {
     "fast-classic": "erd_fast_classic.npz",
     # the default recipe with an L2 RD target: ``fastscan train --error-power 2``
     "l2": "erd_l2.npz",
+    # "default" and "l2" side by side in one network, their ERDs averaged at a common level
+    # (:func:`fastscan.erd.blend.blend_models`, weight 0.5, scale ``blend.L2_SCALE``)
+    "l1+l2": "erd_l1_l2.npz",
 }
 
 #: The shipped model ``load_model(None)`` gives (what a one-channel :class:`fastscan.Sampler`
 #: uses by default). "default" (the L1 RD target) stays: "l2" is better on WSe2 and in the
 #: validation medians but loses to a static pattern at 10 % on two validation textures where
-#: "default" does not (README, "Is `l2` the default?"); "l2" here switches it (multichannel
+#: "default" does not (README, "Is `l2` the default?"). With the texture rule
+#: (``fastscan.sampler.TEXTURE_MODEL``) those losses go, but Hubble stays worse (README, "A
+#: blended ERD and the texture model"); "l2" here switches it (multichannel scans, texture
 #: scans and fast-fly keep "default" either way).
 DEFAULT_MODEL = "default"
 
 
 def default_model_path(name: str = "default") -> Path:
-    """Path of a model shipped inside the package ("default", "fast-classic" or "l2")."""
+    """Path of a model shipped inside the package (a name of :data:`SHIPPED_MODELS`)."""
     if name not in SHIPPED_MODELS:
         raise ValueError(
-            f"unknown shipped model {name!r}; choose one of {', '.join(SHIPPED_MODELS)}"
+            f"unknown shipped model {name!r}{_did_you_mean(name)}; "
+            f"choose one of {', '.join(SHIPPED_MODELS)}"
         )
     return Path(str(resources.files("fastscan.erd") / SHIPPED_MODELS[name]))
 
@@ -492,7 +498,8 @@ def load_model(model: ERDModel | str | Path | None = None) -> ERDModel:
 
     None gives :data:`DEFAULT_MODEL` ("default": the shipped model of the
     default recipe on SLADS's L1 RD target); "l2" the default recipe trained on
-    the L2 RD target (``fastscan train --error-power 2``), "fast-classic" the
+    the L2 RD target (``fastscan train --error-power 2``), "l1+l2" the two in one
+    network, their ERDs averaged (:mod:`fastscan.erd.blend`), "fast-classic" the
     shipped model trained with FAST's recipe; a fitted
     :class:`ERDModel` is used as is; any other string or path is read with
     :meth:`ERDModel.load`. The result's :attr:`ERDModel.name` is the shipped
@@ -508,11 +515,24 @@ def load_model(model: ERDModel | str | Path | None = None) -> ERDModel:
         shipped = ERDModel.load(default_model_path(model))
         shipped.name = model
         return shipped
+    if isinstance(model, str) and not Path(model).exists() and _did_you_mean(model):
+        raise ValueError(
+            f"unknown ERD model {model!r}{_did_you_mean(model)}; give a shipped name "
+            f"({', '.join(SHIPPED_MODELS)}) or the path of a model file"
+        )
     if isinstance(model, (str, Path)):
         return ERDModel.load(model)
     raise TypeError(
         f"model must be None, a name, an ERDModel or a path, got {type(model).__name__}"
     )
+
+
+def _did_you_mean(name: str) -> str:
+    """ " (did you mean 'l2'?)" for a name close to a shipped one, else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(SHIPPED_MODELS), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _stored_array(arrays: dict[str, np.ndarray], key: str, ndim: int) -> np.ndarray:

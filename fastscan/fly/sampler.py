@@ -39,6 +39,7 @@ from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
+from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
 from fastscan.fly.level_map import LevelMap
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
@@ -68,9 +69,10 @@ COARSE_ORIGIN = 2
 #: Segments per decision of the short-dwell sweep (:func:`default_sweep`).
 SWEEP_SEGMENTS = 16
 #: Which lines a :class:`FlySampler` starts with and refines: ``"rows"``, ``"columns"``,
-#: ``"auto"`` (those of the cheaper raster) or ``"probe"`` (``"auto"``, then probe lines
-#: across them decide which axis to refine along).
-FLY_AXES = ("auto", "rows", "columns", "probe")
+#: ``"auto"`` (those of the cheaper raster), ``"probe"`` (``"auto"``, then probe lines
+#: across them decide which axis to refine along) or ``"grid"`` (a coarse grid of rows and
+#: columns, whose whole lines show which axis's rasters reach the targets sooner).
+FLY_AXES = ("auto", "rows", "columns", "probe", "grid")
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
 
@@ -99,9 +101,9 @@ def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, f
 def coarse_line_axis(shape: tuple[int, int], motion: MotionModel, fly_axis: str = "auto") -> str:
     """``"rows"`` or ``"columns"``: the lines of fast-fly's coarse raster.
 
-    ``"auto"`` and ``"probe"`` take the axis whose whole raster costs less
-    (:func:`line_costs`: fewer, longer lines win; rows on a tie); ``"rows"`` and
-    ``"columns"`` are taken as they are.
+    ``"auto"``, ``"probe"`` and ``"grid"`` take the axis whose whole raster costs
+    less (:func:`line_costs`: fewer, longer lines win; rows on a tie; ``"grid"``
+    flies it first); ``"rows"`` and ``"columns"`` are taken as they are.
 
     Examples
     --------
@@ -239,7 +241,12 @@ class FlySampler:
         each axis (:mod:`fastscan.fly.axis`) and, if the other axis reaches the
         same error in less than ``switch_ratio`` of the time, refines along that
         axis only. On the validation images 2-4 probe lines did not tell the
-        axes apart reliably (README), so it is not the default.
+        axes apart reliably (README), so it is not the default. ``"grid"``:
+        a coarse grid, every ``grid_spacing``-th row and column (``"auto"``'s
+        axis first), then refine along the one axis whose rasters the whole
+        coarse lines show to reach the every-4th and every-2nd line errors in
+        less beam time (:func:`fastscan.fly.axis_grid.grid_time_ratio`); the
+        other axis's coarse lines stay data.
     probe_lines : int
         ``"probe"``: lines flown across the coarse raster (>= 1).
     switch_ratio : float
@@ -250,6 +257,12 @@ class FlySampler:
         each pixel's ERD is at least what the model's target gives a uniform error
         of ``erd_floor`` at its distance to the nearest reading, so a wide flat gap
         between lines is worth flying (structure may hide in it); 0 is off.
+    grid_spacing : int
+        ``"grid"``: spacing of the coarse grid's lines (>= 2), halved on an axis
+        until it has at least ``grid_lines`` lines (as
+        :func:`default_initial_spacing`); ``initial_spacing`` is then the first axis's.
+    grid_lines : int
+        ``"grid"``: fewest coarse lines per axis (>= 1) while the spacing is above 2.
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
@@ -284,6 +297,8 @@ class FlySampler:
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
         erd_floor: float = 0.0,
+        grid_spacing: int = 32,
+        grid_lines: int = 8,
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -306,6 +321,28 @@ class FlySampler:
         self._line_seconds = tuple(
             f + n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
         )  # a whole row, a whole column
+        integer = isinstance(grid_spacing, (int, np.integer)) and not isinstance(grid_spacing, bool)
+        if not (integer and grid_spacing >= 2):
+            raise ValueError(f"grid_spacing must be an integer >= 2, got {grid_spacing!r}")
+        self.grid_spacing = int(grid_spacing)
+        integer = isinstance(grid_lines, (int, np.integer)) and not isinstance(grid_lines, bool)
+        if not (integer and grid_lines >= 1):
+            raise ValueError(f"grid_lines must be an integer >= 1, got {grid_lines!r}")
+        self.grid_lines = int(grid_lines)
+        self._grid_steps = {}  # "grid": the coarse spacing of each axis
+        for axis, n_lines in zip(AXES, self.shape):
+            step = self.grid_spacing
+            while step > 2 and n_lines // step < grid_lines:
+                step //= 2
+            self._grid_steps[axis] = step
+        if fly_axis == "grid":
+            step = self._grid_steps[line_axis]
+            if initial_spacing is not None and initial_spacing != step:
+                raise ValueError(
+                    f"fly_axis='grid' sets its spacing from grid_spacing ({step} here); "
+                    f"initial_spacing must be None or {step}, got {initial_spacing!r}"
+                )
+            initial_spacing = step
         if initial_spacing is None:  # (the coarse lines counted as rows)
             lines_first = self.shape if line_axis == "rows" else self.shape[::-1]
             initial_spacing = default_initial_spacing(lines_first, self.motion.dwell)
@@ -379,12 +416,12 @@ class FlySampler:
         probe_origin = min(COARSE_ORIGIN, self.shape[across] - 1)
         self._origins = {
             fly_axis: self._origin,
-            AXES[across]: probe_origin if self.fly_axis == "probe" else 0,
+            AXES[across]: probe_origin if self.fly_axis in ("probe", "grid") else 0,
         }
         self._refine_axes = self.axes
         # "probe": probe lines, placed once the coarse raster is in; None: not yet
         self._probes: list[Segment] | None = None if self.fly_axis == "probe" else []
-        self._axis_chosen = self.fly_axis != "probe"
+        self._axis_chosen = self.fly_axis not in ("probe", "grid")
         # the composed sampler activates its ERD map once these pixels are measured
         self._initial_lines = self._coarse_lines()
         initial, _ = segments_to_points(self._initial_lines)
@@ -463,7 +500,8 @@ class FlySampler:
 
     @property
     def axis_ratio(self) -> float | None:
-        """``"probe"``: modelled time of the other axis over the coarse one's (None before).""" ""
+        """Axis choice: ``"probe"``: modelled time of the other axis over the coarse one's;
+        ``"grid"``: measured time of column rasters over row rasters' (None before)."""
         return self._axis_ratio
 
     # ------------------------------------------------------------------ decisions
@@ -478,10 +516,35 @@ class FlySampler:
         )
 
     def _coarse_lines(self) -> list[Segment]:
-        """Every ``initial_spacing``-th line of the coarse axis from the origin, serpentine."""
-        lines = range(self._origin, self.shape[0 if self._line_axis == "rows" else 1],
-                      self.initial_spacing)  # fmt: skip
-        return [_line(self.shape, self._line_axis, k, i % 2 == 1) for i, k in enumerate(lines)]
+        """Every ``initial_spacing``-th line of the coarse axis from the origin, serpentine.
+
+        ``"grid"``: every ``grid_spacing``-th line (or closer, see there) of the
+        coarse axis, then of the other, serpentine from the corner the first ends at.
+        """
+        first = self._line_axis
+        if self.fly_axis != "grid":
+            lines = range(self._origin, self.shape[0 if first == "rows" else 1],
+                          self.initial_spacing)  # fmt: skip
+            return [_line(self.shape, first, k, i % 2 == 1) for i, k in enumerate(lines)]
+        second = "columns" if first == "rows" else "rows"
+        out = []
+        for axis in (first, second):
+            step = self._grid_steps[axis]
+            lines = list(range(self._origins[axis], self.shape[0 if axis == "rows" else 1], step))
+            if out:  # start from the side of the grid the last line ended at
+                end = out[-1].end[1 if axis == "columns" else 0]
+                if abs(end - lines[-1]) < abs(end - lines[0]):
+                    lines = lines[::-1]
+            for k in lines:
+                backwards = False
+                if out:  # each line from its end nearer where the last one ended
+                    there = out[-1].end
+                    line = _line(self.shape, axis, k, False)
+                    to_start = abs(line.start[0] - there[0]) + abs(line.start[1] - there[1])
+                    to_end = abs(line.end[0] - there[0]) + abs(line.end[1] - there[1])
+                    backwards = to_end < to_start
+                out.append(_line(self.shape, axis, k, backwards))
+        return out
 
     def _across(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The coarse axis's view: channel values, mask and channel gains, coarse lines as rows."""
@@ -528,6 +591,37 @@ class FlySampler:
         axis = "columns" if self._line_axis == "rows" else "rows"
         probes = [_line(self.shape, axis, k, False) for k in chosen]
         return sweep_order(probes, self._position_tuple())
+
+    def _choose_grid_axis(self) -> None:
+        """``"grid"``: refine along the axis whose rasters the whole coarse lines show cheaper.
+
+        Down each whole column, every ``k``-th pixel rebuilt by linear
+        interpolation is what a raster of every ``k``-th row leaves there; along
+        each whole row, what a raster of columns leaves
+        (:func:`fastscan.fly.axis_grid.line_raster_errors`, ``k`` in 16, 8, 4, 2).
+        """
+        inner = self._sampler
+        values, mask = inner._values, inner._mask
+        gains = inner._gains * inner._scale**2
+        full_rows, full_columns = mask.all(axis=1), mask.all(axis=0)
+        if full_rows.sum() < 1 or full_columns.sum() < 1:
+            return  # nothing to compare (a grid too small for a line of each)
+        ks = RASTER_KS
+        row_errors = line_raster_errors(
+            values[:, :, full_columns].transpose(0, 2, 1), ks, gains, self._origins["rows"]
+        )
+        column_errors = line_raster_errors(
+            values[:, full_rows, :], ks, gains, self._origins["columns"]
+        )
+        seconds = [
+            np.array([math.ceil(n / k) * line for k in ks])
+            for n, line in zip(self.shape, self._line_seconds)
+        ]
+        self._axis_ratio = grid_time_ratio(row_errors, column_errors, *seconds, ks)
+        self._refine_axes = ("columns",) if self._axis_ratio < 1.0 else ("rows",)
+        self._planner = self._new_planner()
+        self._levels = None  # rebuilt for the chosen axis at the next decision
+        self._planner_ready = False
 
     def _choose_axis(self) -> None:
         """``"probe"``: refine along the other axis only if it is modelled to be cheaper.
@@ -583,7 +677,10 @@ class FlySampler:
                 return list(self._pending)
         if not self._axis_chosen:
             self._axis_chosen = True
-            self._choose_axis()
+            if self.fly_axis == "grid":
+                self._choose_grid_axis()
+            else:
+                self._choose_axis()
         picks = self._decide()
         if not picks:
             self._stop_reason = "no segment has any ERD left to gain"
@@ -796,6 +893,8 @@ class FlySampler:
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
             "erd_floor": self._sampler.erd_floor,
+            "grid_spacing": self.grid_spacing,
+            "grid_lines": self.grid_lines,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }

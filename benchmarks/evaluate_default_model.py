@@ -1,0 +1,39 @@
+"""``fastscan evaluate`` as if ``DEFAULT_MODEL`` were another shipped model (issue 12).
+
+Usage (from the repository root; VALIDATION images and WSe2 only, never ``--set test``)::
+
+    python benchmarks/evaluate_default_model.py l2 --set validation --seeds 0,1,2 --jobs 1 \\
+        --out OUT
+    python benchmarks/evaluate_default_model.py l1+l2 --set wse2 --out OUT
+
+The first argument replaces :data:`fastscan.erd.estimator.DEFAULT_MODEL` for this process
+(the one constant the README names for switching the default); the rest are
+``fastscan evaluate`` arguments. Unlike ``--model NAME``, which fixes the model of every scan,
+this runs the default rules: a texture scan (the structure level turns the lattice on)
+switches to :data:`fastscan.sampler.TEXTURE_MODEL`, a multichannel one to
+``MULTICHANNEL_MODEL``. ``--jobs 1`` keeps the patch in this process (worker processes
+would import the unpatched constant).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import fastscan.erd.estimator as estimator
+import fastscan.sampler as sampler
+from fastscan.cli import main
+
+
+def run(argv: list[str]) -> int:
+    """Patch the default model to ``argv[0]`` and run ``fastscan evaluate argv[1:]``."""
+    if not argv or argv[0].startswith("-"):
+        raise SystemExit("usage: evaluate_default_model.py MODEL [fastscan evaluate args]")
+    if "--set" in argv and argv[argv.index("--set") + 1 :][:1] == ["test"]:
+        raise SystemExit("the test set is measured once by the coordinator, not here")
+    estimator.load_model(argv[0])  # a bad name fails here, with its hint
+    estimator.DEFAULT_MODEL = sampler.DEFAULT_MODEL = argv[0]
+    return main(["evaluate", *argv[1:]])
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))
