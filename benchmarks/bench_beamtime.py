@@ -529,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--set",
-        choices=("test", "validation"),
+        choices=("test", "validation", "sparse"),
         default=None,
         help="the validation or test set of fastscan.compare.imagesets (noise-free images); "
         "replaces --unseen",

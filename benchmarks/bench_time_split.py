@@ -79,13 +79,15 @@ def describe(name: str, traj: Trajectory, flat: np.ndarray, motion) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", default="brick,cell", help="validation images (a,b,...)")
+    p.add_argument("--set", default="validation", choices=("validation", "sparse"),
+                   help="the set the images come from (never the test set)")  # fmt: skip
     p.add_argument("--dwell", type=float, default=0.01)
     p.add_argument("--strategy", default="fast-fly")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--max-coverage", type=float, default=0.5)
     args = p.parse_args(argv)
     motion = NANOPROBE.replace(dwell=args.dwell)
-    images = image_set("validation", args.size, names=tuple(args.images.split(",")))
+    images = image_set(args.set, args.size, names=tuple(args.images.split(",")))
     for label, test_image in images.items():
         truth = np.asarray(test_image.truth, float)
         grad = gaussian_gradient_magnitude(truth, 1.0)

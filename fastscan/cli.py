@@ -307,6 +307,7 @@ def _seed_list(text: str) -> list[int]:
 
 def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     from fastscan.compare.evaluate import DEFAULT_SEEDS, DEFAULT_STRATEGIES
+    from fastscan.compare.imagesets import SET_NAMES
 
     ev = commands.add_parser(
         "evaluate",
@@ -315,9 +316,10 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         "NRMSE (IDW k=10 from the points chosen) at each coverage; write rows.csv, summary.csv "
         "(mean, std, best static, ratios), verdicts.json, ratios.png and curves.png. Sets: test "
         "(13 images; never tune on it), validation (tune here; WSe2 from --data when present), "
+        "sparse (8 validation images with a flat background), "
         "wse2 (600 x 400 design image against FAST's published curve).",
     )
-    ev.add_argument("--set", choices=("test", "validation", "wse2"), default="test")
+    ev.add_argument("--set", choices=SET_NAMES, default="test")
     ev.add_argument("--size", type=_positive_int, default=256, help="long side in pixels")
     ev.add_argument(
         "--seeds", type=_seed_list, default=",".join(map(str, DEFAULT_SEEDS)), metavar="S1,S2,..."

@@ -41,6 +41,7 @@ __all__ = [
     "TRAINING_IMAGES",
     "TestImage",
     "image_set",
+    "sparse_set",
     "test_set",
     "validation_set",
     "wse2_image",
@@ -61,7 +62,7 @@ TRAINING_IMAGES = (
     "phantom flakes/particles/grains seeds 0, 1",
 )
 #: Names understood by :func:`image_set`.
-SET_NAMES = ("test", "validation", "wse2")
+SET_NAMES = ("test", "validation", "sparse", "wse2")
 #: The WSe2 design image in the shared data folder.
 WSE2_FILE = "wse2_darkfield_600x400.tif"
 _LOWCOUNT_FLOOR = 4.0  # expected counts of the lowcount substrate (mean about 20)
@@ -148,13 +149,13 @@ def _shapes(size: int) -> np.ndarray:
     return _stretch(ndimage.gaussian_filter(image, 0.7))  # finite beam
 
 
-def _blobs(size: int) -> np.ndarray:
-    """Sparse particles: binary_blobs at a low volume fraction, blurred (seed 12)."""
+def _blobs(size: int, seed: int = TEST_SEED, fraction: float = 0.04) -> np.ndarray:
+    """Sparse particles: binary_blobs at a low volume ``fraction``, blurred (test: seed 12)."""
     from scipy import ndimage
     from skimage.data import binary_blobs
 
     shape = _scan_shape(size)
-    blobs = binary_blobs(length=size, blob_size_fraction=0.03, volume_fraction=0.04, rng=TEST_SEED)
+    blobs = binary_blobs(length=size, blob_size_fraction=0.03, volume_fraction=fraction, rng=seed)
     image = ndimage.gaussian_filter(blobs[: shape[0], : shape[1]].astype(np.float64), 1.0)
     return _counts(image + 0.02)
 
@@ -323,6 +324,45 @@ _VALIDATION = {
 }  # fmt: skip
 
 
+def _disk(name: str) -> Callable[[int], np.ndarray]:
+    """A validation photograph inside a centred disk, black outside (a round sample mount,
+    like a fundus photograph): the disk's diameter is 0.95 of the short side, its rim
+    blurred by 1 pixel."""
+
+    def build(size: int) -> np.ndarray:
+        from scipy import ndimage
+
+        image = _skimage(name)(size)
+        rows, cols = np.indices(image.shape, dtype=np.float64)
+        centre = ((image.shape[0] - 1) / 2.0, (image.shape[1] - 1) / 2.0)
+        radius = 0.475 * min(image.shape)
+        inside = np.hypot(rows - centre[0], cols - centre[1]) <= radius
+        return _stretch(image * ndimage.gaussian_filter(inside.astype(np.float64), 1.0))
+
+    return build
+
+
+# validation images with a flat background and structure spread over many rows (issue 10:
+# where fast-fly pays for readings of nothing); generators seeded >= 100, photographs of the
+# validation set, nothing of the test set
+_SPARSE = {
+    **{
+        f"blobs-{seed}": ("particles", lambda size, s=seed, f=fraction: _blobs(size, s, f), "none",
+                          f"skimage.data.binary_blobs {fraction:.0%}, blurred, seed {seed}")
+        for seed, fraction in ((100, 0.04), (101, 0.03), (102, 0.06))
+    },
+    **{
+        f"xrf-cu-{seed}": ("xrf", lambda size, s=seed: _xrf(size, "Cu", seed=s), "none",
+                           f"make_xrf_maps seed {seed}, Cu trace")
+        for seed in (1001, 1002, 1003)
+    },
+    "coffee-disk": ("biomedical", _disk("coffee"), "none",
+                    "skimage.data.coffee inside a disk, black corners"),
+    "hubble-disk": ("particles", _disk("hubble_deep_field"), "none",
+                    "skimage.data.hubble_deep_field inside a disk, black corners"),
+}  # fmt: skip
+
+
 def _check_size(size: int | None) -> None:
     if size is not None and (int(size) != size or size < 32):
         raise ValueError(f"size must be an integer >= 32 (pixels of the long side), got {size!r}")
@@ -412,12 +452,34 @@ def validation_set(
     return images
 
 
+def sparse_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str, TestImage]:
+    """Validation images with a flat background and spread structure (tune on them freely).
+
+    Kept apart from :func:`validation_set` so that its runtime stays as it was:
+    sparse particles ``blobs-100`` to ``blobs-102`` (binary_blobs at 4, 3 and 6 %
+    volume, blurred), the Cu trace maps of ``make_xrf_maps`` seeds 1001 to 1003,
+    and ``coffee-disk`` / ``hubble-disk``: validation photographs inside a disk
+    with black corners (a round sample mount). None is a test or training image.
+
+    Examples
+    --------
+    >>> images = sparse_set(size=64, names=("blobs-100", "coffee-disk"))
+    >>> {n: im.truth.shape for n, im in images.items()}
+    {'blobs-100': (48, 64), 'coffee-disk': (43, 64)}
+    """
+    _check_size(size)
+    return _build(_SPARSE, size, names)
+
+
 def image_set(
     name: str, size: int = 256, data: str | Path | None = None, names: tuple[str, ...] | None = None
 ) -> dict[str, TestImage]:
-    """One set by name: "test", "validation" or "wse2" (native 600 x 400 from ``data``)."""
+    """One set by name: "test", "validation", "sparse" or "wse2" (native 600 x 400 from
+    ``data``)."""
     if name == "test":
         return test_set(size, names)
+    if name == "sparse":
+        return sparse_set(size, names)
     if name == "validation":
         return validation_set(size, data, names)
     if name == "wse2":

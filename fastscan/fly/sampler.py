@@ -252,6 +252,11 @@ class FlySampler:
     switch_ratio : float
         ``"probe"``: refine along the other axis when its modelled time to the
         same error is below this share of the coarse axis's (in (0, 1]).
+    erd_floor : float
+        Exploration floor of the composed sampler's ERD (:mod:`fastscan.erd.floor`):
+        each pixel's ERD is at least what the model's target gives a uniform error
+        of ``erd_floor`` at its distance to the nearest reading, so a wide flat gap
+        between lines is worth flying (structure may hide in it); 0 is off.
     grid_spacing : int
         ``"grid"``: spacing of the coarse grid's lines (>= 2), halved on an axis
         until it has at least ``grid_lines`` lines (as
@@ -291,6 +296,7 @@ class FlySampler:
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
+        erd_floor: float = 0.0,
         grid_spacing: int = 32,
         grid_lines: int = 8,
         channels: int | Sequence[str] | None = None,
@@ -396,6 +402,7 @@ class FlySampler:
             channels=channels,
             channel_weights=channel_weights,
             lattice=0.0,  # fast-fly was tuned without the texture lattice (not measured)
+            erd_floor=erd_floor,  # checked there
         )
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
@@ -885,6 +892,7 @@ class FlySampler:
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
+            "erd_floor": self._sampler.erd_floor,
             "grid_spacing": self.grid_spacing,
             "grid_lines": self.grid_lines,
             "channels": self.channels,
