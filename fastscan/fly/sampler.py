@@ -40,6 +40,7 @@ from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
+from fastscan.fly.lattice import flat_runs, fly_runs, lattice_levels, min_flat_run
 from fastscan.fly.level_map import LevelMap
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
@@ -263,6 +264,16 @@ class FlySampler:
         :func:`default_initial_spacing`); ``initial_spacing`` is then the first axis's.
     grid_lines : int
         ``"grid"``: fewest coarse lines per axis (>= 1) while the spacing is above 2.
+    lattice : int
+        Opt-in (0: off, exactly the old scan). After the coarse raster, fly every
+        line of the coarse axis's dyadic lattice down to this spacing (a power of
+        two; none at or above ``initial_spacing``; coarse to fine, within a level the lines with
+        the most ERD first, as sweeps) before the ERD refines freely: the lines a
+        raster cannot skip, where the coarse lines saw nothing (:mod:`fastscan.fly.lattice`).
+    lattice_trim : float
+        ``lattice``: a lattice line skips a run of pixels where the nearest readings
+        on both sides agree to within this share of the readings' range and the run
+        is longer in readings' time than a segment's fixed cost (0: whole lines).
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
@@ -299,6 +310,8 @@ class FlySampler:
         erd_floor: float = 0.0,
         grid_spacing: int = 32,
         grid_lines: int = 8,
+        lattice: int = 0,
+        lattice_trim: float = 0.0,
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -348,6 +361,13 @@ class FlySampler:
             initial_spacing = default_initial_spacing(lines_first, self.motion.dwell)
         if int(initial_spacing) != initial_spacing or initial_spacing < 1:
             raise ValueError(f"initial_spacing must be an integer >= 1, got {initial_spacing!r}")
+        integer = isinstance(lattice, (int, np.integer)) and not isinstance(lattice, bool)
+        if not (integer and (lattice == 0 or (lattice >= 2 and lattice & (lattice - 1) == 0))):
+            raise ValueError(f"lattice must be 0 (off) or a power of two >= 2, got {lattice!r}")
+        if not (math.isfinite(lattice_trim) and 0 <= lattice_trim < 1):
+            raise ValueError(f"lattice_trim must be a number in [0, 1), got {lattice_trim!r}")
+        self.lattice = int(lattice)
+        self.lattice_trim = float(lattice_trim)
         self.max_coverage = float(max_coverage)
         self.time_budget = time_budget
         self.rate_threshold = rate_threshold
@@ -439,6 +459,9 @@ class FlySampler:
         self._planner_full = True  # the planner compares the whole level map next decision
         self._planner_ready = False  # it took the level map already (after a full update)
         self._incremental_levels = True  # False: rebuilt every decision (tests compare)
+        self._lattice_todo: list[tuple[int, list[int]]] | None = None  # None: not placed
+        if not self.lattice:
+            self._lattice_todo = []
         self._builder = TrajectoryBuilder(self.motion, shape=self.shape)
         self._last_rate: float | None = None
         self._stop_reason: str | None = None
@@ -681,12 +704,63 @@ class FlySampler:
                 self._choose_grid_axis()
             else:
                 self._choose_axis()
+        if self._lattice_todo is None:
+            n_lines = self.shape[0 if self._line_axis == "rows" else 1]
+            self._lattice_todo = lattice_levels(
+                n_lines,
+                origin=self._origin,
+                initial_spacing=self.initial_spacing,
+                spacing=self.lattice,
+            )
+        lattice = self._lattice_picks()
+        if lattice:
+            self._pending = lattice
+            return list(self._pending)
         picks = self._decide()
         if not picks:
             self._stop_reason = "no segment has any ERD left to gain"
             return []
         self._pending = [p.segment for p in picks]
         return list(self._pending)
+
+    def _lattice_picks(self) -> list[Segment]:
+        """``lattice``: the next sweep of lattice lines (trimmed), or [] once it is complete."""
+        rows = self._line_axis == "rows"
+        mask = self._sampler._mask if rows else self._sampler._mask.T
+        erd = self._sampler._erd if rows else self._sampler._erd.T
+        while self._lattice_todo and not self._lattice_todo[0][1]:
+            self._lattice_todo.pop(0)
+        if not self._lattice_todo:
+            return []
+        s, lines = self._lattice_todo[0]
+        lines.sort(key=lambda k: -float(erd[k].sum()))  # most ERD first (stable on ties)
+        n = max(self.batch_size, self.sweep)
+        chosen, lines[:] = lines[:n], lines[n:]
+        values = np.moveaxis(self._sampler._values, 0, -1)
+        if not rows:
+            values = values.transpose(1, 0, 2)
+        fixed, pixel_time = line_costs(self.motion)
+        axis = 0 if rows else 1
+        min_run = min_flat_run(fixed[axis], pixel_time[axis])
+        n_cap = int(math.ceil(self.max_coverage * mask.size - 1e-9))
+        room = n_cap - self._sampler.n_measured
+        segments = []
+        for k in chosen:
+            todo = ~mask[k]
+            if self.lattice_trim > 0:
+                flat = flat_runs(values, mask, k, reach=s, tol=self.lattice_trim)
+                runs = fly_runs(flat | ~todo, min_run)
+            else:
+                runs = fly_runs(~todo, min_run)
+            for a, b in runs:
+                if not todo[a : b + 1].any() or room <= 0:
+                    continue
+                room -= b - a + 1
+                ends = ((k, a), (k, b)) if rows else ((a, k), (b, k))
+                segments.append(Segment(*ends))
+        if not segments:
+            return self._lattice_picks()  # nothing left to fly on these lines
+        return sweep_order(segments, self._position_tuple())
 
     def _decide(self) -> list[Pick]:
         if self.refine == "bisect":
@@ -895,6 +969,8 @@ class FlySampler:
             "erd_floor": self._sampler.erd_floor,
             "grid_spacing": self.grid_spacing,
             "grid_lines": self.grid_lines,
+            "lattice": self.lattice,
+            "lattice_trim": self.lattice_trim,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }
