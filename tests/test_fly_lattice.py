@@ -132,6 +132,13 @@ def test_lattice_off_is_the_old_scan_and_trim_skips_only_flat_runs():
     assert flown.min() <= 89 and flown.max() >= 97 and len(flown) < 20
     assert not fs.measured_mask[[6, 14, 38, 46, 54]].any()  # wholly flat on both sides
     assert fs.measured_mask[62].all()  # no reading below it: not trimmed
+    # "busy": the other way round, the lattice fills in only where both sides agree
+    busy = FlySampler(truth.shape, motion=MOTION, lattice=4, lattice_trim=0.02, lattice_skip="busy")
+    while busy._lattice_todo is None or any(lines for _, lines in busy._lattice_todo):
+        for segment in busy.suggest_segments():
+            busy.ingest(segment.pixels(), truth[tuple(segment.pixels().T)])
+    assert busy.measured_mask[[6, 14, 38, 46, 54, 62]].all()
+    assert not busy.measured_mask[22, 90:97].any() and busy.measured_mask[22, :80].all()
     assert trim.get_params()["lattice"] == 4
     # at 1 ms no run of a 128-pixel row is longer than a segment's fixed cost: whole rows
     fast = NANOPROBE.replace(dwell=0.001)
@@ -149,6 +156,7 @@ def test_lattice_off_is_the_old_scan_and_trim_skips_only_flat_runs():
         ({"lattice": 4.0}, "lattice must be 0 .* got 4.0"),
         ({"lattice_trim": 1.0}, r"lattice_trim must be a number in \[0, 1\), got 1.0"),
         ({"lattice_trim": float("nan")}, "lattice_trim .* got nan"),
+        ({"lattice_skip": "edges"}, "lattice_skip must be one of .* got 'edges'"),
     ],
 )
 def test_bad_lattice_arguments_are_named(kw, match):

@@ -74,6 +74,8 @@ SWEEP_SEGMENTS = 16
 #: across them decide which axis to refine along) or ``"grid"`` (a coarse grid of rows and
 #: columns, whose whole lines show which axis's rasters reach the targets sooner).
 FLY_AXES = ("auto", "rows", "columns", "probe", "grid")
+#: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
+LATTICE_SKIP = ("flat", "busy")
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
 
@@ -274,6 +276,11 @@ class FlySampler:
         ``lattice``: a lattice line skips a run of pixels where the nearest readings
         on both sides agree to within this share of the readings' range and the run
         is longer in readings' time than a segment's fixed cost (0: whole lines).
+    lattice_skip : {"flat", "busy"}
+        ``lattice_trim > 0``: which runs a lattice line skips: ``"flat"`` (above),
+        or ``"busy"``: the runs where the readings on both sides do *not* agree
+        (left to the ERD, which is high there), so the lattice fills in only where
+        the coarse lines saw nothing.
     channels, channel_weights :
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
@@ -312,6 +319,7 @@ class FlySampler:
         grid_lines: int = 8,
         lattice: int = 0,
         lattice_trim: float = 0.0,
+        lattice_skip: str = "flat",
         channels: int | Sequence[str] | None = None,
         channel_weights: Sequence[float] | None = None,
     ) -> None:
@@ -366,7 +374,10 @@ class FlySampler:
             raise ValueError(f"lattice must be 0 (off) or a power of two >= 2, got {lattice!r}")
         if not (math.isfinite(lattice_trim) and 0 <= lattice_trim < 1):
             raise ValueError(f"lattice_trim must be a number in [0, 1), got {lattice_trim!r}")
+        if lattice_skip not in LATTICE_SKIP:
+            raise ValueError(f"lattice_skip must be one of {LATTICE_SKIP}, got {lattice_skip!r}")
         self.lattice = int(lattice)
+        self.lattice_skip = lattice_skip
         self.lattice_trim = float(lattice_trim)
         self.max_coverage = float(max_coverage)
         self.time_budget = time_budget
@@ -749,7 +760,12 @@ class FlySampler:
             todo = ~mask[k]
             if self.lattice_trim > 0:
                 flat = flat_runs(values, mask, k, reach=s, tol=self.lattice_trim)
-                runs = fly_runs(flat | ~todo, min_run)
+                if self.lattice_skip == "flat":
+                    skip = flat
+                else:  # readings on both sides that disagree
+                    known = flat_runs(values, mask, k, reach=s, tol=math.inf)
+                    skip = known & ~flat
+                runs = fly_runs(skip | ~todo, min_run)
             else:
                 runs = fly_runs(~todo, min_run)
             for a, b in runs:
@@ -971,6 +987,7 @@ class FlySampler:
             "grid_lines": self.grid_lines,
             "lattice": self.lattice,
             "lattice_trim": self.lattice_trim,
+            "lattice_skip": self.lattice_skip,
             "channels": self.channels,
             "channel_weights": self.channel_weights,
         }
