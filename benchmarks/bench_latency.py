@@ -8,6 +8,7 @@ Usage (from the repository root)::
     python benchmarks/bench_latency.py --route         # route effort vs move time only
     python benchmarks/bench_latency.py --quick --model l2   # the bands with another ERD model
     python benchmarks/bench_latency.py --threads on    # split large updates even when busy
+    python benchmarks/bench_latency.py --first         # a fresh process's first decisions
 
 Decision latency is one ``ingest`` of a batch plus the next ``suggest`` (route
 included), from a 1 % initial pattern on, reported as median and p95 per
@@ -31,6 +32,11 @@ Route effort (``--route``): on the sampler's own ERD batches of 50 at 1-4 %
 coverage, the move time (unit-speed axes and the nanoprobe model) and the CPU
 cost of routes planned with ``n`` kicks (the sampler's setting), ``50 + 2 n`` and
 ``plan_route``'s default ``150 + 2 n``, relative to the default.
+
+First decisions (``--first``): CPU time of the activation (the initial pattern's
+ingest and the first batch's suggest) and of the first three step decisions of a
+fresh process (the other figures are taken after a small scan has loaded every
+Numba kernel), batch 50, on the 600 x 400 image.
 
 Restore: ``Sampler.load`` of a 600 x 400 state at 20 % and a 2048 x 2048 state
 at 30 % coverage, and its ratio to one decision step (batch 50) at that coverage.
@@ -258,6 +264,27 @@ def peak_memory_of_simulate() -> None:
     print(f"fastscan simulate (built-in phantom): peak RSS {peak_mb:.0f} MB, {seconds:.0f} s")
 
 
+def first_decisions(image: np.ndarray, decisions: int = 3) -> None:
+    """CPU ms of the activation and of the first ``decisions`` step decisions (batch 50);
+    meaningful only as the first scan of a process."""
+    sampler = Sampler(image.shape, batch_size=50, seed=0, change_tolerance=None)
+    points = sampler.suggest()
+    start = time.process_time()
+    sampler.ingest(points, image[points[:, 0], points[:, 1]])
+    points = sampler.suggest()
+    activation = time.process_time() - start
+    cpus = []
+    for _ in range(decisions):
+        _, cpu, _, points = measure(sampler, image, points)
+        cpus.append(cpu)
+    steps = " ".join(f"{1e3 * cpu:.1f}" for cpu in cpus)
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(
+        f"fresh process: activation {1e3 * activation:.0f} ms CPU, "
+        f"decisions 1-{decisions} {steps} ms CPU (load average {load})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
@@ -266,6 +293,7 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="peak RSS of fastscan simulate")
     parser.add_argument("--route", action="store_true", help="route effort vs move time only")
     parser.add_argument("--model", help="ERD model of the bands (shipped name or .npz)")
+    parser.add_argument("--first", action="store_true", help="a fresh process's first decisions")
     parser.add_argument(
         "--threads", choices=("auto", "on", "off"), default="auto", help="two-thread updates"
     )
@@ -277,6 +305,9 @@ def main() -> None:
     image, name = load_image(args.image)
     if args.route:
         route_effort(image)
+        return
+    if args.first:  # before anything has loaded the kernels
+        first_decisions(image)
         return
     band_latency(image[:120, :120].copy(), 50, 3)  # compile / load the numba kernels
     size = "x".join(map(str, image.shape))

@@ -3,7 +3,7 @@
 For each image, dwell and strategy, the adaptive scan is replayed
 (:func:`bench_beamtime.adaptive_curve`) and cut at the first reading that
 reaches each target (:func:`bench_beamtime.first_hit`); the best static scan
-to the same target is the fastest of the fly rasters (every k-th row) and the
+to the same target is the fastest of the fly rasters (every k-th row or column) and the
 step rasters of :func:`bench_beamtime.static_references`. Both are split by
 :func:`fastscan.beamtime.time_breakdown` into readings, stage moves and fixed
 costs (settle, overheads, ramps), and the share of readings on **flat** pixels
@@ -49,17 +49,18 @@ def cut(traj: Trajectory, n: int) -> Trajectory:
 def best_static(truth, refs, target, dwell) -> tuple[str, Trajectory] | None:
     motion = NANOPROBE.replace(dwell=dwell)
     best = None
-    for e in refs["fly-raster"]:
-        if e["nrmse"] <= target + 1e-12 and (best is None or e["time"][dwell] < best[0]):
-            best = (e["time"][dwell], f"fly every {e['k']}", ("fly", e["k"]))
+    for name, axis in (("fly-raster", "rows"), ("fly-raster-cols", "columns")):
+        for e in refs[name]:
+            if e["nrmse"] <= target + 1e-12 and (best is None or e["time"][dwell] < best[0]):
+                best = (e["time"][dwell], f"fly every {e['k']} {axis[:-1]}", ("fly", e["k"], axis))
     for e in refs["raster"]:
         if e["nrmse"] <= target + 1e-12 and (best is None or e["time"][dwell] < best[0]):
             best = (e["time"][dwell], f"step {e['coverage']:.1%}", ("step", e["n"]))
     if best is None:
         return None
-    kind, arg = best[2]
+    kind, arg = best[2][:2]
     if kind == "fly":
-        return best[1], fly_raster_trajectory(truth.shape, arg, motion)
+        return best[1], fly_raster_trajectory(truth.shape, arg, motion, best[2][2])
     builder = TrajectoryBuilder(motion, shape=truth.shape)
     builder.add_points(raster_points(truth.shape, arg))
     return best[1], builder.trajectory()

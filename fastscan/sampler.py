@@ -110,6 +110,11 @@ _LISTS_MAX_K = 16
 # (``python benchmarks/bench_latency.py --route``)
 _ROUTE_KICKS_MIN = 0
 _ROUTE_KICKS_PER_POINT = 1
+# the local update's Numba kernels are loaded from the cache on their first call, which
+# made a process's first step decision after the initial pattern 30-35 ms slower (WSe2,
+# 600 x 400); the first activation loads them with a small scan of its own (_warm_up)
+_WARM_SHAPE = (48, 40)
+_warm = False
 
 
 #: lattice level the "halton-lattice" initial pattern is moved onto (0: the 5 % raster)
@@ -643,6 +648,7 @@ class Sampler:
         _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
         self._tiles = TileMax(self._erd)
         self._active = True
+        _warm_up(self.model)
 
     def _set_structure(self, gini: float, counting: bool = False, variation: float = 0.0) -> None:
         """Fix the structure level and the ERD shaping exponents it gives."""
@@ -969,3 +975,19 @@ class Sampler:
             f"Sampler(shape={self.shape}, batch_size={self.batch_size}, "
             f"measured={self._n_measured}, coverage={self.coverage:.1%})"
         )
+
+
+def _warm_up(model: ERDModel) -> None:
+    """Run a few step decisions of a small one-channel scan, once per process, so that
+    every kernel of a local update is loaded (or compiled) before a real decision needs
+    it; it shares nothing with the scan that calls it but the (read-only) ``model``."""
+    global _warm
+    if _warm:
+        return
+    _warm = True  # first: the small scan's own activation must not start another
+    rows, cols = np.indices(_WARM_SHAPE)
+    image = np.sin(rows / 3.0) * np.cos(cols / 5.0) + (rows + cols) / 40.0
+    scan = Sampler(_WARM_SHAPE, batch_size=8, model=model, max_coverage=0.9, change_tolerance=None)
+    for _ in range(3):  # the initial pattern (activation), then step batches
+        points = scan.suggest()
+        scan.ingest(points, image[points[:, 0], points[:, 1]])

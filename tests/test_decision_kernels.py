@@ -113,3 +113,37 @@ def test_put_writes_each_pixel_like_fancy_indexing():
     want[pixels[:, 0], pixels[:, 1]] = values
     _update.put(image, pixels, values)
     np.testing.assert_array_equal(image, want)
+
+
+def test_the_first_activation_runs_a_small_scan_of_its_own_that_changes_nothing(monkeypatch):
+    import fastscan.sampler as sampler_module
+    from fastscan import Sampler
+    from fastscan.phantoms import make_phantom
+
+    image = make_phantom("flakes", (64, 72), seed=1)
+
+    def scan(warm: bool) -> tuple[Sampler, list[tuple[int, ...]]]:
+        monkeypatch.setattr(sampler_module, "_warm", not warm)  # not yet warm: warm up
+        shapes = []  # the grid of every scan that makes a local update
+        original = Sampler._local_update
+
+        def local_update(self, new_points, changed):
+            shapes.append(self.shape)
+            return original(self, new_points, changed)
+
+        monkeypatch.setattr(Sampler, "_local_update", local_update)
+        sampler = Sampler(image.shape, batch_size=20, max_coverage=0.9, change_tolerance=None)
+        for _ in range(4):
+            points = sampler.suggest()
+            sampler.ingest(points, image[points[:, 0], points[:, 1]])
+        monkeypatch.setattr(Sampler, "_local_update", original)
+        assert sampler_module._warm
+        return sampler, shapes
+
+    warmed, shapes = scan(warm=True)
+    assert shapes[0] == sampler_module._WARM_SHAPE and shapes.count(image.shape) == 3
+    plain, shapes = scan(warm=False)
+    assert shapes == [image.shape] * 3  # once per process: no second small scan
+    np.testing.assert_array_equal(warmed.measured_points, plain.measured_points)
+    np.testing.assert_array_equal(warmed.erd, plain.erd)
+    np.testing.assert_array_equal(warmed.reconstruction, plain.reconstruction)
