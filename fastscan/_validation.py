@@ -6,10 +6,21 @@ import re
 
 import numpy as np
 
-__all__ = ["check_points", "check_shape", "check_values", "is_loopback"]
+__all__ = ["check_points", "check_shape", "check_values", "is_integer", "is_loopback"]
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 _ENDPOINT = re.compile(r"tcp://(?P<host>\[[^\]]*\]|[^:]*):(?P<port>\*|\d+)")
+
+
+def is_integer(value: object) -> bool:
+    """True for a Python or NumPy integer, False for anything else, ``bool`` included.
+
+    Examples
+    --------
+    >>> is_integer(3), is_integer(np.int16(3)), is_integer(3.0), is_integer(True)
+    (True, True, False, False)
+    """
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def is_loopback(address: str) -> bool:

@@ -56,6 +56,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from fastscan._validation import is_integer
+
 __all__ = [
     "CHANNEL_POWER",
     "FEATURE_NOISE",
@@ -125,7 +127,7 @@ def check_channels(channels: int | Sequence[str] | None) -> int | None:
     """Number of channels that ``channels`` fixes (None: decided by the first reading)."""
     if channels is None:
         return None
-    if isinstance(channels, (int, np.integer)) and not isinstance(channels, bool):
+    if is_integer(channels):
         if channels < 1:
             raise ValueError(f"channels must be >= 1, got {channels!r}")
         return int(channels)

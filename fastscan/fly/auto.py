@@ -54,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan._validation import check_shape
+from fastscan._validation import check_shape, is_integer
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.erd.estimator import ERDModel
 from fastscan.fly.choice import (
@@ -130,8 +130,7 @@ class AutoSampler:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if probe not in PROBES:
             raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
-        integer = isinstance(probe_rows, (int, np.integer)) and not isinstance(probe_rows, bool)
-        if not (integer and probe_rows >= 1):
+        if not (is_integer(probe_rows) and probe_rows >= 1):
             raise ValueError(f"probe_rows must be an integer >= 1, got {probe_rows!r}")
         if choose is None:
             choose = choose_mode_rows if probe == "rows" else choose_mode

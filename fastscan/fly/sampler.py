@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan._validation import check_points, check_shape
+from fastscan._validation import check_points, check_shape, is_integer
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
@@ -342,12 +342,10 @@ class FlySampler:
         self._line_seconds = tuple(
             f + n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
         )  # a whole row, a whole column
-        integer = isinstance(grid_spacing, (int, np.integer)) and not isinstance(grid_spacing, bool)
-        if not (integer and grid_spacing >= 2):
+        if not (is_integer(grid_spacing) and grid_spacing >= 2):
             raise ValueError(f"grid_spacing must be an integer >= 2, got {grid_spacing!r}")
         self.grid_spacing = int(grid_spacing)
-        integer = isinstance(grid_lines, (int, np.integer)) and not isinstance(grid_lines, bool)
-        if not (integer and grid_lines >= 1):
+        if not (is_integer(grid_lines) and grid_lines >= 1):
             raise ValueError(f"grid_lines must be an integer >= 1, got {grid_lines!r}")
         self.grid_lines = int(grid_lines)
         self._grid_steps = {}  # "grid": the coarse spacing of each axis
@@ -369,8 +367,10 @@ class FlySampler:
             initial_spacing = default_initial_spacing(lines_first, self.motion.dwell)
         if int(initial_spacing) != initial_spacing or initial_spacing < 1:
             raise ValueError(f"initial_spacing must be an integer >= 1, got {initial_spacing!r}")
-        integer = isinstance(lattice, (int, np.integer)) and not isinstance(lattice, bool)
-        if not (integer and (lattice == 0 or (lattice >= 2 and lattice & (lattice - 1) == 0))):
+        if not (
+            is_integer(lattice)
+            and (lattice == 0 or (lattice >= 2 and lattice & (lattice - 1) == 0))
+        ):
             raise ValueError(f"lattice must be 0 (off) or a power of two >= 2, got {lattice!r}")
         if not (math.isfinite(lattice_trim) and 0 <= lattice_trim < 1):
             raise ValueError(f"lattice_trim must be a number in [0, 1), got {lattice_trim!r}")
@@ -407,15 +407,13 @@ class FlySampler:
         self.floor = float(floor)
         if sweep is None:
             sweep = default_sweep(self.shape, self.motion)
-        integer = isinstance(sweep, (int, np.integer)) and not isinstance(sweep, bool)
-        if not (integer and sweep >= 0):
+        if not (is_integer(sweep) and sweep >= 0):
             raise ValueError(f"sweep must be an integer >= 0 or None, got {sweep!r}")
         self.sweep = int(sweep)
         if not (math.isfinite(sweep_share) and 0 <= sweep_share <= 1):
             raise ValueError(f"sweep_share must be a number in [0, 1], got {sweep_share!r}")
         self.sweep_share = float(sweep_share)
-        integer = isinstance(probe_lines, (int, np.integer)) and not isinstance(probe_lines, bool)
-        if not (integer and probe_lines >= 1):
+        if not (is_integer(probe_lines) and probe_lines >= 1):
             raise ValueError(f"probe_lines must be an integer >= 1, got {probe_lines!r}")
         if not (math.isfinite(switch_ratio) and 0 < switch_ratio <= 1):
             raise ValueError(f"switch_ratio must be a number in (0, 1], got {switch_ratio!r}")
