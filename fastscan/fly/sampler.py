@@ -138,9 +138,12 @@ def default_initial_spacing(shape: tuple[int, int], dwell: float) -> int:
     >>> default_initial_spacing((600, 400), 0.001), default_initial_spacing((40, 60), 1.0)
     (8, 4)
     """
-    n_rows = int(shape[0])
-    spacing = 8
-    while spacing > 2 and n_rows // spacing < 8:
+    return _spacing_for(int(shape[0]), 8, 8)
+
+
+def _spacing_for(n_lines: int, spacing: int, min_lines: int) -> int:
+    """``spacing``, halved while above 2 and fewer than ``min_lines`` lines fit in ``n_lines``."""
+    while spacing > 2 and n_lines // spacing < min_lines:
         spacing //= 2
     return spacing
 
@@ -348,12 +351,10 @@ class FlySampler:
         if not (is_integer(grid_lines) and grid_lines >= 1):
             raise ValueError(f"grid_lines must be an integer >= 1, got {grid_lines!r}")
         self.grid_lines = int(grid_lines)
-        self._grid_steps = {}  # "grid": the coarse spacing of each axis
-        for axis, n_lines in zip(AXES, self.shape):
-            step = self.grid_spacing
-            while step > 2 and n_lines // step < grid_lines:
-                step //= 2
-            self._grid_steps[axis] = step
+        self._grid_steps = {  # "grid": the coarse spacing of each axis
+            axis: _spacing_for(n_lines, self.grid_spacing, self.grid_lines)
+            for axis, n_lines in zip(AXES, self.shape)
+        }
         if fly_axis == "grid":
             step = self._grid_steps[line_axis]
             if initial_spacing is not None and initial_spacing != step:
