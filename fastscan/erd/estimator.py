@@ -521,9 +521,10 @@ def load_model(model: ERDModel | str | Path | None = None) -> ERDModel:
         shipped = ERDModel.load(default_model_path(model))
         shipped.name = model
         return shipped
-    if isinstance(model, str) and not Path(model).exists() and _did_you_mean(model):
+    hint = _did_you_mean(model) if isinstance(model, str) and not Path(model).exists() else ""
+    if hint:
         raise ValueError(
-            f"unknown ERD model {model!r}{_did_you_mean(model)}; give a shipped name "
+            f"unknown ERD model {model!r}{hint}; give a shipped name "
             f"({', '.join(SHIPPED_MODELS)}) or the path of a model file"
         )
     if isinstance(model, (str, Path)):
