@@ -26,7 +26,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from bench_initial import STATIC, _with_knobs, knobs_from  # the --set parsing and knob patch
+from bench_initial import (  # the --set parsing, the knob patch and the summary lines
+    STATIC,
+    _with_knobs,
+    knobs_from,
+    print_ratio_summary,
+)
 
 from fastscan.compare.evaluate import DEFAULT_COVERAGES, evaluate_images
 from fastscan.compare.imagesets import image_set, validation_set
@@ -102,10 +107,7 @@ def main() -> None:
         table[name] = {"nrmse": fast, "best_static": best.tolist(), "ratio": ratios}
         cells = "".join(f"{f:8.4f} ({r:5.3f})" for f, r in zip(fast, ratios))
         print(f"{name:20s}{cells}")
-    columns = np.array([line["ratio"] for line in table.values()])
-    print("at or below:", " ".join(f"{int((col <= 1.0).sum())}/{len(col)}" for col in columns.T))
-    print("median:", " ".join(f"{v:.3f}" for v in np.median(columns, 0)))
-    print("worst: ", " ".join(f"{v:.3f}" for v in columns.max(0)))
+    print_ratio_summary(np.array([line["ratio"] for line in table.values()]))
     if args.json:
         Path(args.json).write_text(json.dumps({"knobs": knobs, "table": table}, indent=1))
 

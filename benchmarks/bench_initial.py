@@ -80,6 +80,14 @@ def ratio_table(rows: list[dict], coverages: tuple[float, ...]) -> dict[str, lis
     return table
 
 
+def print_ratio_summary(columns: np.ndarray) -> None:
+    """Per coverage (column) of an images x coverages ratio table: how many images are at
+    or below the best static pattern, the median ratio and the worst."""
+    print("at or below:", " ".join(f"{int((col <= 1.0).sum())}/{len(col)}" for col in columns.T))
+    print("median:", " ".join(f"{v:.3f}" for v in np.median(columns, 0)))
+    print("worst: ", " ".join(f"{v:.3f}" for v in columns.max(0)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
@@ -104,11 +112,7 @@ def main() -> None:
     print(f"{'image':20s}" + "".join(f"{c:>8.0%}" for c in coverages))
     for image, ratios in table.items():
         print(f"{image:20s}" + "".join(f"{r:8.3f}" for r in ratios))
-    columns = np.array(list(table.values()))
-    wins = [f"{int((col <= 1.0).sum())}/{len(col)}" for col in columns.T]
-    print("at or below:", " ".join(wins))
-    print("median:", " ".join(f"{v:.3f}" for v in np.median(columns, 0)))
-    print("worst: ", " ".join(f"{v:.3f}" for v in columns.max(0)))
+    print_ratio_summary(np.array(list(table.values())))
     if args.json:
         Path(args.json).write_text(json.dumps({"knobs": knobs, "table": table}, indent=1))
 
