@@ -13,17 +13,20 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from summarize_beamtime import merge  # reads bench_beamtime.json files
+
 
 def ratios(path: str, strategy: str) -> dict[tuple[str, str], float]:
     """``{(image, "dwell|target"): strategy time / best static time}`` of one run."""
     out = {}
-    for label, res in json.loads(Path(path).read_text())["results"].items():
+    for label, res in merge([path]).items():
         for key, static in res["static"].items():
             seconds = res["strategies"].get(key, {}).get(strategy)
             if seconds is not None:
