@@ -656,12 +656,13 @@ class Sampler:
                     cut = min(cut, int(arrivals[need - 1]) + 1)
         batch = self._batch_flat
         if batch is not None:
-            flat = points[:, 0] * self.shape[1] + points[:, 1]
             left = batch[~self._mask.reshape(-1)[batch]]
-            arrived = np.flatnonzero(np.isin(flat, left))
-            _, first = np.unique(flat[arrived], return_index=True)
-            if len(first) == len(left) and len(left):
-                cut = min(cut, int(arrived[first].max()) + 1)
+            if 0 < len(left) <= len(points):  # (else it cannot complete in these readings)
+                flat = points[:, 0] * self.shape[1] + points[:, 1]
+                arrived = np.flatnonzero(np.isin(flat, left))
+                _, first = np.unique(flat[arrived], return_index=True)
+                if len(first) == len(left):
+                    cut = min(cut, int(arrived[first].max()) + 1)
         if self._active:
             low = np.minimum.accumulate(np.minimum(values, self._value_min), axis=0)
             high = np.maximum.accumulate(np.maximum(values, self._value_max), axis=0)
