@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from fastscan import _row_merge, _sampler_state, _threads, _update
+from fastscan._change_kernels import change_units, keep_first
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._lattice import lattice_levels, snap_to_lattice
 from fastscan._neighbor_lists import NeighborLists
@@ -738,13 +739,11 @@ class Sampler:
             return
         value_range = self._value_max - self._value_min
         relative = np.zeros(self.n_channels)
-        if flat:
-            flat_all = np.concatenate(flat)
-            terms = np.abs(self._recon.reshape(self.n_channels, -1)[:, flat_all] - np.hstack(old))
-            for c, row in enumerate(terms):
-                if value_range[c] > 0:
-                    units = np.rint(row * (_CHANGE_UNITS / value_range[c])).astype(np.int64)
-                    relative[c] = float(units.sum()) / _CHANGE_UNITS
+        recon = self._recon.reshape(self.n_channels, -1)
+        for c in np.flatnonzero(value_range > 0):
+            per_value = _CHANGE_UNITS / value_range[c]
+            units = sum(change_units(recon[c], f, o[c], per_value) for f, o in zip(flat, old))
+            relative[c] = units / _CHANGE_UNITS
         new_points = np.concatenate(new_points)
         if self.n_channels > 1 and self._count_channels.any() and len(new_points):
             for c in np.flatnonzero(self._count_channels):
@@ -757,12 +756,15 @@ class Sampler:
 
     def _keep_old(self, pixels: np.ndarray) -> None:
         """Keep the reconstruction of ``pixels`` from before the batch (first touch only)."""
-        flat = pixels[:, 0] * self.shape[1] + pixels[:, 1]
-        stamp = self._stamp.reshape(-1)
-        flat = flat[stamp[flat] != self._stamp_id]
-        stamp[flat] = self._stamp_id
+        flat, old = keep_first(
+            self._stamp.reshape(-1),
+            self._stamp_id,
+            pixels,
+            self.shape[1],
+            self._recon.reshape(self.n_channels, -1),
+        )
         self._pending_flat.append(flat)
-        self._pending_old.append(self._recon.reshape(self.n_channels, -1)[:, flat])
+        self._pending_old.append(old)
 
     def _needs_rescale(self) -> bool:
         value_range = self._value_max - self._value_min

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fastscan import Sampler
+from fastscan._change_kernels import change_units, keep_first
 from fastscan.phantoms import make_phantom
 from fastscan.sampler import ACTIVATION_TAIL
 
@@ -148,3 +149,26 @@ def test_readings_nobody_suggested_count_one_batch_a_call(truth):
     sampler.ingest(free[:2], truth[free[:2, 0], free[:2, 1]])
     sampler.ingest(free[2:], truth[free[2:, 0], free[2:, 1]])
     assert len(sampler.stop_rule._changes) == 2
+
+
+def test_change_kernels_equal_numpy():
+    rng = np.random.default_rng(3)
+    recon = rng.normal(size=(2, 12 * 9))
+    stamp = np.zeros(12 * 9, np.int32)
+    stamp[[5, 40]] = 7  # kept already in batch 7
+    pixels = np.array([[0, 5], [1, 2], [4, 4], [1, 2], [8, 1], [0, 0]])
+    flat, old = keep_first(stamp, 7, pixels, 9, recon)
+    want = [
+        f
+        for i, f in enumerate(pixels @ [9, 1])
+        if f not in (5, 40) and f not in (pixels @ [9, 1])[:i]
+    ]
+    np.testing.assert_array_equal(flat, want)  # first touch only, in order
+    np.testing.assert_array_equal(old, recon[:, want])
+    assert (stamp[want] == 7).all()
+    changed = recon.copy()
+    changed[:, want] += rng.normal(size=(2, len(want)))
+    for c in range(2):
+        per_value = 2.0**30 / 3.7
+        expect = np.rint(np.abs(changed[c, flat] - old[c]) * per_value).astype(np.int64).sum()
+        assert change_units(changed[c], flat, old[c], per_value) == expect
