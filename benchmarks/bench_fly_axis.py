@@ -18,6 +18,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 import numpy as np
@@ -56,17 +57,23 @@ def true_ratios(truth: np.ndarray, motion: MotionModel) -> list[float]:
 
 
 def modelled_ratio(
-    truth: np.ndarray, motion: MotionModel, probe_lines: int, fly_axis: str = "probe"
-) -> tuple[str, float]:
-    """(coarse axis, axis_ratio) of a ``fly_axis`` scan, stopped once it has chosen."""
+    truth: np.ndarray,
+    motion: MotionModel,
+    probe_lines: int,
+    fly_axis: str = "probe",
+    params: dict | None = None,
+) -> tuple[str, float, float]:
+    """(coarse axis, axis_ratio, coverage when it chose) of a ``fly_axis`` scan, stopped
+    once it has chosen (nan: it did not choose within 50 % coverage)."""
     fs = FlySampler(truth.shape, motion=motion, max_coverage=0.5, probe_lines=probe_lines,
-                    fly_axis=fly_axis)  # fmt: skip
+                    fly_axis=fly_axis, **(params or {}))  # fmt: skip
     while not fs._axis_chosen and not fs.should_stop():
         for segment in fs.suggest_segments():
             points = segment.pixels()
             fs.ingest(points, truth[points[:, 0], points[:, 1]])
         fs.suggest_segments()  # the first decision after the probes makes the choice
-    return fs._line_axis, (np.nan if fs.axis_ratio is None else fs.axis_ratio)
+    ratio = np.nan if fs.axis_ratio is None else fs.axis_ratio
+    return fs._line_axis, ratio, fs.coverage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,14 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dwell", type=float, default=0.001)
     p.add_argument("--probe-lines", default="4", help="comma-separated counts to compare")
     p.add_argument("--fly-axis", default="probe", choices=("probe", "grid", "coarse"))
-    p.add_argument("--only", default="", help="keep only these validation images (a,b,...)")
+    p.add_argument("--set", default="validation", help="image set (validation, sparse)")
+    p.add_argument("--only", default="", help="keep only these of the set's images (a,b,...)")
     p.add_argument("--transpose", action="store_true", help="also each image transposed")
+    p.add_argument("--fly-params", default="{}", help="more FlySampler keywords (JSON)")
+    p.add_argument("--no-truth", action="store_true", help="skip the (slow) true ratios")
     args = p.parse_args(argv)
     motion = NANOPROBE.replace(dwell=args.dwell)
     only = tuple(n for n in args.only.split(",") if n) or None
     images = {
         k: np.asarray(v.truth, float)
-        for k, v in image_set("validation", args.size, names=only).items()
+        for k, v in image_set(args.set, args.size, names=only).items()
+        if v.noise == "none"
     }
     if args.image:
         images["wse2"] = np.asarray(load_image(REPO / args.image)[0], float)
@@ -93,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     heads = [f"model P{c}" if args.fly_axis == "probe" else args.fly_axis for c in counts]
     print(f"{'image':20s} coarse  true k4  true k2  " + "  ".join(heads))
     for name, truth in images.items():
-        truth_k4, truth_k2 = true_ratios(truth, motion)
+        truth_k4, truth_k2 = (np.nan, np.nan) if args.no_truth else true_ratios(truth, motion)
         cells = []
         for count in counts:
-            axis, ratio = modelled_ratio(truth, motion, max(count, 1), args.fly_axis)
-            cells.append(f"{ratio:8.2f}")
+            axis, ratio, when = modelled_ratio(
+                truth, motion, max(count, 1), args.fly_axis, json.loads(args.fly_params)
+            )
+            cells.append(
+                f"{ratio:8.2f}" + (f" (at {when:.0%})" if args.fly_axis != "probe" else "")
+            )
         if (
             axis == "columns" and args.fly_axis == "probe"
         ):  # the other axis is rows: invert the columns-over-rows truth

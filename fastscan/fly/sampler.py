@@ -73,7 +73,8 @@ SWEEP_SEGMENTS = 16
 #: Which lines a :class:`FlySampler` starts with and refines: ``"rows"``, ``"columns"``,
 #: ``"auto"`` (those of the cheaper raster), ``"probe"`` (``"auto"``, then probe lines
 #: across them decide which axis to refine along) or ``"grid"`` (a coarse grid of rows and
-#: columns, whose whole lines show which axis's rasters reach the targets sooner).
+#: columns, whose whole lines show which axis's rasters reach the targets sooner) or
+#: ``"coarse"`` (``"auto"``, then the coarse raster's own lattice decides, no extra line).
 FLY_AXES = ("auto", "rows", "columns", "probe", "grid", "coarse")
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
@@ -237,7 +238,7 @@ class FlySampler:
     sweep_share : float
         Sweep decisions: past ``batch_size`` picks, a pick joins the sweep only
         while it promises at least this share of the best pick's ERD per second.
-    fly_axis : {"auto", "rows", "columns", "probe"}
+    fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
         ``"auto"``: the lines of the cheaper whole raster (:func:`line_costs`:
@@ -253,12 +254,20 @@ class FlySampler:
         axis first), then refine along the one axis whose rasters the whole
         coarse lines show to reach the every-4th and every-2nd line errors in
         less beam time (:func:`fastscan.fly.axis_grid.grid_time_ratio`); the
-        other axis's coarse lines stay data.
+        other axis's coarse lines stay data. ``"coarse"`` (experimental):
+        ``"auto"``, then the lattice of every ``initial_spacing``-th pixel of the
+        coarse lines gives both axes' raster errors at 2 and 4 times that
+        spacing (:mod:`fastscan.fly.axis_coarse`), and, as ``"probe"``, it
+        refines along the other axis only below ``switch_ratio``; where it keeps
+        the coarse axis the scan is exactly ``"auto"``'s. Those spacings are too
+        coarse to see thin structure across the coarse lines (README), so it is
+        not the default.
     probe_lines : int
         ``"probe"``: lines flown across the coarse raster (>= 1).
     switch_ratio : float
-        ``"probe"``: refine along the other axis when its modelled time to the
-        same error is below this share of the coarse axis's (in (0, 1]).
+        ``"probe"``, ``"coarse"``: refine along the other axis (only) when its
+        modelled time to the same error is below this share of the coarse
+        axis's (in (0, 1]).
     erd_floor : float
         Exploration floor of the composed sampler's ERD (:mod:`fastscan.erd.floor`):
         each pixel's ERD is at least what the model's target gives a uniform error
@@ -270,6 +279,10 @@ class FlySampler:
         :func:`default_initial_spacing`); ``initial_spacing`` is then the first axis's.
     grid_lines : int
         ``"grid"``: fewest coarse lines per axis (>= 1) while the spacing is above 2.
+    coarse_level : {0, 1}
+        ``"coarse"``: run the axis test on the coarse raster (0) or once every
+        line of the first bisection level (``initial_spacing / 2``) is flown (1;
+        it then never runs if the planner goes finer first).
     lattice : int
         Opt-in (0: off, exactly the old scan). After the coarse raster, fly every
         line of the coarse axis's dyadic lattice down to this spacing (a power of
