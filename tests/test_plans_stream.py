@@ -44,7 +44,7 @@ def _scan(image, catalog, writer, stream, detector=SimDetector, **det_kwargs):
     det = detector("det", image, GRID, x, y, **det_kwargs)
     RE = RunEngine({}, call_returns_result=True)
     RE.subscribe(writer)
-    sampler = Sampler(SHAPE, batch_size=15, max_coverage=0.08, seed=0, pixel_pitch=GRID.pitch)
+    sampler = Sampler(SHAPE, batch_size=15, max_coverage=0.05, seed=0, pixel_pitch=GRID.pitch)
     reports = []
     plan = autonomous_scan(
         [det], x, y, grid=GRID, signal="det_value", sampler=sampler, stream=stream,
