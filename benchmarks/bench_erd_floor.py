@@ -34,7 +34,7 @@ from bench_initial import (  # the --set parsing, the knob patch and the summary
 )
 
 from fastscan.compare.evaluate import DEFAULT_COVERAGES, evaluate_images
-from fastscan.compare.imagesets import image_set, validation_set
+from fastscan.compare.imagesets import image_set, sparse_set, validation_set
 from fastscan.compare.verdicts import read_rows
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -73,6 +73,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--images", help="comma-separated validation images (default: all)")
+    parser.add_argument(
+        "--image-set",
+        default="validation",
+        choices=("validation", "sparse"),
+        help="the validation set or the sparse validation images (imagesets.sparse_set)",
+    )
     parser.add_argument("--wse2", action="store_true", help="the native 600 x 400 WSe2 image")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--coverages", default=",".join(map(str, DEFAULT_COVERAGES)))
@@ -87,7 +93,10 @@ def main() -> None:
         images = image_set("wse2", args.size, args.data)
     else:
         names = None if not args.images else tuple(args.images.split(","))
-        images = validation_set(args.size, data=args.data, names=names)
+        if args.image_set == "sparse":
+            images = sparse_set(args.size, names=names)
+        else:
+            images = validation_set(args.size, data=args.data, names=names)
     seeds = tuple(int(s) for s in args.seeds.split(","))
     coverages = tuple(float(c) for c in args.coverages.split(","))
     cache = Path(args.static_cache) if args.static_cache else None

@@ -57,7 +57,8 @@ from fastscan.erd.estimator import (
     _single_thread_blas,
     load_model,
 )
-from fastscan.erd.floor import apply_floor, check_floor, model_error_power
+from fastscan.erd.floor import AUTO as AUTO_FLOOR
+from fastscan.erd.floor import apply_floor, check_floor, flat_surprise_level, model_error_power
 from fastscan.features import (
     add_analytic_rd,
     analytic_rd,
@@ -290,6 +291,8 @@ class Sampler:
             raise ValueError(f"tie_break must be a finite number >= 0, got {tie_break!r}")
         self.tie_break = float(tie_break)
         self.erd_floor = check_floor(erd_floor)
+        # the level the floor applies ("auto": measured with the structure level, 0 until then)
+        self._floor_level = 0.0 if self.erd_floor == AUTO_FLOOR else float(self.erd_floor)
         for name, value in (("contrast", contrast), ("fill", fill), ("lattice", lattice)):
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -642,6 +645,8 @@ class Sampler:
             spacing = np.sqrt(self._mask.size / max(self._n_measured, 1)) if self.hedge else None
             gini, variation = structure_levels(self._recon, self._scale, self._gains, spacing)
             self._set_structure(gini, bool(counting), variation)
+            if self.erd_floor == AUTO_FLOOR:
+                self._floor_level = self._measure_floor_level()
         for start in range(0, len(pixels), _CHUNK):
             chunk = pixels[start : start + _CHUNK]
             self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
@@ -649,6 +654,21 @@ class Sampler:
         self._tiles = TileMax(self._erd)
         self._active = True
         _warm_up(self.model)
+
+    def _measure_floor_level(self) -> float:
+        """``erd_floor="auto"``: the flat-background error of the initial pattern
+        (:func:`fastscan.erd.floor.flat_surprise_level`), largest over the channels
+        with a gain, in the model's [0, 100] units."""
+        points = np.argwhere(self._mask)
+        levels = [
+            flat_surprise_level(
+                points,
+                (self._values[c][self._mask] - self._value_min[c]) * self._scale[c],
+                self.k,
+            )
+            for c in np.flatnonzero(self._gains > 0)
+        ]
+        return max(levels, default=0.0)
 
     def _set_structure(self, gini: float, counting: bool = False, variation: float = 0.0) -> None:
         """Fix the structure level and the ERD shaping exponents it gives."""
@@ -840,7 +860,7 @@ class Sampler:
                 add_analytic_rd(erd, features, self.tie_break)  # one pass, same bits
             else:  # a subclass's predict may return another array type
                 erd += self.tie_break * analytic_rd(features)
-        return apply_floor(erd, features, self.erd_floor, self._error_power)
+        return apply_floor(erd, features, self._floor_level, self._error_power)
 
     def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:
         """Update exactly what the changed pixels can change; returns the (C,) L1 recon change.
