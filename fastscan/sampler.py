@@ -657,14 +657,15 @@ class Sampler:
 
     def _measure_floor_level(self) -> float:
         """``erd_floor="auto"``: the flat-background error of the initial pattern
-        (:func:`fastscan.erd.floor.flat_surprise_level`), largest over the channels
-        with a gain, in the model's [0, 100] units."""
+        (:func:`fastscan.erd.floor.flat_surprise_level`, the power mean of the model's
+        error power), largest over the channels with a gain, in [0, 100] units."""
         points = np.argwhere(self._mask)
         levels = [
             flat_surprise_level(
                 points,
                 (self._values[c][self._mask] - self._value_min[c]) * self._scale[c],
                 self.k,
+                power=self._error_power,
             )
             for c in np.flatnonzero(self._gains > 0)
         ]

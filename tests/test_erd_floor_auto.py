@@ -9,7 +9,9 @@ from fastscan import Sampler
 from fastscan.erd.floor import FLAT_RANGE, MIN_FLAT_SHARE, check_floor, flat_surprise_level
 
 
-def _reference_level(points: np.ndarray, values: np.ndarray, k: int, scale: float) -> float:
+def _reference_level(
+    points: np.ndarray, values: np.ndarray, k: int, scale: float, power: float
+) -> float:
     """Leave-one-out IDW by brute force, point by point."""
     errors, n_flat = [], 0
     for i in range(len(points)):
@@ -20,18 +22,20 @@ def _reference_level(points: np.ndarray, values: np.ndarray, k: int, scale: floa
         w = 1.0 / d**2
         if values[nearest].max() - values[nearest].min() < FLAT_RANGE:
             n_flat += 1
-            errors.append(abs(w @ values[nearest] / w.sum() - values[i]))
-    return scale * sum(errors) / max(n_flat, MIN_FLAT_SHARE * len(points), 1.0)
+            errors.append(abs(w @ values[nearest] / w.sum() - values[i]) ** power)
+    mean = sum(errors) / max(n_flat, MIN_FLAT_SHARE * len(points), 1.0)
+    return scale * mean ** (1 / power)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_level_matches_a_brute_force_leave_one_out(seed):
+@pytest.mark.parametrize("seed, power", [(0, 1.0), (1, 1.0), (2, 2.0)])
+def test_level_matches_a_brute_force_leave_one_out(seed, power):
     rng = np.random.default_rng(seed)
     points = rng.uniform(0, 60, (150, 2))  # no distance ties: one neighbour order
     values = np.where(rng.random(150) < 0.1, rng.uniform(0, 100, 150), 20.0)
-    expected = _reference_level(points, values, 10, 0.5)
+    expected = _reference_level(points, values, 10, 0.5, power)
     assert expected > 0
-    assert flat_surprise_level(points, values, 10, 0.5) == pytest.approx(expected, rel=1e-12)
+    level = flat_surprise_level(points, values, 10, 0.5, power)
+    assert level == pytest.approx(expected, rel=1e-12)
 
 
 def test_level_is_zero_without_flat_surprises_and_tiny_inputs():

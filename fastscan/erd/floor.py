@@ -140,7 +140,11 @@ def apply_floor(erd: np.ndarray, features: np.ndarray, level: float, power: floa
 
 
 def flat_surprise_level(
-    points: np.ndarray, values: np.ndarray, k: int = 10, scale: float = AUTO_SCALE
+    points: np.ndarray,
+    values: np.ndarray,
+    k: int = 10,
+    scale: float = AUTO_SCALE,
+    power: float = 1.0,
 ) -> float:
     """The auto floor's level: how wrong a flat background's prediction is, measured.
 
@@ -148,10 +152,12 @@ def flat_surprise_level(
     points (IDW, 1/d**2: leave-one-out). Where those neighbours agree within
     :data:`FLAT_RANGE` ([0, 100] units) the ERD model sees nothing there, and the
     point's error is what such a pixel actually hides (a small particle the
-    pattern's spacing skipped). The level is ``scale`` times the mean of those
-    errors, divided by at least ``MIN_FLAT_SHARE`` of the points (a level read
-    from a handful of flat points is shrunk towards 0). Sparse particles give
-    1-1.6, trace maps and photographs 0-0.16 (README).
+    pattern's spacing skipped). The level is ``scale`` times the power mean
+    (``power``: the model's error power, so the floor's uniform error sums to
+    what the measured errors sum to under the model's target) of those errors,
+    the sum divided by at least ``MIN_FLAT_SHARE`` of the points (a level read
+    from a handful of flat points is shrunk towards 0). With the L1 model sparse
+    particles give 0.9-1.7, trace maps and photographs 0-0.12 (README).
 
     Parameters
     ----------
@@ -163,6 +169,8 @@ def flat_surprise_level(
         Neighbours of each prediction (lowered to ``n - 1``).
     scale : float
         Share of the mean flat error taken as the level.
+    power : float
+        Error power of the model's target (:func:`model_error_power`); 1: the mean.
 
     Returns
     -------
@@ -179,6 +187,8 @@ def flat_surprise_level(
     >>> values[55] = 100.0  # a particle only one point hits: error 100 where 91 agree
     >>> round(flat_surprise_level(points, values), 3)  # 100 / 91 / 3
     0.366
+    >>> round(flat_surprise_level(points, values, power=2.0), 3)  # sqrt(100**2 / 91) / 3
+    3.494
     """
     from scipy.spatial import cKDTree
 
@@ -194,5 +204,6 @@ def flat_surprise_level(
     neighbours = values[index]
     predicted = (weights * neighbours).sum(1) / weights.sum(1)
     flat = np.ptp(neighbours, axis=1) < FLAT_RANGE
-    error = np.abs(predicted - values)[flat].sum()
-    return float(scale * error / max(int(flat.sum()), MIN_FLAT_SHARE * n, 1.0))
+    error = (np.abs(predicted - values)[flat] ** power).sum()
+    mean = error / max(int(flat.sum()), MIN_FLAT_SHARE * n, 1.0)
+    return float(scale * mean ** (1.0 / power))
