@@ -218,13 +218,16 @@ class Sampler:
         still seeded), so a texture scan can later be exactly that lattice; opt-in
         (on validation it helps texture from 10 % on but costs at 5 % and on
         sparse scenes, see the README).
-    erd_floor : float
+    erd_floor : float or "auto"
         Exploration floor (:mod:`fastscan.erd.floor`): each pixel's ERD is at
         least the RD the model's target gives a uniform error of ``erd_floor``
         (in the model's [0, 100] intensity units) at the pixel's distance to the
         nearest sample, so a flat background where the model sees nothing is
         still explored, farthest pixel first. 0 turns it off. Applied before the
-        structure shaping.
+        structure shaping. "auto": the level is measured once from the initial
+        pattern (:func:`fastscan.erd.floor.flat_surprise_level`: how wrong a
+        prediction from agreeing neighbours turned out to be); 0 where no such
+        context hides anything (textures, photographs).
     hedge : float
         In [0, 1]: the share of the lattice exponent dropped on textures whose edge
         energy varies across the image (:func:`fastscan._structure.energy_variation`,
@@ -259,7 +262,7 @@ class Sampler:
         fill: float = DEFAULT_FILL,
         lattice: float = DEFAULT_LATTICE,
         initial_pattern: str = DEFAULT_INITIAL_PATTERN,
-        erd_floor: float = DEFAULT_ERD_FLOOR,
+        erd_floor: float | str = DEFAULT_ERD_FLOOR,
         hedge: float = DEFAULT_HEDGE,
     ) -> None:
         self.shape = check_shape(shape)
