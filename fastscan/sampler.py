@@ -96,8 +96,10 @@ MULTICHANNEL_MODEL = "default"
 #: and ``lattice`` were tuned; elsewhere :data:`DEFAULT_MODEL
 #: <fastscan.erd.estimator.DEFAULT_MODEL>` (README, "A blended ERD and the texture model")
 TEXTURE_MODEL = "default"
-#: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units
-DEFAULT_ERD_FLOOR = 0.0
+#: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
+#: "auto" measures it from the initial pattern (0 on textures and photographs; README,
+#: "Sparse particles: a measured exploration floor")
+DEFAULT_ERD_FLOOR = "auto"
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search

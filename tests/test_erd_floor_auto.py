@@ -76,7 +76,8 @@ def test_sparse_particles_get_a_floor_and_smooth_scenes_none():
     smooth = ndimage.gaussian_filter(rng.random((256, 256)), 12)
     smooth = 100 * (smooth - smooth.min()) / np.ptp(smooth)
     assert _activated(smooth, erd_floor="auto")._floor_level < 0.05
-    assert _activated(_particles(7))._floor_level == 0.0  # off by default
+    assert _activated(_particles(7))._floor_level == particles._floor_level  # the default
+    assert _activated(_particles(7), erd_floor=0.0)._floor_level == 0.0
     assert _activated(_particles(7), erd_floor=0.4)._floor_level == 0.4
 
 
@@ -88,7 +89,7 @@ def test_auto_floor_is_the_fixed_floor_at_the_measured_level():
     assert level > 0
     fixed = _activated(image, erd_floor=level)
     np.testing.assert_array_equal(auto.erd, fixed.erd)
-    plain = _activated(image)
+    plain = _activated(image, erd_floor=0.0)
     raised = auto.erd > plain.erd
     assert raised.any()
     d1 = ndimage.distance_transform_edt(~auto.measured_mask)
