@@ -7,6 +7,7 @@ Usage (from the repository root)::
         --images xrf-ti-1000,xrf-cu-1000 --coverages 0.05,0.1,0.2,0.3,0.4,0.5
     python benchmarks/bench_erd_floor.py --set model=l2 --set erd_floor=0.5 --images wse2
     python benchmarks/bench_erd_floor.py --wse2 --set model=l2   # the native 600 x 400 image
+    python benchmarks/bench_erd_floor.py --image-set sparse --set erd_floor='"auto"'
 
 Scored exactly as ``fastscan evaluate --set validation`` scores (motion-aware batches, IDW
 k = 10 of the chosen points, mean over the seeds): each line gives the ``fast`` strategy's
@@ -15,7 +16,8 @@ mean NRMSE per coverage and its ratio to the best static pattern (raster, random
 included). The static patterns do not depend on the knobs, so their rows are kept in
 ``--static-cache`` (a JSON file) and reused, or taken from ``--static-rows`` (the rows.csv
 of a ``fastscan evaluate`` run over the same images, seeds and coverages). ``--wse2`` scores
-the native 600 x 400 WSe2 image (``fastscan evaluate --set wse2``); the test set is never read
+the native 600 x 400 WSe2 image (``fastscan evaluate --set wse2``), ``--image-set sparse`` the
+sparse validation images (``fastscan evaluate --set sparse``); the test set is never read
 here.
 """
 
