@@ -248,10 +248,11 @@ def autonomous_scan(
         reading waits only for that reading's ingest and the suggestion. False:
         ingest each batch whole after its last reading. None (default): stream
         when the sampler is a :class:`fastscan.Sampler` (whose scans do not depend
-        on how readings are grouped), else not (a remote or custom sampler gets
-        whole batches, as it always did). While a streamed batch runs, the worker
-        is changing the sampler: read it from a document callback only between
-        batches (the plan's own snapshots and reports wait for the worker).
+        on how readings are grouped), else not (a remote or custom sampler, or a
+        subclass such as ``ClassicSampler``, gets whole batches, as it always did).
+        While a streamed batch runs, the worker is changing the sampler: read it
+        from a document callback only between batches (the plan's own snapshots
+        and reports wait for the worker).
 
     Returns
     -------
@@ -299,8 +300,8 @@ def autonomous_scan(
             raise ValueError(f"{label} must be > 0 seconds or None, got {value!r}")
     if md is not None and not isinstance(md, dict):
         raise TypeError(f"md must be a dict, got {type(md).__name__}")
-    if stream is None:
-        stream = isinstance(sampler, fastscan.Sampler)
+    if stream is None:  # (not a subclass: ClassicSampler recomputes all at each range change)
+        stream = type(sampler) is fastscan.Sampler
     if not isinstance(stream, (bool, np.bool_)):
         raise TypeError(f"stream must be True, False or None, got {stream!r}")
 
