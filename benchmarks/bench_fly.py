@@ -92,7 +92,7 @@ def main() -> None:
     per_segment: list[tuple[float, float, float]] = []  # coverage, ingest wall, ingest cpu
     t0 = time.perf_counter()
     while not fs.should_stop() and len(rows) < args.decisions:
-        active = fs._sampler._active
+        active = fs._sampler.initial_complete
         start, cpu = time.perf_counter(), time.process_time()
         segments = fs.suggest_segments()
         decide, decide_cpu = time.perf_counter() - start, time.process_time() - cpu

@@ -1,8 +1,9 @@
 """The decision engine: which pixel to measure next, with no I/O.
 
 A :class:`Sampler` first hands out a quasi-random initial pattern (scrambled
-Halton, ``initial_fraction`` of the grid, in a serpentine route). Once those are
-measured it keeps, for every unmeasured pixel, an IDW reconstruction and the ERD
+Halton, ``initial_fraction`` of the grid, in a serpentine route). Once all but a
+tail of them are measured (:data:`ACTIVATION_TAIL`, so this full update runs while the
+tail is measured) it keeps, for every unmeasured pixel, an IDW reconstruction and the ERD
 predicted by the SLADS-Net model; each :meth:`Sampler.ingest` updates both exactly,
 but only where a changed reading (a new point or a re-measured one) reaches a
 pixel's neighbourhood, so a step costs in
@@ -30,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from fastscan import _row_merge, _sampler_state, _threads, _update
+from fastscan._change_kernels import change_units, keep_first
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._lattice import lattice_levels, snap_to_lattice
 from fastscan._neighbor_lists import NeighborLists
@@ -73,7 +75,7 @@ from fastscan.route import MotionModel, plan_route
 from fastscan.selection import TileMax, select_batch, select_batch_motion
 from fastscan.stopping import StopRule
 
-__all__ = ["CHANNEL_COMBINE", "Sampler"]
+__all__ = ["ACTIVATION_TAIL", "CHANNEL_COMBINE", "Sampler"]
 
 #: Ways the channels' information combines into one ERD (see :class:`Sampler`).
 CHANNEL_COMBINE = ("features", "erd")
@@ -102,6 +104,7 @@ TEXTURE_MODEL = "default"
 DEFAULT_ERD_FLOOR = "auto"
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
+_CHANGE_UNITS = float(2**30)  # the stop rule's change is summed in 2**-30 of the range
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
 _CELL_DENSITY = 0.03  # below this coverage local updates find neighbours with a CellIndex
 # stored neighbour lists (2 k + 1 bytes a pixel) turn a local update's neighbour search
@@ -118,6 +121,15 @@ _ROUTE_KICKS_PER_POINT = 1
 # 600 x 400); the first activation loads them with a small scan of its own (_warm_up)
 _WARM_SHAPE = (48, 40)
 _warm = False
+#: share of the initial pattern still to come when the ERD map is made (the activation,
+#: a full update of every pixel): the rest of the pattern arrives by local updates, so the
+#: full update runs while those readings are measured, not after the last one. A full
+#: update costs about 0.9 us a grid pixel (215 ms at 600 x 400, 3.5 s at 2048**2); at the
+#: default 1 % initial pattern the tail is 120 readings at 600 x 400 and 2097 at 2048**2,
+#: which even at the cheapest step reading (25 ms overhead + 10 ms settle + 1 ms dwell)
+#: is 4.3 s and 75 s of beam time: 20 times the full update's cost. The tail is at
+#: least one reading and never more than leaves ``k + 1`` points for the full update.
+ACTIVATION_TAIL = 0.05
 
 
 #: lattice level the "halton-lattice" initial pattern is moved onto (0: the 5 % raster)
@@ -343,6 +355,8 @@ class Sampler:
         self.model = load_model(MULTICHANNEL_MODEL if multichannel and model is None else model)
         self._error_power = model_error_power(self.model)
         self._initial_points: np.ndarray | None = None  # made on first use (see _initial)
+        self._initial_flat: np.ndarray | None = None  # its distinct flat pixels, sorted
+        self._complete = False  # every initial pixel measured (cached once True)
 
         self._mask = np.zeros(self.shape, bool)
         self._counts = np.zeros(self.shape, np.int32)
@@ -355,6 +369,15 @@ class Sampler:
         self._log_values: list[np.ndarray] = []
         self._n_measured = 0
         self._active = False  # True once the ERD map exists
+        # the change rule's memory of the batch in progress (see _record_change)
+        self._batch_flat: np.ndarray | None = None  # the suggested batch, until all are in
+        self._stamp = np.zeros(self.shape, np.int32)  # == _stamp_id: old value kept
+        self._stamp_id = 1
+        self._pending_flat: list[np.ndarray] = []  # pixels whose reconstruction may change
+        self._pending_old: list[np.ndarray] = []  # (C, m) their values before the batch
+        self._pending_new: list[np.ndarray] = []  # new points (the counting-noise floor)
+        self._pending_readings = 0
+        self._pending_full = False  # a full update (rescale) in the batch: not recorded
         self._allocate_channels(self._fixed_channels or 1)
         self._rho = feature_radius(self.shape)
         self._sparsity_area = self.model.sparsity_numerator(self.shape)
@@ -417,6 +440,39 @@ class Sampler:
     @_initial.setter
     def _initial(self, points: np.ndarray) -> None:  # another start (e.g. the fly sampler)
         self._initial_points = np.asarray(points, np.int64).reshape(-1, 2)
+        self._initial_flat = None
+        self._complete = False
+
+    def _initial_pixels(self) -> np.ndarray:
+        """Flat indices of the initial pattern's distinct pixels, sorted (made once)."""
+        if self._initial_flat is None:
+            initial = self._initial
+            self._initial_flat = np.unique(initial[:, 0] * self.shape[1] + initial[:, 1])
+        return self._initial_flat
+
+    @property
+    def activation_count(self) -> int:
+        """Initial-pattern pixels measured when the ERD map is made (see ACTIVATION_TAIL).
+
+        Examples
+        --------
+        >>> s = Sampler((100, 100), initial_fraction=0.02)
+        >>> s.activation_count  # 200 initial points, the last 10 by local updates
+        190
+        """
+        n = len(self._initial_pixels())
+        tail = max(1, int(np.ceil(ACTIVATION_TAIL * n)))
+        return max(n - tail, min(n, self.k + 1))
+
+    @property
+    def initial_complete(self) -> bool:
+        """True once every pixel of the initial pattern is measured: :meth:`suggest` then
+        hands out ERD batches (the ERD map itself exists from :attr:`activation_count`
+        on)."""
+        if not self._complete:
+            flat = self._initial_pixels()
+            self._complete = bool(self._mask.reshape(-1)[flat].all())
+        return self._complete
 
     @property
     def reconstruction(self) -> np.ndarray:
@@ -443,7 +499,8 @@ class Sampler:
 
     @property
     def erd(self) -> np.ndarray:
-        """ERD of each pixel (0 where measured or before the initial pattern is done)."""
+        """ERD of each pixel (0 where measured or before :attr:`activation_count` initial
+        points are in)."""
         return np.maximum(self._erd, 0.0)
 
     @property
@@ -488,22 +545,27 @@ class Sampler:
         """Next points to measure, (n, 2) int64 (row, col) in route order.
 
         Until the initial pattern is measured, returns its remaining points (all of
-        them unless ``n`` is given); afterwards a batch of ``n`` (default
+        them unless ``n`` is given; also once the ERD map exists, see
+        :attr:`activation_count`); afterwards a batch of ``n`` (default
         ``batch_size``) high-ERD pixels. Never a measured pixel or a repeat; an
         empty array once the stop rule fires or nothing is left. Calling it again
         without :meth:`ingest` returns the same points.
         """
         if n is not None and (int(n) != n or n < 0):
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        self._record_change()  # a batch not all measured counts as it is
+        self._batch_flat = None
         if self.should_stop():
             return np.zeros((0, 2), np.int64)
-        if not self._active:
+        if not self.initial_complete:
             pending = self._initial[~self._mask[self._initial[:, 0], self._initial[:, 1]]]
             return pending if n is None else pending[: int(n)]
         count = self.batch_size if n is None else int(n)
         n_cap = int(np.ceil(self.stop_rule.max_coverage * self._mask.size - 1e-9))
         count = min(count, n_cap - self._n_measured)  # never overshoot max_coverage
         batch = self._select(count)
+        if len(batch):
+            self._batch_flat = batch[:, 0] * self.shape[1] + batch[:, 1]
         return batch[self._route(batch)]
 
     def _select(self, count: int) -> np.ndarray:
@@ -537,7 +599,11 @@ class Sampler:
         """Add readings at (row, col) ``points``; repeats of a pixel are averaged.
 
         ``values`` is (n,) for one channel or (n, C) for C channels (one row per
-        point; the first reading fixes C unless ``channels`` did). Raises
+        point; the first reading fixes C unless ``channels`` did). The readings
+        are applied in order, in parts cut after each reading that makes the ERD
+        map, completes the initial pattern or grows a channel's measured range
+        past 1.25 times the one the intensity scale came from (a rescale), so a
+        scan is the same whether its readings come one at a time or in batches. Raises
         ValueError (and changes nothing) for a point outside the grid, a
         non-finite reading or a wrong number of channels.
         """
@@ -554,11 +620,13 @@ class Sampler:
         self._log_points.append(points.copy())
         self._log_values.append(values[:, 0].copy() if self.n_channels == 1 else values.copy())
         self._apply(points, values)
+        if self._batch_flat is None:  # readings nobody suggested: one batch per call
+            self._record_change()
 
     def should_stop(self) -> bool:
         """True once the stop rule fires; :attr:`stop_reason` says why."""
         max_erd = None
-        if self._active and self._tiles is not None:
+        if self._active and self._tiles is not None and self.initial_complete:
             max_erd = float(max(self._tiles.maxima.max(), 0.0))
         return self.stop_rule.check(
             coverage=self.coverage, n_left=self._mask.size - self._n_measured, max_erd=max_erd
@@ -566,6 +634,54 @@ class Sampler:
 
     # ------------------------------------------------------------------ internals
     def _apply(self, points: np.ndarray, values: np.ndarray) -> None:
+        """Apply readings in parts cut after each reading that makes the ERD map, completes
+        the initial pattern or the suggested batch, or grows the measured range past a
+        rescale; so every state change happens at the same reading whatever the ingest
+        granularity."""
+        while len(points):
+            cut = self._next_event(points, values)
+            self._apply_part(points[:cut], values[:cut])
+            points, values = points[cut:], values[cut:]
+            batch = self._batch_flat
+            if batch is not None and self._mask.reshape(-1)[batch].all():
+                self._record_change()  # the suggested batch is in: one record
+                self._batch_flat = None
+
+    def _next_event(self, points: np.ndarray, values: np.ndarray) -> int:
+        """Number of readings up to and including the first event (or all of them)."""
+        cut = len(points)
+        if not self.initial_complete:
+            flat = points[:, 0] * self.shape[1] + points[:, 1]
+            _, first = np.unique(flat, return_index=True)
+            first = np.sort(first)
+            initial = self._initial_pixels()
+            is_initial = np.isin(flat[first], initial, assume_unique=True)
+            arrivals = first[is_initial & ~self._mask.reshape(-1)[flat[first]]]
+            n_done = int(self._mask.reshape(-1)[initial].sum())
+            targets = [len(initial)] + ([] if self._active else [self.activation_count])
+            for target in targets:
+                need = max(target - n_done, 1)
+                if need <= len(arrivals):
+                    cut = min(cut, int(arrivals[need - 1]) + 1)
+        batch = self._batch_flat
+        if batch is not None:
+            left = batch[~self._mask.reshape(-1)[batch]]
+            if 0 < len(left) <= len(points):  # (else it cannot complete in these readings)
+                flat = points[:, 0] * self.shape[1] + points[:, 1]
+                arrived = np.flatnonzero(np.isin(flat, left))
+                _, first = np.unique(flat[arrived], return_index=True)
+                if len(first) == len(left):
+                    cut = min(cut, int(arrived[first].max()) + 1)
+        if self._active:
+            low = np.minimum.accumulate(np.minimum(values, self._value_min), axis=0)
+            high = np.maximum.accumulate(np.maximum(values, self._value_max), axis=0)
+            grown = np.flatnonzero((high - low > _RESCALE_GROWTH * self._ref_range).any(1))
+            if len(grown):
+                cut = min(cut, int(grown[0]) + 1)
+        return cut
+
+    def _apply_part(self, points: np.ndarray, values: np.ndarray) -> None:
+        complete = self.initial_complete  # before this part: the completing part is the tail
         rows, cols = points[:, 0], points[:, 1]
         was_measured = self._mask[rows, cols]
         before = self._values[:, rows, cols]
@@ -596,24 +712,67 @@ class Sampler:
         )
         if not self._active:
             self._recon[:, u_rows, u_cols] = self._values[:, u_rows, u_cols]
-            if self._mask[self._initial[:, 0], self._initial[:, 1]].all():
+            n_done = int(self._mask.reshape(-1)[self._initial_pixels()].sum())
+            if n_done >= self.activation_count:
                 self._full_update()
             return
         if self._needs_rescale():
+            self._pending_full = self._pending_full or complete
             self._full_update()
             return
-        change = self._local_update(new_points, changed)
-        if self.n_channels > 1 and self._count_channels.any() and len(new_points):
-            # counting noise alone must not keep the scan going: remove its expected share
-            for c in np.flatnonzero(self._count_channels):
-                floor = noise_change(
-                    self._values[c, new_points[:, 0], new_points[:, 1]], self.coverage
-                )
-                change[c] = max(change[c] - floor, 0.0)
+        if complete:  # the change rule watches ERD batches, not the initial pattern
+            self._pending_readings += len(points)
+            self._pending_new.append(new_points)
+        self._local_update(new_points, changed, watch=complete)
+
+    def _record_change(self) -> None:
+        """Record the batch in progress with the stop rule, once, and start a new one.
+
+        The change is the L1 difference between the reconstruction now and before the
+        batch, summed over the pixels the batch's local updates reached, each term in
+        units of its channel's measured range and rounded to 2**-30 of it: an integer
+        sum, so it does not depend on the order or the parts in which the readings came
+        (whole batches, one at a time, across a save and load). Counting noise alone
+        must not keep a scan going: its expected share is removed from count channels.
+        A batch with a full update (a rescale) is not recorded.
+        """
+        n_readings, full = self._pending_readings, self._pending_full
+        flat = self._pending_flat
+        old = self._pending_old
+        new_points = self._pending_new
+        self._pending_flat, self._pending_old, self._pending_new = [], [], []
+        self._pending_readings, self._pending_full = 0, False
+        self._stamp_id += 1
+        if n_readings == 0 or full:
+            return
         value_range = self._value_max - self._value_min
-        relative = np.divide(change, value_range, out=np.zeros_like(change), where=value_range > 0)
+        relative = np.zeros(self.n_channels)
+        recon = self._recon.reshape(self.n_channels, -1)
+        for c in np.flatnonzero(value_range > 0):
+            per_value = _CHANGE_UNITS / value_range[c]
+            units = sum(change_units(recon[c], f, o[c], per_value) for f, o in zip(flat, old))
+            relative[c] = units / _CHANGE_UNITS
+        new_points = np.concatenate(new_points)
+        if self.n_channels > 1 and self._count_channels.any() and len(new_points):
+            for c in np.flatnonzero(self._count_channels):
+                if value_range[c] > 0:
+                    values = self._values[c, new_points[:, 0], new_points[:, 1]]
+                    floor = noise_change(values, self.coverage) / value_range[c]
+                    relative[c] = max(relative[c] - floor, 0.0)
         gains = self._gains / self._gains.sum()
-        self.stop_rule.record_change(float(gains @ relative), len(points))
+        self.stop_rule.record_change(float(gains @ relative), n_readings)
+
+    def _keep_old(self, pixels: np.ndarray) -> None:
+        """Keep the reconstruction of ``pixels`` from before the batch (first touch only)."""
+        flat, old = keep_first(
+            self._stamp.reshape(-1),
+            self._stamp_id,
+            pixels,
+            self.shape[1],
+            self._recon.reshape(self.n_channels, -1),
+        )
+        self._pending_flat.append(flat)
+        self._pending_old.append(old)
 
     def _needs_rescale(self) -> bool:
         value_range = self._value_max - self._value_min
@@ -868,8 +1027,11 @@ class Sampler:
                 erd += self.tie_break * analytic_rd(features)
         return apply_floor(erd, features, self._floor_level, self._error_power)
 
-    def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    def _local_update(
+        self, new_points: np.ndarray, changed: np.ndarray, watch: bool = False
+    ) -> np.ndarray:
         """Update exactly what the changed pixels can change; returns the (C,) L1 recon change.
+        ``watch``: keep the old reconstruction of what changes for the stop rule.
 
         ``changed`` holds every pixel whose mean reading changed (the new points
         and the repeats that moved a mean). An unmeasured pixel's reconstruction
@@ -880,6 +1042,8 @@ class Sampler:
         if len(changed) == 0:
             return np.zeros(self.n_channels)
         rows, cols = changed[:, 0], changed[:, 1]
+        if watch:
+            self._keep_old(changed)
         change = np.array(
             [
                 _update.scatter(recon, changed, values[rows, cols])
@@ -903,6 +1067,8 @@ class Sampler:
         region = _update.dilate_unmeasured(
             self._mask, np.concatenate([affected, changed]), self._touched
         )
+        if watch:
+            self._keep_old(region)
         if len(region) and self.n_channels == 1 and self._lists_ready(region):
             # one channel, every list stored: read the neighbours straight from the lists
             region_change, features = lists.update(
