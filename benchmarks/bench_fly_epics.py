@@ -13,6 +13,12 @@ Run from the repository root::
 
     python benchmarks/bench_fly_epics.py --every 4 --dwell 0.005
     python benchmarks/bench_fly_epics.py --sampler fast-fly --coverage 0.25 --dwell 0.005
+    python benchmarks/bench_fly_epics.py --sampler fast-fly --coverage 0.25 --no-stream
+
+Per decision it prints how long the stage stood after the decision's last segment
+(``FlyScanSummary.decisions``: the ingest still running, then the decision): for the
+coarse raster's lines, the first decision after the raster, and the later ones.
+``--no-stream`` ingests every segment before the next one flies (``stream=False``).
 """
 
 from __future__ import annotations
@@ -78,6 +84,7 @@ def main() -> None:
         help="fly-raster: every --every-th row; fast-fly: FlySampler to --coverage",
     )  # fmt: skip
     p.add_argument("--coverage", type=float, default=0.25, help="fast-fly max_coverage")
+    p.add_argument("--no-stream", action="store_true", help="ingest before the next flight")
     args = p.parse_args()
     rows, cols = (int(v) for v in args.shape.split(","))
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
@@ -107,7 +114,14 @@ def main() -> None:
         RE = RunEngine(call_returns_result=True)
         t0 = time.perf_counter()
         summary = RE(
-            autonomous_fly_scan(flyer, source, grid=grid, motion=motion, progress=progress)
+            autonomous_fly_scan(
+                flyer,
+                source,
+                grid=grid,
+                motion=motion,
+                progress=progress,
+                stream=not args.no_stream,
+            )
         ).plan_result
         wall = time.perf_counter() - t0
         est = np.array([r.estimated_s for r in summary.segments])
@@ -134,9 +148,40 @@ def main() -> None:
             recon = idw_reconstruction((rows, cols), points, np.concatenate(source.values))
             coverage = len(points) / (rows * cols)
         print(f"  coverage {coverage:.3f}, NRMSE {nrmse(truth, recon):.4f}")
+        print_waits(summary, source, stream=not args.no_stream)
     finally:
         flyer.destroy()
         ioc.stop()
+
+
+def print_waits(summary, source, *, stream: bool) -> None:
+    """How long the stage stood after each decision's last segment (ms)."""
+    coarse = {(s.start, s.end) for s in getattr(source, "_initial_lines", [])}
+    first_segments = np.cumsum([0] + [d.n_segments for d in summary.decisions])[:-1]
+    is_coarse = np.array(
+        [
+            (tuple(summary.segments[i].start), tuple(summary.segments[i].end)) in coarse
+            for i in first_segments
+            if i < len(summary.segments)
+        ]
+    )
+    waits = np.array([d.wait_s for d in summary.decisions])[: len(is_coarse)] * 1e3
+    ingest = np.array([d.ingest_wait_s for d in summary.decisions])[: len(is_coarse)] * 1e3
+    print(f"  waits after a decision's last segment, ms ({'streamed' if stream else 'inline'} "
+          f"ingest); total {waits.sum() / 1e3:.2f} s over {len(waits)} decisions")  # fmt: skip
+
+    def show(label: str, sel: np.ndarray) -> None:
+        if sel.any():
+            w, g = waits[sel], ingest[sel]
+            print(f"    {label}: {sel.sum()} decisions, wait median {np.median(w):.1f} "
+                  f"p95 {np.percentile(w, 95):.1f} max {w.max():.1f}; of it ingest median "
+                  f"{np.median(g):.1f} max {g.max():.1f}")  # fmt: skip
+
+    show("coarse raster", is_coarse)
+    after = np.flatnonzero(~is_coarse)
+    if len(after):
+        show("first decision after the raster", np.arange(len(waits)) == after[0])
+        show("later decisions", np.isin(np.arange(len(waits)), after[1:]))
 
 
 if __name__ == "__main__":
