@@ -216,8 +216,7 @@ def timed(fn, *args):
 
 def raster_done(fs: FlySampler) -> bool:
     """True once every pixel of the coarse raster (the composed sampler's start) is measured."""
-    initial = fs._sampler._initial
-    return bool(fs._sampler._mask[initial[:, 0], initial[:, 1]].all())
+    return fs._sampler.initial_complete
 
 
 @dataclass

@@ -141,9 +141,10 @@ def test_the_first_activation_runs_a_small_scan_of_its_own_that_changes_nothing(
         return sampler, shapes
 
     warmed, shapes = scan(warm=True)
-    assert shapes[0] == sampler_module._WARM_SHAPE and shapes.count(image.shape) == 3
+    # the initial pattern's tail (after the ERD map is made), then three batches
+    assert shapes[0] == sampler_module._WARM_SHAPE and shapes.count(image.shape) == 4
     plain, shapes = scan(warm=False)
-    assert shapes == [image.shape] * 3  # once per process: no second small scan
+    assert shapes == [image.shape] * 4  # once per process: no second small scan
     np.testing.assert_array_equal(warmed.measured_points, plain.measured_points)
     np.testing.assert_array_equal(warmed.erd, plain.erd)
     np.testing.assert_array_equal(warmed.reconstruction, plain.reconstruction)

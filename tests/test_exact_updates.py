@@ -10,6 +10,8 @@ ERD, which is equal up to the float32 rounding of the model's forward pass.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -25,6 +27,7 @@ from fastscan.features import analytic_rd, feature_radius, slads_features
 from fastscan.neighbors import knn_gather
 from fastscan.phantoms import make_phantom
 from fastscan.reconstruction import idw_reconstruction
+from fastscan.sampler import ACTIVATION_TAIL
 from fastscan.selection import TileMax
 
 N_EXAMPLES = 60  # random ingest sequences per neighbour search (deterministic: derandomize=True)
@@ -32,17 +35,30 @@ RESCALE_GROWTH = 1.25  # the sampler's documented rescale rule
 
 
 class Reference:
-    """Full recompute from the reading log; tracks the intensity scale independently."""
+    """Full recompute from the reading log; tracks the intensity scale independently,
+    reading by reading: set when the documented share of the initial pattern is in
+    (ACTIVATION_TAIL), then reset at the first reading that grows the range 1.25 times."""
 
-    def __init__(self) -> None:
+    def __init__(self, sampler: Sampler) -> None:
         self.low, self.high, self.ref_range = np.inf, -np.inf, None
+        self.initial = {(int(r), int(c)) for r, c in sampler._initial}
+        tail = max(1, math.ceil(ACTIVATION_TAIL * len(self.initial)))
+        self.activate_at = max(len(self.initial) - tail, min(len(self.initial), sampler.k + 1))
+        self.seen: set[tuple[int, int]] = set()
+        self.active = False
 
-    def observe(self, values: np.ndarray, active: bool) -> None:
-        self.low = min(self.low, float(values.min()))
-        self.high = max(self.high, float(values.max()))
-        value_range = self.high - self.low
-        if active and (self.ref_range is None or value_range > RESCALE_GROWTH * self.ref_range):
-            self.ref_range = value_range
+    def observe(self, points: np.ndarray, values: np.ndarray) -> None:
+        for (row, col), value in zip(points, values):
+            self.low = min(self.low, float(value))
+            self.high = max(self.high, float(value))
+            value_range = self.high - self.low
+            if not self.active:
+                if (int(row), int(col)) in self.initial:
+                    self.seen.add((int(row), int(col)))
+                if len(self.seen) >= self.activate_at:
+                    self.active, self.ref_range = True, value_range
+            elif value_range > RESCALE_GROWTH * self.ref_range:
+                self.ref_range = value_range
 
     def check(self, sampler: Sampler) -> None:
         shape, k = sampler.shape, sampler.k
@@ -98,9 +114,9 @@ class Reference:
 
 
 def ingest_checked(sampler: Sampler, ref: Reference, points: np.ndarray, values: np.ndarray):
-    was_active = sampler._active
     sampler.ingest(points, values)
-    ref.observe(values, was_active or sampler._active)
+    ref.observe(points, values)
+    assert sampler._active == ref.active  # the ERD map is made at the documented reading
     if sampler._active:
         ref.check(sampler)
 
@@ -134,7 +150,7 @@ def check_random_sequence(shape, k, seed, steps, counter):
     sampler = Sampler(
         shape, batch_size=5, k=k, seed=seed % 1000, max_coverage=1.0, change_tolerance=None
     )
-    ref = Reference()
+    ref = Reference(sampler)
     first = sampler.suggest()
     split = int(rng.integers(1, len(first) + 1))  # the initial pattern in two pieces
     for part in (first[:split], first[split:]):
@@ -188,7 +204,7 @@ def test_remeasured_points_and_a_far_reading_stay_exact(knobs):
     sampler = Sampler(
         image.shape, batch_size=40, seed=0, max_coverage=0.5, change_tolerance=None, **knobs
     )
-    ref = Reference()
+    ref = Reference(sampler)
     first = sampler.suggest()
     ingest_checked(sampler, ref, first, image[first[:, 0], first[:, 1]])
     value_range = float(np.ptp(image))

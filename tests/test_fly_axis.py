@@ -92,7 +92,7 @@ def test_gap_power_gives_an_empty_line_no_gap_factor():
     truth = make_phantom("grains", (64, 96), seed=3)
     fs = FlySampler((64, 96), motion=MOTION, seed=0, gap_power=1.0, fly_axis="rows")
     detector = SimulatedDetector(truth)
-    while not fs._sampler._active:
+    while not fs._sampler.initial_complete:
         (segment,) = fs.suggest_segments()
         fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
     first = fs.suggest_segments()

@@ -142,7 +142,7 @@ def scan(sampler: FlySampler, truth: np.ndarray, decisions: int = 400):
     for _ in range(decisions):
         if sampler.should_stop():
             break
-        active = sampler._sampler._active
+        active = sampler._sampler.initial_complete
         gaps = midpoint_gaps(sampler.measured_mask, "rows", sampler._origin)
         segments = sampler.suggest_segments()
         if not segments:

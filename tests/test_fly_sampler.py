@@ -30,7 +30,7 @@ def test_starts_with_a_coarse_serpentine_raster(flakes):
     fs = FlySampler(SHAPE, motion=NANOPROBE.replace(dwell=0.001), seed=0)
     k = fs.initial_spacing
     rows = []
-    while not fs._sampler._active:
+    while not fs._sampler.initial_complete:
         (segment,) = fs.suggest_segments()
         assert segment.is_row and segment.n_pixels == SHAPE[1]
         rows.append(segment)

@@ -80,7 +80,7 @@ def _scan(truth: np.ndarray, sweep: int) -> tuple[FlySampler, SimulatedDetector,
     fs = FlySampler(SHAPE, motion=motion, max_coverage=0.4, seed=0, sweep=sweep)
     decisions = []
     while not fs.should_stop():
-        active = fs._sampler._active
+        active = fs._sampler.initial_complete
         segments = fs.suggest_segments()
         if not segments:
             break

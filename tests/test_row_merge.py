@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastscan._threads as threads_module
+import fastscan.sampler as sampler_module
 from fastscan import _row_merge, _update
 from fastscan._neighbor_lists import NeighborLists
 from fastscan.fly import FlySampler
@@ -133,10 +134,14 @@ def test_scattered_or_repeated_points_take_the_per_point_path():
     assert not fits(points[:3], np.ones(3, bool))
 
 
-def fly_scan(image, decisions, axes):
+def fly_scan(image, decisions, axes, on_refine=None):
+    """``on_refine()`` is called once, when the coarse raster is complete."""
     fs = FlySampler(image.shape, motion=NANOPROBE.replace(dwell=0.01), seed=0, axes=axes)
     detector = SimulatedDetector(image)
     for _ in range(decisions):
+        if on_refine is not None and fs._sampler.initial_complete:
+            on_refine()
+            on_refine = None
         segments = fs.suggest_segments()
         if fs.should_stop() or not segments:
             break
@@ -151,6 +156,7 @@ def fly_scan(image, decisions, axes):
 def test_a_fly_scan_is_bit_identical_with_and_without_the_row_path(monkeypatch, axes, two_threads):
     """The same scan with the line path (on one or two threads) and without it."""
     image = make_phantom("flakes", (96, 128), seed=4)
+    monkeypatch.setattr(sampler_module, "_warm", True)  # no warm-up scan: this one's calls only
     flips = []  # the line path's flip flag, call by call
     real = _row_merge._affected_merge_rows
     monkeypatch.setattr(
@@ -160,8 +166,12 @@ def test_a_fly_scan_is_bit_identical_with_and_without_the_row_path(monkeypatch, 
         if two_threads:
             patch.setattr(threads_module, "MIN_ROWS", 2)
             patch.setattr(threads_module, "MAX_LOAD_PER_CORE", float("inf"))
-        fast = fly_scan(image, 25, axes)
-    assert flips and all(flips) == (axes == ("columns",))  # columns only: all flipped
+        refine_from = []  # the calls after the coarse raster
+        fast = fly_scan(image, 25, axes, lambda: refine_from.append(len(flips)))
+    # the coarse raster's rows after the ERD map is made, then the refinement
+    coarse, refine = flips[: refine_from[0]], flips[refine_from[0] :]
+    assert coarse and not any(coarse)
+    assert refine and all(refine) == (axes == ("columns",))  # columns only: all flipped
     monkeypatch.setattr(_row_merge, "MIN_POINTS_PER_ROW", 10**9)
     flips.clear()
     slow = fly_scan(image, 25, axes)

@@ -44,6 +44,9 @@ _PREDICT_ROWS = 2048  # rows per block of the forward pass (intermediates stay i
 # with other kernels, whose float32 rounding differs: shorter blocks are padded to this
 # many rows, so a pixel's ERD depends on its features only, not on which rows came with it
 _PREDICT_MIN_ROWS = 512
+# and a block's last rows (its row count modulo the kernels' tile) took other kernels again:
+# every block is padded to a multiple of this many rows (2047 rows gave two rows other bits)
+_PREDICT_ROW_MULTIPLE = 64
 
 
 class ERDModel:
@@ -223,8 +226,11 @@ class ERDModel:
             for start in range(0, features.shape[0], _PREDICT_ROWS):
                 block = features[start : start + _PREDICT_ROWS]
                 n_rows = len(block)
-                if n_rows < _PREDICT_MIN_ROWS:
-                    padding = np.zeros((_PREDICT_MIN_ROWS - n_rows, N_FEATURES))
+                padded = max(
+                    _PREDICT_MIN_ROWS, -(-n_rows // _PREDICT_ROW_MULTIPLE) * _PREDICT_ROW_MULTIPLE
+                )
+                if n_rows < padded:
+                    padding = np.zeros((padded - n_rows, N_FEATURES))
                     block = np.concatenate([block, padding])
                 out[start : start + n_rows] = self._forward(block)[:n_rows]
         if self.target_transform == "log1p":

@@ -238,7 +238,7 @@ class AutoSampler:
     def _decide(self) -> None:
         """Once the step sampler's initial pattern is in: choose; to fly, hand it every reading."""
         step = self._step
-        if self.choice is not None or step is None or not step._active:
+        if self.choice is not None or step is None or not step.initial_complete:
             return
         self.choice = self._choose(self.motion, self._line_pixels, float(step._gini))
         if self.choice.mode != "fly":

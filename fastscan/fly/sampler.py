@@ -698,7 +698,7 @@ class FlySampler:
             return list(self._pending)
         if self.should_stop():
             return []
-        if not self._sampler._active:
+        if not self._sampler.initial_complete:
             mask = self._sampler._mask
             todo = [s for s in self._initial_lines if not mask[tuple(s.pixels().T)].all()]
             self._pending = todo[:1]
