@@ -35,6 +35,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,11 @@ def main() -> None:
         help="only the first decision after the coarse raster (activation), --repeat times",
     )
     parser.add_argument("--repeat", type=int, default=3, help="--first: runs (1st: fresh)")
+    parser.add_argument(
+        "--ahead",
+        action="store_true",
+        help="the coarse raster at once (suggest_segments(ahead=True), as the streamed plan)",
+    )
     args = parser.parse_args()
     if args.per_point_merge:
         _row_merge.MIN_POINTS_PER_ROW = 2**62
@@ -110,12 +116,13 @@ def main() -> None:
     t0 = time.perf_counter()
     while not fs.should_stop() and len(rows) < args.decisions:
         after_raster = raster_done(fs)
-        segments, decide, decide_cpu = timed(fs.suggest_segments)
+        segments, decide, decide_cpu = timed(partial(fs.suggest_segments, ahead=args.ahead))
         if not segments:
             break
         previous = last  # the previous decision's last segment's ingest
         if after_raster and first.decide is None:
             first.decide, first.last_ingest = (decide, decide_cpu), previous
+            first.tail_beam_s = fs.beam_time - first.tail_beam_s
         start, cpu = time.perf_counter(), time.process_time()
         for segment in segments:
             pts = segment.pixels()
@@ -125,6 +132,7 @@ def main() -> None:
                 per_segment.append((fs.coverage, *last))
             if fs._sampler._active and not was[0]:
                 first.activation, first.coverage = tuple(last), fs.coverage
+                first.tail_beam_s = fs.beam_time
             elif was[0] and fs._sampler._ref_range is not was[1]:  # a rescale
                 rescales.append((fs.coverage, *last))
         ingest, ingest_cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -227,6 +235,7 @@ class FirstDecision:
     coverage: float = math.nan  # after that ingest
     last_ingest: tuple[float, float] | None = None  # the coarse raster's last segment
     decide: tuple[float, float] | None = None  # the first suggest_segments after it
+    tail_beam_s: float = math.nan  # beam time of the raster's lines after the activation
 
 
 def print_first(first: FirstDecision) -> None:
@@ -242,6 +251,10 @@ def print_first(first: FirstDecision) -> None:
           f"{ms(first.activation)}")  # fmt: skip
     print(f"  the raster's last ingest {ms(first.last_ingest)}; first decide {ms(first.decide)}")
     print(f"  after the last reading (last ingest + first decide) {ms(total)}")
+    print(
+        f"  beam time of the raster's lines after the activation ingest (they fly while it "
+        f"runs in a streamed plan): {first.tail_beam_s * 1e3:.1f} ms"
+    )
 
 
 def first_decisions(args: argparse.Namespace, image: np.ndarray, source: str) -> None:
@@ -264,9 +277,10 @@ def first_decisions(args: argparse.Namespace, image: np.ndarray, source: str) ->
         last = (math.nan, math.nan)
         while first.decide is None and not fs.should_stop():
             after_raster = raster_done(fs)
-            segments, *decide = timed(fs.suggest_segments)
+            segments, *decide = timed(partial(fs.suggest_segments, ahead=args.ahead))
             if after_raster:
                 first.decide, first.last_ingest = tuple(decide), last
+                first.tail_beam_s = fs.beam_time - first.tail_beam_s
                 break
             for segment in segments:
                 pts = segment.pixels()
@@ -274,6 +288,7 @@ def first_decisions(args: argparse.Namespace, image: np.ndarray, source: str) ->
                 _, *last = timed(fs.ingest, pts, image[pts[:, 0], pts[:, 1]])
                 if fs._sampler._active and not was_active:
                     first.activation, first.coverage = tuple(last), fs.coverage
+                    first.tail_beam_s = fs.beam_time
         print(f"run {run + 1} ({'fresh process' if run == 0 else 'warm'}):")
         print_first(first)
 

@@ -18,7 +18,10 @@ took.
 With ``stream=True`` (the default) the ingest runs in one background thread
 (:class:`IngestWorker`, in flight order) while the plan goes on to fly the
 next segment of the same decision: only the last segment's ingest and the
-next decision stand between two decisions. The plan waits for the worker
+next decision stand between two decisions; a sampler whose
+``suggest_segments`` takes ``ahead`` (:class:`fastscan.fly.FlySampler`) hands
+out its coarse raster's lines at once, so the sampler's activation runs while
+the raster's last lines fly. The plan waits for the worker
 before it asks the sampler anything (``should_stop``, ``suggest_segments``,
 the summary), and on a fault, pause-abort or close it waits for every
 ingest still queued before the error goes on: nothing measured is lost. The
@@ -35,6 +38,7 @@ The flyer is any object with ``prepare({"start", "end", "velocity",
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
@@ -325,8 +329,11 @@ def autonomous_fly_scan(
     stream : bool
         True: ingest each segment in one background thread while the next
         segment of the same decision flies (:class:`IngestWorker`); the plan
-        waits for it before asking the sampler anything. False: ingest
-        before the next segment. The scan is the same either way.
+        waits for it before asking the sampler anything, and asks for the
+        coarse raster at once (``suggest_segments(ahead=True)``) where the
+        sampler takes it. False: ingest before the next segment. The scan is
+        the same either way (but for a ``time_budget`` that runs out inside
+        the coarse raster: streamed, the raster is flown whole).
     md : dict or None
         Extra start-document metadata (merged last).
 
@@ -408,6 +415,9 @@ class _FlyScan:
         self.max_segments, self.progress = max_segments, progress
         self.summary = FlyScanSummary()
         self.worker = IngestWorker(sampler.ingest, background=stream)
+        # streamed, the coarse raster's lines come all at once where the sampler can
+        # (FlySampler): the activation then runs while the raster's last lines fly
+        self.suggest_kwargs = {"ahead": True} if stream and _takes_ahead(sampler) else {}
         self.ready: float | None = None  # when the last segment's samples were in the documents
         position = getattr(flyer, "position", None)
         self.position = (
@@ -450,7 +460,7 @@ class _FlyScan:
             ingest_wait = self.worker.drain()  # the sampler is ours from here on
             if self.sampler.should_stop():
                 break
-            segments = list(self.sampler.suggest_segments())
+            segments = list(self.sampler.suggest_segments(**self.suggest_kwargs))
             if not segments:
                 break
             report = DecisionReport(
@@ -538,6 +548,15 @@ class _FlyScan:
         if not vs:
             return np.zeros((0, 2), np.int64), values
         return to_pixels(self.grid, np.array(xs), np.array(ys)), values
+
+
+def _takes_ahead(sampler: Any) -> bool:
+    """True if ``sampler.suggest_segments`` takes ``ahead`` (FlySampler's whole raster)."""
+    try:
+        parameters = inspect.signature(sampler.suggest_segments).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin, a C callable)
+        return False
+    return "ahead" in parameters
 
 
 def signal_keys(flyer: Any) -> list[str]:

@@ -110,7 +110,7 @@ def test_streamed_fly_sampler_scan_equals_the_unstreamed_one():
     """Same segments, same stored samples, same reconstruction and ERD bits."""
     results = []
     for stream in (True, False):
-        sampler = FlySampler(SHAPE, motion=MOTION, max_coverage=0.3)
+        sampler = FlySampler(SHAPE, motion=MOTION, max_coverage=0.4)
         summary, docs = _documents(RunEngine(call_returns_result=True),
                                    autonomous_fly_scan(_flyer(), sampler, grid=GRID,
                                                        motion=MOTION, stream=stream))  # fmt: skip
@@ -120,11 +120,61 @@ def test_streamed_fly_sampler_scan_equals_the_unstreamed_one():
     assert len(s1.segments) > 10 and s1.stop_reason == s2.stop_reason is not None
     for a, b in zip(d1, d2):
         np.testing.assert_array_equal(a, b)
-    assert [d.n_segments for d in s1.decisions] == [d.n_segments for d in s2.decisions]
+    n_coarse = len(f1._initial_lines)  # streamed, the coarse raster is one decision
+    assert [d.n_segments for d in s1.decisions[:1]] == [n_coarse]
+    assert [d.n_segments for d in s2.decisions[:n_coarse]] == [1] * n_coarse
+    assert [d.n_segments for d in s1.decisions[1:]] == [
+        d.n_segments for d in s2.decisions[n_coarse:]
+    ]
     np.testing.assert_array_equal(f1.measured_values, f2.measured_values)
     assert f1.reconstruction.tobytes() == f2.reconstruction.tobytes()
     assert f1.erd.tobytes() == f2.erd.tobytes()
     assert f1.beam_time == f2.beam_time and s1.coverage == s2.coverage == f1.coverage
+
+
+def _fly_all(sampler: FlySampler, image: np.ndarray, ahead: bool) -> dict:
+    """Fly every suggested segment in order; the scan's record."""
+    flown, first, early, rescales = [], None, False, []
+    while not sampler.should_stop():
+        segments = sampler.suggest_segments(ahead=ahead)
+        if not segments:
+            break
+        first = first or [(s.start, s.end) for s in segments]
+        for segment in segments:
+            inner, ref = sampler._sampler, sampler._sampler._ref_range
+            points = segment.pixels()
+            sampler.ingest(points, image[points[:, 0], points[:, 1]])
+            flown.append((segment.start, segment.end))
+            early |= inner._active and not inner.initial_complete
+            if inner.initial_complete and inner._ref_range is not ref:
+                rescales.append(len(sampler._pending))  # segments of the decision still to fly
+    return {"flown": flown, "first": first, "early": early, "rescales": rescales,
+            "erd": sampler.erd.tobytes(), "recon": sampler.reconstruction.tobytes(),
+            "beam_time": sampler.beam_time}  # fmt: skip
+
+
+def test_fly_sampler_ahead_hands_out_the_coarse_raster_and_flies_the_same_scan():
+    """``suggest_segments(ahead=True)``: all coarse lines at once; the activation comes
+    before the raster's last line and a rescale with segments still pending (where the
+    planner's full pass now runs in the ingest): the same segments, ERD and beam time."""
+    image = make_phantom("flakes", (176, 176), seed=102)
+    image[100:103, 90:170] = 4 * image.max()  # a bright bar between coarse lines: a rescale
+    one, ahead = (_fly_all(FlySampler(image.shape, motion=MOTION, max_coverage=0.35), image, a)
+                  for a in (False, True))  # fmt: skip
+    n_coarse = len(FlySampler(image.shape, motion=MOTION)._initial_lines)
+    assert len(one["first"]) == 1 and len(ahead["first"]) == n_coarse > 20
+    assert ahead["first"] == one["flown"][:n_coarse]
+    assert ahead["early"] and one["early"]  # the ERD map exists before the raster is complete
+    assert max(ahead["rescales"]) > 0
+    assert one == {**ahead, "first": one["first"]}
+
+
+def test_fly_sampler_ahead_stops_where_one_line_at_a_time_would():
+    image = make_phantom("flakes", (176, 176), seed=102)
+    flown = [_fly_all(FlySampler(image.shape, motion=MOTION, max_coverage=0.05), image, a)
+             for a in (False, True)]  # fmt: skip
+    assert flown[0]["flown"] == flown[1]["flown"] == flown[1]["first"]
+    assert 0 < len(flown[1]["first"]) < len(FlySampler(image.shape, motion=MOTION)._initial_lines)
 
 
 def test_a_fault_mid_decision_loses_no_measured_sample():
