@@ -34,6 +34,7 @@ from fastscan.sim.ioc import loopback_env, start_ioc_subprocess
 ENV = loopback_env()
 os.environ.update(ENV)  # before any EPICS channel exists in this process
 
+from bench_fly_plan import print_waits  # noqa: E402
 from bluesky import RunEngine  # noqa: E402
 
 from fastscan.devices.fly import EpicsFlyer  # noqa: E402
@@ -152,36 +153,6 @@ def main() -> None:
     finally:
         flyer.destroy()
         ioc.stop()
-
-
-def print_waits(summary, source, *, stream: bool) -> None:
-    """How long the stage stood after each decision's last segment (ms)."""
-    coarse = {(s.start, s.end) for s in getattr(source, "_initial_lines", [])}
-    first_segments = np.cumsum([0] + [d.n_segments for d in summary.decisions])[:-1]
-    is_coarse = np.array(
-        [
-            (tuple(summary.segments[i].start), tuple(summary.segments[i].end)) in coarse
-            for i in first_segments
-            if i < len(summary.segments)
-        ]
-    )
-    waits = np.array([d.wait_s for d in summary.decisions])[: len(is_coarse)] * 1e3
-    ingest = np.array([d.ingest_wait_s for d in summary.decisions])[: len(is_coarse)] * 1e3
-    print(f"  waits after a decision's last segment, ms ({'streamed' if stream else 'inline'} "
-          f"ingest); total {waits.sum() / 1e3:.2f} s over {len(waits)} decisions")  # fmt: skip
-
-    def show(label: str, sel: np.ndarray) -> None:
-        if sel.any():
-            w, g = waits[sel], ingest[sel]
-            print(f"    {label}: {sel.sum()} decisions, wait median {np.median(w):.1f} "
-                  f"p95 {np.percentile(w, 95):.1f} max {w.max():.1f}; of it ingest median "
-                  f"{np.median(g):.1f} max {g.max():.1f}")  # fmt: skip
-
-    show("coarse raster", is_coarse)
-    after = np.flatnonzero(~is_coarse)
-    if len(after):
-        show("first decision after the raster", np.arange(len(waits)) == after[0])
-        show("later decisions", np.isin(np.arange(len(waits)), after[1:]))
 
 
 if __name__ == "__main__":
