@@ -25,6 +25,16 @@ Usage (from the repository root)::
     python benchmarks/bench_fly.py --size 2048 --decisions 40 --rebuild-levels
     python benchmarks/bench_fly.py --size 2048 --decisions 40 --per-point-merge
     python benchmarks/bench_fly.py --dwell 0.001 --sweep 0   # 1 ms without the sweep
+    python benchmarks/bench_fly.py --first --repeat 3 --ahead  # first decision: fresh, warm
+    python benchmarks/bench_fly.py --decisions 80 --ahead    # as the streamed plan asks
+
+Besides the tables above it reports the first decision after the coarse raster (the
+ingest that activated the composed sampler, the raster's last ingest, the first decide;
+``--first`` only that, ``--repeat`` times in one process: the first run is a fresh
+process's), any full update by rescale after it, and per decision the latency after the
+last reading: the decision's last segment's ingest + the next decide, which is what a plan
+that ingests each segment while the next one flies (``autonomous_fly_scan(stream=True)``)
+waits for. ``--ahead`` asks for the coarse raster at once, as that plan does (same scan).
 """
 
 from __future__ import annotations
