@@ -39,6 +39,7 @@ from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
+from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
 from fastscan.fly.lattice import flat_runs, fly_runs, lattice_levels, min_flat_run
 from fastscan.fly.level_map import LevelMap
@@ -72,8 +73,9 @@ SWEEP_SEGMENTS = 16
 #: Which lines a :class:`FlySampler` starts with and refines: ``"rows"``, ``"columns"``,
 #: ``"auto"`` (those of the cheaper raster), ``"probe"`` (``"auto"``, then probe lines
 #: across them decide which axis to refine along) or ``"grid"`` (a coarse grid of rows and
-#: columns, whose whole lines show which axis's rasters reach the targets sooner).
-FLY_AXES = ("auto", "rows", "columns", "probe", "grid")
+#: columns, whose whole lines show which axis's rasters reach the targets sooner) or
+#: ``"coarse"`` (``"auto"``, then the coarse raster's own lattice decides, no extra line).
+FLY_AXES = ("auto", "rows", "columns", "probe", "grid", "coarse")
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
@@ -236,7 +238,7 @@ class FlySampler:
     sweep_share : float
         Sweep decisions: past ``batch_size`` picks, a pick joins the sweep only
         while it promises at least this share of the best pick's ERD per second.
-    fly_axis : {"auto", "rows", "columns", "probe"}
+    fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
         ``"auto"``: the lines of the cheaper whole raster (:func:`line_costs`:
@@ -252,12 +254,20 @@ class FlySampler:
         axis first), then refine along the one axis whose rasters the whole
         coarse lines show to reach the every-4th and every-2nd line errors in
         less beam time (:func:`fastscan.fly.axis_grid.grid_time_ratio`); the
-        other axis's coarse lines stay data.
+        other axis's coarse lines stay data. ``"coarse"`` (experimental):
+        ``"auto"``, then the lattice of every ``initial_spacing``-th pixel of the
+        coarse lines gives both axes' raster errors at 2 and 4 times that
+        spacing (:mod:`fastscan.fly.axis_coarse`), and, as ``"probe"``, it
+        refines along the other axis only below ``switch_ratio``; where it keeps
+        the coarse axis the scan is exactly ``"auto"``'s. Those spacings are too
+        coarse to see thin structure across the coarse lines (README), so it is
+        not the default.
     probe_lines : int
         ``"probe"``: lines flown across the coarse raster (>= 1).
     switch_ratio : float
-        ``"probe"``: refine along the other axis when its modelled time to the
-        same error is below this share of the coarse axis's (in (0, 1]).
+        ``"probe"``, ``"coarse"``: refine along the other axis (only) when its
+        modelled time to the same error is below this share of the coarse
+        axis's (in (0, 1]).
     erd_floor : float
         Exploration floor of the composed sampler's ERD (:mod:`fastscan.erd.floor`):
         each pixel's ERD is at least what the model's target gives a uniform error
@@ -269,6 +279,10 @@ class FlySampler:
         :func:`default_initial_spacing`); ``initial_spacing`` is then the first axis's.
     grid_lines : int
         ``"grid"``: fewest coarse lines per axis (>= 1) while the spacing is above 2.
+    coarse_level : {0, 1}
+        ``"coarse"``: run the axis test on the coarse raster (0) or once every
+        line of the first bisection level (``initial_spacing / 2``) is flown (1;
+        it then never runs if the planner goes finer first).
     lattice : int
         Opt-in (0: off, exactly the old scan). After the coarse raster, fly every
         line of the coarse axis's dyadic lattice down to this spacing (a power of
@@ -320,6 +334,7 @@ class FlySampler:
         erd_floor: float = 0.0,
         grid_spacing: int = 32,
         grid_lines: int = 8,
+        coarse_level: int = 0,
         lattice: int = 0,
         lattice_trim: float = 0.0,
         lattice_skip: str = "flat",
@@ -418,6 +433,9 @@ class FlySampler:
             raise ValueError(f"probe_lines must be an integer >= 1, got {probe_lines!r}")
         if not (math.isfinite(switch_ratio) and 0 < switch_ratio <= 1):
             raise ValueError(f"switch_ratio must be a number in (0, 1], got {switch_ratio!r}")
+        if coarse_level not in (0, 1) or not is_integer(coarse_level):
+            raise ValueError(f"coarse_level must be 0 or 1, got {coarse_level!r}")
+        self.coarse_level = int(coarse_level)
         self.fly_axis = fly_axis
         self.probe_lines = int(probe_lines)
         self.switch_ratio = float(switch_ratio)
@@ -451,7 +469,7 @@ class FlySampler:
         self._refine_axes = self.axes
         # "probe": probe lines, placed once the coarse raster is in; None: not yet
         self._probes: list[Segment] | None = None if self.fly_axis == "probe" else []
-        self._axis_chosen = self.fly_axis not in ("probe", "grid")
+        self._axis_chosen = self.fly_axis not in ("probe", "grid", "coarse")
         # the composed sampler activates its ERD map once these pixels are measured
         self._initial_lines = self._coarse_lines()
         initial, _ = segments_to_points(self._initial_lines)
@@ -656,6 +674,48 @@ class FlySampler:
         self._levels = None  # rebuilt for the chosen axis at the next decision
         self._planner_ready = False
 
+    def _axis_test_ready(self) -> bool:
+        """Whether the axis test can run: ``"coarse"`` with ``coarse_level=1`` waits until
+        every line of the first bisection level (``initial_spacing / 2``) is flown."""
+        if self.fly_axis != "coarse" or self.coarse_level == 0:
+            return True
+        _, mask, _ = self._across()
+        return bool(mask[self._origin :: max(self.initial_spacing // 2, 1)].all())
+
+    def _choose_coarse_axis(self) -> None:
+        """``"coarse"``: refine along the other axis if the coarse lines show it much cheaper.
+
+        The lattice of every ``initial_spacing``-th pixel of the coarse lines
+        holds rasters of both axes at ``COARSE_STEPS`` times that spacing
+        (:func:`fastscan.fly.axis_coarse.coarse_raster_errors`); no line is added.
+        """
+        values, mask, gains = self._across()
+        step = max(self.initial_spacing // 2**self.coarse_level, 1)
+        coarse = np.arange(self._origin, mask.shape[0], step)
+        coarse = coarse[mask[coarse].all(axis=1)]
+        n = mask.shape[1]
+        other_axis = "columns" if self._line_axis == "rows" else "rows"
+        origin = min(COARSE_ORIGIN, n - 1)  # the lattice as the coarse lines' own origin
+        steps = COARSE_STEPS[self.coarse_level]
+        if min(len(coarse), len(range(origin, n, step))) < 2 * max(steps):
+            return  # too few coarse lines or lattice pixels to tell: keep the coarse axis
+        across, along = coarse_raster_errors(
+            values[:, coarse], step, origin=origin, steps=steps, gains=gains
+        )
+        rows = self._line_axis == "rows"
+        row_errors, column_errors = (across, along) if rows else (along, across)
+        ks = [s * step for s in steps]
+        self._axis_ratio = coarse_time_ratio(
+            row_errors, column_errors, self.shape, self._line_seconds, ks
+        )
+        other = self._axis_ratio if rows else 1.0 / self._axis_ratio
+        if other < self.switch_ratio:
+            self._refine_axes = (other_axis,)
+            self._origins[other_axis] = origin  # bisection onto the lattice's lines
+            self._planner = self._new_planner()
+            self._levels = None  # rebuilt for the new axis at the next decision
+            self._planner_ready = False
+
     def _choose_axis(self) -> None:
         """``"probe"``: refine along the other axis only if it is modelled to be cheaper.
 
@@ -725,10 +785,12 @@ class FlySampler:
             if self._probes:
                 self._pending = list(self._probes)
                 return list(self._pending)
-        if not self._axis_chosen:
+        if not self._axis_chosen and self._axis_test_ready():
             self._axis_chosen = True
             if self.fly_axis == "grid":
                 self._choose_grid_axis()
+            elif self.fly_axis == "coarse":
+                self._choose_coarse_axis()
             else:
                 self._choose_axis()
         if self._lattice_todo is None:
@@ -1002,6 +1064,7 @@ class FlySampler:
             "erd_floor": self._sampler.erd_floor,
             "grid_spacing": self.grid_spacing,
             "grid_lines": self.grid_lines,
+            "coarse_level": self.coarse_level,
             "lattice": self.lattice,
             "lattice_trim": self.lattice_trim,
             "lattice_skip": self.lattice_skip,
