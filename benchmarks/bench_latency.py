@@ -9,6 +9,8 @@ Usage (from the repository root)::
     python benchmarks/bench_latency.py --quick --model l2   # the bands with another ERD model
     python benchmarks/bench_latency.py --threads on    # split large updates even when busy
     python benchmarks/bench_latency.py --first         # a fresh process's first decisions
+    python benchmarks/bench_latency.py --stream        # point-by-point ingest, both sizes
+    python benchmarks/bench_latency.py --stream --quick --first   # 600 x 400, fresh process
 
 Decision latency is one ``ingest`` of a batch plus the next ``suggest`` (route
 included), from a 1 % initial pattern on, reported as median and p95 per
@@ -37,6 +39,19 @@ First decisions (``--first``): CPU time of the activation (the initial pattern's
 ingest and the first batch's suggest) and of the first three step decisions of a
 fresh process (the other figures are taken after a small scan has loaded every
 Numba kernel), batch 50, on the 600 x 400 image.
+
+Streamed ingest (``--stream``): each batch is ingested point by point, as a plan
+that ingests every reading when it arrives would (the scan is the same, see
+``Sampler.ingest``). Per band: (a) the cost of one point's ingest (median, p95,
+max; CPU and wall) against the cheapest step reading, 25 ms point overhead + 10 ms
+settle + 1 ms dwell = 36 ms; (b) the decision latency after the last reading,
+ingest of the batch's last point + the next ``suggest``; (c) the total CPU of a
+streamed batch against one whole-batch ingest + suggest (same scan, measured in
+the same band). Then the FIRST decision: the initial pattern streamed point by
+point, with the ERD map made early (``fastscan.sampler.ACTIVATION_TAIL``): the
+reading that makes it, the tail's lead time (tail readings x 36 ms) and the
+decision after the pattern's last reading; in this process (kernels loaded) and,
+with ``--first``, in a fresh one.
 
 Restore: ``Sampler.load`` of a 600 x 400 state at 20 % and a 2048 x 2048 state
 at 30 % coverage, and its ratio to one decision step (batch 50) at that coverage.
@@ -253,6 +268,127 @@ def route_effort(image: np.ndarray, batches: int = 8) -> None:
             print(f"  {label:10s} at {coverage:.0%}: " + ", ".join(cells), flush=True)
 
 
+CHEAPEST_READING_S = 0.025 + 0.010 + 0.001  # step point overhead + settle + dwell
+
+
+def _stats(values: list[float]) -> tuple[float, float, float]:
+    """Median, p95 and max, in ms."""
+    return tuple(1e3 * float(f(values)) for f in (np.median, lambda v: np.percentile(v, 95), max))
+
+
+def stream_batch(sampler: Sampler, image: np.ndarray, points: np.ndarray):
+    """Ingest ``points`` one by one, the last one with the next suggest; per-point
+    (wall, cpu) lists, the decision's (wall, cpu), and the next batch."""
+    values = image[points[:, 0], points[:, 1]]
+    walls, cpus = [], []
+    for i in range(len(points) - 1):
+        wall, cpu = time.perf_counter(), time.process_time()
+        sampler.ingest(points[i : i + 1], values[i : i + 1])
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    wall, cpu = time.perf_counter(), time.process_time()
+    sampler.ingest(points[-1:], values[-1:])
+    following = sampler.suggest()
+    return walls, cpus, (time.perf_counter() - wall, time.process_time() - cpu), following
+
+
+def stream_first(image: np.ndarray) -> dict[str, float]:
+    """The initial pattern streamed point by point (early activation), then the first
+    decision: ms of the reading that makes the ERD map, of the slowest other reading,
+    the tail's lead time, and the decision after the last reading (wall and CPU)."""
+    sampler = Sampler(image.shape, batch_size=50, seed=0, max_coverage=0.9, change_tolerance=None)
+    initial = sampler.suggest()
+    walls, cpus, (wall, cpu), _ = stream_batch(sampler, image, initial)
+    at = sampler.activation_count - 1  # the reading that made the ERD map
+    others = walls[:at] + walls[at + 1 :]
+    return {
+        "n_initial": len(initial),
+        "tail": len(initial) - sampler.activation_count,
+        "activation_wall_ms": 1e3 * walls[at],
+        "activation_cpu_ms": 1e3 * cpus[at],
+        "other_max_ms": 1e3 * max(others),
+        "lead_ms": 1e3 * (len(initial) - sampler.activation_count) * CHEAPEST_READING_S,
+        "first_wall_ms": 1e3 * wall,
+        "first_cpu_ms": 1e3 * cpu,
+    }
+
+
+def print_first(label: str, first: dict[str, float]) -> None:
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(
+        f"{label}: initial pattern {first['n_initial']} points streamed; the ERD map made at "
+        f"reading {first['n_initial'] - first['tail']}: {first['activation_wall_ms']:.0f} ms "
+        f"wall, {first['activation_cpu_ms']:.0f} ms CPU, against the {first['tail']} tail "
+        f"readings' {first['lead_ms']:.0f} ms at 36 ms each; other readings <= "
+        f"{first['other_max_ms']:.1f} ms; FIRST decision after the last reading "
+        f"{first['first_wall_ms']:.2f} ms wall, {first['first_cpu_ms']:.2f} ms CPU "
+        f"(load average {load})",
+        flush=True,
+    )
+
+
+def stream_latency(image: np.ndarray, steps: int) -> list[dict[str, float]]:
+    """Per band: streamed batches of 50 (per-point cost, decision after the last reading,
+    total CPU), each followed by one whole-batch decision for the CPU comparison."""
+    sampler = Sampler(image.shape, batch_size=50, seed=0, max_coverage=0.9, change_tolerance=None)
+    first = sampler.suggest()
+    sampler.ingest(first, image[first[:, 0], first[:, 1]])
+    points = sampler.suggest()
+    rows = []
+    for low, high in BANDS:
+        if sampler.coverage < low:
+            points = fast_forward(sampler, image, low)
+        point_walls, point_cpus, walls, cpus, totals, whole = [], [], [], [], [], []
+        start = sampler.coverage
+        while len(walls) < steps and sampler.coverage < high:
+            pw, pc, (wall, cpu), points = stream_batch(sampler, image, points)
+            point_walls += pw
+            point_cpus += pc
+            walls.append(wall)
+            cpus.append(cpu)
+            totals.append(sum(pc) + cpu)
+            if sampler.coverage < high:  # the same scan, one batch ingested whole
+                _, whole_cpu, _, points = measure(sampler, image, points)
+                whole.append(whole_cpu)
+        rows.append(
+            {
+                "band": f"{low:.0%}-{high:.0%}",
+                "from": start,
+                "to": sampler.coverage,
+                "n": len(walls),
+                "point_wall": _stats(point_walls),
+                "point_cpu": _stats(point_cpus),
+                "wall": _stats(walls),
+                "cpu": _stats(cpus),
+                "total_cpu_median_ms": 1e3 * float(np.median(totals)),
+                "whole_cpu_median_ms": 1e3 * float(np.median(whole)) if whole else float("nan"),
+            }
+        )
+    return rows
+
+
+def print_stream(label: str, rows: list[dict[str, float]], target_ms: float) -> None:
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"\n{label}, batch 50 streamed point by point (load average {load})")
+    print(
+        "  band     steps | one point's ingest, ms: wall med/p95/max  cpu med/p95/max"
+        " (of a 36 ms reading) | after the last reading, ms: wall med/p95  cpu med/p95"
+        " | CPU a batch, ms: streamed / whole"
+    )
+    for row in rows:
+        pw, pc, w, c = row["point_wall"], row["point_cpu"], row["wall"], row["cpu"]
+        share = pw[1] / (1e3 * CHEAPEST_READING_S)
+        verdict = f"p95 wall {'<' if w[1] < target_ms else '>='} {target_ms:g} ms"
+        print(
+            f"  {row['band']:>8} {row['n']:>4} | {pw[0]:5.2f}/{pw[1]:5.2f}/{pw[2]:6.1f}"
+            f"  {pc[0]:5.2f}/{pc[1]:5.2f}/{pc[2]:6.1f} (p95 {share:.1%})"
+            f" | {w[0]:6.2f}/{w[1]:6.2f}  {c[0]:6.2f}/{c[1]:6.2f} ({verdict})"
+            f" | {row['total_cpu_median_ms']:6.1f} / {row['whole_cpu_median_ms']:6.1f}"
+            f"  ({row['from']:.2%} -> {row['to']:.2%})",
+            flush=True,
+        )
+
+
 def peak_memory_of_simulate() -> None:
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
@@ -294,6 +430,7 @@ def main() -> None:
     parser.add_argument("--route", action="store_true", help="route effort vs move time only")
     parser.add_argument("--model", help="ERD model of the bands (shipped name or .npz)")
     parser.add_argument("--first", action="store_true", help="a fresh process's first decisions")
+    parser.add_argument("--stream", action="store_true", help="point-by-point ingest per band")
     parser.add_argument(
         "--threads", choices=("auto", "on", "off"), default="auto", help="two-thread updates"
     )
@@ -306,8 +443,20 @@ def main() -> None:
     if args.route:
         route_effort(image)
         return
+    if args.stream and args.first:  # before anything has loaded the kernels
+        print_first("fresh process, 600x400", stream_first(image))
+        return
     if args.first:  # before anything has loaded the kernels
         first_decisions(image)
+        return
+    if args.stream:
+        band_latency(image[:120, :120].copy(), 50, 3)  # compile / load the numba kernels
+        print_first(f"{name} 600x400 (kernels loaded)", stream_first(image))
+        print_stream(f"{name} 600x400", stream_latency(image, args.steps), TARGETS_MS["600x400"])
+        if not args.quick:
+            big = make_phantom("flakes", (2048, 2048), seed=9)
+            print_first("flakes 2048x2048", stream_first(big))
+            print_stream("flakes 2048x2048", stream_latency(big, args.steps), 50.0)
         return
     band_latency(image[:120, :120].copy(), 50, 3)  # compile / load the numba kernels
     size = "x".join(map(str, image.shape))

@@ -108,8 +108,14 @@ def save(sampler: Any, path: str | Path) -> Path:
             "variation": sampler._variation,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
+            # the batch in progress (a save between two readings of one batch)
+            "batch_outstanding": sampler._batch_flat is not None,
+            "pending_readings": sampler._pending_readings,
+            "pending_full": sampler._pending_full,
         },
     }
+    pending_flat = sampler._pending_flat
+    pending_old = sampler._pending_old
     arrays = {
         "header": np.array(json.dumps(header)),
         "points": sampler.measured_points,
@@ -123,6 +129,14 @@ def save(sampler: Any, path: str | Path) -> Path:
         "erd": sampler._erd,
         "dk": sampler._dk,
         "dk_max": sampler._dk_max,
+        "batch": np.zeros(0, np.int64) if sampler._batch_flat is None else sampler._batch_flat,
+        "pending_flat": np.concatenate(pending_flat) if pending_flat else np.zeros(0, np.int64),
+        "pending_old": (
+            np.hstack(pending_old) if pending_old else np.zeros((sampler.n_channels, 0))
+        ),
+        "pending_new": (
+            np.concatenate(sampler._pending_new) if sampler._pending_new else np.zeros((0, 2), int)
+        ),
     }
     arrays.update({f"model/{k}": v for k, v in sampler.model.to_arrays().items()})
     tmp = path.with_name(path.name + ".tmp")
@@ -327,3 +341,33 @@ def _restore(
     sampler._tiles = TileMax(sampler._erd) if active else None
     sampler.stop_rule._changes = deque(changes, maxlen=sampler.stop_rule.patience)
     sampler.stop_rule.reason = reason
+    _restore_pending(sampler, path, state, arrays)
+
+
+def _restore_pending(
+    sampler: Any, path: Path, state: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> None:
+    """The batch in progress and what the change rule kept of it (files from before
+    these keys: none)."""
+    size = sampler._mask.size
+    try:
+        outstanding = bool(state.get("batch_outstanding", False))
+        readings = int(state.get("pending_readings", 0))
+        full = bool(state.get("pending_full", False))
+        batch = np.asarray(arrays.get("batch", np.zeros(0)), np.int64).reshape(-1)
+        flat = np.asarray(arrays.get("pending_flat", np.zeros(0)), np.int64).reshape(-1)
+        old = np.asarray(arrays.get("pending_old", np.zeros((sampler.n_channels, 0))), float)
+        old = old.reshape(sampler.n_channels, len(flat))
+        new = np.asarray(arrays.get("pending_new", np.zeros((0, 2))), np.int64).reshape(-1, 2)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: bad batch in progress ({exc})") from None
+    for name, values in (("batch", batch), ("pending_flat", flat), ("pending_new", new)):
+        top = size if name != "pending_new" else np.array(sampler.shape)
+        if len(values) and ((values < 0).any() or (values >= top).any()):
+            raise ValueError(f"{path}: {name} lies outside the grid")
+    sampler._batch_flat = batch if outstanding else None
+    sampler._pending_readings, sampler._pending_full = readings, full
+    sampler._pending_flat = [flat] if len(flat) else []
+    sampler._pending_old = [old] if len(flat) else []
+    sampler._pending_new = [new] if len(new) else []
+    sampler._stamp.reshape(-1)[flat] = sampler._stamp_id

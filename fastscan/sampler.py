@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from fastscan import _row_merge, _sampler_state, _threads, _update
+from fastscan._change_kernels import change_units, keep_first
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._lattice import lattice_levels, snap_to_lattice
 from fastscan._neighbor_lists import NeighborLists
@@ -100,6 +101,7 @@ TEXTURE_MODEL = "default"
 DEFAULT_ERD_FLOOR = 0.0
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
+_CHANGE_UNITS = float(2**30)  # the stop rule's change is summed in 2**-30 of the range
 _DK_TILE = 16  # tile side of the d_k upper bounds that limit the affected-pixel search
 _CELL_DENSITY = 0.03  # below this coverage local updates find neighbours with a CellIndex
 # stored neighbour lists (2 k + 1 bytes a pixel) turn a local update's neighbour search
@@ -359,6 +361,15 @@ class Sampler:
         self._log_values: list[np.ndarray] = []
         self._n_measured = 0
         self._active = False  # True once the ERD map exists
+        # the change rule's memory of the batch in progress (see _record_change)
+        self._batch_flat: np.ndarray | None = None  # the suggested batch, until all are in
+        self._stamp = np.zeros(self.shape, np.int32)  # == _stamp_id: old value kept
+        self._stamp_id = 1
+        self._pending_flat: list[np.ndarray] = []  # pixels whose reconstruction may change
+        self._pending_old: list[np.ndarray] = []  # (C, m) their values before the batch
+        self._pending_new: list[np.ndarray] = []  # new points (the counting-noise floor)
+        self._pending_readings = 0
+        self._pending_full = False  # a full update (rescale) in the batch: not recorded
         self._allocate_channels(self._fixed_channels or 1)
         self._rho = feature_radius(self.shape)
         self._sparsity_area = self.model.sparsity_numerator(self.shape)
@@ -534,6 +545,8 @@ class Sampler:
         """
         if n is not None and (int(n) != n or n < 0):
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
+        self._record_change()  # a batch not all measured counts as it is
+        self._batch_flat = None
         if self.should_stop():
             return np.zeros((0, 2), np.int64)
         if not self.initial_complete:
@@ -543,6 +556,8 @@ class Sampler:
         n_cap = int(np.ceil(self.stop_rule.max_coverage * self._mask.size - 1e-9))
         count = min(count, n_cap - self._n_measured)  # never overshoot max_coverage
         batch = self._select(count)
+        if len(batch):
+            self._batch_flat = batch[:, 0] * self.shape[1] + batch[:, 1]
         return batch[self._route(batch)]
 
     def _select(self, count: int) -> np.ndarray:
@@ -597,6 +612,8 @@ class Sampler:
         self._log_points.append(points.copy())
         self._log_values.append(values[:, 0].copy() if self.n_channels == 1 else values.copy())
         self._apply(points, values)
+        if self._batch_flat is None:  # readings nobody suggested: one batch per call
+            self._record_change()
 
     def should_stop(self) -> bool:
         """True once the stop rule fires; :attr:`stop_reason` says why."""
@@ -610,12 +627,17 @@ class Sampler:
     # ------------------------------------------------------------------ internals
     def _apply(self, points: np.ndarray, values: np.ndarray) -> None:
         """Apply readings in parts cut after each reading that makes the ERD map, completes
-        the initial pattern or grows the measured range past a rescale; so every state
-        change happens at the same reading whatever the ingest granularity."""
+        the initial pattern or the suggested batch, or grows the measured range past a
+        rescale; so every state change happens at the same reading whatever the ingest
+        granularity."""
         while len(points):
             cut = self._next_event(points, values)
             self._apply_part(points[:cut], values[:cut])
             points, values = points[cut:], values[cut:]
+            batch = self._batch_flat
+            if batch is not None and self._mask.reshape(-1)[batch].all():
+                self._record_change()  # the suggested batch is in: one record
+                self._batch_flat = None
 
     def _next_event(self, points: np.ndarray, values: np.ndarray) -> int:
         """Number of readings up to and including the first event (or all of them)."""
@@ -633,6 +655,15 @@ class Sampler:
                 need = max(target - n_done, 1)
                 if need <= len(arrivals):
                     cut = min(cut, int(arrivals[need - 1]) + 1)
+        batch = self._batch_flat
+        if batch is not None:
+            left = batch[~self._mask.reshape(-1)[batch]]
+            if 0 < len(left) <= len(points):  # (else it cannot complete in these readings)
+                flat = points[:, 0] * self.shape[1] + points[:, 1]
+                arrived = np.flatnonzero(np.isin(flat, left))
+                _, first = np.unique(flat[arrived], return_index=True)
+                if len(first) == len(left):
+                    cut = min(cut, int(arrived[first].max()) + 1)
         if self._active:
             low = np.minimum.accumulate(np.minimum(values, self._value_min), axis=0)
             high = np.maximum.accumulate(np.maximum(values, self._value_max), axis=0)
@@ -678,22 +709,62 @@ class Sampler:
                 self._full_update()
             return
         if self._needs_rescale():
+            self._pending_full = self._pending_full or complete
             self._full_update()
             return
-        change = self._local_update(new_points, changed)
-        if self.n_channels > 1 and self._count_channels.any() and len(new_points):
-            # counting noise alone must not keep the scan going: remove its expected share
-            for c in np.flatnonzero(self._count_channels):
-                floor = noise_change(
-                    self._values[c, new_points[:, 0], new_points[:, 1]], self.coverage
-                )
-                change[c] = max(change[c] - floor, 0.0)
-        if not complete:  # the change rule watches ERD batches, not the initial pattern
+        if complete:  # the change rule watches ERD batches, not the initial pattern
+            self._pending_readings += len(points)
+            self._pending_new.append(new_points)
+        self._local_update(new_points, changed, watch=complete)
+
+    def _record_change(self) -> None:
+        """Record the batch in progress with the stop rule, once, and start a new one.
+
+        The change is the L1 difference between the reconstruction now and before the
+        batch, summed over the pixels the batch's local updates reached, each term in
+        units of its channel's measured range and rounded to 2**-30 of it: an integer
+        sum, so it does not depend on the order or the parts in which the readings came
+        (whole batches, one at a time, across a save and load). Counting noise alone
+        must not keep a scan going: its expected share is removed from count channels.
+        A batch with a full update (a rescale) is not recorded.
+        """
+        n_readings, full = self._pending_readings, self._pending_full
+        flat = self._pending_flat
+        old = self._pending_old
+        new_points = self._pending_new
+        self._pending_flat, self._pending_old, self._pending_new = [], [], []
+        self._pending_readings, self._pending_full = 0, False
+        self._stamp_id += 1
+        if n_readings == 0 or full:
             return
         value_range = self._value_max - self._value_min
-        relative = np.divide(change, value_range, out=np.zeros_like(change), where=value_range > 0)
+        relative = np.zeros(self.n_channels)
+        recon = self._recon.reshape(self.n_channels, -1)
+        for c in np.flatnonzero(value_range > 0):
+            per_value = _CHANGE_UNITS / value_range[c]
+            units = sum(change_units(recon[c], f, o[c], per_value) for f, o in zip(flat, old))
+            relative[c] = units / _CHANGE_UNITS
+        new_points = np.concatenate(new_points)
+        if self.n_channels > 1 and self._count_channels.any() and len(new_points):
+            for c in np.flatnonzero(self._count_channels):
+                if value_range[c] > 0:
+                    values = self._values[c, new_points[:, 0], new_points[:, 1]]
+                    floor = noise_change(values, self.coverage) / value_range[c]
+                    relative[c] = max(relative[c] - floor, 0.0)
         gains = self._gains / self._gains.sum()
-        self.stop_rule.record_change(float(gains @ relative), len(points))
+        self.stop_rule.record_change(float(gains @ relative), n_readings)
+
+    def _keep_old(self, pixels: np.ndarray) -> None:
+        """Keep the reconstruction of ``pixels`` from before the batch (first touch only)."""
+        flat, old = keep_first(
+            self._stamp.reshape(-1),
+            self._stamp_id,
+            pixels,
+            self.shape[1],
+            self._recon.reshape(self.n_channels, -1),
+        )
+        self._pending_flat.append(flat)
+        self._pending_old.append(old)
 
     def _needs_rescale(self) -> bool:
         value_range = self._value_max - self._value_min
@@ -930,8 +1001,11 @@ class Sampler:
                 erd += self.tie_break * analytic_rd(features)
         return apply_floor(erd, features, self.erd_floor, self._error_power)
 
-    def _local_update(self, new_points: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    def _local_update(
+        self, new_points: np.ndarray, changed: np.ndarray, watch: bool = False
+    ) -> np.ndarray:
         """Update exactly what the changed pixels can change; returns the (C,) L1 recon change.
+        ``watch``: keep the old reconstruction of what changes for the stop rule.
 
         ``changed`` holds every pixel whose mean reading changed (the new points
         and the repeats that moved a mean). An unmeasured pixel's reconstruction
@@ -942,6 +1016,8 @@ class Sampler:
         if len(changed) == 0:
             return np.zeros(self.n_channels)
         rows, cols = changed[:, 0], changed[:, 1]
+        if watch:
+            self._keep_old(changed)
         change = np.array(
             [
                 _update.scatter(recon, changed, values[rows, cols])
@@ -965,6 +1041,8 @@ class Sampler:
         region = _update.dilate_unmeasured(
             self._mask, np.concatenate([affected, changed]), self._touched
         )
+        if watch:
+            self._keep_old(region)
         if len(region) and self.n_channels == 1 and self._lists_ready(region):
             # one channel, every list stored: read the neighbours straight from the lists
             region_change, features = lists.update(

@@ -5,10 +5,16 @@ plan only moves, reads and records. For each suggested batch::
 
     for each point: checkpoint; move x and y together; trigger and read
         detectors + motors + point info (row, col, seq, batch) -> one event
-    sampler.ingest(points measured, values)        # after the events exist
+        stream: sampler.ingest(this point) on a worker thread, during the next move
+    whole batch: sampler.ingest(points measured, values)   # after the events exist
 
 Every reading is in the documents before the sampler sees it, and whatever was
-measured is ingested even when the plan is paused and aborted, or fails.
+measured is ingested even when the plan is paused and aborted, or fails. With
+``stream`` the ingests run in one background thread, in order, overlapping the
+moves; the plan waits for them (drains the worker) before it asks the sampler
+anything, so the decision after a batch's last reading costs only that reading's
+ingest and the next suggestion. A :class:`fastscan.Sampler` gives the same scan
+either way (its ingest is independent of how the readings are grouped).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -75,6 +82,9 @@ class BatchReport:
     """Progress of one batch, passed to the ``progress`` callable (twice per batch).
 
     ``actual_s`` is None in the report sent before the batch starts.
+    ``decision_s`` (in the report before a batch): seconds from the previous
+    batch's last reading to this batch's points (waiting for the sampler's
+    ingests, the stop rule and the suggestion); None for the first batch.
     """
 
     batch: int
@@ -83,6 +93,7 @@ class BatchReport:
     actual_s: float | None
     n_measured: int
     coverage: float
+    decision_s: float | None = None
 
 
 @dataclass
@@ -183,6 +194,7 @@ def autonomous_scan(
     motion: Any = None,
     dwell: float = 0.0,
     progress: Callable[[BatchReport], None] | None = None,
+    stream: bool | None = None,
     _extra_md: dict[str, Any] | None = None,
 ):
     """Autonomous sparse scan: one run, one ``primary`` event per measured point.
@@ -230,6 +242,16 @@ def autonomous_scan(
         Detector time per point added to the estimate, seconds.
     progress : callable, optional
         Called with a :class:`BatchReport` before and after each batch.
+    stream : bool or None
+        True: ingest each reading right after its event, in one background worker
+        thread that overlaps the next move, so the decision after a batch's last
+        reading waits only for that reading's ingest and the suggestion. False:
+        ingest each batch whole after its last reading. None (default): stream
+        when the sampler is a :class:`fastscan.Sampler` (whose scans do not depend
+        on how readings are grouped), else not (a remote or custom sampler gets
+        whole batches, as it always did). While a streamed batch runs, the worker
+        is changing the sampler: read it from a document callback only between
+        batches (the plan's own snapshots and reports wait for the worker).
 
     Returns
     -------
@@ -277,6 +299,10 @@ def autonomous_scan(
             raise ValueError(f"{label} must be > 0 seconds or None, got {value!r}")
     if md is not None and not isinstance(md, dict):
         raise TypeError(f"md must be a dict, got {type(md).__name__}")
+    if stream is None:
+        stream = isinstance(sampler, fastscan.Sampler)
+    if not isinstance(stream, (bool, np.bool_)):
+        raise TypeError(f"stream must be True, False or None, got {stream!r}")
 
     params = sampler.get_params() if hasattr(sampler, "get_params") else {}
     run_md: dict[str, Any] = {
@@ -293,6 +319,7 @@ def autonomous_scan(
             "move_timeout": move_timeout,
             "read_timeout": read_timeout,
             "dwell": dwell,
+            "stream": bool(stream),
         },
         "plan_pattern": "fastscan_autonomous",
         "shape": list(grid.shape),
@@ -305,7 +332,7 @@ def autonomous_scan(
             "sampler_params": params,
             "model": model_info(sampler),
             "motion": motion_info(sampler),
-            "settings": {"recon_every": int(recon_every), "dwell": dwell},
+            "settings": {"recon_every": int(recon_every), "dwell": dwell, "stream": bool(stream)},
         },
         "hints": {"dimensions": [([x_motor.name], "primary"), ([y_motor.name], "primary")]},
     }
@@ -315,7 +342,7 @@ def autonomous_scan(
 
     scan = _AutonomousScan(
         detectors, x_motor, y_motor, grid, signal, sampler, int(recon_every),
-        move_timeout, read_timeout, motion, float(dwell), progress,
+        move_timeout, read_timeout, motion, float(dwell), progress, bool(stream),
     )  # fmt: skip
     return scan.plan(run_md)
 
@@ -324,7 +351,7 @@ class _AutonomousScan:
     """State of one autonomous scan (kept out of the generator for readability)."""
 
     def __init__(self, detectors, x_motor, y_motor, grid, signal, sampler, recon_every,
-                 move_timeout, read_timeout, motion, dwell, progress):  # fmt: skip
+                 move_timeout, read_timeout, motion, dwell, progress, stream):  # fmt: skip
         self.detectors, self.x_motor, self.y_motor = detectors, x_motor, y_motor
         self.grid, self.signal, self.sampler = grid, signal, sampler
         self.recon_every, self.dwell, self.progress = recon_every, dwell, progress
@@ -336,24 +363,61 @@ class _AutonomousScan:
         self.seq = 0
         self.batch = 0
         self.position: np.ndarray | None = None
+        self.stream = stream
+        self.worker: ThreadPoolExecutor | None = None  # the streamed ingests, in order
+        self.pending: list[tuple[Future, int]] = []  # (ingest, readings) not yet waited for
+        self.last_reading: float | None = None  # monotonic time of the batch's last reading
 
     def plan(self, run_md: dict[str, Any]):
         summary = self.summary
+        if self.stream:
+            self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastscan-ingest")
         try:
             yield from open_run_closing(run_md, self._body(), summary)
         finally:
+            self._drain(quiet=True)
+            if self.worker is not None:
+                self.worker.shutdown(wait=True)
             summary.n_measured = n_measured(self.sampler)
             summary.coverage = float(self.sampler.coverage)
         return summary
+
+    def _submit(self, point: tuple[int, int], value: float | np.ndarray) -> None:
+        """Ingest one reading on the worker thread (after the ones before it)."""
+        points = np.array([point], np.int64)
+        values = np.array([value])
+        self.pending.append((self.worker.submit(self.sampler.ingest, points, values), 1))
+
+    def _drain(self, quiet: bool = False) -> None:
+        """Wait for every submitted ingest; count what reached the sampler. The first
+        error is raised after all have finished (logged instead when ``quiet``)."""
+        pending, self.pending = self.pending, []
+        error = None
+        for future, n in pending:
+            exc = future.exception()  # waits
+            if exc is None:
+                self.summary.n_points += n
+            elif quiet:
+                logger.error("sampler could not ingest %d stored readings: %s", n, exc)
+            elif error is None:
+                error = exc
+        if error is not None:
+            raise error
 
     def _body(self):
         sampler, summary = self.sampler, self.summary
         last_snapshot = -1
         while not sampler.should_stop():
             points = np.asarray(sampler.suggest(), dtype=np.int64).reshape(-1, 2)
+            decision = None
+            if self.last_reading is not None:
+                decision = time.monotonic() - self.last_reading
+                logger.debug(
+                    "batch %d: points %.2f ms after the last reading", self.batch, 1e3 * decision
+                )
             if len(points) == 0:
                 break
-            yield from self._batch(points)
+            yield from self._batch(points, decision)
             self.batch += 1
             summary.n_batches = self.batch
             if self.recon_every and self.batch % self.recon_every == 0:
@@ -367,10 +431,12 @@ class _AutonomousScan:
             summary.n_points, 100 * sampler.coverage, summary.stop_reason,
         )  # fmt: skip
 
-    def _report(self, n: int, estimate: float | None, actual: float | None) -> None:
+    def _report(
+        self, n: int, estimate: float | None, actual: float | None, decision: float | None = None
+    ) -> None:
         report = BatchReport(
             self.batch, n, estimate, actual,
-            n_measured(self.sampler), float(self.sampler.coverage),
+            n_measured(self.sampler), float(self.sampler.coverage), decision,
         )  # fmt: skip
         if actual is None:
             est = "unknown" if estimate is None else f"{estimate:.3f} s"
@@ -384,15 +450,16 @@ class _AutonomousScan:
         if self.progress is not None:
             self.progress(report)
 
-    def _batch(self, points: np.ndarray):
+    def _batch(self, points: np.ndarray, decision: float | None = None):
         xy = self.grid.to_positions(points)
         estimate = self.estimator.estimate(xy, self.position, self.dwell)
         if estimate is not None:
             self.summary.estimated_motion_s += estimate
-        self._report(len(points), estimate, None)
+        self._report(len(points), estimate, None, decision)
         t0 = time.monotonic()
         done_points: list[tuple[int, int]] = []
         done_values: list[float] = []
+        n_submitted = 0  # readings handed to the worker (stream)
         readables = [*self.detectors, self.x_motor, self.y_motor, self.info]
         try:
             for (row, col), (x, y) in zip(points.tolist(), xy.tolist()):
@@ -419,14 +486,20 @@ class _AutonomousScan:
                     ) from exc
                 self.seq += 1
                 value = self._value(readings, where)
+                self.last_reading = time.monotonic()
                 done_points.append((row, col))
                 done_values.append(value)
+                if self.stream:
+                    self._submit((row, col), value)
+                    n_submitted += 1
         except BaseException:
             # fault, pause+abort, generator close: whatever was read (and is already in
             # the documents) still reaches the sampler; the original error propagates
-            self._ingest(done_points, done_values, quiet=True)
+            self._drain(quiet=True)  # the worker's readings first, in order
+            self._ingest(done_points[n_submitted:], done_values[n_submitted:], quiet=True)
             raise
-        self._ingest(done_points, done_values)
+        self._drain()
+        self._ingest(done_points[n_submitted:], done_values[n_submitted:])
         self._report(len(points), estimate, time.monotonic() - t0)
 
     def _ingest(self, points: list, values: list, quiet: bool = False) -> None:

@@ -127,9 +127,9 @@ def test_the_first_activation_runs_a_small_scan_of_its_own_that_changes_nothing(
         shapes = []  # the grid of every scan that makes a local update
         original = Sampler._local_update
 
-        def local_update(self, new_points, changed):
+        def local_update(self, new_points, changed, **kwargs):
             shapes.append(self.shape)
-            return original(self, new_points, changed)
+            return original(self, new_points, changed, **kwargs)
 
         monkeypatch.setattr(Sampler, "_local_update", local_update)
         sampler = Sampler(image.shape, batch_size=20, max_coverage=0.9, change_tolerance=None)
