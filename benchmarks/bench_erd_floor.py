@@ -7,6 +7,7 @@ Usage (from the repository root)::
         --images xrf-ti-1000,xrf-cu-1000 --coverages 0.05,0.1,0.2,0.3,0.4,0.5
     python benchmarks/bench_erd_floor.py --set model=l2 --set erd_floor=0.5 --images wse2
     python benchmarks/bench_erd_floor.py --wse2 --set model=l2   # the native 600 x 400 image
+    python benchmarks/bench_erd_floor.py --image-set sparse --set erd_floor='"auto"'
 
 Scored exactly as ``fastscan evaluate --set validation`` scores (motion-aware batches, IDW
 k = 10 of the chosen points, mean over the seeds): each line gives the ``fast`` strategy's
@@ -15,7 +16,8 @@ mean NRMSE per coverage and its ratio to the best static pattern (raster, random
 included). The static patterns do not depend on the knobs, so their rows are kept in
 ``--static-cache`` (a JSON file) and reused, or taken from ``--static-rows`` (the rows.csv
 of a ``fastscan evaluate`` run over the same images, seeds and coverages). ``--wse2`` scores
-the native 600 x 400 WSe2 image (``fastscan evaluate --set wse2``); the test set is never read
+the native 600 x 400 WSe2 image (``fastscan evaluate --set wse2``), ``--image-set sparse`` the
+sparse validation images (``fastscan evaluate --set sparse``); the test set is never read
 here.
 """
 
@@ -34,7 +36,7 @@ from bench_initial import (  # the --set parsing, the knob patch and the summary
 )
 
 from fastscan.compare.evaluate import DEFAULT_COVERAGES, evaluate_images
-from fastscan.compare.imagesets import image_set, validation_set
+from fastscan.compare.imagesets import image_set, sparse_set, validation_set
 from fastscan.compare.verdicts import read_rows
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -73,6 +75,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--images", help="comma-separated validation images (default: all)")
+    parser.add_argument(
+        "--image-set",
+        default="validation",
+        choices=("validation", "sparse"),
+        help="the validation set or the sparse validation images (imagesets.sparse_set)",
+    )
     parser.add_argument("--wse2", action="store_true", help="the native 600 x 400 WSe2 image")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--coverages", default=",".join(map(str, DEFAULT_COVERAGES)))
@@ -87,7 +95,10 @@ def main() -> None:
         images = image_set("wse2", args.size, args.data)
     else:
         names = None if not args.images else tuple(args.images.split(","))
-        images = validation_set(args.size, data=args.data, names=names)
+        if args.image_set == "sparse":
+            images = sparse_set(args.size, names=names)
+        else:
+            images = validation_set(args.size, data=args.data, names=names)
     seeds = tuple(int(s) for s in args.seeds.split(","))
     coverages = tuple(float(c) for c in args.coverages.split(","))
     cache = Path(args.static_cache) if args.static_cache else None

@@ -141,11 +141,11 @@ def fast_forward(sampler: Sampler, image: np.ndarray, coverage: float) -> np.nda
 
 
 def band_latency(
-    image: np.ndarray, batch: int, steps: int, model: str | None = None
+    image: np.ndarray, batch: int, steps: int, model: str | None = None, erd_floor: object = 0.0
 ) -> list[dict[str, float]]:
     sampler = Sampler(
         image.shape, batch_size=batch, seed=0, max_coverage=0.9, change_tolerance=None,
-        model=model,
+        model=model, erd_floor=erd_floor,
     )  # fmt: skip
     first = sampler.suggest()
     sampler.ingest(first, image[first[:, 0], first[:, 1]])
@@ -429,6 +429,7 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="peak RSS of fastscan simulate")
     parser.add_argument("--route", action="store_true", help="route effort vs move time only")
     parser.add_argument("--model", help="ERD model of the bands (shipped name or .npz)")
+    parser.add_argument("--erd-floor", default="0", help="the bands' erd_floor: a number or auto")
     parser.add_argument("--first", action="store_true", help="a fresh process's first decisions")
     parser.add_argument("--stream", action="store_true", help="point-by-point ingest per band")
     parser.add_argument(
@@ -461,9 +462,11 @@ def main() -> None:
     band_latency(image[:120, :120].copy(), 50, 3)  # compile / load the numba kernels
     size = "x".join(map(str, image.shape))
     target = TARGETS_MS["600x400"] if image.size <= 600 * 400 else None
-    rows = band_latency(image, 50, args.steps, args.model)
+    floor = args.erd_floor if args.erd_floor == "auto" else float(args.erd_floor)
+    rows = band_latency(image, 50, args.steps, args.model, floor)
     print_bands(f"{name} {size}, batch 50", rows, target)
-    print_bands(f"{name} {size}, batch 1", band_latency(image, 1, args.steps, args.model), None)
+    batch_1 = band_latency(image, 1, args.steps, args.model, floor)
+    print_bands(f"{name} {size}, batch 1", batch_1, None)
     if not args.quick:
         big = make_phantom("flakes", (2048, 2048), seed=9)
         rows = band_latency(big, 50, args.steps)

@@ -106,6 +106,7 @@ def save(sampler: Any, path: str | Path) -> Path:
             "gini": sampler._gini,
             "counting": sampler._counting,
             "variation": sampler._variation,
+            "floor_level": sampler._floor_level,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
             # the batch in progress (a save between two readings of one batch)
@@ -307,6 +308,8 @@ def _restore(
         gini = float(state.get("gini", 0.0))
         counting = bool(state.get("counting", False))
         variation = float(state.get("variation", 0.0))  # files from before the hedge: 0
+        # files from before the auto floor: the level is the (numeric) erd_floor
+        floor_level = float(state.get("floor_level", sampler._floor_level))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad sampler state in the header ({exc})") from None
     if n_measured != int(arrays["mask"].sum()):
@@ -324,6 +327,7 @@ def _restore(
     sampler._recon = arrays["recon"].reshape(grid)
     sampler._erd = arrays["erd"]
     sampler._set_structure(gini, counting, variation)
+    sampler._floor_level = floor_level
     sampler._dk = arrays["dk"]
     sampler._dk_max = arrays["dk_max"]
     points = np.asarray(arrays["points"], np.int64)

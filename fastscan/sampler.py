@@ -59,7 +59,8 @@ from fastscan.erd.estimator import (
     _single_thread_blas,
     load_model,
 )
-from fastscan.erd.floor import apply_floor, check_floor, model_error_power
+from fastscan.erd.floor import AUTO as AUTO_FLOOR
+from fastscan.erd.floor import apply_floor, check_floor, flat_surprise_level, model_error_power
 from fastscan.features import (
     add_analytic_rd,
     analytic_rd,
@@ -97,8 +98,10 @@ MULTICHANNEL_MODEL = "default"
 #: and ``lattice`` were tuned; elsewhere :data:`DEFAULT_MODEL
 #: <fastscan.erd.estimator.DEFAULT_MODEL>` (README, "A blended ERD and the texture model")
 TEXTURE_MODEL = "default"
-#: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units
-DEFAULT_ERD_FLOOR = 0.0
+#: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
+#: "auto" measures it from the initial pattern (0 on textures and photographs; README,
+#: "Sparse particles: a measured exploration floor")
+DEFAULT_ERD_FLOOR = "auto"
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)
 _RESCALE_GROWTH = 1.25  # re-normalise intensities when the measured range grows this much
 _CHANGE_UNITS = float(2**30)  # the stop rule's change is summed in 2**-30 of the range
@@ -229,13 +232,16 @@ class Sampler:
         still seeded), so a texture scan can later be exactly that lattice; opt-in
         (on validation it helps texture from 10 % on but costs at 5 % and on
         sparse scenes, see the README).
-    erd_floor : float
+    erd_floor : float or "auto"
         Exploration floor (:mod:`fastscan.erd.floor`): each pixel's ERD is at
         least the RD the model's target gives a uniform error of ``erd_floor``
         (in the model's [0, 100] intensity units) at the pixel's distance to the
         nearest sample, so a flat background where the model sees nothing is
         still explored, farthest pixel first. 0 turns it off. Applied before the
-        structure shaping.
+        structure shaping. "auto": the level is measured once from the initial
+        pattern (:func:`fastscan.erd.floor.flat_surprise_level`: how wrong a
+        prediction from agreeing neighbours turned out to be); 0 where no such
+        context hides anything (textures, photographs).
     hedge : float
         In [0, 1]: the share of the lattice exponent dropped on textures whose edge
         energy varies across the image (:func:`fastscan._structure.energy_variation`,
@@ -270,7 +276,7 @@ class Sampler:
         fill: float = DEFAULT_FILL,
         lattice: float = DEFAULT_LATTICE,
         initial_pattern: str = DEFAULT_INITIAL_PATTERN,
-        erd_floor: float = DEFAULT_ERD_FLOOR,
+        erd_floor: float | str = DEFAULT_ERD_FLOOR,
         hedge: float = DEFAULT_HEDGE,
     ) -> None:
         self.shape = check_shape(shape)
@@ -302,6 +308,8 @@ class Sampler:
             raise ValueError(f"tie_break must be a finite number >= 0, got {tie_break!r}")
         self.tie_break = float(tie_break)
         self.erd_floor = check_floor(erd_floor)
+        # the level the floor applies ("auto": measured with the structure level, 0 until then)
+        self._floor_level = 0.0 if self.erd_floor == AUTO_FLOOR else float(self.erd_floor)
         for name, value in (("contrast", contrast), ("fill", fill), ("lattice", lattice)):
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -801,6 +809,8 @@ class Sampler:
             spacing = np.sqrt(self._mask.size / max(self._n_measured, 1)) if self.hedge else None
             gini, variation = structure_levels(self._recon, self._scale, self._gains, spacing)
             self._set_structure(gini, bool(counting), variation)
+            if self.erd_floor == AUTO_FLOOR:
+                self._floor_level = self._measure_floor_level()
         for start in range(0, len(pixels), _CHUNK):
             chunk = pixels[start : start + _CHUNK]
             self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
@@ -808,6 +818,22 @@ class Sampler:
         self._tiles = TileMax(self._erd)
         self._active = True
         _warm_up(self.model)
+
+    def _measure_floor_level(self) -> float:
+        """``erd_floor="auto"``: the flat-background error of the initial pattern
+        (:func:`fastscan.erd.floor.flat_surprise_level`, the power mean of the model's
+        error power), largest over the channels with a gain, in [0, 100] units."""
+        points = np.argwhere(self._mask)
+        levels = [
+            flat_surprise_level(
+                points,
+                (self._values[c][self._mask] - self._value_min[c]) * self._scale[c],
+                self.k,
+                power=self._error_power,
+            )
+            for c in np.flatnonzero(self._gains > 0)
+        ]
+        return max(levels, default=0.0)
 
     def _set_structure(self, gini: float, counting: bool = False, variation: float = 0.0) -> None:
         """Fix the structure level and the ERD shaping exponents it gives."""
@@ -999,7 +1025,7 @@ class Sampler:
                 add_analytic_rd(erd, features, self.tie_break)  # one pass, same bits
             else:  # a subclass's predict may return another array type
                 erd += self.tie_break * analytic_rd(features)
-        return apply_floor(erd, features, self.erd_floor, self._error_power)
+        return apply_floor(erd, features, self._floor_level, self._error_power)
 
     def _local_update(
         self, new_points: np.ndarray, changed: np.ndarray, watch: bool = False

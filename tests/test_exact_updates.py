@@ -88,7 +88,7 @@ class Reference:
             predicted += sampler.tie_break * analytic_rd(features)
             # exploration floor: the RD of a uniform error erd_floor at distance d_1
             power = model_error_power(sampler.model)
-            floor = sampler.erd_floor * (0.5 * np.pi * features[:, 2] ** 2) ** (1.0 / power)
+            floor = sampler._floor_level * (0.5 * np.pi * features[:, 2] ** 2) ** (1.0 / power)
             predicted = np.maximum(predicted, floor)
             # structure shaping: exponents held since the initial pattern
             a, b, power = shaping(
@@ -192,8 +192,8 @@ def test_random_ingest_sequences_equal_full_recompute(
 
 @pytest.mark.parametrize(
     "knobs",
-    [{}, {"model": "l2"}, {"model": "l2", "erd_floor": 0.5}],
-    ids=["default", "l2", "l2+floor"],
+    [{}, {"model": "l2"}, {"model": "l2", "erd_floor": 0.5}, {"erd_floor": "auto"}],
+    ids=["default", "l2", "l2+floor", "auto-floor"],
 )
 def test_remeasured_points_and_a_far_reading_stay_exact(knobs):
     """The issue's scenario: 40-point batches, 10 earlier points re-measured with other
