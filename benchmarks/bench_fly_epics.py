@@ -13,6 +13,12 @@ Run from the repository root::
 
     python benchmarks/bench_fly_epics.py --every 4 --dwell 0.005
     python benchmarks/bench_fly_epics.py --sampler fast-fly --coverage 0.25 --dwell 0.005
+    python benchmarks/bench_fly_epics.py --sampler fast-fly --coverage 0.25 --no-stream
+
+Per decision it prints how long the stage stood after the decision's last segment
+(``FlyScanSummary.decisions``: the ingest still running, then the decision): for the
+coarse raster's lines, the first decision after the raster, and the later ones.
+``--no-stream`` ingests every segment before the next one flies (``stream=False``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from fastscan.sim.ioc import loopback_env, start_ioc_subprocess
 ENV = loopback_env()
 os.environ.update(ENV)  # before any EPICS channel exists in this process
 
+from bench_fly_plan import print_waits  # noqa: E402
 from bluesky import RunEngine  # noqa: E402
 
 from fastscan.devices.fly import EpicsFlyer  # noqa: E402
@@ -78,6 +85,7 @@ def main() -> None:
         help="fly-raster: every --every-th row; fast-fly: FlySampler to --coverage",
     )  # fmt: skip
     p.add_argument("--coverage", type=float, default=0.25, help="fast-fly max_coverage")
+    p.add_argument("--no-stream", action="store_true", help="ingest before the next flight")
     args = p.parse_args()
     rows, cols = (int(v) for v in args.shape.split(","))
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
@@ -107,7 +115,14 @@ def main() -> None:
         RE = RunEngine(call_returns_result=True)
         t0 = time.perf_counter()
         summary = RE(
-            autonomous_fly_scan(flyer, source, grid=grid, motion=motion, progress=progress)
+            autonomous_fly_scan(
+                flyer,
+                source,
+                grid=grid,
+                motion=motion,
+                progress=progress,
+                stream=not args.no_stream,
+            )
         ).plan_result
         wall = time.perf_counter() - t0
         est = np.array([r.estimated_s for r in summary.segments])
@@ -134,6 +149,7 @@ def main() -> None:
             recon = idw_reconstruction((rows, cols), points, np.concatenate(source.values))
             coverage = len(points) / (rows * cols)
         print(f"  coverage {coverage:.3f}, NRMSE {nrmse(truth, recon):.4f}")
+        print_waits(summary, source, stream=not args.no_stream)
     finally:
         flyer.destroy()
         ioc.stop()

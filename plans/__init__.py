@@ -13,7 +13,12 @@ from fastscan.plans.autonomous import (
 )
 from fastscan.plans.callbacks import LivePlot, TextProgress
 from fastscan.plans.catalog import asset_directory, connect_catalog, local_catalog
-from fastscan.plans.fly import FlyScanSummary, SegmentReport, autonomous_fly_scan
+from fastscan.plans.fly import (
+    DecisionReport,
+    FlyScanSummary,
+    SegmentReport,
+    autonomous_fly_scan,
+)
 from fastscan.plans.grid import Grid
 from fastscan.plans.storage import load_run, replay_points, run_start, sampler_from_run
 from fastscan.plans.writer import BufferedTiledWriter, StorageError, tiled_writer
@@ -21,6 +26,7 @@ from fastscan.plans.writer import BufferedTiledWriter, StorageError, tiled_write
 __all__ = [
     "BatchReport",
     "BufferedTiledWriter",
+    "DecisionReport",
     "FlyScanSummary",
     "Grid",
     "LivePlot",

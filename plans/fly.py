@@ -15,6 +15,21 @@ the estimated time of each segment (:func:`fastscan.beamtime.segment_times`
 under the scan's :class:`fastscan.motion.MotionModel`) next to the time it
 took.
 
+With ``stream=True`` (the default) the ingest runs in one background thread
+(:class:`IngestWorker`, in flight order) while the plan goes on to fly the
+next segment of the same decision: only the last segment's ingest and the
+next decision stand between two decisions; a sampler whose
+``suggest_segments`` takes ``ahead`` (:class:`fastscan.fly.FlySampler`) hands
+out its coarse raster's lines at once, so the sampler's activation runs while
+the raster's last lines fly. The plan waits for the worker
+before it asks the sampler anything (``should_stop``, ``suggest_segments``,
+the summary), and on a fault, pause-abort or close it waits for every
+ingest still queued before the error goes on: nothing measured is lost. The
+sampler's kernels release the GIL (Numba ``nogil``, NumPy, BLAS), so the
+ingest and the flight run side by side. Per decision the plan records how
+long it waited after the last segment's samples were in the documents
+(:class:`DecisionReport`).
+
 The flyer is any object with ``prepare({"start", "end", "velocity",
 "period"})``, ``kickoff``, ``complete``, ``describe_collect`` and
 ``collect_pages`` yielding ``<name>_x``, ``<name>_y``, ``<name>_value``
@@ -23,10 +38,12 @@ The flyer is any object with ``prepare({"start", "end", "velocity",
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,8 +59,10 @@ from fastscan.plans.grid import Grid
 from fastscan.plans.steps import jsonable, model_info, open_run_closing
 
 __all__ = [
+    "DecisionReport",
     "FlyFault",
     "FlyScanSummary",
+    "IngestWorker",
     "SegmentReport",
     "autonomous_fly_scan",
     "fly_request",
@@ -74,6 +93,22 @@ class SegmentReport:
 
 
 @dataclass
+class DecisionReport:
+    """One decision: its segments, and how long the plan waited for it.
+
+    ``wait_s`` runs from the end of the previous segment's collect (its samples
+    in the documents) until the sampler had decided: the ingest still running
+    (``ingest_wait_s``), ``should_stop`` and ``suggest_segments``. The first
+    decision has no previous segment: its ``wait_s`` is the decision alone.
+    """
+
+    index: int
+    n_segments: int
+    wait_s: float
+    ingest_wait_s: float
+
+
+@dataclass
 class FlyScanSummary:
     """What an :func:`autonomous_fly_scan` did (the plan's return value)."""
 
@@ -86,9 +121,103 @@ class FlyScanSummary:
     actual_s: float = 0.0
     elapsed_s: float = 0.0
     segments: list[SegmentReport] = field(default_factory=list)
+    decisions: list[DecisionReport] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class IngestWorker:
+    """Runs a sampler's ``ingest`` calls in order, in one background thread or inline.
+
+    Parameters
+    ----------
+    ingest : callable
+        ``ingest(points, values)`` (e.g. a fly sampler's).
+    background : bool
+        True: one worker thread (``max_workers=1``: one call at a time, in the
+        order :meth:`put` got them); False: each call runs inside :meth:`put`.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> worker = IngestWorker(lambda points, values: seen.append(len(points)))
+    >>> worker.put(np.zeros((3, 2), np.int64), np.zeros(3))
+    >>> worker.put(np.zeros((2, 2), np.int64), np.zeros(2))
+    >>> waited = worker.drain()  # seconds; both ingests have run
+    >>> seen
+    [3, 2]
+    >>> worker.close()
+    """
+
+    def __init__(self, ingest: Callable[[np.ndarray, np.ndarray], None], background: bool = True):
+        self._ingest = ingest
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastscan-ingest")
+            if background
+            else None
+        )
+        self._queued: list[tuple[Future, np.ndarray, np.ndarray]] = []
+        self._inline_s = 0.0  # background=False: the last put's seconds
+
+    @property
+    def background(self) -> bool:
+        return self._pool is not None
+
+    def put(self, points: np.ndarray, values: np.ndarray) -> None:
+        """Ingest ``points``, ``values`` after everything put before (queued or at once)."""
+        if self._pool is None:
+            start = time.monotonic()
+            self._ingest(points, values)
+            self._inline_s = time.monotonic() - start
+            return
+        self._queued.append((self._pool.submit(self._ingest, points, values), points, values))
+
+    def drain(self) -> float:
+        """Wait until every ingest put so far has run; the seconds the caller waited.
+
+        Inline, the last :meth:`put`'s seconds (the ingest the caller waited
+        for after its last segment). Raises the first error an ingest raised,
+        once all of them have run.
+        """
+        if self._pool is None:
+            waited, self._inline_s = self._inline_s, 0.0
+            return waited
+        start = time.monotonic()
+        queued, self._queued = self._queued, []
+        errors = [f.exception() for f, _, _ in queued]  # waits for each, in order
+        error = next((e for e in errors if e is not None), None)
+        if error is not None:
+            raise error
+        return time.monotonic() - start
+
+    def close(self) -> None:
+        """Ingest everything still queued, then stop the thread; raises as :meth:`drain`.
+
+        What the worker has not started is taken back and ingested here, in
+        order, after the one it is running: nothing put is lost, whatever
+        the thread's state.
+        """
+        if self._pool is None:
+            return
+        queued, self._queued = self._queued, []
+        taken = 0  # queued[-taken:] were cancelled before the worker started them
+        for future, _, _ in reversed(queued):  # from the end: the worker runs the earliest
+            if not future.cancel():
+                break
+            taken += 1
+        started = queued[: len(queued) - taken]
+        errors = [f.exception() for f, _, _ in started]
+        self._pool.shutdown(wait=True)
+        self._pool = None
+        for _, points, values in queued[len(queued) - taken :]:
+            try:
+                self._ingest(points, values)
+            except Exception as exc:  # every later reading still goes in
+                errors.append(exc)
+        error = next((e for e in errors if e is not None), None)
+        if error is not None:
+            raise error
 
 
 def fly_request(segment: Segment, grid: Grid, motion: MotionModel) -> dict[str, Any]:
@@ -165,6 +294,7 @@ def autonomous_fly_scan(
     fly_velocity: tuple[float, float] | None = None,
     max_segments: int | None = None,
     progress: Callable[[SegmentReport], None] | None = None,
+    stream: bool = True,
     md: dict[str, Any] | None = None,
 ):
     """Fly the segments a fly sampler chooses until it stops; one run, stream ``"fly"``.
@@ -194,7 +324,16 @@ def autonomous_fly_scan(
     max_segments : int or None
         Stop after this many segments (None: when the sampler stops).
     progress : callable or None
-        Called with a :class:`SegmentReport` after each segment.
+        Called with a :class:`SegmentReport` after each segment (with
+        ``stream``, possibly before the sampler has ingested it).
+    stream : bool
+        True: ingest each segment in one background thread while the next
+        segment of the same decision flies (:class:`IngestWorker`); the plan
+        waits for it before asking the sampler anything, and asks for the
+        coarse raster at once (``suggest_segments(ahead=True)``) where the
+        sampler takes it. False: ingest before the next segment. The scan is
+        the same either way (but for a ``time_budget`` that runs out inside
+        the coarse raster: streamed, the raster is flown whole).
     md : dict or None
         Extra start-document metadata (merged last).
 
@@ -234,6 +373,8 @@ def autonomous_fly_scan(
         isinstance(max_segments, bool) or int(max_segments) != max_segments or max_segments < 1
     ):
         raise ValueError(f"max_segments must be an integer >= 1 or None, got {max_segments!r}")
+    if not isinstance(stream, bool):
+        raise TypeError(f"stream must be True or False, got {stream!r}")
     if md is not None and not isinstance(md, dict):
         raise TypeError(f"md must be a dict, got {type(md).__name__}")
 
@@ -241,7 +382,12 @@ def autonomous_fly_scan(
     run_md: dict[str, Any] = {
         "plan_name": "autonomous_fly_scan",
         "detectors": [flyer.name],
-        "plan_args": {"flyer": repr(flyer), "grid": grid.to_dict(), "max_segments": max_segments},
+        "plan_args": {
+            "flyer": repr(flyer),
+            "grid": grid.to_dict(),
+            "max_segments": max_segments,
+            "stream": stream,
+        },
         "plan_pattern": "fastscan_fly",
         "shape": list(grid.shape),
         "extents": [[grid.y_start, grid.y_stop], [grid.x_start, grid.x_stop]],
@@ -257,17 +403,22 @@ def autonomous_fly_scan(
         },
     }
     run_md.update(md or {})
-    scan = _FlyScan(flyer, sampler, grid, motion, max_segments, progress)
+    scan = _FlyScan(flyer, sampler, grid, motion, max_segments, progress, stream)
     return scan.plan(jsonable(run_md))
 
 
 class _FlyScan:
     """State of one fly scan (kept out of the generator for readability)."""
 
-    def __init__(self, flyer, sampler, grid, motion, max_segments, progress) -> None:
+    def __init__(self, flyer, sampler, grid, motion, max_segments, progress, stream) -> None:
         self.flyer, self.sampler, self.grid, self.motion = flyer, sampler, grid, motion
         self.max_segments, self.progress = max_segments, progress
         self.summary = FlyScanSummary()
+        self.worker = IngestWorker(sampler.ingest, background=stream)
+        # streamed, the coarse raster's lines come all at once where the sampler can
+        # (FlySampler): the activation then runs while the raster's last lines fly
+        self.suggest_kwargs = {"ahead": True} if stream and _takes_ahead(sampler) else {}
+        self.ready: float | None = None  # when the last segment's samples were in the documents
         position = getattr(flyer, "position", None)
         self.position = (
             grid.to_fractions(np.array([position], float))[0]
@@ -280,17 +431,46 @@ class _FlyScan:
         try:
             yield from open_run_closing(run_md, self._body(), summary)
         finally:
+            self._close_worker(raise_errors=False)  # (already closed unless the run never began)
             summary.coverage = float(getattr(self.sampler, "coverage", 0.0))
             summary.stop_reason = getattr(self.sampler, "stop_reason", None)
         return summary
 
     def _body(self):
         yield from bps.declare_stream(self.flyer, name=STREAM, collect=True)
+        done = False
+        try:
+            yield from self._decisions()
+            done = True
+        finally:  # every ingest in before the run closes (and before an error goes on)
+            self._close_worker(raise_errors=done)
+
+    def _close_worker(self, raise_errors: bool) -> None:
+        try:
+            self.worker.close()
+        except Exception:
+            if raise_errors:
+                raise
+            logger.exception("an ingest failed while the fly scan ended")
+
+    def _decisions(self):
         summary = self.summary
-        while not self.sampler.should_stop():
-            segments = list(self.sampler.suggest_segments())
+        while True:
+            start = time.monotonic() if self.ready is None else self.ready
+            ingest_wait = self.worker.drain()  # the sampler is ours from here on
+            if self.sampler.should_stop():
+                break
+            segments = list(self.sampler.suggest_segments(**self.suggest_kwargs))
             if not segments:
                 break
+            report = DecisionReport(
+                len(summary.decisions), len(segments), time.monotonic() - start, ingest_wait
+            )
+            summary.decisions.append(report)
+            logger.info(
+                "decision %d: %d segments; waited %.1f ms after the last segment (ingest %.1f ms)",
+                report.index, report.n_segments, 1e3 * report.wait_s, 1e3 * ingest_wait,
+            )  # fmt: skip
             for segment in segments:
                 if self.max_segments is not None and summary.n_segments >= self.max_segments:
                     return
@@ -321,6 +501,7 @@ class _FlyScan:
                 ) from exc
         actual = time.monotonic() - t0
         pages = yield from bps.collect(self.flyer, name=STREAM)
+        self.ready = time.monotonic()  # the samples are in the documents
         points, values = self._readings(pages or [])
 
         n_expected = segment.n_pixels
@@ -330,7 +511,7 @@ class _FlyScan:
                 segment.start, segment.end, len(points), n_expected,
             )  # fmt: skip
         if len(points):
-            self.sampler.ingest(points, values)
+            self.worker.put(points, values)  # in the background with stream
         self.position = np.array(segment.end, dtype=float)
         # a hard pause from here on must not replay (and store twice) the collect
         yield from bps.checkpoint()
@@ -367,6 +548,15 @@ class _FlyScan:
         if not vs:
             return np.zeros((0, 2), np.int64), values
         return to_pixels(self.grid, np.array(xs), np.array(ys)), values
+
+
+def _takes_ahead(sampler: Any) -> bool:
+    """True if ``sampler.suggest_segments`` takes ``ahead`` (FlySampler's whole raster)."""
+    try:
+        parameters = inspect.signature(sampler.suggest_segments).parameters
+    except (TypeError, ValueError):  # no signature to read (a builtin, a C callable)
+        return False
+    return "ahead" in parameters
 
 
 def signal_keys(flyer: Any) -> list[str]:

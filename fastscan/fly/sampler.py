@@ -746,13 +746,20 @@ class FlySampler:
             self._levels = None  # rebuilt for the new axis at the next decision
             self._planner_ready = False
 
-    def suggest_segments(self) -> list[Segment]:
+    def suggest_segments(self, *, ahead: bool = False) -> list[Segment]:
         """Next segments to fly, in flight order, each with its direction.
 
         First the coarse raster, one row at a time (so a replay can snapshot
         inside it), then one greedy decision of at most ``batch_size``
         segments. Calling it again without :meth:`ingest` returns the same
         segments; an empty list once the stop rule fires.
+
+        ``ahead=True`` hands out every coarse-raster line still to fly at once
+        (the same lines in the same order, up to the one that reaches
+        ``max_coverage``), for a plan that flies the next line while the last
+        one is ingested: the composed sampler's activation (its full update,
+        before the raster's last lines) then runs during their flights. The
+        stop rule is next checked after those lines, as after any decision.
         """
         if self._pending:
             return list(self._pending)
@@ -761,7 +768,17 @@ class FlySampler:
         if not self._sampler.initial_complete:
             mask = self._sampler._mask
             todo = [s for s in self._initial_lines if not mask[tuple(s.pixels().T)].all()]
-            self._pending = todo[:1]
+            n = 1
+            if ahead:  # up to the line after which one at a time would stop (should_stop)
+                planned, n_measured = mask.copy(), self._sampler.n_measured
+                for segment in todo[:-1]:
+                    pixels = tuple(segment.pixels().T)
+                    n_measured += int((~planned[pixels]).sum())
+                    planned[pixels] = True
+                    if n_measured / mask.size >= self.max_coverage - 1e-12:
+                        break
+                    n += 1
+            self._pending = todo[:n]
             return list(self._pending)
         if self._probes is None:  # "probe": the coarse raster is in, the probes come next
             self._probes = self._place_probes()
@@ -938,12 +955,13 @@ class FlySampler:
         if full and inner._active and self.refine == "bisect" and self._incremental_levels:
             # the ERD was recomputed over the whole grid (activation, a rescale): the
             # level map follows it here, at a fraction of that cost, not in a decision;
-            # and, when a decision comes next, the planner's pass over the whole map
+            # so does the planner's pass over the whole map, also with segments still
+            # pending (their readings reach it as changed regions): a streamed plan
+            # runs this ingest while they fly
             self._build_levels()
-            if not self._pending:
-                self._planner.update(self._levels.weights)
-                self._planner_full = False
-                self._planner_ready = True
+            self._planner.update(self._levels.weights)
+            self._planner_full = False
+            self._planner_ready = True
 
     def _note_change(self, points: np.ndarray, *, full: bool) -> None:
         """Add the boxes outside which the ERD has not changed since the last decision.
