@@ -96,13 +96,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.per_point_merge:
         _row_merge.MIN_POINTS_PER_ROW = 2**62
-    if args.size:
-        image = make_phantom("flakes", (args.size, args.size), seed=2)
-        source = f"flakes phantom {args.size} x {args.size}"
-    else:
-        image, _ = load_image(args.image)
-        source = args.image
-    image = np.asarray(image, float)
+    image, source = image_from_args(args)
     motion = NANOPROBE.replace(dwell=args.dwell)
     fs = FlySampler(
         image.shape,
@@ -223,6 +217,15 @@ def main() -> None:
                 f"{cell(data[sel, 7] * 1e3)}  {data[sel, 6].max() * 1e3:9.1f}  "
                 f"{data[sel, 7].max() * 1e3:7.1f}"
             )
+
+
+def image_from_args(args: argparse.Namespace) -> tuple[np.ndarray, str]:
+    """The ``--size`` flakes phantom, else the ``--image`` file, as float, and its name."""
+    if args.size:
+        image = make_phantom("flakes", (args.size, args.size), seed=2)
+        return np.asarray(image, float), f"flakes phantom {args.size} x {args.size}"
+    image, _ = load_image(args.image)
+    return np.asarray(image, float), args.image
 
 
 def timed(fn, *args):

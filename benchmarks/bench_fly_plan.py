@@ -23,12 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_fly import image_from_args
 from bluesky import RunEngine
 
 from fastscan.fly import FlySampler
-from fastscan.imageio import load_image
 from fastscan.motion import NANOPROBE
-from fastscan.phantoms import make_phantom
 from fastscan.plans import Grid, autonomous_fly_scan
 from fastscan.sim.flyer import SimFlyer
 
@@ -74,13 +73,7 @@ def main() -> None:
     parser.add_argument("--time-scale", type=float, default=0.05, help="real s per modelled s")
     parser.add_argument("--stream", choices=["both", "on", "off"], default="both")
     args = parser.parse_args()
-    if args.size:
-        image = make_phantom("flakes", (args.size, args.size), seed=2)
-        source = f"flakes phantom {args.size} x {args.size}"
-    else:
-        image, _ = load_image(args.image)
-        source = args.image
-    image = np.asarray(image, float)
+    image, source = image_from_args(args)
     rows, cols = image.shape
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
     motion = NANOPROBE.replace(dwell=args.dwell)

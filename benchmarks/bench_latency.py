@@ -130,6 +130,12 @@ def measure(
     return time.perf_counter() - wall, time.process_time() - cpu, path, following
 
 
+def measure_initial(sampler: Sampler, image: np.ndarray) -> None:
+    """Measure the sampler's whole initial pattern (one ingest)."""
+    first = sampler.suggest()
+    sampler.ingest(first, image[first[:, 0], first[:, 1]])
+
+
 def fast_forward(sampler: Sampler, image: np.ndarray, coverage: float) -> np.ndarray:
     """Measure large ERD batches (untimed) until ``coverage``; returns the next batch."""
     chunk = max(sampler.batch_size, int(0.004 * image.size))
@@ -147,8 +153,7 @@ def band_latency(
         image.shape, batch_size=batch, seed=0, max_coverage=0.9, change_tolerance=None,
         model=model, erd_floor=erd_floor,
     )  # fmt: skip
-    first = sampler.suggest()
-    sampler.ingest(first, image[first[:, 0], first[:, 1]])
+    measure_initial(sampler, image)
     points = sampler.suggest()
     rows = []
     for low, high in BANDS:
@@ -239,8 +244,7 @@ def route_effort(image: np.ndarray, batches: int = 8) -> None:
         sampler = Sampler(
             image.shape, seed=0, max_coverage=0.9, change_tolerance=None, motion=motion
         )
-        first = sampler.suggest()
-        sampler.ingest(first, image[first[:, 0], first[:, 1]])
+        measure_initial(sampler, image)
         for coverage in (0.01, 0.02, 0.04):
             fast_forward(sampler, image, coverage)
             results: dict[str, list[tuple[float, float]]] = {}
@@ -333,8 +337,7 @@ def stream_latency(image: np.ndarray, steps: int) -> list[dict[str, float]]:
     """Per band: streamed batches of 50 (per-point cost, decision after the last reading,
     total CPU), each followed by one whole-batch decision for the CPU comparison."""
     sampler = Sampler(image.shape, batch_size=50, seed=0, max_coverage=0.9, change_tolerance=None)
-    first = sampler.suggest()
-    sampler.ingest(first, image[first[:, 0], first[:, 1]])
+    measure_initial(sampler, image)
     points = sampler.suggest()
     rows = []
     for low, high in BANDS:
@@ -476,8 +479,7 @@ def main() -> None:
         print_bands("flakes 2048x2048, batch 1", band_latency(big, 1, args.steps), None)
     print()
     sampler = Sampler(image.shape, batch_size=50, seed=0, max_coverage=0.9, change_tolerance=None)
-    first = sampler.suggest()
-    sampler.ingest(first, image[first[:, 0], first[:, 1]])
+    measure_initial(sampler, image)
     fast_forward(sampler, image, 0.20)
     restore_cost(sampler, image, f"{name} ({size}) at 20 %")
     if not args.quick:
@@ -485,8 +487,7 @@ def main() -> None:
         sampler = Sampler(
             big.shape, batch_size=50, seed=0, initial_fraction=0.30, change_tolerance=None
         )
-        first = sampler.suggest()
-        sampler.ingest(first, big[first[:, 0], first[:, 1]])
+        measure_initial(sampler, big)
         restore_cost(sampler, big, "flakes 2048x2048 at 30 %")
     if args.memory:
         peak_memory_of_simulate()
