@@ -130,10 +130,11 @@ def measure(
     return time.perf_counter() - wall, time.process_time() - cpu, path, following
 
 
-def measure_initial(sampler: Sampler, image: np.ndarray) -> None:
-    """Measure the sampler's whole initial pattern (one ingest)."""
+def measure_initial(sampler: Sampler, image: np.ndarray) -> np.ndarray:
+    """Measure the sampler's whole initial pattern (one ingest); returns the first batch."""
     first = sampler.suggest()
     sampler.ingest(first, image[first[:, 0], first[:, 1]])
+    return sampler.suggest()
 
 
 def fast_forward(sampler: Sampler, image: np.ndarray, coverage: float) -> np.ndarray:
@@ -153,8 +154,7 @@ def band_latency(
         image.shape, batch_size=batch, seed=0, max_coverage=0.9, change_tolerance=None,
         model=model, erd_floor=erd_floor,
     )  # fmt: skip
-    measure_initial(sampler, image)
-    points = sampler.suggest()
+    points = measure_initial(sampler, image)
     rows = []
     for low, high in BANDS:
         if sampler.coverage < low:
@@ -337,8 +337,7 @@ def stream_latency(image: np.ndarray, steps: int) -> list[dict[str, float]]:
     """Per band: streamed batches of 50 (per-point cost, decision after the last reading,
     total CPU), each followed by one whole-batch decision for the CPU comparison."""
     sampler = Sampler(image.shape, batch_size=50, seed=0, max_coverage=0.9, change_tolerance=None)
-    measure_initial(sampler, image)
-    points = sampler.suggest()
+    points = measure_initial(sampler, image)
     rows = []
     for low, high in BANDS:
         if sampler.coverage < low:
