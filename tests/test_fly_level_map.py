@@ -10,6 +10,7 @@ from fastscan.fly import _kernels as _k
 from fastscan.fly import _level_kernels as _lk
 from fastscan.fly.level_map import LevelMap, _runs
 from fastscan.fly.levels import midpoint_gaps, union_level_weights
+from fastscan.fly.planner import SegmentPlanner
 from fastscan.motion import NANOPROBE
 from fastscan.phantoms import make_phantom
 from fastscan.replay import SimulatedDetector
@@ -243,6 +244,19 @@ def test_runs_and_take_pixels_match_numpy():
         assert moved.any()
 
 
+def planner_state(planner: SegmentPlanner) -> list[np.ndarray]:
+    """What a choice reads: weights, scores, stale flags, cursors (as test_fly_planner's)."""
+    return [
+        planner._weights,
+        planner._weights_t,
+        *planner._ratio,
+        *planner._start,
+        *planner._end,
+        *planner._dirty,
+        np.array(planner._cursor),
+    ]
+
+
 def flown(sampler: FlySampler, truth: np.ndarray) -> list:
     detector = SimulatedDetector(truth)
     segments = []
@@ -278,16 +292,42 @@ def test_scan_is_bit_identical_to_rebuilding_the_levels(kind, dwell, shape, axes
     monkeypatch.setattr(
         FlySampler, "_build_levels", lambda self: (builds.append(self.coverage), build(self))
     )
-    runs, n_builds = [], []
+    # what each decision's choice reads (the planner's weights and scores); the incremental
+    # scan updates them in each ingest (stage) and settles them in the decision
+    choices: list[list] = []
+    stages = [0]
+    choose, stage = SegmentPlanner.choose, SegmentPlanner.stage
+    monkeypatch.setattr(
+        SegmentPlanner,
+        "choose",
+        lambda self, *a, **kw: (
+            self.shape == shape  # not the kernels' warm-up (level_map)
+            and choices[-1].append([x.copy() for x in planner_state(self)]),
+            choose(self, *a, **kw),
+        )[1],
+    )
+    monkeypatch.setattr(
+        SegmentPlanner, "stage", lambda self, *a: (stages.append(1), stage(self, *a))[1]
+    )
+    runs, n_builds, n_stages = [], [], []
     for incremental in (True, False):
         motion = NANOPROBE.replace(dwell=dwell)
         fs = FlySampler(shape, motion=motion, max_coverage=0.45, axes=axes)
         fs._incremental_levels = incremental
+        choices.append([])
         runs.append((flown(fs, truth), fs))
         n_builds.append(len(builds))
+        n_stages.append(len(stages))
         builds.clear()
+        stages.clear()
     (seg_a, fs_a), (seg_b, fs_b) = runs
     assert len(seg_a) > 20
+    # the incremental scan staged in its ingests: more than one per decision
+    assert n_stages[0] > len(choices[-2]) >= 3 and n_stages[1] == 0
+    assert len(choices[-2]) == len(choices[-1])
+    for state_a, state_b in zip(choices[-2], choices[-1]):
+        for a, b in zip(state_a, state_b):
+            np.testing.assert_array_equal(a, b)
     # incremental: one map at activation, one per rescale; rebuilding: one per decision
     assert n_builds[0] == (2 if kind == "bright" else 1) and n_builds[1] > n_builds[0]
     if axes == ("columns",):  # after the coarse rows, column segments
@@ -297,6 +337,10 @@ def test_scan_is_bit_identical_to_rebuilding_the_levels(kind, dwell, shape, axes
     assert seg_a == seg_b
     assert fs_a.beam_time == fs_b.beam_time
     np.testing.assert_array_equal(fs_a.erd, fs_b.erd)
+    # the last ingest: staged in the incremental scan, taken by a rebuild in the other
+    fs_b._build_levels()
+    fs_b._planner.update(fs_b._levels.weights)
+    np.testing.assert_array_equal(fs_a._levels.weights, fs_b._levels.weights)
     np.testing.assert_array_equal(fs_a._planner._weights, fs_b._planner._weights)
 
 

@@ -116,6 +116,61 @@ def test_incremental_update_equals_fresh_scores():
         np.testing.assert_array_equal(planner._start[axis], fresh._start[axis])
 
 
+def planner_state(planner: SegmentPlanner) -> list[np.ndarray]:
+    """Everything a choice reads: weights, scores, stale flags, round-robin cursors."""
+    return [
+        planner._weights,
+        planner._weights_t,
+        *planner._ratio,
+        *planner._start,
+        *planner._end,
+        *planner._dirty,
+        np.array(planner._cursor),
+    ]
+
+
+@pytest.mark.parametrize("rescore_pixels", [250_000, 400, 90])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_staged_updates_equal_one_update(rescore_pixels, seed):
+    """stage() per batch of changes + update() == one update() with all of them, bit for bit.
+
+    At 400 and 90 line pixels per update the limit cuts the rescoring short
+    (30 x 40: 10 and 2 rows, 13 and 3 columns), as on a 2048 x 2048 grid.
+    """
+    rng = np.random.default_rng(seed)
+    shape = (30, 40)
+    erd = rng.random(shape)
+    kwargs = dict(fixed=0.26, pixel_time=0.01, rescore_pixels=rescore_pixels)
+    staged, plain = SegmentPlanner(shape, **kwargs), SegmentPlanner(shape, **kwargs)
+    staged.update(erd)
+    plain.update(erd)
+    overflowed = False
+    for decision in range(12):
+        boxes = []
+        for _ in range(rng.integers(0, 4)):  # the ingests of one decision
+            r0, c0 = rng.integers(shape[0]), rng.integers(shape[1])
+            box = (r0, r0 + int(rng.integers(1, 12)), c0, c0 + int(rng.integers(1, 30)))
+            erd[box[0] : box[1], box[2] : box[3]] = rng.random() * rng.random(
+                erd[box[0] : box[1], box[2] : box[3]].shape
+            )
+            staged.stage(erd, [box])
+            boxes.append(box)
+        if rescore_pixels == 250_000:  # the stages did the rescoring
+            assert not (staged._dirty[0].any() or staged._dirty[1].any())
+        overflowed |= any(np.count_nonzero(staged._touched[a]) > staged._limit(a) for a in (0, 1))
+        last = boxes[-1:] if decision % 2 else []  # the last changes at the update or staged
+        if last:
+            erd[last[0][0] : last[0][1], last[0][2] : last[0][3]] *= 0.5
+        staged.update(erd, last)
+        plain.update(erd, boxes + last)
+        for a, b in zip(planner_state(staged), planner_state(plain)):
+            np.testing.assert_array_equal(a, b)
+        measured = rng.random(shape) < 0.2
+        picks = [p.segment for p in staged.choose(measured, max_segments=4)]
+        assert picks == [p.segment for p in plain.choose(measured, max_segments=4)]
+    assert overflowed == (rescore_pixels < 250_000)
+
+
 def test_short_dwell_flies_long_segments_and_long_dwell_short_ones():
     erd = np.zeros((40, 200))
     erd[20, 50:150] = 0.05  # a weak band

@@ -123,6 +123,12 @@ class SegmentPlanner:
         self._start = [np.full(n, -1, np.int64) for n in n_lines]
         self._end = [np.full(n, -1, np.int64) for n in n_lines]
         self._dirty = [np.zeros(n, bool) for n in n_lines]
+        self._touched = [np.zeros(n, bool) for n in n_lines]  # dirty at a stage since update
+        # scores of the lines a stage rescored, as the last update left them
+        self._saved = [np.zeros(n, bool) for n in n_lines]
+        self._saved_scores = [
+            (np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.int64)) for n in n_lines
+        ]
         self._cursor = [0, 0]
         self.rescore_pixels = int(rescore_pixels)
 
@@ -143,6 +149,76 @@ class SegmentPlanner:
         old score, flagged stale, and are rescored first next time or when a
         decision reaches them.
         """
+        self._take_all(erd, regions, pixels)
+        for axis in self._axis_ids:
+            touched = self._touched[axis]
+            touched |= self._dirty[axis]
+            saved = self._saved[axis]
+            if np.count_nonzero(touched) > self._limit(axis):
+                # staged rescoring stopped at the limit: round robin over every line
+                # dirtied since the last update, with the scores it left them, as if
+                # no stage had rescored any
+                self._dirty[axis][:] = touched
+                lines = np.flatnonzero(saved)
+                for now, before in zip(self._scores(axis), self._saved_scores[axis]):
+                    now[lines] = before[lines]
+            touched[:] = False
+            saved[:] = False
+        self._rescore_dirty()
+
+    def stage(
+        self,
+        erd: np.ndarray,
+        regions: list[tuple[int, int, int, int]] | None = None,
+        pixels: np.ndarray | None = None,
+    ) -> None:
+        """Take part of the next :meth:`update`'s changes now (e.g. while a segment flies).
+
+        Same arguments as :meth:`update`. The lines it changes are rescored now
+        while, per axis, the lines changed since the last :meth:`update` stay
+        within the ``rescore_pixels`` limit; the :meth:`update` that follows
+        (with the changes since the last stage, or none) then leaves the scores
+        exactly as one :meth:`update` with all the changes would have.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> erd = np.zeros((4, 6))
+        >>> a = SegmentPlanner((4, 6), fixed=1.0, pixel_time=0.1)
+        >>> b = SegmentPlanner((4, 6), fixed=1.0, pixel_time=0.1)
+        >>> erd[1, 2:5] = 1.0
+        >>> a.stage(erd, [(1, 2, 2, 5)]); a.update(erd, [])
+        >>> b.update(erd, [(1, 2, 2, 5)])
+        >>> [s.segment for s in a.choose(erd > 9)] == [s.segment for s in b.choose(erd > 9)]
+        True
+        """
+        self._take_all(erd, regions, pixels)
+        for axis in self._axis_ids:
+            touched, dirty = self._touched[axis], self._dirty[axis]
+            touched |= dirty
+            if np.count_nonzero(touched) <= self._limit(axis):
+                lines = np.flatnonzero(dirty).astype(np.int64)
+                if len(lines):
+                    first = lines[~self._saved[axis][lines]]
+                    for now, before in zip(self._scores(axis), self._saved_scores[axis]):
+                        before[first] = now[first]
+                    self._saved[axis][first] = True
+                    self._rescore(self._weights_t if axis else self._weights, axis, lines)
+                    dirty[lines] = False
+
+    def _scores(self, axis: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._ratio[axis], self._start[axis], self._end[axis]
+
+    def _limit(self, axis: int) -> int:
+        """Most lines of ``axis`` rescored per :meth:`update`."""
+        return max(1, self.rescore_pixels // self.shape[1 - axis])
+
+    def _take_all(
+        self,
+        erd: np.ndarray,
+        regions: list[tuple[int, int, int, int]] | None,
+        pixels: np.ndarray | None,
+    ) -> None:
         erd = np.asarray(erd)
         if erd.shape != self.shape:
             raise ValueError(f"erd must have shape {self.shape}, got {erd.shape}")
@@ -163,7 +239,6 @@ class SegmentPlanner:
                 np.ascontiguousarray(pixels[:, 1]),
                 1 in self._axis_ids,
             )
-        self._rescore_dirty()
 
     def _take(self, erd: np.ndarray, region: tuple[int, int, int, int]) -> None:
         r0, r1, c0, c1 = region
@@ -185,7 +260,7 @@ class SegmentPlanner:
     def _rescore_dirty(self) -> None:
         for axis in self._axis_ids:
             lines = np.flatnonzero(self._dirty[axis]).astype(np.int64)
-            limit = max(1, self.rescore_pixels // self.shape[1 - axis])
+            limit = self._limit(axis)
             if len(lines) > limit:  # round robin, so every line gets its turn
                 first = np.searchsorted(lines, self._cursor[axis])
                 lines = np.roll(lines, -first)[:limit]

@@ -486,6 +486,7 @@ class FlySampler:
         self._levels: LevelMap | None = None  # "bisect" candidate weights, kept up to date
         self._planner_full = True  # the planner compares the whole level map next decision
         self._planner_ready = False  # it took the level map already (after a full update)
+        self._staged = False  # ingests updated the map and staged it in the planner
         self._incremental_levels = True  # False: rebuilt every decision (tests compare)
         self._lattice_todo: list[tuple[int, list[int]]] | None = None  # None: not placed
         if not self.lattice:
@@ -863,8 +864,16 @@ class FlySampler:
             # readings since the last decision changed it
             # (or rebuilt after a full ERD update, see ingest)
             ready = self._planner_ready and self._changed == []  # took this map already
-            self._planner_ready = False
-            if not ready:
+            staged = (
+                self._staged
+                and self._changed == []
+                and self._levels is not None
+                and not self._planner_full
+            )
+            self._planner_ready = self._staged = False
+            if staged:  # the ingests updated the map: the planner settles what they staged
+                self._planner.update(self._levels.weights, [])
+            elif not ready:
                 if self._levels is None or self._changed is None or not self._incremental_levels:
                     self._build_levels()
                 else:
@@ -962,6 +971,25 @@ class FlySampler:
             self._planner.update(self._levels.weights)
             self._planner_full = False
             self._planner_ready = True
+            self._staged = False
+        elif self._changed and self._levels is not None and not self._planner_full:
+            self._stage_levels()
+
+    def _stage_levels(self) -> None:
+        """Bring the level map up to these readings and stage its changes in the planner.
+
+        Runs in each :meth:`ingest` once a decision has built the map (``"bisect"``,
+        incremental), so that a streamed plan does this while the next segment flies
+        and the decision after the last segment only settles its share; the scan is
+        the same bit for bit (``tests/test_fly_level_map.py``).
+        """
+        if self.refine != "bisect" or not self._incremental_levels:
+            return
+        erd, measured = self._sampler._erd, self._sampler._mask
+        regions, pixels = self._levels.update(erd, measured, self._changed)
+        self._planner.stage(self._levels.weights, regions, pixels)
+        self._changed = []
+        self._staged = True
 
     def _note_change(self, points: np.ndarray, *, full: bool) -> None:
         """Add the boxes outside which the ERD has not changed since the last decision.
