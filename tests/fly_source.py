@@ -6,6 +6,7 @@ Coarse to fine row raster: every ``step``-th row first, then the rows halfway
 between, and so on; rows alternate direction (serpentine). It keeps what it
 ingests and reconstructs by IDW, so a scan's NRMSE can be compared across runs.
 ``fly_replay`` runs a fly sampler against a simulated detector, decision by decision.
+``planner_state`` is what a ``SegmentPlanner``'s choice reads, to compare two planners.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from fastscan.fly import Segment
+from fastscan.fly.planner import SegmentPlanner
 from fastscan.reconstruction import idw_reconstruction
 
 
@@ -103,3 +105,16 @@ def fly_replay(sampler, detector, max_decisions: int = 500) -> int:
             sampler.ingest(points, detector.measure(points))
         decisions += 1
     return decisions
+
+
+def planner_state(planner: SegmentPlanner) -> list[np.ndarray]:
+    """Everything a choice reads: weights, scores, stale flags, round-robin cursors."""
+    return [
+        planner._weights,
+        planner._weights_t,
+        *planner._ratio,
+        *planner._start,
+        *planner._end,
+        *planner._dirty,
+        np.array(planner._cursor),
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fly_source import planner_state
 
 from fastscan.fly import FlySampler
 from fastscan.fly import _kernels as _k
@@ -242,19 +243,6 @@ def test_runs_and_take_pixels_match_numpy():
         np.testing.assert_array_equal(dirty_rows, moved.any(axis=1))
         np.testing.assert_array_equal(dirty_cols, moved.any(axis=0))
         assert moved.any()
-
-
-def planner_state(planner: SegmentPlanner) -> list[np.ndarray]:
-    """What a choice reads: weights, scores, stale flags, cursors (as test_fly_planner's)."""
-    return [
-        planner._weights,
-        planner._weights_t,
-        *planner._ratio,
-        *planner._start,
-        *planner._end,
-        *planner._dirty,
-        np.array(planner._cursor),
-    ]
 
 
 def flown(sampler: FlySampler, truth: np.ndarray) -> list:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fly_source import planner_state
 
 from fastscan.fly import Segment
 from fastscan.fly import _kernels as _k
@@ -114,19 +115,6 @@ def test_incremental_update_equals_fresh_scores():
     for axis in (0, 1):
         np.testing.assert_array_equal(planner._ratio[axis], fresh._ratio[axis])
         np.testing.assert_array_equal(planner._start[axis], fresh._start[axis])
-
-
-def planner_state(planner: SegmentPlanner) -> list[np.ndarray]:
-    """Everything a choice reads: weights, scores, stale flags, round-robin cursors."""
-    return [
-        planner._weights,
-        planner._weights_t,
-        *planner._ratio,
-        *planner._start,
-        *planner._end,
-        *planner._dirty,
-        np.array(planner._cursor),
-    ]
 
 
 @pytest.mark.parametrize("rescore_pixels", [250_000, 400, 90])
