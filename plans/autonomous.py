@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from bluesky.utils import RunEngineControlException
 
 import fastscan
 from fastscan.plans.grid import Grid
+from fastscan.plans.ingest import IngestWorker
 from fastscan.plans.readables import PointInfo, SamplerSnapshot
 from fastscan.plans.steps import (
     MoveError,
@@ -365,45 +365,41 @@ class _AutonomousScan:
         self.batch = 0
         self.position: np.ndarray | None = None
         self.stream = stream
-        self.worker: ThreadPoolExecutor | None = None  # the streamed ingests, in order
-        self.pending: list[tuple[Future, int]] = []  # (ingest, readings) not yet waited for
+        self.worker: IngestWorker | None = None  # the streamed ingests, in order
         self.last_reading: float | None = None  # monotonic time of the batch's last reading
 
     def plan(self, run_md: dict[str, Any]):
         summary = self.summary
         if self.stream:
-            self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fastscan-ingest")
+            self.worker = IngestWorker(self._ingest_counted)
         try:
             yield from open_run_closing(run_md, self._body(), summary)
         finally:
-            self._drain(quiet=True)
             if self.worker is not None:
-                self.worker.shutdown(wait=True)
+                try:
+                    self.worker.close()  # (drained already unless the run never began)
+                except Exception:
+                    logger.exception("sampler could not ingest streamed readings")
             summary.n_measured = n_measured(self.sampler)
             summary.coverage = float(self.sampler.coverage)
         return summary
 
-    def _submit(self, point: tuple[int, int], value: float | np.ndarray) -> None:
-        """Ingest one reading on the worker thread (after the ones before it)."""
-        points = np.array([point], np.int64)
-        values = np.array([value])
-        self.pending.append((self.worker.submit(self.sampler.ingest, points, values), 1))
+    def _ingest_counted(self, points: np.ndarray, values: np.ndarray) -> None:
+        """The worker's ingest: the readings reach the sampler, then count as ingested."""
+        self.sampler.ingest(points, values)
+        self.summary.n_points += len(points)
 
     def _drain(self, quiet: bool = False) -> None:
-        """Wait for every submitted ingest; count what reached the sampler. The first
-        error is raised after all have finished (logged instead when ``quiet``)."""
-        pending, self.pending = self.pending, []
-        error = None
-        for future, n in pending:
-            exc = future.exception()  # waits
-            if exc is None:
-                self.summary.n_points += n
-            elif quiet:
-                logger.error("sampler could not ingest %d stored readings: %s", n, exc)
-            elif error is None:
-                error = exc
-        if error is not None:
-            raise error
+        """Wait for every streamed ingest. The first error is raised after all have
+        run (logged instead when ``quiet``)."""
+        if self.worker is None:
+            return
+        try:
+            self.worker.drain()
+        except Exception:
+            if not quiet:
+                raise
+            logger.exception("sampler could not ingest streamed readings")
 
     def _body(self):
         sampler, summary = self.sampler, self.summary
@@ -490,8 +486,8 @@ class _AutonomousScan:
                 self.last_reading = time.monotonic()
                 done_points.append((row, col))
                 done_values.append(value)
-                if self.stream:
-                    self._submit((row, col), value)
+                if self.worker is not None:
+                    self.worker.put(np.array([(row, col)], np.int64), np.array([value]))
                     n_submitted += 1
         except BaseException:
             # fault, pause+abort, generator close: whatever was read (and is already in

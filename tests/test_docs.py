@@ -24,6 +24,7 @@ MODULES = [
     "fastscan.models.channels",
     "fastscan.classic",
     "fastscan.erd.classic",
+    "fastscan.plans.ingest",
 ]
 
 

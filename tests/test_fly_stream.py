@@ -15,8 +15,9 @@ from fastscan.fly import FlySampler
 from fastscan.motion import MotionModel
 from fastscan.phantoms import make_phantom
 from fastscan.plans import autonomous_fly_scan
-from fastscan.plans.fly import FlyFault, IngestWorker
+from fastscan.plans.fly import FlyFault
 from fastscan.plans.grid import Grid
+from fastscan.plans.ingest import IngestWorker
 from fastscan.sim.flyer import SimFlyer
 
 SHAPE = (40, 60)
