@@ -1029,8 +1029,8 @@ class Sampler:
 
     def _local_update(
         self, new_points: np.ndarray, changed: np.ndarray, watch: bool = False
-    ) -> np.ndarray:
-        """Update exactly what the changed pixels can change; returns the (C,) L1 recon change.
+    ) -> None:
+        """Update exactly what the changed pixels can change.
         ``watch``: keep the old reconstruction of what changes for the stop rule.
 
         ``changed`` holds every pixel whose mean reading changed (the new points
@@ -1040,16 +1040,12 @@ class Sampler:
         4-neighbours (the gradient features) does.
         """
         if len(changed) == 0:
-            return np.zeros(self.n_channels)
+            return
         rows, cols = changed[:, 0], changed[:, 1]
         if watch:
             self._keep_old(changed)
-        change = np.array(
-            [
-                _update.scatter(recon, changed, values[rows, cols])
-                for values, recon in zip(self._values, self._recon)
-            ]
-        )
+        for values, recon in zip(self._values, self._recon):
+            _update.scatter(recon, changed, values[rows, cols])
         self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
         self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
         self._index_new_points(new_points)
@@ -1071,7 +1067,7 @@ class Sampler:
             self._keep_old(region)
         if len(region) and self.n_channels == 1 and self._lists_ready(region):
             # one channel, every list stored: read the neighbours straight from the lists
-            region_change, features = lists.update(
+            _, features = lists.update(
                 self._values[0],
                 self._recon[0],
                 self._dk,
@@ -1080,21 +1076,17 @@ class Sampler:
                 scale=float(self._scale[0]),
                 sparsity_area=self._sparsity_area,
             )
-            change[0] += region_change
 
             def dk_bounds() -> None:  # d_k is final: its tile bounds, while the model runs
                 _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
 
             _update.put(self._erd, region, self._region_erd(features, region, dk_bounds))
         elif len(region):
-            old = self._recon[:, region[:, 0], region[:, 1]]  # fancy indexing: a copy
             nbr = self._update_recon(region, nbr=self._region_knn(region))
-            change += np.abs(self._recon[:, region[:, 0], region[:, 1]] - old).sum(1)
             self._update_erd(region, nbr)
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
         self._tiles.refresh(region)
         self._tiles.refresh(new_points)
-        return change
 
     # ------------------------------------------------------------------ persistence
     def get_params(self) -> dict[str, Any]:
