@@ -102,8 +102,15 @@ TEXTURE_MODEL = "default"
 #: to once its coverage reaches :data:`LATE_COVERAGE` (one full ERD update at the switch;
 #: README, "A late model switch"); the floor level measured at activation is kept
 LATE_MODEL = "l1+l2"
-#: coverage of the late switch to :data:`LATE_MODEL`; None: no switch
-LATE_COVERAGE: float | None = None
+#: coverage of the late switch to :data:`LATE_MODEL`; None: no switch (the scans before it).
+#: 0.15: a switch at 10 % lost 3.9 % on Hubble at 30 % (issue 12's validation rule: 3 %)
+LATE_COVERAGE: float | None = 0.15
+#: no late switch where the exploration floor's level (``erd_floor``; "auto" measures it from
+#: the initial pattern) is at least this: the pattern found isolated objects on a flat
+#: background, which the L1 model keeps exploring for and the blend's L2 half chases less
+#: (README, "A late model switch"); measured (seeds 0-4): blobs 0.42-2.2, xrf-ti-1000
+#: 0.07-0.44, xrf-cu-1003 0.13 or less, every other validation image 0.08 or less
+LATE_MAX_FLOOR = 0.2
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
 #: "auto" measures it from the initial pattern (0 on textures and photographs; README,
 #: "Sparse particles: a measured exploration floor")
@@ -180,7 +187,8 @@ class Sampler:
         :data:`TEXTURE_MODEL` ("default") for one channel whose structure level
         turns the texture lattice on (decided once, when the initial pattern is in);
         such a one-channel scan outside the texture band changes to
-        :data:`LATE_MODEL` at coverage :data:`LATE_COVERAGE` (when that is set).
+        :data:`LATE_MODEL` ("l1+l2") at coverage :data:`LATE_COVERAGE` (15 %) unless
+        its floor level is :data:`LATE_MAX_FLOOR` or more.
     seed : int or None
         Seed of the initial pattern and the route.
     max_coverage, erd_threshold, change_tolerance, patience :
@@ -836,7 +844,8 @@ class Sampler:
         self._tiles = TileMax(self._erd)
 
     def _late_switch_due(self) -> bool:
-        """A default-model one-channel scan outside the texture band at LATE_COVERAGE."""
+        """A default-model one-channel scan outside the texture band, below the floor
+        level LATE_MAX_FLOOR, at LATE_COVERAGE."""
         return (
             LATE_COVERAGE is not None
             and self._model_default
@@ -845,6 +854,7 @@ class Sampler:
             and self.n_channels == 1
             and self._lattice_power == 0.0
             and self._n_measured >= LATE_COVERAGE * self._mask.size
+            and self._floor_level < LATE_MAX_FLOOR
         )
 
     def _late_switch(self) -> None:

@@ -39,7 +39,7 @@ def scan(sampler: Sampler, image: np.ndarray, steps: int) -> list[str]:
 
 
 def test_switches_once_at_the_coverage(late, particles):
-    sampler = Sampler(SHAPE, batch_size=20, seed=0)
+    sampler = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.0)  # (auto: 6.6, no switch)
     counts = []
     names = []
     for _ in range(10):
@@ -53,10 +53,17 @@ def test_switches_once_at_the_coverage(late, particles):
 
 def test_no_switch_when_off_given_a_model_on_texture_or_channels(monkeypatch, particles):
     monkeypatch.setattr(sampler_module, "LATE_COVERAGE", None)
-    assert set(scan(Sampler(SHAPE, batch_size=20, seed=0), particles, 8)) == {"default"}
+    off = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.0)
+    assert set(scan(off, particles, 10)) == {"default"}
     monkeypatch.setattr(sampler_module, "LATE_COVERAGE", 0.03)
-    given = Sampler(SHAPE, batch_size=20, seed=0, model="default")
-    assert set(scan(given, particles, 8)) == {"default"}  # a given model is never switched
+    given = Sampler(SHAPE, batch_size=20, seed=0, model="default", erd_floor=0.0)
+    assert set(scan(given, particles, 10)) == {"default"}  # a given model is never switched
+    floored = Sampler(SHAPE, batch_size=20, seed=0)  # auto: level 6.6 (hidden particles)
+    assert set(scan(floored, particles, 10)) == {"default"} and floored._floor_level > 0.5
+    at = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=sampler_module.LATE_MAX_FLOOR)
+    assert set(scan(at, particles, 10)) == {"default"}
+    below = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.9 * sampler_module.LATE_MAX_FLOOR)
+    assert scan(below, particles, 10)[-1] == "l1+l2"
     texture = band_noise(SHAPE, 4.0, 100)
     on_texture = Sampler(SHAPE, batch_size=20, seed=0)
     assert set(scan(on_texture, texture, 8)) == {"default"}
@@ -70,7 +77,7 @@ def test_no_switch_when_off_given_a_model_on_texture_or_channels(monkeypatch, pa
 
 @pytest.mark.parametrize("steps", [3, 9])  # saved before and after the switch
 def test_state_files_keep_the_rule(late, particles, tmp_path, steps):
-    sampler = Sampler(SHAPE, batch_size=20, seed=0)
+    sampler = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.0)
     scan(sampler, particles, steps)
     loaded = Sampler.load(sampler.save(tmp_path / "state.npz"))
     assert loaded.model.name == sampler.model.name
@@ -91,7 +98,7 @@ def _rewrite_header(path, change):
 
 
 def test_older_state_files_keep_their_model(late, particles, tmp_path):
-    sampler = Sampler(SHAPE, batch_size=20, seed=0)
+    sampler = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.0)
     scan(sampler, particles, 3)
     path = sampler.save(tmp_path / "old.npz")
     _rewrite_header(path, lambda state: [state.pop(k) for k in ("model_default", "late_done")])
