@@ -654,8 +654,9 @@ class Sampler:
             flat = points[:, 0] * self.shape[1] + points[:, 1]
             _, first = np.unique(flat, return_index=True)
             first = np.sort(first)
-            initial = self._initial_pixels()
-            is_initial = np.isin(flat[first], initial, assume_unique=True)
+            initial = self._initial_pixels()  # sorted, distinct
+            at = np.minimum(np.searchsorted(initial, flat[first]), len(initial) - 1)
+            is_initial = initial[at] == flat[first]
             arrivals = first[is_initial & ~self._mask.reshape(-1)[flat[first]]]
             n_done = int(self._mask.reshape(-1)[initial].sum())
             targets = [len(initial)] + ([] if self._active else [self.activation_count])
