@@ -322,7 +322,8 @@ class SegmentPlanner:
         stage = np.zeros(0) if stage is None else np.asarray(stage, float)
         rate_buf = [np.zeros(n) for n in self.shape]
         picks: list[Pick] = []
-        undo: list[tuple[int, int, int, int, np.ndarray]] = []
+        undo: list[tuple[np.ndarray, np.ndarray, int]] = []  # suppression's logs
+        mirror = 1 in self._axis_ids  # columns are scored from the transposed copy
         spent = 0.0
         try:
             while len(picks) < max_segments:
@@ -372,26 +373,23 @@ class SegmentPlanner:
                 picks.append(Pick(segment, erd, seconds))
                 spent += seconds
                 here = np.array(segment.end, float)
-                # the block suppression may touch: kept to be restored after the decision
-                lo, hi = max(0, line - self.reach), min(self.shape[axis] - 1, line + self.reach)
-                box = (lo, hi + 1, a, b + 1) if axis == 0 else (a, b + 1, lo, hi + 1)
-                undo.append((*box, weights[box[0] : box[1], box[2] : box[3]].copy()))
-                lo, hi = _k._suppress(weights, planned, axis, line, a, b, self.reach, self.power)
-                if 1 in self._axis_ids:  # mirror the changed block into the column copy
-                    if axis == 0:
-                        weights_t[a : b + 1, lo : hi + 1] = weights[lo : hi + 1, a : b + 1].T
-                    else:
-                        weights_t[lo : hi + 1, a : b + 1] = weights[a : b + 1, lo : hi + 1].T
+                # every weight suppression changes (mirrored into the column copy) is
+                # logged, to be restored after the decision
+                room = (b - a + 1) * (2 * self.reach + 1)
+                log = (np.empty(room, np.int64), np.empty(room))
+                lo, hi, n_log = _k._suppress(
+                    weights, planned, axis, line, a, b, self.reach, self.power,
+                    weights_t, mirror, *log,
+                )  # fmt: skip
+                undo.append((*log, n_log))
                 # lines parallel to the pick within [lo, hi] and across it over [a, b] changed
                 stale[axis][lo : hi + 1] = True
                 stale[1 - axis][a : b + 1] = True
                 if time_budget is not None and spent >= time_budget:
                     break
         finally:  # the planner's maps hold the ERD again
-            for r0, r1, c0, c1, w_block in reversed(undo):
-                weights[r0:r1, c0:c1] = w_block
-                if 1 in self._axis_ids:
-                    weights_t[c0:c1, r0:r1] = w_block.T
+            for log_flat, log_old, n_log in reversed(undo):
+                _k._restore(weights, weights_t, mirror, log_flat, log_old, n_log)
         return picks
 
 
