@@ -53,9 +53,11 @@ __all__ = ["AXES", "Pick", "SegmentPlanner", "order_segments", "sweep_order"]
 AXES = ("rows", "columns")
 _RESCORE_SHARE = 0.5  # a decision rescores stale lines within this share of the best rate
 _RESCORE_BATCH = 64  # at most this many per axis and round
-# a rescore of at least this many line pixels runs in two halves on two threads
-# (:mod:`fastscan._threads`): about 0.1 ms of work, where the hand-off pays
-_SPLIT_PIXELS = 65_536
+# a rescore of at least this many line pixels (about 2 ms of work) runs in two halves on
+# two threads (:mod:`fastscan._threads`); smaller ones stay on one: on the 2-core test VM
+# the worker's wake-up costs 0.05-3 ms, and splitting 600 x 400's 240,000 changed row pixels
+# saved no wall time there while adding 0.4 ms CPU and the odd slow decision
+_SPLIT_PIXELS = 1_000_000
 
 
 @dataclass(frozen=True)
