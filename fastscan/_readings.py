@@ -17,6 +17,7 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def _accumulate(sums, counts, means, mask, rows, cols, readings):
+    """:func:`accumulate` of (rows, cols) points and (n, C) float64 readings."""
     n_channels, _, n_cols = sums.shape
     n = rows.shape[0]
     was_measured = np.empty(n, np.bool_)
@@ -75,10 +76,10 @@ def accumulate(
     """Add ``readings`` (n, C) at (row, col) ``points`` (n, 2), in place.
 
     ``sums`` (C, H, W) gets each reading added in order, ``counts`` (H, W) one per
-    reading, ``means`` the new ``sums / counts`` at every pixel read and ``mask``
-    True there. Returns the
-    distinct pixels read (u, 2), sorted by row then column, which of them were new
-    (u,), and the pixels measured before whose mean moved (m, 2), sorted.
+    reading, ``means`` the new ``sums / counts`` at every pixel read and ``mask`` True
+    there. Returns the distinct pixels read (u, 2), sorted by row then column, which
+    of them were new (u,), and the pixels measured before whose mean moved (m, 2),
+    sorted.
 
     Examples
     --------
