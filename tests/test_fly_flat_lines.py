@@ -11,7 +11,7 @@ import pytest
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.planner import SegmentPlanner
-from fastscan.fly.sampler import flat_line_scale
+from fastscan.fly.sampler import FLAT_LINE_SHARE, FLAT_LINES, flat_line_scale
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
@@ -105,8 +105,8 @@ def _scan(truth: np.ndarray, **params) -> tuple[FlySampler, SimulatedDetector, l
 
 def test_flat_lines_fly_the_structure_before_the_flat_gaps():
     truth = _two_halves()
-    _, _, plain_decisions = _scan(truth)
-    flat, detector, decisions = _scan(truth, flat_lines=0.01, flat_share=0.1)
+    _, _, plain_decisions = _scan(truth, flat_lines=0.0)  # off: the scan before the knob
+    flat, detector, decisions = _scan(truth)  # on by default at short dwells
     np.testing.assert_array_equal(detector.asked_mask, flat.measured_mask)
     assert check_trajectory(flat.trajectory, flat.motion) == []
 
@@ -116,13 +116,13 @@ def test_flat_lines_fly_the_structure_before_the_flat_gaps():
 
     n = 20  # the default bisects the flat half's gaps within its first 20 lines
     assert lines_in_flat_half(decisions, n) < lines_in_flat_half(plain_decisions, n)
-    assert flat.get_params()["flat_lines"] == 0.01
+    assert flat.get_params()["flat_lines"] == FLAT_LINES > 0
 
 
 def test_sweep_passes_move_monotonically_until_they_reverse():
     truth = _two_halves()
     detector = SimulatedDetector(truth)
-    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.45, seed=0, sweep_window=8)
+    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.45, seed=0, sweep_window=8, flat_lines=0.0)
     passes = []  # (pass number, direction, lines of the decision)
     while not fs.should_stop():
         active = fs._sampler.initial_complete
@@ -146,14 +146,15 @@ def test_sweep_passes_move_monotonically_until_they_reverse():
             assert d1 == -d0
 
 
-def test_knobs_off_or_at_long_dwells_keep_the_scan():
+def test_knobs_are_idle_at_long_dwells():
     truth = _two_halves()
     base, _, _ = _scan(truth)
-    off, _, _ = _scan(truth, flat_lines=0.0, sweep_window=0)
-    np.testing.assert_array_equal(base.measured_points, off.measured_points)
+    explicit, _, _ = _scan(truth, flat_lines=FLAT_LINES, flat_share=FLAT_LINE_SHARE)
+    np.testing.assert_array_equal(base.measured_points, explicit.measured_points)
     long_dwell = NANOPROBE.replace(dwell=0.01)  # sweep 0: both knobs idle
-    a = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3)
-    b = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, flat_lines=0.01, sweep_window=8)
+    a = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, flat_lines=0.0)
+    b = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, flat_lines=0.5, sweep_window=8)
+    assert a.sweep == b.sweep == 0
     for fs in (a, b):
         detector = SimulatedDetector(truth)
         while not fs.should_stop() and (segments := fs.suggest_segments()):

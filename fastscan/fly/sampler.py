@@ -50,12 +50,15 @@ from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
 
 __all__ = [
+    "FLAT_LINES",
+    "FLAT_LINE_SHARE",
     "FLY_AXES",
     "REFINE",
     "FlySampler",
     "coarse_line_axis",
     "default_initial_spacing",
     "default_sweep",
+    "flat_line_scale",
     "line_costs",
 ]
 
@@ -77,8 +80,11 @@ SWEEP_SEGMENTS = 16
 #: columns, whose whole lines show which axis's rasters reach the targets sooner) or
 #: ``"coarse"`` (``"auto"``, then the coarse raster's own lattice decides, no extra line).
 FLY_AXES = ("auto", "rows", "columns", "probe", "grid", "coarse")
-#: ``flat_lines``: share of its ERD per second a line between two agreeing lines keeps.
-FLAT_LINE_SHARE = 0.25
+#: ``flat_lines`` of the short-dwell sweeps: two whole lines agree within this share of the
+#: readings' range (chosen on the validation and sparse sets at 1 ms, see the README)
+FLAT_LINES = 0.01
+#: ``flat_share``: share of its ERD per second a line between two agreeing lines keeps.
+FLAT_LINE_SHARE = 0.1
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
@@ -251,7 +257,8 @@ class FlySampler:
         grid's edge the pass reverses and a new one starts. The stage then
         moves as a raster's does, monotonically between nearby lines.
     flat_lines : float
-        Sweep decisions (``sweep`` > 0): if > 0 (0, the default: off), a line
+        Sweep decisions (``sweep`` > 0, short dwells): if > 0 (default
+        :data:`FLAT_LINES`; 0: off, the scan before this knob), a line
         whose two nearest whole measured lines on either side agree, pixel by
         pixel, within this share of the readings' range (nothing varies
         between them, as far as whole lines can tell) is worth only
@@ -351,7 +358,7 @@ class FlySampler:
         sweep: int | None = None,
         sweep_share: float = 0.5,
         sweep_window: int = 0,
-        flat_lines: float = 0.0,
+        flat_lines: float = FLAT_LINES,
         flat_share: float = FLAT_LINE_SHARE,
         fly_axis: str = "auto",
         probe_lines: int = 4,
@@ -1232,7 +1239,7 @@ def flat_line_scale(
     >>> values = np.zeros((1, 9, 4)); values[0, 8] = 5.0
     >>> measured = np.zeros((9, 4), bool); measured[[0, 4, 8]] = True
     >>> flat_line_scale(measured, values, np.array([[0.1]])).tolist()
-    [1.0, 0.25, 0.25, 0.25, 1.0, 1.0, 1.0, 1.0, 1.0]
+    [1.0, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
     n_rows = measured.shape[0]
     scale = np.ones(n_rows)
