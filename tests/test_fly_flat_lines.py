@@ -50,6 +50,9 @@ def test_flat_line_scale_matches_a_plain_reference(seed):
     tolerance = np.full((n_channels, 1), 1.0)
     got = flat_line_scale(measured, values, tolerance, 0.1)
     assert got.tolist() == _flat_line_scale_reference(measured, values, tolerance, 0.1)
+    # columns: the same lines, read off the transposed grid
+    columns = flat_line_scale(measured.T, values.transpose(0, 2, 1), tolerance, 0.1, axis=1)
+    assert columns.tolist() == got.tolist()
 
 
 def test_planner_window_and_rate_floor():

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -1030,9 +1029,11 @@ class FlySampler:
         span = np.asarray(sampler._ref_range, float).reshape(-1, 1)
         scale = []
         for axis in (0, 1):
-            m = mask if axis == 0 else mask.T
-            v = values if axis == 0 else values.transpose(0, 2, 1)
-            scale.append(flat_line_scale(m, v, self.flat_lines * span, self.flat_share))
+            if axis in self._planner._axis_ids:
+                tolerance = self.flat_lines * span
+                scale.append(flat_line_scale(mask, values, tolerance, self.flat_share, axis=axis))
+            else:
+                scale.append(None)
         return scale[0], scale[1]
 
     def _build_levels(self) -> None:
@@ -1224,14 +1225,20 @@ class FlySampler:
 
 
 def flat_line_scale(
-    measured: np.ndarray, values: np.ndarray, tolerance: np.ndarray, share: float = FLAT_LINE_SHARE
+    measured: np.ndarray,
+    values: np.ndarray,
+    tolerance: np.ndarray,
+    share: float = FLAT_LINE_SHARE,
+    *,
+    axis: int = 0,
 ) -> np.ndarray:
-    """Per row: ``share`` where the nearest whole measured rows agree, else 1.
+    """Per line: ``share`` where the nearest whole measured lines agree, else 1.
 
     ``measured`` (n_rows, n_cols) bool, ``values`` (C, n_rows, n_cols),
-    ``tolerance`` (C, 1) in reading units. A row counts as flat when whole
-    measured rows lie on both sides of it and differ by at most ``tolerance``
-    at every pixel (every channel); measured rows and edge rows keep 1.
+    ``tolerance`` (C, 1) in reading units; ``axis`` 0 scores the rows, 1 the
+    columns. A line counts as flat when whole measured lines lie on both sides
+    of it and differ by at most ``tolerance`` at every pixel (every channel);
+    measured lines and edge lines keep 1.
 
     Examples
     --------
@@ -1240,16 +1247,21 @@ def flat_line_scale(
     >>> measured = np.zeros((9, 4), bool); measured[[0, 4, 8]] = True
     >>> flat_line_scale(measured, values, np.array([[0.1]])).tolist()
     [1.0, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0, 1.0]
+    >>> flat_line_scale(measured.T, values.transpose(0, 2, 1), np.array([[0.1]]), axis=1)[:4]
+    array([1. , 0.1, 0.1, 0.1])
     """
-    n_rows = measured.shape[0]
-    scale = np.ones(n_rows)
-    whole = np.flatnonzero(measured.all(axis=1))
-    for above, below in pairwise(whole):
-        if below - above < 2:
-            continue
-        diff = np.abs(values[:, below] - values[:, above])
-        if (diff <= tolerance).all():
-            scale[above + 1 : below] = share
+    scale = np.ones(measured.shape[axis])
+    whole = np.flatnonzero(measured.all(axis=1 - axis))
+    above, below = whole[:-1], whole[1:]
+    gaps = below - above >= 2
+    above, below = above[gaps], below[gaps]
+    if not len(above):
+        return scale
+    diff = np.abs(np.take(values, below, axis=1 + axis) - np.take(values, above, axis=1 + axis))
+    tolerance = np.asarray(tolerance, float).reshape(-1, 1, 1)
+    agree = (diff <= tolerance).all(axis=(0, 2 - axis))
+    for a, b in zip(above[agree], below[agree], strict=True):
+        scale[a + 1 : b] = share
     return scale
 
 
