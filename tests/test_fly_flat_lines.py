@@ -19,28 +19,37 @@ SHAPE = (64, 80)
 SHORT = NANOPROBE.replace(dwell=0.001)
 
 
-def _flat_line_scale_reference(measured, values, tolerance, share):
+def _flat_line_scale_reference(measured, values, tolerance, share, edges=False):
     n_rows = measured.shape[0]
     whole = [r for r in range(n_rows) if measured[r].all()]
-    out = []
-    for r in range(n_rows):
-        above = [a for a in whole if a < r]
-        below = [b for b in whole if b > r]
-        if r in whole or not above or not below:
-            out.append(1.0)
-            continue
-        a, b = above[-1], below[0]
-        agree = all(
+
+    def agree(a, b):
+        return all(
             abs(values[c, b, j] - values[c, a, j]) <= tolerance[c, 0]
             for c in range(values.shape[0])
             for j in range(measured.shape[1])
         )
-        out.append(share if agree else 1.0)
+
+    out = []
+    for r in range(n_rows):
+        above = [a for a in whole if a < r]
+        below = [b for b in whole if b > r]
+        if r in whole:
+            out.append(1.0)
+        elif above and below:
+            out.append(share if agree(above[-1], below[0]) else 1.0)
+        elif edges and len(below) >= 2:  # before the first whole line
+            out.append(share if agree(below[0], below[1]) else 1.0)
+        elif edges and len(above) >= 2:  # after the last
+            out.append(share if agree(above[-2], above[-1]) else 1.0)
+        else:
+            out.append(1.0)
     return out
 
 
+@pytest.mark.parametrize("edges", [False, True])
 @pytest.mark.parametrize("seed", range(4))
-def test_flat_line_scale_matches_a_plain_reference(seed):
+def test_flat_line_scale_matches_a_plain_reference(seed, edges):
     rng = np.random.default_rng(seed)
     n_rows, n_cols, n_channels = 24, 7, 1 + seed % 2
     measured = np.zeros((n_rows, n_cols), bool)
@@ -48,10 +57,12 @@ def test_flat_line_scale_matches_a_plain_reference(seed):
     measured[rng.integers(0, n_rows, 5), rng.integers(0, n_cols, 5)] = True  # partial rows
     values = np.round(rng.random((n_channels, n_rows, n_cols)) * 3) * measured  # many ties
     tolerance = np.full((n_channels, 1), 1.0)
-    got = flat_line_scale(measured, values, tolerance, 0.1)
-    assert got.tolist() == _flat_line_scale_reference(measured, values, tolerance, 0.1)
+    got = flat_line_scale(measured, values, tolerance, 0.1, edges=edges)
+    assert got.tolist() == _flat_line_scale_reference(measured, values, tolerance, 0.1, edges)
     # columns: the same lines, read off the transposed grid
-    columns = flat_line_scale(measured.T, values.transpose(0, 2, 1), tolerance, 0.1, axis=1)
+    columns = flat_line_scale(
+        measured.T, values.transpose(0, 2, 1), tolerance, 0.1, axis=1, edges=edges
+    )
     assert columns.tolist() == got.tolist()
 
 
@@ -174,6 +185,7 @@ def test_knobs_are_idle_at_long_dwells():
         ({"flat_share": 1.5}, "flat_share"),
         ({"sweep_window": -1}, "sweep_window"),
         ({"sweep_window": 2.5}, "sweep_window"),
+        ({"flat_edges": "yes"}, "flat_edges"),
     ],
 )
 def test_bad_knobs_are_named(params, name):

@@ -266,6 +266,9 @@ class FlySampler:
     flat_share : float
         ``flat_lines``: the share of its ERD per second a line between two
         agreeing lines keeps (in [0, 1]).
+    flat_edges : bool
+        ``flat_lines``: also the lines beyond the first or the last whole line,
+        if the two whole lines nearest that edge agree (off by default).
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -359,6 +362,7 @@ class FlySampler:
         sweep_window: int = 0,
         flat_lines: float = FLAT_LINES,
         flat_share: float = FLAT_LINE_SHARE,
+        flat_edges: bool = False,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
@@ -469,6 +473,9 @@ class FlySampler:
         if not (math.isfinite(flat_share) and 0 <= flat_share <= 1):
             raise ValueError(f"flat_share must be a number in [0, 1], got {flat_share!r}")
         self.flat_share = float(flat_share)
+        if not isinstance(flat_edges, bool | np.bool_):
+            raise ValueError(f"flat_edges must be True or False, got {flat_edges!r}")
+        self.flat_edges = bool(flat_edges)
         # the sweep pass under way: [axis, direction, front line, ERD/s floor]; None: none
         self._pass: list | None = None
         self._pass_direction = 0  # the last pass's direction (+1 down / -1 up), 0: none yet
@@ -1031,7 +1038,11 @@ class FlySampler:
         for axis in (0, 1):
             if axis in self._planner._axis_ids:
                 tolerance = self.flat_lines * span
-                scale.append(flat_line_scale(mask, values, tolerance, self.flat_share, axis=axis))
+                scale.append(
+                    flat_line_scale(
+                        mask, values, tolerance, self.flat_share, axis=axis, edges=self.flat_edges
+                    )
+                )
             else:
                 scale.append(None)
         return scale[0], scale[1]
@@ -1203,6 +1214,7 @@ class FlySampler:
             "sweep_window": self.sweep_window,
             "flat_lines": self.flat_lines,
             "flat_share": self.flat_share,
+            "flat_edges": self.flat_edges,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
@@ -1231,6 +1243,7 @@ def flat_line_scale(
     share: float = FLAT_LINE_SHARE,
     *,
     axis: int = 0,
+    edges: bool = False,
 ) -> np.ndarray:
     """Per line: ``share`` where the nearest whole measured lines agree, else 1.
 
@@ -1238,7 +1251,9 @@ def flat_line_scale(
     ``tolerance`` (C, 1) in reading units; ``axis`` 0 scores the rows, 1 the
     columns. A line counts as flat when whole measured lines lie on both sides
     of it and differ by at most ``tolerance`` at every pixel (every channel);
-    measured lines and edge lines keep 1.
+    measured lines keep 1, and so do the edge lines (outside the first or the
+    last whole line) unless ``edges``: then they count as flat when the two
+    whole lines nearest that edge agree.
 
     Examples
     --------
@@ -1250,11 +1265,13 @@ def flat_line_scale(
     >>> flat_line_scale(measured.T, values.transpose(0, 2, 1), np.array([[0.1]]), axis=1)[:4]
     array([1. , 0.1, 0.1, 0.1])
     """
-    scale = np.ones(measured.shape[axis])
+    n_lines = measured.shape[axis]
+    scale = np.ones(n_lines)
     whole = np.flatnonzero(measured.all(axis=1 - axis))
     above, below = whole[:-1], whole[1:]
-    gaps = below - above >= 2
-    above, below = above[gaps], below[gaps]
+    if not edges:  # only the gaps between them count
+        gaps = below - above >= 2
+        above, below = above[gaps], below[gaps]
     if not len(above):
         return scale
     diff = np.abs(np.take(values, below, axis=1 + axis) - np.take(values, above, axis=1 + axis))
@@ -1262,6 +1279,11 @@ def flat_line_scale(
     agree = (diff <= tolerance).all(axis=(0, 2 - axis))
     for a, b in zip(above[agree], below[agree], strict=True):
         scale[a + 1 : b] = share
+    if edges:
+        if agree[0]:
+            scale[: above[0]] = share
+        if agree[-1]:
+            scale[below[-1] + 1 :] = share
     return scale
 
 
