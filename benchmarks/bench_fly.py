@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import os
 import time
@@ -93,6 +94,9 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3, help="--first: runs (1st: fresh)")
     parser.add_argument(
+        "--fly-params", default="", help='more FlySampler keywords, JSON, e.g. {"flat_lines": 0.01}'
+    )
+    parser.add_argument(
         "--threads", choices=("auto", "on", "off"), default="auto", help="two-thread updates"
     )
     parser.add_argument(
@@ -113,6 +117,7 @@ def main() -> None:
         max_coverage=args.max_coverage,
         sweep=args.sweep,
         fly_axis=args.fly_axis,
+        **(json.loads(args.fly_params) if args.fly_params else {}),
     )
     fs._incremental_levels = not args.rebuild_levels
     if args.first:

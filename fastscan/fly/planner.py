@@ -302,6 +302,9 @@ class SegmentPlanner:
         time_budget: float | None = None,
         position: tuple[float, float] | None = None,
         stage: tuple[float, float, float, float] | None = None,
+        window: tuple[int, int, int] | None = None,
+        min_rate: float = 0.0,
+        line_scale: tuple[np.ndarray | None, np.ndarray | None] | None = None,
     ) -> list[Pick]:
         """Greedy picks for one decision, in flight order, each flown from its nearer end.
 
@@ -310,10 +313,31 @@ class SegmentPlanner:
         (row, col) for the first); ``stage`` ``(v_x, a_x, v_y, a_y)`` times a
         move (both axes together, trapezoids), None counts no move. Stops at
         ``max_segments`` picks, once the picks' seconds reach ``time_budget``,
-        or when no line has anything left to gain.
+        when no line has anything left to gain, or when the best one promises
+        less than ``min_rate`` ERD per second. ``window`` ``(axis, lo, hi)``
+        (axis 0 rows, 1 columns) allows only the lines ``lo <= line < hi`` of
+        that axis (a sweep pass's lines ahead of the stage). ``line_scale``,
+        per axis (rows, columns) None or one factor per line, multiplies each
+        line's ERD per second while choosing (a whole line's worth).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> erd = np.zeros((20, 30)); erd[3, :] = 2.0; erd[12, :] = 1.0
+        >>> planner = SegmentPlanner(erd.shape, fixed=0.26, pixel_time=0.001)
+        >>> planner.update(erd)
+        >>> none = np.zeros(erd.shape, bool)
+        >>> [p.segment.start[0] for p in planner.choose(none, max_segments=1)]
+        [3]
+        >>> [p.segment.start[0] for p in planner.choose(none, window=(0, 8, 20))]
+        [12]
         """
         if measured.shape != self.shape:
             raise ValueError(f"measured must have shape {self.shape}, got {measured.shape}")
+        if window is not None:
+            w_axis, w_lo, w_hi = (int(v) for v in window)
+            if w_axis not in self._axis_ids:
+                raise ValueError(f"window axis must be one of {self._axis_ids}, got {window!r}")
         weights, weights_t = self._weights, self._weights_t
         planned = np.array(measured, bool)  # a copy: planned pixels are marked in it
         ratio = [r.copy() for r in self._ratio]
@@ -335,12 +359,20 @@ class SegmentPlanner:
                     rate = rate_buf[axis]
                     _k._rates(ratio[axis], start[axis], end[axis], axis, here[0], here[1],
                               self.fixed[axis], self.pixel_time[axis], stage, rate)  # fmt: skip
+                    if line_scale is not None and line_scale[axis] is not None:
+                        rate *= line_scale[axis]
+                    if window is not None:  # only the window's lines
+                        if axis != w_axis:
+                            rate[:] = 0.0
+                        else:
+                            rate[: max(0, w_lo)] = 0.0
+                            rate[max(0, w_hi) :] = 0.0
                     rates.append((axis, rate))
                     i = int(np.argmax(rate))
                     if rate[i] > best[0]:
                         best = (float(rate[i]), axis, i)
                 top, axis, line = best
-                if axis < 0:
+                if axis < 0 or top < min_rate:
                     break
                 if stale[axis][line]:
                     # rescore, in one call per axis, every stale line that might beat the
