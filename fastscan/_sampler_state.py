@@ -18,6 +18,9 @@ Schema ``fastscan.sampler-state/2`` is an uncompressed ``.npz`` (no pickle):
     With C > 1 channels (``state.n_channels``), ``sums``, ``means`` and ``recon``
     are (C, H, W), ``values`` is (n, C), and the per-channel scalars of
     ``state`` (scale, reference range, reading min/max, gains) are lists.
+``late_shadow``
+    Only between the late switch's preparation and the switch: the late model's ERD map
+    (``state.late_shadow`` names the model), kept exact as ``erd`` is.
 ``model/<key>``
     The ERD model's arrays (:meth:`ERDModel.to_arrays`).
 
@@ -110,6 +113,10 @@ def save(sampler: Any, path: str | Path) -> Path:
             # the default-model rules still apply (texture model, late switch) and where
             "model_default": sampler._model_default,
             "late_done": sampler._late_done,
+            # the late model's shadow ERD map (array ``late_shadow``) and its name, or whether
+            # it is made at the next reading
+            "late_shadow": None if sampler._shadow is None else sampler._shadow_model.name,
+            "late_shadow_due": sampler._shadow_due,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
             # the batch in progress (a save between two readings of one batch)
@@ -142,6 +149,8 @@ def save(sampler: Any, path: str | Path) -> Path:
             np.concatenate(sampler._pending_new) if sampler._pending_new else np.zeros((0, 2), int)
         ),
     }
+    if sampler._shadow is not None:
+        arrays["late_shadow"] = sampler._shadow
     arrays.update({f"model/{k}": v for k, v in sampler.model.to_arrays().items()})
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as fh:
@@ -321,6 +330,9 @@ def _restore(
                 f"model_default and late_done must be true or false, got "
                 f"{model_default!r} and {late_done!r}"
             )
+        # files from before the shadow map: none (the switch makes the map by a full pass)
+        shadow_name = state.get("late_shadow")
+        shadow_due = bool(state.get("late_shadow_due", False))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad sampler state in the header ({exc})") from None
     if n_measured != int(arrays["mask"].sum()):
@@ -340,6 +352,7 @@ def _restore(
     sampler._set_structure(gini, counting, variation)
     sampler._floor_level = floor_level
     sampler._model_default, sampler._late_done = model_default, late_done
+    _restore_shadow(sampler, path, shadow_name, shadow_due, arrays.get("late_shadow"))
     sampler._dk = arrays["dk"]
     sampler._dk_max = arrays["dk_max"]
     points = np.asarray(arrays["points"], np.int64)
@@ -358,6 +371,29 @@ def _restore(
     sampler.stop_rule._changes = deque(changes, maxlen=sampler.stop_rule.patience)
     sampler.stop_rule.reason = reason
     _restore_pending(sampler, path, state, arrays)
+
+
+def _restore_shadow(
+    sampler: Any, path: Path, name: Any, due: bool, shadow: np.ndarray | None
+) -> None:
+    """The late model's shadow ERD map: kept if it is the one the sampler would switch to
+    (another late model: dropped, the switch then makes its map by a full pass)."""
+    sampler._shadow_due = due
+    if name is None:
+        return
+    if shadow is None or shadow.shape != sampler.shape or shadow.dtype != np.float64:
+        got = None if shadow is None else f"{shadow.dtype} {shadow.shape}"
+        raise ValueError(
+            f"{path}: late_shadow must be float64 of shape {sampler.shape}, got {got}; "
+            "the state file is damaged"
+        )
+    from fastscan import sampler as sampler_module  # (that module imports this one)
+
+    if name == sampler_module.LATE_MODEL:
+        sampler._shadow = shadow
+        sampler._late_model()
+    else:
+        sampler._shadow_due = False  # (the next suggest decides again)
 
 
 def _restore_pending(

@@ -111,6 +111,11 @@ LATE_COVERAGE: float | None = 0.15
 #: (README, "A late model switch"); measured (seeds 0-4): blobs 0.42-2.2, xrf-ti-1000
 #: 0.07-0.44, xrf-cu-1003 0.13 or less, every other validation image 0.08 or less
 LATE_MAX_FLOOR = 0.2
+#: a shadow ERD map of :data:`LATE_MODEL` is made at the first reading of the first batch
+#: suggested at or past ``LATE_COVERAGE - LATE_PREPARE_MARGIN`` (while the batch's other
+#: readings are still to come) and kept exact by every later update, so the switch only
+#: swaps it in (README, "A late model switch"); None: the switch makes it (a full pass)
+LATE_PREPARE_MARGIN: float | None = 0.01
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
 #: "auto" measures it from the initial pattern (0 on textures and photographs; README,
 #: "Sparse particles: a measured exploration floor")
@@ -368,6 +373,10 @@ class Sampler:
         )
         self._model_default = model is None  # the shipped default for the channel count
         self._late_done = False  # the switch to LATE_MODEL happened (see _late_switch)
+        # LATE_MODEL's ERD map, kept exact from its preparation to the switch (_late_prepare)
+        self._shadow: np.ndarray | None = None
+        self._shadow_model: ERDModel | None = None
+        self._shadow_due = False  # make the shadow after the next reading (an ingest event)
         multichannel = (self._fixed_channels or 1) > 1
         self.model = load_model(MULTICHANNEL_MODEL if multichannel and model is None else model)
         self._error_power = model_error_power(self.model)
@@ -579,6 +588,8 @@ class Sampler:
             return pending if n is None else pending[: int(n)]
         if self._late_switch_due():
             self._late_switch()
+        elif self._shadow is None and self._late_prepare_due():
+            self._shadow_due = True  # at this batch's first reading, the rest still to come
         count = self.batch_size if n is None else int(n)
         n_cap = int(np.ceil(self.stop_rule.max_coverage * self._mask.size - 1e-9))
         count = min(count, n_cap - self._n_measured)  # never overshoot max_coverage
@@ -660,6 +671,8 @@ class Sampler:
         while len(points):
             cut = self._next_event(points, values)
             self._apply_part(points[:cut], values[:cut])
+            if self._shadow_due:  # (the part was its one reading)
+                self._late_prepare()
             points, values = points[cut:], values[cut:]
             batch = self._batch_flat
             if batch is not None and self._mask.reshape(-1)[batch].all():
@@ -668,7 +681,7 @@ class Sampler:
 
     def _next_event(self, points: np.ndarray, values: np.ndarray) -> int:
         """Number of readings up to and including the first event (or all of them)."""
-        cut = len(points)
+        cut = 1 if self._shadow_due else len(points)
         if not self.initial_complete:
             flat = points[:, 0] * self.shape[1] + points[:, 1]
             _, first = np.unique(flat, return_index=True)
@@ -798,6 +811,8 @@ class Sampler:
         self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
         self._recon[:, self._mask] = self._values[:, self._mask]
         self._erd[self._mask] = -1.0
+        if self._shadow is not None:
+            self._shadow[self._mask] = -1.0
         self._dk[self._mask] = 0.0
         pixels = np.argwhere(~self._mask)
         lists = self._neighbor_lists()
@@ -842,14 +857,85 @@ class Sampler:
         )
 
     def _late_switch(self) -> None:
-        """Change to :data:`LATE_MODEL` and recompute every unmeasured pixel's ERD with it
-        (the reconstruction and neighbours do not change; local updates stay exact)."""
+        """Change to :data:`LATE_MODEL` and give every unmeasured pixel its ERD: the
+        shadow map if one was prepared (:meth:`_late_prepare`), else a full pass (the
+        reconstruction and neighbours do not change; local updates stay exact)."""
         self._late_done = True
+        self._shadow_due = False
+        shadow, self._shadow = self._shadow, None
         if self.model.name == LATE_MODEL:
             return
-        self._use_model(LATE_MODEL)
-        self._erd_pass(np.argwhere(~self._mask), self._neighbor_lists())
+        if shadow is None:
+            self._use_model(LATE_MODEL)
+            self._erd_pass(np.argwhere(~self._mask), self._neighbor_lists())
+        else:  # the same bits as that pass, made while readings were still to come
+            self.model = self._shadow_model
+            self._error_power = model_error_power(self.model)
+            self._sparsity_area = self.model.sparsity_numerator(self.shape)
+            np.copyto(self._erd, shadow)  # (in place: views of the map stay valid)
+            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
+            self._tiles = TileMax(self._erd)
+        self._shadow_model = None
         _warm_up(self.model)
+
+    def _late_prepare_due(self) -> bool:
+        """The late switch will come (:meth:`_late_switch_due` but for the coverage), the
+        coverage is within LATE_PREPARE_MARGIN of it, and LATE_MODEL reads the features
+        and sets the floor as the current model does (so the shadow shares the features)."""
+        if LATE_COVERAGE is None or LATE_PREPARE_MARGIN is None or self.model.name == LATE_MODEL:
+            return False
+        due = (
+            self._model_default
+            and not self._late_done
+            and self._active
+            and self.n_channels == 1
+            and self._lattice_power == 0.0
+            and self._floor_level < LATE_MAX_FLOOR
+            and self._n_measured >= (LATE_COVERAGE - LATE_PREPARE_MARGIN) * self._mask.size
+        )
+        if not due:
+            return False
+        late = self._late_model()
+        same = late.sparsity_numerator(self.shape) == self._sparsity_area
+        return same and model_error_power(late) == self._error_power
+
+    def _late_model(self) -> ERDModel:
+        """LATE_MODEL, loaded once (for the shadow map)."""
+        if self._shadow_model is None or self._shadow_model.name != LATE_MODEL:
+            self._shadow_model = load_model(LATE_MODEL)
+        return self._shadow_model
+
+    def _late_prepare(self) -> None:
+        """Make the shadow ERD map of LATE_MODEL: every unmeasured pixel's ERD by that model
+        from the current features, bit for bit what the switch's full pass would give now."""
+        self._shadow_due = False
+        model = self._late_model()
+        shadow = np.full(self.shape, -1.0)
+        pixels = np.argwhere(~self._mask)
+        lists = self._neighbor_lists()
+        for start in range(0, len(pixels), _CHUNK):
+            chunk = pixels[start : start + _CHUNK]
+            if lists is None:
+                nbr = self._knn(chunk)
+            else:  # as _region_knn, but leaving the lists as they are
+                valid = lists.valid_of(chunk)
+                nbr = lists.gather(chunk)
+                if not valid.all():
+                    found = self._knn(chunk[~valid], bounded=True)
+                    for array, part in zip(nbr, found):
+                        array[~valid] = part
+            features = slads_features(
+                self._values[0],
+                self._recon[0],
+                chunk,
+                *nbr,
+                rho=self._rho,
+                scale=float(self._scale[0]),
+                sparsity_area=self._sparsity_area,
+            )
+            erd = self._predict(features, model.predict)
+            shadow[chunk[:, 0], chunk[:, 1]] = self._shape(erd, features, chunk)
+        self._shadow = shadow
 
     def _measure_floor_level(self) -> float:
         """``erd_floor="auto"``: the flat-background error of the initial pattern
@@ -1006,6 +1092,9 @@ class Sampler:
             gains = self._gains[used] / self._gains[used].sum()
             erd = gains @ erd.reshape(len(used), len(pixels))
         self._erd[pixels[:, 0], pixels[:, 1]] = self._shape(erd, features, pixels)
+        if self._shadow is not None:  # (one channel) the same features, LATE_MODEL's pass
+            shadow = self._predict(features, self._shadow_model.predict)
+            self._shadow[pixels[:, 0], pixels[:, 1]] = self._shape(shadow, features, pixels)
 
     def _shape(self, erd: np.ndarray, features: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         """Structure-adaptive shaping of ``erd`` in place (:mod:`fastscan._structure`).
@@ -1027,21 +1116,28 @@ class Sampler:
             )
         return erd
 
-    def _region_erd(self, features: np.ndarray, pixels: np.ndarray, also: Any = None) -> np.ndarray:
-        """Shaped ERD of one channel's feature rows (one per pixel of ``pixels``); many
-        rows run in two halves on two threads (:mod:`fastscan._threads`), split where
-        the model's blocks of rows start, so the bits are those of one pass. ``also()``
-        (if given) runs too."""
-        if type(self.model).predict is not ERDModel.predict:  # a subclass's own predict
+    def _region_erd(
+        self,
+        features: np.ndarray,
+        pixels: np.ndarray,
+        also: Any = None,
+        model: ERDModel | None = None,
+    ) -> np.ndarray:
+        """Shaped ERD of one channel's feature rows (one per pixel of ``pixels``) by
+        ``model`` (default the sampler's); many rows run in two halves on two threads
+        (:mod:`fastscan._threads`), split where the model's blocks of rows start, so the
+        bits are those of one pass. ``also()`` (if given) runs too."""
+        model = self.model if model is None else model
+        if type(model).predict is not ERDModel.predict:  # a subclass's own predict
             if also is not None:
                 also()
-            return self._shape(self._predict(features), features, pixels)
+            return self._shape(self._predict(features, model.predict), features, pixels)
         erd = np.empty(len(features))
         features = np.ascontiguousarray(features, np.float64)
 
         def model_pass(start: int, stop: int) -> None:
             part = features[start:stop]
-            predicted = self._predict(part, self.model._predict_rows)
+            predicted = self._predict(part, model._predict_rows)
             erd[start:stop] = self._shape(predicted, part, pixels[start:stop])
 
         with _single_thread_blas():
@@ -1079,6 +1175,8 @@ class Sampler:
         for values, recon in zip(self._values, self._recon):
             _update.scatter(recon, changed, values[rows, cols])
         self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
+        if self._shadow is not None:
+            self._shadow[new_points[:, 0], new_points[:, 1]] = -1.0
         self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
         self._index_new_points(new_points)
         lists = self._neighbor_lists()
@@ -1113,6 +1211,9 @@ class Sampler:
                 _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
 
             _update.put(self._erd, region, self._region_erd(features, region, dk_bounds))
+            if self._shadow is not None:  # the same features, LATE_MODEL's forward pass
+                erd = self._region_erd(features, region, model=self._shadow_model)
+                _update.put(self._shadow, region, erd)
         elif len(region):
             nbr = self._update_recon(region, nbr=self._region_knn(region))
             self._update_erd(region, nbr)

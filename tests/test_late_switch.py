@@ -3,6 +3,7 @@ band changes to ``sampler.LATE_MODEL`` once its coverage reaches ``LATE_COVERAGE
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -107,3 +108,112 @@ def test_older_state_files_keep_their_model(late, particles, tmp_path):
     _rewrite_header(path, lambda state: state.update(late_done="yes"))
     with pytest.raises(ValueError, match=r"late_done must be true or false.*'yes'"):
         Sampler.load(path)
+
+
+# ---------------------------------------------------------------- the shadow map (issue 10)
+def _fresh_late_pass(sampler: Sampler) -> np.ndarray:
+    """What the switch's full pass (the map without a shadow) gives in this state."""
+    twin = copy.deepcopy(sampler)
+    twin._shadow = None
+    twin._use_model(sampler_module.LATE_MODEL)
+    twin._erd_pass(np.argwhere(~twin._mask), twin._neighbor_lists())
+    return twin._erd
+
+
+def _readings(image, points, step, far_step):
+    values = image[points[:, 0], points[:, 1]].copy()
+    if step == far_step:  # far outside the range: a rescale (full update) in mid-batch
+        values[len(values) // 2] = 5.0 * image.max() + 10.0
+    return values
+
+
+def test_the_shadow_equals_a_fresh_full_pass_after_every_reading(late, particles):
+    sampler = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.0)
+    prepare = (0.03 - sampler_module.LATE_PREPARE_MARGIN) * particles.size
+    checked = 0
+    for step in range(10):
+        due_before = sampler._shadow is not None
+        points = sampler.suggest()
+        if sampler._late_done and due_before:
+            break  # the switch just used the shadow
+        values = _readings(particles, points, step, far_step=5)
+        for point, value in zip(points, values):
+            sampler.ingest(point[None], value[None])
+            if sampler._shadow is not None:
+                assert sampler.n_measured >= prepare
+                np.testing.assert_array_equal(sampler._shadow, _fresh_late_pass(sampler))
+                checked += 1
+            elif sampler.initial_complete and sampler.n_measured > prepare + 20:
+                raise AssertionError("no shadow a batch past the prepare coverage")
+    assert sampler._late_done and sampler.model.name == "l1+l2"
+    assert checked >= 40  # two batches and more, a rescale among them
+    assert sampler._shadow is None and sampler._shadow_model is None
+
+
+def _late_scan(image, mode, tmp_path=None, steps=10, far_step=None):
+    """Suggestions, the state before each, and the final sampler of a scan whose readings
+    come whole, one by one, or with a save and load after the suggest / mid-batch."""
+    sampler = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.0)
+    suggested, shadows = [], []
+    for step in range(steps):
+        shadows.append(sampler._shadow is not None)
+        points = sampler.suggest()
+        suggested.append(points.copy())
+        values = _readings(image, points, step, far_step)
+        if mode == "point":
+            for point, value in zip(points, values):
+                sampler.ingest(point[None], value[None])
+        elif mode == "save":
+            sampler = Sampler.load(sampler.save(tmp_path / f"a{step}.npz"))  # due kept
+            half = len(points) // 2
+            sampler.ingest(points[:half], values[:half])
+            sampler = Sampler.load(sampler.save(tmp_path / f"b{step}.npz"))  # shadow kept
+            sampler.ingest(points[half:], values[half:])
+        else:
+            sampler.ingest(points, values)
+    return suggested, shadows, sampler
+
+
+@pytest.mark.parametrize("far_step", [None, 5], ids=["plain", "rescale-before-switch"])
+def test_every_grouping_gives_the_scan_without_a_shadow(late, particles, tmp_path, far_step):
+    batch = _late_scan(particles, "batch", far_step=far_step)
+    assert batch[2]._late_done and any(batch[1]) and not batch[1][0]
+    for mode in ("point", "save", "none"):
+        if mode == "none":  # the switch's full pass, as before the shadow
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(sampler_module, "LATE_PREPARE_MARGIN", None)
+                other = _late_scan(particles, "batch", far_step=far_step)
+            assert not any(other[1])
+        else:
+            other = _late_scan(particles, mode, tmp_path, far_step=far_step)
+            assert other[1] == batch[1]
+        for a, b in zip(batch[0], other[0]):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(batch[2]._erd, other[2]._erd)
+        np.testing.assert_array_equal(batch[2].reconstruction, other[2].reconstruction)
+        assert list(batch[2].stop_rule._changes) == list(other[2].stop_rule._changes)
+
+
+def test_state_files_without_a_shadow_still_switch_the_same(late, particles, tmp_path):
+    sampler = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.0)
+    while sampler._shadow is None:
+        scan(sampler, particles, 1)
+    path = sampler.save(tmp_path / "shadow.npz")
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files if key != "late_shadow"}
+    header = json.loads(str(arrays["header"]))
+    for key in ("late_shadow", "late_shadow_due"):
+        header["state"].pop(key)
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = Sampler.load(tmp_path / "old.npz")  # a file from before the shadow: none
+    assert old._shadow is None
+    assert scan(old, particles, 4) == scan(sampler, particles, 4)
+    np.testing.assert_array_equal(old.measured_points, sampler.measured_points)
+    np.testing.assert_array_equal(old._erd, sampler._erd)
+    arrays["header"] = np.array(
+        json.dumps({**header, "state": {**header["state"], "late_shadow": "l1+l2"}})
+    )
+    np.savez(tmp_path / "damaged.npz", **arrays)
+    with pytest.raises(ValueError, match="late_shadow must be float64 of shape"):
+        Sampler.load(tmp_path / "damaged.npz")
