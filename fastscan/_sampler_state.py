@@ -113,9 +113,10 @@ def save(sampler: Any, path: str | Path) -> Path:
             # the default-model rules still apply (texture model, late switch) and where
             "model_default": sampler._model_default,
             "late_done": sampler._late_done,
-            # the late model's shadow ERD map (array ``late_shadow``) and its name, or whether
-            # it is made at the next reading
+            # the late model's shadow ERD map (array ``late_shadow``): its model's name, the
+            # rows made, or whether the next reading starts it
             "late_shadow": None if sampler._shadow is None else sampler._shadow_model.name,
+            "late_shadow_rows": sampler._shadow_rows,
             "late_shadow_due": sampler._shadow_due,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
@@ -333,6 +334,7 @@ def _restore(
         # files from before the shadow map: none (the switch makes the map by a full pass)
         shadow_name = state.get("late_shadow")
         shadow_due = bool(state.get("late_shadow_due", False))
+        shadow_rows = int(state.get("late_shadow_rows", sampler.shape[0]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad sampler state in the header ({exc})") from None
     if n_measured != int(arrays["mask"].sum()):
@@ -352,7 +354,8 @@ def _restore(
     sampler._set_structure(gini, counting, variation)
     sampler._floor_level = floor_level
     sampler._model_default, sampler._late_done = model_default, late_done
-    _restore_shadow(sampler, path, shadow_name, shadow_due, arrays.get("late_shadow"))
+    shadow = arrays.get("late_shadow")
+    _restore_shadow(sampler, path, shadow_name, shadow_due, shadow_rows, shadow)
     sampler._dk = arrays["dk"]
     sampler._dk_max = arrays["dk_max"]
     points = np.asarray(arrays["points"], np.int64)
@@ -374,13 +377,15 @@ def _restore(
 
 
 def _restore_shadow(
-    sampler: Any, path: Path, name: Any, due: bool, shadow: np.ndarray | None
+    sampler: Any, path: Path, name: Any, due: bool, rows: int, shadow: np.ndarray | None
 ) -> None:
     """The late model's shadow ERD map: kept if it is the one the sampler would switch to
     (another late model: dropped, the switch then makes its map by a full pass)."""
     sampler._shadow_due = due
     if name is None:
         return
+    if not 0 <= rows <= sampler.shape[0]:
+        raise ValueError(f"{path}: late_shadow_rows {rows} outside [0, {sampler.shape[0]}]")
     if shadow is None or shadow.shape != sampler.shape or shadow.dtype != np.float64:
         got = None if shadow is None else f"{shadow.dtype} {shadow.shape}"
         raise ValueError(
@@ -390,7 +395,7 @@ def _restore_shadow(
     from fastscan import sampler as sampler_module  # (that module imports this one)
 
     if name == sampler_module.LATE_MODEL:
-        sampler._shadow = shadow
+        sampler._shadow, sampler._shadow_rows = shadow, rows
         sampler._late_model()
     else:
         sampler._shadow_due = False  # (the next suggest decides again)

@@ -111,11 +111,13 @@ LATE_COVERAGE: float | None = 0.15
 #: (README, "A late model switch"); measured (seeds 0-4): blobs 0.42-2.2, xrf-ti-1000
 #: 0.07-0.44, xrf-cu-1003 0.13 or less, every other validation image 0.08 or less
 LATE_MAX_FLOOR = 0.2
-#: a shadow ERD map of :data:`LATE_MODEL` is made at the first reading of the first batch
-#: suggested at or past ``LATE_COVERAGE - LATE_PREPARE_MARGIN`` (while the batch's other
-#: readings are still to come) and kept exact by every later update, so the switch only
-#: swaps it in (README, "A late model switch"); None: the switch makes it (a full pass)
+#: a shadow ERD map of :data:`LATE_MODEL` is made from the first batch suggested at or past
+#: ``LATE_COVERAGE - LATE_PREPARE_MARGIN`` on, a band of rows with each reading (about
+#: ``_SHADOW_PIXELS`` pixels; not the reading that completes a suggested batch, whose wait
+#: is the decision's), and kept exact by every update, so the switch only swaps it in
+#: (README, "A late model switch"); None: the switch makes it (a full pass)
 LATE_PREPARE_MARGIN: float | None = 0.01
+_SHADOW_PIXELS = 8192  # about 4 ms of the blend's ERD a reading (0.5 us a pixel)
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
 #: "auto" measures it from the initial pattern (0 on textures and photographs; README,
 #: "Sparse particles: a measured exploration floor")
@@ -376,7 +378,8 @@ class Sampler:
         # LATE_MODEL's ERD map, kept exact from its preparation to the switch (_late_prepare)
         self._shadow: np.ndarray | None = None
         self._shadow_model: ERDModel | None = None
-        self._shadow_due = False  # make the shadow after the next reading (an ingest event)
+        self._shadow_due = False  # start the shadow with the next reading
+        self._shadow_rows = 0  # rows [0, _shadow_rows) of the shadow are made
         multichannel = (self._fixed_channels or 1) > 1
         self.model = load_model(MULTICHANNEL_MODEL if multichannel and model is None else model)
         self._error_power = model_error_power(self.model)
@@ -589,7 +592,7 @@ class Sampler:
         if self._late_switch_due():
             self._late_switch()
         elif self._shadow is None and self._late_prepare_due():
-            self._shadow_due = True  # at this batch's first reading, the rest still to come
+            self._shadow_due = True  # from this batch's readings on (see _late_prepare)
         count = self.batch_size if n is None else int(n)
         n_cap = int(np.ceil(self.stop_rule.max_coverage * self._mask.size - 1e-9))
         count = min(count, n_cap - self._n_measured)  # never overshoot max_coverage
@@ -671,17 +674,20 @@ class Sampler:
         while len(points):
             cut = self._next_event(points, values)
             self._apply_part(points[:cut], values[:cut])
-            if self._shadow_due:  # (the part was its one reading)
-                self._late_prepare()
             points, values = points[cut:], values[cut:]
             batch = self._batch_flat
-            if batch is not None and self._mask.reshape(-1)[batch].all():
+            completed = batch is not None and bool(self._mask.reshape(-1)[batch].all())
+            if self._shadow_due or (
+                self._shadow is not None and self._shadow_rows < len(self._mask)
+            ):
+                self._late_prepare(cut - int(completed))  # (any grouping: the same bits)
+            if completed:
                 self._record_change()  # the suggested batch is in: one record
                 self._batch_flat = None
 
     def _next_event(self, points: np.ndarray, values: np.ndarray) -> int:
         """Number of readings up to and including the first event (or all of them)."""
-        cut = 1 if self._shadow_due else len(points)
+        cut = len(points)
         if not self.initial_complete:
             flat = points[:, 0] * self.shape[1] + points[:, 1]
             _, first = np.unique(flat, return_index=True)
@@ -811,8 +817,9 @@ class Sampler:
         self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
         self._recon[:, self._mask] = self._values[:, self._mask]
         self._erd[self._mask] = -1.0
-        if self._shadow is not None:
+        if self._shadow is not None:  # every unmeasured pixel's shadow is made just below
             self._shadow[self._mask] = -1.0
+            self._shadow_rows = self.shape[0]
         self._dk[self._mask] = 0.0
         pixels = np.argwhere(~self._mask)
         lists = self._neighbor_lists()
@@ -862,6 +869,8 @@ class Sampler:
         reconstruction and neighbours do not change; local updates stay exact)."""
         self._late_done = True
         self._shadow_due = False
+        if self._shadow is not None and self._shadow_rows < self.shape[0]:
+            self._shadow_pass(self._shadow_rows, self.shape[0])  # (a batch too large for it)
         shadow, self._shadow = self._shadow, None
         if self.model.name == LATE_MODEL:
             return
@@ -905,13 +914,27 @@ class Sampler:
             self._shadow_model = load_model(LATE_MODEL)
         return self._shadow_model
 
-    def _late_prepare(self) -> None:
-        """Make the shadow ERD map of LATE_MODEL: every unmeasured pixel's ERD by that model
-        from the current features, bit for bit what the switch's full pass would give now."""
-        self._shadow_due = False
+    def _late_prepare(self, readings: int) -> None:
+        """Make ``readings`` readings' share of the shadow ERD map of LATE_MODEL (started
+        if due): the next rows of every unmeasured pixel's ERD by that model from the
+        current features, bit for bit what the switch's full pass would give now; later
+        updates keep every pixel's shadow exact, made or not, so when a row is made does
+        not change a bit."""
+        height = self.shape[0]
+        if self._shadow_due:
+            self._shadow_due = False
+            self._shadow = np.full(self.shape, -1.0)
+            self._shadow_rows = 0
+        if readings <= 0 or self._shadow is None or self._shadow_rows >= height:
+            return
+        rows = max(1, _SHADOW_PIXELS // self.shape[1]) * readings
+        self._shadow_pass(self._shadow_rows, min(height, self._shadow_rows + rows))
+
+    def _shadow_pass(self, start_row: int, stop_row: int) -> None:
+        """The shadow ERD of the unmeasured pixels of rows [start_row, stop_row)."""
         model = self._late_model()
-        shadow = np.full(self.shape, -1.0)
-        pixels = np.argwhere(~self._mask)
+        pixels = np.argwhere(~self._mask[start_row:stop_row])
+        pixels[:, 0] += start_row
         lists = self._neighbor_lists()
         for start in range(0, len(pixels), _CHUNK):
             chunk = pixels[start : start + _CHUNK]
@@ -934,8 +957,8 @@ class Sampler:
                 sparsity_area=self._sparsity_area,
             )
             erd = self._predict(features, model.predict)
-            shadow[chunk[:, 0], chunk[:, 1]] = self._shape(erd, features, chunk)
-        self._shadow = shadow
+            self._shadow[chunk[:, 0], chunk[:, 1]] = self._shape(erd, features, chunk)
+        self._shadow_rows = stop_row
 
     def _measure_floor_level(self) -> float:
         """``erd_floor="auto"``: the flat-background error of the initial pattern

@@ -127,8 +127,16 @@ def _readings(image, points, step, far_step):
     return values
 
 
-def test_the_shadow_equals_a_fresh_full_pass_after_every_reading(late, particles):
+@pytest.fixture(params=[8192, 160], ids=["whole", "2-rows-a-reading"])
+def shadow_pixels(request, monkeypatch):
+    """The shadow made in one reading (this small grid) or two rows a reading."""
+    monkeypatch.setattr(sampler_module, "_SHADOW_PIXELS", request.param)
+    return request.param
+
+
+def test_the_shadow_equals_a_fresh_full_pass_after_every_reading(late, particles, shadow_pixels):
     sampler = Sampler(SHAPE, batch_size=20, seed=0, erd_floor=0.0)
+    partial = 0
     prepare = (0.03 - sampler_module.LATE_PREPARE_MARGIN) * particles.size
     checked = 0
     for step in range(10):
@@ -141,12 +149,16 @@ def test_the_shadow_equals_a_fresh_full_pass_after_every_reading(late, particles
             sampler.ingest(point[None], value[None])
             if sampler._shadow is not None:
                 assert sampler.n_measured >= prepare
-                np.testing.assert_array_equal(sampler._shadow, _fresh_late_pass(sampler))
+                made = sampler._shadow_rows
+                partial += made < SHAPE[0]
+                fresh = _fresh_late_pass(sampler)
+                np.testing.assert_array_equal(sampler._shadow[:made], fresh[:made])
                 checked += 1
             elif sampler.initial_complete and sampler.n_measured > prepare + 20:
                 raise AssertionError("no shadow a batch past the prepare coverage")
     assert sampler._late_done and sampler.model.name == "l1+l2"
     assert checked >= 40  # two batches and more, a rescale among them
+    assert (partial > 0) == (shadow_pixels < SHAPE[0] * SHAPE[1])  # made over readings
     assert sampler._shadow is None and sampler._shadow_model is None
 
 
@@ -175,7 +187,11 @@ def _late_scan(image, mode, tmp_path=None, steps=10, far_step=None):
 
 
 @pytest.mark.parametrize("far_step", [None, 5], ids=["plain", "rescale-before-switch"])
-def test_every_grouping_gives_the_scan_without_a_shadow(late, particles, tmp_path, far_step):
+@pytest.mark.parametrize("rows", [102, 2, 1], ids=["whole", "2-rows", "1-row-finished-at-switch"])
+def test_every_grouping_gives_the_scan_without_a_shadow(
+    late, particles, tmp_path, monkeypatch, far_step, rows
+):
+    monkeypatch.setattr(sampler_module, "_SHADOW_PIXELS", rows * SHAPE[1])
     batch = _late_scan(particles, "batch", far_step=far_step)
     assert batch[2]._late_done and any(batch[1]) and not batch[1][0]
     for mode in ("point", "save", "none"):
