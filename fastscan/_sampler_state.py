@@ -396,6 +396,8 @@ def _restore_shadow(
 
     if name == sampler_module.LATE_MODEL:
         sampler._shadow, sampler._shadow_rows = shadow, rows
+        if rows == sampler.shape[0]:
+            sampler._shadow_tiles = TileMax(shadow)
         sampler._late_model()
     else:
         sampler._shadow_due = False  # (the next suggest decides again)

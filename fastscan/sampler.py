@@ -380,6 +380,7 @@ class Sampler:
         self._shadow_model: ERDModel | None = None
         self._shadow_due = False  # start the shadow with the next reading
         self._shadow_rows = 0  # rows [0, _shadow_rows) of the shadow are made
+        self._shadow_tiles: TileMax | None = None  # its tile maxima, once every row is made
         multichannel = (self._fixed_channels or 1) > 1
         self.model = load_model(MULTICHANNEL_MODEL if multichannel and model is None else model)
         self._error_power = model_error_power(self.model)
@@ -848,6 +849,8 @@ class Sampler:
             self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
         _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
         self._tiles = TileMax(self._erd)
+        if self._shadow is not None:  # (every row made by the full update)
+            self._shadow_tiles = TileMax(self._shadow)
 
     def _late_switch_due(self) -> bool:
         """A default-model one-channel scan outside the texture band, below the floor
@@ -872,6 +875,7 @@ class Sampler:
         if self._shadow is not None and self._shadow_rows < self.shape[0]:
             self._shadow_pass(self._shadow_rows, self.shape[0])  # (a batch too large for it)
         shadow, self._shadow = self._shadow, None
+        tiles, self._shadow_tiles = self._shadow_tiles, None
         if self.model.name == LATE_MODEL:
             return
         if shadow is None:
@@ -881,9 +885,9 @@ class Sampler:
             self.model = self._shadow_model
             self._error_power = model_error_power(self.model)
             self._sparsity_area = self.model.sparsity_numerator(self.shape)
-            np.copyto(self._erd, shadow)  # (in place: views of the map stay valid)
+            self._erd = shadow
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
-            self._tiles = TileMax(self._erd)
+            self._tiles = TileMax(shadow) if tiles is None else tiles
         self._shadow_model = None
         _warm_up(self.model)
 
@@ -924,7 +928,7 @@ class Sampler:
         if self._shadow_due:
             self._shadow_due = False
             self._shadow = np.full(self.shape, -1.0)
-            self._shadow_rows = 0
+            self._shadow_rows, self._shadow_tiles = 0, None
         if readings <= 0 or self._shadow is None or self._shadow_rows >= height:
             return
         rows = max(1, _SHADOW_PIXELS // self.shape[1]) * readings
@@ -959,6 +963,8 @@ class Sampler:
             erd = self._predict(features, model.predict)
             self._shadow[chunk[:, 0], chunk[:, 1]] = self._shape(erd, features, chunk)
         self._shadow_rows = stop_row
+        if stop_row == self.shape[0]:  # every row made: the maxima the switch will read
+            self._shadow_tiles = TileMax(self._shadow)
 
     def _measure_floor_level(self) -> float:
         """``erd_floor="auto"``: the flat-background error of the initial pattern
@@ -1243,6 +1249,9 @@ class Sampler:
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
         self._tiles.refresh(region)
         self._tiles.refresh(new_points)
+        if self._shadow_tiles is not None:
+            self._shadow_tiles.refresh(region)
+            self._shadow_tiles.refresh(new_points)
 
     # ------------------------------------------------------------------ persistence
     def get_params(self) -> dict[str, Any]:

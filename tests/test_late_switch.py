@@ -13,6 +13,7 @@ import fastscan.sampler as sampler_module
 from fastscan import Sampler
 from fastscan.compare.textures import band_noise
 from fastscan.phantoms import make_phantom
+from fastscan.selection import TileMax
 
 SHAPE = (64, 80)
 
@@ -153,6 +154,9 @@ def test_the_shadow_equals_a_fresh_full_pass_after_every_reading(late, particles
                 partial += made < SHAPE[0]
                 fresh = _fresh_late_pass(sampler)
                 np.testing.assert_array_equal(sampler._shadow[:made], fresh[:made])
+                if made == SHAPE[0]:  # the tile maxima the switch will hand the selection
+                    maxima = sampler._shadow_tiles.maxima
+                    np.testing.assert_array_equal(maxima, TileMax(fresh).maxima)
                 checked += 1
             elif sampler.initial_complete and sampler.n_measured > prepare + 20:
                 raise AssertionError("no shadow a batch past the prepare coverage")
@@ -206,6 +210,8 @@ def test_every_grouping_gives_the_scan_without_a_shadow(
         for a, b in zip(batch[0], other[0]):
             np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(batch[2]._erd, other[2]._erd)
+        np.testing.assert_array_equal(batch[2]._tiles.maxima, other[2]._tiles.maxima)
+        np.testing.assert_array_equal(batch[2]._dk_max, other[2]._dk_max)
         np.testing.assert_array_equal(batch[2].reconstruction, other[2].reconstruction)
         assert list(batch[2].stop_rule._changes) == list(other[2].stop_rule._changes)
 
