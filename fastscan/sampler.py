@@ -112,12 +112,13 @@ LATE_COVERAGE: float | None = 0.15
 #: 0.07-0.44, xrf-cu-1003 0.13 or less, every other validation image 0.08 or less
 LATE_MAX_FLOOR = 0.2
 #: a shadow ERD map of :data:`LATE_MODEL` is made from the first batch suggested at or past
-#: ``LATE_COVERAGE - LATE_PREPARE_MARGIN`` on, a band of rows with each reading (about
-#: ``_SHADOW_PIXELS`` pixels; not the reading that completes a suggested batch, whose wait
-#: is the decision's), and kept exact by every update, so the switch only swaps it in
-#: (README, "A late model switch"); None: the switch makes it (a full pass)
+#: ``LATE_COVERAGE - LATE_PREPARE_MARGIN`` on, a band of rows (about ``_SHADOW_PIXELS``
+#: pixels) with each part of an ingest (each reading when they come one by one; not the
+#: part that completes a suggested batch unless it holds other readings), and kept exact
+#: by every update, so the switch only swaps it in (README, "A late model switch");
+#: None: the switch makes it (a full pass)
 LATE_PREPARE_MARGIN: float | None = 0.01
-_SHADOW_PIXELS = 8192  # about 4 ms of the blend's ERD a reading (0.5 us a pixel)
+_SHADOW_PIXELS = 8192  # about 4 ms of the blend's ERD a band (0.5 us a pixel)
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
 #: "auto" measures it from the initial pattern (0 on textures and photographs; README,
 #: "Sparse particles: a measured exploration floor")
@@ -681,7 +682,7 @@ class Sampler:
             if self._shadow_due or (
                 self._shadow is not None and self._shadow_rows < len(self._mask)
             ):
-                self._late_prepare(cut - int(completed))  # (any grouping: the same bits)
+                self._late_prepare(int(cut > completed))  # (any grouping: the same bits)
             if completed:
                 self._record_change()  # the suggested batch is in: one record
                 self._batch_flat = None
@@ -918,8 +919,8 @@ class Sampler:
             self._shadow_model = load_model(LATE_MODEL)
         return self._shadow_model
 
-    def _late_prepare(self, readings: int) -> None:
-        """Make ``readings`` readings' share of the shadow ERD map of LATE_MODEL (started
+    def _late_prepare(self, bands: int) -> None:
+        """Make ``bands`` more bands of rows of the shadow ERD map of LATE_MODEL (started
         if due): the next rows of every unmeasured pixel's ERD by that model from the
         current features, bit for bit what the switch's full pass would give now; later
         updates keep every pixel's shadow exact, made or not, so when a row is made does
@@ -929,9 +930,9 @@ class Sampler:
             self._shadow_due = False
             self._shadow = np.full(self.shape, -1.0)
             self._shadow_rows, self._shadow_tiles = 0, None
-        if readings <= 0 or self._shadow is None or self._shadow_rows >= height:
+        if bands <= 0 or self._shadow is None or self._shadow_rows >= height:
             return
-        rows = max(1, _SHADOW_PIXELS // self.shape[1]) * readings
+        rows = max(1, _SHADOW_PIXELS // self.shape[1]) * bands
         self._shadow_pass(self._shadow_rows, min(height, self._shadow_rows + rows))
 
     def _shadow_pass(self, start_row: int, stop_row: int) -> None:
