@@ -12,13 +12,14 @@ Usage (from the repository root)::
 Fast-forwards a default Sampler (untimed, large ERD batches) to ``--window`` batches below
 the shadow map's start (:data:`fastscan.sampler.LATE_COVERAGE` -
 :data:`~fastscan.sampler.LATE_PREPARE_MARGIN`), times ``2 * --window`` decisions there, then
-fast-forwards to ``--window`` batches below LATE_COVERAGE and times ``2 * --window``
-decisions across the switch. A decision is one ingest of the batch + the next ``suggest``
-(as ``bench_latency.py`` times its bands); with ``--stream`` each batch is ingested point by
-point and the decision is the wait after the last reading (its ingest + the next
-``suggest``), as a streamed plan waits; the slowest single reading is reported too (the
-shadow is made a band of rows with each reading). Without the shadow (``--no-shadow``, the
-switch before it) the switching decision makes the blend's full ERD pass.
+ingests batches of 50 (untimed, whole) to ``--window`` batches below LATE_COVERAGE and
+times ``2 * --window`` decisions across the switch. A decision is one ingest of the batch +
+the next ``suggest`` (as ``bench_latency.py`` times its bands); with ``--stream`` each batch
+is ingested point by point and the decision is the wait after the last reading (its ingest
++ the next ``suggest``), as a streamed plan waits; the slowest single reading is reported
+too (the shadow is made a band of rows with each part of an ingest: each reading when
+streamed). Without the shadow (``--no-shadow``, the switch before it) the switching
+decision makes the blend's full ERD pass.
 """
 
 from __future__ import annotations
@@ -127,7 +128,10 @@ def main() -> None:
     points = fast_forward(sampler, image, prepare - args.window * step)
     rows, points = timed_window(sampler, image, points, 2 * args.window, args.stream)
     report(f"around the shadow's start ({prepare:.0%})", rows, target)
-    points = fast_forward(sampler, image, at - args.window * step)
+    # batches of 50 (untimed), as the scan ingests them: the shadow's bands come as they would
+    while sampler.coverage < at - args.window * step:
+        sampler.ingest(points, image[points[:, 0], points[:, 1]])
+        points = sampler.suggest()
     rows, points = timed_window(sampler, image, points, 2 * args.window, args.stream)
     report(f"around the switch ({at:.0%}), model now {sampler.model.name}", rows, target)
 
