@@ -44,6 +44,7 @@ __all__ = [
     "check_floor",
     "erd_floor",
     "flat_surprise_level",
+    "line_lattice_level",
     "model_error_power",
 ]
 
@@ -206,4 +207,79 @@ def flat_surprise_level(
     flat = np.ptp(neighbours, axis=1) < FLAT_RANGE
     error = (np.abs(predicted - values)[flat] ** power).sum()
     mean = error / max(int(flat.sum()), MIN_FLAT_SHARE * n, 1.0)
+    return float(scale * mean ** (1.0 / power))
+
+
+def line_lattice_level(
+    points: np.ndarray,
+    values: np.ndarray,
+    k: int = 10,
+    *,
+    spacing: int,
+    axis: int,
+    origin: int = 0,
+    scale: float = AUTO_SCALE,
+    power: float = 1.0,
+) -> float:
+    """The auto floor's level measured on parallel lines ``spacing`` apart (a fly raster).
+
+    Along a line every pixel is read, so a point's ``k`` nearest neighbours lie
+    on its own line within ``k / 2`` pixels, and :func:`flat_surprise_level` would
+    ask what a flat stretch of one line hides a pixel away, not what the gap
+    between lines hides. Here the lines' pixels are split into the ``spacing``
+    square lattices of that spacing (the pixels ``origin + j * spacing`` of each
+    line along it, for each offset ``origin`` .. ``origin + spacing - 1``), each
+    lattice is measured as an initial pattern is (:func:`flat_surprise_level`,
+    ``scale`` 1) and the level is ``scale`` times the power mean of their levels.
+
+    Parameters
+    ----------
+    points : (n, 2) int array
+        (row, col) of measured pixels; only those on the lines count.
+    values : (n,) array
+        Their readings in the model's [0, 100] units.
+    k : int
+        Neighbours of each leave-one-out prediction.
+    spacing : int
+        Distance between the lines (>= 1), also the lattices' spacing along them.
+    axis : {0, 1}
+        0: the lines are rows (``points[:, 0]`` is the line), 1: columns.
+    origin : int
+        Index of one of the lines (the lines are ``origin`` mod ``spacing``).
+    scale : float
+        Share of the measured level taken as the floor's level.
+    power : float
+        Error power of the model's target (:func:`model_error_power`).
+
+    Returns
+    -------
+    float, >= 0 (0 if no lattice has 3 points).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, cols = np.mgrid[2:80:8, 0:80]  # every 8th row, whole
+    >>> points = np.column_stack([rows.ravel(), cols.ravel()])
+    >>> values = np.zeros(len(points))
+    >>> values[(points[:, 0] == 42) & (abs(points[:, 1] - 40) <= 1)] = 100.0  # a small particle
+    >>> round(flat_surprise_level(points, values), 3)  # along the line it is not flat context
+    0.0
+    >>> # 3 of the 8 lattices hold one particle pixel among about 90 flat points
+    >>> round(line_lattice_level(points, values, spacing=8, axis=0, origin=2, scale=1.0), 3)
+    0.414
+    """
+    if isinstance(spacing, bool) or not isinstance(spacing, (int, np.integer)) or spacing < 1:
+        raise ValueError(f"spacing must be an integer >= 1, got {spacing!r}")
+    if axis not in (0, 1):
+        raise ValueError(f"axis must be 0 (rows) or 1 (columns), got {axis!r}")
+    points = np.asarray(points).reshape(-1, 2)
+    values = np.asarray(values, np.float64).ravel()
+    on_lines = (points[:, axis] - origin) % spacing == 0
+    points, values = points[on_lines], values[on_lines]
+    along = points[:, 1 - axis] % spacing
+    levels = [
+        flat_surprise_level(points[along == o], values[along == o], k, 1.0, power)
+        for o in range(spacing)
+    ]
+    mean = float(np.mean(np.power(levels, power)))
     return float(scale * mean ** (1.0 / power))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from fastscan._validation import check_points, check_shape, is_integer
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
+from fastscan.erd.floor import AUTO as AUTO_FLOOR
+from fastscan.erd.floor import line_lattice_level
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
@@ -78,6 +81,9 @@ SWEEP_SEGMENTS = 16
 FLY_AXES = ("auto", "rows", "columns", "probe", "grid", "coarse")
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
+#: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
+#: (:func:`fastscan.erd.floor.line_lattice_level`) that the floor takes
+FLY_FLOOR_SCALE = 1.0 / 3.0
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
 
@@ -268,11 +274,19 @@ class FlySampler:
         ``"probe"``, ``"coarse"``: refine along the other axis (only) when its
         modelled time to the same error is below this share of the coarse
         axis's (in (0, 1]).
-    erd_floor : float
+    erd_floor : float or "auto"
         Exploration floor of the composed sampler's ERD (:mod:`fastscan.erd.floor`):
         each pixel's ERD is at least what the model's target gives a uniform error
         of ``erd_floor`` at its distance to the nearest reading, so a wide flat gap
         between lines is worth flying (structure may hide in it); 0 is off.
+        ``"auto"``: the level is measured once, when the composed sampler makes its
+        ERD map, from the coarse lines' readings split into square lattices of the
+        line spacing (:func:`fastscan.erd.floor.line_lattice_level`): what a flat
+        background hides between readings that far apart, times ``floor_scale``;
+        exactly 0 where no flat context hides anything (then the scan is the
+        ``erd_floor=0`` one).
+    floor_scale : float
+        ``erd_floor="auto"``: share of the measured level the floor takes (>= 0).
     grid_spacing : int
         ``"grid"``: spacing of the coarse grid's lines (>= 2), halved on an axis
         until it has at least ``grid_lines`` lines (as
@@ -331,7 +345,8 @@ class FlySampler:
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
-        erd_floor: float = 0.0,
+        erd_floor: float | str = 0.0,
+        floor_scale: float = FLY_FLOOR_SCALE,
         grid_spacing: int = 32,
         grid_lines: int = 8,
         coarse_level: int = 0,
@@ -452,6 +467,17 @@ class FlySampler:
             lattice=0.0,  # fast-fly was tuned without the texture lattice (not measured)
             erd_floor=erd_floor,  # checked there
         )
+        if not (math.isfinite(floor_scale) and floor_scale >= 0):
+            raise ValueError(f"floor_scale must be a finite number >= 0, got {floor_scale!r}")
+        self.floor_scale = float(floor_scale)
+        if self._sampler.erd_floor == AUTO_FLOOR:  # measured on the coarse lines' lattices
+            self._sampler._floor_measure = partial(
+                line_lattice_level,
+                spacing=self.initial_spacing,
+                axis=0 if line_axis == "rows" else 1,
+                origin=min(COARSE_ORIGIN, self.shape[0 if line_axis == "rows" else 1] - 1),
+                scale=self.floor_scale,
+            )
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
         self._line_axis = fly_axis = line_axis  # the coarse raster's lines
@@ -1090,6 +1116,7 @@ class FlySampler:
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
             "erd_floor": self._sampler.erd_floor,
+            "floor_scale": self.floor_scale,
             "grid_spacing": self.grid_spacing,
             "grid_lines": self.grid_lines,
             "coarse_level": self.coarse_level,

@@ -1,0 +1,169 @@
+"""fast-fly's erd_floor="auto": the floor's level measured on the coarse lines' lattices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fly_source import fly_replay
+from scipy import ndimage
+from skimage.data import binary_blobs, brick
+
+from fastscan.erd.floor import flat_surprise_level, line_lattice_level
+from fastscan.fly import FlySampler
+from fastscan.fly.sampler import FLY_FLOOR_SCALE
+from fastscan.motion import NANOPROBE
+from fastscan.replay import SimulatedDetector
+
+MOTION = NANOPROBE.replace(dwell=0.01)
+
+
+def _lines(shape: tuple[int, int], spacing: int, origin: int) -> np.ndarray:
+    """(row, col) of every pixel of every ``spacing``-th row from ``origin``."""
+    rows, cols = np.mgrid[origin : shape[0] : spacing, 0 : shape[1]]
+    return np.column_stack([rows.ravel(), cols.ravel()])
+
+
+def _particles(shape: tuple[int, int], seed: int = 100) -> np.ndarray:
+    """Sparse blurred particles on a zero background, in [0, 100]."""
+    length = max(shape)  # particles about 6 px across, as the sparse set's at 256 px
+    blobs = binary_blobs(length, blob_size_fraction=6 / length, volume_fraction=0.04, rng=seed)
+    image = ndimage.gaussian_filter(blobs[: shape[0], : shape[1]].astype(float), 1.0)
+    return 100.0 * image / image.max()
+
+
+def test_lattice_level_is_the_power_mean_of_each_lattices_level():
+    points = _lines((96, 128), 8, 2)
+    values = _particles((96, 128))[points[:, 0], points[:, 1]]
+    for power in (1.0, 2.0):
+        per_lattice = [
+            flat_surprise_level(
+                points[points[:, 1] % 8 == o], values[points[:, 1] % 8 == o], 10, 1.0, power
+            )
+            for o in range(8)
+        ]
+        expected = 0.5 * np.mean(np.power(per_lattice, power)) ** (1 / power)
+        assert expected > 0
+        level = line_lattice_level(
+            points, values, spacing=8, axis=0, origin=2, scale=0.5, power=power
+        )
+        assert level == pytest.approx(expected, rel=1e-12)
+
+
+def test_lattice_level_sees_what_the_lines_own_neighbours_hide():
+    points = _lines((96, 128), 8, 2)
+    values = _particles((96, 128))[points[:, 0], points[:, 1]]
+    # along a line the 10 nearest readings are within 5 px: no flat context hides much
+    along_line = flat_surprise_level(points, values, 10, 1.0)
+    across = line_lattice_level(points, values, spacing=8, axis=0, origin=2, scale=1.0)
+    assert across > 10 * along_line
+
+
+def test_lattice_level_transposes_and_ignores_pixels_off_the_lines():
+    image = _particles((96, 128))
+    points = _lines((96, 128), 8, 2)
+    values = image[points[:, 0], points[:, 1]]
+    level = line_lattice_level(points, values, spacing=8, axis=0, origin=2)
+    assert level > 0
+    assert line_lattice_level(points[:, ::-1], values, spacing=8, axis=1, origin=2) == level
+    extra = np.array([[5, c] for c in range(128)])  # a row between the lines
+    more = np.concatenate([points, extra])
+    more_values = np.concatenate([values, np.full(128, 50.0)])
+    assert line_lattice_level(more, more_values, spacing=8, axis=0, origin=2) == level
+    flat = np.full(len(points), 30.0)
+    assert line_lattice_level(points, flat, spacing=8, axis=0, origin=2) == pytest.approx(
+        0, abs=1e-12
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"spacing": 0, "axis": 0}, "spacing must be an integer >= 1, got 0"),
+        ({"spacing": 2.5, "axis": 0}, "spacing must be an integer >= 1, got 2.5"),
+        ({"spacing": 8, "axis": 2}, "axis must be 0 .rows. or 1 .columns., got 2"),
+    ],
+)
+def test_lattice_level_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        line_lattice_level(_lines((16, 16), 8, 2), np.zeros(32), **kwargs)
+
+
+def _scan(truth: np.ndarray, **kwargs) -> FlySampler:
+    fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, seed=0, **kwargs)
+    detector = SimulatedDetector(truth)
+    fly_replay(fs, detector, max_decisions=25)
+    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
+    return fs
+
+
+def test_fly_sampler_measures_the_level_on_its_coarse_lines():
+    truth = _particles((96, 128))
+    fs = _scan(truth, erd_floor="auto")
+    inner = fs._sampler
+    assert fs.get_params()["erd_floor"] == "auto"
+    assert fs.get_params()["floor_scale"] == FLY_FLOOR_SCALE
+    # the coarse raster (every 8th row from row 2) is what the composed sampler activated on
+    coarse = _lines(truth.shape, fs.initial_spacing, 2)
+    values = truth[coarse[:, 0], coarse[:, 1]]
+    expected = line_lattice_level(
+        coarse, values, spacing=fs.initial_spacing, axis=0, origin=2, scale=FLY_FLOOR_SCALE
+    )
+    assert expected > 0.1  # sparse particles: the lattices' flat contexts hide them
+    # measured at activation, before the coarse raster's last readings were in
+    assert inner._floor_level == pytest.approx(expected, rel=0.3)
+    assert inner._floor_level > 0.1
+    off = _scan(truth)
+    assert not np.array_equal(off.measured_mask, fs.measured_mask)
+    twice = _scan(truth, erd_floor="auto", floor_scale=2 * FLY_FLOOR_SCALE)
+    assert twice._sampler._floor_level == pytest.approx(2 * inner._floor_level, rel=1e-12)
+
+
+def test_fly_sampler_on_columns_splits_its_lattices_along_the_columns():
+    truth = np.ascontiguousarray(_particles((96, 128)).T)  # portrait: coarse columns
+    fs = FlySampler(truth.shape, motion=MOTION, erd_floor="auto")
+    assert fs._line_axis == "columns"
+    measure, seen = fs._sampler._floor_measure, []
+
+    def spy(points, values, k, **kwargs):
+        seen.append((points.copy(), values.copy(), measure(points, values, k, **kwargs)))
+        return seen[-1][2]
+
+    fs._sampler._floor_measure = spy
+    detector = SimulatedDetector(truth)
+    while not fs._sampler._active:  # the coarse raster, one line per decision
+        fly_replay(fs, detector, max_decisions=1)
+    assert len(seen) == 1  # measured once, at activation
+    points, values, level = seen[0]
+    assert set(np.unique(points[:, 1] % fs.initial_spacing)) == {2}  # on the coarse columns
+    assert len(points) >= 0.9 * fs.measured_mask.sum()
+    expected = line_lattice_level(
+        points, values, spacing=8, axis=1, origin=2, scale=FLY_FLOOR_SCALE
+    )
+    assert level == expected > 0.1
+    assert fs._sampler._floor_level == level
+    # the transposed points as rows give the same lattices (up to neighbour ties)
+    as_rows = line_lattice_level(
+        points[:, ::-1], values, spacing=8, axis=0, origin=2, scale=FLY_FLOOR_SCALE
+    )
+    assert as_rows == pytest.approx(level, rel=0.2)
+
+
+def test_fly_sampler_level_zero_scans_as_without_the_floor():
+    truth = brick()[:96, :128].astype(float) / 2.55  # texture: no flat context anywhere
+    auto = _scan(truth, erd_floor="auto")
+    assert auto._sampler._floor_level == 0.0
+    off = _scan(truth, erd_floor=0.0)
+    np.testing.assert_array_equal(auto.measured_points, off.measured_points)
+    assert auto.beam_time == off.beam_time
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), float("inf")])
+def test_fly_sampler_bad_floor_scale_is_named(bad):
+    with pytest.raises(ValueError, match=f"floor_scale must be a finite number >= 0, got {bad}"):
+        FlySampler((32, 32), erd_floor="auto", floor_scale=bad)
+
+
+@pytest.mark.parametrize("bad", ["Auto", "on", ""])
+def test_fly_sampler_bad_floor_name_is_named(bad):
+    with pytest.raises(ValueError, match="erd_floor must be a finite number >= 0 or 'auto'"):
+        FlySampler((32, 32), erd_floor=bad)
