@@ -8,9 +8,14 @@ from fly_source import fly_replay
 from scipy import ndimage
 from skimage.data import binary_blobs, brick
 
-from fastscan.erd.floor import flat_surprise_level, line_lattice_level
+from fastscan.erd.floor import (
+    FLAT_RANGE,
+    flat_surprise_level,
+    line_lattice_flat_share,
+    line_lattice_level,
+)
 from fastscan.fly import FlySampler
-from fastscan.fly.sampler import FLY_FLOOR_SCALE
+from fastscan.fly.sampler import FLY_FLOOR_SCALE, line_costs
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
@@ -167,3 +172,82 @@ def test_fly_sampler_bad_floor_scale_is_named(bad):
 def test_fly_sampler_bad_floor_name_is_named(bad):
     with pytest.raises(ValueError, match="erd_floor must be a finite number >= 0 or 'auto'"):
         FlySampler((32, 32), erd_floor=bad)
+
+
+def _trace_map(shape: tuple[int, int], seed: int = 100) -> np.ndarray:
+    """A few small bright spots on a zero background (an XRF trace map), in [0, 100]."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros(shape)
+    rows, cols = (rng.integers(4, n - 4, 4) for n in shape)
+    image[rows, cols] = 1.0
+    image = ndimage.gaussian_filter(image, 1.0)
+    return 100.0 * image / image.max()
+
+
+def test_flat_share_counts_the_lattice_points_in_flat_context():
+    points = _lines((96, 128), 8, 2)
+    trace = _trace_map((96, 128))[points[:, 0], points[:, 1]]
+    blobs = _particles((96, 128))[points[:, 0], points[:, 1]]
+    flat = line_lattice_flat_share(points, trace, spacing=8, axis=0, origin=2)
+    busy = line_lattice_flat_share(points, blobs, spacing=8, axis=0, origin=2)
+    assert 0.8 < flat < 1.0
+    assert 0.0 < busy < 0.5
+    # by brute force on one lattice: the 10 nearest other points agree within FLAT_RANGE;
+    # with distance ties at the 10th the count lies between taking all tied points and none
+    lattice = points[:, 1] % 8 == 3
+    p, v = points[lattice], trace[lattice]
+    all_tied = none_tied = 0
+    for i in range(len(p)):
+        d = np.hypot(*(p - p[i]).T)
+        d[i] = np.inf
+        tenth = np.sort(d)[9]
+        all_tied += np.ptp(v[d <= tenth]) < FLAT_RANGE
+        none_tied += np.ptp(v[d < tenth]) < FLAT_RANGE
+    share = line_lattice_flat_share(p, v, spacing=8, axis=0, origin=2)
+    assert all_tied / len(p) <= share <= none_tied / len(p)
+    assert all_tied > 0.8 * len(p)
+
+
+def _activate(fs: FlySampler, truth: np.ndarray) -> None:
+    detector = SimulatedDetector(truth)
+    while not fs._sampler._active:  # the coarse raster, one line per decision
+        fly_replay(fs, detector, max_decisions=1)
+
+
+def _segment_lengths(fs: FlySampler, truth: np.ndarray, decisions: int = 30) -> list[int]:
+    """Scan ``decisions`` decisions; the lengths of the segments after the coarse raster."""
+    detector, lengths = SimulatedDetector(truth), []
+    for _ in range(decisions):
+        segments = fs.suggest_segments()
+        if fs._sampler.initial_complete:
+            lengths += [s.n_pixels for s in segments]
+        for segment in segments:
+            fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
+    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
+    return lengths
+
+
+def test_flat_share_frees_partial_segments_on_flat_scenes_only():
+    trace, blobs = _trace_map((96, 128)), _particles((96, 128))
+    plain = line_costs(MOTION)
+    for truth, switched in ((trace, True), (blobs, False)):
+        fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, flat_share=0.75)
+        off = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3)
+        lengths, off_lengths = _segment_lengths(fs, truth), _segment_lengths(off, truth)
+        assert (fs._measured_flat_share >= 0.75) == switched
+        assert (fs._planner_costs == plain) == switched
+        assert fs._level_floor == (0.0 if switched else fs.floor)
+        assert fs.get_params()["flat_share"] == 0.75
+        assert off._measured_flat_share is None
+        assert off._planner_costs != plain
+        if switched:  # partial segments cost nothing extra: shorter ones are flown
+            assert np.mean(lengths) < 0.8 * np.mean(off_lengths)
+        else:  # the same scan as without flat_share
+            assert lengths == off_lengths
+            np.testing.assert_array_equal(fs.measured_points, off.measured_points)
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, 1.5, float("nan"), "0.8", True])
+def test_fly_sampler_bad_flat_share_is_named(bad):
+    with pytest.raises(ValueError, match=r"flat_share must be a number in \(0, 1\] or None"):
+        FlySampler((32, 32), flat_share=bad)

@@ -44,6 +44,7 @@ __all__ = [
     "check_floor",
     "erd_floor",
     "flat_surprise_level",
+    "line_lattice_flat_share",
     "line_lattice_level",
     "model_error_power",
 ]
@@ -268,6 +269,66 @@ def line_lattice_level(
     >>> round(line_lattice_level(points, values, spacing=8, axis=0, origin=2, scale=1.0), 3)
     0.414
     """
+    levels = [
+        flat_surprise_level(p, v, k, 1.0, power)
+        for p, v in _line_lattices(points, values, spacing, axis, origin)
+    ]
+    mean = float(np.mean(np.power(levels, power)))
+    return float(scale * mean ** (1.0 / power))
+
+
+def line_lattice_flat_share(
+    points: np.ndarray,
+    values: np.ndarray,
+    k: int = 10,
+    *,
+    spacing: int,
+    axis: int,
+    origin: int = 0,
+) -> float:
+    """Share of the lines' lattice points in a flat context: how much of a scene is background.
+
+    The lattices are those of :func:`line_lattice_level`; a point is in a flat
+    context when its ``k`` nearest other points of its lattice agree within
+    :data:`FLAT_RANGE` (the contexts :func:`flat_surprise_level` reads).
+
+    Parameters
+    ----------
+    points, values, k, spacing, axis, origin :
+        As :func:`line_lattice_level`.
+
+    Returns
+    -------
+    float in [0, 1] (0 if no lattice has 3 points).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, cols = np.mgrid[2:80:8, 0:80]
+    >>> points = np.column_stack([rows.ravel(), cols.ravel()])
+    >>> line_lattice_flat_share(points, np.zeros(len(points)), spacing=8, axis=0, origin=2)
+    1.0
+    >>> ramp = 2.0 * points[:, 0]  # neighbours a line apart differ by 16: nothing is flat
+    >>> line_lattice_flat_share(points, ramp, spacing=8, axis=0, origin=2)
+    0.0
+    """
+    from scipy.spatial import cKDTree
+
+    n_flat = n = 0
+    for p, v in _line_lattices(points, values, spacing, axis, origin):
+        if len(p) < 3:
+            continue
+        _, index = cKDTree(p).query(p, min(int(k), len(p) - 1) + 1)
+        n_flat += int((np.ptp(v[index[:, 1:]], axis=1) < FLAT_RANGE).sum())
+        n += len(p)
+    return n_flat / n if n else 0.0
+
+
+def _line_lattices(
+    points: np.ndarray, values: np.ndarray, spacing: int, axis: int, origin: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The points on lines ``origin`` mod ``spacing`` of ``axis``, split into the
+    ``spacing`` square lattices along the lines; (points, values) of each."""
     if isinstance(spacing, bool) or not isinstance(spacing, (int, np.integer)) or spacing < 1:
         raise ValueError(f"spacing must be an integer >= 1, got {spacing!r}")
     if axis not in (0, 1):
@@ -277,9 +338,4 @@ def line_lattice_level(
     on_lines = (points[:, axis] - origin) % spacing == 0
     points, values = points[on_lines], values[on_lines]
     along = points[:, 1 - axis] % spacing
-    levels = [
-        flat_surprise_level(points[along == o], values[along == o], k, 1.0, power)
-        for o in range(spacing)
-    ]
-    mean = float(np.mean(np.power(levels, power)))
-    return float(scale * mean ** (1.0 / power))
+    return [(points[along == o], values[along == o]) for o in range(spacing)]

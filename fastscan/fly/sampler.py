@@ -40,7 +40,7 @@ from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
 from fastscan.erd.floor import AUTO as AUTO_FLOOR
-from fastscan.erd.floor import line_lattice_level
+from fastscan.erd.floor import line_lattice_flat_share, line_lattice_level
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
@@ -287,6 +287,14 @@ class FlySampler:
         ``erd_floor=0`` one).
     floor_scale : float
         ``erd_floor="auto"``: share of the measured level the floor takes (>= 0).
+    flat_share : float or None
+        Opt-in (None: off). When the composed sampler makes its ERD map, the
+        share of the coarse lines' lattice points (as ``erd_floor="auto"``
+        splits them) whose nearest lattice neighbours agree is measured
+        (:func:`fastscan.erd.floor.line_lattice_flat_share`, the smallest over
+        the channels); at or above ``flat_share`` (in (0, 1]) the scene is
+        mostly flat background and partial segments are no longer charged
+        extra: ``line_bias`` and ``floor`` become 0 for the rest of the scan.
     grid_spacing : int
         ``"grid"``: spacing of the coarse grid's lines (>= 2), halved on an axis
         until it has at least ``grid_lines`` lines (as
@@ -347,6 +355,7 @@ class FlySampler:
         switch_ratio: float = 0.5,
         erd_floor: float | str = 0.0,
         floor_scale: float = FLY_FLOOR_SCALE,
+        flat_share: float | None = None,
         grid_spacing: int = 32,
         grid_lines: int = 8,
         coarse_level: int = 0,
@@ -478,6 +487,15 @@ class FlySampler:
                 origin=min(COARSE_ORIGIN, self.shape[0 if line_axis == "rows" else 1] - 1),
                 scale=self.floor_scale,
             )
+        if flat_share is not None and not (
+            isinstance(flat_share, (int, float))
+            and not isinstance(flat_share, bool)
+            and 0 < flat_share <= 1
+        ):
+            raise ValueError(f"flat_share must be a number in (0, 1] or None, got {flat_share!r}")
+        self.flat_share = None if flat_share is None else float(flat_share)
+        self._measured_flat_share: float | None = None  # set when the ERD map is made
+        self._level_floor = self.floor  # LevelMap's floor (0 once flat_share switches)
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
         self._line_axis = fly_axis = line_axis  # the coarse raster's lines
@@ -506,6 +524,7 @@ class FlySampler:
             f + self.line_bias * n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
         )
         self._planner_costs = (fixed, pixel_time)
+        self._plain_costs = line_costs(self.motion)  # flat_share: no line_bias
         self._planner = self._new_planner()
         self._pending: list[Segment] = []
         self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
@@ -956,7 +975,7 @@ class FlySampler:
             self._sampler._mask,
             origins,
             gap_power=self.gap_power,
-            floor=self.floor,
+            floor=self._level_floor,
         )
         self._changed = []  # the boxes changed since this map
         self._planner_full = True
@@ -986,6 +1005,8 @@ class FlySampler:
         before = (inner._active, inner._ref_range)
         inner.ingest(points, values)
         full = (inner._active, inner._ref_range) != before
+        if inner._active and not before[0] and self.flat_share is not None:
+            self._measure_flat_share()
         self._note_change(points, full=full)
         if full and inner._active and self.refine == "bisect" and self._incremental_levels:
             # the ERD was recomputed over the whole grid (activation, a rescale): the
@@ -1000,6 +1021,32 @@ class FlySampler:
             self._staged = False
         elif self._changed and self._levels is not None and not self._planner_full:
             self._stage_levels()
+
+    def _measure_flat_share(self) -> None:
+        """``flat_share``: measure the coarse lattices' flat share (once, at activation);
+        at or above ``flat_share`` charge partial segments nothing extra from now on."""
+        inner = self._sampler
+        rows = self._line_axis == "rows"
+        points = np.argwhere(inner._mask)
+        shares = [
+            line_lattice_flat_share(
+                points,
+                (inner._values[c][inner._mask] - inner._value_min[c]) * inner._scale[c],
+                self.k,
+                spacing=self.initial_spacing,
+                axis=0 if rows else 1,
+                origin=self._origin,
+            )
+            for c in np.flatnonzero(inner._gains > 0)
+        ]
+        self._measured_flat_share = min(shares, default=0.0)
+        if self._measured_flat_share >= self.flat_share:
+            self._planner_costs = self._plain_costs
+            self._level_floor = 0.0
+            self._planner = self._new_planner()
+            self._levels = None  # built on the new floor at the next full update
+            self._planner_ready = False
+            self._planner_full = True
 
     def _stage_levels(self) -> None:
         """Bring the level map up to these readings and stage its changes in the planner.
@@ -1117,6 +1164,7 @@ class FlySampler:
             "switch_ratio": self.switch_ratio,
             "erd_floor": self._sampler.erd_floor,
             "floor_scale": self.floor_scale,
+            "flat_share": self.flat_share,
             "grid_spacing": self.grid_spacing,
             "grid_lines": self.grid_lines,
             "coarse_level": self.coarse_level,
