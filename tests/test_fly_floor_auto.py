@@ -15,7 +15,7 @@ from fastscan.erd.floor import (
     line_lattice_level,
 )
 from fastscan.fly import FlySampler
-from fastscan.fly.sampler import FLY_FLOOR_SCALE, line_costs
+from fastscan.fly.sampler import DEFAULT_FLY_ERD_FLOOR, FLY_FLOOR_SCALE, line_costs
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
@@ -106,6 +106,7 @@ def test_fly_sampler_measures_the_level_on_its_coarse_lines():
     fs = _scan(truth, erd_floor="auto")
     inner = fs._sampler
     assert fs.get_params()["erd_floor"] == "auto"
+    assert FlySampler(truth.shape).get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR == "auto"
     assert fs.get_params()["floor_scale"] == FLY_FLOOR_SCALE
     # the coarse raster (every 8th row from row 2) is what the composed sampler activated on
     coarse = _lines(truth.shape, fs.initial_spacing, 2)
@@ -117,7 +118,7 @@ def test_fly_sampler_measures_the_level_on_its_coarse_lines():
     # measured at activation, before the coarse raster's last readings were in
     assert inner._floor_level == pytest.approx(expected, rel=0.3)
     assert inner._floor_level > 0.1
-    off = _scan(truth)
+    off = _scan(truth, erd_floor=0.0)
     assert not np.array_equal(off.measured_mask, fs.measured_mask)
     twice = _scan(truth, erd_floor="auto", floor_scale=2 * FLY_FLOOR_SCALE)
     assert twice._sampler._floor_level == pytest.approx(2 * inner._floor_level, rel=1e-12)
@@ -232,6 +233,11 @@ def test_flat_share_frees_partial_segments_on_flat_scenes_only():
     plain = line_costs(MOTION)
     for truth, switched in ((trace, True), (blobs, False)):
         fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, flat_share=0.75)
+        biased = FlySampler(truth.shape, motion=MOTION, flat_share=0.75, flat_line_bias=0.5)
+        _activate(biased, truth)
+        fixed, pixel_time = plain
+        expected = tuple(f + 0.5 * n * t for f, n, t in zip(fixed, truth.shape[::-1], pixel_time))
+        assert (biased._planner_costs == (expected, pixel_time)) == switched
         off = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3)
         lengths, off_lengths = _segment_lengths(fs, truth), _segment_lengths(off, truth)
         assert (fs._measured_flat_share >= 0.75) == switched
@@ -251,3 +257,51 @@ def test_flat_share_frees_partial_segments_on_flat_scenes_only():
 def test_fly_sampler_bad_flat_share_is_named(bad):
     with pytest.raises(ValueError, match=r"flat_share must be a number in \(0, 1\] or None"):
         FlySampler((32, 32), flat_share=bad)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
+def test_fly_sampler_bad_flat_line_bias_is_named(bad):
+    with pytest.raises(ValueError, match=f"flat_line_bias must be a finite number >= 0, got {bad}"):
+        FlySampler((32, 32), flat_share=0.8, flat_line_bias=bad)
+
+
+def test_floor_scan_is_bit_identical_to_rebuilding_the_levels():
+    truth = _particles((72, 88))
+    runs = []
+    for incremental in (True, False):
+        fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3)  # the default floor
+        fs._incremental_levels = incremental  # False: the level map rebuilt every decision
+        fly_replay(fs, SimulatedDetector(truth), max_decisions=40)
+        runs.append(fs)
+    assert runs[0]._sampler._floor_level > 0.1
+    assert runs[0].coverage > 0.25
+    np.testing.assert_array_equal(runs[0].measured_points, runs[1].measured_points)
+    assert runs[0].beam_time == runs[1].beam_time
+    np.testing.assert_array_equal(runs[0].erd, runs[1].erd)
+
+
+def test_multichannel_rescale_after_activation_is_a_full_update():
+    # a (C,) intensity range replaced by a rescale once made `full` an ambiguous array
+    # comparison (a crash in ingest); seen first with the floor's route on an XRF map
+    base = _particles((48, 64))
+    truth = np.stack([base, 0.5 * base], axis=-1)
+    truth[31:34, 20:40, 1] += 400.0  # off the coarse rows (2, 6, ...): found after activation
+    fs = FlySampler((48, 64), motion=MOTION, max_coverage=0.5, channels=2, erd_floor=0.0)
+    builds = []
+    build = fs._build_levels
+    fs._build_levels = lambda: (builds.append(fs.coverage), build())[1]
+    asked = np.zeros((48, 64), bool)
+    activation_range = None
+    for _ in range(80):
+        segments = fs.suggest_segments()
+        if not segments:
+            break
+        for segment in segments:
+            points = segment.pixels()
+            asked[points[:, 0], points[:, 1]] = True
+            fs.ingest(points, truth[points[:, 0], points[:, 1]])
+        if activation_range is None and fs._sampler._active:
+            activation_range = fs._sampler._ref_range.copy()
+    assert fs._sampler._ref_range[1] > 2 * activation_range[1]  # rescaled
+    assert len(builds) >= 2  # the level map rebuilt at activation and at the rescale
+    np.testing.assert_array_equal(asked, fs.measured_mask)

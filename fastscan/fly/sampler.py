@@ -82,8 +82,12 @@ FLY_AXES = ("auto", "rows", "columns", "probe", "grid", "coarse")
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
-#: (:func:`fastscan.erd.floor.line_lattice_level`) that the floor takes
-FLY_FLOOR_SCALE = 1.0 / 3.0
+#: (:func:`fastscan.erd.floor.line_lattice_level`) that the floor takes; chosen of 1/3, 1
+#: and 3 on the sparse validation images at 1 and 10 ms (README)
+FLY_FLOOR_SCALE = 1.0
+#: fast-fly's exploration floor when none is given (README: "A measured floor for fast-fly");
+#: 0.0 gives the scans from before it
+DEFAULT_FLY_ERD_FLOOR = "auto"
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
 
@@ -279,12 +283,13 @@ class FlySampler:
         each pixel's ERD is at least what the model's target gives a uniform error
         of ``erd_floor`` at its distance to the nearest reading, so a wide flat gap
         between lines is worth flying (structure may hide in it); 0 is off.
-        ``"auto"``: the level is measured once, when the composed sampler makes its
-        ERD map, from the coarse lines' readings split into square lattices of the
-        line spacing (:func:`fastscan.erd.floor.line_lattice_level`): what a flat
-        background hides between readings that far apart, times ``floor_scale``;
-        exactly 0 where no flat context hides anything (then the scan is the
-        ``erd_floor=0`` one).
+        ``"auto"`` (the default, :data:`DEFAULT_FLY_ERD_FLOOR`): the level is
+        measured once, when the composed sampler makes its ERD map, from the
+        coarse lines' readings split into square lattices of the line spacing
+        (:func:`fastscan.erd.floor.line_lattice_level`): what a flat background
+        hides between readings that far apart, times ``floor_scale``; exactly 0
+        where no flat context hides anything (textures, most photographs: then
+        the scan is the ``erd_floor=0`` one).
     floor_scale : float
         ``erd_floor="auto"``: share of the measured level the floor takes (>= 0).
     flat_share : float or None
@@ -293,8 +298,11 @@ class FlySampler:
         splits them) whose nearest lattice neighbours agree is measured
         (:func:`fastscan.erd.floor.line_lattice_flat_share`, the smallest over
         the channels); at or above ``flat_share`` (in (0, 1]) the scene is
-        mostly flat background and partial segments are no longer charged
-        extra: ``line_bias`` and ``floor`` become 0 for the rest of the scan.
+        mostly flat background and partial segments are charged less:
+        ``line_bias`` becomes ``flat_line_bias`` and ``floor`` 0 for the rest of
+        the scan.
+    flat_line_bias : float
+        ``flat_share``: the ``line_bias`` of a mostly flat scene (>= 0).
     grid_spacing : int
         ``"grid"``: spacing of the coarse grid's lines (>= 2), halved on an axis
         until it has at least ``grid_lines`` lines (as
@@ -353,9 +361,10 @@ class FlySampler:
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
-        erd_floor: float | str = 0.0,
+        erd_floor: float | str = DEFAULT_FLY_ERD_FLOOR,
         floor_scale: float = FLY_FLOOR_SCALE,
         flat_share: float | None = None,
+        flat_line_bias: float = 0.0,
         grid_spacing: int = 32,
         grid_lines: int = 8,
         coarse_level: int = 0,
@@ -494,6 +503,9 @@ class FlySampler:
         ):
             raise ValueError(f"flat_share must be a number in (0, 1] or None, got {flat_share!r}")
         self.flat_share = None if flat_share is None else float(flat_share)
+        if not (math.isfinite(flat_line_bias) and flat_line_bias >= 0):
+            raise ValueError(f"flat_line_bias must be a finite number >= 0, got {flat_line_bias!r}")
+        self.flat_line_bias = float(flat_line_bias)
         self._measured_flat_share: float | None = None  # set when the ERD map is made
         self._level_floor = self.floor  # LevelMap's floor (0 once flat_share switches)
         self.channels = self._sampler.channels
@@ -524,7 +536,14 @@ class FlySampler:
             f + self.line_bias * n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
         )
         self._planner_costs = (fixed, pixel_time)
-        self._plain_costs = line_costs(self.motion)  # flat_share: no line_bias
+        fixed, pixel_time = line_costs(self.motion)
+        self._flat_costs = (  # flat_share: charged flat_line_bias instead
+            tuple(
+                f + self.flat_line_bias * n * t
+                for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
+            ),
+            pixel_time,
+        )
         self._planner = self._new_planner()
         self._pending: list[Segment] = []
         self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
@@ -1004,7 +1023,9 @@ class FlySampler:
         inner = self._sampler
         before = (inner._active, inner._ref_range)
         inner.ingest(points, values)
-        full = (inner._active, inner._ref_range) != before
+        # (C,) ranges with C channels: compared by value (a tuple's != is ambiguous on them);
+        # a rescale replaces the array, so `before` keeps the old values
+        full = inner._active != before[0] or not np.array_equal(inner._ref_range, before[1])
         if inner._active and not before[0] and self.flat_share is not None:
             self._measure_flat_share()
         self._note_change(points, full=full)
@@ -1041,7 +1062,7 @@ class FlySampler:
         ]
         self._measured_flat_share = min(shares, default=0.0)
         if self._measured_flat_share >= self.flat_share:
-            self._planner_costs = self._plain_costs
+            self._planner_costs = self._flat_costs
             self._level_floor = 0.0
             self._planner = self._new_planner()
             self._levels = None  # built on the new floor at the next full update
@@ -1165,6 +1186,7 @@ class FlySampler:
             "erd_floor": self._sampler.erd_floor,
             "floor_scale": self.floor_scale,
             "flat_share": self.flat_share,
+            "flat_line_bias": self.flat_line_bias,
             "grid_spacing": self.grid_spacing,
             "grid_lines": self.grid_lines,
             "coarse_level": self.coarse_level,
