@@ -305,3 +305,17 @@ def test_multichannel_rescale_after_activation_is_a_full_update():
     assert fs._sampler._ref_range[1] > 2 * activation_range[1]  # rescaled
     assert len(builds) >= 2  # the level map rebuilt at activation and at the rescale
     np.testing.assert_array_equal(asked, fs.measured_mask)
+
+
+def test_fast_fly_and_fast_auto_fly_with_the_default_floor():
+    from types import SimpleNamespace
+
+    from fastscan.fly.auto import AutoSampler
+    from fastscan.fly.sampler import fast_fly_sampler
+
+    settings = SimpleNamespace(motion=NANOPROBE.replace(dwell=0.001), max_coverage=0.3,
+                               seed=0, model=None)  # fmt: skip
+    assert fast_fly_sampler((64, 64), settings).get_params()["erd_floor"] == "auto"
+    auto = AutoSampler((64, 64), motion=NANOPROBE.replace(dwell=0.001), max_coverage=0.3)
+    assert auto.flying  # 1 ms: flown from the start
+    assert auto._fly.get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR
