@@ -27,6 +27,7 @@ Usage (from the repository root)::
     python benchmarks/bench_fly.py --dwell 0.001 --sweep 0   # 1 ms without the sweep
     python benchmarks/bench_fly.py --first --repeat 3 --ahead  # first decision: fresh, warm
     python benchmarks/bench_fly.py --decisions 80 --ahead    # as the streamed plan asks
+    python benchmarks/bench_fly.py --first --ahead --threads on  # split even when busy
 
 Besides the tables above it reports the first decision after the coarse raster (the
 ingest that activated the composed sampler, the raster's last ingest, the first decide;
@@ -35,12 +36,16 @@ process's), any full update by rescale after it, and per decision the latency af
 last reading: the decision's last segment's ingest + the next decide, which is what a plan
 that ingests each segment while the next one flies (``autonomous_fly_scan(stream=True)``)
 waits for. ``--ahead`` asks for the coarse raster at once, as that plan does (same scan).
+``--threads``: ``auto`` is the library's behaviour (large updates in two halves on two
+threads only while a second core is free, :mod:`fastscan._threads`), ``on`` splits them
+even on a busy machine, ``off`` never (the same scan either way).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import math
 import os
 import time
@@ -50,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastscan import _row_merge
+from fastscan import _row_merge, _threads
 from fastscan.fly import FlySampler
 from fastscan.imageio import load_image
 from fastscan.motion import NANOPROBE
@@ -89,11 +94,19 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3, help="--first: runs (1st: fresh)")
     parser.add_argument(
+        "--fly-params", default="", help='more FlySampler keywords, JSON, e.g. {"flat_lines": 0.01}'
+    )
+    parser.add_argument(
+        "--threads", choices=("auto", "on", "off"), default="auto", help="two-thread updates"
+    )
+    parser.add_argument(
         "--ahead",
         action="store_true",
         help="the coarse raster at once (suggest_segments(ahead=True), as the streamed plan)",
     )
     args = parser.parse_args()
+    if args.threads != "auto":  # a second core always (on) or never (off) free
+        _threads.MAX_LOAD_PER_CORE = float("inf") if args.threads == "on" else -1.0
     if args.per_point_merge:
         _row_merge.MIN_POINTS_PER_ROW = 2**62
     image, source = image_from_args(args)
@@ -104,6 +117,7 @@ def main() -> None:
         max_coverage=args.max_coverage,
         sweep=args.sweep,
         fly_axis=args.fly_axis,
+        **(json.loads(args.fly_params) if args.fly_params else {}),
     )
     fs._incremental_levels = not args.rebuild_levels
     if args.first:
@@ -276,8 +290,8 @@ def first_decisions(args: argparse.Namespace, image: np.ndarray, source: str) ->
     The first run is a fresh process's (Numba caches load, the model warms up);
     the others are warm.
     """
-    print(f"{source}: {image.shape}, dwell {args.dwell} s; first decisions, "
-          f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(f"{source}: {image.shape}, dwell {args.dwell} s; first decisions, threads "
+          f"{args.threads}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     for run in range(args.repeat):
         fs = FlySampler(
             image.shape,

@@ -22,6 +22,7 @@ final figures)::
 
     python benchmarks/bench_fly_rows.py --images all
     python benchmarks/bench_fly_rows.py --images brick,clock --no-columns
+    python benchmarks/bench_fly_rows.py --set sparse --no-columns
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from itertools import pairwise
 import numpy as np
 from bench_beamtime import best_nrmse
 
-from fastscan.compare.imagesets import validation_set
+from fastscan.compare.imagesets import image_set
 
 
 def gap_error(truth: np.ndarray, above: int, below: int) -> float:
@@ -77,12 +78,14 @@ def oracle_rows(truth: np.ndarray, start: set[int], target: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--images", default="all", help="validation image names (a,b,...) or all")
+    p.add_argument("--images", default="all", help="image names (a,b,...) or all")
+    p.add_argument("--set", default="validation", choices=("validation", "sparse"),
+                   help="the set the images come from (never the test set)")  # fmt: skip
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--no-columns", action="store_true", help="skip the column rasters")
     args = p.parse_args(argv)
     names = None if args.images == "all" else tuple(args.images.split(","))
-    for name, image in validation_set(args.size, names=names).items():
+    for name, image in image_set(args.set, args.size, names=names).items():
         if image.noise != "none":
             continue
         truth = np.asarray(image.truth, float)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan import _row_merge, _sampler_state, _threads, _update
+from fastscan import _readings, _row_merge, _sampler_state, _threads, _update
 from fastscan._change_kernels import change_units, keep_first
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._lattice import lattice_levels, snap_to_lattice
@@ -657,8 +657,9 @@ class Sampler:
             flat = points[:, 0] * self.shape[1] + points[:, 1]
             _, first = np.unique(flat, return_index=True)
             first = np.sort(first)
-            initial = self._initial_pixels()
-            is_initial = np.isin(flat[first], initial, assume_unique=True)
+            initial = self._initial_pixels()  # sorted, distinct
+            at = np.minimum(np.searchsorted(initial, flat[first]), len(initial) - 1)
+            is_initial = initial[at] == flat[first]
             arrivals = first[is_initial & ~self._mask.reshape(-1)[flat[first]]]
             n_done = int(self._mask.reshape(-1)[initial].sum())
             targets = [len(initial)] + ([] if self._active else [self.activation_count])
@@ -685,34 +686,17 @@ class Sampler:
 
     def _apply_part(self, points: np.ndarray, values: np.ndarray) -> None:
         complete = self.initial_complete  # before this part: the completing part is the tail
-        rows, cols = points[:, 0], points[:, 1]
-        was_measured = self._mask[rows, cols]
-        before = self._values[:, rows, cols]
         # sums in reading order: the means equal idw_reconstruction's to the last bit
-        for sums, channel_values in zip(self._sums, values.T):
-            np.add.at(sums, (rows, cols), channel_values)
-        np.add.at(self._counts, (rows, cols), 1)
-        flat = np.unique(rows * self.shape[1] + cols)
-        pixels = np.stack([flat // self.shape[1], flat % self.shape[1]], 1)
-        u_rows, u_cols = pixels[:, 0], pixels[:, 1]
-        self._values[:, u_rows, u_cols] = (
-            self._sums[:, u_rows, u_cols] / self._counts[u_rows, u_cols]
+        pixels, is_new, moved = _readings.accumulate(
+            self._sums, self._counts, self._values, self._mask, points, values
         )
-        is_new = ~self._mask[u_rows, u_cols]
-        moved = np.zeros(len(points), bool)
-        moved[was_measured] = (
-            self._values[:, rows, cols][:, was_measured] != before[:, was_measured]
-        ).any(0)
-        self._mask[u_rows, u_cols] = True
+        u_rows, u_cols = pixels[:, 0], pixels[:, 1]
         self._n_measured += int(is_new.sum())
         self._value_min = np.minimum(self._value_min, values.min(0))
         self._value_max = np.maximum(self._value_max, values.max(0))
         new_points = pixels[is_new]
         # pixels whose value changed: every new one and each repeat that moved its mean
-        moved_flat = np.unique(rows[moved] * self.shape[1] + cols[moved])
-        changed = np.concatenate(
-            [new_points, np.stack([moved_flat // self.shape[1], moved_flat % self.shape[1]], 1)]
-        )
+        changed = np.concatenate([new_points, moved])
         if not self._active:
             self._recon[:, u_rows, u_cols] = self._values[:, u_rows, u_cols]
             n_done = int(self._mask.reshape(-1)[self._initial_pixels()].sum())

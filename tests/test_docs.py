@@ -25,6 +25,7 @@ MODULES = [
     "fastscan.classic",
     "fastscan.erd.classic",
     "fastscan.plans.ingest",
+    "fastscan._readings",
 ]
 
 

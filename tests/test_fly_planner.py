@@ -83,11 +83,19 @@ def test_suppress_matches_reference(seed, axis):
     b = int(rng.integers(a, length))
     reach = int(rng.integers(2, 12))
     expect_w, expect_p = reference_suppress(weights, planned, axis, line, a, b, reach, 2.0)
-    w, p = weights.copy(), planned.copy()
-    _k._suppress(w, p, axis, line, a, b, reach, 2.0)
+    w, p, w_t = weights.copy(), planned.copy(), np.ascontiguousarray(weights.T)
+    room = (b - a + 1) * (2 * reach + 1)
+    log = (np.empty(room, np.int64), np.empty(room))
+    *_, n_log = _k._suppress(w, p, axis, line, a, b, reach, 2.0, w_t, True, *log)
     np.testing.assert_allclose(w, expect_w)
     np.testing.assert_array_equal(p, expect_p)
     assert (w <= weights + 1e-15).all()  # suppression never adds weight
+    np.testing.assert_array_equal(w_t, w.T)  # mirrored into the transposed copy
+    changed = np.flatnonzero(w != weights)
+    assert set(changed) <= set(log[0][:n_log])  # every change logged
+    _k._restore(w, w_t, True, *log, n_log)
+    np.testing.assert_array_equal(w, weights)  # and undone exactly
+    np.testing.assert_array_equal(w_t, weights.T)
 
 
 def test_planner_first_pick_is_the_best_line_interval():

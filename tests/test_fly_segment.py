@@ -52,6 +52,15 @@ def test_rows_and_columns_read_every_pixel_between_the_ends():
     assert Segment((2, 2), (2, 2)).n_pixels == 1
 
 
+@pytest.mark.parametrize("ends", [((4, 0), (4, 599)), ((599, 7), (0, 7)), ((3, 9), (3, 2)),
+                                  ((0, 5), (8, 5)), ((6, 6), (6, 6))])  # fmt: skip
+def test_row_and_column_pixels_equal_the_rule_of_any_direction(ends):
+    seg = Segment(*ends)
+    np.testing.assert_array_equal(seg.pixels(), seg._pixels_by_rounding())
+    np.testing.assert_array_equal(seg.pixels(), reference_pixels(*ends))
+    assert seg.pixels().dtype == np.int64
+
+
 @pytest.mark.parametrize("bad", [(1.5, 2), (1, "a"), (1, 2, 3), None, (True, 1)])
 def test_bad_ends_are_refused_with_the_value(bad):
     with pytest.raises(ValueError, match="segment start"):

@@ -90,20 +90,38 @@ def _best_intervals(weights, axis, lines, fixed, pixel_time, ratio, start, end):
         end[line] = b
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _set_logged(weights, weights_t, mirror, r, c, new, log_flat, log_old, n_log):
+    """``weights[r, c] = new`` (mirrored into ``weights_t`` if ``mirror``), the old value
+    logged at ``n_log``; the new log length."""
+    log_flat[n_log] = r * weights.shape[1] + c
+    log_old[n_log] = weights[r, c]
+    weights[r, c] = new
+    if mirror:
+        weights_t[c, r] = new
+    return n_log + 1
+
+
 @njit(cache=True, nogil=True)
-def _suppress(weights, planned, axis, line, a, b, reach, power):
+def _suppress(
+    weights, planned, axis, line, a, b, reach, power, weights_t, mirror, log_flat, log_old
+):
     """Planning a segment on ``line`` over ``a..b``: lower the weight of the pixels it serves.
 
     For each pixel of the segment, walk perpendicular to it in both directions up
     to the next planned pixel (at most ``reach`` steps). A pixel at distance ``d``
     from the segment whose nearest planned pixel along that walk was ``d_old``
     away keeps the fraction ``(min(d, d_old) / d_old) ** power`` of its weight.
-    Marks the segment's pixels planned and zeroes their weight. Returns the
-    lowest and highest perpendicular line index touched.
+    Marks the segment's pixels planned and zeroes their weight. Every weight it
+    changes is mirrored into ``weights_t`` (the transposed copy) if ``mirror``, and
+    logged, flat index and old value, in ``log_flat`` / ``log_old`` (room for
+    ``(b - a + 1) * (2 * reach + 1)`` entries) for :func:`_restore`. Returns the
+    lowest and highest perpendicular line index touched and the log's length.
     """
     n_perp = weights.shape[0] if axis == 0 else weights.shape[1]
     lo = line
     hi = line
+    n_log = 0
     for i in range(a, b + 1):
         # nearest planned pixel before and after `line` along the perpendicular
         before = -1
@@ -133,21 +151,28 @@ def _suppress(weights, planned, axis, line, a, b, reach, power):
                 factor = 1.0 if d_old == np.inf else (d_new / d_old) ** power
                 if d_old == np.inf:
                     factor = (d_new / (reach + 1.0)) ** power
-                if axis == 0:
-                    weights[k, i] *= factor
-                else:
-                    weights[i, k] *= factor
+                r, c = (k, i) if axis == 0 else (i, k)
+                new = weights[r, c] * factor
+                n_log = _set_logged(weights, weights_t, mirror, r, c, new, log_flat, log_old, n_log)
         if first < lo:
             lo = first
         if last > hi:
             hi = last
-        if axis == 0:
-            weights[line, i] = 0.0
-            planned[line, i] = True
-        else:
-            weights[i, line] = 0.0
-            planned[i, line] = True
-    return lo, hi
+        r, c = (line, i) if axis == 0 else (i, line)
+        n_log = _set_logged(weights, weights_t, mirror, r, c, 0.0, log_flat, log_old, n_log)
+        planned[r, c] = True
+    return lo, hi, n_log
+
+
+@njit(cache=True, nogil=True)
+def _restore(weights, weights_t, mirror, log_flat, log_old, n_log):
+    """Undo :func:`_suppress`: put back the ``n_log`` logged weights, last first."""
+    n_cols = weights.shape[1]
+    for j in range(n_log - 1, -1, -1):
+        r, c = log_flat[j] // n_cols, log_flat[j] % n_cols
+        weights[r, c] = log_old[j]
+        if mirror:
+            weights_t[c, r] = log_old[j]
 
 
 @njit(cache=True, nogil=True)

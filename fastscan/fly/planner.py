@@ -42,7 +42,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fastscan import _threads
 from fastscan.fly import _kernels as _k
+from fastscan.fly._interval_lanes import _best_rows
 from fastscan.fly.segment import Segment
 
 __all__ = ["AXES", "Pick", "SegmentPlanner", "order_segments", "sweep_order"]
@@ -51,6 +53,11 @@ __all__ = ["AXES", "Pick", "SegmentPlanner", "order_segments", "sweep_order"]
 AXES = ("rows", "columns")
 _RESCORE_SHARE = 0.5  # a decision rescores stale lines within this share of the best rate
 _RESCORE_BATCH = 64  # at most this many per axis and round
+# a rescore of at least this many line pixels (about 2 ms of work) runs in two halves on
+# two threads (:mod:`fastscan._threads`); smaller ones stay on one: on the 2-core test VM
+# the worker's wake-up costs 0.05-3 ms, and splitting 600 x 400's 240,000 changed row pixels
+# saved no wall time there while adding 0.4 ms CPU and the odd slow decision
+_SPLIT_PIXELS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -270,17 +277,17 @@ class SegmentPlanner:
                 self._dirty[axis][lines] = False
 
     def _rescore(self, weights: np.ndarray, axis: int, lines: np.ndarray) -> None:
-        # both orientations are scored as rows of a C-contiguous array (cache friendly)
-        _k._best_intervals(
-            weights,
-            0,
-            lines,
-            self.fixed[axis],
-            self.pixel_time[axis],
-            self._ratio[axis],
-            self._start[axis],
-            self._end[axis],
-        )
+        # both orientations are scored as rows of a C-contiguous array (cache friendly),
+        # four lines at a time; many lines in two halves on two threads (each line's
+        # score is its own: the same bits either way)
+        fixed, pixel_time = self.fixed[axis], self.pixel_time[axis]
+        ratio, start, end = self._ratio[axis], self._start[axis], self._end[axis]
+
+        def part(first: int, stop: int) -> None:
+            _best_rows(weights, lines[first:stop], fixed, pixel_time, ratio, start, end)
+
+        min_lines = -(-_SPLIT_PIXELS // weights.shape[1])
+        _threads.split_rows(part, len(lines), align=4, min_rows=min_lines)
 
     def best_rate(self) -> float:
         """Best ERD per second of any single segment under the current map."""
@@ -295,6 +302,9 @@ class SegmentPlanner:
         time_budget: float | None = None,
         position: tuple[float, float] | None = None,
         stage: tuple[float, float, float, float] | None = None,
+        window: tuple[int, int, int] | None = None,
+        min_rate: float = 0.0,
+        line_scale: tuple[np.ndarray | None, np.ndarray | None] | None = None,
     ) -> list[Pick]:
         """Greedy picks for one decision, in flight order, each flown from its nearer end.
 
@@ -303,10 +313,31 @@ class SegmentPlanner:
         (row, col) for the first); ``stage`` ``(v_x, a_x, v_y, a_y)`` times a
         move (both axes together, trapezoids), None counts no move. Stops at
         ``max_segments`` picks, once the picks' seconds reach ``time_budget``,
-        or when no line has anything left to gain.
+        when no line has anything left to gain, or when the best one promises
+        less than ``min_rate`` ERD per second. ``window`` ``(axis, lo, hi)``
+        (axis 0 rows, 1 columns) allows only the lines ``lo <= line < hi`` of
+        that axis (a sweep pass's lines ahead of the stage). ``line_scale``,
+        per axis (rows, columns) None or one factor per line, multiplies each
+        line's ERD per second while choosing (a whole line's worth).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> erd = np.zeros((20, 30)); erd[3, :] = 2.0; erd[12, :] = 1.0
+        >>> planner = SegmentPlanner(erd.shape, fixed=0.26, pixel_time=0.001)
+        >>> planner.update(erd)
+        >>> none = np.zeros(erd.shape, bool)
+        >>> [p.segment.start[0] for p in planner.choose(none, max_segments=1)]
+        [3]
+        >>> [p.segment.start[0] for p in planner.choose(none, window=(0, 8, 20))]
+        [12]
         """
         if measured.shape != self.shape:
             raise ValueError(f"measured must have shape {self.shape}, got {measured.shape}")
+        if window is not None:
+            w_axis, w_lo, w_hi = (int(v) for v in window)
+            if w_axis not in self._axis_ids:
+                raise ValueError(f"window axis must be one of {self._axis_ids}, got {window!r}")
         weights, weights_t = self._weights, self._weights_t
         planned = np.array(measured, bool)  # a copy: planned pixels are marked in it
         ratio = [r.copy() for r in self._ratio]
@@ -317,7 +348,8 @@ class SegmentPlanner:
         stage = np.zeros(0) if stage is None else np.asarray(stage, float)
         rate_buf = [np.zeros(n) for n in self.shape]
         picks: list[Pick] = []
-        undo: list[tuple[int, int, int, int, np.ndarray]] = []
+        undo: list[tuple[np.ndarray, np.ndarray, int]] = []  # suppression's logs
+        mirror = 1 in self._axis_ids  # columns are scored from the transposed copy
         spent = 0.0
         try:
             while len(picks) < max_segments:
@@ -327,12 +359,20 @@ class SegmentPlanner:
                     rate = rate_buf[axis]
                     _k._rates(ratio[axis], start[axis], end[axis], axis, here[0], here[1],
                               self.fixed[axis], self.pixel_time[axis], stage, rate)  # fmt: skip
+                    if line_scale is not None and line_scale[axis] is not None:
+                        rate *= line_scale[axis]
+                    if window is not None:  # only the window's lines
+                        if axis != w_axis:
+                            rate[:] = 0.0
+                        else:
+                            rate[: max(0, w_lo)] = 0.0
+                            rate[max(0, w_hi) :] = 0.0
                     rates.append((axis, rate))
                     i = int(np.argmax(rate))
                     if rate[i] > best[0]:
                         best = (float(rate[i]), axis, i)
                 top, axis, line = best
-                if axis < 0:
+                if axis < 0 or top < min_rate:
                     break
                 if stale[axis][line]:
                     # rescore, in one call per axis, every stale line that might beat the
@@ -340,9 +380,8 @@ class SegmentPlanner:
                     for ax, rate in rates:
                         todo = np.flatnonzero(stale[ax] & (rate >= top * _RESCORE_SHARE))
                         todo = todo[np.argsort(-rate[todo], kind="stable")[:_RESCORE_BATCH]]
-                        _k._best_intervals(
+                        _best_rows(
                             weights_t if ax else weights,
-                            0,
                             todo.astype(np.int64),
                             self.fixed[ax],
                             self.pixel_time[ax],
@@ -368,26 +407,23 @@ class SegmentPlanner:
                 picks.append(Pick(segment, erd, seconds))
                 spent += seconds
                 here = np.array(segment.end, float)
-                # the block suppression may touch: kept to be restored after the decision
-                lo, hi = max(0, line - self.reach), min(self.shape[axis] - 1, line + self.reach)
-                box = (lo, hi + 1, a, b + 1) if axis == 0 else (a, b + 1, lo, hi + 1)
-                undo.append((*box, weights[box[0] : box[1], box[2] : box[3]].copy()))
-                lo, hi = _k._suppress(weights, planned, axis, line, a, b, self.reach, self.power)
-                if 1 in self._axis_ids:  # mirror the changed block into the column copy
-                    if axis == 0:
-                        weights_t[a : b + 1, lo : hi + 1] = weights[lo : hi + 1, a : b + 1].T
-                    else:
-                        weights_t[lo : hi + 1, a : b + 1] = weights[a : b + 1, lo : hi + 1].T
+                # every weight suppression changes (mirrored into the column copy) is
+                # logged, to be restored after the decision
+                room = (b - a + 1) * (2 * self.reach + 1)
+                log = (np.empty(room, np.int64), np.empty(room))
+                lo, hi, n_log = _k._suppress(
+                    weights, planned, axis, line, a, b, self.reach, self.power,
+                    weights_t, mirror, *log,
+                )  # fmt: skip
+                undo.append((*log, n_log))
                 # lines parallel to the pick within [lo, hi] and across it over [a, b] changed
                 stale[axis][lo : hi + 1] = True
                 stale[1 - axis][a : b + 1] = True
                 if time_budget is not None and spent >= time_budget:
                     break
         finally:  # the planner's maps hold the ERD again
-            for r0, r1, c0, c1, w_block in reversed(undo):
-                weights[r0:r1, c0:c1] = w_block
-                if 1 in self._axis_ids:
-                    weights_t[c0:c1, r0:r1] = w_block.T
+            for log_flat, log_old, n_log in reversed(undo):
+                _k._restore(weights, weights_t, mirror, log_flat, log_old, n_log)
         return picks
 
 

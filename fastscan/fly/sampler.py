@@ -52,12 +52,15 @@ from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
 
 __all__ = [
+    "FLAT_LINES",
+    "FLAT_LINE_SHARE",
     "FLY_AXES",
     "REFINE",
     "FlySampler",
     "coarse_line_axis",
     "default_initial_spacing",
     "default_sweep",
+    "flat_line_scale",
     "line_costs",
 ]
 
@@ -79,6 +82,11 @@ SWEEP_SEGMENTS = 16
 #: columns, whose whole lines show which axis's rasters reach the targets sooner) or
 #: ``"coarse"`` (``"auto"``, then the coarse raster's own lattice decides, no extra line).
 FLY_AXES = ("auto", "rows", "columns", "probe", "grid", "coarse")
+#: ``flat_lines`` of the short-dwell sweeps: two whole lines agree within this share of the
+#: readings' range (chosen on the validation and sparse sets at 1 ms, see the README)
+FLAT_LINES = 0.01
+#: ``flat_share``: share of its ERD per second a line between two agreeing lines keeps.
+FLAT_LINE_SHARE = 0.1
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
@@ -248,6 +256,29 @@ class FlySampler:
     sweep_share : float
         Sweep decisions: past ``batch_size`` picks, a pick joins the sweep only
         while it promises at least this share of the best pick's ERD per second.
+    sweep_window : int
+        Sweep decisions (``sweep`` > 0) flown as raster-like passes if > 0
+        (0, the default: off). A pass crosses the grid in one direction along
+        the axis of the best line when it starts; each decision picks, by ERD
+        per second, only among the next ``sweep_window`` lines ahead of the
+        stage, and only lines promising at least ``sweep_share`` of that best
+        line's ERD per second; a window with none is passed over; at the
+        grid's edge the pass reverses and a new one starts. The stage then
+        moves as a raster's does, monotonically between nearby lines.
+    flat_lines : float
+        Sweep decisions (``sweep`` > 0, short dwells): if > 0 (default
+        :data:`FLAT_LINES`; 0: off, the scan before this knob), a line
+        whose two nearest whole measured lines on either side agree, pixel by
+        pixel, within this share of the readings' range (nothing varies
+        between them, as far as whole lines can tell) is worth only
+        ``flat_share`` of its ERD per second while choosing, so lines by the
+        structure are flown before empty gaps are bisected.
+    flat_share : float
+        ``flat_lines``: the share of its ERD per second a line between two
+        agreeing lines keeps (in [0, 1]).
+    flat_edges : bool
+        ``flat_lines``: also the lines beyond the first or the last whole line,
+        if the two whole lines nearest that edge agree (off by default).
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -358,6 +389,10 @@ class FlySampler:
         floor: float = 0.5,
         sweep: int | None = None,
         sweep_share: float = 0.5,
+        sweep_window: int = 0,
+        flat_lines: float = FLAT_LINES,
+        flat_share: float = FLAT_LINE_SHARE,
+        flat_edges: bool = False,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
@@ -462,6 +497,22 @@ class FlySampler:
         if not (math.isfinite(sweep_share) and 0 <= sweep_share <= 1):
             raise ValueError(f"sweep_share must be a number in [0, 1], got {sweep_share!r}")
         self.sweep_share = float(sweep_share)
+        if not (is_integer(sweep_window) and sweep_window >= 0):
+            raise ValueError(f"sweep_window must be an integer >= 0 (0: off), got {sweep_window!r}")
+        self.sweep_window = int(sweep_window)
+        if not (math.isfinite(flat_lines) and 0 <= flat_lines < 1):
+            raise ValueError(f"flat_lines must be a number in [0, 1) (0: off), got {flat_lines!r}")
+        self.flat_lines = float(flat_lines)
+        if not (math.isfinite(flat_share) and 0 <= flat_share <= 1):
+            raise ValueError(f"flat_share must be a number in [0, 1], got {flat_share!r}")
+        self.flat_share = float(flat_share)
+        if not isinstance(flat_edges, bool | np.bool_):
+            raise ValueError(f"flat_edges must be True or False, got {flat_edges!r}")
+        self.flat_edges = bool(flat_edges)
+        # the sweep pass under way: [axis, direction, front line, ERD/s floor]; None: none
+        self._pass: list | None = None
+        self._pass_direction = 0  # the last pass's direction (+1 down / -1 up), 0: none yet
+        self.n_passes = 0  # sweep passes started (``sweep_window``)
         if not (is_integer(probe_lines) and probe_lines >= 1):
             raise ValueError(f"probe_lines must be an integer >= 1, got {probe_lines!r}")
         if not (math.isfinite(switch_ratio) and 0 < switch_ratio <= 1):
@@ -951,15 +1002,19 @@ class FlySampler:
         else:
             self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
-        picks = self._planner.choose(
-            self._sampler.measured_mask,
-            max_segments=max(self.batch_size, self.sweep),
-            time_budget=self.decision_time,
-            position=self._position_tuple(),
-            stage=self._stage if self.move_aware else None,
-        )
-        self._last_rate = picks[0].rate if picks else 0.0
-        if self.sweep and picks:
+        if self.sweep and self.sweep_window:
+            picks = self._pass_picks()
+        else:
+            picks = self._planner.choose(
+                self._sampler.measured_mask,
+                max_segments=max(self.batch_size, self.sweep),
+                time_budget=self.decision_time,
+                position=self._position_tuple(),
+                stage=self._stage if self.move_aware else None,
+                line_scale=self._flat_line_scale(),
+            )
+            self._last_rate = picks[0].rate if picks else 0.0
+        if self.sweep and picks and not self.sweep_window:
             # one pass of parallel lines (along the best pick's axis); past batch_size, only
             # picks worth nearly as much as the best: where the ERD is flat their order says
             # little and the sweep saves moves, where it is concentrated the next decision
@@ -985,6 +1040,76 @@ class FlySampler:
                 for pick in [by_ends[frozenset((seg.start, seg.end))]]
             ]
         return kept
+
+    def _pass_picks(self) -> list[Pick]:
+        """``sweep_window``: the next picks of the sweep pass, in the window ahead of the stage."""
+        planner, measured = self._planner, self._sampler.measured_mask
+        position = self._position_tuple()
+        scale = self._flat_line_scale()
+        for _ in range(4 * (max(self.shape) // self.sweep_window + 2)):
+            if self._pass is None:  # a new pass, along the best line's axis, from the stage
+                best = planner.choose(measured, max_segments=1, line_scale=scale)
+                self._last_rate = best[0].rate if best else 0.0
+                if not best:
+                    return []
+                axis = 0 if best[0].segment.is_row else 1
+                here = 0.0 if position is None else position[axis]
+                direction = -self._pass_direction
+                if direction == 0:  # the first pass: towards the far edge
+                    direction = 1 if here < self.shape[axis] / 2 else -1
+                self._pass_direction = direction
+                self.n_passes += 1
+                self._pass = [axis, direction, round(here), self.sweep_share * best[0].rate]
+            axis, direction, front, rate_floor = self._pass
+            n_lines = self.shape[axis]
+            if not 0 <= front < n_lines:
+                self._pass = None
+                continue
+            if direction > 0:
+                window = (axis, front, front + self.sweep_window)
+            else:
+                window = (axis, front - self.sweep_window + 1, front + 1)
+            picks = planner.choose(
+                measured,
+                max_segments=max(self.batch_size, self.sweep),
+                time_budget=self.decision_time,
+                position=position,
+                stage=self._stage if self.move_aware else None,
+                window=window,
+                min_rate=rate_floor,
+                line_scale=scale,
+            )
+            if picks:
+                lines = [p.segment.start[axis] for p in picks]
+                self._pass[2] = (max(lines) + 1) if direction > 0 else (min(lines) - 1)
+                return picks
+            self._pass[2] = front + direction * self.sweep_window
+        # (not reached while sweep_share < 1: each pass holds its best line)
+        self._pass = None
+        return self._planner.choose(
+            measured, max_segments=self.batch_size, position=position,
+            stage=self._stage if self.move_aware else None,
+        )  # fmt: skip
+
+    def _flat_line_scale(self) -> tuple[np.ndarray | None, np.ndarray | None] | None:
+        """``flat_lines``: per axis, ``flat_share`` for lines between agreeing lines, else 1."""
+        if not (self.sweep and self.flat_lines > 0):
+            return None
+        sampler = self._sampler
+        mask, values = sampler._mask, sampler._values
+        span = np.asarray(sampler._ref_range, float).reshape(-1, 1)
+        scale = []
+        for axis in (0, 1):
+            if axis in self._planner._axis_ids:
+                tolerance = self.flat_lines * span
+                scale.append(
+                    flat_line_scale(
+                        mask, values, tolerance, self.flat_share, axis=axis, edges=self.flat_edges
+                    )
+                )
+            else:
+                scale.append(None)
+        return scale[0], scale[1]
 
     def _build_levels(self) -> None:
         """Compute the level map over the whole grid; the planner takes all of it next."""
@@ -1180,6 +1305,10 @@ class FlySampler:
             "floor": self.floor,
             "sweep": self.sweep,
             "sweep_share": self.sweep_share,
+            "sweep_window": self.sweep_window,
+            "flat_lines": self.flat_lines,
+            "flat_share": self.flat_share,
+            "flat_edges": self.flat_edges,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
@@ -1202,6 +1331,57 @@ class FlySampler:
             f"FlySampler(shape={self.shape}, measured={self.n_measured}, "
             f"coverage={self.coverage:.1%}, beam_time={self.beam_time:.1f} s)"
         )
+
+
+def flat_line_scale(
+    measured: np.ndarray,
+    values: np.ndarray,
+    tolerance: np.ndarray,
+    share: float = FLAT_LINE_SHARE,
+    *,
+    axis: int = 0,
+    edges: bool = False,
+) -> np.ndarray:
+    """Per line: ``share`` where the nearest whole measured lines agree, else 1.
+
+    ``measured`` (n_rows, n_cols) bool, ``values`` (C, n_rows, n_cols),
+    ``tolerance`` (C, 1) in reading units; ``axis`` 0 scores the rows, 1 the
+    columns. A line counts as flat when whole measured lines lie on both sides
+    of it and differ by at most ``tolerance`` at every pixel (every channel);
+    measured lines keep 1, and so do the edge lines (outside the first or the
+    last whole line) unless ``edges``: then they count as flat when the two
+    whole lines nearest that edge agree.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> values = np.zeros((1, 9, 4)); values[0, 8] = 5.0
+    >>> measured = np.zeros((9, 4), bool); measured[[0, 4, 8]] = True
+    >>> flat_line_scale(measured, values, np.array([[0.1]])).tolist()
+    [1.0, 0.1, 0.1, 0.1, 1.0, 1.0, 1.0, 1.0, 1.0]
+    >>> flat_line_scale(measured.T, values.transpose(0, 2, 1), np.array([[0.1]]), axis=1)[:4]
+    array([1. , 0.1, 0.1, 0.1])
+    """
+    n_lines = measured.shape[axis]
+    scale = np.ones(n_lines)
+    whole = np.flatnonzero(measured.all(axis=1 - axis))
+    above, below = whole[:-1], whole[1:]
+    if not edges:  # only the gaps between them count
+        gaps = below - above >= 2
+        above, below = above[gaps], below[gaps]
+    if not len(above):
+        return scale
+    diff = np.abs(np.take(values, below, axis=1 + axis) - np.take(values, above, axis=1 + axis))
+    tolerance = np.asarray(tolerance, float).reshape(-1, 1, 1)
+    agree = (diff <= tolerance).all(axis=(0, 2 - axis))
+    for a, b in zip(above[agree], below[agree], strict=True):
+        scale[a + 1 : b] = share
+    if edges:
+        if agree[0]:
+            scale[: above[0]] = share
+        if agree[-1]:
+            scale[below[-1] + 1 :] = share
+    return scale
 
 
 def _line(shape: tuple[int, int], axis: str, k: int, backwards: bool) -> Segment:

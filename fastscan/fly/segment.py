@@ -82,6 +82,19 @@ class Segment:
     def pixels(self) -> np.ndarray:
         """(n_pixels, 2) int64 (row, col) of the readings, in flight order."""
         n = self.n_pixels
+        (r0, c0), (r1, c1) = self.start, self.end
+        if r0 == r1 or c0 == c1:  # a row or a column (or one pixel): every pixel in between
+            out = np.empty((n, 2), np.int64)
+            for axis, (a, b) in enumerate(((r0, r1), (c0, c1))):
+                step = 1 if b >= a else -1
+                out[:, axis] = np.arange(a, b + step, step)  # (one value: broadcast)
+            return out
+        return self._pixels_by_rounding()
+
+    def _pixels_by_rounding(self) -> np.ndarray:
+        """:meth:`pixels` by the rule of any direction (for a row or a column it gives the
+        same pixels, more slowly)."""
+        n = self.n_pixels
         start = np.array(self.start, np.int64)
         delta = np.array(self.end, np.int64) - start
         if n == 1:
