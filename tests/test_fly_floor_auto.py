@@ -228,41 +228,43 @@ def _segment_lengths(fs: FlySampler, truth: np.ndarray, decisions: int = 30) -> 
     return lengths
 
 
-def test_flat_share_frees_partial_segments_on_flat_scenes_only():
+def test_flat_scene_frees_partial_segments_on_flat_scenes_only():
     trace, blobs = _trace_map((96, 128)), _particles((96, 128))
     plain = line_costs(MOTION)
     for truth, switched in ((trace, True), (blobs, False)):
-        fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, flat_share=0.75)
-        biased = FlySampler(truth.shape, motion=MOTION, flat_share=0.75, flat_line_bias=0.5)
+        fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, flat_scene=0.75)
+        biased = FlySampler(truth.shape, motion=MOTION, flat_scene=0.75, flat_scene_line_bias=0.5)
         _activate(biased, truth)
         fixed, pixel_time = plain
         expected = tuple(f + 0.5 * n * t for f, n, t in zip(fixed, truth.shape[::-1], pixel_time))
         assert (biased._planner_costs == (expected, pixel_time)) == switched
         off = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3)
         lengths, off_lengths = _segment_lengths(fs, truth), _segment_lengths(off, truth)
-        assert (fs._measured_flat_share >= 0.75) == switched
+        assert (fs._flat_scene_share >= 0.75) == switched
         assert (fs._planner_costs == plain) == switched
         assert fs._level_floor == (0.0 if switched else fs.floor)
-        assert fs.get_params()["flat_share"] == 0.75
-        assert off._measured_flat_share is None
+        assert fs.get_params()["flat_scene"] == 0.75
+        assert off._flat_scene_share is None
         assert off._planner_costs != plain
         if switched:  # partial segments cost nothing extra: shorter ones are flown
             assert np.mean(lengths) < 0.8 * np.mean(off_lengths)
-        else:  # the same scan as without flat_share
+        else:  # the same scan as without flat_scene
             assert lengths == off_lengths
             np.testing.assert_array_equal(fs.measured_points, off.measured_points)
 
 
 @pytest.mark.parametrize("bad", [0, -0.1, 1.5, float("nan"), "0.8", True])
-def test_fly_sampler_bad_flat_share_is_named(bad):
-    with pytest.raises(ValueError, match=r"flat_share must be a number in \(0, 1\] or None"):
-        FlySampler((32, 32), flat_share=bad)
+def test_fly_sampler_bad_flat_scene_is_named(bad):
+    with pytest.raises(ValueError, match=r"flat_scene must be a number in \(0, 1\] or None"):
+        FlySampler((32, 32), flat_scene=bad)
 
 
 @pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
-def test_fly_sampler_bad_flat_line_bias_is_named(bad):
-    with pytest.raises(ValueError, match=f"flat_line_bias must be a finite number >= 0, got {bad}"):
-        FlySampler((32, 32), flat_share=0.8, flat_line_bias=bad)
+def test_fly_sampler_bad_flat_scene_line_bias_is_named(bad):
+    with pytest.raises(
+        ValueError, match=f"flat_scene_line_bias must be a finite number >= 0, got {bad}"
+    ):
+        FlySampler((32, 32), flat_scene=0.8, flat_scene_line_bias=bad)
 
 
 def test_floor_scan_is_bit_identical_to_rebuilding_the_levels():

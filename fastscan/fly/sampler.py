@@ -323,17 +323,17 @@ class FlySampler:
         the scan is the ``erd_floor=0`` one).
     floor_scale : float
         ``erd_floor="auto"``: share of the measured level the floor takes (>= 0).
-    flat_share : float or None
+    flat_scene : float or None
         Opt-in (None: off). When the composed sampler makes its ERD map, the
         share of the coarse lines' lattice points (as ``erd_floor="auto"``
         splits them) whose nearest lattice neighbours agree is measured
         (:func:`fastscan.erd.floor.line_lattice_flat_share`, the smallest over
-        the channels); at or above ``flat_share`` (in (0, 1]) the scene is
+        the channels); at or above ``flat_scene`` (in (0, 1]) the scene is
         mostly flat background and partial segments are charged less:
-        ``line_bias`` becomes ``flat_line_bias`` and ``floor`` 0 for the rest of
+        ``line_bias`` becomes ``flat_scene_line_bias`` and ``floor`` 0 for the rest of
         the scan.
-    flat_line_bias : float
-        ``flat_share``: the ``line_bias`` of a mostly flat scene (>= 0).
+    flat_scene_line_bias : float
+        ``flat_scene``: the ``line_bias`` of a mostly flat scene (>= 0).
     grid_spacing : int
         ``"grid"``: spacing of the coarse grid's lines (>= 2), halved on an axis
         until it has at least ``grid_lines`` lines (as
@@ -398,8 +398,8 @@ class FlySampler:
         switch_ratio: float = 0.5,
         erd_floor: float | str = DEFAULT_FLY_ERD_FLOOR,
         floor_scale: float = FLY_FLOOR_SCALE,
-        flat_share: float | None = None,
-        flat_line_bias: float = 0.0,
+        flat_scene: float | None = None,
+        flat_scene_line_bias: float = 0.0,
         grid_spacing: int = 32,
         grid_lines: int = 8,
         coarse_level: int = 0,
@@ -547,18 +547,20 @@ class FlySampler:
                 origin=min(COARSE_ORIGIN, self.shape[0 if line_axis == "rows" else 1] - 1),
                 scale=self.floor_scale,
             )
-        if flat_share is not None and not (
-            isinstance(flat_share, (int, float))
-            and not isinstance(flat_share, bool)
-            and 0 < flat_share <= 1
+        if flat_scene is not None and not (
+            isinstance(flat_scene, (int, float))
+            and not isinstance(flat_scene, bool)
+            and 0 < flat_scene <= 1
         ):
-            raise ValueError(f"flat_share must be a number in (0, 1] or None, got {flat_share!r}")
-        self.flat_share = None if flat_share is None else float(flat_share)
-        if not (math.isfinite(flat_line_bias) and flat_line_bias >= 0):
-            raise ValueError(f"flat_line_bias must be a finite number >= 0, got {flat_line_bias!r}")
-        self.flat_line_bias = float(flat_line_bias)
-        self._measured_flat_share: float | None = None  # set when the ERD map is made
-        self._level_floor = self.floor  # LevelMap's floor (0 once flat_share switches)
+            raise ValueError(f"flat_scene must be a number in (0, 1] or None, got {flat_scene!r}")
+        self.flat_scene = None if flat_scene is None else float(flat_scene)
+        if not (math.isfinite(flat_scene_line_bias) and flat_scene_line_bias >= 0):
+            raise ValueError(
+                f"flat_scene_line_bias must be a finite number >= 0, got {flat_scene_line_bias!r}"
+            )
+        self.flat_scene_line_bias = float(flat_scene_line_bias)
+        self._flat_scene_share: float | None = None  # measured when the ERD map is made
+        self._level_floor = self.floor  # LevelMap's floor (0 once flat_scene switches)
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
         self._line_axis = fly_axis = line_axis  # the coarse raster's lines
@@ -588,9 +590,9 @@ class FlySampler:
         )
         self._planner_costs = (fixed, pixel_time)
         fixed, pixel_time = line_costs(self.motion)
-        self._flat_costs = (  # flat_share: charged flat_line_bias instead
+        self._flat_scene_costs = (  # flat_scene: charged flat_scene_line_bias instead
             tuple(
-                f + self.flat_line_bias * n * t
+                f + self.flat_scene_line_bias * n * t
                 for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
             ),
             pixel_time,
@@ -1151,8 +1153,8 @@ class FlySampler:
         # (C,) ranges with C channels: compared by value (a tuple's != is ambiguous on them);
         # a rescale replaces the array, so `before` keeps the old values
         full = inner._active != before[0] or not np.array_equal(inner._ref_range, before[1])
-        if inner._active and not before[0] and self.flat_share is not None:
-            self._measure_flat_share()
+        if inner._active and not before[0] and self.flat_scene is not None:
+            self._measure_flat_scene()
         self._note_change(points, full=full)
         if full and inner._active and self.refine == "bisect" and self._incremental_levels:
             # the ERD was recomputed over the whole grid (activation, a rescale): the
@@ -1168,9 +1170,9 @@ class FlySampler:
         elif self._changed and self._levels is not None and not self._planner_full:
             self._stage_levels()
 
-    def _measure_flat_share(self) -> None:
-        """``flat_share``: measure the coarse lattices' flat share (once, at activation);
-        at or above ``flat_share`` charge partial segments nothing extra from now on."""
+    def _measure_flat_scene(self) -> None:
+        """``flat_scene``: measure the coarse lattices' flat share (once, at activation);
+        at or above ``flat_scene`` charge partial segments ``flat_scene_line_bias`` from now on."""
         inner = self._sampler
         rows = self._line_axis == "rows"
         points = np.argwhere(inner._mask)
@@ -1185,9 +1187,9 @@ class FlySampler:
             )
             for c in np.flatnonzero(inner._gains > 0)
         ]
-        self._measured_flat_share = min(shares, default=0.0)
-        if self._measured_flat_share >= self.flat_share:
-            self._planner_costs = self._flat_costs
+        self._flat_scene_share = min(shares, default=0.0)
+        if self._flat_scene_share >= self.flat_scene:
+            self._planner_costs = self._flat_scene_costs
             self._level_floor = 0.0
             self._planner = self._new_planner()
             self._levels = None  # built on the new floor at the next full update
@@ -1314,8 +1316,8 @@ class FlySampler:
             "switch_ratio": self.switch_ratio,
             "erd_floor": self._sampler.erd_floor,
             "floor_scale": self.floor_scale,
-            "flat_share": self.flat_share,
-            "flat_line_bias": self.flat_line_bias,
+            "flat_scene": self.flat_scene,
+            "flat_scene_line_bias": self.flat_scene_line_bias,
             "grid_spacing": self.grid_spacing,
             "grid_lines": self.grid_lines,
             "coarse_level": self.coarse_level,
