@@ -106,7 +106,7 @@ def test_fly_sampler_measures_the_level_on_its_coarse_lines():
     fs = _scan(truth, erd_floor="auto")
     inner = fs._sampler
     assert fs.get_params()["erd_floor"] == "auto"
-    assert FlySampler(truth.shape).get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR == "auto"
+    assert FlySampler(truth.shape).get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR == 0.0
     assert fs.get_params()["floor_scale"] == FLY_FLOOR_SCALE
     # the coarse raster (every 8th row from row 2) is what the composed sampler activated on
     coarse = _lines(truth.shape, fs.initial_spacing, 2)
@@ -271,7 +271,7 @@ def test_floor_scan_is_bit_identical_to_rebuilding_the_levels():
     truth = _particles((72, 88))
     runs = []
     for incremental in (True, False):
-        fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3)  # the default floor
+        fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, erd_floor="auto")
         fs._incremental_levels = incremental  # False: the level map rebuilt every decision
         fly_replay(fs, SimulatedDetector(truth), max_decisions=40)
         runs.append(fs)
@@ -317,7 +317,7 @@ def test_fast_fly_and_fast_auto_fly_with_the_default_floor():
 
     settings = SimpleNamespace(motion=NANOPROBE.replace(dwell=0.001), max_coverage=0.3,
                                seed=0, model=None)  # fmt: skip
-    assert fast_fly_sampler((64, 64), settings).get_params()["erd_floor"] == "auto"
+    assert fast_fly_sampler((64, 64), settings).get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR
     auto = AutoSampler((64, 64), motion=NANOPROBE.replace(dwell=0.001), max_coverage=0.3)
     assert auto.flying  # 1 ms: flown from the start
     assert auto._fly.get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR

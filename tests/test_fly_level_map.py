@@ -300,9 +300,7 @@ def test_scan_is_bit_identical_to_rebuilding_the_levels(kind, dwell, shape, axes
     runs, n_builds, n_stages = [], [], []
     for incremental in (True, False):
         motion = NANOPROBE.replace(dwell=dwell)
-        # without fast-fly's floor (erd_floor="auto"): these scenes were chosen for what
-        # they exercise (partial segments, a rescale), which the floor's even fill changes
-        fs = FlySampler(shape, motion=motion, max_coverage=0.45, axes=axes, erd_floor=0.0)
+        fs = FlySampler(shape, motion=motion, max_coverage=0.45, axes=axes)
         fs._incremental_levels = incremental
         choices.append([])
         runs.append((flown(fs, truth), fs))
