@@ -5,6 +5,7 @@ Usage (from the repository root; VALIDATION images and WSe2 only, never ``--set 
     python benchmarks/evaluate_default_model.py l2 --set validation --seeds 0,1,2 --jobs 1 \\
         --out OUT
     python benchmarks/evaluate_default_model.py l1+l2 --set wse2 --out OUT
+    python benchmarks/evaluate_default_model.py default --late l1+l2@0.1 --set sparse --out OUT
 
 The first argument replaces :data:`fastscan.erd.estimator.DEFAULT_MODEL` for this process
 (the one constant the README names for switching the default); the rest are
@@ -12,7 +13,9 @@ The first argument replaces :data:`fastscan.erd.estimator.DEFAULT_MODEL` for thi
 this runs the default rules: a texture scan (the structure level turns the lattice on)
 switches to :data:`fastscan.sampler.TEXTURE_MODEL`, a multichannel one to
 ``MULTICHANNEL_MODEL``. ``--jobs 1`` keeps the patch in this process (worker processes
-would import the unpatched constant).
+would import the unpatched constant). ``--late NAME@C`` (right after MODEL) also sets
+:data:`fastscan.sampler.LATE_MODEL` to NAME and :data:`~fastscan.sampler.LATE_COVERAGE` to C
+(``--late none`` turns the late switch off).
 """
 
 from __future__ import annotations
@@ -32,7 +35,22 @@ def run(argv: list[str]) -> int:
         raise SystemExit("the test set is measured once by the coordinator, not here")
     estimator.load_model(argv[0])  # a bad name fails here, with its hint
     estimator.DEFAULT_MODEL = sampler.DEFAULT_MODEL = argv[0]
-    return main(["evaluate", *argv[1:]])
+    rest = argv[1:]
+    if rest[:1] == ["--late"]:
+        late, rest = (rest[1:2] or [""])[0], rest[2:]
+        if late == "none":
+            sampler.LATE_COVERAGE = None
+        else:
+            name, _, coverage = late.partition("@")
+            try:
+                value = float(coverage)
+            except ValueError:
+                value = -1.0
+            if not 0.0 < value < 1.0:
+                raise SystemExit(f"--late wants NAME@COVERAGE with 0 < COVERAGE < 1, got {late!r}")
+            estimator.load_model(name)
+            sampler.LATE_MODEL, sampler.LATE_COVERAGE = name, value
+    return main(["evaluate", *rest])
 
 
 if __name__ == "__main__":

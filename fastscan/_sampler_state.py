@@ -107,6 +107,9 @@ def save(sampler: Any, path: str | Path) -> Path:
             "counting": sampler._counting,
             "variation": sampler._variation,
             "floor_level": sampler._floor_level,
+            # the default-model rules still apply (texture model, late switch) and where
+            "model_default": sampler._model_default,
+            "late_done": sampler._late_done,
             "stop_changes": list(rule._changes),
             "stop_reason": rule.reason,
             # the batch in progress (a save between two readings of one batch)
@@ -310,6 +313,14 @@ def _restore(
         variation = float(state.get("variation", 0.0))  # files from before the hedge: 0
         # files from before the auto floor: the level is the (numeric) erd_floor
         floor_level = float(state.get("floor_level", sampler._floor_level))
+        # files from before the late switch: the stored model is kept, as it always was
+        model_default = state.get("model_default", False)
+        late_done = state.get("late_done", False)
+        if not (isinstance(model_default, bool) and isinstance(late_done, bool)):
+            raise ValueError(
+                f"model_default and late_done must be true or false, got "
+                f"{model_default!r} and {late_done!r}"
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: bad sampler state in the header ({exc})") from None
     if n_measured != int(arrays["mask"].sum()):
@@ -328,6 +339,7 @@ def _restore(
     sampler._erd = arrays["erd"]
     sampler._set_structure(gini, counting, variation)
     sampler._floor_level = floor_level
+    sampler._model_default, sampler._late_done = model_default, late_done
     sampler._dk = arrays["dk"]
     sampler._dk_max = arrays["dk_max"]
     points = np.asarray(arrays["points"], np.int64)

@@ -223,3 +223,30 @@ def test_remeasured_points_and_a_far_reading_stay_exact(knobs):
             np.concatenate([image[points[:, 0], points[:, 1]], readings]),
         )
     assert sampler._scale < rescale_before  # the far reading did force a rescale
+
+
+def test_late_model_switch_stays_exact(monkeypatch):
+    """The late switch (sampler.LATE_MODEL from LATE_COVERAGE on) recomputes every
+    unmeasured pixel's ERD with the new model: equal to the full recompute right after
+    the switch and after every later local update (rescale included)."""
+    monkeypatch.setattr(sampler_module, "LATE_MODEL", "l1+l2")
+    monkeypatch.setattr(sampler_module, "LATE_COVERAGE", 0.02)
+    image = make_phantom("flakes", (200, 300), seed=4)[40:140, 60:220].copy()
+    sampler = Sampler(image.shape, batch_size=40, seed=0, max_coverage=0.5, change_tolerance=None)
+    ref = Reference(sampler)
+    first = sampler.suggest()
+    ingest_checked(sampler, ref, first, image[first[:, 0], first[:, 1]])
+    models = []
+    for step in range(8):
+        points = sampler.suggest()
+        models.append(sampler.model.name)
+        ref.check(sampler)  # right after a switch too
+        readings = image[points[:, 0], points[:, 1]]
+        if step == 5:
+            readings = readings.copy()
+            readings[0] = image.max() + 3 * float(np.ptp(image))
+        ingest_checked(sampler, ref, points, readings)
+    switch = int(np.ceil(0.02 * image.size))
+    n_before = [len(first) + 40 * i for i in range(8)]
+    assert models == ["default" if n < switch else "l1+l2" for n in n_before]
+    assert "default" in models and "l1+l2" in models
