@@ -24,7 +24,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -334,6 +334,9 @@ class Sampler:
         self.erd_floor = check_floor(erd_floor)
         # the level the floor applies ("auto": measured with the structure level, 0 until then)
         self._floor_level = 0.0 if self.erd_floor == AUTO_FLOOR else float(self.erd_floor)
+        # "auto": how the level is measured at activation, (points, values, k, power=) -> level;
+        # a composing sampler whose initial pattern is not scattered sets its own
+        self._floor_measure: Callable[..., float] = flat_surprise_level
         for name, value in (("contrast", contrast), ("fill", fill), ("lattice", lattice)):
             if not np.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -973,7 +976,7 @@ class Sampler:
         error power), largest over the channels with a gain, in [0, 100] units."""
         points = np.argwhere(self._mask)
         levels = [
-            flat_surprise_level(
+            self._floor_measure(
                 points,
                 (self._values[c][self._mask] - self._value_min[c]) * self._scale[c],
                 self.k,

@@ -44,6 +44,8 @@ __all__ = [
     "check_floor",
     "erd_floor",
     "flat_surprise_level",
+    "line_lattice_flat_share",
+    "line_lattice_level",
     "model_error_power",
 ]
 
@@ -207,3 +209,133 @@ def flat_surprise_level(
     error = (np.abs(predicted - values)[flat] ** power).sum()
     mean = error / max(int(flat.sum()), MIN_FLAT_SHARE * n, 1.0)
     return float(scale * mean ** (1.0 / power))
+
+
+def line_lattice_level(
+    points: np.ndarray,
+    values: np.ndarray,
+    k: int = 10,
+    *,
+    spacing: int,
+    axis: int,
+    origin: int = 0,
+    scale: float = AUTO_SCALE,
+    power: float = 1.0,
+) -> float:
+    """The auto floor's level measured on parallel lines ``spacing`` apart (a fly raster).
+
+    Along a line every pixel is read, so a point's ``k`` nearest neighbours lie
+    on its own line within ``k / 2`` pixels, and :func:`flat_surprise_level` would
+    ask what a flat stretch of one line hides a pixel away, not what the gap
+    between lines hides. Here the lines' pixels are split into the ``spacing``
+    square lattices of that spacing (the pixels ``origin + j * spacing`` of each
+    line along it, for each offset ``origin`` .. ``origin + spacing - 1``), each
+    lattice is measured as an initial pattern is (:func:`flat_surprise_level`,
+    ``scale`` 1) and the level is ``scale`` times the power mean of their levels.
+
+    Parameters
+    ----------
+    points : (n, 2) int array
+        (row, col) of measured pixels; only those on the lines count.
+    values : (n,) array
+        Their readings in the model's [0, 100] units.
+    k : int
+        Neighbours of each leave-one-out prediction.
+    spacing : int
+        Distance between the lines (>= 1), also the lattices' spacing along them.
+    axis : {0, 1}
+        0: the lines are rows (``points[:, 0]`` is the line), 1: columns.
+    origin : int
+        Index of one of the lines (the lines are ``origin`` mod ``spacing``).
+    scale : float
+        Share of the measured level taken as the floor's level.
+    power : float
+        Error power of the model's target (:func:`model_error_power`).
+
+    Returns
+    -------
+    float, >= 0 (0 if no lattice has 3 points).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, cols = np.mgrid[2:80:8, 0:80]  # every 8th row, whole
+    >>> points = np.column_stack([rows.ravel(), cols.ravel()])
+    >>> values = np.zeros(len(points))
+    >>> values[(points[:, 0] == 42) & (abs(points[:, 1] - 40) <= 1)] = 100.0  # a small particle
+    >>> round(flat_surprise_level(points, values), 3)  # along the line it is not flat context
+    0.0
+    >>> # 3 of the 8 lattices hold one particle pixel among about 90 flat points
+    >>> round(line_lattice_level(points, values, spacing=8, axis=0, origin=2, scale=1.0), 3)
+    0.414
+    """
+    levels = [
+        flat_surprise_level(p, v, k, 1.0, power)
+        for p, v in _line_lattices(points, values, spacing, axis, origin)
+    ]
+    mean = float(np.mean(np.power(levels, power)))
+    return float(scale * mean ** (1.0 / power))
+
+
+def line_lattice_flat_share(
+    points: np.ndarray,
+    values: np.ndarray,
+    k: int = 10,
+    *,
+    spacing: int,
+    axis: int,
+    origin: int = 0,
+) -> float:
+    """Share of the lines' lattice points in a flat context: how much of a scene is background.
+
+    The lattices are those of :func:`line_lattice_level`; a point is in a flat
+    context when its ``k`` nearest other points of its lattice agree within
+    :data:`FLAT_RANGE` (the contexts :func:`flat_surprise_level` reads).
+
+    Parameters
+    ----------
+    points, values, k, spacing, axis, origin :
+        As :func:`line_lattice_level`.
+
+    Returns
+    -------
+    float in [0, 1] (0 if no lattice has 3 points).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows, cols = np.mgrid[2:80:8, 0:80]
+    >>> points = np.column_stack([rows.ravel(), cols.ravel()])
+    >>> line_lattice_flat_share(points, np.zeros(len(points)), spacing=8, axis=0, origin=2)
+    1.0
+    >>> ramp = 2.0 * points[:, 0]  # neighbours a line apart differ by 16: nothing is flat
+    >>> line_lattice_flat_share(points, ramp, spacing=8, axis=0, origin=2)
+    0.0
+    """
+    from scipy.spatial import cKDTree
+
+    n_flat = n = 0
+    for p, v in _line_lattices(points, values, spacing, axis, origin):
+        if len(p) < 3:
+            continue
+        _, index = cKDTree(p).query(p, min(int(k), len(p) - 1) + 1)
+        n_flat += int((np.ptp(v[index[:, 1:]], axis=1) < FLAT_RANGE).sum())
+        n += len(p)
+    return n_flat / n if n else 0.0
+
+
+def _line_lattices(
+    points: np.ndarray, values: np.ndarray, spacing: int, axis: int, origin: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The points on lines ``origin`` mod ``spacing`` of ``axis``, split into the
+    ``spacing`` square lattices along the lines; (points, values) of each."""
+    if isinstance(spacing, bool) or not isinstance(spacing, (int, np.integer)) or spacing < 1:
+        raise ValueError(f"spacing must be an integer >= 1, got {spacing!r}")
+    if axis not in (0, 1):
+        raise ValueError(f"axis must be 0 (rows) or 1 (columns), got {axis!r}")
+    points = np.asarray(points).reshape(-1, 2)
+    values = np.asarray(values, np.float64).ravel()
+    on_lines = (points[:, axis] - origin) % spacing == 0
+    points, values = points[on_lines], values[on_lines]
+    along = points[:, 1 - axis] % spacing
+    return [(points[along == o], values[along == o]) for o in range(spacing)]

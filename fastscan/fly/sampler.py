@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ from fastscan._validation import check_points, check_shape, is_integer
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing
 from fastscan.channels import check_readings
 from fastscan.erd.estimator import ERDModel
+from fastscan.erd.floor import AUTO as AUTO_FLOOR
+from fastscan.erd.floor import line_lattice_flat_share, line_lattice_level
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
@@ -86,6 +89,14 @@ FLAT_LINES = 0.01
 FLAT_LINE_SHARE = 0.1
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
+#: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
+#: (:func:`fastscan.erd.floor.line_lattice_level`) that the floor takes; chosen of 1/3, 1
+#: and 3 on the sparse validation images at 1 and 10 ms (README)
+FLY_FLOOR_SCALE = 1.0
+#: fast-fly's exploration floor when none is given (README: "A measured floor for fast-fly"):
+#: 0.0 (off); "auto" met the default rule on the main before flat_lines, but on today's it
+#: raises the sparse set's 1 ms median ratio 1.02 -> 1.03, so it stays opt-in
+DEFAULT_FLY_ERD_FLOOR: float | str = 0.0
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
 
@@ -299,11 +310,31 @@ class FlySampler:
         ``"probe"``, ``"coarse"``: refine along the other axis (only) when its
         modelled time to the same error is below this share of the coarse
         axis's (in (0, 1]).
-    erd_floor : float
+    erd_floor : float or "auto"
         Exploration floor of the composed sampler's ERD (:mod:`fastscan.erd.floor`):
         each pixel's ERD is at least what the model's target gives a uniform error
         of ``erd_floor`` at its distance to the nearest reading, so a wide flat gap
         between lines is worth flying (structure may hide in it); 0 is off.
+        The default is :data:`DEFAULT_FLY_ERD_FLOOR` (0.0). ``"auto"``: the level is
+        measured once, when the composed sampler makes its ERD map, from the
+        coarse lines' readings split into square lattices of the line spacing
+        (:func:`fastscan.erd.floor.line_lattice_level`): what a flat background
+        hides between readings that far apart, times ``floor_scale``; exactly 0
+        where no flat context hides anything (textures, most photographs: then
+        the scan is the ``erd_floor=0`` one).
+    floor_scale : float
+        ``erd_floor="auto"``: share of the measured level the floor takes (>= 0).
+    flat_scene : float or None
+        Opt-in (None: off). When the composed sampler makes its ERD map, the
+        share of the coarse lines' lattice points (as ``erd_floor="auto"``
+        splits them) whose nearest lattice neighbours agree is measured
+        (:func:`fastscan.erd.floor.line_lattice_flat_share`, the smallest over
+        the channels); at or above ``flat_scene`` (in (0, 1]) the scene is
+        mostly flat background and partial segments are charged less:
+        ``line_bias`` becomes ``flat_scene_line_bias`` and ``floor`` 0 for the rest of
+        the scan.
+    flat_scene_line_bias : float
+        ``flat_scene``: the ``line_bias`` of a mostly flat scene (>= 0).
     grid_spacing : int
         ``"grid"``: spacing of the coarse grid's lines (>= 2), halved on an axis
         until it has at least ``grid_lines`` lines (as
@@ -366,7 +397,10 @@ class FlySampler:
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
-        erd_floor: float = 0.0,
+        erd_floor: float | str = DEFAULT_FLY_ERD_FLOOR,
+        floor_scale: float = FLY_FLOOR_SCALE,
+        flat_scene: float | None = None,
+        flat_scene_line_bias: float = 0.0,
         grid_spacing: int = 32,
         grid_lines: int = 8,
         coarse_level: int = 0,
@@ -503,6 +537,31 @@ class FlySampler:
             lattice=0.0,  # fast-fly was tuned without the texture lattice (not measured)
             erd_floor=erd_floor,  # checked there
         )
+        if not (math.isfinite(floor_scale) and floor_scale >= 0):
+            raise ValueError(f"floor_scale must be a finite number >= 0, got {floor_scale!r}")
+        self.floor_scale = float(floor_scale)
+        if self._sampler.erd_floor == AUTO_FLOOR:  # measured on the coarse lines' lattices
+            self._sampler._floor_measure = partial(
+                line_lattice_level,
+                spacing=self.initial_spacing,
+                axis=0 if line_axis == "rows" else 1,
+                origin=min(COARSE_ORIGIN, self.shape[0 if line_axis == "rows" else 1] - 1),
+                scale=self.floor_scale,
+            )
+        if flat_scene is not None and not (
+            isinstance(flat_scene, (int, float))
+            and not isinstance(flat_scene, bool)
+            and 0 < flat_scene <= 1
+        ):
+            raise ValueError(f"flat_scene must be a number in (0, 1] or None, got {flat_scene!r}")
+        self.flat_scene = None if flat_scene is None else float(flat_scene)
+        if not (math.isfinite(flat_scene_line_bias) and flat_scene_line_bias >= 0):
+            raise ValueError(
+                f"flat_scene_line_bias must be a finite number >= 0, got {flat_scene_line_bias!r}"
+            )
+        self.flat_scene_line_bias = float(flat_scene_line_bias)
+        self._flat_scene_share: float | None = None  # measured when the ERD map is made
+        self._level_floor = self.floor  # LevelMap's floor (0 once flat_scene switches)
         self.channels = self._sampler.channels
         self.channel_weights = channel_weights if channel_weights is None else list(channel_weights)
         self._line_axis = fly_axis = line_axis  # the coarse raster's lines
@@ -531,6 +590,14 @@ class FlySampler:
             f + self.line_bias * n * t for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
         )
         self._planner_costs = (fixed, pixel_time)
+        fixed, pixel_time = line_costs(self.motion)
+        self._flat_scene_costs = (  # flat_scene: charged flat_scene_line_bias instead
+            tuple(
+                f + self.flat_scene_line_bias * n * t
+                for f, n, t in zip(fixed, self.shape[::-1], pixel_time)
+            ),
+            pixel_time,
+        )
         self._planner = self._new_planner()
         self._pending: list[Segment] = []
         self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
@@ -1055,7 +1122,7 @@ class FlySampler:
             self._sampler._mask,
             origins,
             gap_power=self.gap_power,
-            floor=self.floor,
+            floor=self._level_floor,
         )
         self._changed = []  # the boxes changed since this map
         self._planner_full = True
@@ -1084,7 +1151,11 @@ class FlySampler:
         inner = self._sampler
         before = (inner._active, inner._ref_range)
         inner.ingest(points, values)
-        full = (inner._active, inner._ref_range) != before
+        # (C,) ranges with C channels: compared by value (a tuple's != is ambiguous on them);
+        # a rescale replaces the array, so `before` keeps the old values
+        full = inner._active != before[0] or not np.array_equal(inner._ref_range, before[1])
+        if inner._active and not before[0] and self.flat_scene is not None:
+            self._measure_flat_scene()
         self._note_change(points, full=full)
         if full and inner._active and self.refine == "bisect" and self._incremental_levels:
             # the ERD was recomputed over the whole grid (activation, a rescale): the
@@ -1099,6 +1170,32 @@ class FlySampler:
             self._staged = False
         elif self._changed and self._levels is not None and not self._planner_full:
             self._stage_levels()
+
+    def _measure_flat_scene(self) -> None:
+        """``flat_scene``: measure the coarse lattices' flat share (once, at activation);
+        at or above ``flat_scene`` charge partial segments ``flat_scene_line_bias`` from now on."""
+        inner = self._sampler
+        rows = self._line_axis == "rows"
+        points = np.argwhere(inner._mask)
+        shares = [
+            line_lattice_flat_share(
+                points,
+                (inner._values[c][inner._mask] - inner._value_min[c]) * inner._scale[c],
+                self.k,
+                spacing=self.initial_spacing,
+                axis=0 if rows else 1,
+                origin=self._origin,
+            )
+            for c in np.flatnonzero(inner._gains > 0)
+        ]
+        self._flat_scene_share = min(shares, default=0.0)
+        if self._flat_scene_share >= self.flat_scene:
+            self._planner_costs = self._flat_scene_costs
+            self._level_floor = 0.0
+            self._planner = self._new_planner()
+            self._levels = None  # built on the new floor at the next full update
+            self._planner_ready = False
+            self._planner_full = True
 
     def _stage_levels(self) -> None:
         """Bring the level map up to these readings and stage its changes in the planner.
@@ -1219,6 +1316,9 @@ class FlySampler:
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
             "erd_floor": self._sampler.erd_floor,
+            "floor_scale": self.floor_scale,
+            "flat_scene": self.flat_scene,
+            "flat_scene_line_bias": self.flat_scene_line_bias,
             "grid_spacing": self.grid_spacing,
             "grid_lines": self.grid_lines,
             "coarse_level": self.coarse_level,
