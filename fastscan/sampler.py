@@ -896,9 +896,10 @@ class Sampler:
         _warm_up(self.model)
 
     def _late_prepare_due(self) -> bool:
-        """The late switch will come (:meth:`_late_switch_due` but for the coverage), the
-        coverage is within LATE_PREPARE_MARGIN of it, and LATE_MODEL reads the features
-        and sets the floor as the current model does (so the shadow shares the features)."""
+        """The late switch will come (:meth:`_late_switch_due` but for the coverage, and
+        ``max_coverage`` reaches it), the coverage is within LATE_PREPARE_MARGIN of it, and
+        LATE_MODEL reads the features and sets the floor as the current model does (so the
+        shadow shares the features)."""
         if LATE_COVERAGE is None or LATE_PREPARE_MARGIN is None or self.model.name == LATE_MODEL:
             return False
         due = (
@@ -909,6 +910,7 @@ class Sampler:
             and self._lattice_power == 0.0
             and self._floor_level < LATE_MAX_FLOOR
             and self._n_measured >= (LATE_COVERAGE - LATE_PREPARE_MARGIN) * self._mask.size
+            and self.stop_rule.max_coverage >= LATE_COVERAGE  # (else it stops before)
         )
         if not due:
             return False
