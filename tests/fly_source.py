@@ -107,6 +107,23 @@ def fly_replay(sampler, detector, max_decisions: int = 500) -> int:
     return decisions
 
 
+def adaptive_decisions(sampler, detector) -> list[list[Segment]]:
+    """Fly ``sampler`` on ``detector`` until it stops; the segments of each decision made
+    once the coarse raster is in (the raster's own lines are flown, not listed)."""
+    decisions = []
+    while not sampler.should_stop():
+        active = sampler._sampler.initial_complete
+        segments = sampler.suggest_segments()
+        if not segments:
+            break
+        if active:
+            decisions.append(segments)
+        for segment in segments:
+            points = segment.pixels()
+            sampler.ingest(points, detector.measure(points))
+    return decisions
+
+
 def planner_state(planner: SegmentPlanner) -> list[np.ndarray]:
     """Everything a choice reads: weights, scores, stale flags, round-robin cursors."""
     return [

@@ -7,6 +7,7 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
+from fly_source import adaptive_decisions
 
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
@@ -103,18 +104,7 @@ def _two_halves() -> np.ndarray:
 def _scan(truth: np.ndarray, **params) -> tuple[FlySampler, SimulatedDetector, list]:
     detector = SimulatedDetector(truth)
     fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.45, seed=0, **params)
-    decisions = []
-    while not fs.should_stop():
-        active = fs._sampler.initial_complete
-        segments = fs.suggest_segments()
-        if not segments:
-            break
-        if active:
-            decisions.append(segments)
-        for segment in segments:
-            points = segment.pixels()
-            fs.ingest(points, detector.measure(points))
-    return fs, detector, decisions
+    return fs, detector, adaptive_decisions(fs, detector)
 
 
 def test_flat_lines_fly_the_structure_before_the_flat_gaps():

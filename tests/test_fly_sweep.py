@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fly_source import adaptive_decisions
 
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler, Segment
@@ -78,18 +79,7 @@ def _scan(truth: np.ndarray, sweep: int) -> tuple[FlySampler, SimulatedDetector,
     motion = NANOPROBE.replace(dwell=0.001)
     detector = SimulatedDetector(truth)
     fs = FlySampler(SHAPE, motion=motion, max_coverage=0.4, seed=0, sweep=sweep)
-    decisions = []
-    while not fs.should_stop():
-        active = fs._sampler.initial_complete
-        segments = fs.suggest_segments()
-        if not segments:
-            break
-        if active:
-            decisions.append(segments)
-        for segment in segments:
-            points = segment.pixels()
-            fs.ingest(points, detector.measure(points))
-    return fs, detector, decisions
+    return fs, detector, adaptive_decisions(fs, detector)
 
 
 def _move_seconds(fs: FlySampler) -> float:
