@@ -20,69 +20,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastscan.fly._kernels import _best_interval, _kadane
+from fastscan.fly._kernels import _best_intervals, _dinkelbach, _hint, _hint_ratio, _kadane_step
 
 _LANES = 4  # rows per group
-_ITERATIONS = 64  # Dinkelbach iterations at most, as _best_interval
 
 
 @njit(cache=True, nogil=True, inline="always")
 def _hint_sum(w, i, a, b, total):
     """``total + w`` while ``a <= i <= b`` (the hint's sum, added in row order), else ``total``."""
     return total + w if a <= i <= b else total
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _step(w, penalty, i, current, current_w, start, best, best_a, best_b, best_w):
-    """One pixel of :func:`fastscan.fly._kernels._kadane`; the new running state."""
-    x = w - penalty
-    if i == 0 or current <= 0.0:
-        current = x
-        current_w = w
-        start = i
-    else:
-        current += x
-        current_w += w
-    if current > best:
-        best = current
-        best_a = start
-        best_b = i
-        best_w = current_w
-    return current, current_w, start, best, best_a, best_b, best_w
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _hint(a, b, n):
-    """The hint ``a..b`` if it is a valid interval of a row of ``n``, else the empty (0, -1)."""
-    if 0 <= a <= b < n:
-        return a, b
-    return 0, -1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _ratio_of(total, a, b, fixed, pixel_time):
-    """The hint's ratio as ``_best_interval`` seeds it (0 and no interval if ``total <= 0``)."""
-    if b >= a and total > 0.0:
-        return total / (fixed + (b - a + 1) * pixel_time), a, b
-    return 0.0, -1, -1
-
-
-@njit(cache=True, nogil=True)
-def _finish(weights, line, fixed, pixel_time, ratio, best_a, best_b, a, b, total):
-    """The rest of ``_best_interval`` after its first Kadane pass found ``a..b`` (``total``)."""
-    n = weights.shape[1]
-    for iteration in range(_ITERATIONS):
-        if iteration > 0:
-            _, a, b, total = _kadane(weights, 0, line, n, ratio * pixel_time)
-        if total <= 0.0:
-            break
-        new_ratio = total / (fixed + (b - a + 1) * pixel_time)
-        if new_ratio <= ratio * (1.0 + 1e-12):
-            break
-        ratio = new_ratio
-        best_a = a
-        best_b = b
-    return ratio, best_a, best_b
 
 
 @njit(cache=True, nogil=True)
@@ -100,10 +46,10 @@ def _four_rows(weights, l0, l1, l2, l3, fixed, pixel_time, ratio, start, end):
         t1 = _hint_sum(r1[i], i, a1, b1, t1)
         t2 = _hint_sum(r2[i], i, a2, b2, t2)
         t3 = _hint_sum(r3[i], i, a3, b3, t3)
-    q0, a0, b0 = _ratio_of(t0, a0, b0, fixed, pixel_time)
-    q1, a1, b1 = _ratio_of(t1, a1, b1, fixed, pixel_time)
-    q2, a2, b2 = _ratio_of(t2, a2, b2, fixed, pixel_time)
-    q3, a3, b3 = _ratio_of(t3, a3, b3, fixed, pixel_time)
+    q0, a0, b0 = _hint_ratio(t0, a0, b0, fixed, pixel_time)
+    q1, a1, b1 = _hint_ratio(t1, a1, b1, fixed, pixel_time)
+    q2, a2, b2 = _hint_ratio(t2, a2, b2, fixed, pixel_time)
+    q3, a3, b3 = _hint_ratio(t3, a3, b3, fixed, pixel_time)
     p0, p1, p2, p3 = q0 * pixel_time, q1 * pixel_time, q2 * pixel_time, q3 * pixel_time
     # Kadane's first pass, four running states (current, its weight, its start) and bests
     c0 = c1 = c2 = c3 = 0.0
@@ -114,14 +60,22 @@ def _four_rows(weights, l0, l1, l2, l3, fixed, pixel_time, ratio, start, end):
     g0 = g1 = g2 = g3 = -1
     h0 = h1 = h2 = h3 = 0.0
     for i in range(n):
-        c0, w0, s0, m0, f0, g0, h0 = _step(r0[i], p0, i, c0, w0, s0, m0, f0, g0, h0)
-        c1, w1, s1, m1, f1, g1, h1 = _step(r1[i], p1, i, c1, w1, s1, m1, f1, g1, h1)
-        c2, w2, s2, m2, f2, g2, h2 = _step(r2[i], p2, i, c2, w2, s2, m2, f2, g2, h2)
-        c3, w3, s3, m3, f3, g3, h3 = _step(r3[i], p3, i, c3, w3, s3, m3, f3, g3, h3)
-    ratio[l0], start[l0], end[l0] = _finish(weights, l0, fixed, pixel_time, q0, a0, b0, f0, g0, h0)
-    ratio[l1], start[l1], end[l1] = _finish(weights, l1, fixed, pixel_time, q1, a1, b1, f1, g1, h1)
-    ratio[l2], start[l2], end[l2] = _finish(weights, l2, fixed, pixel_time, q2, a2, b2, f2, g2, h2)
-    ratio[l3], start[l3], end[l3] = _finish(weights, l3, fixed, pixel_time, q3, a3, b3, f3, g3, h3)
+        c0, w0, s0, m0, f0, g0, h0 = _kadane_step(r0[i], p0, i, c0, w0, s0, m0, f0, g0, h0)
+        c1, w1, s1, m1, f1, g1, h1 = _kadane_step(r1[i], p1, i, c1, w1, s1, m1, f1, g1, h1)
+        c2, w2, s2, m2, f2, g2, h2 = _kadane_step(r2[i], p2, i, c2, w2, s2, m2, f2, g2, h2)
+        c3, w3, s3, m3, f3, g3, h3 = _kadane_step(r3[i], p3, i, c3, w3, s3, m3, f3, g3, h3)
+    ratio[l0], start[l0], end[l0] = _dinkelbach(
+        weights, 0, l0, fixed, pixel_time, q0, a0, b0, f0, g0, h0
+    )
+    ratio[l1], start[l1], end[l1] = _dinkelbach(
+        weights, 0, l1, fixed, pixel_time, q1, a1, b1, f1, g1, h1
+    )
+    ratio[l2], start[l2], end[l2] = _dinkelbach(
+        weights, 0, l2, fixed, pixel_time, q2, a2, b2, f2, g2, h2
+    )
+    ratio[l3], start[l3], end[l3] = _dinkelbach(
+        weights, 0, l3, fixed, pixel_time, q3, a3, b3, f3, g3, h3
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -138,9 +92,5 @@ def _best_rows(weights, lines, fixed, pixel_time, ratio, start, end):
             weights, lines[j], lines[j + 1], lines[j + 2], lines[j + 3],
             fixed, pixel_time, ratio, start, end,
         )  # fmt: skip
-    for j in range(n_groups * _LANES, n_lines):
-        line = lines[j]
-        r, a, b = _best_interval(weights, 0, line, fixed, pixel_time, start[line], end[line])
-        ratio[line] = r
-        start[line] = a
-        end[line] = b
+    rest = lines[n_groups * _LANES :]
+    _best_intervals(weights, 0, rest, fixed, pixel_time, ratio, start, end)

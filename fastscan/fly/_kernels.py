@@ -1,4 +1,4 @@
-"""Numba kernels of the fly planner; each has a NumPy reference in tests/test_fly_kernels.py.
+"""Numba kernels of the fly planner, tested against brute force in tests/test_fly_planner.py.
 
 A *line* is one row (``axis=0``) or one column (``axis=1``) of a 2-D weight map
 (the ERD, 0 where nothing is to be gained). A segment over pixels ``a..b`` of a
@@ -18,6 +18,28 @@ def _line_value(weights, axis, line, i):
     return weights[i, line]
 
 
+_ITERATIONS = 64  # Dinkelbach iterations at most
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _kadane_step(w, penalty, i, current, current_w, start, best, best_a, best_b, best_w):
+    """One pixel ``i`` (weight ``w``) of :func:`_kadane`; the new running state."""
+    x = w - penalty
+    if i == 0 or current <= 0.0:
+        current = x
+        current_w = w
+        start = i
+    else:
+        current += x
+        current_w += w
+    if current > best:
+        best = current
+        best_a = start
+        best_b = i
+        best_w = current_w
+    return current, current_w, start, best, best_a, best_b, best_w
+
+
 @njit(cache=True, nogil=True)
 def _kadane(weights, axis, line, n, penalty):
     """Max over intervals [a, b] of sum(w[a..b] - penalty): (best, a, b, sum of w over it)."""
@@ -29,21 +51,47 @@ def _kadane(weights, axis, line, n, penalty):
     current_w = 0.0
     start = 0
     for i in range(n):
-        w = _line_value(weights, axis, line, i)
-        x = w - penalty
-        if i == 0 or current <= 0.0:
-            current = x
-            current_w = w
-            start = i
-        else:
-            current += x
-            current_w += w
-        if current > best:
-            best = current
-            best_a = start
-            best_b = i
-            best_w = current_w
+        current, current_w, start, best, best_a, best_b, best_w = _kadane_step(
+            _line_value(weights, axis, line, i),
+            penalty, i, current, current_w, start, best, best_a, best_b, best_w,
+        )  # fmt: skip
     return best, best_a, best_b, best_w
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hint(a, b, n):
+    """The hint ``a..b`` if it is a valid interval of a line of ``n``, else the empty (0, -1)."""
+    if 0 <= a <= b < n:
+        return a, b
+    return 0, -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _hint_ratio(total, a, b, fixed, pixel_time):
+    """The ratio a hint ``a..b`` with weight ``total`` seeds the search with (0 and no
+    interval if it is empty or ``total <= 0``)."""
+    if b >= a and total > 0.0:
+        return total / (fixed + (b - a + 1) * pixel_time), a, b
+    return 0.0, -1, -1
+
+
+@njit(cache=True, nogil=True)
+def _dinkelbach(weights, axis, line, fixed, pixel_time, ratio, best_a, best_b, a, b, total):
+    """Dinkelbach's iterations from ``ratio`` (interval ``best_a..best_b``), the first
+    Kadane pass at that ratio already done (it found ``a..b`` with weight ``total``)."""
+    n = weights.shape[1] if axis == 0 else weights.shape[0]
+    for iteration in range(_ITERATIONS):
+        if iteration > 0:
+            _, a, b, total = _kadane(weights, axis, line, n, ratio * pixel_time)
+        if total <= 0.0:
+            break
+        new_ratio = total / (fixed + (b - a + 1) * pixel_time)
+        if new_ratio <= ratio * (1.0 + 1e-12):
+            break
+        ratio = new_ratio
+        best_a = a
+        best_b = b
+    return ratio, best_a, best_b
 
 
 @njit(cache=True, nogil=True)
@@ -55,28 +103,13 @@ def _best_interval(weights, axis, line, fixed, pixel_time, hint_a=-1, hint_b=-1)
     a = b = -1 when the line holds no weight.
     """
     n = weights.shape[1] if axis == 0 else weights.shape[0]
-    ratio = 0.0
-    best_a = -1
-    best_b = -1
-    if 0 <= hint_a <= hint_b < n:
-        total = 0.0
-        for i in range(hint_a, hint_b + 1):
-            total += _line_value(weights, axis, line, i)
-        if total > 0.0:
-            ratio = total / (fixed + (hint_b - hint_a + 1) * pixel_time)
-            best_a = hint_a
-            best_b = hint_b
-    for _ in range(64):
-        _, a, b, total = _kadane(weights, axis, line, n, ratio * pixel_time)
-        if total <= 0.0:
-            break
-        new_ratio = total / (fixed + (b - a + 1) * pixel_time)
-        if new_ratio <= ratio * (1.0 + 1e-12):
-            break
-        ratio = new_ratio
-        best_a = a
-        best_b = b
-    return ratio, best_a, best_b
+    hint_a, hint_b = _hint(hint_a, hint_b, n)
+    total = 0.0
+    for i in range(hint_a, hint_b + 1):
+        total += _line_value(weights, axis, line, i)
+    ratio, best_a, best_b = _hint_ratio(total, hint_a, hint_b, fixed, pixel_time)
+    _, a, b, total = _kadane(weights, axis, line, n, ratio * pixel_time)
+    return _dinkelbach(weights, axis, line, fixed, pixel_time, ratio, best_a, best_b, a, b, total)
 
 
 @njit(cache=True, nogil=True)
