@@ -856,9 +856,10 @@ class Sampler:
         if self._shadow is not None:  # (every row made by the full update)
             self._shadow_tiles = TileMax(self._shadow)
 
-    def _late_switch_due(self) -> bool:
-        """A default-model one-channel scan outside the texture band, below the floor
-        level LATE_MAX_FLOOR, at LATE_COVERAGE."""
+    def _late_switch_applies(self) -> bool:
+        """The late switch is for this scan, whatever its coverage: a default-model
+        one-channel scan outside the texture band, below the floor level LATE_MAX_FLOOR,
+        not yet switched."""
         return (
             LATE_COVERAGE is not None
             and self._model_default
@@ -866,9 +867,12 @@ class Sampler:
             and self._active
             and self.n_channels == 1
             and self._lattice_power == 0.0
-            and self._n_measured >= LATE_COVERAGE * self._mask.size
             and self._floor_level < LATE_MAX_FLOOR
         )
+
+    def _late_switch_due(self) -> bool:
+        """:meth:`_late_switch_applies`, at LATE_COVERAGE."""
+        return self._late_switch_applies() and self._n_measured >= LATE_COVERAGE * self._mask.size
 
     def _late_switch(self) -> None:
         """Change to :data:`LATE_MODEL` and give every unmeasured pixel its ERD: the
@@ -896,19 +900,14 @@ class Sampler:
         _warm_up(self.model)
 
     def _late_prepare_due(self) -> bool:
-        """The late switch will come (:meth:`_late_switch_due` but for the coverage, and
-        ``max_coverage`` reaches it), the coverage is within LATE_PREPARE_MARGIN of it, and
-        LATE_MODEL reads the features and sets the floor as the current model does (so the
-        shadow shares the features)."""
-        if LATE_COVERAGE is None or LATE_PREPARE_MARGIN is None or self.model.name == LATE_MODEL:
+        """The late switch will come (:meth:`_late_switch_applies`, and ``max_coverage``
+        reaches it), the coverage is within LATE_PREPARE_MARGIN of it, and LATE_MODEL reads
+        the features and sets the floor as the current model does (so the shadow shares the
+        features)."""
+        if LATE_PREPARE_MARGIN is None or self.model.name == LATE_MODEL:
             return False
         due = (
-            self._model_default
-            and not self._late_done
-            and self._active
-            and self.n_channels == 1
-            and self._lattice_power == 0.0
-            and self._floor_level < LATE_MAX_FLOOR
+            self._late_switch_applies()
             and self._n_measured >= (LATE_COVERAGE - LATE_PREPARE_MARGIN) * self._mask.size
             and self.stop_rule.max_coverage >= LATE_COVERAGE  # (else it stops before)
         )
