@@ -192,20 +192,14 @@ def flat_surprise_level(
     >>> round(flat_surprise_level(points, values, power=2.0), 3)  # sqrt(100**2 / 91) / 3
     3.494
     """
-    from scipy.spatial import cKDTree
-
     points = np.asarray(points, np.float64).reshape(-1, 2)
     values = np.asarray(values, np.float64).ravel()
     n = len(points)
     if n < 3:
         return 0.0
-    k = min(int(k), n - 1)
-    distance, index = cKDTree(points).query(points, k + 1)
-    distance, index = distance[:, 1:], index[:, 1:]  # leave each point out
+    distance, neighbours, flat = _flat_contexts(points, values, k)
     weights = 1.0 / np.maximum(distance, 1e-12) ** 2
-    neighbours = values[index]
     predicted = (weights * neighbours).sum(1) / weights.sum(1)
-    flat = np.ptp(neighbours, axis=1) < FLAT_RANGE
     error = (np.abs(predicted - values)[flat] ** power).sum()
     mean = error / max(int(flat.sum()), MIN_FLAT_SHARE * n, 1.0)
     return float(scale * mean ** (1.0 / power))
@@ -312,16 +306,27 @@ def line_lattice_flat_share(
     >>> line_lattice_flat_share(points, ramp, spacing=8, axis=0, origin=2)
     0.0
     """
-    from scipy.spatial import cKDTree
-
     n_flat = n = 0
     for p, v in _line_lattices(points, values, spacing, axis, origin):
         if len(p) < 3:
             continue
-        _, index = cKDTree(p).query(p, min(int(k), len(p) - 1) + 1)
-        n_flat += int((np.ptp(v[index[:, 1:]], axis=1) < FLAT_RANGE).sum())
+        n_flat += int(_flat_contexts(p, v, k)[2].sum())
         n += len(p)
     return n_flat / n if n else 0.0
+
+
+def _flat_contexts(
+    points: np.ndarray, values: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each point's ``k`` nearest other points (at least 3 points, ``k`` lowered to the
+    others): their distances, their values, and whether those agree within FLAT_RANGE."""
+    from scipy.spatial import cKDTree
+
+    k = min(int(k), len(points) - 1)
+    distance, index = cKDTree(points).query(points, k + 1)
+    distance, index = distance[:, 1:], index[:, 1:]  # leave each point out
+    neighbours = values[index]
+    return distance, neighbours, np.ptp(neighbours, axis=1) < FLAT_RANGE
 
 
 def _line_lattices(
