@@ -53,11 +53,13 @@ from fastscan.sampler import Sampler
 
 __all__ = [
     "FLAT_LINES",
+    "FLAT_LINES_EVERYWHERE",
     "FLAT_LINE_SHARE",
     "FLY_AXES",
     "REFINE",
     "FlySampler",
     "coarse_line_axis",
+    "default_erd_floor",
     "default_initial_spacing",
     "default_sweep",
     "flat_line_scale",
@@ -94,9 +96,12 @@ LATTICE_SKIP = ("flat", "busy")
 #: and 3 on the sparse validation images at 1 and 10 ms (README)
 FLY_FLOOR_SCALE = 1.0
 #: fast-fly's exploration floor when none is given (README: "A measured floor for fast-fly"):
-#: 0.0 (off); "auto" met the default rule on the main before flat_lines, but on today's it
-#: raises the sparse set's 1 ms median ratio 1.02 -> 1.03, so it stays opt-in
-DEFAULT_FLY_ERD_FLOOR: float | str = 0.0
+#: None, :func:`default_erd_floor`'s dwell gate ("auto" where the short-dwell sweep is off,
+#: 0.0 in the sweeps, where the floor lost on the sparse set at 1 ms)
+DEFAULT_FLY_ERD_FLOOR: float | str | None = None
+#: ``flat_lines`` in every decision, not only in the short-dwell sweeps (README: "A measured
+#: floor for fast-fly"; chosen on the sparse and validation sets at 10 ms)
+FLAT_LINES_EVERYWHERE = True
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
 
@@ -190,6 +195,24 @@ def default_sweep(shape: tuple[int, int], motion: MotionModel) -> int:
     return SWEEP_SEGMENTS if fixed >= 0.5 * int(shape[1]) * pixel_time else 0
 
 
+def default_erd_floor(sweep: int) -> float | str:
+    """The ``erd_floor`` of a :class:`FlySampler` given None, for its ``sweep``.
+
+    ``"auto"`` (the floor measured on the coarse lines) where the short-dwell
+    sweep is off (``sweep`` 0: about 2 ms and longer on 256 px, :func:`default_sweep`)
+    and 0.0 (off) in the sweeps, where the floor lost on the sparse set at 1 ms
+    (README: "A measured floor for fast-fly").
+
+    Examples
+    --------
+    >>> default_erd_floor(0), default_erd_floor(16)
+    ('auto', 0.0)
+    """
+    if not (is_integer(sweep) and sweep >= 0):
+        raise ValueError(f"sweep must be an integer >= 0, got {sweep!r}")
+    return AUTO_FLOOR if sweep == 0 else 0.0
+
+
 class FlySampler:
     """Adaptive fly-scan planner with the :class:`fastscan.Sampler` interface, in segments.
 
@@ -267,7 +290,8 @@ class FlySampler:
         grid's edge the pass reverses and a new one starts. The stage then
         moves as a raster's does, monotonically between nearby lines.
     flat_lines : float
-        Sweep decisions (``sweep`` > 0, short dwells): if > 0 (default
+        Sweep decisions (``sweep`` > 0, short dwells), and all others while
+        ``flat_lines_everywhere``: if > 0 (default
         :data:`FLAT_LINES`; 0: off, the scan before this knob), a line
         whose two nearest whole measured lines on either side agree, pixel by
         pixel, within this share of the readings' range (nothing varies
@@ -280,6 +304,10 @@ class FlySampler:
     flat_edges : bool
         ``flat_lines``: also the lines beyond the first or the last whole line,
         if the two whole lines nearest that edge agree (off by default).
+    flat_lines_everywhere : bool
+        ``flat_lines`` in every decision (default :data:`FLAT_LINES_EVERYWHERE`,
+        True), not only in the short-dwell sweeps; False: at ``sweep`` 0 the scan
+        is the one without ``flat_lines``.
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -310,12 +338,14 @@ class FlySampler:
         ``"probe"``, ``"coarse"``: refine along the other axis (only) when its
         modelled time to the same error is below this share of the coarse
         axis's (in (0, 1]).
-    erd_floor : float or "auto"
+    erd_floor : float, "auto" or None
         Exploration floor of the composed sampler's ERD (:mod:`fastscan.erd.floor`):
         each pixel's ERD is at least what the model's target gives a uniform error
         of ``erd_floor`` at its distance to the nearest reading, so a wide flat gap
         between lines is worth flying (structure may hide in it); 0 is off.
-        The default is :data:`DEFAULT_FLY_ERD_FLOOR` (0.0). ``"auto"``: the level is
+        None (the default): :func:`default_erd_floor`, ``"auto"`` where ``sweep``
+        is 0 (dwells of about 2 ms and longer on 256 px) and 0.0 in the short-dwell
+        sweeps. ``"auto"``: the level is
         measured once, when the composed sampler makes its ERD map, from the
         coarse lines' readings split into square lattices of the line spacing
         (:func:`fastscan.erd.floor.line_lattice_level`): what a flat background
@@ -394,10 +424,11 @@ class FlySampler:
         flat_lines: float = FLAT_LINES,
         flat_share: float = FLAT_LINE_SHARE,
         flat_edges: bool = False,
+        flat_lines_everywhere: bool = FLAT_LINES_EVERYWHERE,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
-        erd_floor: float | str = DEFAULT_FLY_ERD_FLOOR,
+        erd_floor: float | str | None = DEFAULT_FLY_ERD_FLOOR,
         floor_scale: float = FLY_FLOOR_SCALE,
         flat_scene: float | None = None,
         flat_scene_line_bias: float = 0.0,
@@ -510,6 +541,11 @@ class FlySampler:
         if not isinstance(flat_edges, bool | np.bool_):
             raise ValueError(f"flat_edges must be True or False, got {flat_edges!r}")
         self.flat_edges = bool(flat_edges)
+        if not isinstance(flat_lines_everywhere, bool | np.bool_):
+            raise ValueError(
+                f"flat_lines_everywhere must be True or False, got {flat_lines_everywhere!r}"
+            )
+        self.flat_lines_everywhere = bool(flat_lines_everywhere)
         # the sweep pass under way: [axis, direction, front line, ERD/s floor]; None: none
         self._pass: list | None = None
         self._pass_direction = 0  # the last pass's direction (+1 down / -1 up), 0: none yet
@@ -535,7 +571,7 @@ class FlySampler:
             channels=channels,
             channel_weights=channel_weights,
             lattice=0.0,  # fast-fly was tuned without the texture lattice (not measured)
-            erd_floor=erd_floor,  # checked there
+            erd_floor=default_erd_floor(self.sweep) if erd_floor is None else erd_floor,
         )
         if not (math.isfinite(floor_scale) and floor_scale >= 0):
             raise ValueError(f"floor_scale must be a finite number >= 0, got {floor_scale!r}")
@@ -1096,7 +1132,7 @@ class FlySampler:
 
     def _flat_line_scale(self) -> tuple[np.ndarray | None, np.ndarray | None] | None:
         """``flat_lines``: per axis, ``flat_share`` for lines between agreeing lines, else 1."""
-        if not (self.sweep and self.flat_lines > 0):
+        if not ((self.sweep or self.flat_lines_everywhere) and self.flat_lines > 0):
             return None
         sampler = self._sampler
         mask, values = sampler._mask, sampler._values
@@ -1312,6 +1348,7 @@ class FlySampler:
             "flat_lines": self.flat_lines,
             "flat_share": self.flat_share,
             "flat_edges": self.flat_edges,
+            "flat_lines_everywhere": self.flat_lines_everywhere,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
