@@ -189,3 +189,29 @@ def test_fly_scan_is_the_same_with_prepared_updates(image, monkeypatch):
     assert n_without == 0 and n_with >= 10
     for a, b in zip(without, with_prepared, strict=True):
         assert np.array_equal(a, b)
+
+
+def test_apply_lists_writes_each_affected_list_and_nothing_else():
+    from fastscan._neighbor_lists import NeighborLists
+
+    rng = np.random.default_rng(3)
+    lists = NeighborLists((9, 7), k=3)
+    lists.offsets[:] = rng.integers(-4, 5, lists.offsets.shape)
+    before = lists.offsets.copy(), lists.valid.copy()
+    affected = np.array([[0, 1], [4, 6], [8, 0]])
+    kept = rng.integers(-4, 5, (3, 3, 2)).astype(np.int8)
+    prepared = _prepared_update.PreparedMerge(
+        affected[:1], 0, affected, affected, kept, np.array([True, False, True])
+    )
+    _prepared_update.apply_lists(lists, prepared)
+    at = affected[:, 0] * 7 + affected[:, 1]
+    assert np.array_equal(lists.offsets[at], kept)
+    assert lists.valid[at].tolist() == [True, False, True]
+    others = np.setdiff1d(np.arange(63), at)
+    assert np.array_equal(lists.offsets[others], before[0][others])
+    assert np.array_equal(lists.valid[others], before[1][others])
+    empty = _prepared_update.PreparedMerge(
+        affected[:1], 0, affected[:0], affected[:0], kept[:0], np.zeros(0, bool)
+    )
+    _prepared_update.apply_lists(lists, empty)  # (a segment that reaches no list)
+    assert np.array_equal(lists.offsets[at], kept)
