@@ -76,8 +76,10 @@ def prepare_merge(
     ----------
     lists, mask, dk, tile_dk, tile, touched
         The sampler's neighbour lists, measured mask, k-th distances, their tile bounds
-        and size, and its all-False scratch mask, as the update would pass them; ``mask``
-        and ``dk`` are read, not written; ``lists`` is put back exactly as it was.
+        and size, and its all-False scratch mask, as the update would pass them. ``dk``
+        is only read; ``mask`` (the planned points marked while the search runs) and
+        ``lists`` are put back exactly as they were, so no other thread may use them
+        meanwhile.
     points : (n, 2) int array
         The planned new points, each unmeasured, distinct.
     version : int
@@ -111,11 +113,10 @@ def prepare_merge(
     offsets = lists.offsets.reshape(n_rows, n_cols, *lists.offsets.shape[1:])
     valid = lists.valid.reshape(n_rows, n_cols)
     saved = offsets[r0:r1, c0:c1].copy(), valid[r0:r1, c0:c1].copy()
-    planned = mask.copy()
-    planned[points[:, 0], points[:, 1]] = True
+    mask[points[:, 0], points[:, 1]] = True  # as the readings will leave it (put back below)
     try:
         affected = _row_merge.affected_merge(
-            lists, planned, dk, tile_dk, tile, points, is_new, touched
+            lists, mask, dk, tile_dk, tile, points, is_new, touched
         )
         inside = (
             (affected[:, 0] >= r0) & (affected[:, 0] < r1)
@@ -125,8 +126,9 @@ def prepare_merge(
             return None
         at = affected[:, 0] * n_cols + affected[:, 1]
         merged_offsets, merged_valid = lists.offsets[at], lists.valid[at]
-        region = _update.dilate_unmeasured(planned, np.concatenate([affected, points]), touched)
-    finally:  # the lists as they were: only the affected pixels' rows can have changed
+        region = _update.dilate_unmeasured(mask, np.concatenate([affected, points]), touched)
+    finally:  # the mask and lists as they were (only affected pixels' lists can change)
+        mask[points[:, 0], points[:, 1]] = False
         offsets[r0:r1, c0:c1] = saved[0]
         valid[r0:r1, c0:c1] = saved[1]
     return PreparedMerge(points, version, affected, region, merged_offsets, merged_valid)
