@@ -100,6 +100,12 @@ DEFAULT_FLY_ERD_FLOOR: float | str = 0.0
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
 
+#: Prepare the next pending segment's update geometry (:meth:`fastscan.Sampler.prepare_update`)
+#: at the end of each ingest when it measures at least this many pixels (coarse-raster lines
+#: and long picks: the search it saves grows with the segment, the save of the lists it
+#: puts back costs a little on any).
+PREPARE_MIN_PIXELS = 128
+
 
 def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, float]]:
     """Per-segment fixed seconds and per-reading seconds, for rows and for columns.
@@ -1170,6 +1176,10 @@ class FlySampler:
             self._staged = False
         elif self._changed and self._levels is not None and not self._planner_full:
             self._stage_levels()
+        if self._pending and inner._active:  # the next segment flies while this returns
+            pixels = self._pending[0].pixels()
+            if len(pixels) >= PREPARE_MIN_PIXELS:
+                inner.prepare_update(pixels)
 
     def _measure_flat_scene(self) -> None:
         """``flat_scene``: measure the coarse lattices' flat share (once, at activation);
