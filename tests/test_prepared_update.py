@@ -215,3 +215,17 @@ def test_apply_lists_writes_each_affected_list_and_nothing_else():
     )
     _prepared_update.apply_lists(lists, empty)  # (a segment that reaches no list)
     assert np.array_equal(lists.offsets[at], kept)
+
+
+def test_a_failing_preparation_is_logged_and_the_scan_goes_on(image, monkeypatch, caplog):
+    reference, _ = fly(image, 10**9, monkeypatch)
+
+    def broken(self, points):
+        raise RuntimeError("broken preparation")
+
+    monkeypatch.setattr(Sampler, "prepare_update", broken)
+    with caplog.at_level("ERROR", logger="fastscan.fly.sampler"):
+        scan, used = fly(image, _row_merge.MIN_POINTS_PER_ROW, monkeypatch)
+    assert used == 0 and "broken preparation" in caplog.text
+    for a, b in zip(reference, scan, strict=True):
+        assert np.array_equal(a, b)

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from functools import partial
@@ -50,6 +51,8 @@ from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FLAT_LINES",
@@ -1179,7 +1182,11 @@ class FlySampler:
         if self._pending and inner._active:  # the next segment flies while this returns
             pixels = self._pending[0].pixels()
             if len(pixels) >= PREPARE_MIN_PIXELS:
-                inner.prepare_update(pixels)
+                try:  # a shortcut only: the readings are in, the next update can do without
+                    inner.prepare_update(pixels)
+                except Exception:  # the sampler's mask and lists are put back either way
+                    inner._prepared = None
+                    log.exception("could not prepare the next segment's update; it runs in full")
 
     def _measure_flat_scene(self) -> None:
         """``flat_scene``: measure the coarse lattices' flat share (once, at activation);
