@@ -555,6 +555,7 @@ class FlySampler:
                 f"flat_lines_everywhere must be True or False, got {flat_lines_everywhere!r}"
             )
         self.flat_lines_everywhere = bool(flat_lines_everywhere)
+        self._flat_scale_cache: dict[int, tuple[tuple[bytes, bytes], np.ndarray]] = {}
         # the sweep pass under way: [axis, direction, front line, ERD/s floor]; None: none
         self._pass: list | None = None
         self._pass_direction = 0  # the last pass's direction (+1 down / -1 up), 0: none yet
@@ -1150,11 +1151,18 @@ class FlySampler:
         for axis in (0, 1):
             if axis in self._planner._axis_ids:
                 tolerance = self.flat_lines * span
-                scale.append(
-                    flat_line_scale(
+                # a line's scale depends only on the whole lines (readings never change) and
+                # the tolerance: reuse the last one until either changes (2048 x 2048: the
+                # comparison of the whole lines is most of the cost)
+                whole = np.flatnonzero(mask.all(axis=1 - axis))
+                key = (whole.tobytes(), tolerance.tobytes())
+                cached = self._flat_scale_cache.get(axis)
+                if cached is None or cached[0] != key:
+                    found = flat_line_scale(
                         mask, values, tolerance, self.flat_share, axis=axis, edges=self.flat_edges
                     )
-                )
+                    cached = self._flat_scale_cache[axis] = (key, found)
+                scale.append(cached[1])
             else:
                 scale.append(None)
         return scale[0], scale[1]
