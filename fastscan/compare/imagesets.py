@@ -523,7 +523,7 @@ def noisy_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str
     Examples
     --------
     >>> images = noisy_set(size=64, names=("clock-c100", "cell-c25"))
-    >>> {n: (im.noise, float(im.truth.max())) for n, im in images.items()}
+    >>> {n: (im.noise, round(float(im.truth.max()), 6)) for n, im in images.items()}
     {'clock-c100': ('poisson', 100.0), 'cell-c25': ('poisson', 25.0)}
     """
     _check_size(size)
