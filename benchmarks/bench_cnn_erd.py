@@ -30,9 +30,25 @@ the ERD map overwritten by the net's output before every batch, next to the ``l2
 particles-100, hubble_deep_field (256 px, seeds 0, 1, 5 / 10 / 20 %). All validation images;
 the test set is never touched.
 
-Figures (measured 30 Nov 2026, 2-core machine shared with three other helpers):
+Figures (measured 30 Nov 2026 on 7eed297, 2-core machine shared with three other helpers,
+load 7-13; NRMSE means of seeds 0, 1; README section "A CNN ERD (DLADS-like)"):
 
-1. see the README section "A CNN ERD (DLADS-like)" for the table this writes.
+1. ``l2`` / ``default`` in the loop (``scan --labels l2,default``): WSe2 0.2682 / 0.1860 and
+   0.2768 / 0.2030 at 5 / 10 %; clock 0.0246 / 0.0172 / 0.0129, cell 0.0425 / 0.0310 /
+   0.0210, particles-100 0.1288 / 0.0657 / 0.0073, Hubble 0.6063 / 0.4977 / 0.3515 (``l2``,
+   5 / 10 / 20 %).
+2. Pure CNN (``data``; ``train --minutes 24``: 718 steps, held-out crop log-MSE 0.864,
+   ``l2``'s 0.194 on the same crops; ``scan --labels cnn``): WSe2 0.4016 / 0.3582; clock
+   0.1012 / 0.0985 / 0.0861, cell 0.1370 / 0.1365 / 0.1318, particles-100 0.4886 / 0.2566 /
+   0.1433, Hubble 0.8139 / 0.8149 / 0.7367. ``rank``: top 1 % 0.225 / 0.213 / 0.192 at
+   2 / 5 / 10 % (``l2`` 0.555 / 0.499 / 0.488).
+3. CNN correcting ``l2`` (``--base l2 --work cnn-erd-work/res`` for ``data``, ``train
+   --minutes 12`` (281 steps, held-out log-MSE 0.174 at step 200), ``scan --labels cnn`` and
+   ``rank``): WSe2 0.2647 / 0.1826; clock 0.0251 / 0.0173 / 0.0128, cell 0.0423 / 0.0312 /
+   0.0216, particles-100 0.1203 / 0.0697 / 0.0688 (a stall), Hubble 0.6052 / 0.4962 /
+   0.3403. ``rank``: Spearman 0.909 / 0.896 / 0.879, top 1 % 0.646 / 0.544 / 0.523.
+4. ``time`` (pure net, input maps included, load 7-9): 600 x 400 2159 ms on one thread,
+   1008 ms on two; 2048 x 2048 27.8 s and 17.4 s.
 """
 
 from __future__ import annotations
