@@ -29,7 +29,7 @@ import math
 
 import numpy as np
 
-__all__ = ["flat_runs", "fly_runs", "lattice_levels"]
+__all__ = ["flat_runs", "fly_runs", "lattice_levels", "trim_flat_ends"]
 
 
 def lattice_levels(
@@ -142,3 +142,68 @@ def min_flat_run(fixed: float, pixel_time: float) -> int:
     (27, 261)
     """
     return int(math.floor(fixed / pixel_time + 1e-9)) + 1
+
+
+def trim_flat_ends(
+    values: np.ndarray,
+    measured: np.ndarray,
+    line: int,
+    first: int,
+    last: int,
+    *,
+    reach: int,
+    tol: float,
+    span: np.ndarray,
+) -> tuple[int, int]:
+    """Pixels ``first..last`` of row ``line`` without their flat end runs: ``(first, last)``.
+
+    A pixel is flat as in :func:`flat_runs` (readings on both sides, at most
+    ``reach`` rows away, in its column and both neighbouring ones, span at most
+    ``tol``), with each channel scaled by ``span`` (C,) instead of the range of
+    all readings, and only the rows near ``line`` read. An end run costs no
+    segment of its own, so any length is worth trimming, unlike an inner run
+    (:func:`min_flat_run`). All flat: the pixels are returned unchanged (the
+    line is then flat as a whole: ``flat_lines``' case, not trimmed here).
+    ``values`` (n_rows, n_cols, C); pass the transposes for columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.zeros((5, 8, 1)); v[:, 5, 0] = 1.0
+    >>> m = np.zeros((5, 8), bool); m[[0, 4]] = True
+    >>> trim_flat_ends(v, m, 2, 0, 7, reach=2, tol=0.1, span=np.ones(1))
+    (4, 6)
+    """
+    n_rows, n_cols = measured.shape
+    lo_col, hi_col = max(first - 1, 0), min(last + 1, n_cols - 1)
+    cols = slice(lo_col, hi_col + 1)
+    width = hi_col - lo_col + 1
+    scale = np.where(np.asarray(span, float) > 0, np.asarray(span, float), 1.0)
+    lo = np.full((width, values.shape[2]), np.inf)
+    hi = np.full((width, values.shape[2]), -np.inf)
+    ok = np.ones(width, bool)
+    for side in (-1, 1):
+        found = np.zeros(width, bool)
+        near = np.zeros((width, values.shape[2]))
+        for d in range(1, reach + 1):
+            r = line + side * d
+            if not 0 <= r < n_rows:
+                break
+            new = measured[r, cols] & ~found
+            near[new] = values[r, cols][new] / scale
+            found |= new
+        ok &= found
+        lo = np.minimum(lo, np.where(found[:, None], near, np.inf))
+        hi = np.maximum(hi, np.where(found[:, None], near, -np.inf))
+    lo3, hi3, ok3 = lo.copy(), hi.copy(), ok.copy()
+    for shift in (-1, 1):  # a pixel and its two neighbours along the line
+        idx = np.clip(np.arange(width) + shift, 0, width - 1)
+        lo3 = np.minimum(lo3, lo[idx])
+        hi3 = np.maximum(hi3, hi[idx])
+        ok3 &= ok[idx]
+    flat = ok3 & ((hi3 - lo3).max(axis=1) <= tol)
+    flat = flat[first - lo_col : last - lo_col + 1]
+    keep = np.flatnonzero(~flat)
+    if len(keep) == 0:
+        return first, last
+    return first + int(keep[0]), first + int(keep[-1])
