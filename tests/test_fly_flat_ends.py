@@ -9,7 +9,7 @@ from fly_source import adaptive_decisions
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.lattice import flat_runs, trim_flat_ends
-from fastscan.fly.sampler import FLAT_ENDS
+from fastscan.fly.sampler import FLAT_ENDS, FLAT_ENDS_KEEP
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
@@ -49,9 +49,9 @@ def test_trim_flat_ends_matches_flat_runs(seed):
 
 
 def _box() -> np.ndarray:
-    """A flat background with one bright box (columns 30..49) and a textured stripe."""
+    """A flat background with one bright box (columns 20..69) and a textured stripe."""
     truth = np.zeros(SHAPE)
-    truth[:, 30:50] = 100.0
+    truth[:, 20:70] = 100.0
     rng = np.random.default_rng(1)
     truth[:, 40:44] += rng.random((SHAPE[0], 4)) * 50.0
     return truth
@@ -60,7 +60,7 @@ def _box() -> np.ndarray:
 def test_flat_ends_leave_out_flat_runs_at_the_ends_only():
     truth = _box()
     detector = SimulatedDetector(truth)
-    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.01)
+    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0)  # on by default
     decisions = adaptive_decisions(fs, detector)
     np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
     assert check_trajectory(fs.trajectory, fs.motion) == []
@@ -70,18 +70,27 @@ def test_flat_ends_leave_out_flat_runs_at_the_ends_only():
     assert short, "no pick was trimmed"
     for segment in short:  # the box's edges and the stripe are never trimmed away
         cols = segment.pixels()[:, 1]
-        assert cols.min() <= 30 and cols.max() >= 49
-    # off (the default): longer segments, as before the knob
-    plain = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0)
+        assert cols.min() <= 20 and cols.max() >= 69
+    # off: longer segments, as before the knob
+    plain = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.0)
     plain_rows = [s for d in adaptive_decisions(plain, SimulatedDetector(truth)) for s in d]
     assert np.mean([s.n_pixels for s in plain_rows]) > np.mean([s.n_pixels for s in rows])
-    assert fs.get_params()["flat_ends"] == 0.01 and plain.get_params()["flat_ends"] == FLAT_ENDS
+    assert all(s.n_pixels >= FLAT_ENDS_KEEP * SHAPE[1] for s in short)
+    # a box too narrow to keep half a line: its picks are flown as without the knob
+    narrow = np.zeros(SHAPE)
+    narrow[:, 35:45] = 100.0
+    thin = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.01)
+    off = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.0)
+    assert adaptive_decisions(thin, SimulatedDetector(narrow)) == adaptive_decisions(
+        off, SimulatedDetector(narrow)
+    )
+    assert fs.get_params()["flat_ends"] == FLAT_ENDS > 0 and plain.get_params()["flat_ends"] == 0
 
 
 def test_flat_ends_idle_at_long_dwells():
     truth = _box()
     long_dwell = NANOPROBE.replace(dwell=0.01)
-    a = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, seed=0)
+    a = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, seed=0, flat_ends=0.0)
     b = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, seed=0, flat_ends=0.5)
     assert a.sweep == b.sweep == 0
     for fs in (a, b):

@@ -94,8 +94,12 @@ FLAT_LINES = 0.01
 #: ``flat_share``: share of its ERD per second a line between two agreeing lines keeps.
 FLAT_LINE_SHARE = 0.1
 #: ``flat_ends`` of the short-dwell sweeps: a pick's end runs whose readings on both sides
-#: agree within this share of the readings' range are left out (0: off; README "Flat ends")
-FLAT_ENDS = 0.0
+#: agree within this share of the readings' range are left out (0: off); flat_lines' tolerance,
+#: made the default by the rule on the sparse and validation sets at 1 ms (README "Flat ends")
+FLAT_ENDS = 0.01
+#: ``flat_ends``: a pick is trimmed only if at least this share of its pixels is left (a
+#: mostly flat pick trimmed would be a short segment paying a whole line's fixed cost)
+FLAT_ENDS_KEEP = 0.5
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
@@ -291,14 +295,16 @@ class FlySampler:
         if the two whole lines nearest that edge agree (off by default).
     flat_ends : float
         Sweep decisions (``sweep`` > 0, short dwells): if > 0 (default
-        :data:`FLAT_ENDS`; 0: off), each picked segment leaves out its end runs
+        :data:`FLAT_ENDS`; 0: off, the scan before this knob), each picked
+        segment leaves out its end runs
         of pixels whose readings on both sides (at most ``initial_spacing``
         lines away, in their column and both neighbouring ones) agree within
         this share of the readings' range
         (:func:`fastscan.fly.lattice.trim_flat_ends`). An end run costs no
         segment of its own, so at short dwells, where a line's fixed cost is
         about its readings' time, leaving it out saves its readings' time; a
-        pick flat from end to end, or whose unflat part is all measured, is
+        pick flat from end to end, or whose unflat part is all measured, or
+        that would keep less than :data:`FLAT_ENDS_KEEP` of its pixels, is
         flown whole (so the scan always moves on).
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
@@ -1141,6 +1147,8 @@ class FlySampler:
         )  # fmt: skip
         if (first, last) == (min(a, b), max(a, b)) or mask[line, first : last + 1].all():
             return pick  # nothing to trim, or nothing new left: the pick as it was
+        if last - first + 1 < FLAT_ENDS_KEEP * (abs(b - a) + 1):
+            return pick  # mostly flat: chosen for ERD on flat pixels, its rest is too short
         self._remember_ends(values, mask, axis, line, (min(a, b), first - 1), (last + 1, max(a, b)))
         ends = [(line, first), (line, last)] if axis == 0 else [(first, line), (last, line)]
         trimmed = Segment(*(ends if a <= b else ends[::-1]))
