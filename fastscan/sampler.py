@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan import _readings, _row_merge, _sampler_state, _threads, _update
+from fastscan import _prepared_update, _readings, _row_merge, _sampler_state, _threads, _update
 from fastscan._change_kernels import change_units, keep_first
 from fastscan._channel_kernels import combined_features, idw_channels
 from fastscan._lattice import lattice_levels, snap_to_lattice
@@ -399,6 +399,8 @@ class Sampler:
         self._dk_tile = _DK_TILE
         self._dk_max = np.zeros((-(-self.shape[0] // _DK_TILE), -(-self.shape[1] // _DK_TILE)))
         self._touched = np.zeros(self.shape, bool)
+        # the geometry of the next update, made before its readings (prepare_update)
+        self._prepared: _prepared_update.PreparedMerge | None = None
         self._log_points: list[np.ndarray] = []
         self._log_values: list[np.ndarray] = []
         self._n_measured = 0
@@ -589,6 +591,7 @@ class Sampler:
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         self._record_change()  # a batch not all measured counts as it is
         self._batch_flat = None
+        self._prepared = None
         if self.should_stop():
             return np.zeros((0, 2), np.int64)
         if not self.initial_complete:
@@ -726,6 +729,7 @@ class Sampler:
 
     def _apply_part(self, points: np.ndarray, values: np.ndarray) -> None:
         complete = self.initial_complete  # before this part: the completing part is the tail
+        prepared, self._prepared = self._prepared, None  # only the next part may use it
         # sums in reading order: the means equal idw_reconstruction's to the last bit
         pixels, is_new, moved = _readings.accumulate(
             self._sums, self._counts, self._values, self._mask, points, values
@@ -750,7 +754,39 @@ class Sampler:
         if complete:  # the change rule watches ERD batches, not the initial pattern
             self._pending_readings += len(points)
             self._pending_new.append(new_points)
-        self._local_update(new_points, changed, watch=complete)
+        if len(moved):
+            prepared = None
+        self._local_update(new_points, changed, watch=complete, prepared=prepared)
+
+    def prepare_update(self, points: np.ndarray) -> bool:
+        """Make the geometry of the exact update for new readings at ``points`` now,
+        before they arrive (:mod:`fastscan._prepared_update`).
+
+        A fly scan calls this while a planned segment flies. If the next ingest reads
+        exactly these points (each once, none measured before) and nothing else
+        changed the sampler in between, its update skips the affected-pixel search and
+        the list merge; otherwise it runs as always. The scan is the same either way.
+        Returns True if something was prepared.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = Sampler((40, 40), seed=0)
+        >>> pts = s.suggest(); s.ingest(pts, np.ones(len(pts)))
+        >>> line = np.array([[20, c] for c in range(40) if not s.measured_mask[20, c]])
+        >>> s.prepare_update(line)
+        True
+        >>> s.ingest(line, np.ones(len(line)))  # (the same bits as without the call)
+        """
+        self._prepared = None
+        lists = self._lists
+        if not self._active or lists is None:
+            return False
+        self._prepared = _prepared_update.prepare_merge(
+            lists, self._mask, self._dk, self._dk_max, self._dk_tile,
+            check_points(points, self.shape), self._touched, version=self._n_measured,
+        )  # fmt: skip
+        return self._prepared is not None
 
     def _record_change(self) -> None:
         """Record the batch in progress with the stop rule, once, and start a new one.
@@ -1190,7 +1226,11 @@ class Sampler:
         return apply_floor(erd, features, self._floor_level, self._error_power)
 
     def _local_update(
-        self, new_points: np.ndarray, changed: np.ndarray, watch: bool = False
+        self,
+        new_points: np.ndarray,
+        changed: np.ndarray,
+        watch: bool = False,
+        prepared: _prepared_update.PreparedMerge | None = None,
     ) -> None:
         """Update exactly what the changed pixels can change.
         ``watch``: keep the old reconstruction of what changes for the stop rule.
@@ -1214,7 +1254,12 @@ class Sampler:
         self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
         self._index_new_points(new_points)
         lists = self._neighbor_lists()
-        if lists is None:
+        version = self._n_measured - len(new_points)  # the state before these points
+        prepared = _prepared_update.take(prepared, changed, version=version)
+        if prepared is not None and lists is not None:  # made while the segment flew
+            _prepared_update.apply_lists(lists, prepared)
+            affected, region = prepared.affected, prepared.region
+        elif lists is None:
             affected = _update.affected_pixels(
                 self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
             )
@@ -1224,9 +1269,10 @@ class Sampler:
                 lists, self._mask, self._dk, self._dk_max, self._dk_tile, changed, is_new,
                 self._touched,
             )  # fmt: skip
-        region = _update.dilate_unmeasured(
-            self._mask, np.concatenate([affected, changed]), self._touched
-        )
+        if prepared is None or lists is None:
+            region = _update.dilate_unmeasured(
+                self._mask, np.concatenate([affected, changed]), self._touched
+            )
         if watch:
             self._keep_old(region)
         if len(region) and self.n_channels == 1 and self._lists_ready(region):

@@ -26,6 +26,7 @@ MODULES = [
     "fastscan.erd.classic",
     "fastscan.plans.ingest",
     "fastscan._readings",
+    "fastscan._prepared_update",
 ]
 
 

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from functools import partial
@@ -56,6 +57,8 @@ from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.motion import NANOPROBE, MotionModel, check_motion
 from fastscan.sampler import Sampler
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FLAT_LINES",
@@ -112,6 +115,12 @@ FLY_FLOOR_SCALE = 1.0
 DEFAULT_FLY_ERD_FLOOR: float | str = 0.0
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
+
+#: Prepare the next pending segment's update geometry (:meth:`fastscan.Sampler.prepare_update`)
+#: at the end of each ingest when it measures at least this many pixels (coarse-raster lines
+#: and long picks: the search it saves grows with the segment, the save of the lists it
+#: puts back costs a little on any).
+PREPARE_MIN_PIXELS = 128
 
 
 def line_costs(motion: MotionModel) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -1254,6 +1263,14 @@ class FlySampler:
             self._staged = False
         elif self._changed and self._levels is not None and not self._planner_full:
             self._stage_levels()
+        if self._pending and inner._active:  # the next segment flies while this returns
+            pixels = self._pending[0].pixels()
+            if len(pixels) >= PREPARE_MIN_PIXELS:
+                try:  # a shortcut only: the readings are in, the next update can do without
+                    inner.prepare_update(pixels)
+                except Exception:  # the sampler's mask and lists are put back either way
+                    inner._prepared = None
+                    log.exception("could not prepare the next segment's update; it runs in full")
 
     def _measure_flat_scene(self) -> None:
         """``flat_scene``: measure the coarse lattices' flat share (once, at activation);

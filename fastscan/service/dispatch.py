@@ -142,7 +142,12 @@ class SessionStore:
     snapshot_every : int
         Batches between full state snapshots; in between, batches go to the journal.
     model : ERDModel, path or None
-        The ERD model every session runs (None: the one shipped with fastscan).
+        The ERD model every session runs. None (the default): each session chooses
+        the shipped models exactly as an in-process :class:`~fastscan.Sampler` given
+        no model does (the multichannel model for several channels, the texture
+        model on texture, the late switch to ``LATE_MODEL``), so a scan through the
+        service is the same scan as in process. A given model is run by every
+        session as it is, never switched.
     """
 
     def __init__(
@@ -177,6 +182,8 @@ class SessionStore:
         self.files = None if state_dir is None else SessionFiles(state_dir)
         self.state_dir = None if self.files is None else self.files.state_dir
         self.model = load_model(model)
+        #: None when the sessions choose the shipped models themselves, else self.model
+        self.session_model = None if model is None else self.model
         self._sessions: dict[str, _Session] = {}
         self._restoring: dict[str, tuple[RestoreJob, int]] = {}  # job, grid pixels
         self._dirty: set[str] = set()
@@ -322,7 +329,11 @@ class SessionStore:
             raise ServiceError(exc.code, message) from None
         journal = None if temporary or self.files is None else self.files.journal(name)
         job = RestoreJob(
-            path, len(header["batches"]), model=self.model, journal=journal, temporary=temporary
+            path,
+            len(header["batches"]),
+            model=self.session_model,
+            journal=journal,
+            temporary=temporary,
         )
         self._restoring[name] = (job, shape[0] * shape[1])
         return job
@@ -451,7 +462,7 @@ class SessionStore:
                 )
             if "pixel_pitch" in kwargs:
                 kwargs["pixel_pitch"] = tuple(kwargs["pixel_pitch"])
-            sampler = Sampler(shape, model=self.model, **kwargs)
+            sampler = Sampler(shape, model=self.session_model, **kwargs)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ServiceError("bad_args", f"cannot create a Sampler: {exc}") from None
         return sampler

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from fastscan.erd.estimator import DEFAULT_MODEL, load_model
 from fastscan.route import MotionModel
-from fastscan.sampler import Sampler
+from fastscan.sampler import LATE_MODEL, MULTICHANNEL_MODEL, TEXTURE_MODEL, Sampler
 from fastscan.service.journal import read_journal
 from fastscan.service.persistence import read_state_log
 
@@ -41,6 +42,10 @@ def same_model(a: Any, b: Any) -> bool:
 def load_sampler(path: Path, model: Any) -> Sampler:
     """``Sampler.load(path)`` that keeps ``model`` (the service's own).
 
+    ``model`` None is a service without a model of its own: its sessions choose
+    the shipped models as an in-process :class:`~fastscan.Sampler` given no model
+    does (:func:`_load_shipped_choice`).
+
     Raises ValueError when the state names another model: an uploaded state must
     not choose the model the service runs.
     """
@@ -51,6 +56,8 @@ def load_sampler(path: Path, model: Any) -> Sampler:
     fresh = _fresh_sampler(path, model)
     if fresh is not None:
         return fresh
+    if model is None:
+        return _load_shipped_choice(path, refusal)
     if "model" in inspect.signature(Sampler.load).parameters:
         try:
             sampler = Sampler.load(path, model=model)  # refuses another model's state
@@ -65,6 +72,26 @@ def load_sampler(path: Path, model: Any) -> Sampler:
     if not same_model(sampler.model, model):
         raise ValueError(refusal)
     sampler.model = model  # one model object shared by every session
+    return sampler
+
+
+def _load_shipped_choice(path: Path, refusal: str) -> Sampler:
+    """Load a state for a service that lets each session choose the shipped models.
+
+    A state whose sampler was given no model (``model_default``) keeps the shipped
+    model its own rule chose (:data:`~fastscan.sampler.MULTICHANNEL_MODEL`,
+    :data:`~fastscan.sampler.TEXTURE_MODEL` or, after the late switch,
+    :data:`~fastscan.sampler.LATE_MODEL`) and goes on choosing. A state made with a
+    fixed model (as every session was before the service let sessions choose)
+    must have used the shipped default; it continues with it, never switching.
+    """
+    sampler = Sampler.load(path)
+    if sampler._model_default:
+        allowed = {DEFAULT_MODEL, MULTICHANNEL_MODEL, TEXTURE_MODEL, LATE_MODEL}
+    else:
+        allowed = {DEFAULT_MODEL}
+    if not any(same_model(sampler.model, load_model(name)) for name in sorted(allowed)):
+        raise ValueError(refusal)
     return sampler
 
 
@@ -101,8 +128,9 @@ class RestoreJob:
         Snapshot (:meth:`fastscan.Sampler.save` file).
     n_batches : int
         Batches in the snapshot.
-    model : ERDModel
-        The service's model; a state made with another one is refused.
+    model : ERDModel or None
+        The service's model; a state made with another one is refused. None: the
+        sessions choose the shipped models themselves (:func:`load_sampler`).
     journal : Path or None
         Journal of later batches.
     temporary : bool
