@@ -8,7 +8,7 @@ from fly_source import adaptive_decisions
 
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
-from fastscan.fly.lattice import flat_runs, trim_flat_ends
+from fastscan.fly.lattice import _is_flat, flat_runs, trim_flat_ends
 from fastscan.fly.sampler import FLAT_ENDS, FLAT_ENDS_KEEP
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
@@ -46,6 +46,33 @@ def test_trim_flat_ends_matches_flat_runs(seed):
             got = trim_flat_ends(values, measured, line, first, last, reach=4, tol=tol, span=span)
             want = _trim_reference(values, measured, line, first, last, 4, tol)
             assert got == want
+
+
+def test_is_flat_kernel_matches_flat_runs():
+    rng = np.random.default_rng(7)
+    measured = rng.random((12, 15)) < 0.4
+    values = np.round(rng.random((12, 15, 2)) * 2) * measured[:, :, None]
+    known = values[measured]
+    span = known.max(axis=0) - known.min(axis=0)
+    for line in range(12):
+        want = flat_runs(values, measured, line, reach=3, tol=0.5)
+        got = [_is_flat(values / 1.0, measured, line, c, 3, 0.5, span) for c in range(15)]
+        assert got == want.tolist()
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((np.zeros((4, 5)), 1, 0, 4), "values must be"),
+        ((np.zeros((4, 5, 1)), 1, 3, 2), "first <= last"),
+        ((np.zeros((4, 5, 1)), 1, 0, 5), "last < 5"),
+    ],
+)
+def test_trim_flat_ends_names_bad_input(args, match):
+    values, line, first, last = args
+    with pytest.raises(ValueError, match=match):
+        trim_flat_ends(values, np.ones((4, 5), bool), line, first, last, reach=2, tol=0.1,
+                       span=np.ones(1))  # fmt: skip
 
 
 def _box() -> np.ndarray:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 __all__ = ["flat_runs", "fly_runs", "lattice_levels", "trim_flat_ends"]
 
@@ -174,36 +175,71 @@ def trim_flat_ends(
     >>> trim_flat_ends(v, m, 2, 0, 7, reach=2, tol=0.1, span=np.ones(1))
     (4, 6)
     """
-    n_rows, n_cols = measured.shape
-    lo_col, hi_col = max(first - 1, 0), min(last + 1, n_cols - 1)
-    cols = slice(lo_col, hi_col + 1)
-    width = hi_col - lo_col + 1
-    scale = np.where(np.asarray(span, float) > 0, np.asarray(span, float), 1.0)
-    lo = np.full((width, values.shape[2]), np.inf)
-    hi = np.full((width, values.shape[2]), -np.inf)
-    ok = np.ones(width, bool)
+    scale = np.asarray(span, float).reshape(-1)
+    scale = np.where(scale > 0, scale, 1.0)
+    values = np.asarray(values, float)
+    if values.ndim != 3 or values.shape[:2] != measured.shape or values.shape[2] != len(scale):
+        raise ValueError(
+            f"values must be (n_rows, n_cols, C) = {(*measured.shape, len(scale))}, "
+            f"got {values.shape}"
+        )
+    if not (0 <= first <= last < measured.shape[1]):
+        raise ValueError(f"need 0 <= first <= last < {measured.shape[1]}, got {first}, {last}")
+    a, b = _flat_end_bounds(
+        values, np.asarray(measured, bool), int(line), int(first), int(last), int(reach),
+        float(tol), scale,
+    )  # fmt: skip
+    return int(a), int(b)
+
+
+@njit(cache=True)
+def _near_range(values, measured, line, col, reach, scale, lo, hi):
+    """Fold the nearest reading above and below (row, ``col``) into ``lo``/``hi`` (scaled);
+    False if either side has none within ``reach``."""
+    n_rows = measured.shape[0]
     for side in (-1, 1):
-        found = np.zeros(width, bool)
-        near = np.zeros((width, values.shape[2]))
+        hit = -1
         for d in range(1, reach + 1):
             r = line + side * d
-            if not 0 <= r < n_rows:
+            if r < 0 or r >= n_rows:
                 break
-            new = measured[r, cols] & ~found
-            near[new] = values[r, cols][new] / scale
-            found |= new
-        ok &= found
-        lo = np.minimum(lo, np.where(found[:, None], near, np.inf))
-        hi = np.maximum(hi, np.where(found[:, None], near, -np.inf))
-    lo3, hi3, ok3 = lo.copy(), hi.copy(), ok.copy()
-    for shift in (-1, 1):  # a pixel and its two neighbours along the line
-        idx = np.clip(np.arange(width) + shift, 0, width - 1)
-        lo3 = np.minimum(lo3, lo[idx])
-        hi3 = np.maximum(hi3, hi[idx])
-        ok3 &= ok[idx]
-    flat = ok3 & ((hi3 - lo3).max(axis=1) <= tol)
-    flat = flat[first - lo_col : last - lo_col + 1]
-    keep = np.flatnonzero(~flat)
-    if len(keep) == 0:
+            if measured[r, col]:
+                hit = r
+                break
+        if hit < 0:
+            return False
+        for k in range(values.shape[2]):
+            v = values[hit, col, k] / scale[k]
+            lo[k] = min(lo[k], v)
+            hi[k] = max(hi[k], v)
+    return True
+
+
+@njit(cache=True)
+def _is_flat(values, measured, line, col, reach, tol, scale):
+    """:func:`flat_runs`' test for one pixel: its column and both neighbours (clipped)."""
+    n_cols = measured.shape[1]
+    lo = np.full(values.shape[2], np.inf)
+    hi = np.full(values.shape[2], -np.inf)
+    for c in (max(col - 1, 0), col, min(col + 1, n_cols - 1)):
+        if not _near_range(values, measured, line, c, reach, scale, lo, hi):
+            return False
+    for k in range(values.shape[2]):
+        if hi[k] - lo[k] > tol:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _flat_end_bounds(values, measured, line, first, last, reach, tol, scale):
+    """First and last pixel of ``first..last`` that is not flat, walking in from the ends
+    (``(first, last)`` if every pixel is flat)."""
+    a = first
+    while a <= last and _is_flat(values, measured, line, a, reach, tol, scale):
+        a += 1
+    if a > last:
         return first, last
-    return first + int(keep[0]), first + int(keep[-1])
+    b = last
+    while b > a and _is_flat(values, measured, line, b, reach, tol, scale):
+        b -= 1
+    return a, b
