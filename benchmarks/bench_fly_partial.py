@@ -346,14 +346,14 @@ def run_image(name: str, truth: np.ndarray, args: argparse.Namespace) -> dict:
             traj = builder.trajectory()
         for label, target in targets.items():
             hit, aim = None, target
-            for _ in range(6 if kind != "sequential" else 1):
+            for _ in range(args.retries + 1 if kind != "sequential" else 1):
                 if kind != "sequential":
                     builder, n_coarse = set_oracle(plane, aim, motion, trim=kind == "trimmed")
                     traj = builder.trajectory()
                 hit = first_hit(plane, traj, target, lo=n_coarse)
                 if hit is not None:
                     break
-                aim *= 0.99  # the linear fill of partial lines is not quite Delaunay's
+                aim *= 1.0 - args.retry_step  # partial lines: linear fill is not Delaunay's
             seconds = math.inf if hit is None else float(traj.t_end[hit - 1])
             res[label] = {
                 "time": seconds,
@@ -397,6 +397,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="also the sequential oracle: one segment at a time, any interval, "
                         "largest error drop per second from where the stage is")  # fmt: skip
     p.add_argument("--max-coverage", type=float, default=0.5)
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        help="set oracles: times the aim is tightened when the true score misses",
+    )
+    p.add_argument("--retry-step", type=float, default=0.01,
+                   help="set oracles: share the aimed NRMSE is tightened by")  # fmt: skip
     p.add_argument("--time-cap", type=float, default=1.5,
                    help="stop the sequential greedy at this multiple of the slowest "
                         "best static time")  # fmt: skip
