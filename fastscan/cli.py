@@ -316,7 +316,8 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         "NRMSE (IDW k=10 from the points chosen) at each coverage; write rows.csv, summary.csv "
         "(mean, std, best static, ratios), verdicts.json, ratios.png and curves.png. Sets: test "
         "(13 images; never tune on it), validation (tune here; WSe2 from --data when present), "
-        "sparse (8 validation images with a flat background), "
+        "sparse (8 validation images with a flat background), noisy (8 validation images as "
+        "Poisson counts), "
         "wse2 (600 x 400 design image against FAST's published curve).",
     )
     ev.add_argument("--set", choices=SET_NAMES, default="test")

@@ -60,7 +60,12 @@ from fastscan.erd.estimator import (
     load_model,
 )
 from fastscan.erd.floor import AUTO as AUTO_FLOOR
-from fastscan.erd.floor import apply_floor, check_floor, flat_surprise_level, model_error_power
+from fastscan.erd.floor import (
+    apply_floor,
+    check_floor,
+    flat_surprise_level,
+    model_error_power,
+)
 from fastscan.features import (
     add_analytic_rd,
     analytic_rd,
@@ -118,6 +123,15 @@ LATE_MAX_FLOOR = 0.2
 #: by every update, so the switch only swaps it in (README, "A late model switch");
 #: None: the switch makes it (a full pass)
 LATE_PREPARE_MARGIN: float | None = 0.01
+#: from the late switch (:data:`LATE_COVERAGE`) on, a one-channel scan of low Poisson counts
+#: (``_counting``, a measured range of at most ``COUNT_NOISE_MAX_RANGE`` counts: a reading at
+#: its top has a noise of 1 % of it or more) divides each pixel's ERD by ``1 + cost``, where
+#: ``cost`` is this times the noise of the pixel's raw reading in the model's units
+#: (``scale * sqrt(counts)``, the reconstruction taken as its expected counts): past 15 % a
+#: bright reading mostly brings noise (README, "Noisy low counts: a noise cost"); 0: none
+#: (off: 1.0 won on the noisy set but lost 2 % on a Poisson XRF channel, Au with fast-sum)
+COUNT_NOISE_COST = 0.0
+COUNT_NOISE_MAX_RANGE = 1e4
 _SHADOW_PIXELS = 8192  # about 4 ms of the blend's ERD a band (0.5 us a pixel)
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
 #: "auto" measures it from the initial pattern (0 on textures and photographs; README,
@@ -920,7 +934,9 @@ class Sampler:
             self._shadow_pass(self._shadow_rows, self.shape[0])  # (a batch too large for it)
         shadow, self._shadow = self._shadow, None
         tiles, self._shadow_tiles = self._shadow_tiles, None
-        if self.model.name == LATE_MODEL:
+        if self.model.name == LATE_MODEL:  # the same model: only the noise cost is new
+            if self._noise_cost_on():
+                self._erd_pass(np.argwhere(~self._mask), self._neighbor_lists())
             return
         if shadow is None:
             self._use_model(LATE_MODEL)
@@ -1002,7 +1018,7 @@ class Sampler:
                 sparsity_area=self._sparsity_area,
             )
             erd = self._predict(features, model.predict)
-            self._shadow[chunk[:, 0], chunk[:, 1]] = self._shape(erd, features, chunk)
+            self._shadow[chunk[:, 0], chunk[:, 1]] = self._shape(erd, features, chunk, late=True)
         self._shadow_rows = stop_row
         if stop_row == self.shape[0]:  # every row made: the maxima the switch will read
             self._shadow_tiles = TileMax(self._shadow)
@@ -1164,9 +1180,13 @@ class Sampler:
         self._erd[pixels[:, 0], pixels[:, 1]] = self._shape(erd, features, pixels)
         if self._shadow is not None:  # (one channel) the same features, LATE_MODEL's pass
             shadow = self._predict(features, self._shadow_model.predict)
-            self._shadow[pixels[:, 0], pixels[:, 1]] = self._shape(shadow, features, pixels)
+            self._shadow[pixels[:, 0], pixels[:, 1]] = self._shape(
+                shadow, features, pixels, late=True
+            )
 
-    def _shape(self, erd: np.ndarray, features: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    def _shape(
+        self, erd: np.ndarray, features: np.ndarray, pixels: np.ndarray, late: bool = False
+    ) -> np.ndarray:
         """Structure-adaptive shaping of ``erd`` in place (:mod:`fastscan._structure`).
 
         ``features`` holds one row per pixel of ``pixels``, or one block of them per
@@ -1184,7 +1204,21 @@ class Sampler:
             shape_erd(
                 erd, f1[0], features[:n_pixels, 2], *self._exponents, levels, self._lattice_power
             )
+        if (late or self._late_done) and self._noise_cost_on():
+            counts = self._recon[0][pixels[:, 0], pixels[:, 1]]
+            cost = (COUNT_NOISE_COST * float(self._scale[0])) * np.sqrt(np.maximum(counts, 0.0))
+            erd /= 1.0 + cost
         return erd
+
+    def _noise_cost_on(self) -> bool:
+        """The ERD's noise cost applies: one channel of low counts (the range is fixed
+        between full updates, so local updates stay exact)."""
+        return (
+            self._counting
+            and self.n_channels == 1
+            and COUNT_NOISE_COST > 0
+            and float(self._ref_range[0]) <= COUNT_NOISE_MAX_RANGE
+        )
 
     def _region_erd(
         self,
@@ -1192,6 +1226,7 @@ class Sampler:
         pixels: np.ndarray,
         also: Any = None,
         model: ERDModel | None = None,
+        late: bool = False,
     ) -> np.ndarray:
         """Shaped ERD of one channel's feature rows (one per pixel of ``pixels``) by
         ``model`` (default the sampler's); many rows run in two halves on two threads
@@ -1201,14 +1236,14 @@ class Sampler:
         if type(model).predict is not ERDModel.predict:  # a subclass's own predict
             if also is not None:
                 also()
-            return self._shape(self._predict(features, model.predict), features, pixels)
+            return self._shape(self._predict(features, model.predict), features, pixels, late)
         erd = np.empty(len(features))
         features = np.ascontiguousarray(features, np.float64)
 
         def model_pass(start: int, stop: int) -> None:
             part = features[start:stop]
             predicted = self._predict(part, model._predict_rows)
-            erd[start:stop] = self._shape(predicted, part, pixels[start:stop])
+            erd[start:stop] = self._shape(predicted, part, pixels[start:stop], late)
 
         with _single_thread_blas():
             _threads.split_rows(model_pass, len(features), align=_PREDICT_ROWS, also=also)
@@ -1292,7 +1327,7 @@ class Sampler:
 
             _update.put(self._erd, region, self._region_erd(features, region, dk_bounds))
             if self._shadow is not None:  # the same features, LATE_MODEL's forward pass
-                erd = self._region_erd(features, region, model=self._shadow_model)
+                erd = self._region_erd(features, region, model=self._shadow_model, late=True)
                 _update.put(self._shadow, region, erd)
         elif len(region):
             nbr = self._update_recon(region, nbr=self._region_knn(region))

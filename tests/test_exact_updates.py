@@ -97,6 +97,13 @@ class Reference:
             assert sampler._exponents == (a, b) and sampler._lattice_power == power
             levels = np.clip(lattice_levels(shape), *LATTICE_LEVELS)[pixels[:, 0], pixels[:, 1]]
             shape_erd(predicted, features[:, 0], features[:, 2], a, b, levels, power)
+            if (
+                sampler._late_done
+                and sampler._counting
+                and self.ref_range <= sampler_module.COUNT_NOISE_MAX_RANGE
+            ):  # low counts past the late switch: the noise a raw reading brings
+                counts = np.maximum(recon[pixels[:, 0], pixels[:, 1]], 0.0)
+                predicted /= 1.0 + sampler_module.COUNT_NOISE_COST * scale * np.sqrt(counts)
             erd[pixels[:, 0], pixels[:, 1]] = predicted
             dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
         # the forward pass runs in float32 through BLAS, whose rounding depends on how
@@ -250,3 +257,29 @@ def test_late_model_switch_stays_exact(monkeypatch):
     n_before = [len(first) + 40 * i for i in range(8)]
     assert models == ["default" if n < switch else "l1+l2" for n in n_before]
     assert "default" in models and "l1+l2" in models
+
+
+def test_poisson_counts_noise_cost_stays_exact(monkeypatch):
+    """Low Poisson counts (``_counting``, range <= COUNT_NOISE_MAX_RANGE) with the noise cost
+    on: from the late switch the ERD is divided by the noise at each pixel's reconstruction
+    (the shadow map made before it too); local updates, remeasured pixels with other counts
+    included, equal the full recompute after every ingest, before and after the switch."""
+    monkeypatch.setattr(sampler_module, "COUNT_NOISE_COST", 1.0)
+    monkeypatch.setattr(sampler_module, "LATE_COVERAGE", 0.03)
+    image = 4.0 + 56.0 * make_phantom("flakes", (200, 300), seed=4)[40:140, 60:220]
+    rng = np.random.default_rng(3)
+    sampler = Sampler(image.shape, batch_size=40, seed=0, max_coverage=0.5, change_tolerance=None)
+    ref = Reference(sampler)
+    first = sampler.suggest()
+    ingest_checked(sampler, ref, first, rng.poisson(image[first[:, 0], first[:, 1]]).astype(float))
+    assert sampler._counting and sampler._noise_cost_on()
+    done = []
+    for _ in range(10):
+        points = sampler.suggest()
+        done.append(sampler._late_done)
+        ref.check(sampler)  # right after the switch too
+        earlier = sampler.measured_points
+        points = np.concatenate([points, earlier[rng.choice(len(earlier), 6, replace=False)]])
+        counts = rng.poisson(image[points[:, 0], points[:, 1]]).astype(float)
+        ingest_checked(sampler, ref, points, counts)
+    assert not done[0] and done[-1]  # checked before and after the switch

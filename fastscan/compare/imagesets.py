@@ -41,6 +41,7 @@ __all__ = [
     "TRAINING_IMAGES",
     "TestImage",
     "image_set",
+    "noisy_set",
     "sparse_set",
     "test_set",
     "validation_set",
@@ -62,7 +63,7 @@ TRAINING_IMAGES = (
     "phantom flakes/particles/grains seeds 0, 1",
 )
 #: Names understood by :func:`image_set`.
-SET_NAMES = ("test", "validation", "sparse", "wse2")
+SET_NAMES = ("test", "validation", "sparse", "noisy", "wse2")
 #: The WSe2 design image in the shared data folder.
 WSE2_FILE = "wse2_darkfield_600x400.tif"
 _LOWCOUNT_FLOOR = 4.0  # expected counts of the lowcount substrate (mean about 20)
@@ -363,6 +364,44 @@ _SPARSE = {
 }  # fmt: skip
 
 
+def _low_counts(build: Callable[[int], np.ndarray], peak: float) -> Callable[[int], np.ndarray]:
+    """``build``'s [0, 100] image as expected counts from ``peak / 25`` to ``peak`` (the test
+    set's ``lowcount`` mapping when ``peak`` is 100)."""
+
+    def counts(size: int) -> np.ndarray:
+        floor = _LOWCOUNT_FLOOR * peak / 100.0
+        return floor + (peak - floor) / 100.0 * build(size)
+
+    return counts
+
+
+# validation images as Poisson counts (issue 12: noisy low-count data must degrade
+# gracefully); validation photographs and generators seeded >= 100, nothing of the test set
+_NOISY = {
+    **{
+        f"{name}-c{peak}": (kind, _low_counts(build, peak), "poisson",
+                            f"{source} as {peak / 25:g}-{peak} counts, Poisson readings")
+        for name, kind, build, source, peak in (
+            *(
+                (f"{phantom}-{seed}", kind, _phantom(phantom, seed),
+                 f"fastscan phantom {phantom}, seed {seed}", peak)
+                for phantom, kind, seed, peak in (
+                    ("flakes", "flakes", 100, 100),
+                    ("particles", "particles", 100, 100),
+                    ("grains", "texture", 100, 100),
+                    ("flakes", "flakes", 101, 25),
+                    ("grains", "texture", 101, 25),
+                )
+            ),
+            ("clock", "natural", _skimage("clock"), "skimage.data.clock", 100),
+            ("cell", "biomedical", _skimage("cell"), "skimage.data.cell", 25),
+        )
+    },
+    "xrf-ti-1004": ("xrf", lambda size: _xrf(size, "Ti", seed=1004), "poisson",
+                    "make_xrf_maps seed 1004, Ti grains as counts up to 100, Poisson readings"),
+}  # fmt: skip
+
+
 def _check_size(size: int | None) -> None:
     if size is not None and (int(size) != size or size < 32):
         raise ValueError(f"size must be an integer >= 32 (pixels of the long side), got {size!r}")
@@ -471,15 +510,37 @@ def sparse_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[st
     return _build(_SPARSE, size, names)
 
 
+def noisy_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str, TestImage]:
+    """Validation images as Poisson counts (tune on them freely; issue 12's noisy data).
+
+    Each reading is a seeded Poisson draw of the expected counts in ``truth``.
+    ``*-c100`` images use the test set's ``lowcount`` mapping (4 to 100 counts:
+    flakes, particles and grains phantoms seed 100 and ``clock``); ``*-c25`` are
+    a quarter of that (1 to 25 counts: flakes and grains seed 101, ``cell``);
+    ``xrf-ti-1004`` is the Ti grain map of ``make_xrf_maps`` seed 1004 as
+    expected counts up to 100. None is a test or training image.
+
+    Examples
+    --------
+    >>> images = noisy_set(size=64, names=("clock-c100", "cell-c25"))
+    >>> {n: (im.noise, round(float(im.truth.max()), 6)) for n, im in images.items()}
+    {'clock-c100': ('poisson', 100.0), 'cell-c25': ('poisson', 25.0)}
+    """
+    _check_size(size)
+    return _build(_NOISY, size, names)
+
+
 def image_set(
     name: str, size: int = 256, data: str | Path | None = None, names: tuple[str, ...] | None = None
 ) -> dict[str, TestImage]:
-    """One set by name: "test", "validation", "sparse" or "wse2" (native 600 x 400 from
-    ``data``)."""
+    """One set by name: "test", "validation", "sparse", "noisy" or "wse2" (native 600 x 400
+    from ``data``)."""
     if name == "test":
         return test_set(size, names)
     if name == "sparse":
         return sparse_set(size, names)
+    if name == "noisy":
+        return noisy_set(size, names)
     if name == "validation":
         return validation_set(size, data, names)
     if name == "wse2":

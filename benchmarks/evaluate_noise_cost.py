@@ -1,0 +1,44 @@
+"""``fastscan evaluate`` (or ``bench_xrf.py``) with another ``COUNT_NOISE_COST`` (issue 12).
+
+Usage (from the repository root; VALIDATION images only, never ``--set test``)::
+
+    python benchmarks/evaluate_noise_cost.py 1.0 --set noisy --seeds 0,1,2 --jobs 1 \\
+        --strategies fast --out OUT
+    python benchmarks/evaluate_noise_cost.py 1.0 --xrf --only quality --noise poisson \\
+        --seeds 1000,1001,1002
+
+The first argument replaces :data:`fastscan.sampler.COUNT_NOISE_COST` in this process (0:
+off, the default); the rest are ``fastscan evaluate`` arguments, or after ``--xrf``
+``benchmarks/bench_xrf.py`` arguments. ``--jobs 1`` keeps the patch in this process.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import fastscan.sampler as sampler
+from fastscan.cli import main
+
+
+def run(argv: list[str]) -> int:
+    """Set ``COUNT_NOISE_COST`` to ``argv[0]`` and run the rest."""
+    if not argv or argv[0].startswith("-"):
+        raise SystemExit("usage: evaluate_noise_cost.py COST [--xrf] [arguments]")
+    if "--set" in argv and argv[argv.index("--set") + 1 :][:1] == ["test"]:
+        raise SystemExit("the test set is measured once by the coordinator, not here")
+    cost = float(argv[0])
+    if not cost >= 0.0:
+        raise SystemExit(f"COST must be a number >= 0, got {argv[0]!r}")
+    sampler.COUNT_NOISE_COST = cost
+    rest = argv[1:]
+    if rest[:1] == ["--xrf"]:
+        sys.argv = ["bench_xrf.py", *rest[1:]]
+        runpy.run_path(str(Path(__file__).with_name("bench_xrf.py")), run_name="__main__")
+        return 0
+    return main(["evaluate", *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))
