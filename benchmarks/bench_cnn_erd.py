@@ -306,6 +306,7 @@ def scan_all(work: Path, data: Path, threads: int, only: str | None, labels: str
             cells = "  ".join(f"{c:.0%}: {m:.4f}" for c, m in zip(coverages, scores.mean(0)))
             seconds = time.perf_counter() - start
             print(f"{name:<18} {label:<8} seeds 0,1  {cells}  ({seconds:.0f} s)", flush=True)
+    work.mkdir(parents=True, exist_ok=True)
     (work / f"scan_{only or 'all'}_{labels}.json").write_text(json.dumps(results, indent=1))
 
 
