@@ -264,7 +264,11 @@ class Soak:
         return result
 
     def final_comparison(self) -> dict[str, Any]:
-        """A local Sampler fed the same readings in the same batches equals the service's."""
+        """A local Sampler fed the same readings in the same batches equals the service's.
+
+        It asks for each batch before ingesting it, as the service's client did: the
+        decisions are where the sampler changes its model (the late switch at 15 %).
+        """
         from fastscan import Sampler
 
         points, values, batches = self.readings()
@@ -272,6 +276,7 @@ class Soak:
         start = 0
         for i in range(1, len(batches) + 1):
             if i == len(batches) or batches[i] != batches[start]:
+                reference.suggest()
                 reference.ingest(points[start:i], values[start:i])
                 start = i
         result, out = self.service_state(("reconstruction", "erd"))

@@ -28,8 +28,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
-__all__ = ["flat_runs", "fly_runs", "lattice_levels"]
+__all__ = ["flat_runs", "fly_runs", "lattice_levels", "trim_flat_ends"]
 
 
 def lattice_levels(
@@ -142,3 +143,103 @@ def min_flat_run(fixed: float, pixel_time: float) -> int:
     (27, 261)
     """
     return int(math.floor(fixed / pixel_time + 1e-9)) + 1
+
+
+def trim_flat_ends(
+    values: np.ndarray,
+    measured: np.ndarray,
+    line: int,
+    first: int,
+    last: int,
+    *,
+    reach: int,
+    tol: float,
+    span: np.ndarray,
+) -> tuple[int, int]:
+    """Pixels ``first..last`` of row ``line`` without their flat end runs: ``(first, last)``.
+
+    A pixel is flat as in :func:`flat_runs` (readings on both sides, at most
+    ``reach`` rows away, in its column and both neighbouring ones, span at most
+    ``tol``), with each channel scaled by ``span`` (C,) instead of the range of
+    all readings, and only the rows near ``line`` read. An end run costs no
+    segment of its own, so any length is worth trimming, unlike an inner run
+    (:func:`min_flat_run`). All flat: the pixels are returned unchanged (the
+    line is then flat as a whole: ``flat_lines``' case, not trimmed here).
+    ``values`` (n_rows, n_cols, C); pass the transposes for columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.zeros((5, 8, 1)); v[:, 5, 0] = 1.0
+    >>> m = np.zeros((5, 8), bool); m[[0, 4]] = True
+    >>> trim_flat_ends(v, m, 2, 0, 7, reach=2, tol=0.1, span=np.ones(1))
+    (4, 6)
+    """
+    scale = np.asarray(span, float).reshape(-1)
+    scale = np.where(scale > 0, scale, 1.0)
+    values = np.asarray(values, float)
+    if values.ndim != 3 or values.shape[:2] != measured.shape or values.shape[2] != len(scale):
+        raise ValueError(
+            f"values must be (n_rows, n_cols, C) = {(*measured.shape, len(scale))}, "
+            f"got {values.shape}"
+        )
+    if not (0 <= first <= last < measured.shape[1]):
+        raise ValueError(f"need 0 <= first <= last < {measured.shape[1]}, got {first}, {last}")
+    a, b = _flat_end_bounds(
+        values, np.asarray(measured, bool), int(line), int(first), int(last), int(reach),
+        float(tol), scale,
+    )  # fmt: skip
+    return int(a), int(b)
+
+
+@njit(cache=True)
+def _near_range(values, measured, line, col, reach, scale, lo, hi):
+    """Fold the nearest reading above and below (row, ``col``) into ``lo``/``hi`` (scaled);
+    False if either side has none within ``reach``."""
+    n_rows = measured.shape[0]
+    for side in (-1, 1):
+        hit = -1
+        for d in range(1, reach + 1):
+            r = line + side * d
+            if r < 0 or r >= n_rows:
+                break
+            if measured[r, col]:
+                hit = r
+                break
+        if hit < 0:
+            return False
+        for k in range(values.shape[2]):
+            v = values[hit, col, k] / scale[k]
+            lo[k] = min(lo[k], v)
+            hi[k] = max(hi[k], v)
+    return True
+
+
+@njit(cache=True)
+def _is_flat(values, measured, line, col, reach, tol, scale):
+    """:func:`flat_runs`' test for one pixel: its column and both neighbours (clipped)."""
+    n_cols = measured.shape[1]
+    lo = np.full(values.shape[2], np.inf)
+    hi = np.full(values.shape[2], -np.inf)
+    for c in (max(col - 1, 0), col, min(col + 1, n_cols - 1)):
+        if not _near_range(values, measured, line, c, reach, scale, lo, hi):
+            return False
+    for k in range(values.shape[2]):
+        if hi[k] - lo[k] > tol:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _flat_end_bounds(values, measured, line, first, last, reach, tol, scale):
+    """First and last pixel of ``first..last`` that is not flat, walking in from the ends
+    (``(first, last)`` if every pixel is flat)."""
+    a = first
+    while a <= last and _is_flat(values, measured, line, a, reach, tol, scale):
+        a += 1
+    if a > last:
+        return first, last
+    b = last
+    while b > a and _is_flat(values, measured, line, b, reach, tol, scale):
+        b -= 1
+    return a, b

@@ -45,7 +45,13 @@ from fastscan.erd.floor import line_lattice_flat_share, line_lattice_level
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
-from fastscan.fly.lattice import flat_runs, fly_runs, lattice_levels, min_flat_run
+from fastscan.fly.lattice import (
+    flat_runs,
+    fly_runs,
+    lattice_levels,
+    min_flat_run,
+    trim_flat_ends,
+)
 from fastscan.fly.level_map import LevelMap
 from fastscan.fly.planner import AXES, Pick, SegmentPlanner, sweep_order
 from fastscan.fly.segment import Segment, segments_to_points
@@ -92,6 +98,13 @@ FLY_AXES = ("auto", "rows", "columns", "probe", "grid", "coarse")
 FLAT_LINES = 0.01
 #: ``flat_share``: share of its ERD per second a line between two agreeing lines keeps.
 FLAT_LINE_SHARE = 0.1
+#: ``flat_ends`` of the short-dwell sweeps: a pick's end runs whose readings on both sides
+#: agree within this share of the readings' range are left out (0: off); flat_lines' tolerance,
+#: made the default by the rule on the sparse and validation sets at 1 ms (README "Flat ends")
+FLAT_ENDS = 0.01
+#: ``flat_ends``: a pick is trimmed only if at least this share of its pixels is left (a
+#: mostly flat pick trimmed would be a short segment paying a whole line's fixed cost)
+FLAT_ENDS_KEEP = 0.5
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
@@ -317,6 +330,19 @@ class FlySampler:
         ``flat_lines`` in every decision (default :data:`FLAT_LINES_EVERYWHERE`,
         True), not only in the short-dwell sweeps; False: at ``sweep`` 0 the scan
         is the one without ``flat_lines``.
+    flat_ends : float
+        Sweep decisions (``sweep`` > 0, short dwells): if > 0 (default
+        :data:`FLAT_ENDS`; 0: off, the scan before this knob), each picked
+        segment leaves out its end runs
+        of pixels whose readings on both sides (at most ``initial_spacing``
+        lines away, in their column and both neighbouring ones) agree within
+        this share of the readings' range
+        (:func:`fastscan.fly.lattice.trim_flat_ends`). An end run costs no
+        segment of its own, so at short dwells, where a line's fixed cost is
+        about its readings' time, leaving it out saves its readings' time; a
+        pick flat from end to end, or whose unflat part is all measured, or
+        that would keep less than :data:`FLAT_ENDS_KEEP` of its pixels, is
+        flown whole (so the scan always moves on).
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -434,6 +460,7 @@ class FlySampler:
         flat_share: float = FLAT_LINE_SHARE,
         flat_edges: bool = False,
         flat_lines_everywhere: bool = FLAT_LINES_EVERYWHERE,
+        flat_ends: float = FLAT_ENDS,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
@@ -556,6 +583,12 @@ class FlySampler:
             )
         self.flat_lines_everywhere = bool(flat_lines_everywhere)
         self._flat_scale_cache: dict[int, tuple[tuple[bytes, bytes], np.ndarray]] = {}
+        if not (math.isfinite(flat_ends) and 0 <= flat_ends < 1):
+            raise ValueError(f"flat_ends must be a number in [0, 1) (0: off), got {flat_ends!r}")
+        self.flat_ends = float(flat_ends)
+        # flat_ends: pixels a pick left out, and the reading beside each (for flat_lines)
+        self._ends_left: np.ndarray | None = None
+        self._ends_fill: np.ndarray | None = None
         # the sweep pass under way: [axis, direction, front line, ERD/s floor]; None: none
         self._pass: list | None = None
         self._pass_direction = 0  # the last pass's direction (+1 down / -1 up), 0: none yet
@@ -1081,6 +1114,8 @@ class FlySampler:
                 break
             kept.append(pick)
             new += pick.segment.n_pixels
+        if self.sweep and self.flat_ends > 0:
+            kept = [self._trim_flat_ends(pick) for pick in kept]
         if self.sweep and len(kept) > 1:
             by_ends = {frozenset((p.segment.start, p.segment.end)): p for p in kept}
             kept = [
@@ -1140,12 +1175,62 @@ class FlySampler:
             stage=self._stage if self.move_aware else None,
         )  # fmt: skip
 
+    def _trim_flat_ends(self, pick: Pick) -> Pick:
+        """``flat_ends``: ``pick`` without its flat end runs, flown the same way."""
+        segment = pick.segment
+        if segment.n_pixels < 2:
+            return pick
+        sampler = self._sampler
+        values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
+        axis = 0 if segment.is_row else 1
+        if axis:
+            values, mask = values.transpose(1, 0, 2), mask.T
+        line = segment.start[axis]
+        a, b = segment.start[1 - axis], segment.end[1 - axis]
+        first, last = trim_flat_ends(
+            values, mask, line, min(a, b), max(a, b), reach=self.initial_spacing,
+            tol=self.flat_ends, span=np.asarray(sampler._ref_range, float),
+        )  # fmt: skip
+        if (first, last) == (min(a, b), max(a, b)) or mask[line, first : last + 1].all():
+            return pick  # nothing to trim, or nothing new left: the pick as it was
+        if last - first + 1 < FLAT_ENDS_KEEP * (abs(b - a) + 1):
+            return pick  # mostly flat: chosen for ERD on flat pixels, its rest is too short
+        self._remember_ends(values, mask, axis, line, (min(a, b), first - 1), (last + 1, max(a, b)))
+        ends = [(line, first), (line, last)] if axis == 0 else [(first, line), (last, line)]
+        trimmed = Segment(*(ends if a <= b else ends[::-1]))
+        seconds = self._planner.fixed[axis] + trimmed.n_pixels * self._planner.pixel_time[axis]
+        return Pick(trimmed, pick.erd, seconds)
+
+    def _remember_ends(self, values, mask, axis, line, *runs) -> None:
+        """Mark the left-out ``runs`` of ``line`` (on the grid ``values``/``mask`` of
+        ``axis``, transposed for columns), each with the nearest reading across the line."""
+        if self._ends_left is None:
+            self._ends_left = np.zeros(self.shape, bool)
+            self._ends_fill = np.zeros(self._sampler._values.shape)
+        for lo, hi in runs:
+            for pos in range(lo, hi + 1):
+                if mask[line, pos]:
+                    continue
+                for d in range(1, self.initial_spacing + 1):
+                    near = [r for r in (line - d, line + d) if 0 <= r < mask.shape[0]]
+                    near = [r for r in near if mask[r, pos]]
+                    if near:
+                        where = (line, pos) if axis == 0 else (pos, line)
+                        self._ends_left[where] = True
+                        self._ends_fill[(slice(None), *where)] = values[near[0], pos]
+                        break
+
     def _flat_line_scale(self) -> tuple[np.ndarray | None, np.ndarray | None] | None:
         """``flat_lines``: per axis, ``flat_share`` for lines between agreeing lines, else 1."""
         if not ((self.sweep or self.flat_lines_everywhere) and self.flat_lines > 0):
             return None
         sampler = self._sampler
         mask, values = sampler._mask, sampler._values
+        reuse = self._ends_left is None  # (flat_ends' fills are replaced by readings later)
+        if self._ends_left is not None:  # flat_ends: a line without its flat ends is whole
+            left = self._ends_left & ~mask
+            values = np.where(left[None], self._ends_fill, values)
+            mask = mask | left
         span = np.asarray(sampler._ref_range, float).reshape(-1, 1)
         scale = []
         for axis in (0, 1):
@@ -1153,11 +1238,11 @@ class FlySampler:
                 tolerance = self.flat_lines * span
                 # a line's scale depends only on the whole lines (readings never change) and
                 # the tolerance: reuse the last one until either changes (2048 x 2048: the
-                # comparison of the whole lines is most of the cost)
+                # comparison of the whole lines is most of the cost); not with flat_ends' fills
                 whole = np.flatnonzero(mask.all(axis=1 - axis))
                 key = (whole.tobytes(), tolerance.tobytes())
                 cached = self._flat_scale_cache.get(axis)
-                if cached is None or cached[0] != key:
+                if not reuse or cached is None or cached[0] != key:
                     found = flat_line_scale(
                         mask, values, tolerance, self.flat_share, axis=axis, edges=self.flat_edges
                     )
@@ -1374,6 +1459,7 @@ class FlySampler:
             "flat_share": self.flat_share,
             "flat_edges": self.flat_edges,
             "flat_lines_everywhere": self.flat_lines_everywhere,
+            "flat_ends": self.flat_ends,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
