@@ -518,6 +518,17 @@ def use_fly_params(params: dict[str, Any]) -> None:
     fly.fast_fly_sampler = with_params
 
 
+def use_fly_defaults(defaults: dict[str, Any]) -> None:
+    """Make every FlySampler made from now on default to ``defaults`` (keyword: value)."""
+    from fastscan.fly import FlySampler
+
+    kwdefaults = FlySampler.__init__.__kwdefaults__
+    unknown = sorted(set(defaults) - set(kwdefaults))
+    if unknown:
+        raise ValueError(f"--fly-defaults: FlySampler has no keyword(s) {unknown}")
+    kwdefaults.update(defaults)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path ('' to skip)")
@@ -552,6 +563,9 @@ def main(argv: list[str] | None = None) -> int:
                         "should give an image and its transpose the same ratios)")  # fmt: skip
     p.add_argument("--fly-params", default="",
                    help='FlySampler keywords for fast-fly, JSON: {"fly_axis": "rows"}')  # fmt: skip
+    p.add_argument("--fly-defaults", default="",
+                   help="FlySampler defaults for every FlySampler (fast-fly and fast-auto's fly "
+                        'branch), JSON: {"erd_floor": 0.0}')  # fmt: skip
     p.add_argument(
         "--latency",
         action="store_true",
@@ -571,6 +585,8 @@ def main(argv: list[str] | None = None) -> int:
     args.dwells = tuple(float(d) for d in args.dwells.split(","))
     if args.fly_params:
         use_fly_params(json.loads(args.fly_params))
+    if args.fly_defaults:
+        use_fly_defaults(json.loads(args.fly_defaults))
     args.strategies = [s for s in args.strategies.split(",") if s]
     for name in args.strategies:
         if name not in STRATEGIES and name != "fast-erd-only":

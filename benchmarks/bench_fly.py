@@ -299,6 +299,7 @@ def first_decisions(args: argparse.Namespace, image: np.ndarray, source: str) ->
             max_coverage=args.max_coverage,
             sweep=args.sweep,
             fly_axis=args.fly_axis,
+            **(json.loads(args.fly_params) if args.fly_params else {}),
         )
         first = FirstDecision()
         last = (math.nan, math.nan)

@@ -8,11 +8,17 @@ from itertools import pairwise
 import numpy as np
 import pytest
 from fly_source import adaptive_decisions
+from scipy import ndimage
 
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.planner import SegmentPlanner
-from fastscan.fly.sampler import FLAT_LINE_SHARE, FLAT_LINES, flat_line_scale
+from fastscan.fly.sampler import (
+    FLAT_LINE_SHARE,
+    FLAT_LINES,
+    FLAT_LINES_EVERYWHERE,
+    flat_line_scale,
+)
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
@@ -155,9 +161,11 @@ def test_knobs_are_idle_at_long_dwells():
     base, _, _ = _scan(truth)
     explicit, _, _ = _scan(truth, flat_lines=FLAT_LINES, flat_share=FLAT_LINE_SHARE)
     np.testing.assert_array_equal(base.measured_points, explicit.measured_points)
-    long_dwell = NANOPROBE.replace(dwell=0.01)  # sweep 0: both knobs idle
+    long_dwell = NANOPROBE.replace(dwell=0.01)  # sweep 0: both knobs idle (flat_lines only
+    # while flat_lines_everywhere, test_flat_lines_everywhere_discounts_flat_gaps_at_long_dwells)
     a = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, flat_lines=0.0)
-    b = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, flat_lines=0.5, sweep_window=8)
+    b = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, flat_lines=0.5, sweep_window=8,
+                   flat_lines_everywhere=False)  # fmt: skip
     assert a.sweep == b.sweep == 0
     for fs in (a, b):
         detector = SimulatedDetector(truth)
@@ -165,6 +173,48 @@ def test_knobs_are_idle_at_long_dwells():
             for segment in segments:
                 fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
     np.testing.assert_array_equal(a.measured_points, b.measured_points)
+
+
+def _spots_below() -> np.ndarray:
+    """A few blurred spots (an XRF trace map) in rows 36-59; rows above them are flat 0."""
+    rng = np.random.default_rng(100)
+    truth = np.zeros(SHAPE)
+    truth[rng.integers(36, 60, 6), rng.integers(4, 76, 6)] = 1.0
+    truth = ndimage.gaussian_filter(truth, 1.5)
+    return 100.0 * truth / truth.max()
+
+
+def test_flat_lines_everywhere_discounts_flat_gaps_at_long_dwells():
+    """The default: flat-bounded lines are discounted at 10 ms too (no sweeps there)."""
+    truth = _spots_below()
+    long_dwell = NANOPROBE.replace(dwell=0.01)  # sweep 0
+
+    def scan(**params):
+        fs = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.45, seed=0, **params)
+        detector = SimulatedDetector(truth)
+        decisions = adaptive_decisions(fs, detector)
+        np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
+        return fs, [s for d in decisions for s in d]
+
+    plain, plain_segments = scan(flat_lines_everywhere=False)
+    everywhere, segments = scan()  # the default
+    assert plain.sweep == everywhere.sweep == 0
+    assert plain._flat_line_scale() is None
+    rows, _ = everywhere._flat_line_scale()
+    gaps = ~everywhere.measured_mask[3:28].all(axis=1)  # between the coarse rows 2 .. 26
+    assert gaps.any() and (rows[3:28][gaps] == FLAT_LINE_SHARE).all()
+    assert check_trajectory(everywhere.trajectory, everywhere.motion) == []
+
+    def pixels_in_flat_rows(segments_, n):  # of the first n segments after the coarse raster
+        return sum(s.n_pixels for s in segments_[:n] if s.is_row and s.start[0] < 28)
+
+    # the floor makes the flat gaps worth flying; flat_lines flies the spots' rows first
+    assert plain._sampler._floor_level > 0
+    assert pixels_in_flat_rows(segments, 12) < pixels_in_flat_rows(plain_segments, 12)
+    # without flat_lines the knob has nothing to apply: the plain scan
+    off, _ = scan(flat_lines=0.0)
+    np.testing.assert_array_equal(off.measured_points, plain.measured_points)
+    assert everywhere.get_params()["flat_lines_everywhere"] is FLAT_LINES_EVERYWHERE is True
 
 
 @pytest.mark.parametrize(
@@ -176,6 +226,7 @@ def test_knobs_are_idle_at_long_dwells():
         ({"sweep_window": -1}, "sweep_window"),
         ({"sweep_window": 2.5}, "sweep_window"),
         ({"flat_edges": "yes"}, "flat_edges"),
+        ({"flat_lines_everywhere": 1}, "flat_lines_everywhere must be True or False, got 1"),
     ],
 )
 def test_bad_knobs_are_named(params, name):

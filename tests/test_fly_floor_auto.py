@@ -15,7 +15,7 @@ from fastscan.erd.floor import (
     line_lattice_level,
 )
 from fastscan.fly import FlySampler
-from fastscan.fly.sampler import DEFAULT_FLY_ERD_FLOOR, FLY_FLOOR_SCALE, line_costs
+from fastscan.fly.sampler import FLY_FLOOR_SCALE, default_erd_floor, default_sweep, line_costs
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
@@ -106,7 +106,7 @@ def test_fly_sampler_measures_the_level_on_its_coarse_lines():
     fs = _scan(truth, erd_floor="auto")
     inner = fs._sampler
     assert fs.get_params()["erd_floor"] == "auto"
-    assert FlySampler(truth.shape).get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR == 0.0
+    assert FlySampler(truth.shape, motion=MOTION).get_params()["erd_floor"] == "auto"  # 10 ms
     assert fs.get_params()["floor_scale"] == FLY_FLOOR_SCALE
     # the coarse raster (every 8th row from row 2) is what the composed sampler activated on
     coarse = _lines(truth.shape, fs.initial_spacing, 2)
@@ -309,15 +309,61 @@ def test_multichannel_rescale_after_activation_is_a_full_update():
     np.testing.assert_array_equal(asked, fs.measured_mask)
 
 
-def test_fast_fly_and_fast_auto_fly_with_the_default_floor():
+@pytest.mark.parametrize(("dwell", "floor"), [(0.001, 0.0), (0.01, "auto"), (0.1, "auto")])
+def test_fast_fly_and_fast_auto_fly_with_the_dwell_gated_floor(dwell, floor):
     from types import SimpleNamespace
 
     from fastscan.fly.auto import AutoSampler
     from fastscan.fly.sampler import fast_fly_sampler
 
-    settings = SimpleNamespace(motion=NANOPROBE.replace(dwell=0.001), max_coverage=0.3,
-                               seed=0, model=None)  # fmt: skip
-    assert fast_fly_sampler((64, 64), settings).get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR
-    auto = AutoSampler((64, 64), motion=NANOPROBE.replace(dwell=0.001), max_coverage=0.3)
-    assert auto.flying  # 1 ms: flown from the start
-    assert auto._fly.get_params()["erd_floor"] == DEFAULT_FLY_ERD_FLOOR
+    motion = NANOPROBE.replace(dwell=dwell)
+    assert (default_sweep((64, 256), motion) == 0) == (floor == "auto")
+    settings = SimpleNamespace(motion=motion, max_coverage=0.3, seed=0, model=None)
+    assert fast_fly_sampler((64, 256), settings).get_params()["erd_floor"] == floor
+    assert FlySampler((64, 256), motion=motion).get_params()["erd_floor"] == floor
+    if dwell < 0.1:  # 1 and 10 ms: fast-auto flies from the start
+        auto = AutoSampler((64, 256), motion=motion, max_coverage=0.3)
+        assert auto.flying
+        assert auto._fly.get_params()["erd_floor"] == floor
+
+
+def test_default_floor_follows_the_sweep_and_yields_to_explicit_values():
+    assert default_erd_floor(0) == "auto" and default_erd_floor(16) == 0.0
+    ten_ms, one_ms = NANOPROBE.replace(dwell=0.01), NANOPROBE.replace(dwell=0.001)
+    # the gate reads the sweep the sampler flies, given or not
+    assert FlySampler((64, 256), motion=ten_ms, sweep=16).get_params()["erd_floor"] == 0.0
+    assert FlySampler((64, 256), motion=one_ms, sweep=0).get_params()["erd_floor"] == "auto"
+    # explicit values keep their meaning at every dwell
+    assert FlySampler((64, 256), motion=one_ms, erd_floor="auto").get_params()["erd_floor"] == (
+        "auto"
+    )
+    assert FlySampler((64, 256), motion=ten_ms, erd_floor=0.0).get_params()["erd_floor"] == 0.0
+    assert FlySampler((64, 256), motion=ten_ms, erd_floor=0.3).get_params()["erd_floor"] == 0.3
+    assert FlySampler((64, 256), motion=ten_ms).get_params()["erd_floor"] == "auto"
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "16", None])
+def test_default_floor_bad_sweep_is_named(bad):
+    with pytest.raises(ValueError, match=f"sweep must be an integer >= 0, got {bad!r}"):
+        default_erd_floor(bad)
+
+
+def test_default_scans_are_the_gated_floors_scans():
+    truth = _particles((64, 256))
+
+    def scan(dwell: float, **kwargs) -> FlySampler:
+        fs = FlySampler(truth.shape, motion=NANOPROBE.replace(dwell=dwell), max_coverage=0.3,
+                        seed=0, **kwargs)  # fmt: skip
+        fly_replay(fs, SimulatedDetector(truth), max_decisions=12)
+        return fs
+
+    # 1 ms (sweeps on): exactly the scan without the floor
+    default, off = scan(0.001), scan(0.001, erd_floor=0.0)
+    np.testing.assert_array_equal(default.measured_points, off.measured_points)
+    assert default.beam_time == off.beam_time
+    # 10 ms: exactly the auto floor's scan, which differs from the scan without it here
+    default, auto, off = scan(0.01), scan(0.01, erd_floor="auto"), scan(0.01, erd_floor=0.0)
+    assert default._sampler._floor_level > 0
+    np.testing.assert_array_equal(default.measured_points, auto.measured_points)
+    assert default.beam_time == auto.beam_time
+    assert not np.array_equal(default.measured_points, off.measured_points)

@@ -62,11 +62,13 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "FLAT_LINES",
+    "FLAT_LINES_EVERYWHERE",
     "FLAT_LINE_SHARE",
     "FLY_AXES",
     "REFINE",
     "FlySampler",
     "coarse_line_axis",
+    "default_erd_floor",
     "default_initial_spacing",
     "default_sweep",
     "flat_line_scale",
@@ -110,9 +112,12 @@ LATTICE_SKIP = ("flat", "busy")
 #: and 3 on the sparse validation images at 1 and 10 ms (README)
 FLY_FLOOR_SCALE = 1.0
 #: fast-fly's exploration floor when none is given (README: "A measured floor for fast-fly"):
-#: 0.0 (off); "auto" met the default rule on the main before flat_lines, but on today's it
-#: raises the sparse set's 1 ms median ratio 1.02 -> 1.03, so it stays opt-in
-DEFAULT_FLY_ERD_FLOOR: float | str = 0.0
+#: None, :func:`default_erd_floor`'s dwell gate ("auto" where the short-dwell sweep is off,
+#: 0.0 in the sweeps, where the floor lost on the sparse set at 1 ms)
+DEFAULT_FLY_ERD_FLOOR: float | str | None = None
+#: ``flat_lines`` in every decision, not only in the short-dwell sweeps (README: "A measured
+#: floor for fast-fly"; chosen on the sparse and validation sets at 10 ms)
+FLAT_LINES_EVERYWHERE = True
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
 
@@ -212,6 +217,24 @@ def default_sweep(shape: tuple[int, int], motion: MotionModel) -> int:
     return SWEEP_SEGMENTS if fixed >= 0.5 * int(shape[1]) * pixel_time else 0
 
 
+def default_erd_floor(sweep: int) -> float | str:
+    """The ``erd_floor`` of a :class:`FlySampler` given None, for its ``sweep``.
+
+    ``"auto"`` (the floor measured on the coarse lines) where the short-dwell
+    sweep is off (``sweep`` 0: about 2 ms and longer on 256 px, :func:`default_sweep`)
+    and 0.0 (off) in the sweeps, where the floor lost on the sparse set at 1 ms
+    (README: "A measured floor for fast-fly").
+
+    Examples
+    --------
+    >>> default_erd_floor(0), default_erd_floor(16)
+    ('auto', 0.0)
+    """
+    if not (is_integer(sweep) and sweep >= 0):
+        raise ValueError(f"sweep must be an integer >= 0, got {sweep!r}")
+    return AUTO_FLOOR if sweep == 0 else 0.0
+
+
 class FlySampler:
     """Adaptive fly-scan planner with the :class:`fastscan.Sampler` interface, in segments.
 
@@ -289,7 +312,8 @@ class FlySampler:
         grid's edge the pass reverses and a new one starts. The stage then
         moves as a raster's does, monotonically between nearby lines.
     flat_lines : float
-        Sweep decisions (``sweep`` > 0, short dwells): if > 0 (default
+        Sweep decisions (``sweep`` > 0, short dwells), and all others while
+        ``flat_lines_everywhere``: if > 0 (default
         :data:`FLAT_LINES`; 0: off, the scan before this knob), a line
         whose two nearest whole measured lines on either side agree, pixel by
         pixel, within this share of the readings' range (nothing varies
@@ -302,6 +326,10 @@ class FlySampler:
     flat_edges : bool
         ``flat_lines``: also the lines beyond the first or the last whole line,
         if the two whole lines nearest that edge agree (off by default).
+    flat_lines_everywhere : bool
+        ``flat_lines`` in every decision (default :data:`FLAT_LINES_EVERYWHERE`,
+        True), not only in the short-dwell sweeps; False: at ``sweep`` 0 the scan
+        is the one without ``flat_lines``.
     flat_ends : float
         Sweep decisions (``sweep`` > 0, short dwells): if > 0 (default
         :data:`FLAT_ENDS`; 0: off, the scan before this knob), each picked
@@ -345,12 +373,14 @@ class FlySampler:
         ``"probe"``, ``"coarse"``: refine along the other axis (only) when its
         modelled time to the same error is below this share of the coarse
         axis's (in (0, 1]).
-    erd_floor : float or "auto"
+    erd_floor : float, "auto" or None
         Exploration floor of the composed sampler's ERD (:mod:`fastscan.erd.floor`):
         each pixel's ERD is at least what the model's target gives a uniform error
         of ``erd_floor`` at its distance to the nearest reading, so a wide flat gap
         between lines is worth flying (structure may hide in it); 0 is off.
-        The default is :data:`DEFAULT_FLY_ERD_FLOOR` (0.0). ``"auto"``: the level is
+        None (the default): :func:`default_erd_floor`, ``"auto"`` where ``sweep``
+        is 0 (dwells of about 2 ms and longer on 256 px) and 0.0 in the short-dwell
+        sweeps. ``"auto"``: the level is
         measured once, when the composed sampler makes its ERD map, from the
         coarse lines' readings split into square lattices of the line spacing
         (:func:`fastscan.erd.floor.line_lattice_level`): what a flat background
@@ -429,11 +459,12 @@ class FlySampler:
         flat_lines: float = FLAT_LINES,
         flat_share: float = FLAT_LINE_SHARE,
         flat_edges: bool = False,
+        flat_lines_everywhere: bool = FLAT_LINES_EVERYWHERE,
         flat_ends: float = FLAT_ENDS,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
-        erd_floor: float | str = DEFAULT_FLY_ERD_FLOOR,
+        erd_floor: float | str | None = DEFAULT_FLY_ERD_FLOOR,
         floor_scale: float = FLY_FLOOR_SCALE,
         flat_scene: float | None = None,
         flat_scene_line_bias: float = 0.0,
@@ -546,6 +577,12 @@ class FlySampler:
         if not isinstance(flat_edges, bool | np.bool_):
             raise ValueError(f"flat_edges must be True or False, got {flat_edges!r}")
         self.flat_edges = bool(flat_edges)
+        if not isinstance(flat_lines_everywhere, bool | np.bool_):
+            raise ValueError(
+                f"flat_lines_everywhere must be True or False, got {flat_lines_everywhere!r}"
+            )
+        self.flat_lines_everywhere = bool(flat_lines_everywhere)
+        self._flat_scale_cache: dict[int, tuple[tuple[bytes, bytes], np.ndarray]] = {}
         if not (math.isfinite(flat_ends) and 0 <= flat_ends < 1):
             raise ValueError(f"flat_ends must be a number in [0, 1) (0: off), got {flat_ends!r}")
         self.flat_ends = float(flat_ends)
@@ -577,7 +614,7 @@ class FlySampler:
             channels=channels,
             channel_weights=channel_weights,
             lattice=0.0,  # fast-fly was tuned without the texture lattice (not measured)
-            erd_floor=erd_floor,  # checked there
+            erd_floor=default_erd_floor(self.sweep) if erd_floor is None else erd_floor,
         )
         if not (math.isfinite(floor_scale) and floor_scale >= 0):
             raise ValueError(f"floor_scale must be a finite number >= 0, got {floor_scale!r}")
@@ -1185,10 +1222,11 @@ class FlySampler:
 
     def _flat_line_scale(self) -> tuple[np.ndarray | None, np.ndarray | None] | None:
         """``flat_lines``: per axis, ``flat_share`` for lines between agreeing lines, else 1."""
-        if not (self.sweep and self.flat_lines > 0):
+        if not ((self.sweep or self.flat_lines_everywhere) and self.flat_lines > 0):
             return None
         sampler = self._sampler
         mask, values = sampler._mask, sampler._values
+        reuse = self._ends_left is None  # (flat_ends' fills are replaced by readings later)
         if self._ends_left is not None:  # flat_ends: a line without its flat ends is whole
             left = self._ends_left & ~mask
             values = np.where(left[None], self._ends_fill, values)
@@ -1198,11 +1236,18 @@ class FlySampler:
         for axis in (0, 1):
             if axis in self._planner._axis_ids:
                 tolerance = self.flat_lines * span
-                scale.append(
-                    flat_line_scale(
+                # a line's scale depends only on the whole lines (readings never change) and
+                # the tolerance: reuse the last one until either changes (2048 x 2048: the
+                # comparison of the whole lines is most of the cost); not with flat_ends' fills
+                whole = np.flatnonzero(mask.all(axis=1 - axis))
+                key = (whole.tobytes(), tolerance.tobytes())
+                cached = self._flat_scale_cache.get(axis)
+                if not reuse or cached is None or cached[0] != key:
+                    found = flat_line_scale(
                         mask, values, tolerance, self.flat_share, axis=axis, edges=self.flat_edges
                     )
-                )
+                    cached = self._flat_scale_cache[axis] = (key, found)
+                scale.append(cached[1])
             else:
                 scale.append(None)
         return scale[0], scale[1]
@@ -1413,6 +1458,7 @@ class FlySampler:
             "flat_lines": self.flat_lines,
             "flat_share": self.flat_share,
             "flat_edges": self.flat_edges,
+            "flat_lines_everywhere": self.flat_lines_everywhere,
             "flat_ends": self.flat_ends,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
