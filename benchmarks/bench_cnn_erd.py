@@ -254,30 +254,16 @@ def cnn_erd(net, recon: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def scan(truth: np.ndarray, seed: int, coverages: list[float], net, model: str) -> list[float]:
     """NRMSE at each coverage; ``net`` None runs ``model`` alone (bench_oracle's loop)."""
-    from fastscan import Sampler
-    from fastscan.compare.evaluate import idw_from_points
-    from fastscan.metrics import nrmse
+    from bench_oracle import scan_loop
+
     from fastscan.selection import TileMax
 
-    sampler = Sampler(
-        truth.shape, batch_size=50, seed=seed, max_coverage=max(coverages),
-        change_tolerance=None, model=model,
-    )  # fmt: skip
-    scores: dict[float, float] = {}
-    while not sampler.should_stop():
-        if net is not None and sampler.erd.any():
-            mask = np.asarray(sampler.measured_mask)
-            sampler._erd[:] = cnn_erd(net, np.asarray(sampler.reconstruction), mask)
-            sampler._tiles = TileMax(sampler._erd)
-        points = sampler.suggest()
-        if len(points) == 0:
-            break
-        sampler.ingest(points, truth[points[:, 0], points[:, 1]])
-        for c in coverages:
-            if c not in scores and sampler.coverage >= c - 1e-9:
-                mask = np.asarray(sampler.measured_mask)
-                scores[c] = nrmse(truth, idw_from_points(mask, np.where(mask, truth, 0.0)))
-    return [scores[c] for c in coverages]
+    def replace(sampler) -> None:
+        mask = np.asarray(sampler.measured_mask)
+        sampler._erd[:] = cnn_erd(net, np.asarray(sampler.reconstruction), mask)
+        sampler._tiles = TileMax(sampler._erd)
+
+    return scan_loop(truth, seed, coverages, model, None if net is None else replace)
 
 
 def scan_all(work: Path, data: Path, threads: int, only: str | None, labels: str) -> None:

@@ -49,14 +49,22 @@ def oracle_erd(sampler: Sampler, truth: np.ndarray, power: float) -> None:
 
 def run(truth: np.ndarray, seed: int, coverages: list[float], power: float | None, model) -> list:
     """NRMSE at each coverage; ``power`` None runs the model (no oracle)."""
+    replace = None if power is None else (lambda sampler: oracle_erd(sampler, truth, power))
+    return scan_loop(truth, seed, coverages, model, replace)
+
+
+def scan_loop(truth: np.ndarray, seed: int, coverages: list[float], model, replace=None) -> list:
+    """NRMSE of the IDW reconstruction at each coverage of a default Sampler's scan of
+    ``truth`` with ``model``; ``replace(sampler)``, if given, overwrites its ERD map before
+    every batch once the map exists (an oracle, another estimator)."""
     sampler = Sampler(
         truth.shape, batch_size=50, seed=seed, max_coverage=max(coverages),
         change_tolerance=None, model=model,
     )  # fmt: skip
     scores: dict[float, float] = {}
     while not sampler.should_stop():
-        if power is not None and sampler.erd.any():
-            oracle_erd(sampler, truth, power)
+        if replace is not None and sampler.erd.any():
+            replace(sampler)
         points = sampler.suggest()
         if len(points) == 0:
             break
