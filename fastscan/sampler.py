@@ -466,9 +466,13 @@ class Sampler:
     def _use_model(self, name: str) -> None:
         """Load the shipped model ``name`` unless it is the one in use."""
         if self.model.name != name:
-            self.model = load_model(name)
-            self._error_power = model_error_power(self.model)
-            self._sparsity_area = self.model.sparsity_numerator(self.shape)
+            self._set_model(load_model(name))
+
+    def _set_model(self, model: ERDModel) -> None:
+        """Run ``model`` from now on, with the error power and sparsity area it reads."""
+        self.model = model
+        self._error_power = model_error_power(model)
+        self._sparsity_area = model.sparsity_numerator(self.shape)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -942,9 +946,7 @@ class Sampler:
             self._use_model(LATE_MODEL)
             self._erd_pass(np.argwhere(~self._mask), self._neighbor_lists())
         else:  # the same bits as that pass, made while readings were still to come
-            self.model = self._shadow_model
-            self._error_power = model_error_power(self.model)
-            self._sparsity_area = self.model.sparsity_numerator(self.shape)
+            self._set_model(self._shadow_model)
             self._erd = shadow
             _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
             self._tiles = TileMax(shadow) if tiles is None else tiles
@@ -996,18 +998,10 @@ class Sampler:
         model = self._late_model()
         pixels = np.argwhere(~self._mask[start_row:stop_row])
         pixels[:, 0] += start_row
-        lists = self._neighbor_lists()
+        self._neighbor_lists()  # (made if kept: the full pass reads them too)
         for start in range(0, len(pixels), _CHUNK):
             chunk = pixels[start : start + _CHUNK]
-            if lists is None:
-                nbr = self._knn(chunk)
-            else:  # as _region_knn, but leaving the lists as they are
-                valid = lists.valid_of(chunk)
-                nbr = lists.gather(chunk)
-                if not valid.all():
-                    found = self._knn(chunk[~valid], bounded=True)
-                    for array, part in zip(nbr, found):
-                        array[~valid] = part
+            nbr = self._region_knn(chunk, store=False)  # the lists are left as they are
             features = slads_features(
                 self._values[0],
                 self._recon[0],
@@ -1095,8 +1089,11 @@ class Sampler:
         self._lists.store(pixels, found[0], found[1])
         return found
 
-    def _region_knn(self, region: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """k nearest measured pixels of ``region`` from the lists; searched where invalid.
+    def _region_knn(
+        self, region: np.ndarray, store: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """k nearest measured pixels of ``region`` from the lists; searched where invalid
+        (and the search stored in the lists unless ``store`` is False).
 
         ``_dk`` must bound each pixel's k-th distance from above (it may still hold the
         distance from before the latest points).
@@ -1108,7 +1105,8 @@ class Sampler:
         if valid.all():
             return lists.gather(region)
         nbr = lists.gather(region)  # the invalid rows are overwritten just below
-        found = self._search_and_store(region[~valid])
+        missing = region[~valid]
+        found = self._search_and_store(missing) if store else self._knn(missing, bounded=True)
         for array, part in zip(nbr, found):
             array[~valid] = part
         return nbr
