@@ -1021,17 +1021,22 @@ class Sampler:
         """``erd_floor="auto"``: the flat-background error of the initial pattern
         (:func:`fastscan.erd.floor.flat_surprise_level`, the power mean of the model's
         error power), largest over the channels with a gain, in [0, 100] units."""
-        points = np.argwhere(self._mask)
+        points, readings = self._gained_readings()
         levels = [
-            self._floor_measure(
-                points,
-                (self._values[c][self._mask] - self._value_min[c]) * self._scale[c],
-                self.k,
-                power=self._error_power,
-            )
-            for c in np.flatnonzero(self._gains > 0)
+            self._floor_measure(points, values, self.k, power=self._error_power)
+            for values in readings
         ]
         return max(levels, default=0.0)
+
+    def _gained_readings(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The measured pixels (n, 2) and, for each channel with a gain, their readings
+        in the model's [0, 100] units (what the floor and flat-share measures read)."""
+        mask = self._mask
+        readings = [
+            (self._values[c][mask] - self._value_min[c]) * self._scale[c]
+            for c in np.flatnonzero(self._gains > 0)
+        ]
+        return np.argwhere(mask), readings
 
     def _set_structure(self, gini: float, counting: bool = False, variation: float = 0.0) -> None:
         """Fix the structure level and the ERD shaping exponents it gives."""

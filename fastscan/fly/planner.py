@@ -289,6 +289,11 @@ class SegmentPlanner:
         min_lines = -(-_SPLIT_PIXELS // weights.shape[1])
         _threads.split_rows(part, len(lines), align=4, min_rows=min_lines)
 
+    def seconds(self, axis: int, n_pixels: int) -> float:
+        """Beam time the planner charges a segment of ``n_pixels`` along ``axis``
+        (0: a row, 1: a column): its fixed cost plus one reading per pixel."""
+        return self.fixed[axis] + n_pixels * self.pixel_time[axis]
+
     def best_rate(self) -> float:
         """Best ERD per second of any single segment under the current map."""
         return max(float(self._ratio[a].max(initial=0.0)) for a in self._axis_ids)
@@ -403,7 +408,7 @@ class SegmentPlanner:
                     d_end = _k._travel(*(np.array(segment.end, float) - here), stage)
                     if d_end < d_start:
                         segment = segment.reversed()
-                seconds = self.fixed[axis] + (b - a + 1) * self.pixel_time[axis]
+                seconds = self.seconds(axis, b - a + 1)
                 picks.append(Pick(segment, erd, seconds))
                 spent += seconds
                 here = np.array(segment.end, float)

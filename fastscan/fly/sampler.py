@@ -1198,8 +1198,7 @@ class FlySampler:
         self._remember_ends(values, mask, axis, line, (min(a, b), first - 1), (last + 1, max(a, b)))
         ends = [(line, first), (line, last)] if axis == 0 else [(first, line), (last, line)]
         trimmed = Segment(*(ends if a <= b else ends[::-1]))
-        seconds = self._planner.fixed[axis] + trimmed.n_pixels * self._planner.pixel_time[axis]
-        return Pick(trimmed, pick.erd, seconds)
+        return Pick(trimmed, pick.erd, self._planner.seconds(axis, trimmed.n_pixels))
 
     def _remember_ends(self, values, mask, axis, line, *runs) -> None:
         """Mark the left-out ``runs`` of ``line`` (on the grid ``values``/``mask`` of
@@ -1320,19 +1319,18 @@ class FlySampler:
     def _measure_flat_scene(self) -> None:
         """``flat_scene``: measure the coarse lattices' flat share (once, at activation);
         at or above ``flat_scene`` charge partial segments ``flat_scene_line_bias`` from now on."""
-        inner = self._sampler
         rows = self._line_axis == "rows"
-        points = np.argwhere(inner._mask)
+        points, readings = self._sampler._gained_readings()
         shares = [
             line_lattice_flat_share(
                 points,
-                (inner._values[c][inner._mask] - inner._value_min[c]) * inner._scale[c],
+                values,
                 self.k,
                 spacing=self.initial_spacing,
                 axis=0 if rows else 1,
                 origin=self._origin,
             )
-            for c in np.flatnonzero(inner._gains > 0)
+            for values in readings
         ]
         self._flat_scene_share = min(shares, default=0.0)
         if self._flat_scene_share >= self.flat_scene:
