@@ -107,9 +107,10 @@ def fly_replay(sampler, detector, max_decisions: int = 500) -> int:
     return decisions
 
 
-def adaptive_decisions(sampler, detector) -> list[list[Segment]]:
+def adaptive_decisions(sampler, detector, record=None) -> list[list[Segment]]:
     """Fly ``sampler`` on ``detector`` until it stops; the segments of each decision made
-    once the coarse raster is in (the raster's own lines are flown, not listed)."""
+    once the coarse raster is in (the raster's own lines are flown, not listed).
+    ``record(sampler, segments)``, if given, sees each such decision before it is flown."""
     decisions = []
     while not sampler.should_stop():
         active = sampler._sampler.initial_complete
@@ -118,6 +119,8 @@ def adaptive_decisions(sampler, detector) -> list[list[Segment]]:
             break
         if active:
             decisions.append(segments)
+            if record is not None:
+                record(sampler, segments)
         for segment in segments:
             points = segment.pixels()
             sampler.ingest(points, detector.measure(points))

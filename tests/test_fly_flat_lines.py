@@ -134,16 +134,12 @@ def test_sweep_passes_move_monotonically_until_they_reverse():
     detector = SimulatedDetector(truth)
     fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.45, seed=0, sweep_window=8, flat_lines=0.0)
     passes = []  # (pass number, direction, lines of the decision)
-    while not fs.should_stop():
-        active = fs._sampler.initial_complete
-        segments = fs.suggest_segments()
-        if not segments:
-            break
-        if active:
-            lines = [s.start[0] if s.is_row else s.start[1] for s in segments]
-            passes.append((fs.n_passes, fs._pass_direction, lines))
-        for segment in segments:
-            fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
+
+    def record(sampler, segments) -> None:
+        lines = [s.start[0] if s.is_row else s.start[1] for s in segments]
+        passes.append((sampler.n_passes, sampler._pass_direction, lines))
+
+    adaptive_decisions(fs, detector, record)
     np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
     assert check_trajectory(fs.trajectory, fs.motion) == []
     assert len(passes) > 3 and fs.n_passes >= 2
