@@ -1293,21 +1293,24 @@ class Sampler:
         self._index_new_points(new_points)
         lists = self._neighbor_lists()
         version = self._n_measured - len(new_points)  # the state before these points
-        prepared = _prepared_update.take(prepared, changed, version=version)
-        if prepared is not None and lists is not None:  # made while the segment flew
+        if lists is not None:  # (preparing needs the lists)
+            prepared = _prepared_update.take(prepared, changed, version=version)
+        else:
+            prepared = None
+        if prepared is not None:  # made while the segment flew
             _prepared_update.apply_lists(lists, prepared)
             affected, region = prepared.affected, prepared.region
-        elif lists is None:
-            affected = _update.affected_pixels(
-                self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
-            )
-        else:  # the new points also enter the stored lists they belong to
-            is_new = np.arange(len(changed)) < len(new_points)
-            affected = _row_merge.affected_merge(  # one visit a pixel for a flown row
-                lists, self._mask, self._dk, self._dk_max, self._dk_tile, changed, is_new,
-                self._touched,
-            )  # fmt: skip
-        if prepared is None or lists is None:
+        else:
+            if lists is None:
+                affected = _update.affected_pixels(
+                    self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
+                )
+            else:  # the new points also enter the stored lists they belong to
+                is_new = np.arange(len(changed)) < len(new_points)
+                affected = _row_merge.affected_merge(  # one visit a pixel for a flown row
+                    lists, self._mask, self._dk, self._dk_max, self._dk_tile, changed, is_new,
+                    self._touched,
+                )  # fmt: skip
             region = _update.dilate_unmeasured(
                 self._mask, np.concatenate([affected, changed]), self._touched
             )
