@@ -181,9 +181,8 @@ class SessionStore:
         self.max_batch_size = int(max_batch_size)
         self.files = None if state_dir is None else SessionFiles(state_dir)
         self.state_dir = None if self.files is None else self.files.state_dir
-        self.model = load_model(model)
-        #: None when the sessions choose the shipped models themselves, else self.model
-        self.session_model = None if model is None else self.model
+        #: the model every session runs; None: the sessions choose the shipped models
+        self.model = None if model is None else load_model(model)
         self._sessions: dict[str, _Session] = {}
         self._restoring: dict[str, tuple[RestoreJob, int]] = {}  # job, grid pixels
         self._dirty: set[str] = set()
@@ -331,7 +330,7 @@ class SessionStore:
         job = RestoreJob(
             path,
             len(header["batches"]),
-            model=self.session_model,
+            model=self.model,
             journal=journal,
             temporary=temporary,
         )
@@ -462,7 +461,7 @@ class SessionStore:
                 )
             if "pixel_pitch" in kwargs:
                 kwargs["pixel_pitch"] = tuple(kwargs["pixel_pitch"])
-            sampler = Sampler(shape, model=self.session_model, **kwargs)
+            sampler = Sampler(shape, model=self.model, **kwargs)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ServiceError("bad_args", f"cannot create a Sampler: {exc}") from None
         return sampler
