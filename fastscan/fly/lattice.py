@@ -30,7 +30,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["flat_runs", "fly_runs", "lattice_levels", "trim_flat_ends"]
+__all__ = ["flat_pixel_map", "flat_runs", "fly_runs", "lattice_levels", "trim_flat_ends"]
 
 
 def lattice_levels(
@@ -243,3 +243,95 @@ def _flat_end_bounds(values, measured, line, first, last, reach, tol, scale):
     while b > a and _is_flat(values, measured, line, b, reach, tol, scale):
         b -= 1
     return a, b
+
+
+def flat_pixel_map(
+    values: np.ndarray,
+    measured: np.ndarray,
+    candidates: np.ndarray,
+    *,
+    reach: int,
+    tol: float,
+    span: np.ndarray,
+) -> np.ndarray:
+    """Which ``candidates`` pixels are flat-bounded across the rows (bool, like ``measured``).
+
+    The test of :func:`trim_flat_ends` for every candidate pixel at once: the
+    nearest measured pixel above and below (at most ``reach`` rows away), in
+    the pixel's column and both neighbouring ones (clipped at the edges), and
+    those up to six readings, each channel divided by ``span`` (C,), span at
+    most ``tol``. ``values`` (n_rows, n_cols, C); pass the transposes for
+    columns. Measured pixels and pixels that are not candidates are False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.zeros((5, 8, 1)); v[:, 5, 0] = 1.0
+    >>> m = np.zeros((5, 8), bool); m[[0, 4]] = True
+    >>> flat_pixel_map(v, m, ~m, reach=2, tol=0.1, span=np.ones(1))[2].astype(int).tolist()
+    [1, 1, 1, 1, 0, 0, 0, 1]
+    """
+    scale = np.asarray(span, float).reshape(-1)
+    scale = np.where(scale > 0, scale, 1.0)
+    values = np.asarray(values, float)
+    measured = np.asarray(measured, bool)
+    candidates = np.asarray(candidates, bool)
+    if values.ndim != 3 or values.shape[:2] != measured.shape or values.shape[2] != len(scale):
+        raise ValueError(
+            f"values must be (n_rows, n_cols, C) = {(*measured.shape, len(scale))}, "
+            f"got {values.shape}"
+        )
+    if candidates.shape != measured.shape:
+        raise ValueError(f"candidates must have shape {measured.shape}, got {candidates.shape}")
+    if int(reach) != reach or reach < 1:
+        raise ValueError(f"reach must be an integer >= 1, got {reach!r}")
+    out = np.zeros(measured.shape, bool)
+    _flat_map(values, measured, candidates & ~measured, int(reach), float(tol), scale, out)
+    return out
+
+
+@njit(cache=True)
+def _flat_map(values, measured, candidates, reach, tol, scale, out):
+    """:func:`_is_flat` for every candidate pixel, with each column's nearest measured
+    rows above and below found in one pass per side (-1: none within ``reach``)."""
+    n_rows, n_cols = measured.shape
+    n_ch = values.shape[2]
+    up = np.full((n_rows, n_cols), -1, np.int64)
+    down = np.full((n_rows, n_cols), -1, np.int64)
+    for c in range(n_cols):
+        last = -1
+        for r in range(n_rows):
+            if last >= 0 and r - last <= reach:
+                up[r, c] = last
+            if measured[r, c]:
+                last = r
+        last = -1
+        for r in range(n_rows - 1, -1, -1):
+            if last >= 0 and last - r <= reach:
+                down[r, c] = last
+            if measured[r, c]:
+                last = r
+    lo = np.empty(n_ch)
+    hi = np.empty(n_ch)
+    for r in range(n_rows):
+        for c in range(n_cols):
+            if not candidates[r, c]:
+                continue
+            lo[:] = np.inf
+            hi[:] = -np.inf
+            ok = True
+            for cc in (max(c - 1, 0), c, min(c + 1, n_cols - 1)):
+                u, d = up[r, cc], down[r, cc]
+                if u < 0 or d < 0:
+                    ok = False
+                    break
+                for k in range(n_ch):
+                    for v in (values[u, cc, k] / scale[k], values[d, cc, k] / scale[k]):
+                        lo[k] = min(lo[k], v)
+                        hi[k] = max(hi[k], v)
+            if ok:
+                for k in range(n_ch):
+                    if hi[k] - lo[k] > tol:
+                        ok = False
+                        break
+            out[r, c] = ok

@@ -46,6 +46,7 @@ from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
 from fastscan.fly.lattice import (
+    flat_pixel_map,
     flat_runs,
     fly_runs,
     lattice_levels,
@@ -105,6 +106,10 @@ FLAT_ENDS = 0.01
 #: ``flat_ends``: a pick is trimmed only if at least this share of its pixels is left (a
 #: mostly flat pick trimmed would be a short segment paying a whole line's fixed cost)
 FLAT_ENDS_KEEP = 0.5
+#: ``flat_pixel_share`` of the short-dwell sweeps: share of its planner weight an unmeasured
+#: pixel keeps while the planner chooses when ``flat_ends``' test finds it flat-bounded
+#: (1: off, the scan before this knob; README "Flat ends seen when choosing")
+FLAT_PIXEL_SHARE = 1.0
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
@@ -343,6 +348,15 @@ class FlySampler:
         pick flat from end to end, or whose unflat part is all measured, or
         that would keep less than :data:`FLAT_ENDS_KEEP` of its pixels, is
         flown whole (so the scan always moves on).
+    flat_pixel_share : float
+        Sweep decisions (``sweep`` > 0): each unmeasured pixel that
+        ``flat_ends``' test finds flat-bounded (readings on both sides agree,
+        :func:`fastscan.fly.lattice.flat_pixel_map`; ``flat_ends``'
+        tolerance, :data:`FLAT_ENDS` when that is 0) keeps this share of its
+        weight while the planner chooses, so a line is valued by its unflat
+        part and charged the seconds of the segment it would fly (the trim is
+        seen when choosing, not only after). In [0, 1]; 1 (default
+        :data:`FLAT_PIXEL_SHARE`) is off, the scan before this knob.
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -461,6 +475,7 @@ class FlySampler:
         flat_edges: bool = False,
         flat_lines_everywhere: bool = FLAT_LINES_EVERYWHERE,
         flat_ends: float = FLAT_ENDS,
+        flat_pixel_share: float = FLAT_PIXEL_SHARE,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
@@ -586,6 +601,14 @@ class FlySampler:
         if not (math.isfinite(flat_ends) and 0 <= flat_ends < 1):
             raise ValueError(f"flat_ends must be a number in [0, 1) (0: off), got {flat_ends!r}")
         self.flat_ends = float(flat_ends)
+        share = flat_pixel_share
+        number = isinstance(share, int | float | np.number) and not isinstance(share, bool)
+        if not (number and 0 <= share <= 1):
+            raise ValueError(
+                f"flat_pixel_share must be a number in [0, 1] (1: off), got {flat_pixel_share!r}"
+            )
+        self.flat_pixel_share = float(flat_pixel_share)
+        self._flat_discounted = False  # the planner holds discounted weights
         # flat_ends: pixels a pick left out, and the reading beside each (for flat_lines)
         self._ends_left: np.ndarray | None = None
         self._ends_fill: np.ndarray | None = None
@@ -1083,6 +1106,8 @@ class FlySampler:
                     self._planner.update(self._levels.weights, regions, pixels)
         else:
             self._planner.update(self._sampler._erd, self._changed)
+        if self.sweep and self.flat_pixel_share < 1:
+            self._discount_flat_pixels()
         self._changed = []
         if self.sweep and self.sweep_window:
             picks = self._pass_picks()
@@ -1199,6 +1224,27 @@ class FlySampler:
         ends = [(line, first), (line, last)] if axis == 0 else [(first, line), (last, line)]
         trimmed = Segment(*(ends if a <= b else ends[::-1]))
         return Pick(trimmed, pick.erd, self._planner.seconds(axis, trimmed.n_pixels))
+
+    def _discount_flat_pixels(self) -> None:
+        """``flat_pixel_share``: the planner takes this decision's weights with each
+        flat-bounded pixel (across the rows or across the columns, for either
+        axis the planner scores: the weights are shared) scaled by the share."""
+        sampler = self._sampler
+        weights = self._levels.weights if self.refine == "bisect" else sampler._erd
+        values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
+        span = np.asarray(sampler._ref_range, float).reshape(-1)
+        tol = self.flat_ends if self.flat_ends > 0 else FLAT_ENDS
+        flat = None
+        for axis in self._planner._axis_ids:
+            v, m, w = (values, mask, weights) if axis == 0 else (
+                values.transpose(1, 0, 2), mask.T, weights.T)  # fmt: skip
+            found = flat_pixel_map(v, m, w > 0, reach=self.initial_spacing, tol=tol, span=span)
+            found = found if axis == 0 else found.T
+            flat = found if flat is None else flat | found
+        # (also when none is flat now: the planner may still hold an earlier discount)
+        if flat is not None and (flat.any() or self._flat_discounted):
+            self._planner.update(np.where(flat, self.flat_pixel_share * weights, weights))
+            self._flat_discounted = bool(flat.any())
 
     def _remember_ends(self, values, mask, axis, line, *runs) -> None:
         """Mark the left-out ``runs`` of ``line`` (on the grid ``values``/``mask`` of
@@ -1458,6 +1504,7 @@ class FlySampler:
             "flat_edges": self.flat_edges,
             "flat_lines_everywhere": self.flat_lines_everywhere,
             "flat_ends": self.flat_ends,
+            "flat_pixel_share": self.flat_pixel_share,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
