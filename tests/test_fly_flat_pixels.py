@@ -1,0 +1,141 @@
+"""Short-dwell choice that sees the trim (``FlySampler(flat_pixel_share=...)``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fly_source import adaptive_decisions
+
+from fastscan.beamtime import check_trajectory
+from fastscan.fly import FlySampler
+from fastscan.fly.lattice import _is_flat, flat_pixel_map
+from fastscan.fly.sampler import FLAT_ENDS
+from fastscan.motion import NANOPROBE
+from fastscan.replay import SimulatedDetector
+
+SHAPE = (64, 80)
+SHORT = NANOPROBE.replace(dwell=0.001)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flat_pixel_map_matches_the_one_pixel_test(seed):
+    rng = np.random.default_rng(seed)
+    n_rows, n_cols, n_channels = 24, 31, 1 + seed % 2
+    measured = np.zeros((n_rows, n_cols), bool)
+    measured[rng.choice(n_rows, 8, replace=False)] = True
+    measured[rng.integers(0, n_rows, 30), rng.integers(0, n_cols, 30)] = True
+    values = np.round(rng.random((n_rows, n_cols, n_channels)) * 1.5) * measured[:, :, None]
+    candidates = rng.random((n_rows, n_cols)) < 0.7
+    span = np.array([2.0, 0.5][:n_channels])
+    for reach, tol in ((3, 0.0), (5, 0.6), (8, 2.5)):
+        got = flat_pixel_map(values, measured, candidates, reach=reach, tol=tol, span=span)
+        want = np.zeros((n_rows, n_cols), bool)
+        for r in range(n_rows):
+            for c in range(n_cols):
+                if candidates[r, c] and not measured[r, c]:
+                    want[r, c] = _is_flat(values, measured, r, c, reach, tol, span)
+        np.testing.assert_array_equal(got, want)
+        assert got.any() or tol == 0.0  # the case is not vacuous
+
+
+@pytest.mark.parametrize(
+    ("values", "candidates", "reach", "match"),
+    [
+        (np.zeros((4, 5)), np.ones((4, 5), bool), 2, "values must be"),
+        (np.zeros((4, 5, 1)), np.ones((5, 4), bool), 2, "candidates must have shape"),
+        (np.zeros((4, 5, 1)), np.ones((4, 5), bool), 0, "reach must be"),
+    ],
+)
+def test_flat_pixel_map_names_bad_input(values, candidates, reach, match):
+    with pytest.raises(ValueError, match=match):
+        flat_pixel_map(values, np.ones((4, 5), bool), candidates, reach=reach, tol=0.1,
+                       span=np.ones(1))  # fmt: skip
+
+
+def _disk() -> np.ndarray:
+    """A textured disk on a flat background: every row crosses flat ends."""
+    rr, cc = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    inside = (rr - 32) ** 2 + (cc - 40) ** 2 < 20**2
+    rng = np.random.default_rng(3)
+    return np.where(inside, 50.0 + 50.0 * rng.random(SHAPE), 0.0)
+
+
+def _flat_share(fs: FlySampler, segments) -> float:
+    """Share of the planned, unmeasured pixels that were flat-bounded when planned."""
+    sampler = fs._sampler
+    values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
+    flat = flat_pixel_map(values, mask, ~mask, reach=fs.initial_spacing, tol=FLAT_ENDS,
+                          span=np.asarray(sampler._ref_range, float))  # fmt: skip
+    pixels = np.concatenate([s.pixels() for s in segments])
+    new = ~mask[pixels[:, 0], pixels[:, 1]]
+    return float(flat[pixels[new, 0], pixels[new, 1]].mean()) if new.any() else 0.0
+
+
+def test_flat_pixel_share_plans_fewer_flat_pixels_and_reveals_nothing_else():
+    truth = _disk()
+    shares = {}
+    for share in (1.0, 0.1):
+        detector = SimulatedDetector(truth)
+        fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_pixel_share=share)
+        seen: list[float] = []
+
+        def record(f, segments, seen=seen):
+            seen.append(_flat_share(f, segments))
+
+        adaptive_decisions(fs, detector, record=record)
+        np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
+        assert check_trajectory(fs.trajectory, fs.motion) == []
+        assert fs.sweep > 0 and seen
+        shares[share] = seen[0]  # the first decision after the same coarse raster
+    assert shares[0.1] < shares[1.0]
+
+
+def test_flat_pixel_share_one_is_the_scan_before_and_idle_at_long_dwells():
+    truth = _disk()
+    for motion, share in ((SHORT, 1.0), (NANOPROBE.replace(dwell=0.01), 0.1)):
+        runs = []
+        for kwargs in ({}, {"flat_pixel_share": share}):
+            fs = FlySampler(SHAPE, motion=motion, max_coverage=0.3, seed=0, **kwargs)
+            runs.append(adaptive_decisions(fs, SimulatedDetector(truth)))
+            assert fs.get_params()["flat_pixel_share"] == kwargs.get("flat_pixel_share", 1.0)
+        assert runs[0] == runs[1]
+
+
+def test_flat_pixel_share_keeps_the_planner_exact():
+    """After each decision the planner's weights are the level map's with the discount."""
+    truth = _disk()
+    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_pixel_share=0.1)
+    checked = []
+
+    def check(f, segments):
+        sampler = f._sampler
+        values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
+        weights = f._levels.weights
+        flat = np.zeros(mask.shape, bool)
+        for axis in f._planner._axis_ids:
+            v, m, w = (values, mask, weights) if axis == 0 else (
+                values.transpose(1, 0, 2), mask.T, weights.T)  # fmt: skip
+            found = flat_pixel_map(v, m, w > 0, reach=f.initial_spacing, tol=FLAT_ENDS,
+                                   span=np.asarray(sampler._ref_range, float))  # fmt: skip
+            flat |= found if axis == 0 else found.T
+        want = np.where(flat, 0.1 * weights, weights)
+        # (the ingests of the flown picks since have not reached the level map yet)
+        np.testing.assert_array_equal(f._planner._weights, want)
+        checked.append(flat.any())
+
+    fs_decide = fs._decide
+
+    def decide():
+        picks = fs_decide()
+        check(fs, [p.segment for p in picks])
+        return picks
+
+    fs._decide = decide
+    adaptive_decisions(fs, SimulatedDetector(truth))
+    assert checked and any(checked)
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), True, "0.5"])
+def test_bad_flat_pixel_share_is_named(value):
+    with pytest.raises(ValueError, match="flat_pixel_share"):
+        FlySampler(SHAPE, flat_pixel_share=value)
