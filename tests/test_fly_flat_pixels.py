@@ -9,7 +9,7 @@ from fly_source import adaptive_decisions
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.lattice import _is_flat, flat_pixel_map
-from fastscan.fly.sampler import FLAT_ENDS
+from fastscan.fly.sampler import FLAT_ENDS, FLAT_PIXEL_SHARE
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
 
@@ -90,15 +90,30 @@ def test_flat_pixel_share_plans_fewer_flat_pixels_and_reveals_nothing_else():
     assert shares[0.1] < shares[1.0]
 
 
-def test_flat_pixel_share_one_is_the_scan_before_and_idle_at_long_dwells():
+def test_flat_pixel_share_idle_at_long_dwells_and_off_at_one():
     truth = _disk()
-    for motion, share in ((SHORT, 1.0), (NANOPROBE.replace(dwell=0.01), 0.1)):
-        runs = []
-        for kwargs in ({}, {"flat_pixel_share": share}):
-            fs = FlySampler(SHAPE, motion=motion, max_coverage=0.3, seed=0, **kwargs)
-            runs.append(adaptive_decisions(fs, SimulatedDetector(truth)))
-            assert fs.get_params()["flat_pixel_share"] == kwargs.get("flat_pixel_share", 1.0)
-        assert runs[0] == runs[1]
+    long_dwell = NANOPROBE.replace(dwell=0.01)
+    runs = []
+    for share in (None, 0.1, 1.0):
+        kwargs = {} if share is None else {"flat_pixel_share": share}
+        fs = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, seed=0, **kwargs)
+        assert fs.sweep == 0
+        runs.append(adaptive_decisions(fs, SimulatedDetector(truth)))
+    assert runs[0] == runs[1] == runs[2]
+    # at 1 ms the default acts; 1.0 leaves the planner the level map's weights
+    scans = {}
+    for share in (FLAT_PIXEL_SHARE, 1.0):
+        fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_pixel_share=share)
+        untouched = []
+
+        def record(f, segments, untouched=untouched):
+            untouched.append(np.array_equal(f._planner._weights, f._levels.weights))
+
+        scans[share] = adaptive_decisions(fs, SimulatedDetector(truth), record=record)
+        assert all(untouched) == (share == 1.0)
+        assert fs.get_params()["flat_pixel_share"] == share
+    assert scans[FLAT_PIXEL_SHARE] != scans[1.0]
+    assert FlySampler(SHAPE).flat_pixel_share == FLAT_PIXEL_SHARE < 1
 
 
 def test_flat_pixel_share_keeps_the_planner_exact():

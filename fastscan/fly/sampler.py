@@ -108,8 +108,9 @@ FLAT_ENDS = 0.01
 FLAT_ENDS_KEEP = 0.5
 #: ``flat_pixel_share`` of the short-dwell sweeps: share of its planner weight an unmeasured
 #: pixel keeps while the planner chooses when ``flat_ends``' test finds it flat-bounded
-#: (1: off, the scan before this knob; README "Flat ends seen when choosing")
-FLAT_PIXEL_SHARE = 1.0
+#: (1: off, the scan before this knob); flat_lines' share, made the default by the rule on
+#: the sparse and validation sets at 1 ms (README "Flat ends seen when choosing")
+FLAT_PIXEL_SHARE = 0.1
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
@@ -355,8 +356,8 @@ class FlySampler:
         tolerance, :data:`FLAT_ENDS` when that is 0) keeps this share of its
         weight while the planner chooses, so a line is valued by its unflat
         part and charged the seconds of the segment it would fly (the trim is
-        seen when choosing, not only after). In [0, 1]; 1 (default
-        :data:`FLAT_PIXEL_SHARE`) is off, the scan before this knob.
+        seen when choosing, not only after). In [0, 1] (default
+        :data:`FLAT_PIXEL_SHARE`, 0.1); 1 is off, the scan before this knob.
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
