@@ -25,31 +25,35 @@ def test_flat_pixel_map_matches_the_one_pixel_test(seed):
     measured[rng.choice(n_rows, 8, replace=False)] = True
     measured[rng.integers(0, n_rows, 30), rng.integers(0, n_cols, 30)] = True
     values = np.round(rng.random((n_rows, n_cols, n_channels)) * 1.5) * measured[:, :, None]
-    candidates = rng.random((n_rows, n_cols)) < 0.7
     span = np.array([2.0, 0.5][:n_channels])
     for reach, tol in ((3, 0.0), (5, 0.6), (8, 2.5)):
-        got = flat_pixel_map(values, measured, candidates, reach=reach, tol=tol, span=span)
+        got = flat_pixel_map(values, measured, reach=reach, tol=tol, span=span)
         want = np.zeros((n_rows, n_cols), bool)
         for r in range(n_rows):
             for c in range(n_cols):
-                if candidates[r, c] and not measured[r, c]:
+                if not measured[r, c]:
                     want[r, c] = _is_flat(values, measured, r, c, reach, tol, span)
         np.testing.assert_array_equal(got, want)
         assert got.any() or tol == 0.0  # the case is not vacuous
+        for _ in range(5):  # a box is the whole map's slice, edges included
+            r0, r1 = sorted(rng.integers(-2, n_rows + 3, 2).tolist())
+            c0, c1 = sorted(rng.integers(-2, n_cols + 3, 2).tolist())
+            part = flat_pixel_map(values, measured, reach=reach, tol=tol, span=span,
+                                  box=(r0, r1, c0, c1))  # fmt: skip
+            np.testing.assert_array_equal(part, want[max(r0, 0) : r1, max(c0, 0) : c1])
 
 
 @pytest.mark.parametrize(
-    ("values", "candidates", "reach", "match"),
+    ("values", "reach", "match"),
     [
-        (np.zeros((4, 5)), np.ones((4, 5), bool), 2, "values must be"),
-        (np.zeros((4, 5, 1)), np.ones((5, 4), bool), 2, "candidates must have shape"),
-        (np.zeros((4, 5, 1)), np.ones((4, 5), bool), 0, "reach must be"),
+        (np.zeros((4, 5)), 2, "values must be"),
+        (np.zeros((4, 5, 2)), 2, "values must be"),
+        (np.zeros((4, 5, 1)), 0, "reach must be"),
     ],
 )
-def test_flat_pixel_map_names_bad_input(values, candidates, reach, match):
+def test_flat_pixel_map_names_bad_input(values, reach, match):
     with pytest.raises(ValueError, match=match):
-        flat_pixel_map(values, np.ones((4, 5), bool), candidates, reach=reach, tol=0.1,
-                       span=np.ones(1))  # fmt: skip
+        flat_pixel_map(values, np.ones((4, 5), bool), reach=reach, tol=0.1, span=np.ones(1))
 
 
 def _disk() -> np.ndarray:
@@ -64,7 +68,7 @@ def _flat_share(fs: FlySampler, segments) -> float:
     """Share of the planned, unmeasured pixels that were flat-bounded when planned."""
     sampler = fs._sampler
     values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
-    flat = flat_pixel_map(values, mask, ~mask, reach=fs.initial_spacing, tol=FLAT_ENDS,
+    flat = flat_pixel_map(values, mask, reach=fs.initial_spacing, tol=FLAT_ENDS,
                           span=np.asarray(sampler._ref_range, float))  # fmt: skip
     pixels = np.concatenate([s.pixels() for s in segments])
     new = ~mask[pixels[:, 0], pixels[:, 1]]
@@ -117,7 +121,8 @@ def test_flat_pixel_share_idle_at_long_dwells_and_off_at_one():
 
 
 def test_flat_pixel_share_keeps_the_planner_exact():
-    """After each decision the planner's weights are the level map's with the discount."""
+    """After each decision the planner's weights are the level map's with the discount,
+    flat-bounded pixels found from scratch (the sampler keeps them up to date by boxes)."""
     truth = _disk()
     fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_pixel_share=0.1)
     checked = []
@@ -128,12 +133,11 @@ def test_flat_pixel_share_keeps_the_planner_exact():
         weights = f._levels.weights
         flat = np.zeros(mask.shape, bool)
         for axis in f._planner._axis_ids:
-            v, m, w = (values, mask, weights) if axis == 0 else (
-                values.transpose(1, 0, 2), mask.T, weights.T)  # fmt: skip
-            found = flat_pixel_map(v, m, w > 0, reach=f.initial_spacing, tol=FLAT_ENDS,
+            v, m = (values, mask) if axis == 0 else (values.transpose(1, 0, 2), mask.T)
+            found = flat_pixel_map(v, m, reach=f.initial_spacing, tol=FLAT_ENDS,
                                    span=np.asarray(sampler._ref_range, float))  # fmt: skip
             flat |= found if axis == 0 else found.T
-        want = np.where(flat, 0.1 * weights, weights)
+        want = np.where(flat & (weights > 0), 0.1 * weights, weights)
         # (the ingests of the flown picks since have not reached the level map yet)
         np.testing.assert_array_equal(f._planner._weights, want)
         checked.append(flat.any())

@@ -248,80 +248,89 @@ def _flat_end_bounds(values, measured, line, first, last, reach, tol, scale):
 def flat_pixel_map(
     values: np.ndarray,
     measured: np.ndarray,
-    candidates: np.ndarray,
     *,
     reach: int,
     tol: float,
     span: np.ndarray,
+    box: tuple[int, int, int, int] | None = None,
 ) -> np.ndarray:
-    """Which ``candidates`` pixels are flat-bounded across the rows (bool, like ``measured``).
+    """Which unmeasured pixels are flat-bounded across the rows (bool).
 
-    The test of :func:`trim_flat_ends` for every candidate pixel at once: the
-    nearest measured pixel above and below (at most ``reach`` rows away), in
-    the pixel's column and both neighbouring ones (clipped at the edges), and
+    The test of :func:`trim_flat_ends` for many pixels at once: the nearest
+    measured pixel above and below (at most ``reach`` rows away), in the
+    pixel's column and both neighbouring ones (clipped at the edges), and
     those up to six readings, each channel divided by ``span`` (C,), span at
     most ``tol``. ``values`` (n_rows, n_cols, C); pass the transposes for
-    columns. Measured pixels and pixels that are not candidates are False.
+    columns. ``box`` ``(row_start, row_stop, col_start, col_stop)`` computes
+    only those pixels (the answer has the box's shape); None: the whole grid.
+    A new reading changes the answer only within ``reach`` rows and one
+    column of it. Measured pixels are False.
 
     Examples
     --------
     >>> import numpy as np
     >>> v = np.zeros((5, 8, 1)); v[:, 5, 0] = 1.0
     >>> m = np.zeros((5, 8), bool); m[[0, 4]] = True
-    >>> flat_pixel_map(v, m, ~m, reach=2, tol=0.1, span=np.ones(1))[2].astype(int).tolist()
+    >>> flat_pixel_map(v, m, reach=2, tol=0.1, span=np.ones(1))[2].astype(int).tolist()
     [1, 1, 1, 1, 0, 0, 0, 1]
+    >>> flat_pixel_map(v, m, reach=2, tol=0.1, span=np.ones(1), box=(2, 3, 6, 8)).tolist()
+    [[False, True]]
     """
     scale = np.asarray(span, float).reshape(-1)
     scale = np.where(scale > 0, scale, 1.0)
     values = np.asarray(values, float)
     measured = np.asarray(measured, bool)
-    candidates = np.asarray(candidates, bool)
     if values.ndim != 3 or values.shape[:2] != measured.shape or values.shape[2] != len(scale):
         raise ValueError(
             f"values must be (n_rows, n_cols, C) = {(*measured.shape, len(scale))}, "
             f"got {values.shape}"
         )
-    if candidates.shape != measured.shape:
-        raise ValueError(f"candidates must have shape {measured.shape}, got {candidates.shape}")
     if int(reach) != reach or reach < 1:
         raise ValueError(f"reach must be an integer >= 1, got {reach!r}")
-    out = np.zeros(measured.shape, bool)
-    _flat_map(values, measured, candidates & ~measured, int(reach), float(tol), scale, out)
+    n_rows, n_cols = measured.shape
+    r0, r1, c0, c1 = (0, n_rows, 0, n_cols) if box is None else (int(v) for v in box)
+    r0, r1, c0, c1 = max(r0, 0), min(r1, n_rows), max(c0, 0), min(c1, n_cols)
+    out = np.zeros((max(r1 - r0, 0), max(c1 - c0, 0)), bool)
+    if out.size:
+        _flat_map(values, measured, int(reach), float(tol), scale, r0, r1, c0, c1, out)
     return out
 
 
 @njit(cache=True)
-def _flat_map(values, measured, candidates, reach, tol, scale, out):
-    """:func:`_is_flat` for every candidate pixel, with each column's nearest measured
-    rows above and below found in one pass per side (-1: none within ``reach``)."""
+def _flat_map(values, measured, reach, tol, scale, r0, r1, c0, c1, out):
+    """:func:`_is_flat` for every unmeasured pixel of the box, with each column's nearest
+    measured rows above and below found in one pass per side (-1: none within ``reach``)."""
     n_rows, n_cols = measured.shape
     n_ch = values.shape[2]
-    up = np.full((n_rows, n_cols), -1, np.int64)
-    down = np.full((n_rows, n_cols), -1, np.int64)
-    for c in range(n_cols):
+    a0, a1 = max(c0 - 1, 0), min(c1 + 1, n_cols)
+    up = np.full((r1 - r0, a1 - a0), -1, np.int64)
+    down = np.full((r1 - r0, a1 - a0), -1, np.int64)
+    for j in range(a1 - a0):
+        c = a0 + j
         last = -1
-        for r in range(n_rows):
-            if last >= 0 and r - last <= reach:
-                up[r, c] = last
+        for r in range(max(r0 - reach, 0), r1):
+            if r >= r0 and last >= 0 and r - last <= reach:
+                up[r - r0, j] = last
             if measured[r, c]:
                 last = r
         last = -1
-        for r in range(n_rows - 1, -1, -1):
-            if last >= 0 and last - r <= reach:
-                down[r, c] = last
+        for r in range(min(r1 + reach, n_rows) - 1, r0 - 1, -1):
+            if r < r1 and last >= 0 and last - r <= reach:
+                down[r - r0, j] = last
             if measured[r, c]:
                 last = r
     lo = np.empty(n_ch)
     hi = np.empty(n_ch)
-    for r in range(n_rows):
-        for c in range(n_cols):
-            if not candidates[r, c]:
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            if measured[r, c]:
+                out[r - r0, c - c0] = False
                 continue
             lo[:] = np.inf
             hi[:] = -np.inf
             ok = True
             for cc in (max(c - 1, 0), c, min(c + 1, n_cols - 1)):
-                u, d = up[r, cc], down[r, cc]
+                u, d = up[r - r0, cc - a0], down[r - r0, cc - a0]
                 if u < 0 or d < 0:
                     ok = False
                     break
@@ -334,4 +343,4 @@ def _flat_map(values, measured, candidates, reach, tol, scale, out):
                     if hi[k] - lo[k] > tol:
                         ok = False
                         break
-            out[r, c] = ok
+            out[r - r0, c - c0] = ok

@@ -609,7 +609,10 @@ class FlySampler:
                 f"flat_pixel_share must be a number in [0, 1] (1: off), got {flat_pixel_share!r}"
             )
         self.flat_pixel_share = float(flat_pixel_share)
-        self._flat_discounted = False  # the planner holds discounted weights
+        # flat_pixel_share: which unmeasured pixels are flat-bounded (kept up to date by each
+        # ingest, within reach of its readings), and the boxes changed since the planner saw it
+        self._flat: np.ndarray | None = None
+        self._flat_changed: list[tuple[int, int, int, int]] = []
         # flat_ends: pixels a pick left out, and the reading beside each (for flat_lines)
         self._ends_left: np.ndarray | None = None
         self._ends_fill: np.ndarray | None = None
@@ -1093,7 +1096,7 @@ class FlySampler:
             )
             self._planner_ready = self._staged = False
             if staged:  # the ingests updated the map: the planner settles what they staged
-                self._planner.update(self._levels.weights, [])
+                self._planner.update(self._planner_weights(), self._take_flat_changed())
             elif not ready:
                 if self._levels is None or self._changed is None or not self._incremental_levels:
                     self._build_levels()
@@ -1101,14 +1104,16 @@ class FlySampler:
                     erd, measured = self._sampler._erd, self._sampler._mask
                     regions, pixels = self._levels.update(erd, measured, self._changed)
                 if self._planner_full:  # first decision on a new map: compare all of it
-                    self._planner.update(self._levels.weights)
+                    if self._flat_pixels_on():  # (for the axes of this planner)
+                        self._update_flat(None)
+                        self._flat_changed = []
+                    self._planner.update(self._planner_weights())
                     self._planner_full = False
                 else:
-                    self._planner.update(self._levels.weights, regions, pixels)
+                    regions = regions + self._take_flat_changed()
+                    self._planner.update(self._planner_weights(), regions, pixels)
         else:
             self._planner.update(self._sampler._erd, self._changed)
-        if self.sweep and self.flat_pixel_share < 1:
-            self._discount_flat_pixels()
         self._changed = []
         if self.sweep and self.sweep_window:
             picks = self._pass_picks()
@@ -1226,26 +1231,52 @@ class FlySampler:
         trimmed = Segment(*(ends if a <= b else ends[::-1]))
         return Pick(trimmed, pick.erd, self._planner.seconds(axis, trimmed.n_pixels))
 
-    def _discount_flat_pixels(self) -> None:
-        """``flat_pixel_share``: the planner takes this decision's weights with each
-        flat-bounded pixel (across the rows or across the columns, for either
-        axis the planner scores: the weights are shared) scaled by the share."""
+    def _flat_pixels_on(self) -> bool:
+        """``flat_pixel_share`` acts: short-dwell sweeps, coarse-to-fine levels, share < 1."""
+        return bool(self.sweep) and self.flat_pixel_share < 1 and self.refine == "bisect"
+
+    def _update_flat(self, boxes: list[tuple[int, int, int, int]] | None) -> None:
+        """``flat_pixel_share``: recompute which pixels are flat-bounded within ``boxes``
+        (None: the whole grid), across the rows or the columns for either axis the planner
+        scores (its weights are shared by both), and note the boxes for the planner."""
         sampler = self._sampler
-        weights = self._levels.weights if self.refine == "bisect" else sampler._erd
         values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
         span = np.asarray(sampler._ref_range, float).reshape(-1)
         tol = self.flat_ends if self.flat_ends > 0 else FLAT_ENDS
-        flat = None
-        for axis in self._planner._axis_ids:
-            v, m, w = (values, mask, weights) if axis == 0 else (
-                values.transpose(1, 0, 2), mask.T, weights.T)  # fmt: skip
-            found = flat_pixel_map(v, m, w > 0, reach=self.initial_spacing, tol=tol, span=span)
-            found = found if axis == 0 else found.T
-            flat = found if flat is None else flat | found
-        # (also when none is flat now: the planner may still hold an earlier discount)
-        if flat is not None and (flat.any() or self._flat_discounted):
-            self._planner.update(np.where(flat, self.flat_pixel_share * weights, weights))
-            self._flat_discounted = bool(flat.any())
+        if boxes is None or self._flat is None:
+            self._flat = np.zeros(self.shape, bool)
+            boxes = [(0, self.shape[0], 0, self.shape[1])]
+        reach = self.initial_spacing
+        for r0, r1, c0, c1 in boxes:
+            r0, r1 = max(r0, 0), min(r1, self.shape[0])
+            c0, c1 = max(c0, 0), min(c1, self.shape[1])
+            if r0 >= r1 or c0 >= c1:
+                continue
+            found = np.zeros((r1 - r0, c1 - c0), bool)
+            for axis in self._planner._axis_ids:
+                if axis == 0:
+                    found |= flat_pixel_map(values, mask, reach=reach, tol=tol, span=span,
+                                            box=(r0, r1, c0, c1))  # fmt: skip
+                else:
+                    found |= flat_pixel_map(
+                        values.transpose(1, 0, 2), mask.T, reach=reach, tol=tol, span=span,
+                        box=(c0, c1, r0, r1),
+                    ).T  # fmt: skip
+            self._flat[r0:r1, c0:c1] = found
+            self._flat_changed.append((r0, r1, c0, c1))
+
+    def _take_flat_changed(self) -> list[tuple[int, int, int, int]]:
+        """The boxes where flat-bounded pixels changed since the planner last took them."""
+        boxes, self._flat_changed = self._flat_changed, []
+        return boxes
+
+    def _planner_weights(self) -> np.ndarray:
+        """The level map's weights as the planner takes them: with ``flat_pixel_share``,
+        each flat-bounded pixel's positive weight scaled by the share."""
+        weights = self._levels.weights
+        if self._flat is None or not self._flat_pixels_on():
+            return weights
+        return np.where(self._flat & (weights > 0), self.flat_pixel_share * weights, weights)
 
     def _remember_ends(self, values, mask, axis, line, *runs) -> None:
         """Mark the left-out ``runs`` of ``line`` (on the grid ``values``/``mask`` of
@@ -1340,6 +1371,8 @@ class FlySampler:
         full = inner._active != before[0] or not np.array_equal(inner._ref_range, before[1])
         if inner._active and not before[0] and self.flat_scene is not None:
             self._measure_flat_scene()
+        if inner._active and self._flat_pixels_on():
+            self._update_flat(None if full else self._reading_boxes(points, self.initial_spacing))
         self._note_change(points, full=full)
         if full and inner._active and self.refine == "bisect" and self._incremental_levels:
             # the ERD was recomputed over the whole grid (activation, a rescale): the
@@ -1348,7 +1381,8 @@ class FlySampler:
             # pending (their readings reach it as changed regions): a streamed plan
             # runs this ingest while they fly
             self._build_levels()
-            self._planner.update(self._levels.weights)
+            self._planner.update(self._planner_weights())
+            self._flat_changed = []
             self._planner_full = False
             self._planner_ready = True
             self._staged = False
@@ -1400,9 +1434,20 @@ class FlySampler:
             return
         erd, measured = self._sampler._erd, self._sampler._mask
         regions, pixels = self._levels.update(erd, measured, self._changed)
-        self._planner.stage(self._levels.weights, regions, pixels)
+        self._planner.stage(self._planner_weights(), regions + self._take_flat_changed(), pixels)
         self._changed = []
         self._staged = True
+
+    @staticmethod
+    def _reading_boxes(points: np.ndarray, grow: int) -> list[tuple[int, int, int, int]]:
+        """One box per run of neighbouring readings (a segment), grown by ``grow``."""
+        jumps = np.flatnonzero(np.abs(np.diff(points, axis=0)).max(axis=1) > 1) + 1
+        boxes = []
+        for run in np.split(points, jumps):
+            lo = run.min(axis=0) - grow
+            hi = run.max(axis=0) + grow + 1
+            boxes.append((int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1])))
+        return boxes
 
     def _note_change(self, points: np.ndarray, *, full: bool) -> None:
         """Add the boxes outside which the ERD has not changed since the last decision.
@@ -1417,11 +1462,7 @@ class FlySampler:
         if self._changed is None:
             return
         ring = int(self._sampler._table.radius) + 3
-        jumps = np.flatnonzero(np.abs(np.diff(points, axis=0)).max(axis=1) > 1) + 1
-        for run in np.split(points, jumps):
-            lo = run.min(axis=0) - ring
-            hi = run.max(axis=0) + ring + 1
-            self._changed.append((int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1])))
+        self._changed.extend(self._reading_boxes(points, ring))
 
     def _credit(self, points: np.ndarray) -> None:
         """Record the flown pending segments these points are; anything else as step points."""
