@@ -8,7 +8,7 @@ from fly_source import adaptive_decisions
 
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
-from fastscan.fly.lattice import _is_flat, flat_pixel_map
+from fastscan.fly.lattice import _is_flat, flat_end_runs, flat_pixel_map
 from fastscan.fly.sampler import FLAT_ENDS, FLAT_PIXEL_SHARE
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
@@ -54,6 +54,30 @@ def test_flat_pixel_map_matches_the_one_pixel_test(seed):
 def test_flat_pixel_map_names_bad_input(values, reach, match):
     with pytest.raises(ValueError, match=match):
         flat_pixel_map(values, np.ones((4, 5), bool), reach=reach, tol=0.1, span=np.ones(1))
+
+
+def _end_runs_reference(flat, measured):
+    out = np.zeros(flat.shape, bool)
+    for r in range(flat.shape[0]):
+        passable = flat[r] | measured[r]
+        stops = np.flatnonzero(~passable)
+        left, right = (stops[0], stops[-1]) if len(stops) else (flat.shape[1], -1)
+        out[r, :left] = flat[r, :left] & ~measured[r, :left]
+        out[r, right + 1 :] = flat[r, right + 1 :] & ~measured[r, right + 1 :]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flat_end_runs_match_a_plain_reference(seed):
+    rng = np.random.default_rng(seed)
+    measured = rng.random((30, 17)) < 0.2
+    flat = (rng.random((30, 17)) < [0.3, 0.7, 0.95][seed % 3]) & ~measured
+    flat[0] = ~measured[0]  # a row that is all end run
+    got = flat_end_runs(flat, measured)
+    np.testing.assert_array_equal(got, _end_runs_reference(flat, measured))
+    assert got.any() and (flat & ~got).any()  # ends found, inner runs kept
+    with pytest.raises(ValueError, match="one shape"):
+        flat_end_runs(flat, measured.T)
 
 
 def _disk() -> np.ndarray:
@@ -120,11 +144,13 @@ def test_flat_pixel_share_idle_at_long_dwells_and_off_at_one():
     assert FlySampler(SHAPE).flat_pixel_share == FLAT_PIXEL_SHARE < 1
 
 
-def test_flat_pixel_share_keeps_the_planner_exact():
+@pytest.mark.parametrize("ends", [False, True])
+def test_flat_pixel_share_keeps_the_planner_exact(ends):
     """After each decision the planner's weights are the level map's with the discount,
     flat-bounded pixels found from scratch (the sampler keeps them up to date by boxes)."""
     truth = _disk()
-    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_pixel_share=0.1)
+    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_pixel_share=0.1,
+                    flat_pixel_ends=ends)  # fmt: skip
     checked = []
 
     def check(f, segments):
@@ -136,6 +162,8 @@ def test_flat_pixel_share_keeps_the_planner_exact():
             v, m = (values, mask) if axis == 0 else (values.transpose(1, 0, 2), mask.T)
             found = flat_pixel_map(v, m, reach=f.initial_spacing, tol=FLAT_ENDS,
                                    span=np.asarray(sampler._ref_range, float))  # fmt: skip
+            if ends:  # only each line's end runs
+                found = flat_end_runs(found, m)
             flat |= found if axis == 0 else found.T
         want = np.where(flat & (weights > 0), 0.1 * weights, weights)
         # (the ingests of the flown picks since have not reached the level map yet)
@@ -158,3 +186,9 @@ def test_flat_pixel_share_keeps_the_planner_exact():
 def test_bad_flat_pixel_share_is_named(value):
     with pytest.raises(ValueError, match="flat_pixel_share"):
         FlySampler(SHAPE, flat_pixel_share=value)
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_bad_flat_pixel_ends_is_named(value):
+    with pytest.raises(ValueError, match="flat_pixel_ends"):
+        FlySampler(SHAPE, flat_pixel_ends=value)

@@ -30,7 +30,14 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["flat_pixel_map", "flat_runs", "fly_runs", "lattice_levels", "trim_flat_ends"]
+__all__ = [
+    "flat_end_runs",
+    "flat_pixel_map",
+    "flat_runs",
+    "fly_runs",
+    "lattice_levels",
+    "trim_flat_ends",
+]
 
 
 def lattice_levels(
@@ -344,3 +351,45 @@ def _flat_map(values, measured, reach, tol, scale, r0, r1, c0, c1, out):
                         ok = False
                         break
             out[r - r0, c - c0] = ok
+
+
+def flat_end_runs(flat: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """The ``flat`` pixels of each row's end runs (bool, like ``flat``).
+
+    Walking in from each end of a row over pixels that are measured or flat,
+    up to the first unmeasured pixel that is not flat: the flat ones passed
+    are the row's end runs, what :func:`trim_flat_ends` would leave out of a
+    segment spanning the row. A row without such a pixel is all end run.
+    Pass the transposes for columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flat = np.array([[1, 1, 0, 1, 0, 1, 1]], bool)
+    >>> measured = np.array([[0, 0, 0, 0, 0, 1, 0]], bool)
+    >>> flat_end_runs(flat, measured).astype(int).tolist()
+    [[1, 1, 0, 0, 0, 0, 1]]
+    """
+    flat = np.asarray(flat, bool)
+    measured = np.asarray(measured, bool)
+    if flat.ndim != 2 or flat.shape != measured.shape:
+        raise ValueError(
+            f"flat and measured must be 2-D of one shape, got {flat.shape} and {measured.shape}"
+        )
+    out = np.zeros(flat.shape, bool)
+    _end_runs(flat, measured, out)
+    return out
+
+
+@njit(cache=True)
+def _end_runs(flat, measured, out):
+    n_rows, n_cols = flat.shape
+    for r in range(n_rows):
+        a = 0
+        while a < n_cols and (measured[r, a] or flat[r, a]):
+            out[r, a] = flat[r, a] and not measured[r, a]
+            a += 1
+        b = n_cols - 1
+        while b > a and (measured[r, b] or flat[r, b]):
+            out[r, b] = flat[r, b] and not measured[r, b]
+            b -= 1

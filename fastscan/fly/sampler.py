@@ -46,6 +46,7 @@ from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
 from fastscan.fly.lattice import (
+    flat_end_runs,
     flat_pixel_map,
     flat_runs,
     fly_runs,
@@ -358,6 +359,11 @@ class FlySampler:
         part and charged the seconds of the segment it would fly (the trim is
         seen when choosing, not only after). In [0, 1] (default
         :data:`FLAT_PIXEL_SHARE`, 0.1); 1 is off, the scan before this knob.
+    flat_pixel_ends : bool
+        ``flat_pixel_share`` only for the flat pixels of each line's end runs
+        (:func:`fastscan.fly.lattice.flat_end_runs`: in from each end over
+        measured or flat pixels), so a line is valued as ``flat_ends`` flies
+        it, its inner flat runs included (opt-in, off).
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -477,6 +483,7 @@ class FlySampler:
         flat_lines_everywhere: bool = FLAT_LINES_EVERYWHERE,
         flat_ends: float = FLAT_ENDS,
         flat_pixel_share: float = FLAT_PIXEL_SHARE,
+        flat_pixel_ends: bool = False,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
@@ -609,9 +616,14 @@ class FlySampler:
                 f"flat_pixel_share must be a number in [0, 1] (1: off), got {flat_pixel_share!r}"
             )
         self.flat_pixel_share = float(flat_pixel_share)
+        if not isinstance(flat_pixel_ends, bool | np.bool_):
+            raise ValueError(f"flat_pixel_ends must be True or False, got {flat_pixel_ends!r}")
+        self.flat_pixel_ends = bool(flat_pixel_ends)
         # flat_pixel_share: which unmeasured pixels are flat-bounded (kept up to date by each
         # ingest, within reach of its readings), and the boxes changed since the planner saw it
         self._flat: np.ndarray | None = None
+        self._flat_by_axis: dict[int, np.ndarray] = {}
+        self._flat_ends_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
         self._flat_changed: list[tuple[int, int, int, int]] = []
         # flat_ends: pixels a pick left out, and the reading beside each (for flat_lines)
         self._ends_left: np.ndarray | None = None
@@ -1238,32 +1250,54 @@ class FlySampler:
     def _update_flat(self, boxes: list[tuple[int, int, int, int]] | None) -> None:
         """``flat_pixel_share``: recompute which pixels are flat-bounded within ``boxes``
         (None: the whole grid), across the rows or the columns for either axis the planner
-        scores (its weights are shared by both), and note the boxes for the planner."""
+        scores (its weights are shared by both), and note the boxes for the planner.
+        ``flat_pixel_ends``: only those in a line's end runs (whole lines recomputed)."""
         sampler = self._sampler
         values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
         span = np.asarray(sampler._ref_range, float).reshape(-1)
         tol = self.flat_ends if self.flat_ends > 0 else FLAT_ENDS
+        axes = self._planner._axis_ids
         if boxes is None or self._flat is None:
             self._flat = np.zeros(self.shape, bool)
+            self._flat_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
             boxes = [(0, self.shape[0], 0, self.shape[1])]
-        reach = self.initial_spacing
+        reach, (n_rows, n_cols) = self.initial_spacing, self.shape
         for r0, r1, c0, c1 in boxes:
-            r0, r1 = max(r0, 0), min(r1, self.shape[0])
-            c0, c1 = max(c0, 0), min(c1, self.shape[1])
+            r0, r1, c0, c1 = max(r0, 0), min(r1, n_rows), max(c0, 0), min(c1, n_cols)
             if r0 >= r1 or c0 >= c1:
                 continue
-            found = np.zeros((r1 - r0, c1 - c0), bool)
-            for axis in self._planner._axis_ids:
+            for axis in axes:
                 if axis == 0:
-                    found |= flat_pixel_map(values, mask, reach=reach, tol=tol, span=span,
-                                            box=(r0, r1, c0, c1))  # fmt: skip
+                    found = flat_pixel_map(values, mask, reach=reach, tol=tol, span=span,
+                                           box=(r0, r1, c0, c1))  # fmt: skip
                 else:
-                    found |= flat_pixel_map(
+                    found = flat_pixel_map(
                         values.transpose(1, 0, 2), mask.T, reach=reach, tol=tol, span=span,
                         box=(c0, c1, r0, r1),
                     ).T  # fmt: skip
-            self._flat[r0:r1, c0:c1] = found
-            self._flat_changed.append((r0, r1, c0, c1))
+                self._flat_by_axis[axis][r0:r1, c0:c1] = found
+            if not self.flat_pixel_ends:
+                self._flat[r0:r1, c0:c1] = np.logical_or.reduce(
+                    [self._flat_by_axis[axis][r0:r1, c0:c1] for axis in axes]
+                )
+                self._flat_changed.append((r0, r1, c0, c1))
+                continue
+            # end runs depend on the whole line: the box's rows (row picks) and columns
+            ends = {}
+            for axis in axes:
+                lines = (slice(r0, r1), slice(None)) if axis == 0 else (slice(None), slice(c0, c1))
+                flat, measured = self._flat_by_axis[axis][lines], mask[lines]
+                ends[axis] = (lines, flat_end_runs(flat if axis == 0 else flat.T,
+                              measured if axis == 0 else measured.T))  # fmt: skip
+            for axis, (lines, runs) in ends.items():
+                self._flat_ends_by_axis[axis][lines] = runs if axis == 0 else runs.T
+            for lines, _ in ends.values():
+                self._flat[lines] = np.logical_or.reduce(
+                    [self._flat_ends_by_axis[axis][lines] for axis in axes]
+                )
+                self._flat_changed.append(
+                    (0, n_rows, c0, c1) if lines[0] == slice(None) else (r0, r1, 0, n_cols)
+                )
 
     def _take_flat_changed(self) -> list[tuple[int, int, int, int]]:
         """The boxes where flat-bounded pixels changed since the planner last took them."""
@@ -1547,6 +1581,7 @@ class FlySampler:
             "flat_lines_everywhere": self.flat_lines_everywhere,
             "flat_ends": self.flat_ends,
             "flat_pixel_share": self.flat_pixel_share,
+            "flat_pixel_ends": self.flat_pixel_ends,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
