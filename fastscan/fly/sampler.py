@@ -112,6 +112,9 @@ FLAT_ENDS_KEEP = 0.5
 #: (1: off, the scan before this knob); flat_lines' share, made the default by the rule on
 #: the sparse and validation sets at 1 ms (README "Flat ends seen when choosing")
 FLAT_PIXEL_SHARE = 0.1
+#: ``flat_pixel_ends``: the share only for the flat pixels of each line's end runs (the trim
+#: that ``flat_ends`` flies); chosen over the share on every flat pixel by the same rule
+FLAT_PIXEL_ENDS = True
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
@@ -363,7 +366,8 @@ class FlySampler:
         ``flat_pixel_share`` only for the flat pixels of each line's end runs
         (:func:`fastscan.fly.lattice.flat_end_runs`: in from each end over
         measured or flat pixels), so a line is valued as ``flat_ends`` flies
-        it, its inner flat runs included (opt-in, off).
+        it, its inner flat runs included (default :data:`FLAT_PIXEL_ENDS`,
+        True; False: every flat-bounded pixel).
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -483,7 +487,7 @@ class FlySampler:
         flat_lines_everywhere: bool = FLAT_LINES_EVERYWHERE,
         flat_ends: float = FLAT_ENDS,
         flat_pixel_share: float = FLAT_PIXEL_SHARE,
-        flat_pixel_ends: bool = False,
+        flat_pixel_ends: bool = FLAT_PIXEL_ENDS,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
@@ -624,7 +628,8 @@ class FlySampler:
         self._flat: np.ndarray | None = None
         self._flat_by_axis: dict[int, np.ndarray] = {}
         self._flat_ends_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
-        self._flat_changed: list[tuple[int, int, int, int]] = []
+        self._flat_changed: list[np.ndarray] = []  # (n, 2) pixels each
+        self._discounted: np.ndarray | None = None  # the planner's copy of the weights
         # flat_ends: pixels a pick left out, and the reading beside each (for flat_lines)
         self._ends_left: np.ndarray | None = None
         self._ends_fill: np.ndarray | None = None
@@ -1108,7 +1113,7 @@ class FlySampler:
             )
             self._planner_ready = self._staged = False
             if staged:  # the ingests updated the map: the planner settles what they staged
-                self._planner.update(self._planner_weights(), self._take_flat_changed())
+                self._planner.update(*self._planner_weights([]))
             elif not ready:
                 if self._levels is None or self._changed is None or not self._incremental_levels:
                     self._build_levels()
@@ -1118,12 +1123,11 @@ class FlySampler:
                 if self._planner_full:  # first decision on a new map: compare all of it
                     if self._flat_pixels_on():  # (for the axes of this planner)
                         self._update_flat(None)
-                        self._flat_changed = []
-                    self._planner.update(self._planner_weights())
+                    self._planner.update(self._planner_weights()[0])
                     self._planner_full = False
                 else:
-                    regions = regions + self._take_flat_changed()
-                    self._planner.update(self._planner_weights(), regions, pixels)
+                    weights, pixels = self._planner_weights(regions, pixels)
+                    self._planner.update(weights, regions, pixels)
         else:
             self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
@@ -1277,10 +1281,9 @@ class FlySampler:
                     ).T  # fmt: skip
                 self._flat_by_axis[axis][r0:r1, c0:c1] = found
             if not self.flat_pixel_ends:
-                self._flat[r0:r1, c0:c1] = np.logical_or.reduce(
+                self._set_flat((slice(r0, r1), slice(c0, c1)), np.logical_or.reduce(
                     [self._flat_by_axis[axis][r0:r1, c0:c1] for axis in axes]
-                )
-                self._flat_changed.append((r0, r1, c0, c1))
+                ))  # fmt: skip
                 continue
             # end runs depend on the whole line: the box's rows (row picks) and columns
             ends = {}
@@ -1292,25 +1295,52 @@ class FlySampler:
             for axis, (lines, runs) in ends.items():
                 self._flat_ends_by_axis[axis][lines] = runs if axis == 0 else runs.T
             for lines, _ in ends.values():
-                self._flat[lines] = np.logical_or.reduce(
+                self._set_flat(lines, np.logical_or.reduce(
                     [self._flat_ends_by_axis[axis][lines] for axis in axes]
-                )
-                self._flat_changed.append(
-                    (0, n_rows, c0, c1) if lines[0] == slice(None) else (r0, r1, 0, n_cols)
-                )
+                ))  # fmt: skip
 
-    def _take_flat_changed(self) -> list[tuple[int, int, int, int]]:
-        """The boxes where flat-bounded pixels changed since the planner last took them."""
-        boxes, self._flat_changed = self._flat_changed, []
-        return boxes
+    def _set_flat(self, where: tuple[slice, slice], flat: np.ndarray) -> None:
+        """Set ``self._flat[where]``, noting the pixels that changed for the planner."""
+        changed = np.argwhere(self._flat[where] != flat)
+        if len(changed):
+            offset = [s.start or 0 for s in where]
+            self._flat_changed.append(changed + np.asarray(offset, np.int64))
+        self._flat[where] = flat
 
-    def _planner_weights(self) -> np.ndarray:
-        """The level map's weights as the planner takes them: with ``flat_pixel_share``,
-        each flat-bounded pixel's positive weight scaled by the share."""
+    def _planner_weights(
+        self,
+        regions: list[tuple[int, int, int, int]] | None = None,
+        pixels: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The level map's weights as the planner takes them, and the changed ``pixels``
+        to pass with ``regions`` (the level map's changes; None: the whole map).
+
+        With ``flat_pixel_share`` each flat-bounded pixel's positive weight is scaled by
+        the share, in a copy brought up to date within ``regions`` and ``pixels`` and at
+        the pixels whose flatness changed since the last call (added to ``pixels``).
+        """
         weights = self._levels.weights
         if self._flat is None or not self._flat_pixels_on():
-            return weights
-        return np.where(self._flat & (weights > 0), self.flat_pixel_share * weights, weights)
+            return weights, pixels
+        changed, self._flat_changed = self._flat_changed, []
+        share = self.flat_pixel_share
+        if regions is None or self._discounted is None:
+            self._discounted = np.where(self._flat & (weights > 0), share * weights, weights)
+            return self._discounted, pixels
+        out = self._discounted
+        for r0, r1, c0, c1 in regions:
+            box = (slice(max(r0, 0), max(r1, 0)), slice(max(c0, 0), max(c1, 0)))
+            w = weights[box]
+            out[box] = np.where(self._flat[box] & (w > 0), share * w, w)
+        parts = [np.asarray(pixels, np.int64).reshape(-1, 2)] if pixels is not None else []
+        parts += changed
+        if not parts:
+            return out, pixels
+        every = np.concatenate(parts)
+        rows, cols = every[:, 0], every[:, 1]
+        w = weights[rows, cols]
+        out[rows, cols] = np.where(self._flat[rows, cols] & (w > 0), share * w, w)
+        return out, every
 
     def _remember_ends(self, values, mask, axis, line, *runs) -> None:
         """Mark the left-out ``runs`` of ``line`` (on the grid ``values``/``mask`` of
@@ -1415,8 +1445,7 @@ class FlySampler:
             # pending (their readings reach it as changed regions): a streamed plan
             # runs this ingest while they fly
             self._build_levels()
-            self._planner.update(self._planner_weights())
-            self._flat_changed = []
+            self._planner.update(self._planner_weights()[0])
             self._planner_full = False
             self._planner_ready = True
             self._staged = False
@@ -1468,7 +1497,8 @@ class FlySampler:
             return
         erd, measured = self._sampler._erd, self._sampler._mask
         regions, pixels = self._levels.update(erd, measured, self._changed)
-        self._planner.stage(self._planner_weights(), regions + self._take_flat_changed(), pixels)
+        weights, pixels = self._planner_weights(regions, pixels)
+        self._planner.stage(weights, regions, pixels)
         self._changed = []
         self._staged = True
 
