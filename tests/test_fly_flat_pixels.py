@@ -8,7 +8,7 @@ from fly_source import adaptive_decisions
 
 from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
-from fastscan.fly.lattice import _is_flat, flat_end_runs, flat_pixel_map
+from fastscan.fly.lattice import _is_flat, _refresh_end_runs, flat_end_runs, flat_pixel_map
 from fastscan.fly.sampler import FLAT_ENDS, FLAT_PIXEL_SHARE
 from fastscan.motion import NANOPROBE
 from fastscan.replay import SimulatedDetector
@@ -78,6 +78,29 @@ def test_flat_end_runs_match_a_plain_reference(seed):
     assert got.any() and (flat & ~got).any()  # ends found, inner runs kept
     with pytest.raises(ValueError, match="one shape"):
         flat_end_runs(flat, measured.T)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_refresh_end_runs_keeps_the_union_and_names_its_changes(seed):
+    rng = np.random.default_rng(seed)
+    shape = (20, 13)
+    measured = rng.random(shape) < 0.2
+    flat = (rng.random(shape) < 0.6) & ~measured
+    other = rng.random(shape) < 0.3  # the other axis's end runs
+    ends = flat_end_runs(flat, measured)
+    out = ends | other
+    lo, hi = 5, 12  # new readings and flatness on these rows only
+    measured[lo:hi] |= rng.random((hi - lo, shape[1])) < 0.2
+    flat[lo:hi] = (rng.random((hi - lo, shape[1])) < 0.6) & ~measured[lo:hi]
+    before = out.copy()
+    changed = np.empty((shape[1] * (hi - lo), 2), np.int64)
+    n = _refresh_end_runs(flat, measured, ends, other, out, lo, hi, changed)
+    np.testing.assert_array_equal(ends, flat_end_runs(flat, measured))
+    np.testing.assert_array_equal(out, ends | other)
+    assert n > 0
+    assert sorted(map(tuple, changed[:n].tolist())) == sorted(
+        map(tuple, np.argwhere(before != out).tolist())
+    )
 
 
 def _disk() -> np.ndarray:

@@ -393,3 +393,30 @@ def _end_runs(flat, measured, out):
         while b > a and (measured[r, b] or flat[r, b]):
             out[r, b] = flat[r, b] and not measured[r, b]
             b -= 1
+
+
+@njit(cache=True)
+def _refresh_end_runs(flat, measured, ends, other, out, lo, hi, changed):
+    """Recompute ``ends`` (:func:`flat_end_runs`) on rows ``lo..hi-1``; where a pixel's
+    ``ends or other`` differs from ``out``, set it and record (row, col) in ``changed``.
+    Returns how many were recorded."""
+    n_cols = flat.shape[1]
+    n = 0
+    for r in range(lo, hi):
+        a = 0
+        while a < n_cols and (measured[r, a] or flat[r, a]):
+            a += 1
+        b = n_cols - 1
+        while b > a and (measured[r, b] or flat[r, b]):
+            b -= 1
+        for c in range(n_cols):
+            new = flat[r, c] and not measured[r, c] and (c < a or c > b)
+            if new != ends[r, c]:
+                ends[r, c] = new
+                both = new or other[r, c]
+                if both != out[r, c]:
+                    out[r, c] = both
+                    changed[n, 0] = r
+                    changed[n, 1] = c
+                    n += 1
+    return n

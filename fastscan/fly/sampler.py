@@ -46,7 +46,7 @@ from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
 from fastscan.fly.lattice import (
-    flat_end_runs,
+    _refresh_end_runs,
     flat_pixel_map,
     flat_runs,
     fly_runs,
@@ -628,6 +628,7 @@ class FlySampler:
         self._flat: np.ndarray | None = None
         self._flat_by_axis: dict[int, np.ndarray] = {}
         self._flat_ends_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
+        self._no_ends = np.zeros(self.shape, bool)  # (the other axis when one is scored)
         self._flat_changed: list[np.ndarray] = []  # (n, 2) pixels each
         self._discounted: np.ndarray | None = None  # the planner's copy of the weights
         # flat_ends: pixels a pick left out, and the reading beside each (for flat_lines)
@@ -1255,7 +1256,8 @@ class FlySampler:
         """``flat_pixel_share``: recompute which pixels are flat-bounded within ``boxes``
         (None: the whole grid), across the rows or the columns for either axis the planner
         scores (its weights are shared by both), and note the boxes for the planner.
-        ``flat_pixel_ends``: only those in a line's end runs (whole lines recomputed)."""
+        ``flat_pixel_ends``: only those in a line's end runs (the box's whole lines
+        recomputed, :func:`fastscan.fly.lattice._refresh_end_runs`)."""
         sampler = self._sampler
         values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
         span = np.asarray(sampler._ref_range, float).reshape(-1)
@@ -1264,6 +1266,7 @@ class FlySampler:
         if boxes is None or self._flat is None:
             self._flat = np.zeros(self.shape, bool)
             self._flat_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
+            self._flat_ends_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
             boxes = [(0, self.shape[0], 0, self.shape[1])]
         reach, (n_rows, n_cols) = self.initial_spacing, self.shape
         for r0, r1, c0, c1 in boxes:
@@ -1286,18 +1289,17 @@ class FlySampler:
                 ))  # fmt: skip
                 continue
             # end runs depend on the whole line: the box's rows (row picks) and columns
-            ends = {}
             for axis in axes:
-                lines = (slice(r0, r1), slice(None)) if axis == 0 else (slice(None), slice(c0, c1))
-                flat, measured = self._flat_by_axis[axis][lines], mask[lines]
-                ends[axis] = (lines, flat_end_runs(flat if axis == 0 else flat.T,
-                              measured if axis == 0 else measured.T))  # fmt: skip
-            for axis, (lines, runs) in ends.items():
-                self._flat_ends_by_axis[axis][lines] = runs if axis == 0 else runs.T
-            for lines, _ in ends.values():
-                self._set_flat(lines, np.logical_or.reduce(
-                    [self._flat_ends_by_axis[axis][lines] for axis in axes]
-                ))  # fmt: skip
+                other = self._flat_ends_by_axis[1 - axis] if len(axes) == 2 else self._no_ends
+                views = [self._flat_by_axis[axis], mask, self._flat_ends_by_axis[axis], other,
+                         self._flat]  # fmt: skip
+                lo, hi = (r0, r1) if axis == 0 else (c0, c1)
+                if axis == 1:
+                    views = [v.T for v in views]
+                changed = np.empty((views[0].shape[1] * (hi - lo), 2), np.int64)
+                n = _refresh_end_runs(*views, lo, hi, changed)
+                if n:
+                    self._flat_changed.append(changed[:n] if axis == 0 else changed[:n, ::-1])
 
     def _set_flat(self, where: tuple[slice, slice], flat: np.ndarray) -> None:
         """Set ``self._flat[where]``, noting the pixels that changed for the planner."""
