@@ -167,11 +167,23 @@ def test_flat_pixel_share_idle_at_long_dwells_and_off_at_one():
     assert FlySampler(SHAPE).flat_pixel_share == FLAT_PIXEL_SHARE < 1
 
 
-@pytest.mark.parametrize("ends", [False, True])
-def test_flat_pixel_share_keeps_the_planner_exact(ends):
+class _TwoChannels:
+    """The disk and a step as two channels of one reading (only the pixels asked for)."""
+
+    def __init__(self, truth: np.ndarray) -> None:
+        self.maps = np.stack([truth, np.where(np.arange(SHAPE[1]) > 50, 10.0, 0.0)[None]
+                              * np.ones(SHAPE)], axis=-1)  # fmt: skip
+
+    def measure(self, points: np.ndarray) -> np.ndarray:
+        return self.maps[points[:, 0], points[:, 1]]
+
+
+@pytest.mark.parametrize(("ends", "channels"), [(False, 1), (True, 1), (True, 2)])
+def test_flat_pixel_share_keeps_the_planner_exact(ends, channels):
     """After each decision the planner's weights are the level map's with the discount,
     flat-bounded pixels found from scratch (the sampler keeps them up to date by boxes)."""
     truth = _disk()
+    detector = SimulatedDetector(truth) if channels == 1 else _TwoChannels(truth)
     fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_pixel_share=0.1,
                     flat_pixel_ends=ends)  # fmt: skip
     checked = []
@@ -201,8 +213,8 @@ def test_flat_pixel_share_keeps_the_planner_exact(ends):
         return picks
 
     fs._decide = decide
-    adaptive_decisions(fs, SimulatedDetector(truth))
-    assert checked and any(checked)
+    adaptive_decisions(fs, detector)
+    assert checked and any(checked) and fs._sampler._values.shape[0] == channels
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), True, "0.5"])
