@@ -1114,7 +1114,8 @@ class FlySampler:
             )
             self._planner_ready = self._staged = False
             if staged:  # the ingests updated the map: the planner settles what they staged
-                self._planner.update(*self._planner_weights([]))
+                weights, pixels = self._planner_weights([])
+                self._planner.update(weights, [], pixels)
             elif not ready:
                 if self._levels is None or self._changed is None or not self._incremental_levels:
                     self._build_levels()
