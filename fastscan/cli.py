@@ -90,6 +90,16 @@ def _positive_rate(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -144,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--coverages", type=_float_list, default=DEFAULT_COVERAGES)
     sim.add_argument("--batch-size", type=_positive_int, default=50)
-    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--seed", type=_seed, default=0)
     sim.add_argument("--out", default="fastscan-out", metavar="DIR")
     sim.add_argument("--noise", choices=("none", "poisson"), default="none", help="detector noise")
     sim.add_argument(
@@ -226,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         "phantom seeds 2-5 and 8 synthetic textures (fastscan.erd.training.TRAINING_SETS)",
     )
     train.add_argument("--c", type=float, default=None, help="ERD window: sigma = d1 / c")
-    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--seed", type=_seed, default=None)
     train.add_argument("--max-iter", type=_positive_int, default=None)
     train.add_argument(
         "--error-power",

@@ -1,0 +1,127 @@
+"""What a new user meets on the command line: errors that name the value, progress, choices.
+
+Found by running the README's commands as written (helper ux23): each test is one thing that
+was missing or misleading there.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fastscan.cli import main
+from fastscan.erd.estimator import SHIPPED_MODELS
+from fastscan.phantoms import make_phantom, make_xrf_maps
+
+
+@pytest.fixture(scope="module")
+def small_image(tmp_path_factory):
+    path = tmp_path_factory.mktemp("img") / "flakes.npy"
+    np.save(path, make_phantom("flakes", (48, 64), seed=21))
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_maps(tmp_path_factory):
+    path = tmp_path_factory.mktemp("maps") / "maps.npy"
+    maps, _ = make_xrf_maps((32, 48), seed=5)
+    np.save(path, maps[:2])
+    return path
+
+
+def _one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fastscan: error:"), err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("command", ["simulate", "train"])
+def test_a_negative_seed_is_refused_naming_the_value(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--seed", "-3"])
+    assert stop.value.code == 2
+    assert "--seed: expected an integer >= 0, got '-3'" in capsys.readouterr().err
+
+
+def test_an_unknown_model_name_lists_the_shipped_models(small_image, tmp_path, capsys):
+    code = main(
+        ["simulate", "--image", str(small_image), "--model", "nosuch", "--out", str(tmp_path)]
+    )
+    assert code == 2
+    err = _one_line_error(capsys)
+    assert "'nosuch'" in err and ", ".join(SHIPPED_MODELS) in err and ".npz" in err
+
+
+@pytest.mark.parametrize(
+    ("source", "strategies", "message"),
+    [
+        ("image", "halton", "add fast to --strategies (got halton)"),
+        ("maps", "fast", "not on element maps"),
+    ],
+)
+def test_downstream_models_are_never_silently_skipped(
+    source, strategies, message, small_image, small_maps, tmp_path, capsys
+):
+    path = small_image if source == "image" else small_maps
+    args = ["simulate", "--image", str(path), "--strategies", strategies, "--denoise", "tv"]
+    code = main([*args, "--coverages", "0.1", "--no-biharmonic", "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert message in _one_line_error(capsys)
+    assert not (tmp_path / "o").exists()  # refused before any replay
+
+
+def test_the_wrote_line_names_models_png(small_image, tmp_path, capsys):
+    out = tmp_path / "o"
+    args = ["--strategies", "fast", "--denoise", "tv", "--coverages", "0.1", "--no-biharmonic"]
+    assert main(["simulate", "--image", str(small_image), *args, "--out", str(out)]) == 0
+    wrote = capsys.readouterr().out.strip().splitlines()[-1]
+    assert wrote.startswith("wrote") and "models.png" in wrote
+    assert (out / "models.png").is_file()
+
+
+def test_element_maps_show_progress_beam_time_and_scoring(small_maps, tmp_path, capsys):
+    args = ["--strategies", "fast,halton", "--coverages", "0.05,0.1", "--out", str(tmp_path)]
+    assert main(["simulate", "--image", str(small_maps), *args]) == 0
+    err = capsys.readouterr().err
+    for name in ("fast", "halton"):
+        lines = [line for line in err.splitlines() if line.startswith(name + " ")]
+        assert any("points" in line for line in lines), err  # progress while it scans
+        done = [line for line in lines if "done in" in line]
+        assert len(done) == 1 and "beam time" in done[0]
+    assert err.count("scoring 2 channels (biharmonic completion)") == 2
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for facts in summary["strategies"].values():
+        assert facts["seconds"] >= 0 and facts["beam_time_s"] > 0
+
+
+@pytest.mark.parametrize(("dwell", "mode"), [("1", "step"), ("0.001", "fly")])
+def test_fast_auto_reports_what_it_chose(dwell, mode, small_image, tmp_path, capsys):
+    args = ["--strategies", "fast-auto", "--dwell", dwell, "--coverages", "0.05"]
+    args += ["--no-biharmonic", "--out", str(tmp_path)]
+    assert main(["simulate", "--image", str(small_image), *args]) == 0
+    assert f"chose {mode} (R " in capsys.readouterr().err
+    facts = json.loads((tmp_path / "summary.json").read_text())["strategies"]["fast-auto"]
+    assert facts["choice"]["mode"] == mode and facts["choice"]["cost_ratio"] > 0
+
+
+def test_evaluate_from_missing_rows_names_the_file(tmp_path, capsys):
+    missing = tmp_path / "nope" / "rows.csv"
+    code = main(["evaluate", "--from-rows", str(missing), "--out", str(tmp_path / "o")])
+    assert code == 2
+    assert f"rows file not found: '{missing}'" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--blas-threads", "-1"], "--blas-threads must be >= 0, got -1"),
+        (["--bind", "garbage"], "--bind expects a ZMQ endpoint such as tcp://"),
+    ],
+)
+def test_serve_refuses_bad_options_before_starting(args, message, capsys):
+    assert main(["serve", "--no-warm-up", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
