@@ -7,6 +7,7 @@ was missing or misleading there.
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -125,3 +126,24 @@ def test_serve_refuses_bad_options_before_starting(args, message, capsys):
     assert main(["serve", "--no-warm-up", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shape", "200x300"], "--shape expects rows,cols such as 200,300, got '200x300'"),
+        (["--grid", "1,2,3"], "--grid expects x_start,x_stop,y_start,y_stop"),
+        (["--image", "does/not/exist.npy"], "does/not/exist.npy: no such file"),
+        (["--velocity", "-1"], "velocity must be > 0, got -1.0"),
+    ],
+)
+def test_ioc_bad_input_is_one_line_before_serving(args, message, capsys, monkeypatch):
+    from fastscan.sim.ioc import main as ioc_main
+
+    monkeypatch.setattr(os, "environ", os.environ.copy())  # main sets the EPICS variables
+    with pytest.raises(SystemExit) as stop:
+        ioc_main([*args, "--port", "0"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("python -m fastscan.sim.ioc: error: ") and message in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
