@@ -147,3 +147,20 @@ def test_ioc_bad_input_is_one_line_before_serving(args, message, capsys, monkeyp
     err = capsys.readouterr().err.strip()
     assert err.startswith("python -m fastscan.sim.ioc: error: ") and message in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_printing_a_fly_scan_summary_is_one_line():
+    from fastscan.plans.fly import DecisionReport, FlyScanSummary, SegmentReport
+
+    segments = [SegmentReport(i, (2 * i, 0), (2 * i, 9), 10, 10, 0.5, 0.6) for i in range(40)]
+    summary = FlyScanSummary(
+        run_uids=["0123456789abcdef"], n_segments=40, n_samples=400, coverage=0.25,
+        stop_reason="coverage 25.0% reached max_coverage 25.0%", estimated_s=20.0,
+        actual_s=24.0, elapsed_s=25.5, segments=segments,
+        decisions=[DecisionReport(0, 40, 0.01, 0.0)],
+    )  # fmt: skip
+    text = str(summary)
+    assert len(text.splitlines()) == 1 and len(text) < 300
+    for part in ("40 segments", "400 samples", "coverage 25.0%", "estimated 20.0 s", "01234567"):
+        assert part in text
+    assert "SegmentReport(index=39" in repr(summary)  # the details stay in repr
