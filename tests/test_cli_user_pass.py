@@ -164,3 +164,21 @@ def test_printing_a_fly_scan_summary_is_one_line():
     for part in ("40 segments", "400 samples", "coverage 25.0%", "estimated 20.0 s", "01234567"):
         assert part in text
     assert "SegmentReport(index=39" in repr(summary)  # the details stay in repr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--denoise", "nosuch"], "--denoise: unknown model 'nosuch'; available models: "),
+        (["--denoise", "otsu"], "--denoise 'otsu' is a segmenter, not a denoiser"),
+        (["--segment", "idv"], "(did you mean 'idw'?)"),
+    ],
+)
+def test_model_server_refuses_bad_model_names_before_serving(args, message, capsys):
+    from fastscan.models.zmq_frames import main as frames_main
+
+    endpoints = ["--frames", "tcp://127.0.0.1:0", "--results", "tcp://127.0.0.1:0"]
+    with pytest.raises(SystemExit) as stop:
+        frames_main(["serve", *endpoints, *args])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
