@@ -41,10 +41,9 @@ def test_noisy_set_is_deterministic_poisson_counts_and_shares_no_image():
     assert not np.array_equal(one, image.detector(2).measure(points))
 
 
-def scan(image: np.ndarray, cost: float, monkeypatch, poisson: bool) -> np.ndarray:
-    monkeypatch.setattr(sampler_module, "COUNT_NOISE_COST", cost)
+def scan(image: np.ndarray, poisson: bool, **kwargs) -> np.ndarray:
     rng = np.random.default_rng(0)
-    sampler = Sampler(image.shape, batch_size=40, seed=0, max_coverage=0.25)
+    sampler = Sampler(image.shape, batch_size=40, seed=0, max_coverage=0.25, **kwargs)
     while len(points := sampler.suggest()):
         truth = image[points[:, 0], points[:, 1]]
         sampler.ingest(points, rng.poisson(truth).astype(float) if poisson else truth)
@@ -52,13 +51,17 @@ def scan(image: np.ndarray, cost: float, monkeypatch, poisson: bool) -> np.ndarr
 
 
 def test_noise_cost_acts_on_low_counts_only(monkeypatch):
-    """COUNT_NOISE_COST changes a low-count scan past the late switch, and nothing else."""
+    """The noise cost (on by default: COUNT_NOISE_COST) changes a low-count scan past the
+    late switch, and nothing else; None follows COUNT_NOISE_COST."""
     phantom = make_phantom("flakes", (48, 64), seed=3)
     low = 1.0 + 24.0 * phantom  # low Poisson counts: the cost changes the scan
-    assert not np.array_equal(scan(low, 1.0, monkeypatch, True), scan(low, 0.0, monkeypatch, True))
+    default = scan(low, True)
+    assert np.array_equal(default, scan(low, True, noise_cost=sampler_module.COUNT_NOISE_COST))
+    assert not np.array_equal(default, scan(low, True, noise_cost=0.0))
+    monkeypatch.setattr(sampler_module, "COUNT_NOISE_COST", 0.0)  # the module default, off
+    assert np.array_equal(scan(low, True), scan(low, True, noise_cost=0.0))
+    monkeypatch.undo()
     high = np.round(5e4 * phantom)  # integer counts over a range above COUNT_NOISE_MAX_RANGE
     floats = 100.0 * phantom + 0.5  # not counts
-    for image, poisson in ((high, False), (floats, False)):
-        assert np.array_equal(
-            scan(image, 1.0, monkeypatch, poisson), scan(image, 0.0, monkeypatch, poisson)
-        )
+    for image in (high, floats):
+        assert np.array_equal(scan(image, False), scan(image, False, noise_cost=0.0))
