@@ -6,7 +6,14 @@ import numpy as np
 
 import fastscan.sampler as sampler_module
 from fastscan import Sampler
-from fastscan.compare.imagesets import image_set, noisy_set, sparse_set, test_set, validation_set
+from fastscan.compare.imagesets import (
+    image_set,
+    noisy_check_set,
+    noisy_set,
+    sparse_set,
+    test_set,
+    validation_set,
+)
 from fastscan.phantoms import make_phantom
 
 SIZE = 64
@@ -39,6 +46,36 @@ def test_noisy_set_is_deterministic_poisson_counts_and_shares_no_image():
     one, again = image.detector(1).measure(points), image.detector(1).measure(points)
     assert np.array_equal(one, again) and np.array_equal(one, np.round(one))
     assert not np.array_equal(one, image.detector(2).measure(points))
+
+
+CHECK_NAMES = {
+    "flakes-102-c25", "particles-101-c25", "particles-102-c100", "grains-102-c25",
+    "flakes-103-c100", "brick-c25", "hubble_deep_field-c100", "page-c25", "xrf-ti-1005",
+    "xrf-cu-1006",
+}  # fmt: skip
+
+
+def test_noisy_check_set_is_poisson_counts_apart_from_every_other_set():
+    check, again = noisy_check_set(size=SIZE), image_set("noisy-check", SIZE)
+    assert set(check) == CHECK_NAMES and list(check) == list(again)
+    others = {
+        **noisy_set(size=SIZE),
+        **test_set(size=SIZE),
+        **validation_set(size=SIZE),
+        **sparse_set(size=SIZE),
+    }
+    assert not set(check) & set(others)
+    for name, image in check.items():
+        assert np.array_equal(image.truth, again[name].truth), name
+        assert image.noise == "poisson" and "seed 12" not in image.source, name
+        peak = 25.0 if name.endswith("-c25") else 100.0
+        assert np.isclose(image.truth.max(), peak), name
+        # no test image, and none of the noisy set, as counts or not (validation
+        # images as counts are the point: brick-c25 is brick)
+        for other in {**test_set(size=SIZE), **noisy_set(size=SIZE)}.values():
+            assert image.truth.shape != other.truth.shape or not np.allclose(
+                np.corrcoef(image.truth.ravel(), other.truth.ravel())[0, 1], 1.0
+            ), (name, other.name)
 
 
 def scan(image: np.ndarray, poisson: bool, **kwargs) -> np.ndarray:
