@@ -85,3 +85,19 @@ def test_classic_sampler_fixes_the_noise_cost_off():
     assert ClassicSampler((32, 32)).noise_cost == 0.0
     with pytest.raises(ValueError, match=r"fast-classic fixes noise_cost=0\.0"):
         ClassicSampler((32, 32), noise_cost=2.0)
+
+
+def test_a_service_state_without_readings_from_before_the_knob_restores_with_the_cost_off(
+    tmp_path,
+):
+    from fastscan.service.restore import load_sampler
+
+    path = Sampler((32, 48), noise_cost=None).save(tmp_path / "empty.npz")
+    assert load_sampler(path, None).noise_cost is None  # the file's own setting
+    with np.load(path) as data:
+        arrays = dict(data)
+    header = json.loads(str(arrays["header"]))
+    del header["params"]["noise_cost"]
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "old.npz", **arrays)
+    assert load_sampler(tmp_path / "old.npz", None).noise_cost == 0.0
