@@ -400,7 +400,13 @@ class _FlyScan:
         request = fly_request(segment, grid, motion)
         for i, (x, y) in enumerate(_flight_bounds(request, motion)):
             what = f"segment {segment.start}->{segment.end} {('run-up', 'stop')[i]}"
-            motion.check_travel(x, y, what=what)
+            try:
+                motion.check_travel(x, y, what=what)
+            except ValueError as exc:  # say what to do about it
+                raise ValueError(
+                    f"{exc}; a flown line needs room beyond the grid to reach speed and stop: "
+                    "widen the motors' soft limits (simulated IOC: --limit-margin)"
+                ) from None
         estimate = segment_times(segment, self.position, motion, pixel_pitch=grid.pitch)
         estimated = float(estimate[-1] + fly_timing(segment, motion, pixel_pitch=grid.pitch).ramp)
 
