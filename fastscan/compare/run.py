@@ -178,7 +178,7 @@ def _run_strategy(
             facts = {k: v for k, v in snapshots[-1].extra.items() if v is not None}
     facts["seconds"] = round(time.perf_counter() - start, 2)
     note = f"done in {facts['seconds']:.1f} s, beam time {builder.t_last:.1f} s"
-    choice = sampler.get_params().get("choice")  # fast-auto: step or fly, and from what
+    choice = getattr(sampler, "get_params", dict)().get("choice")  # fast-auto: step or fly
     if isinstance(choice, dict):
         facts["choice"] = choice
         note += f"; chose {choice['mode']} (R {choice['cost_ratio']:.2f}"
@@ -212,8 +212,8 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
     truth, labels, source = _load_truth(config)
-    option = "--denoise" if config.denoise is not None else "--segment"
     if (config.denoise, config.segment) != (None, None):
+        option = "--denoise" if config.denoise is not None else "--segment"
         if truth.ndim == 3:
             raise ValueError(
                 f"{option} runs on one-channel images, not on element maps "
