@@ -112,6 +112,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from fastscan import __version__
+    from fastscan.erd.estimator import SHIPPED_MODELS
     from fastscan.motion import NANOPROBE
     from fastscan.phantoms import PHANTOMS
     from fastscan.strategies import STRATEGIES
@@ -172,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--model",
         metavar="NAME|PATH",
-        help="ERD model: default (the L1 model, the default), l2 (the L2 target), "
-        "fast-classic or a .npz file",
+        help="ERD model: a shipped name (" + ", ".join(SHIPPED_MODELS) + "; default: the "
+        "sampler's own choice) or a .npz file from fastscan train",
     )
     sim.add_argument("--denoise", metavar="NAME", help="downstream denoiser to add to the report")
     sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")
@@ -318,6 +319,7 @@ def _seed_list(text: str) -> list[int]:
 def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     from fastscan.compare.evaluate import DEFAULT_SEEDS, DEFAULT_STRATEGIES
     from fastscan.compare.imagesets import SET_NAMES
+    from fastscan.erd.estimator import SHIPPED_MODELS
 
     ev = commands.add_parser(
         "evaluate",
@@ -342,7 +344,11 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     ev.add_argument("--images", metavar="NAME,...", help="only these images of the set")
     ev.add_argument("--batch-size", type=_positive_int, default=50)
-    ev.add_argument("--model", metavar="NAME|PATH", help="ERD model of the fast strategy")
+    ev.add_argument(
+        "--model", metavar="NAME|PATH",
+        help="ERD model of the fast strategy: a shipped name (" + ", ".join(SHIPPED_MODELS)
+        + ") or a .npz file (default: the sampler's own choice)",
+    )  # fmt: skip
     ev.add_argument(
         "--data", default="../shared/data", metavar="DIR",
         help="folder with wse2_darkfield_600x400.tif and fast_reference.csv (default %(default)s)",
