@@ -2,13 +2,14 @@
 
 Usage (from the repository root; VALIDATION images only, never ``--set test``)::
 
-    python benchmarks/evaluate_noise_cost.py 1.0 --set noisy --seeds 0,1,2 --jobs 1 \\
+    python benchmarks/evaluate_noise_cost.py 0 --set noisy --seeds 0,1,2 --jobs 1 \\
         --strategies fast --out OUT
-    python benchmarks/evaluate_noise_cost.py 1.0 --xrf --only quality --noise poisson \\
+    python benchmarks/evaluate_noise_cost.py 0 --xrf --only quality --noise poisson \\
         --seeds 1000,1001,1002
 
-The first argument replaces :data:`fastscan.sampler.COUNT_NOISE_COST` in this process (0:
-off, the default); the rest are ``fastscan evaluate`` arguments, or after ``--xrf``
+The first argument replaces :data:`fastscan.sampler.COUNT_NOISE_COST` in this process, the
+weight of the net-gain noise cost of every sampler given ``noise_cost=None`` (0: off; the
+default is 2.0); the rest are ``fastscan evaluate`` arguments, or after ``--xrf``
 ``benchmarks/bench_xrf.py`` arguments. ``--jobs 1`` keeps the patch in this process.
 """
 

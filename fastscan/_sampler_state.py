@@ -212,6 +212,7 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
         params.setdefault("initial_pattern", "halton")  # files from before the knob
         params.setdefault("erd_floor", 0.0)  # files from before the floor: without it
         params.setdefault("hedge", 0.0)
+        params.setdefault("noise_cost", 0.0)  # files from before the knob: the cost was off
         motion = header.get("motion")
         motion = None if motion is None else MotionModel(**motion)
     except (KeyError, TypeError, ValueError) as exc:

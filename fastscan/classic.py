@@ -70,6 +70,7 @@ FIXED_SETTINGS = {
     "initial_pattern": "halton",  # nominal: the initial pattern is FAST's (fast_initial_points)
     "erd_floor": 0.0,
     "hedge": 0.0,
+    "noise_cost": 0.0,
 }
 
 
@@ -169,6 +170,7 @@ class ClassicSampler(Sampler):
             fill=0.0,
             lattice=0.0,
             erd_floor=0.0,
+            noise_cost=0.0,
         )
         self._initial = fast_initial_points(
             self.shape, initial_fraction, FAST_PATTERN_SEED + int(seed)

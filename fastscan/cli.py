@@ -90,6 +90,16 @@ def _positive_rate(text: str) -> float:
     return value
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -102,6 +112,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from fastscan import __version__
+    from fastscan.erd.estimator import SHIPPED_MODELS
     from fastscan.motion import NANOPROBE
     from fastscan.phantoms import PHANTOMS
     from fastscan.strategies import STRATEGIES
@@ -144,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--coverages", type=_float_list, default=DEFAULT_COVERAGES)
     sim.add_argument("--batch-size", type=_positive_int, default=50)
-    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--seed", type=_seed, default=0)
     sim.add_argument("--out", default="fastscan-out", metavar="DIR")
     sim.add_argument("--noise", choices=("none", "poisson"), default="none", help="detector noise")
     sim.add_argument(
@@ -162,8 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--model",
         metavar="NAME|PATH",
-        help="ERD model: default (the L1 model, the default), l2 (the L2 target), "
-        "fast-classic or a .npz file",
+        help="ERD model: a shipped name (" + ", ".join(SHIPPED_MODELS) + "; default: the "
+        "sampler's own choice) or a .npz file from fastscan train",
     )
     sim.add_argument("--denoise", metavar="NAME", help="downstream denoiser to add to the report")
     sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")
@@ -226,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
         "phantom seeds 2-5 and 8 synthetic textures (fastscan.erd.training.TRAINING_SETS)",
     )
     train.add_argument("--c", type=float, default=None, help="ERD window: sigma = d1 / c")
-    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--seed", type=_seed, default=None)
     train.add_argument("--max-iter", type=_positive_int, default=None)
     train.add_argument(
         "--error-power",
@@ -308,6 +319,7 @@ def _seed_list(text: str) -> list[int]:
 def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     from fastscan.compare.evaluate import DEFAULT_SEEDS, DEFAULT_STRATEGIES
     from fastscan.compare.imagesets import SET_NAMES
+    from fastscan.erd.estimator import SHIPPED_MODELS
 
     ev = commands.add_parser(
         "evaluate",
@@ -332,7 +344,11 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     ev.add_argument("--images", metavar="NAME,...", help="only these images of the set")
     ev.add_argument("--batch-size", type=_positive_int, default=50)
-    ev.add_argument("--model", metavar="NAME|PATH", help="ERD model of the fast strategy")
+    ev.add_argument(
+        "--model", metavar="NAME|PATH",
+        help="ERD model of the fast strategy: a shipped name (" + ", ".join(SHIPPED_MODELS)
+        + ") or a .npz file (default: the sampler's own choice)",
+    )  # fmt: skip
     ev.add_argument(
         "--data", default="../shared/data", metavar="DIR",
         help="folder with wse2_darkfield_600x400.tif and fast_reference.csv (default %(default)s)",

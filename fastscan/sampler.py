@@ -66,6 +66,7 @@ from fastscan.erd.floor import (
     flat_surprise_level,
     model_error_power,
 )
+from fastscan.erd.noise_cost import net_of_count_noise
 from fastscan.features import (
     add_analytic_rd,
     analytic_rd,
@@ -123,14 +124,16 @@ LATE_MAX_FLOOR = 0.2
 #: by every update, so the switch only swaps it in (README, "A late model switch");
 #: None: the switch makes it (a full pass)
 LATE_PREPARE_MARGIN: float | None = 0.01
-#: from the late switch (:data:`LATE_COVERAGE`) on, a one-channel scan of low Poisson counts
-#: (``_counting``, a measured range of at most ``COUNT_NOISE_MAX_RANGE`` counts: a reading at
-#: its top has a noise of 1 % of it or more) divides each pixel's ERD by ``1 + cost``, where
-#: ``cost`` is this times the noise of the pixel's raw reading in the model's units
-#: (``scale * sqrt(counts)``, the reconstruction taken as its expected counts): past 15 % a
-#: bright reading mostly brings noise (README, "Noisy low counts: a noise cost"); 0: none
-#: (off: 1.0 won on the noisy set but lost 2 % on a Poisson XRF channel, Au with fast-sum)
-COUNT_NOISE_COST = 0.0
+#: the ERD's noise cost of a scan given ``noise_cost=None``: from the late switch
+#: (:data:`LATE_COVERAGE`) on, a one-channel scan of low Poisson counts (``_counting``, a
+#: measured range of at most ``COUNT_NOISE_MAX_RANGE`` counts: a reading at its top has a
+#: noise of 1 % of it or more) scores each pixel by its ERD net of the noise its raw reading
+#: brings, this many times ``scale * sqrt(counts)``
+#: (:func:`fastscan.erd.noise_cost.net_of_count_noise`; README, "Noisy low counts: a noise
+#: cost"); 0: none (the scans before it). Chosen on the noisy validation set (22 -> 26 of
+#: 32 cells at or below the best static pattern); from the first ERD map on it won 28 but
+#: lost 7 % on the Poisson XRF maps' Au with ``fast-sum`` at 10 %
+COUNT_NOISE_COST = 2.0
 COUNT_NOISE_MAX_RANGE = 1e4
 _SHADOW_PIXELS = 8192  # about 4 ms of the blend's ERD a band (0.5 us a pixel)
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
@@ -286,6 +289,15 @@ class Sampler:
         measured once from the initial pattern); stationary textures and sparse
         scenes keep their picks. 0 (default) is off: on validation it helps natural
         photographs at 5-20 % but costs other varying textures at 10 % (README).
+    noise_cost : float or None
+        Weight of the counting noise a raw reading brings: from the late switch on,
+        a one-channel scan of low Poisson counts (a measured range of at most
+        :data:`COUNT_NOISE_MAX_RANGE` counts) scores each pixel by its ERD minus this
+        times the reading's noise in the model's units
+        (:func:`fastscan.erd.noise_cost.net_of_count_noise`). None (default) is
+        :data:`COUNT_NOISE_COST` (2); 0 is off. Noise-free scans, higher counts,
+        several channels and scans without the late switch (a given ``model``) are
+        never changed.
     """
 
     def __init__(
@@ -316,6 +328,7 @@ class Sampler:
         initial_pattern: str = DEFAULT_INITIAL_PATTERN,
         erd_floor: float | str = DEFAULT_ERD_FLOOR,
         hedge: float = DEFAULT_HEDGE,
+        noise_cost: float | None = None,
     ) -> None:
         self.shape = check_shape(shape)
         if not (np.isfinite(motion_weight) and motion_weight >= 0):
@@ -360,6 +373,9 @@ class Sampler:
         if not (np.isfinite(hedge) and 0.0 <= hedge <= 1.0):
             raise ValueError(f"hedge must be a number in [0, 1], got {hedge!r}")
         self.hedge = float(hedge)
+        if noise_cost is not None and not (np.isfinite(noise_cost) and noise_cost >= 0.0):
+            raise ValueError(f"noise_cost must be None or a finite number >= 0, got {noise_cost!r}")
+        self.noise_cost = None if noise_cost is None else float(noise_cost)
         self._variation = 0.0  # edge-energy variation of the initial pattern (_structure)
         self._gini = 0.0  # structure level of the initial pattern (fastscan._structure)
         self._exponents = (0.0, 0.0)
@@ -1195,6 +1211,9 @@ class Sampler:
         ``features`` holds one row per pixel of ``pixels``, or one block of them per
         channel with a gain (then ``f_1`` is the blocks' gain-weighted root mean square).
         """
+        if (late or self._late_done) and self._noise_cost_on():  # before the shaping
+            counts = self._recon[0][pixels[:, 0], pixels[:, 1]]
+            net_of_count_noise(erd, counts, self._count_noise_cost(), float(self._scale[0]))
         if self._exponents != (0.0, 0.0) or self._lattice_power != 0.0:
             n_pixels = len(pixels)
             f1 = features[:, 0].reshape(-1, n_pixels)
@@ -1207,11 +1226,11 @@ class Sampler:
             shape_erd(
                 erd, f1[0], features[:n_pixels, 2], *self._exponents, levels, self._lattice_power
             )
-        if (late or self._late_done) and self._noise_cost_on():
-            counts = self._recon[0][pixels[:, 0], pixels[:, 1]]
-            cost = (COUNT_NOISE_COST * float(self._scale[0])) * np.sqrt(np.maximum(counts, 0.0))
-            erd /= 1.0 + cost
         return erd
+
+    def _count_noise_cost(self) -> float:
+        """``noise_cost``, or :data:`COUNT_NOISE_COST` when it is None."""
+        return COUNT_NOISE_COST if self.noise_cost is None else self.noise_cost
 
     def _noise_cost_on(self) -> bool:
         """The ERD's noise cost applies: one channel of low counts (the range is fixed
@@ -1219,7 +1238,7 @@ class Sampler:
         return (
             self._counting
             and self.n_channels == 1
-            and COUNT_NOISE_COST > 0
+            and self._count_noise_cost() > 0
             and float(self._ref_range[0]) <= COUNT_NOISE_MAX_RANGE
         )
 
@@ -1372,6 +1391,7 @@ class Sampler:
             "initial_pattern": self.initial_pattern,
             "erd_floor": self.erd_floor,
             "hedge": self.hedge,
+            "noise_cost": self.noise_cost,
         }
 
     def save(self, path: str | Path) -> Path:

@@ -125,6 +125,16 @@ class FlyScanSummary:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def __str__(self) -> str:
+        """One line for ``print(result.plan_result)``; ``repr`` keeps every segment."""
+        run = self.run_uids[0][:8] if self.run_uids else "none"
+        return (
+            f"FlyScanSummary: {self.n_segments} segments, {self.n_samples} samples, coverage "
+            f"{self.coverage:.1%}, estimated {self.estimated_s:.1f} s, actual "
+            f"{self.actual_s:.1f} s (wall {self.elapsed_s:.1f} s), {len(self.decisions)} "
+            f"decisions; stop: {self.stop_reason}; run {run}"
+        )
+
 
 def fly_request(segment: Segment, grid: Grid, motion: MotionModel) -> dict[str, Any]:
     """The flyer's ``prepare`` value for ``segment``: motor-unit ends, speed, sample period.
@@ -390,7 +400,13 @@ class _FlyScan:
         request = fly_request(segment, grid, motion)
         for i, (x, y) in enumerate(_flight_bounds(request, motion)):
             what = f"segment {segment.start}->{segment.end} {('run-up', 'stop')[i]}"
-            motion.check_travel(x, y, what=what)
+            try:
+                motion.check_travel(x, y, what=what)
+            except ValueError as exc:  # say what to do about it
+                raise ValueError(
+                    f"{exc}; a flown line needs room beyond the grid to reach speed and stop: "
+                    "widen the motors' soft limits (simulated IOC: --limit-margin)"
+                ) from None
         estimate = segment_times(segment, self.position, motion, pixel_pitch=grid.pitch)
         estimated = float(estimate[-1] + fly_timing(segment, motion, pixel_pitch=grid.pitch).ramp)
 

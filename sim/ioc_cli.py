@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
 
 from fastscan.imageio import load_maps
 from fastscan.plans.grid import Grid
@@ -38,8 +39,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--image", help="ground truth (.npy, .tif, .png); a (C, H, W) .npy or multi-page TIFF "
         "is C element maps (expected counts) served as ROIs P:xrf:C1:ROI<k>:*",
     )  # fmt: skip
+    from fastscan.phantoms import PHANTOMS
+
     src.add_argument(
-        "--phantom", default="flakes",
+        "--phantom", default="flakes", choices=(*PHANTOMS, "xrf"),
         help="built-in phantom (default flakes); 'xrf' serves its element maps as ROIs",
     )  # fmt: skip
     p.add_argument(
@@ -78,6 +81,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _numbers(text: str, option: str, expected: str, kind: type, count: int) -> tuple:
+    """``count`` comma-separated numbers of ``kind``, or a ValueError naming ``option``."""
+    try:
+        values = tuple(kind(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise ValueError(f"{option} expects {expected}, got {text!r}")
+    return values
+
+
 def build_ioc(args: argparse.Namespace) -> NanoprobeIOC:
     """The IOC the arguments describe (not yet serving)."""
     names: tuple[str, ...] | None = None
@@ -88,7 +102,7 @@ def build_ioc(args: argparse.Namespace) -> NanoprobeIOC:
     else:
         from fastscan.phantoms import make_phantom, make_xrf_maps
 
-        rows, cols = (int(v) for v in args.shape.split(","))
+        rows, cols = _numbers(args.shape, "--shape", "rows,cols such as 200,300", int, 2)
         if args.phantom == "xrf":
             image, names = make_xrf_maps((rows, cols), seed=args.phantom_seed)
         else:
@@ -104,7 +118,9 @@ def build_ioc(args: argparse.Namespace) -> NanoprobeIOC:
         raise ValueError("--elements needs element maps ((C, H, W) --image or --phantom xrf)")
     rows, cols = image.shape[-2:]
     if args.grid:
-        x0, x1, y0, y1 = (float(v) for v in args.grid.split(","))
+        x0, x1, y0, y1 = _numbers(
+            args.grid, "--grid", "x_start,x_stop,y_start,y_stop such as 0,299,0,199", float, 4
+        )
     else:
         x0, x1, y0, y1 = 0.0, cols - 1.0, 0.0, rows - 1.0
     grid = Grid(x0, x1, cols, y0, y1, rows)
@@ -155,7 +171,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.getLogger("caproto.ctx").addFilter(NoBeaconErrors())
     os.environ.update(server_environment(args, dict(os.environ)))
-    ioc = build_ioc(args)
+    try:
+        ioc = build_ioc(args)
+    except (ValueError, OSError) as exc:  # bad input: one line, no traceback
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"python -m fastscan.sim.ioc: error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
     try:
         asyncio.run(serve(ioc, os.environ["EPICS_CAS_INTF_ADDR_LIST"].split()))
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ from fastscan import Sampler
 from fastscan._lattice import lattice_levels
 from fastscan._structure import LATTICE_LEVELS, shape_erd, shaping
 from fastscan.erd.floor import model_error_power
+from fastscan.erd.noise_cost import FALLBACK
 from fastscan.features import analytic_rd, feature_radius, slads_features
 from fastscan.neighbors import knn_gather
 from fastscan.phantoms import make_phantom
@@ -90,6 +91,15 @@ class Reference:
             power = model_error_power(sampler.model)
             floor = sampler._floor_level * (0.5 * np.pi * features[:, 2] ** 2) ** (1.0 / power)
             predicted = np.maximum(predicted, floor)
+            if (
+                sampler._late_done
+                and sampler._counting
+                and sampler._count_noise_cost() > 0
+                and self.ref_range <= sampler_module.COUNT_NOISE_MAX_RANGE
+            ):  # low counts past the late switch: the gain net of a raw reading's noise
+                counts = np.maximum(recon[pixels[:, 0], pixels[:, 1]], 0.0)
+                noise = sampler._count_noise_cost() * scale * np.sqrt(counts)
+                predicted = np.maximum(predicted - noise, 0.0) + FALLBACK * predicted / (1 + noise)
             # structure shaping: exponents held since the initial pattern
             a, b, power = shaping(
                 sampler._gini, sampler.contrast, sampler.fill, sampler.lattice, sampler._counting
@@ -97,13 +107,6 @@ class Reference:
             assert sampler._exponents == (a, b) and sampler._lattice_power == power
             levels = np.clip(lattice_levels(shape), *LATTICE_LEVELS)[pixels[:, 0], pixels[:, 1]]
             shape_erd(predicted, features[:, 0], features[:, 2], a, b, levels, power)
-            if (
-                sampler._late_done
-                and sampler._counting
-                and self.ref_range <= sampler_module.COUNT_NOISE_MAX_RANGE
-            ):  # low counts past the late switch: the noise a raw reading brings
-                counts = np.maximum(recon[pixels[:, 0], pixels[:, 1]], 0.0)
-                predicted /= 1.0 + sampler_module.COUNT_NOISE_COST * scale * np.sqrt(counts)
             erd[pixels[:, 0], pixels[:, 1]] = predicted
             dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
         # the forward pass runs in float32 through BLAS, whose rounding depends on how
@@ -259,16 +262,24 @@ def test_late_model_switch_stays_exact(monkeypatch):
     assert "default" in models and "l1+l2" in models
 
 
-def test_poisson_counts_noise_cost_stays_exact(monkeypatch):
+@pytest.mark.parametrize("noise_cost", [None, 0.5])
+def test_poisson_counts_noise_cost_stays_exact(monkeypatch, noise_cost):
     """Low Poisson counts (``_counting``, range <= COUNT_NOISE_MAX_RANGE) with the noise cost
-    on: from the late switch the ERD is divided by the noise at each pixel's reconstruction
-    (the shadow map made before it too); local updates, remeasured pixels with other counts
-    included, equal the full recompute after every ingest, before and after the switch."""
-    monkeypatch.setattr(sampler_module, "COUNT_NOISE_COST", 1.0)
+    on (the default, and a given weight): from the late switch the ERD is the gain net of
+    the noise at each pixel's reconstruction (the shadow map made before it too); local
+    updates, remeasured pixels with other counts included, equal the full recompute after
+    every ingest, before and after the switch."""
     monkeypatch.setattr(sampler_module, "LATE_COVERAGE", 0.03)
     image = 4.0 + 56.0 * make_phantom("flakes", (200, 300), seed=4)[40:140, 60:220]
     rng = np.random.default_rng(3)
-    sampler = Sampler(image.shape, batch_size=40, seed=0, max_coverage=0.5, change_tolerance=None)
+    sampler = Sampler(
+        image.shape,
+        batch_size=40,
+        seed=0,
+        max_coverage=0.5,
+        change_tolerance=None,
+        noise_cost=noise_cost,
+    )
     ref = Reference(sampler)
     first = sampler.suggest()
     ingest_checked(sampler, ref, first, rng.poisson(image[first[:, 0], first[:, 1]]).astype(float))
@@ -283,3 +294,6 @@ def test_poisson_counts_noise_cost_stays_exact(monkeypatch):
         counts = rng.poisson(image[points[:, 0], points[:, 1]]).astype(float)
         ingest_checked(sampler, ref, points, counts)
     assert not done[0] and done[-1]  # checked before and after the switch
+    # the reference applied the cost at this weight (None: COUNT_NOISE_COST, 2)
+    assert sampler._noise_cost_on()
+    assert sampler._count_noise_cost() == (2.0 if noise_cost is None else noise_cost)

@@ -164,8 +164,10 @@ def test_a_segment_whose_run_up_leaves_the_travel_range_fails_before_it_moves():
     flyer = _flyer(travel=None)
     RE = RunEngine(call_returns_result=True)
     docs = []
-    with pytest.raises(ValueError, match=r"run-up \(.*\) is outside the travel range: x = -1\.0"):
+    outside = r"run-up \(.*\) is outside the travel range: x = -1\.0"
+    with pytest.raises(ValueError, match=outside) as err:
         RE(autonomous_fly_scan(flyer, source, grid=GRID, motion=tight), lambda n, d: docs.append(n))
+    assert "widen the motors' soft limits (simulated IOC: --limit-margin)" in str(err.value)
     assert flyer.n_flights == 0 and docs[-1] == "stop"
 
 

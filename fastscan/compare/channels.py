@@ -32,7 +32,7 @@ from fastscan.baselines import STATIC_SAMPLERS
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.channels import check_weights
 from fastscan.compare.report import write_csv
-from fastscan.compare.run import time_model
+from fastscan.compare.run import _Progress, time_model
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import MotionModel
@@ -81,14 +81,20 @@ class ChannelDetector:
 
 
 def _snapshots(
-    name: str, maps: np.ndarray, config: Any, weights: np.ndarray, motion: MotionModel
+    name: str,
+    maps: np.ndarray,
+    config: Any,
+    weights: np.ndarray,
+    motion: MotionModel,
+    progress: _Progress | None = None,
 ) -> tuple[list[dict], Trajectory]:
     """Measured points and readings of one strategy at every coverage, and the trajectory.
 
     The samplers come from the strategy registry (the same settings as a
     single-channel ``fastscan simulate``); every reading's end time comes from a
     :class:`fastscan.beamtime.TrajectoryBuilder` under ``motion``, and each
-    snapshot's ``beam_time_s`` is the end of its last reading.
+    snapshot's ``beam_time_s`` is the end of its last reading. ``progress`` is
+    called as ``progress(n_measured, n_target)`` while the scan runs.
     """
     shape = maps.shape[1:]
     n_pixels = shape[0] * shape[1]
@@ -115,6 +121,8 @@ def _snapshots(
                 order = sampler.suggest(count if fresh else max(targets))
                 readings = detector.measure(order)
                 t_end = builder.add_points(order)
+            if progress is not None:
+                progress(len(order), max(targets))
             snaps.append(
                 {
                     "coverage": coverage,
@@ -135,6 +143,8 @@ def _snapshots(
             readings = detector.measure(points)
             builder.add_points(points)
             sampler.ingest(points, readings)
+            if progress is not None:
+                progress(sampler.n_measured, max(targets))
         snaps.append(
             {
                 "coverage": coverage,
@@ -269,10 +279,19 @@ def run_simulate_channels(
     facts: dict[str, Any] = {}
     motion = config.motion()
     for name in config.strategies:
+        progress = _Progress(name, not config.quiet)
         start = time.perf_counter()
-        snaps, trajectory = _snapshots(name, maps, config, weights, motion)
+        snaps, trajectory = _snapshots(name, maps, config, weights, motion, progress)
+        seconds = round(time.perf_counter() - start, 2)
+        progress.close(f"done in {seconds:.1f} s, beam time {trajectory.beam_time:.1f} s")
         np.save(out / f"points_{name}.npy", snaps[-1]["points"].astype(np.int64))
         trajectory.save(out / f"trajectory_{name}.npz", motion=motion)
+        if config.biharmonic and not config.quiet:
+            print(
+                f"{'':<13}scoring {len(names)} channels (biharmonic completion) ...",
+                file=sys.stderr,
+                flush=True,
+            )
         for snap in snaps:
             scored = _score(maps, names, weights, name, snap, config.biharmonic)
             if snap is snaps[-1]:
@@ -280,14 +299,12 @@ def run_simulate_channels(
                 panels[f"{name} {snap['coverage']:.0%}"] = recon
             rows += [{k: v for k, v in r.items() if k != "_recon"} for r in scored]
         facts[name] = {
-            "seconds": round(time.perf_counter() - start, 2),
+            "seconds": seconds,
             "beam_time_s": trajectory.beam_time,
             "kind": STRATEGIES[name].kind,
         }
         if "gains" in snaps[-1]:
             facts[name]["channel_gains"] = snaps[-1]["gains"]
-        if not config.quiet:
-            print(f"{name:<13}done in {facts[name]['seconds']:.1f} s", file=sys.stderr, flush=True)
     write_csv(rows, out / "metrics.csv")
     _plot_channels(maps, names, panels, out / "channels.png", source)
     _plot_curves(rows, names, out / "curves.png", source)

@@ -41,6 +41,7 @@ __all__ = [
     "TRAINING_IMAGES",
     "TestImage",
     "image_set",
+    "noisy_check_set",
     "noisy_set",
     "sparse_set",
     "test_set",
@@ -63,7 +64,7 @@ TRAINING_IMAGES = (
     "phantom flakes/particles/grains seeds 0, 1",
 )
 #: Names understood by :func:`image_set`.
-SET_NAMES = ("test", "validation", "sparse", "noisy", "wse2")
+SET_NAMES = ("test", "validation", "sparse", "noisy", "noisy-check", "wse2")
 #: The WSe2 design image in the shared data folder.
 WSE2_FILE = "wse2_darkfield_600x400.tif"
 _LOWCOUNT_FLOOR = 4.0  # expected counts of the lowcount substrate (mean about 20)
@@ -400,6 +401,34 @@ _NOISY = {
     "xrf-ti-1004": ("xrf", lambda size: _xrf(size, "Ti", seed=1004), "poisson",
                     "make_xrf_maps seed 1004, Ti grains as counts up to 100, Poisson readings"),
 }  # fmt: skip
+# Poisson-count validation images nothing was chosen on when the noise cost was (noise12b)
+_NOISY_CHECK = {
+    **{
+        f"{name}-c{peak}": (kind, _low_counts(build, peak), "poisson",
+                            f"{source} as {peak / 25:g}-{peak} counts, Poisson readings")
+        for name, kind, build, source, peak in (
+            *(
+                (f"{phantom}-{seed}", kind, _phantom(phantom, seed),
+                 f"fastscan phantom {phantom}, seed {seed}", peak)
+                for phantom, kind, seed, peak in (
+                    ("flakes", "flakes", 102, 25),
+                    ("particles", "particles", 101, 25),
+                    ("particles", "particles", 102, 100),
+                    ("grains", "texture", 102, 25),
+                    ("flakes", "flakes", 103, 100),
+                )
+            ),
+            ("brick", "texture", _skimage("brick"), "skimage.data.brick", 25),
+            ("hubble_deep_field", "natural", _skimage("hubble_deep_field"),
+             "skimage.data.hubble_deep_field", 100),
+            ("page", "graphic", _skimage("page"), "skimage.data.page", 25),
+        )
+    },
+    "xrf-ti-1005": ("xrf", lambda size: _xrf(size, "Ti", seed=1005), "poisson",
+                    "make_xrf_maps seed 1005, Ti grains as counts up to 100, Poisson readings"),
+    "xrf-cu-1006": ("xrf", lambda size: _xrf(size, "Cu", seed=1006), "poisson",
+                    "make_xrf_maps seed 1006, Cu trace as counts up to 100, Poisson readings"),
+}  # fmt: skip
 
 
 def _check_size(size: int | None) -> None:
@@ -530,17 +559,40 @@ def noisy_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str
     return _build(_NOISY, size, names)
 
 
+def noisy_check_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str, TestImage]:
+    """More validation images as Poisson counts, kept apart from :func:`noisy_set`.
+
+    Nothing was chosen on them when the ERD's noise cost was (on :func:`noisy_set`), so
+    they check that choice: ``flakes-102-c25``, ``particles-101-c25``,
+    ``particles-102-c100``, ``grains-102-c25``, ``flakes-103-c100``, ``brick-c25``,
+    ``hubble_deep_field-c100``, ``page-c25`` (the ``noisy_set`` mappings: ``-c100``
+    4 to 100 counts, ``-c25`` 1 to 25) and ``xrf-ti-1005`` / ``xrf-cu-1006`` (the Ti
+    grains and the Cu trace of ``make_xrf_maps``, up to 100 counts). Validation
+    images only: no test or training image.
+
+    Examples
+    --------
+    >>> images = noisy_check_set(size=64, names=("page-c25", "xrf-cu-1006"))
+    >>> {n: (im.noise, round(float(im.truth.max()), 6)) for n, im in images.items()}
+    {'page-c25': ('poisson', 25.0), 'xrf-cu-1006': ('poisson', 100.0)}
+    """
+    _check_size(size)
+    return _build(_NOISY_CHECK, size, names)
+
+
 def image_set(
     name: str, size: int = 256, data: str | Path | None = None, names: tuple[str, ...] | None = None
 ) -> dict[str, TestImage]:
-    """One set by name: "test", "validation", "sparse", "noisy" or "wse2" (native 600 x 400
-    from ``data``)."""
+    """One set by name: "test", "validation", "sparse", "noisy", "noisy-check" or "wse2"
+    (native 600 x 400 from ``data``)."""
     if name == "test":
         return test_set(size, names)
     if name == "sparse":
         return sparse_set(size, names)
     if name == "noisy":
         return noisy_set(size, names)
+    if name == "noisy-check":
+        return noisy_check_set(size, names)
     if name == "validation":
         return validation_set(size, data, names)
     if name == "wse2":

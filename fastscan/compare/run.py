@@ -177,7 +177,14 @@ def _run_strategy(
         if snapshots:
             facts = {k: v for k, v in snapshots[-1].extra.items() if v is not None}
     facts["seconds"] = round(time.perf_counter() - start, 2)
-    progress.close(f"done in {facts['seconds']:.1f} s, beam time {builder.t_last:.1f} s")
+    note = f"done in {facts['seconds']:.1f} s, beam time {builder.t_last:.1f} s"
+    choice = getattr(sampler, "get_params", dict)().get("choice")  # fast-auto: step or fly
+    if isinstance(choice, dict):
+        facts["choice"] = choice
+        note += f"; chose {choice['mode']} (R {choice['cost_ratio']:.2f}"
+        note += "" if choice.get("gain") is None else f", G {choice['gain']:.2f}"
+        note += ")"
+    progress.close(note)
     return snapshots, points, builder.trajectory(), facts
 
 
@@ -205,6 +212,18 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown strategy {unknown[0]!r}; choose from {', '.join(STRATEGIES)}")
     truth, labels, source = _load_truth(config)
+    if (config.denoise, config.segment) != (None, None):
+        option = "--denoise" if config.denoise is not None else "--segment"
+        if truth.ndim == 3:
+            raise ValueError(
+                f"{option} runs on one-channel images, not on element maps "
+                "(from Python: fastscan.models.per_channel)"
+            )
+        if "fast" not in config.strategies:
+            raise ValueError(
+                f"{option} scores the fast strategy's reconstructions; add fast to --strategies "
+                f"(got {','.join(config.strategies)})"
+            )
     if truth.ndim == 3:  # element maps: one scan, every channel scored
         from fastscan.compare.channels import run_simulate_channels
         from fastscan.phantoms import XRF_ELEMENTS
@@ -265,8 +284,9 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
                 )
         for coverage, metrics in strategies.get("fast", {}).get("models", {}).items():
             print(_model_line(float(coverage), metrics))
+        extra = "models.png, " if (out / "models.png").is_file() and models is not None else ""
         print(
-            f"wrote {out}/metrics.csv, curves.png, reconstructions.png, points_*.npy, "
+            f"wrote {out}/metrics.csv, curves.png, reconstructions.png, {extra}points_*.npy, "
             "trajectory_*.npz, summary.json"
         )
     return summary

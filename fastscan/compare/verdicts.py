@@ -79,6 +79,10 @@ def write_rows(rows: Iterable[Mapping[str, Any]], path: str | Path) -> Path:
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a rows.csv written by :func:`write_rows` (numbers parsed back)."""
     path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"rows file not found: {str(path)!r} (a rows.csv of an earlier run)"
+        )
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
         missing = [

@@ -534,6 +534,11 @@ def load_model(model: ERDModel | str | Path | None = None) -> ERDModel:
             f"({', '.join(SHIPPED_MODELS)}) or the path of a model file"
         )
     if isinstance(model, (str, Path)):
+        if not Path(model).is_file():
+            raise FileNotFoundError(
+                f"ERD model {str(model)!r} is neither a shipped model "
+                f"({', '.join(SHIPPED_MODELS)}) nor a model file (.npz from `fastscan train`)"
+            )
         return ERDModel.load(model)
     raise TypeError(
         f"model must be None, a name, an ERDModel or a path, got {type(model).__name__}"

@@ -173,7 +173,7 @@ def describe_model(name: str) -> ModelSpec:
     entry_points = _entry_points()
     if name in entry_points:
         return _entry_point_spec(entry_points[name])
-    hint = difflib.get_close_matches(str(name), _all_names(), n=1, cutoff=0.5)
+    hint = difflib.get_close_matches(str(name), _all_names(), n=1, cutoff=0.65)
     did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
     raise ValueError(
         f"unknown model {name!r}{did_you_mean}; available models: {', '.join(_all_names())}"

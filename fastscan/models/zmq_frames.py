@@ -340,6 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     models = [name for name in (args.denoise, args.segment) if name]
     if not models:
         parser.error("give --denoise and/or --segment")
+    for option, name, kind in (("--denoise", args.denoise, "denoiser"),
+                               ("--segment", args.segment, "segmenter")):  # fmt: skip
+        try:
+            found = None if name is None else describe_model(name).kind
+        except ValueError as exc:
+            parser.error(f"{option}: {exc}")
+        if found not in (None, kind):
+            parser.error(f"{option} {name!r} is a {found}, not a {kind}")
     for address in (args.frames, args.results):
         if not args.allow_remote and not is_loopback(address):
             parser.error(f"{address!r} is not a loopback address; add --allow-remote")

@@ -147,6 +147,18 @@ def run_serve(args: argparse.Namespace) -> int:
             format="%(asctime)s %(name)s %(levelname)s: %(message)s",
             stream=sys.stderr,
         )
+    if args.blas_threads < 0:
+        print(
+            f"fastscan serve: --blas-threads must be >= 0, got {args.blas_threads}", file=sys.stderr
+        )
+        return 2
+    if "://" not in args.bind:
+        print(
+            f"fastscan serve: --bind expects a ZMQ endpoint such as {DEFAULT_ADDRESS}, "
+            f"got {args.bind!r}",
+            file=sys.stderr,
+        )
+        return 2
     if args.blas_threads > 0:
         from threadpoolctl import threadpool_limits
 

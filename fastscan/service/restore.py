@@ -107,6 +107,7 @@ def _fresh_sampler(path: Path, model: Any) -> Sampler | None:
         return None
     params = dict(header["params"])
     shape = tuple(params.pop("shape"))
+    params.setdefault("noise_cost", 0.0)  # as Sampler.load: made before the knob, the cost off
     accepted = inspect.signature(Sampler.__init__).parameters
     kwargs = {k: v for k, v in params.items() if k in accepted}
     if "pixel_pitch" in kwargs:
