@@ -45,9 +45,8 @@ from fastscan.erd.floor import line_lattice_flat_share, line_lattice_level
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
+from fastscan.fly.flat_pixels import FlatDiscount
 from fastscan.fly.lattice import (
-    _refresh_end_runs,
-    flat_pixel_map,
     flat_runs,
     fly_runs,
     lattice_levels,
@@ -623,14 +622,9 @@ class FlySampler:
         if not isinstance(flat_pixel_ends, bool | np.bool_):
             raise ValueError(f"flat_pixel_ends must be True or False, got {flat_pixel_ends!r}")
         self.flat_pixel_ends = bool(flat_pixel_ends)
-        # flat_pixel_share: which unmeasured pixels are flat-bounded (kept up to date by each
-        # ingest, within reach of its readings), and the boxes changed since the planner saw it
-        self._flat: np.ndarray | None = None
-        self._flat_by_axis: dict[int, np.ndarray] = {}
-        self._flat_ends_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
-        self._no_ends = np.zeros(self.shape, bool)  # (the other axis when one is scored)
-        self._flat_changed: list[np.ndarray] = []  # (n, 2) pixels each
-        self._discounted: np.ndarray | None = None  # the planner's copy of the weights
+        # flat_pixel_share: the flat-bounded pixels (kept up to date by each ingest, within
+        # reach of its readings) and the planner's discounted weights; built at activation
+        self._flat_discount: FlatDiscount | None = None
         # flat_ends: pixels a pick left out, and the reading beside each (for flat_lines)
         self._ends_left: np.ndarray | None = None
         self._ends_fill: np.ndarray | None = None
@@ -1254,61 +1248,20 @@ class FlySampler:
         return bool(self.sweep) and self.flat_pixel_share < 1 and self.refine == "bisect"
 
     def _update_flat(self, boxes: list[tuple[int, int, int, int]] | None) -> None:
-        """``flat_pixel_share``: recompute which pixels are flat-bounded within ``boxes``
-        (None: the whole grid), across the rows or the columns for either axis the planner
-        scores (its weights are shared by both), and note the boxes for the planner.
-        ``flat_pixel_ends``: only those in a line's end runs (the box's whole lines
-        recomputed, :func:`fastscan.fly.lattice._refresh_end_runs`)."""
+        """``flat_pixel_share``: the flat-bounded pixels within ``boxes`` (None: the whole
+        grid, for the axes of the planner now) brought up to date with the readings."""
         sampler = self._sampler
-        values, mask = np.moveaxis(sampler._values, 0, -1), sampler._mask
-        span = np.asarray(sampler._ref_range, float).reshape(-1)
-        tol = self.flat_ends if self.flat_ends > 0 else FLAT_ENDS
-        axes = self._planner._axis_ids
-        if boxes is None or self._flat is None:
-            self._flat = np.zeros(self.shape, bool)
-            self._flat_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
-            self._flat_ends_by_axis = {axis: np.zeros(self.shape, bool) for axis in (0, 1)}
-            boxes = [(0, self.shape[0], 0, self.shape[1])]
-        reach, (n_rows, n_cols) = self.initial_spacing, self.shape
-        for r0, r1, c0, c1 in boxes:
-            r0, r1, c0, c1 = max(r0, 0), min(r1, n_rows), max(c0, 0), min(c1, n_cols)
-            if r0 >= r1 or c0 >= c1:
-                continue
-            for axis in axes:
-                if axis == 0:
-                    found = flat_pixel_map(values, mask, reach=reach, tol=tol, span=span,
-                                           box=(r0, r1, c0, c1))  # fmt: skip
-                else:
-                    found = flat_pixel_map(
-                        values.transpose(1, 0, 2), mask.T, reach=reach, tol=tol, span=span,
-                        box=(c0, c1, r0, r1),
-                    ).T  # fmt: skip
-                self._flat_by_axis[axis][r0:r1, c0:c1] = found
-            if not self.flat_pixel_ends:
-                self._set_flat((slice(r0, r1), slice(c0, c1)), np.logical_or.reduce(
-                    [self._flat_by_axis[axis][r0:r1, c0:c1] for axis in axes]
-                ))  # fmt: skip
-                continue
-            # end runs depend on the whole line: the box's rows (row picks) and columns
-            for axis in axes:
-                other = self._flat_ends_by_axis[1 - axis] if len(axes) == 2 else self._no_ends
-                views = [self._flat_by_axis[axis], mask, self._flat_ends_by_axis[axis], other,
-                         self._flat]  # fmt: skip
-                lo, hi = (r0, r1) if axis == 0 else (c0, c1)
-                if axis == 1:
-                    views = [v.T for v in views]
-                changed = np.empty((views[0].shape[1] * (hi - lo), 2), np.int64)
-                n = _refresh_end_runs(*views, lo, hi, changed)
-                if n:
-                    self._flat_changed.append(changed[:n] if axis == 0 else changed[:n, ::-1])
-
-    def _set_flat(self, where: tuple[slice, slice], flat: np.ndarray) -> None:
-        """Set ``self._flat[where]``, noting the pixels that changed for the planner."""
-        changed = np.argwhere(self._flat[where] != flat)
-        if len(changed):
-            offset = [s.start or 0 for s in where]
-            self._flat_changed.append(changed + np.asarray(offset, np.int64))
-        self._flat[where] = flat
+        if boxes is None or self._flat_discount is None:
+            boxes = None
+            self._flat_discount = FlatDiscount(
+                self.shape, share=self.flat_pixel_share, ends=self.flat_pixel_ends,
+                reach=self.initial_spacing, tol=self.flat_ends if self.flat_ends > 0 else FLAT_ENDS,
+            )  # fmt: skip
+        self._flat_discount.update(
+            np.moveaxis(sampler._values, 0, -1), sampler._mask,
+            np.asarray(sampler._ref_range, float).reshape(-1),
+            axes=self._planner._axis_ids, boxes=boxes,
+        )  # fmt: skip
 
     def _planner_weights(
         self,
@@ -1316,34 +1269,12 @@ class FlySampler:
         pixels: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """The level map's weights as the planner takes them, and the changed ``pixels``
-        to pass with ``regions`` (the level map's changes; None: the whole map).
-
-        With ``flat_pixel_share`` each flat-bounded pixel's positive weight is scaled by
-        the share, in a copy brought up to date within ``regions`` and ``pixels`` and at
-        the pixels whose flatness changed since the last call (added to ``pixels``).
-        """
+        to pass with ``regions`` (the level map's changes; None: the whole map); with
+        ``flat_pixel_share``, discounted (:meth:`FlatDiscount.weights`)."""
         weights = self._levels.weights
-        if self._flat is None or not self._flat_pixels_on():
+        if self._flat_discount is None or not self._flat_pixels_on():
             return weights, pixels
-        changed, self._flat_changed = self._flat_changed, []
-        share = self.flat_pixel_share
-        if regions is None or self._discounted is None:
-            self._discounted = np.where(self._flat & (weights > 0), share * weights, weights)
-            return self._discounted, pixels
-        out = self._discounted
-        for r0, r1, c0, c1 in regions:
-            box = (slice(max(r0, 0), max(r1, 0)), slice(max(c0, 0), max(c1, 0)))
-            w = weights[box]
-            out[box] = np.where(self._flat[box] & (w > 0), share * w, w)
-        parts = [np.asarray(pixels, np.int64).reshape(-1, 2)] if pixels is not None else []
-        parts += changed
-        if not parts:
-            return out, pixels
-        every = np.concatenate(parts)
-        rows, cols = every[:, 0], every[:, 1]
-        w = weights[rows, cols]
-        out[rows, cols] = np.where(self._flat[rows, cols] & (w > 0), share * w, w)
-        return out, every
+        return self._flat_discount.weights(weights, regions, pixels)
 
     def _remember_ends(self, values, mask, axis, line, *runs) -> None:
         """Mark the left-out ``runs`` of ``line`` (on the grid ``values``/``mask`` of
