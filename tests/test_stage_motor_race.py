@@ -51,9 +51,12 @@ def test_a_move_started_as_the_last_one_ends_completes(cls, sim_ioc):
         _widen_window(motor)
         if cls is StageMotor:
             _back_to_back(motor, motor.position)
-        else:  # plain ophyd loses the second move's completion: the bug this guards
-            with pytest.raises(WaitTimeoutError):
+        else:  # the control: plain ophyd loses the second move's completion
+            try:
                 _back_to_back(motor, motor.position)
-            motor.move(motor.user_setpoint.get(), wait=True, timeout=5)  # leave it at rest
+            except WaitTimeoutError:
+                motor.move(motor.user_setpoint.get(), wait=True, timeout=5)  # leave it at rest
+            else:  # a later ophyd may fix #782; StageMotor's lock is then only redundant
+                pytest.skip("this ophyd completes a move started in the window (issue #782 fixed)")
     finally:
         motor.destroy()
