@@ -18,6 +18,7 @@ Run from the repository root (validation images only)::
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ from bench_beamtime import (
     first_hit,
     fly_raster_trajectory,
     static_references,
+    use_fly_params,
 )
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, time_breakdown
@@ -86,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strategy", default="fast-fly")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--max-coverage", type=float, default=0.5)
+    p.add_argument("--fly-params", default="",
+                   help="JSON FlySampler keywords for fast-fly (bench_beamtime's)")  # fmt: skip
     args = p.parse_args(argv)
+    if args.fly_params:
+        use_fly_params(json.loads(args.fly_params))
     motion = NANOPROBE.replace(dwell=args.dwell)
     images = image_set(args.set, args.size, names=tuple(args.images.split(",")))
     for label, test_image in images.items():

@@ -87,7 +87,8 @@ def _box() -> np.ndarray:
 def test_flat_ends_leave_out_flat_runs_at_the_ends_only():
     truth = _box()
     detector = SimulatedDetector(truth)
-    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0)  # on by default
+    # (flat_pixel_share off throughout: it moves the picks' ends itself, when choosing)
+    fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_pixel_share=1.0)
     decisions = adaptive_decisions(fs, detector)
     np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
     assert check_trajectory(fs.trajectory, fs.motion) == []
@@ -99,15 +100,18 @@ def test_flat_ends_leave_out_flat_runs_at_the_ends_only():
         cols = segment.pixels()[:, 1]
         assert cols.min() <= 20 and cols.max() >= 69
     # off: longer segments, as before the knob
-    plain = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.0)
+    plain = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.0,
+                       flat_pixel_share=1.0)  # fmt: skip
     plain_rows = [s for d in adaptive_decisions(plain, SimulatedDetector(truth)) for s in d]
     assert np.mean([s.n_pixels for s in plain_rows]) > np.mean([s.n_pixels for s in rows])
     assert all(s.n_pixels >= FLAT_ENDS_KEEP * SHAPE[1] for s in short)
     # a box too narrow to keep half a line: its picks are flown as without the knob
     narrow = np.zeros(SHAPE)
     narrow[:, 35:45] = 100.0
-    thin = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.01)
-    off = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.0)
+    thin = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.01,
+                      flat_pixel_share=1.0)  # fmt: skip
+    off = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.0,
+                     flat_pixel_share=1.0)  # fmt: skip
     assert adaptive_decisions(thin, SimulatedDetector(narrow)) == adaptive_decisions(
         off, SimulatedDetector(narrow)
     )

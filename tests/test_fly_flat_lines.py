@@ -115,8 +115,9 @@ def _scan(truth: np.ndarray, **params) -> tuple[FlySampler, SimulatedDetector, l
 
 def test_flat_lines_fly_the_structure_before_the_flat_gaps():
     truth = _two_halves()
-    _, _, plain_decisions = _scan(truth, flat_lines=0.0)  # off: the scan before the knob
-    flat, detector, decisions = _scan(truth)  # on by default at short dwells
+    # flat_pixel_share off in both: it discounts the same flat gaps pixel by pixel
+    _, _, plain_decisions = _scan(truth, flat_lines=0.0, flat_pixel_share=1.0)  # the knob off
+    flat, detector, decisions = _scan(truth, flat_pixel_share=1.0)  # on by default
     np.testing.assert_array_equal(detector.asked_mask, flat.measured_mask)
     assert check_trajectory(flat.trajectory, flat.motion) == []
 

@@ -30,7 +30,14 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["flat_runs", "fly_runs", "lattice_levels", "trim_flat_ends"]
+__all__ = [
+    "flat_end_runs",
+    "flat_pixel_map",
+    "flat_runs",
+    "fly_runs",
+    "lattice_levels",
+    "trim_flat_ends",
+]
 
 
 def lattice_levels(
@@ -243,3 +250,173 @@ def _flat_end_bounds(values, measured, line, first, last, reach, tol, scale):
     while b > a and _is_flat(values, measured, line, b, reach, tol, scale):
         b -= 1
     return a, b
+
+
+def flat_pixel_map(
+    values: np.ndarray,
+    measured: np.ndarray,
+    *,
+    reach: int,
+    tol: float,
+    span: np.ndarray,
+    box: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
+    """Which unmeasured pixels are flat-bounded across the rows (bool).
+
+    The test of :func:`trim_flat_ends` for many pixels at once: the nearest
+    measured pixel above and below (at most ``reach`` rows away), in the
+    pixel's column and both neighbouring ones (clipped at the edges), and
+    those up to six readings, each channel divided by ``span`` (C,), span at
+    most ``tol``. ``values`` (n_rows, n_cols, C); pass the transposes for
+    columns. ``box`` ``(row_start, row_stop, col_start, col_stop)`` computes
+    only those pixels (the answer has the box's shape); None: the whole grid.
+    A new reading changes the answer only within ``reach`` rows and one
+    column of it. Measured pixels are False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.zeros((5, 8, 1)); v[:, 5, 0] = 1.0
+    >>> m = np.zeros((5, 8), bool); m[[0, 4]] = True
+    >>> flat_pixel_map(v, m, reach=2, tol=0.1, span=np.ones(1))[2].astype(int).tolist()
+    [1, 1, 1, 1, 0, 0, 0, 1]
+    >>> flat_pixel_map(v, m, reach=2, tol=0.1, span=np.ones(1), box=(2, 3, 6, 8)).tolist()
+    [[False, True]]
+    """
+    scale = np.asarray(span, float).reshape(-1)
+    scale = np.where(scale > 0, scale, 1.0)
+    values = np.asarray(values, float)
+    measured = np.asarray(measured, bool)
+    if values.ndim != 3 or values.shape[:2] != measured.shape or values.shape[2] != len(scale):
+        raise ValueError(
+            f"values must be (n_rows, n_cols, C) = {(*measured.shape, len(scale))}, "
+            f"got {values.shape}"
+        )
+    if int(reach) != reach or reach < 1:
+        raise ValueError(f"reach must be an integer >= 1, got {reach!r}")
+    n_rows, n_cols = measured.shape
+    r0, r1, c0, c1 = (0, n_rows, 0, n_cols) if box is None else (int(v) for v in box)
+    r0, r1, c0, c1 = max(r0, 0), min(r1, n_rows), max(c0, 0), min(c1, n_cols)
+    out = np.zeros((max(r1 - r0, 0), max(c1 - c0, 0)), bool)
+    if out.size:
+        _flat_map(values, measured, int(reach), float(tol), scale, r0, r1, c0, c1, out)
+    return out
+
+
+@njit(cache=True)
+def _flat_map(values, measured, reach, tol, scale, r0, r1, c0, c1, out):
+    """:func:`_is_flat` for every unmeasured pixel of the box, with each column's nearest
+    measured rows above and below found in one pass per side (-1: none within ``reach``)."""
+    n_rows, n_cols = measured.shape
+    n_ch = values.shape[2]
+    a0, a1 = max(c0 - 1, 0), min(c1 + 1, n_cols)
+    up = np.full((r1 - r0, a1 - a0), -1, np.int64)
+    down = np.full((r1 - r0, a1 - a0), -1, np.int64)
+    for j in range(a1 - a0):
+        c = a0 + j
+        last = -1
+        for r in range(max(r0 - reach, 0), r1):
+            if r >= r0 and last >= 0 and r - last <= reach:
+                up[r - r0, j] = last
+            if measured[r, c]:
+                last = r
+        last = -1
+        for r in range(min(r1 + reach, n_rows) - 1, r0 - 1, -1):
+            if r < r1 and last >= 0 and last - r <= reach:
+                down[r - r0, j] = last
+            if measured[r, c]:
+                last = r
+    lo = np.empty(n_ch)
+    hi = np.empty(n_ch)
+    for r in range(r0, r1):
+        for c in range(c0, c1):
+            if measured[r, c]:
+                out[r - r0, c - c0] = False
+                continue
+            lo[:] = np.inf
+            hi[:] = -np.inf
+            ok = True
+            for cc in (max(c - 1, 0), c, min(c + 1, n_cols - 1)):
+                u, d = up[r - r0, cc - a0], down[r - r0, cc - a0]
+                if u < 0 or d < 0:
+                    ok = False
+                    break
+                for k in range(n_ch):
+                    for v in (values[u, cc, k] / scale[k], values[d, cc, k] / scale[k]):
+                        lo[k] = min(lo[k], v)
+                        hi[k] = max(hi[k], v)
+            if ok:
+                for k in range(n_ch):
+                    if hi[k] - lo[k] > tol:
+                        ok = False
+                        break
+            out[r - r0, c - c0] = ok
+
+
+def flat_end_runs(flat: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    """The ``flat`` pixels of each row's end runs (bool, like ``flat``).
+
+    Walking in from each end of a row over pixels that are measured or flat,
+    up to the first unmeasured pixel that is not flat: the flat ones passed
+    are the row's end runs, what :func:`trim_flat_ends` would leave out of a
+    segment spanning the row. A row without such a pixel is all end run.
+    Pass the transposes for columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> flat = np.array([[1, 1, 0, 1, 0, 1, 1]], bool)
+    >>> measured = np.array([[0, 0, 0, 0, 0, 1, 0]], bool)
+    >>> flat_end_runs(flat, measured).astype(int).tolist()
+    [[1, 1, 0, 0, 0, 0, 1]]
+    """
+    flat = np.asarray(flat, bool)
+    measured = np.asarray(measured, bool)
+    if flat.ndim != 2 or flat.shape != measured.shape:
+        raise ValueError(
+            f"flat and measured must be 2-D of one shape, got {flat.shape} and {measured.shape}"
+        )
+    out = np.zeros(flat.shape, bool)
+    _end_runs(flat, measured, out)
+    return out
+
+
+@njit(cache=True)
+def _end_runs(flat, measured, out):
+    n_rows, n_cols = flat.shape
+    for r in range(n_rows):
+        a = 0
+        while a < n_cols and (measured[r, a] or flat[r, a]):
+            out[r, a] = flat[r, a] and not measured[r, a]
+            a += 1
+        b = n_cols - 1
+        while b > a and (measured[r, b] or flat[r, b]):
+            out[r, b] = flat[r, b] and not measured[r, b]
+            b -= 1
+
+
+@njit(cache=True)
+def _refresh_end_runs(flat, measured, ends, other, out, lo, hi, changed):
+    """Recompute ``ends`` (:func:`flat_end_runs`) on rows ``lo..hi-1``; where a pixel's
+    ``ends or other`` differs from ``out``, set it and record (row, col) in ``changed``.
+    Returns how many were recorded."""
+    n_cols = flat.shape[1]
+    n = 0
+    for r in range(lo, hi):
+        a = 0
+        while a < n_cols and (measured[r, a] or flat[r, a]):
+            a += 1
+        b = n_cols - 1
+        while b > a and (measured[r, b] or flat[r, b]):
+            b -= 1
+        for c in range(n_cols):
+            new = flat[r, c] and not measured[r, c] and (c < a or c > b)
+            if new != ends[r, c]:
+                ends[r, c] = new
+                both = new or other[r, c]
+                if both != out[r, c]:
+                    out[r, c] = both
+                    changed[n, 0] = r
+                    changed[n, 1] = c
+                    n += 1
+    return n

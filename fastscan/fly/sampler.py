@@ -45,6 +45,7 @@ from fastscan.erd.floor import line_lattice_flat_share, line_lattice_level
 from fastscan.fly.axis import axis_time_ratio, directional_variograms
 from fastscan.fly.axis_coarse import COARSE_STEPS, coarse_raster_errors, coarse_time_ratio
 from fastscan.fly.axis_grid import RASTER_KS, grid_time_ratio, line_raster_errors
+from fastscan.fly.flat_pixels import FlatDiscount
 from fastscan.fly.lattice import (
     flat_runs,
     fly_runs,
@@ -105,6 +106,14 @@ FLAT_ENDS = 0.01
 #: ``flat_ends``: a pick is trimmed only if at least this share of its pixels is left (a
 #: mostly flat pick trimmed would be a short segment paying a whole line's fixed cost)
 FLAT_ENDS_KEEP = 0.5
+#: ``flat_pixel_share`` of the short-dwell sweeps: share of its planner weight an unmeasured
+#: pixel keeps while the planner chooses when ``flat_ends``' test finds it flat-bounded
+#: (1: off, the scan before this knob); flat_lines' share, made the default by the rule on
+#: the sparse and validation sets at 1 ms (README "Flat ends seen when choosing")
+FLAT_PIXEL_SHARE = 0.1
+#: ``flat_pixel_ends``: the share only for the flat pixels of each line's end runs (the trim
+#: that ``flat_ends`` flies); chosen over the share on every flat pixel by the same rule
+FLAT_PIXEL_ENDS = True
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
@@ -343,6 +352,21 @@ class FlySampler:
         pick flat from end to end, or whose unflat part is all measured, or
         that would keep less than :data:`FLAT_ENDS_KEEP` of its pixels, is
         flown whole (so the scan always moves on).
+    flat_pixel_share : float
+        Sweep decisions (``sweep`` > 0): each unmeasured pixel that
+        ``flat_ends``' test finds flat-bounded (readings on both sides agree,
+        :func:`fastscan.fly.lattice.flat_pixel_map`; ``flat_ends``'
+        tolerance, :data:`FLAT_ENDS` when that is 0) keeps this share of its
+        weight while the planner chooses, so a line is valued by its unflat
+        part and charged the seconds of the segment it would fly (the trim is
+        seen when choosing, not only after). In [0, 1] (default
+        :data:`FLAT_PIXEL_SHARE`, 0.1); 1 is off, the scan before this knob.
+    flat_pixel_ends : bool
+        ``flat_pixel_share`` only for the flat pixels of each line's end runs
+        (:func:`fastscan.fly.lattice.flat_end_runs`: in from each end over
+        measured or flat pixels), so a line is valued as ``flat_ends`` flies
+        it, its inner flat runs included (default :data:`FLAT_PIXEL_ENDS`,
+        True; False: every flat-bounded pixel).
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -461,6 +485,8 @@ class FlySampler:
         flat_edges: bool = False,
         flat_lines_everywhere: bool = FLAT_LINES_EVERYWHERE,
         flat_ends: float = FLAT_ENDS,
+        flat_pixel_share: float = FLAT_PIXEL_SHARE,
+        flat_pixel_ends: bool = FLAT_PIXEL_ENDS,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
@@ -586,6 +612,19 @@ class FlySampler:
         if not (math.isfinite(flat_ends) and 0 <= flat_ends < 1):
             raise ValueError(f"flat_ends must be a number in [0, 1) (0: off), got {flat_ends!r}")
         self.flat_ends = float(flat_ends)
+        share = flat_pixel_share
+        number = isinstance(share, int | float | np.number) and not isinstance(share, bool)
+        if not (number and 0 <= share <= 1):
+            raise ValueError(
+                f"flat_pixel_share must be a number in [0, 1] (1: off), got {flat_pixel_share!r}"
+            )
+        self.flat_pixel_share = float(flat_pixel_share)
+        if not isinstance(flat_pixel_ends, bool | np.bool_):
+            raise ValueError(f"flat_pixel_ends must be True or False, got {flat_pixel_ends!r}")
+        self.flat_pixel_ends = bool(flat_pixel_ends)
+        # flat_pixel_share: the flat-bounded pixels (kept up to date by each ingest, within
+        # reach of its readings) and the planner's discounted weights; built at activation
+        self._flat_discount: FlatDiscount | None = None
         # flat_ends: pixels a pick left out, and the reading beside each (for flat_lines)
         self._ends_left: np.ndarray | None = None
         self._ends_fill: np.ndarray | None = None
@@ -1069,7 +1108,8 @@ class FlySampler:
             )
             self._planner_ready = self._staged = False
             if staged:  # the ingests updated the map: the planner settles what they staged
-                self._planner.update(self._levels.weights, [])
+                weights, pixels = self._planner_weights([])
+                self._planner.update(weights, [], pixels)
             elif not ready:
                 if self._levels is None or self._changed is None or not self._incremental_levels:
                     self._build_levels()
@@ -1077,10 +1117,13 @@ class FlySampler:
                     erd, measured = self._sampler._erd, self._sampler._mask
                     regions, pixels = self._levels.update(erd, measured, self._changed)
                 if self._planner_full:  # first decision on a new map: compare all of it
-                    self._planner.update(self._levels.weights)
+                    if self._flat_pixels_on():  # (for the axes of this planner)
+                        self._update_flat(None)
+                    self._planner.update(self._planner_weights()[0])
                     self._planner_full = False
                 else:
-                    self._planner.update(self._levels.weights, regions, pixels)
+                    weights, pixels = self._planner_weights(regions, pixels)
+                    self._planner.update(weights, regions, pixels)
         else:
             self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
@@ -1200,6 +1243,39 @@ class FlySampler:
         trimmed = Segment(*(ends if a <= b else ends[::-1]))
         return Pick(trimmed, pick.erd, self._planner.seconds(axis, trimmed.n_pixels))
 
+    def _flat_pixels_on(self) -> bool:
+        """``flat_pixel_share`` acts: short-dwell sweeps, coarse-to-fine levels, share < 1."""
+        return bool(self.sweep) and self.flat_pixel_share < 1 and self.refine == "bisect"
+
+    def _update_flat(self, boxes: list[tuple[int, int, int, int]] | None) -> None:
+        """``flat_pixel_share``: the flat-bounded pixels within ``boxes`` (None: the whole
+        grid, for the axes of the planner now) brought up to date with the readings."""
+        sampler = self._sampler
+        if boxes is None or self._flat_discount is None:
+            boxes = None
+            self._flat_discount = FlatDiscount(
+                self.shape, share=self.flat_pixel_share, ends=self.flat_pixel_ends,
+                reach=self.initial_spacing, tol=self.flat_ends if self.flat_ends > 0 else FLAT_ENDS,
+            )  # fmt: skip
+        self._flat_discount.update(
+            np.moveaxis(sampler._values, 0, -1), sampler._mask,
+            np.asarray(sampler._ref_range, float).reshape(-1),
+            axes=self._planner._axis_ids, boxes=boxes,
+        )  # fmt: skip
+
+    def _planner_weights(
+        self,
+        regions: list[tuple[int, int, int, int]] | None = None,
+        pixels: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The level map's weights as the planner takes them, and the changed ``pixels``
+        to pass with ``regions`` (the level map's changes; None: the whole map); with
+        ``flat_pixel_share``, discounted (:meth:`FlatDiscount.weights`)."""
+        weights = self._levels.weights
+        if self._flat_discount is None or not self._flat_pixels_on():
+            return weights, pixels
+        return self._flat_discount.weights(weights, regions, pixels)
+
     def _remember_ends(self, values, mask, axis, line, *runs) -> None:
         """Mark the left-out ``runs`` of ``line`` (on the grid ``values``/``mask`` of
         ``axis``, transposed for columns), each with the nearest reading across the line."""
@@ -1293,6 +1369,8 @@ class FlySampler:
         full = inner._active != before[0] or not np.array_equal(inner._ref_range, before[1])
         if inner._active and not before[0] and self.flat_scene is not None:
             self._measure_flat_scene()
+        if inner._active and self._flat_pixels_on():
+            self._update_flat(None if full else self._reading_boxes(points, self.initial_spacing))
         self._note_change(points, full=full)
         if full and inner._active and self.refine == "bisect" and self._incremental_levels:
             # the ERD was recomputed over the whole grid (activation, a rescale): the
@@ -1301,7 +1379,7 @@ class FlySampler:
             # pending (their readings reach it as changed regions): a streamed plan
             # runs this ingest while they fly
             self._build_levels()
-            self._planner.update(self._levels.weights)
+            self._planner.update(self._planner_weights()[0])
             self._planner_full = False
             self._planner_ready = True
             self._staged = False
@@ -1353,9 +1431,21 @@ class FlySampler:
             return
         erd, measured = self._sampler._erd, self._sampler._mask
         regions, pixels = self._levels.update(erd, measured, self._changed)
-        self._planner.stage(self._levels.weights, regions, pixels)
+        weights, pixels = self._planner_weights(regions, pixels)
+        self._planner.stage(weights, regions, pixels)
         self._changed = []
         self._staged = True
+
+    @staticmethod
+    def _reading_boxes(points: np.ndarray, grow: int) -> list[tuple[int, int, int, int]]:
+        """One box per run of neighbouring readings (a segment), grown by ``grow``."""
+        jumps = np.flatnonzero(np.abs(np.diff(points, axis=0)).max(axis=1) > 1) + 1
+        boxes = []
+        for run in np.split(points, jumps):
+            lo = run.min(axis=0) - grow
+            hi = run.max(axis=0) + grow + 1
+            boxes.append((int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1])))
+        return boxes
 
     def _note_change(self, points: np.ndarray, *, full: bool) -> None:
         """Add the boxes outside which the ERD has not changed since the last decision.
@@ -1370,11 +1460,7 @@ class FlySampler:
         if self._changed is None:
             return
         ring = int(self._sampler._table.radius) + 3
-        jumps = np.flatnonzero(np.abs(np.diff(points, axis=0)).max(axis=1) > 1) + 1
-        for run in np.split(points, jumps):
-            lo = run.min(axis=0) - ring
-            hi = run.max(axis=0) + ring + 1
-            self._changed.append((int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1])))
+        self._changed.extend(self._reading_boxes(points, ring))
 
     def _credit(self, points: np.ndarray) -> None:
         """Record the flown pending segments these points are; anything else as step points."""
@@ -1458,6 +1544,8 @@ class FlySampler:
             "flat_edges": self.flat_edges,
             "flat_lines_everywhere": self.flat_lines_everywhere,
             "flat_ends": self.flat_ends,
+            "flat_pixel_share": self.flat_pixel_share,
+            "flat_pixel_ends": self.flat_pixel_ends,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,
