@@ -31,7 +31,7 @@ particles-100, hubble_deep_field (256 px, seeds 0, 1, 5 / 10 / 20 %). All valida
 the test set is never touched.
 
 Figures (measured 30 Nov 2026 on 7eed297, 2-core machine shared with three other helpers,
-load 7-13; NRMSE means of seeds 0, 1; README section "A CNN ERD (DLADS-like)"):
+load 7-13; NRMSE means of seeds 0, 1; docs/erd-model.md section "A CNN ERD (DLADS-like)"):
 
 1. ``l2`` / ``default`` in the loop (``scan --labels l2,default``): WSe2 0.2682 / 0.1860 and
    0.2768 / 0.2030 at 5 / 10 %; clock 0.0246 / 0.0172 / 0.0129, cell 0.0425 / 0.0310 /

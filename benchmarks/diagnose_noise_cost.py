@@ -1,4 +1,4 @@
-"""Checks of the ERD's count-noise cost (issue 12; README, "the gain net of the noise").
+"""Checks of the ERD's count-noise cost (issue 12; docs/erd-model.md, "the gain net of the noise").
 
 Usage (from the repository root; validation images only)::
 

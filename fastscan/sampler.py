@@ -102,11 +102,12 @@ MULTICHANNEL_MODEL = "default"
 #: shipped model of a one-channel scan given no ``model`` once the structure level turns the
 #: texture lattice on (``_structure.shaping``): the L1-target "default", with which ``fill``
 #: and ``lattice`` were tuned; elsewhere :data:`DEFAULT_MODEL
-#: <fastscan.erd.estimator.DEFAULT_MODEL>` (README, "A blended ERD and the texture model")
+#: <fastscan.erd.estimator.DEFAULT_MODEL>` (docs/erd-model.md, "A blended ERD and the texture
+#: model")
 TEXTURE_MODEL = "default"
 #: shipped model a one-channel scan given no ``model`` and outside the texture band switches
 #: to once its coverage reaches :data:`LATE_COVERAGE` (one full ERD update at the switch;
-#: README, "A late model switch"); the floor level measured at activation is kept
+#: docs/erd-model.md, "A late model switch"); the floor level measured at activation is kept
 LATE_MODEL = "l1+l2"
 #: coverage of the late switch to :data:`LATE_MODEL`; None: no switch (the scans before it).
 #: 0.15: a switch at 10 % lost 3.9 % on Hubble at 30 % (issue 12's validation rule: 3 %)
@@ -114,14 +115,14 @@ LATE_COVERAGE: float | None = 0.15
 #: no late switch where the exploration floor's level (``erd_floor``; "auto" measures it from
 #: the initial pattern) is at least this: the pattern found isolated objects on a flat
 #: background, which the L1 model keeps exploring for and the blend's L2 half chases less
-#: (README, "A late model switch"); measured (seeds 0-4): blobs 0.42-2.2, xrf-ti-1000
+#: (docs/erd-model.md, "A late model switch"); measured (seeds 0-4): blobs 0.42-2.2, xrf-ti-1000
 #: 0.07-0.44, xrf-cu-1003 0.13 or less, every other validation image 0.08 or less
 LATE_MAX_FLOOR = 0.2
 #: a shadow ERD map of :data:`LATE_MODEL` is made from the first batch suggested at or past
 #: ``LATE_COVERAGE - LATE_PREPARE_MARGIN`` on, a band of rows (about ``_SHADOW_PIXELS``
 #: pixels) with each part of an ingest (each reading when they come one by one; not the
 #: part that completes a suggested batch unless it holds other readings), and kept exact
-#: by every update, so the switch only swaps it in (README, "A late model switch");
+#: by every update, so the switch only swaps it in (docs/erd-model.md, "A late model switch");
 #: None: the switch makes it (a full pass)
 LATE_PREPARE_MARGIN: float | None = 0.01
 #: the ERD's noise cost of a scan given ``noise_cost=None``: from the late switch
@@ -129,15 +130,15 @@ LATE_PREPARE_MARGIN: float | None = 0.01
 #: measured range of at most ``COUNT_NOISE_MAX_RANGE`` counts: a reading at its top has a
 #: noise of 1 % of it or more) scores each pixel by its ERD net of the noise its raw reading
 #: brings, this many times ``scale * sqrt(counts)``
-#: (:func:`fastscan.erd.noise_cost.net_of_count_noise`; README, "Noisy low counts: a noise
-#: cost"); 0: none (the scans before it). Chosen on the noisy validation set (22 -> 26 of
+#: (:func:`fastscan.erd.noise_cost.net_of_count_noise`; docs/erd-model.md, "Noisy low
+#: counts"); 0: none (the scans before it). Chosen on the noisy validation set (22 -> 26 of
 #: 32 cells at or below the best static pattern); from the first ERD map on it won 28 but
 #: lost 7 % on the Poisson XRF maps' Au with ``fast-sum`` at 10 %
 COUNT_NOISE_COST = 2.0
 COUNT_NOISE_MAX_RANGE = 1e4
 _SHADOW_PIXELS = 8192  # about 4 ms of the blend's ERD a band (0.5 us a pixel)
 #: exploration floor under the ERD (:mod:`fastscan.erd.floor`), in [0, 100] intensity units;
-#: "auto" measures it from the initial pattern (0 on textures and photographs; README,
+#: "auto" measures it from the initial pattern (0 on textures and photographs; docs/erd-model.md,
 #: "Sparse particles: a measured exploration floor")
 DEFAULT_ERD_FLOOR = "auto"
 _CHUNK = 200_000  # pixels per block in a full recompute (bounds temporary memory)

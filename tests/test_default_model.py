@@ -15,7 +15,8 @@ from fastscan.sampler import MULTICHANNEL_MODEL
 
 
 def test_one_channel_default_is_the_l1_model():
-    # l2 is not the default: it loses to a static pattern on two validation textures (README)
+    # l2 is not the default: it loses to a static pattern on two validation textures
+    # (docs/erd-model.md)
     assert DEFAULT_MODEL == "default" and load_model().name == "default"
     sampler = Sampler((30, 40))
     assert sampler.model.name == "default"
@@ -25,7 +26,7 @@ def test_one_channel_default_is_the_l1_model():
 
 @pytest.fixture
 def l2_default(monkeypatch):
-    """The one-channel default switched to l2 (one constant, as the README describes)."""
+    """The one-channel default switched to l2 (one constant, as docs/erd-model.md describes)."""
     monkeypatch.setattr(estimator_module, "DEFAULT_MODEL", "l2")
     monkeypatch.setattr(sampler_module, "DEFAULT_MODEL", "l2")
 

@@ -111,7 +111,7 @@ def _scan(sampler: Sampler, image: np.ndarray, steps: int) -> Sampler:
 
 @pytest.fixture
 def l2_default(monkeypatch):
-    """The one-channel default switched to l2 (one constant, as the README describes)."""
+    """The one-channel default switched to l2 (one constant, as docs/erd-model.md describes)."""
     monkeypatch.setattr(estimator_module, "DEFAULT_MODEL", "l2")
     monkeypatch.setattr(sampler_module, "DEFAULT_MODEL", "l2")
 

@@ -478,7 +478,7 @@ SHIPPED_MODELS = {
     # (:func:`fastscan.erd.blend.blend_models`, weight 0.5, scale ``blend.L2_SCALE``)
     "l1+l2": "erd_l1_l2.npz",
     # the default recipe on the wider generic training set (33 images, textures included):
-    # ``fastscan train --training-set wide [--error-power 2]``; opt-in (README, "A wider
+    # ``fastscan train --training-set wide [--error-power 2]``; opt-in (docs/erd-model.md, "A wider
     # training set")
     "wide": "erd_wide.npz",
     "wide-l2": "erd_wide_l2.npz",
@@ -487,10 +487,10 @@ SHIPPED_MODELS = {
 #: The shipped model ``load_model(None)`` gives (what a one-channel :class:`fastscan.Sampler`
 #: uses by default). "default" (the L1 RD target) stays: "l2" is better on WSe2 and in the
 #: validation medians but loses to a static pattern at 10 % on two validation textures where
-#: "default" does not (README, "Is `l2` the default?"). With the texture rule
-#: (``fastscan.sampler.TEXTURE_MODEL``) those losses go, but Hubble stays worse (README, "A
-#: blended ERD and the texture model"); "l2" here switches it (multichannel scans, texture
-#: scans and fast-fly keep "default" either way).
+#: "default" does not (docs/erd-model.md, "Is `l2` the default?"). With the texture rule
+#: (``fastscan.sampler.TEXTURE_MODEL``) those losses go, but Hubble stays worse
+#: (docs/erd-model.md, "A blended ERD and the texture model"); "l2" here switches it
+#: (multichannel scans, texture scans and fast-fly keep "default" either way).
 DEFAULT_MODEL = "default"
 
 

@@ -159,7 +159,7 @@ def flat_surprise_level(
     what the measured errors sum to under the model's target) of those errors,
     the sum divided by at least ``MIN_FLAT_SHARE`` of the points (a level read
     from a handful of flat points is shrunk towards 0). With the L1 model sparse
-    particles give 0.9-1.7, trace maps and photographs 0-0.12 (README).
+    particles give 0.9-1.7, trace maps and photographs 0-0.12 (docs/erd-model.md).
 
     Parameters
     ----------

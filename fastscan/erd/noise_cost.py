@@ -7,7 +7,7 @@ predicts there, in the model's [0, 100] units, and puts a noise of about
 ``scale * sqrt(counts)`` in its place (``scale`` = 100 / the measured count range).
 On bright, low-count objects whose shape is already found, the second outweighs
 the first, and an ERD that ranks by the first alone keeps measuring them
-(README, "Noisy low counts: a noise cost").
+(docs/erd-model.md, "Noisy low counts").
 
 The net gain of a pixel is ``ERD - cost * sigma`` with ``sigma = scale *
 sqrt(counts)`` (the pixel's reconstruction taken as its expected counts) and

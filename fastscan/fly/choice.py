@@ -19,7 +19,7 @@ decide:
 Step wins when ``G >= R``. Where ``R <= GAIN_TEXTURE`` step wins and where
 ``R > GAIN_SPARSE`` fly wins whatever the data (:func:`mode_without_data`), so
 the sampler measures nothing to decide. The constants were fitted on the
-validation images only (README, "fast-auto"): the gain observed there,
+validation images only (docs/fly-scanning.md, "The flown probe"): the gain observed there,
 ``R * t_fly / t_step`` from the times of ``fast-fly`` and ``fast`` to each target,
 is nearly the same at 10 ms, 100 ms and 1 s for each image, as the model assumes.
 
@@ -29,7 +29,7 @@ after a Gaussian blur of :data:`ROW_SIGMA` pixels (about the spacing of the
 step sampler's 1 % initial pattern, whose reconstruction the gradient Gini
 above is measured on). :func:`choose_mode_rows` maps it to the same gains,
 with its own bounds ``ROW_GINI_LOW`` and ``ROW_GINI_HIGH`` (fitted on the
-validation images only, README "fast-auto").
+validation images only, docs/fly-scanning.md, "The flown probe").
 
 Examples
 --------
@@ -77,14 +77,15 @@ STEP_MOVE = 4.0
 GAIN_TEXTURE = 1.5
 #: ... and on sparse structure (at or above GINI_HIGH); log-linear in between: the
 #: least-squares line of log(gain) on the Gini, fitted on the validation images at
-#: 10 ms, 100 ms and 1 s, is log G = -0.586 + 2.533 g (README, "fast-auto")
+#: 10 ms, 100 ms and 1 s, is log G = -0.586 + 2.533 g (docs/fly-scanning.md, "The flown probe")
 GAIN_SPARSE = 6.2
 GINI_LOW = 0.40
 GINI_HIGH = 0.95
 #: Gaussian blur along the probe rows before their gradient (pixels), :func:`row_gini`
 ROW_SIGMA = 4.0
 #: :func:`row_gini` at and below which the gain is GAIN_TEXTURE, at and above which
-#: GAIN_SPARSE (log-linear between; fitted on the validation images, README "fast-auto")
+#: GAIN_SPARSE (log-linear between; fitted on the validation images,
+#: docs/fly-scanning.md, "The flown probe")
 ROW_GINI_LOW = 0.48
 ROW_GINI_HIGH = 1.01
 

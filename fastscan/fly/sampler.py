@@ -95,13 +95,14 @@ SWEEP_SEGMENTS = 16
 #: ``"coarse"`` (``"auto"``, then the coarse raster's own lattice decides, no extra line).
 FLY_AXES = ("auto", "rows", "columns", "probe", "grid", "coarse")
 #: ``flat_lines`` of the short-dwell sweeps: two whole lines agree within this share of the
-#: readings' range (chosen on the validation and sparse sets at 1 ms, see the README)
+#: readings' range (chosen on the validation and sparse sets at 1 ms, see docs/fly-scanning.md)
 FLAT_LINES = 0.01
 #: ``flat_share``: share of its ERD per second a line between two agreeing lines keeps.
 FLAT_LINE_SHARE = 0.1
 #: ``flat_ends`` of the short-dwell sweeps: a pick's end runs whose readings on both sides
 #: agree within this share of the readings' range are left out (0: off); flat_lines' tolerance,
-#: made the default by the rule on the sparse and validation sets at 1 ms (README "Flat ends")
+#: made the default by the rule on the sparse and validation sets at 1 ms
+#: (docs/fly-scanning.md, "Flat ends")
 FLAT_ENDS = 0.01
 #: ``flat_ends``: a pick is trimmed only if at least this share of its pixels is left (a
 #: mostly flat pick trimmed would be a short segment paying a whole line's fixed cost)
@@ -109,7 +110,7 @@ FLAT_ENDS_KEEP = 0.5
 #: ``flat_pixel_share`` of the short-dwell sweeps: share of its planner weight an unmeasured
 #: pixel keeps while the planner chooses when ``flat_ends``' test finds it flat-bounded
 #: (1: off, the scan before this knob); flat_lines' share, made the default by the rule on
-#: the sparse and validation sets at 1 ms (README "Flat ends seen when choosing")
+#: the sparse and validation sets at 1 ms (docs/fly-scanning.md, "Flat ends seen when choosing")
 FLAT_PIXEL_SHARE = 0.1
 #: ``flat_pixel_ends``: the share only for the flat pixels of each line's end runs (the trim
 #: that ``flat_ends`` flies); chosen over the share on every flat pixel by the same rule
@@ -118,14 +119,16 @@ FLAT_PIXEL_ENDS = True
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices
 #: (:func:`fastscan.erd.floor.line_lattice_level`) that the floor takes; chosen of 1/3, 1
-#: and 3 on the sparse validation images at 1 and 10 ms (README)
+#: and 3 on the sparse validation images at 1 and 10 ms (docs/fly-scanning.md)
 FLY_FLOOR_SCALE = 1.0
-#: fast-fly's exploration floor when none is given (README: "A measured floor for fast-fly"):
+#: fast-fly's exploration floor when none is given (docs/fly-scanning.md: "A measured floor
+#: for fast-fly"):
 #: None, :func:`default_erd_floor`'s dwell gate ("auto" where the short-dwell sweep is off,
 #: 0.0 in the sweeps, where the floor lost on the sparse set at 1 ms)
 DEFAULT_FLY_ERD_FLOOR: float | str | None = None
-#: ``flat_lines`` in every decision, not only in the short-dwell sweeps (README: "A measured
-#: floor for fast-fly"; chosen on the sparse and validation sets at 10 ms)
+#: ``flat_lines`` in every decision, not only in the short-dwell sweeps
+#: (docs/fly-scanning.md: "A measured floor for fast-fly"; chosen on the sparse and
+#: validation sets at 10 ms)
 FLAT_LINES_EVERYWHERE = True
 #: Largest variogram lag the ``"auto"`` axis choice measures (pixels).
 _MAX_LAG = 8
@@ -232,7 +235,7 @@ def default_erd_floor(sweep: int) -> float | str:
     ``"auto"`` (the floor measured on the coarse lines) where the short-dwell
     sweep is off (``sweep`` 0: about 2 ms and longer on 256 px, :func:`default_sweep`)
     and 0.0 (off) in the sweeps, where the floor lost on the sparse set at 1 ms
-    (README: "A measured floor for fast-fly").
+    (docs/fly-scanning.md: "A measured floor for fast-fly").
 
     Examples
     --------
@@ -378,7 +381,7 @@ class FlySampler:
         each axis (:mod:`fastscan.fly.axis`) and, if the other axis reaches the
         same error in less than ``switch_ratio`` of the time, refines along that
         axis only. On the validation images 2-4 probe lines did not tell the
-        axes apart reliably (README), so it is not the default. ``"grid"``:
+        axes apart reliably (docs/fly-scanning.md), so it is not the default. ``"grid"``:
         a coarse grid, every ``grid_spacing``-th row and column (``"auto"``'s
         axis first), then refine along the one axis whose rasters the whole
         coarse lines show to reach the every-4th and every-2nd line errors in
@@ -389,7 +392,7 @@ class FlySampler:
         spacing (:mod:`fastscan.fly.axis_coarse`), and, as ``"probe"``, it
         refines along the other axis only below ``switch_ratio``; where it keeps
         the coarse axis the scan is exactly ``"auto"``'s. Those spacings are too
-        coarse to see thin structure across the coarse lines (README), so it is
+        coarse to see thin structure across the coarse lines (docs/fly-scanning.md), so it is
         not the default.
     probe_lines : int
         ``"probe"``: lines flown across the coarse raster (>= 1).
