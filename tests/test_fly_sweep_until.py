@@ -1,4 +1,5 @@
-"""Short-dwell sweeps only up to a coverage (``FlySampler(sweep_until=...)``)."""
+"""Short-dwell sweeps only up to a coverage, or with another share past it
+(``FlySampler(sweep_until=..., sweep_share_late=...)``)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,30 @@ def test_sweep_until_one_is_the_default_and_idle_without_sweeps():
         assert fs.sweep == 0
         runs.append(adaptive_decisions(fs, SimulatedDetector(truth)))
     assert runs[0] == runs[1] and runs[0]
+
+
+def test_late_sweeps_take_their_own_share():
+    truth = _truth()
+    _, base_decisions, _ = _run(truth)
+    # the same share late is the default scan
+    assert _run(truth, sweep_until=0.2, sweep_share_late=0.5)[1] == base_decisions
+    fs, decisions, coverage = _run(truth, sweep_until=0.2, sweep_share_late=0.0)
+    assert fs.get_params()["sweep_share_late"] == 0.0
+    before = [d for d, c in zip(decisions, coverage, strict=True) if c < 0.2]
+    after = [d for d, c in zip(decisions, coverage, strict=True) if c >= 0.2]
+    assert before and after and before == base_decisions[: len(before)]
+    assert decisions != base_decisions
+    # every late decision is one sweep of parallel lines (share 0: all the planner's picks
+    # along the best one's axis), so late decisions are no fewer segments than before
+    assert all(len({s.is_row for s in d}) == 1 for d in after)
+    late_base = base_decisions[len(before) :]
+    assert np.mean([len(d) for d in after]) >= np.mean([len(d) for d in late_base])
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan"), True, "0.5"])
+def test_bad_sweep_share_late_is_named(value):
+    with pytest.raises(ValueError, match="sweep_share_late"):
+        FlySampler(SHAPE, sweep_share_late=value)
 
 
 @pytest.mark.parametrize("value", [0, 0.0, -0.1, 1.5, float("nan"), True, "0.5", None])

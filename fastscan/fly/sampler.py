@@ -318,7 +318,12 @@ class FlySampler:
         Sweep decisions (``sweep`` > 0): from this coverage share on (measured
         pixels over the grid, in (0, 1]; 1.0, the default: never) a decision
         takes ``batch_size`` picks in the planner's order, as at ``sweep`` 0,
-        instead of a sweep; the flat-end trims stay on.
+        instead of a sweep (or sweeps with ``sweep_share_late``); the
+        flat-end trims stay on.
+    sweep_share_late : float or None
+        From ``sweep_until`` on: None (the default), no sweeps; a number in
+        [0, 1], sweeps go on with this ``sweep_share`` instead (0: every
+        decision flies up to ``sweep`` picks as one sweep).
     sweep_window : int
         Sweep decisions (``sweep`` > 0) flown as raster-like passes if > 0
         (0, the default: off). A pass crosses the grid in one direction along
@@ -488,6 +493,7 @@ class FlySampler:
         sweep: int | None = None,
         sweep_share: float = 0.5,
         sweep_until: float = 1.0,
+        sweep_share_late: float | None = None,
         sweep_window: int = 0,
         flat_lines: float = FLAT_LINES,
         flat_share: float = FLAT_LINE_SHARE,
@@ -607,6 +613,16 @@ class FlySampler:
                 f"sweep_until must be a coverage share in (0, 1] (1: never), got {sweep_until!r}"
             )
         self.sweep_until = float(sweep_until)
+        if sweep_share_late is not None and (
+            isinstance(sweep_share_late, bool)
+            or not isinstance(sweep_share_late, int | float)
+            or not 0 <= sweep_share_late <= 1
+        ):
+            raise ValueError(
+                "sweep_share_late must be None (no late sweeps) or a number in [0, 1], "
+                f"got {sweep_share_late!r}"
+            )
+        self.sweep_share_late = None if sweep_share_late is None else float(sweep_share_late)
         if not (is_integer(sweep_window) and sweep_window >= 0):
             raise ValueError(f"sweep_window must be an integer >= 0 (0: off), got {sweep_window!r}")
         self.sweep_window = int(sweep_window)
@@ -1143,10 +1159,12 @@ class FlySampler:
         else:
             self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
-        sweeping = self.sweep and (
-            self.sweep_until >= 1
-            or self._sampler.n_measured < self.sweep_until * self._sampler._mask.size
+        late = (
+            self.sweep_until < 1
+            and self._sampler.n_measured >= self.sweep_until * self._sampler._mask.size
         )
+        sweeping = self.sweep and (not late or self.sweep_share_late is not None)
+        share = self.sweep_share_late if late else self.sweep_share
         if sweeping and self.sweep_window:
             picks = self._pass_picks()
         else:
@@ -1164,7 +1182,7 @@ class FlySampler:
             # picks worth nearly as much as the best: where the ERD is flat their order says
             # little and the sweep saves moves, where it is concentrated the next decision
             # should see the readings first
-            axis, floor = picks[0].segment.is_row, self.sweep_share * picks[0].rate
+            axis, floor = picks[0].segment.is_row, share * picks[0].rate
             n = self.batch_size
             while n < len(picks) and picks[n].rate >= floor:
                 n += 1
@@ -1559,6 +1577,7 @@ class FlySampler:
             "sweep": self.sweep,
             "sweep_share": self.sweep_share,
             "sweep_until": self.sweep_until,
+            "sweep_share_late": self.sweep_share_late,
             "sweep_window": self.sweep_window,
             "flat_lines": self.flat_lines,
             "flat_share": self.flat_share,
