@@ -376,59 +376,69 @@ def _low_counts(build: Callable[[int], np.ndarray], peak: float) -> Callable[[in
     return counts
 
 
+def _count_images(phantoms: tuple, images: tuple, xrf: tuple) -> dict:
+    """A table of Poisson-count images: ``phantoms`` as (phantom, kind, seed, peak),
+    ``images`` as (name, kind, build, source, peak) and ``xrf`` as (element, seed)
+    channels of :func:`make_xrf_maps` up to 100 counts."""
+    listed = [
+        (
+            f"{phantom}-{seed}",
+            kind,
+            _phantom(phantom, seed),
+            f"fastscan phantom {phantom}, seed {seed}",
+            peak,
+        )
+        for phantom, kind, seed, peak in phantoms
+    ] + list(images)
+    table = {
+        f"{name}-c{peak}": (kind, _low_counts(build, peak), "poisson",
+                            f"{source} as {peak / 25:g}-{peak} counts, Poisson readings")
+        for name, kind, build, source, peak in listed
+    }  # fmt: skip
+    what = {"Ti": "Ti grains", "Cu": "Cu trace"}
+    for element, seed in xrf:
+        table[f"xrf-{element.lower()}-{seed}"] = (
+            "xrf",
+            lambda size, element=element, seed=seed: _xrf(size, element, seed=seed),
+            "poisson",
+            f"make_xrf_maps seed {seed}, {what[element]} as counts up to 100, Poisson readings",
+        )
+    return table
+
+
 # validation images as Poisson counts (issue 12: noisy low-count data must degrade
 # gracefully); validation photographs and generators seeded >= 100, nothing of the test set
-_NOISY = {
-    **{
-        f"{name}-c{peak}": (kind, _low_counts(build, peak), "poisson",
-                            f"{source} as {peak / 25:g}-{peak} counts, Poisson readings")
-        for name, kind, build, source, peak in (
-            *(
-                (f"{phantom}-{seed}", kind, _phantom(phantom, seed),
-                 f"fastscan phantom {phantom}, seed {seed}", peak)
-                for phantom, kind, seed, peak in (
-                    ("flakes", "flakes", 100, 100),
-                    ("particles", "particles", 100, 100),
-                    ("grains", "texture", 100, 100),
-                    ("flakes", "flakes", 101, 25),
-                    ("grains", "texture", 101, 25),
-                )
-            ),
-            ("clock", "natural", _skimage("clock"), "skimage.data.clock", 100),
-            ("cell", "biomedical", _skimage("cell"), "skimage.data.cell", 25),
-        )
-    },
-    "xrf-ti-1004": ("xrf", lambda size: _xrf(size, "Ti", seed=1004), "poisson",
-                    "make_xrf_maps seed 1004, Ti grains as counts up to 100, Poisson readings"),
-}  # fmt: skip
+_NOISY = _count_images(
+    phantoms=(
+        ("flakes", "flakes", 100, 100),
+        ("particles", "particles", 100, 100),
+        ("grains", "texture", 100, 100),
+        ("flakes", "flakes", 101, 25),
+        ("grains", "texture", 101, 25),
+    ),
+    images=(
+        ("clock", "natural", _skimage("clock"), "skimage.data.clock", 100),
+        ("cell", "biomedical", _skimage("cell"), "skimage.data.cell", 25),
+    ),
+    xrf=(("Ti", 1004),),
+)
 # Poisson-count validation images nothing was chosen on when the noise cost was (noise12b)
-_NOISY_CHECK = {
-    **{
-        f"{name}-c{peak}": (kind, _low_counts(build, peak), "poisson",
-                            f"{source} as {peak / 25:g}-{peak} counts, Poisson readings")
-        for name, kind, build, source, peak in (
-            *(
-                (f"{phantom}-{seed}", kind, _phantom(phantom, seed),
-                 f"fastscan phantom {phantom}, seed {seed}", peak)
-                for phantom, kind, seed, peak in (
-                    ("flakes", "flakes", 102, 25),
-                    ("particles", "particles", 101, 25),
-                    ("particles", "particles", 102, 100),
-                    ("grains", "texture", 102, 25),
-                    ("flakes", "flakes", 103, 100),
-                )
-            ),
-            ("brick", "texture", _skimage("brick"), "skimage.data.brick", 25),
-            ("hubble_deep_field", "natural", _skimage("hubble_deep_field"),
-             "skimage.data.hubble_deep_field", 100),
-            ("page", "graphic", _skimage("page"), "skimage.data.page", 25),
-        )
-    },
-    "xrf-ti-1005": ("xrf", lambda size: _xrf(size, "Ti", seed=1005), "poisson",
-                    "make_xrf_maps seed 1005, Ti grains as counts up to 100, Poisson readings"),
-    "xrf-cu-1006": ("xrf", lambda size: _xrf(size, "Cu", seed=1006), "poisson",
-                    "make_xrf_maps seed 1006, Cu trace as counts up to 100, Poisson readings"),
-}  # fmt: skip
+_NOISY_CHECK = _count_images(
+    phantoms=(
+        ("flakes", "flakes", 102, 25),
+        ("particles", "particles", 101, 25),
+        ("particles", "particles", 102, 100),
+        ("grains", "texture", 102, 25),
+        ("flakes", "flakes", 103, 100),
+    ),
+    images=(
+        ("brick", "texture", _skimage("brick"), "skimage.data.brick", 25),
+        ("hubble_deep_field", "natural", _skimage("hubble_deep_field"),
+         "skimage.data.hubble_deep_field", 100),
+        ("page", "graphic", _skimage("page"), "skimage.data.page", 25),
+    ),
+    xrf=(("Ti", 1005), ("Cu", 1006)),
+)  # fmt: skip
 
 
 def _check_size(size: int | None) -> None:
