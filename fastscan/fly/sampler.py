@@ -314,6 +314,16 @@ class FlySampler:
     sweep_share : float
         Sweep decisions: past ``batch_size`` picks, a pick joins the sweep only
         while it promises at least this share of the best pick's ERD per second.
+    sweep_until : float
+        Sweep decisions (``sweep`` > 0): from this coverage share on (measured
+        pixels over the grid, in (0, 1]; 1.0, the default: never) a decision
+        takes ``batch_size`` picks in the planner's order, as at ``sweep`` 0,
+        instead of a sweep (or sweeps with ``sweep_share_late``); the
+        flat-end trims stay on.
+    sweep_share_late : float or None
+        From ``sweep_until`` on: None (the default), no sweeps; a number in
+        [0, 1], sweeps go on with this ``sweep_share`` instead (0: every
+        decision flies up to ``sweep`` picks as one sweep).
     sweep_window : int
         Sweep decisions (``sweep`` > 0) flown as raster-like passes if > 0
         (0, the default: off). A pass crosses the grid in one direction along
@@ -482,6 +492,8 @@ class FlySampler:
         floor: float = 0.5,
         sweep: int | None = None,
         sweep_share: float = 0.5,
+        sweep_until: float = 1.0,
+        sweep_share_late: float | None = None,
         sweep_window: int = 0,
         flat_lines: float = FLAT_LINES,
         flat_share: float = FLAT_LINE_SHARE,
@@ -594,6 +606,23 @@ class FlySampler:
         if not (math.isfinite(sweep_share) and 0 <= sweep_share <= 1):
             raise ValueError(f"sweep_share must be a number in [0, 1], got {sweep_share!r}")
         self.sweep_share = float(sweep_share)
+        if isinstance(sweep_until, bool) or not (
+            isinstance(sweep_until, int | float) and 0 < sweep_until <= 1
+        ):
+            raise ValueError(
+                f"sweep_until must be a coverage share in (0, 1] (1: never), got {sweep_until!r}"
+            )
+        self.sweep_until = float(sweep_until)
+        if sweep_share_late is not None and (
+            isinstance(sweep_share_late, bool)
+            or not isinstance(sweep_share_late, int | float)
+            or not 0 <= sweep_share_late <= 1
+        ):
+            raise ValueError(
+                "sweep_share_late must be None (no late sweeps) or a number in [0, 1], "
+                f"got {sweep_share_late!r}"
+            )
+        self.sweep_share_late = None if sweep_share_late is None else float(sweep_share_late)
         if not (is_integer(sweep_window) and sweep_window >= 0):
             raise ValueError(f"sweep_window must be an integer >= 0 (0: off), got {sweep_window!r}")
         self.sweep_window = int(sweep_window)
@@ -1130,24 +1159,30 @@ class FlySampler:
         else:
             self._planner.update(self._sampler._erd, self._changed)
         self._changed = []
-        if self.sweep and self.sweep_window:
+        late = (
+            self.sweep_until < 1
+            and self._sampler.n_measured >= self.sweep_until * self._sampler._mask.size
+        )
+        sweeping = self.sweep and (not late or self.sweep_share_late is not None)
+        share = self.sweep_share_late if late else self.sweep_share
+        if sweeping and self.sweep_window:
             picks = self._pass_picks()
         else:
             picks = self._planner.choose(
                 self._sampler.measured_mask,
-                max_segments=max(self.batch_size, self.sweep),
+                max_segments=max(self.batch_size, self.sweep) if sweeping else self.batch_size,
                 time_budget=self.decision_time,
                 position=self._position_tuple(),
                 stage=self._stage if self.move_aware else None,
                 line_scale=self._flat_line_scale(),
             )
             self._last_rate = picks[0].rate if picks else 0.0
-        if self.sweep and picks and not self.sweep_window:
+        if sweeping and picks and not self.sweep_window:
             # one pass of parallel lines (along the best pick's axis); past batch_size, only
             # picks worth nearly as much as the best: where the ERD is flat their order says
             # little and the sweep saves moves, where it is concentrated the next decision
             # should see the readings first
-            axis, floor = picks[0].segment.is_row, self.sweep_share * picks[0].rate
+            axis, floor = picks[0].segment.is_row, share * picks[0].rate
             n = self.batch_size
             while n < len(picks) and picks[n].rate >= floor:
                 n += 1
@@ -1162,7 +1197,7 @@ class FlySampler:
             new += pick.segment.n_pixels
         if self.sweep and self.flat_ends > 0:
             kept = [self._trim_flat_ends(pick) for pick in kept]
-        if self.sweep and len(kept) > 1:
+        if sweeping and len(kept) > 1:
             by_ends = {frozenset((p.segment.start, p.segment.end)): p for p in kept}
             kept = [
                 Pick(seg, pick.erd, pick.seconds)
@@ -1541,6 +1576,8 @@ class FlySampler:
             "floor": self.floor,
             "sweep": self.sweep,
             "sweep_share": self.sweep_share,
+            "sweep_until": self.sweep_until,
+            "sweep_share_late": self.sweep_share_late,
             "sweep_window": self.sweep_window,
             "flat_lines": self.flat_lines,
             "flat_share": self.flat_share,
