@@ -30,26 +30,30 @@ from typing import Any
 
 import numpy as np
 
-# (noqa F401: the mixins split off from this module read DEFAULT_MODEL and MAX_SIDE from it
-# at call time, as tests patch them; the other names stay importable from here as before)
+# (noqa F401: the mixins split off from this module read DEFAULT_MODEL, MAX_SIDE and plan_route
+# from it at call time, as tests and benchmarks patch them; the other names stay importable
+# from here as before the split)
 from fastscan import _prepared_update, _readings, _row_merge, _sampler_state, _threads, _update  # noqa: F401
+from fastscan._batch_choice import BatchChoice
 from fastscan._change_kernels import change_units, keep_first  # noqa: F401
 from fastscan._change_record import ChangeRecord
 from fastscan._channel_kernels import combined_features, idw_channels  # noqa: F401
+from fastscan._initial_pattern import InitialPattern, _halton_on_lattice  # noqa: F401
 from fastscan._late_switch import LateSwitch
-from fastscan._lattice import lattice_levels, snap_to_lattice
+from fastscan._lattice import lattice_levels, snap_to_lattice  # noqa: F401
 from fastscan._model_choice import ModelChoice
 from fastscan._neighbor_lists import NeighborLists
 from fastscan._sampler_erd import PixelErd
 from fastscan._sampler_neighbors import NeighborPlumbing
 from fastscan._sampler_updates import ExactUpdates
+from fastscan._sampler_views import ReadingViews
 from fastscan._structure import (
     LATTICE_LEVELS,  # noqa: F401
     shape_erd,  # noqa: F401
     shaping,  # noqa: F401
     structure_levels,  # noqa: F401
 )
-from fastscan._validation import check_points, check_shape, read_only
+from fastscan._validation import check_points, check_shape, read_only  # noqa: F401
 from fastscan.channels import (
     NOISE_MODELS,
     channel_gains,  # noqa: F401
@@ -83,10 +87,10 @@ from fastscan.features import (
     slads_features,  # noqa: F401
 )
 from fastscan.neighbors import MAX_SIDE, CellIndex, OffsetTable, table_knn  # noqa: F401
-from fastscan.patterns import halton_points, serpentine_order
-from fastscan.reconstruction import idw_reconstruction
-from fastscan.route import MotionModel, plan_route
-from fastscan.selection import TileMax, select_batch, select_batch_motion
+from fastscan.patterns import halton_points, serpentine_order  # noqa: F401
+from fastscan.reconstruction import idw_reconstruction  # noqa: F401
+from fastscan.route import MotionModel, plan_route  # noqa: F401
+from fastscan.selection import TileMax, select_batch, select_batch_motion  # noqa: F401
 from fastscan.stopping import StopRule
 
 __all__ = ["ACTIVATION_TAIL", "CHANNEL_COMBINE", "Sampler"]
@@ -183,26 +187,17 @@ ACTIVATION_TAIL = 0.05
 INITIAL_SNAP_LEVEL = 0
 
 
-def _halton_on_lattice(shape: tuple[int, int], n: int, seed: int | None) -> np.ndarray:
-    """``n`` distinct pixels: scrambled Halton points moved to the nearest pixel of the
-    lattice level INITIAL_SNAP_LEVEL."""
-    level = INITIAL_SNAP_LEVEL
-    levels_n = int((lattice_levels(shape, finest=level) <= level).sum())
-    if n > levels_n:
-        return halton_points(shape, n, seed=seed)
-    draw = n
-    while True:
-        halton = halton_points(shape, min(draw, shape[0] * shape[1]), seed)
-        snapped = snap_to_lattice(halton, shape, level)
-        flat = snapped[:, 0] * shape[1] + snapped[:, 1]
-        _, first = np.unique(flat, return_index=True)
-        if len(first) >= n or draw >= shape[0] * shape[1]:
-            keep = np.sort(first)[:n]  # in Halton order: the first n distinct
-            return snapped[keep]
-        draw = min(2 * draw, shape[0] * shape[1])
-
-
-class Sampler(ExactUpdates, PixelErd, NeighborPlumbing, LateSwitch, ModelChoice, ChangeRecord):
+class Sampler(
+    InitialPattern,
+    ReadingViews,
+    BatchChoice,
+    ExactUpdates,
+    PixelErd,
+    NeighborPlumbing,
+    LateSwitch,
+    ModelChoice,
+    ChangeRecord,
+):
     """SLADS-Net autonomous sampler on an (n_rows, n_cols) grid.
 
     Parameters
@@ -484,35 +479,6 @@ class Sampler(ExactUpdates, PixelErd, NeighborPlumbing, LateSwitch, ModelChoice,
 
     # ------------------------------------------------------------------ properties
     @property
-    def _initial(self) -> np.ndarray:
-        """The initial pattern, (n, 2) (row, col) in serpentine order (made once)."""
-        if self._initial_points is None:
-            n_pixels = self.shape[0] * self.shape[1]
-            n_initial = min(
-                n_pixels, max(int(round(self.initial_fraction * n_pixels)), 2 * self.k + 2)
-            )
-            if self.initial_pattern == "halton-lattice":
-                initial = _halton_on_lattice(self.shape, n_initial, self.seed)
-            else:
-                initial = halton_points(self.shape, n_initial, seed=self.seed)
-            band = max(1, int(round(np.sqrt(n_pixels / n_initial))))
-            self._initial_points = initial[serpentine_order(initial, band)]
-        return self._initial_points
-
-    @_initial.setter
-    def _initial(self, points: np.ndarray) -> None:  # another start (e.g. the fly sampler)
-        self._initial_points = np.asarray(points, np.int64).reshape(-1, 2)
-        self._initial_flat = None
-        self._complete = False
-
-    def _initial_pixels(self) -> np.ndarray:
-        """Flat indices of the initial pattern's distinct pixels, sorted (made once)."""
-        if self._initial_flat is None:
-            initial = self._initial
-            self._initial_flat = np.unique(initial[:, 0] * self.shape[1] + initial[:, 1])
-        return self._initial_flat
-
-    @property
     def activation_count(self) -> int:
         """Initial-pattern pixels measured when the ERD map is made (see ACTIVATION_TAIL).
 
@@ -525,82 +491,6 @@ class Sampler(ExactUpdates, PixelErd, NeighborPlumbing, LateSwitch, ModelChoice,
         n = len(self._initial_pixels())
         tail = max(1, int(np.ceil(ACTIVATION_TAIL * n)))
         return max(n - tail, min(n, self.k + 1))
-
-    @property
-    def initial_complete(self) -> bool:
-        """True once every pixel of the initial pattern is measured: :meth:`suggest` then
-        hands out ERD batches (the ERD map itself exists from :attr:`activation_count`
-        on)."""
-        if not self._complete:
-            flat = self._initial_pixels()
-            self._complete = bool(self._mask.reshape(-1)[flat].all())
-        return self._complete
-
-    @property
-    def reconstruction(self) -> np.ndarray:
-        """Current IDW reconstruction in the readings' units (read-only).
-
-        (H, W) float64 for one channel, (C, H, W) for C channels.
-        """
-        if not self._active and self._n_measured > 0:  # initial pattern not complete yet
-            points = np.argwhere(self._mask)
-            recon = np.empty((self.n_channels, *self.shape))
-            for values, out in zip(self._values, recon):
-                if len(points) == 1:
-                    out[:] = values[self._mask][0]
-                else:
-                    k = min(self.k, len(points) - 1)
-                    out[:] = idw_reconstruction(self.shape, points, values[self._mask], k=k)
-            return recon[0] if self.n_channels == 1 else recon
-        return read_only(self._recon[0] if self.n_channels == 1 else self._recon)
-
-    @property
-    def channel_gains(self) -> np.ndarray:
-        """(C,) weight of each channel in the combined ERD (see :mod:`fastscan.channels`)."""
-        return self._gains.copy()
-
-    @property
-    def erd(self) -> np.ndarray:
-        """ERD of each pixel (0 where measured or before :attr:`activation_count` initial
-        points are in)."""
-        return np.maximum(self._erd, 0.0)
-
-    @property
-    def measured_mask(self) -> np.ndarray:
-        """True at every measured pixel (read-only view)."""
-        return read_only(self._mask)
-
-    @property
-    def n_measured(self) -> int:
-        """Number of distinct measured pixels."""
-        return self._n_measured
-
-    @property
-    def coverage(self) -> float:
-        return self._n_measured / (self.shape[0] * self.shape[1])
-
-    @property
-    def position(self) -> np.ndarray | None:
-        """(row, col) of the last measured point, or None before the first reading."""
-        return self._log_points[-1][-1].copy() if self._log_points else None
-
-    @property
-    def measured_points(self) -> np.ndarray:
-        """(n, 2) every ingested (row, col) in measurement order (repeats included)."""
-        if not self._log_points:
-            return np.zeros((0, 2), np.int64)
-        return np.concatenate(self._log_points)
-
-    @property
-    def measured_values(self) -> np.ndarray:
-        """Every ingested reading in measurement order: (n,) for one channel, else (n, C)."""
-        if not self._log_values:
-            return np.zeros((0, self.n_channels) if self.n_channels > 1 else 0)
-        return np.concatenate(self._log_values)
-
-    @property
-    def stop_reason(self) -> str | None:
-        return self.stop_rule.reason
 
     # ------------------------------------------------------------------ decisions
     def suggest(self, n: int | None = None) -> np.ndarray:
@@ -634,33 +524,6 @@ class Sampler(ExactUpdates, PixelErd, NeighborPlumbing, LateSwitch, ModelChoice,
         if len(batch):
             self._batch_flat = batch[:, 0] * self.shape[1] + batch[:, 1]
         return batch[self._route(batch)]
-
-    def _select(self, count: int) -> np.ndarray:
-        kwargs = {"offsets": self._table.offsets, "offset_dist": self._table.distances}
-        if self.motion is None or self.motion_weight == 0:
-            return select_batch(self._tiles, self._mask, count, spread=self.spread, **kwargs)
-        position = self.position
-        return select_batch_motion(
-            self._tiles,
-            self._mask,
-            count,
-            spread=self.spread,
-            start=(0.0, 0.0) if position is None else position.astype(float),
-            motion=self.motion,
-            weight=self.motion_weight,
-            pixel_pitch=self.pixel_pitch,
-            **kwargs,
-        )
-
-    def _route(self, points: np.ndarray) -> np.ndarray:
-        if len(points) < 2:
-            return np.arange(len(points))
-        x_step, y_step = self.pixel_pitch
-        xy = np.stack([points[:, 1] * x_step, points[:, 0] * y_step], 1).astype(float)
-        start = self.position
-        start_xy = None if start is None else np.array([start[1] * x_step, start[0] * y_step])
-        kicks = _ROUTE_KICKS_MIN + _ROUTE_KICKS_PER_POINT * len(points)
-        return plan_route(xy, start_xy, motion=self.motion, seed=self.seed, max_kicks=kicks)
 
     def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
         """Add readings at (row, col) ``points``; repeats of a pixel are averaged.
