@@ -30,55 +30,67 @@ from typing import Any
 
 import numpy as np
 
-from fastscan import _prepared_update, _readings, _row_merge, _sampler_state, _threads, _update
-from fastscan._change_kernels import change_units, keep_first
-from fastscan._channel_kernels import combined_features, idw_channels
-from fastscan._lattice import lattice_levels, snap_to_lattice
+# (noqa F401: the mixins split off from this module read DEFAULT_MODEL, MAX_SIDE and plan_route
+# from it at call time, as tests and benchmarks patch them; the other names stay importable
+# from here as before the split)
+from fastscan import _prepared_update, _readings, _row_merge, _sampler_state, _threads, _update  # noqa: F401
+from fastscan._batch_choice import BatchChoice
+from fastscan._change_kernels import change_units, keep_first  # noqa: F401
+from fastscan._change_record import ChangeRecord
+from fastscan._channel_kernels import combined_features, idw_channels  # noqa: F401
+from fastscan._initial_pattern import InitialPattern, _halton_on_lattice  # noqa: F401
+from fastscan._late_switch import LateSwitch
+from fastscan._lattice import lattice_levels, snap_to_lattice  # noqa: F401
+from fastscan._model_choice import ModelChoice
 from fastscan._neighbor_lists import NeighborLists
+from fastscan._sampler_erd import PixelErd
+from fastscan._sampler_neighbors import NeighborPlumbing
+from fastscan._sampler_updates import ExactUpdates
+from fastscan._sampler_views import ReadingViews
 from fastscan._structure import (
-    LATTICE_LEVELS,
-    shape_erd,
-    shaping,
-    structure_levels,
+    LATTICE_LEVELS,  # noqa: F401
+    shape_erd,  # noqa: F401
+    shaping,  # noqa: F401
+    structure_levels,  # noqa: F401
 )
-from fastscan._validation import check_points, check_shape, read_only
+from fastscan._validation import check_points, check_shape, read_only  # noqa: F401
 from fastscan.channels import (
     NOISE_MODELS,
-    channel_gains,
+    channel_gains,  # noqa: F401
     channel_names,
     check_channels,
     check_readings,
     check_weights,
-    count_channels,
-    noise_change,
+    count_channels,  # noqa: F401
+    noise_change,  # noqa: F401
 )
 from fastscan.erd.estimator import (
-    _PREDICT_ROWS,
-    DEFAULT_MODEL,
+    _PREDICT_ROWS,  # noqa: F401
+    DEFAULT_MODEL,  # noqa: F401
     ERDModel,
-    _single_thread_blas,
+    _single_thread_blas,  # noqa: F401
     load_model,
 )
 from fastscan.erd.floor import AUTO as AUTO_FLOOR
 from fastscan.erd.floor import (
-    apply_floor,
+    apply_floor,  # noqa: F401
     check_floor,
     flat_surprise_level,
     model_error_power,
 )
-from fastscan.erd.noise_cost import net_of_count_noise
+from fastscan.erd.noise_cost import net_of_count_noise  # noqa: F401
 from fastscan.features import (
-    add_analytic_rd,
-    analytic_rd,
+    add_analytic_rd,  # noqa: F401
+    analytic_rd,  # noqa: F401
     feature_radius,
-    idw_estimate,
-    slads_features,
+    idw_estimate,  # noqa: F401
+    slads_features,  # noqa: F401
 )
-from fastscan.neighbors import MAX_SIDE, CellIndex, OffsetTable, table_knn
-from fastscan.patterns import halton_points, serpentine_order
-from fastscan.reconstruction import idw_reconstruction
-from fastscan.route import MotionModel, plan_route
-from fastscan.selection import TileMax, select_batch, select_batch_motion
+from fastscan.neighbors import MAX_SIDE, CellIndex, OffsetTable, table_knn  # noqa: F401
+from fastscan.patterns import halton_points, serpentine_order  # noqa: F401
+from fastscan.reconstruction import idw_reconstruction  # noqa: F401
+from fastscan.route import MotionModel, plan_route  # noqa: F401
+from fastscan.selection import TileMax, select_batch, select_batch_motion  # noqa: F401
 from fastscan.stopping import StopRule
 
 __all__ = ["ACTIVATION_TAIL", "CHANNEL_COMBINE", "Sampler"]
@@ -175,26 +187,17 @@ ACTIVATION_TAIL = 0.05
 INITIAL_SNAP_LEVEL = 0
 
 
-def _halton_on_lattice(shape: tuple[int, int], n: int, seed: int | None) -> np.ndarray:
-    """``n`` distinct pixels: scrambled Halton points moved to the nearest pixel of the
-    lattice level INITIAL_SNAP_LEVEL."""
-    level = INITIAL_SNAP_LEVEL
-    levels_n = int((lattice_levels(shape, finest=level) <= level).sum())
-    if n > levels_n:
-        return halton_points(shape, n, seed=seed)
-    draw = n
-    while True:
-        halton = halton_points(shape, min(draw, shape[0] * shape[1]), seed)
-        snapped = snap_to_lattice(halton, shape, level)
-        flat = snapped[:, 0] * shape[1] + snapped[:, 1]
-        _, first = np.unique(flat, return_index=True)
-        if len(first) >= n or draw >= shape[0] * shape[1]:
-            keep = np.sort(first)[:n]  # in Halton order: the first n distinct
-            return snapped[keep]
-        draw = min(2 * draw, shape[0] * shape[1])
-
-
-class Sampler:
+class Sampler(
+    InitialPattern,
+    ReadingViews,
+    BatchChoice,
+    ExactUpdates,
+    PixelErd,
+    NeighborPlumbing,
+    LateSwitch,
+    ModelChoice,
+    ChangeRecord,
+):
     """SLADS-Net autonomous sampler on an (n_rows, n_cols) grid.
 
     Parameters
@@ -474,53 +477,7 @@ class Sampler:
         self._value_min = np.full(self.n_channels, np.inf)
         self._value_max = np.full(self.n_channels, -np.inf)
 
-    def _default_model_for_channels(self) -> None:
-        """Given no ``model``: :data:`DEFAULT_MODEL` for one channel,
-        :data:`MULTICHANNEL_MODEL` for more (before the first reading is used)."""
-        if self._model_default:
-            self._use_model(MULTICHANNEL_MODEL if self.n_channels > 1 else DEFAULT_MODEL)
-
-    def _use_model(self, name: str) -> None:
-        """Load the shipped model ``name`` unless it is the one in use."""
-        if self.model.name != name:
-            self._set_model(load_model(name))
-
-    def _set_model(self, model: ERDModel) -> None:
-        """Run ``model`` from now on, with the error power and sparsity area it reads."""
-        self.model = model
-        self._error_power = model_error_power(model)
-        self._sparsity_area = model.sparsity_numerator(self.shape)
-
     # ------------------------------------------------------------------ properties
-    @property
-    def _initial(self) -> np.ndarray:
-        """The initial pattern, (n, 2) (row, col) in serpentine order (made once)."""
-        if self._initial_points is None:
-            n_pixels = self.shape[0] * self.shape[1]
-            n_initial = min(
-                n_pixels, max(int(round(self.initial_fraction * n_pixels)), 2 * self.k + 2)
-            )
-            if self.initial_pattern == "halton-lattice":
-                initial = _halton_on_lattice(self.shape, n_initial, self.seed)
-            else:
-                initial = halton_points(self.shape, n_initial, seed=self.seed)
-            band = max(1, int(round(np.sqrt(n_pixels / n_initial))))
-            self._initial_points = initial[serpentine_order(initial, band)]
-        return self._initial_points
-
-    @_initial.setter
-    def _initial(self, points: np.ndarray) -> None:  # another start (e.g. the fly sampler)
-        self._initial_points = np.asarray(points, np.int64).reshape(-1, 2)
-        self._initial_flat = None
-        self._complete = False
-
-    def _initial_pixels(self) -> np.ndarray:
-        """Flat indices of the initial pattern's distinct pixels, sorted (made once)."""
-        if self._initial_flat is None:
-            initial = self._initial
-            self._initial_flat = np.unique(initial[:, 0] * self.shape[1] + initial[:, 1])
-        return self._initial_flat
-
     @property
     def activation_count(self) -> int:
         """Initial-pattern pixels measured when the ERD map is made (see ACTIVATION_TAIL).
@@ -534,82 +491,6 @@ class Sampler:
         n = len(self._initial_pixels())
         tail = max(1, int(np.ceil(ACTIVATION_TAIL * n)))
         return max(n - tail, min(n, self.k + 1))
-
-    @property
-    def initial_complete(self) -> bool:
-        """True once every pixel of the initial pattern is measured: :meth:`suggest` then
-        hands out ERD batches (the ERD map itself exists from :attr:`activation_count`
-        on)."""
-        if not self._complete:
-            flat = self._initial_pixels()
-            self._complete = bool(self._mask.reshape(-1)[flat].all())
-        return self._complete
-
-    @property
-    def reconstruction(self) -> np.ndarray:
-        """Current IDW reconstruction in the readings' units (read-only).
-
-        (H, W) float64 for one channel, (C, H, W) for C channels.
-        """
-        if not self._active and self._n_measured > 0:  # initial pattern not complete yet
-            points = np.argwhere(self._mask)
-            recon = np.empty((self.n_channels, *self.shape))
-            for values, out in zip(self._values, recon):
-                if len(points) == 1:
-                    out[:] = values[self._mask][0]
-                else:
-                    k = min(self.k, len(points) - 1)
-                    out[:] = idw_reconstruction(self.shape, points, values[self._mask], k=k)
-            return recon[0] if self.n_channels == 1 else recon
-        return read_only(self._recon[0] if self.n_channels == 1 else self._recon)
-
-    @property
-    def channel_gains(self) -> np.ndarray:
-        """(C,) weight of each channel in the combined ERD (see :mod:`fastscan.channels`)."""
-        return self._gains.copy()
-
-    @property
-    def erd(self) -> np.ndarray:
-        """ERD of each pixel (0 where measured or before :attr:`activation_count` initial
-        points are in)."""
-        return np.maximum(self._erd, 0.0)
-
-    @property
-    def measured_mask(self) -> np.ndarray:
-        """True at every measured pixel (read-only view)."""
-        return read_only(self._mask)
-
-    @property
-    def n_measured(self) -> int:
-        """Number of distinct measured pixels."""
-        return self._n_measured
-
-    @property
-    def coverage(self) -> float:
-        return self._n_measured / (self.shape[0] * self.shape[1])
-
-    @property
-    def position(self) -> np.ndarray | None:
-        """(row, col) of the last measured point, or None before the first reading."""
-        return self._log_points[-1][-1].copy() if self._log_points else None
-
-    @property
-    def measured_points(self) -> np.ndarray:
-        """(n, 2) every ingested (row, col) in measurement order (repeats included)."""
-        if not self._log_points:
-            return np.zeros((0, 2), np.int64)
-        return np.concatenate(self._log_points)
-
-    @property
-    def measured_values(self) -> np.ndarray:
-        """Every ingested reading in measurement order: (n,) for one channel, else (n, C)."""
-        if not self._log_values:
-            return np.zeros((0, self.n_channels) if self.n_channels > 1 else 0)
-        return np.concatenate(self._log_values)
-
-    @property
-    def stop_reason(self) -> str | None:
-        return self.stop_rule.reason
 
     # ------------------------------------------------------------------ decisions
     def suggest(self, n: int | None = None) -> np.ndarray:
@@ -643,33 +524,6 @@ class Sampler:
         if len(batch):
             self._batch_flat = batch[:, 0] * self.shape[1] + batch[:, 1]
         return batch[self._route(batch)]
-
-    def _select(self, count: int) -> np.ndarray:
-        kwargs = {"offsets": self._table.offsets, "offset_dist": self._table.distances}
-        if self.motion is None or self.motion_weight == 0:
-            return select_batch(self._tiles, self._mask, count, spread=self.spread, **kwargs)
-        position = self.position
-        return select_batch_motion(
-            self._tiles,
-            self._mask,
-            count,
-            spread=self.spread,
-            start=(0.0, 0.0) if position is None else position.astype(float),
-            motion=self.motion,
-            weight=self.motion_weight,
-            pixel_pitch=self.pixel_pitch,
-            **kwargs,
-        )
-
-    def _route(self, points: np.ndarray) -> np.ndarray:
-        if len(points) < 2:
-            return np.arange(len(points))
-        x_step, y_step = self.pixel_pitch
-        xy = np.stack([points[:, 1] * x_step, points[:, 0] * y_step], 1).astype(float)
-        start = self.position
-        start_xy = None if start is None else np.array([start[1] * x_step, start[0] * y_step])
-        kicks = _ROUTE_KICKS_MIN + _ROUTE_KICKS_PER_POINT * len(points)
-        return plan_route(xy, start_xy, motion=self.motion, seed=self.seed, max_kicks=kicks)
 
     def ingest(self, points: np.ndarray, values: np.ndarray) -> None:
         """Add readings at (row, col) ``points``; repeats of a pixel are averaged.
@@ -709,90 +563,6 @@ class Sampler:
         )
 
     # ------------------------------------------------------------------ internals
-    def _apply(self, points: np.ndarray, values: np.ndarray) -> None:
-        """Apply readings in parts cut after each reading that makes the ERD map, completes
-        the initial pattern or the suggested batch, or grows the measured range past a
-        rescale; so every state change happens at the same reading whatever the ingest
-        granularity."""
-        while len(points):
-            cut = self._next_event(points, values)
-            self._apply_part(points[:cut], values[:cut])
-            points, values = points[cut:], values[cut:]
-            batch = self._batch_flat
-            completed = batch is not None and bool(self._mask.reshape(-1)[batch].all())
-            if self._shadow_due or (
-                self._shadow is not None and self._shadow_rows < len(self._mask)
-            ):
-                self._late_prepare(int(cut > completed))  # (any grouping: the same bits)
-            if completed:
-                self._record_change()  # the suggested batch is in: one record
-                self._batch_flat = None
-
-    def _next_event(self, points: np.ndarray, values: np.ndarray) -> int:
-        """Number of readings up to and including the first event (or all of them)."""
-        cut = len(points)
-        if not self.initial_complete:
-            flat = points[:, 0] * self.shape[1] + points[:, 1]
-            _, first = np.unique(flat, return_index=True)
-            first = np.sort(first)
-            initial = self._initial_pixels()  # sorted, distinct
-            at = np.minimum(np.searchsorted(initial, flat[first]), len(initial) - 1)
-            is_initial = initial[at] == flat[first]
-            arrivals = first[is_initial & ~self._mask.reshape(-1)[flat[first]]]
-            n_done = int(self._mask.reshape(-1)[initial].sum())
-            targets = [len(initial)] + ([] if self._active else [self.activation_count])
-            for target in targets:
-                need = max(target - n_done, 1)
-                if need <= len(arrivals):
-                    cut = min(cut, int(arrivals[need - 1]) + 1)
-        batch = self._batch_flat
-        if batch is not None:
-            left = batch[~self._mask.reshape(-1)[batch]]
-            if 0 < len(left) <= len(points):  # (else it cannot complete in these readings)
-                flat = points[:, 0] * self.shape[1] + points[:, 1]
-                arrived = np.flatnonzero(np.isin(flat, left))
-                _, first = np.unique(flat[arrived], return_index=True)
-                if len(first) == len(left):
-                    cut = min(cut, int(arrived[first].max()) + 1)
-        if self._active:
-            low = np.minimum.accumulate(np.minimum(values, self._value_min), axis=0)
-            high = np.maximum.accumulate(np.maximum(values, self._value_max), axis=0)
-            grown = np.flatnonzero((high - low > _RESCALE_GROWTH * self._ref_range).any(1))
-            if len(grown):
-                cut = min(cut, int(grown[0]) + 1)
-        return cut
-
-    def _apply_part(self, points: np.ndarray, values: np.ndarray) -> None:
-        complete = self.initial_complete  # before this part: the completing part is the tail
-        prepared, self._prepared = self._prepared, None  # only the next part may use it
-        # sums in reading order: the means equal idw_reconstruction's to the last bit
-        pixels, is_new, moved = _readings.accumulate(
-            self._sums, self._counts, self._values, self._mask, points, values
-        )
-        u_rows, u_cols = pixels[:, 0], pixels[:, 1]
-        self._n_measured += int(is_new.sum())
-        self._value_min = np.minimum(self._value_min, values.min(0))
-        self._value_max = np.maximum(self._value_max, values.max(0))
-        new_points = pixels[is_new]
-        # pixels whose value changed: every new one and each repeat that moved its mean
-        changed = np.concatenate([new_points, moved])
-        if not self._active:
-            self._recon[:, u_rows, u_cols] = self._values[:, u_rows, u_cols]
-            n_done = int(self._mask.reshape(-1)[self._initial_pixels()].sum())
-            if n_done >= self.activation_count:
-                self._full_update()
-            return
-        if self._needs_rescale():
-            self._pending_full = self._pending_full or complete
-            self._full_update()
-            return
-        if complete:  # the change rule watches ERD batches, not the initial pattern
-            self._pending_readings += len(points)
-            self._pending_new.append(new_points)
-        if len(moved):
-            prepared = None
-        self._local_update(new_points, changed, watch=complete, prepared=prepared)
-
     def prepare_update(self, points: np.ndarray) -> bool:
         """Make the geometry of the exact update for new readings at ``points`` now,
         before they arrive (:mod:`fastscan._prepared_update`).
@@ -822,548 +592,6 @@ class Sampler:
             check_points(points, self.shape), self._touched, version=self._n_measured,
         )  # fmt: skip
         return self._prepared is not None
-
-    def _record_change(self) -> None:
-        """Record the batch in progress with the stop rule, once, and start a new one.
-
-        The change is the L1 difference between the reconstruction now and before the
-        batch, summed over the pixels the batch's local updates reached, each term in
-        units of its channel's measured range and rounded to 2**-30 of it: an integer
-        sum, so it does not depend on the order or the parts in which the readings came
-        (whole batches, one at a time, across a save and load). Counting noise alone
-        must not keep a scan going: its expected share is removed from count channels.
-        A batch with a full update (a rescale) is not recorded.
-        """
-        n_readings, full = self._pending_readings, self._pending_full
-        flat = self._pending_flat
-        old = self._pending_old
-        new_points = self._pending_new
-        self._pending_flat, self._pending_old, self._pending_new = [], [], []
-        self._pending_readings, self._pending_full = 0, False
-        self._stamp_id += 1
-        if n_readings == 0 or full:
-            return
-        value_range = self._value_max - self._value_min
-        relative = np.zeros(self.n_channels)
-        recon = self._recon.reshape(self.n_channels, -1)
-        for c in np.flatnonzero(value_range > 0):
-            per_value = _CHANGE_UNITS / value_range[c]
-            units = sum(change_units(recon[c], f, o[c], per_value) for f, o in zip(flat, old))
-            relative[c] = units / _CHANGE_UNITS
-        new_points = np.concatenate(new_points)
-        if self.n_channels > 1 and self._count_channels.any() and len(new_points):
-            for c in np.flatnonzero(self._count_channels):
-                if value_range[c] > 0:
-                    values = self._values[c, new_points[:, 0], new_points[:, 1]]
-                    floor = noise_change(values, self.coverage) / value_range[c]
-                    relative[c] = max(relative[c] - floor, 0.0)
-        gains = self._gains / self._gains.sum()
-        self.stop_rule.record_change(float(gains @ relative), n_readings)
-
-    def _keep_old(self, pixels: np.ndarray) -> None:
-        """Keep the reconstruction of ``pixels`` from before the batch (first touch only)."""
-        flat, old = keep_first(
-            self._stamp.reshape(-1),
-            self._stamp_id,
-            pixels,
-            self.shape[1],
-            self._recon.reshape(self.n_channels, -1),
-        )
-        self._pending_flat.append(flat)
-        self._pending_old.append(old)
-
-    def _needs_rescale(self) -> bool:
-        value_range = self._value_max - self._value_min
-        return bool(np.any(value_range > _RESCALE_GROWTH * self._ref_range))
-
-    def _full_update(self) -> None:
-        """Recompute reconstruction, neighbours, channel gains and ERD of every pixel."""
-        self._cells = None
-        self._index_new_points(np.zeros((0, 2), np.int64))  # a sparse scan: index the mask
-        self._ref_range = self._value_max - self._value_min
-        # map each channel's measured range to the [0, 100] the model was trained on
-        # (guard a near-constant channel: a range below 1e-200 would overflow the scale)
-        self._scale = np.where(
-            self._ref_range > 1e-200, 100.0 / np.maximum(self._ref_range, 1e-200), 1.0
-        )
-        if self.n_channels > 1:
-            measured = self._values[:, self._mask].T
-            self._gains = channel_gains(measured, self._weights, self.noise)
-            self._count_channels = count_channels(measured, self.noise)
-        self._table = OffsetTable(OffsetTable.radius_for(self.shape, self._n_measured, self.k))
-        self._recon[:, self._mask] = self._values[:, self._mask]
-        self._erd[self._mask] = -1.0
-        if self._shadow is not None:  # every unmeasured pixel's shadow is made just below
-            self._shadow[self._mask] = -1.0
-            self._shadow_rows = self.shape[0]
-        self._dk[self._mask] = 0.0
-        pixels = np.argwhere(~self._mask)
-        lists = self._neighbor_lists()
-        for start in range(0, len(pixels), _CHUNK):
-            chunk = pixels[start : start + _CHUNK]
-            nbr = self._update_recon(chunk, bounded=False)
-            if lists is not None:
-                lists.store(chunk, nbr[0], nbr[1])
-        if not self._active:  # from the unbiased initial pattern, then held
-            counting = count_channels(self._values[:, self._mask].T, self.noise).any()
-            # the edge-energy variation only serves the hedge: not measured when it is off
-            spacing = np.sqrt(self._mask.size / max(self._n_measured, 1)) if self.hedge else None
-            gini, variation = structure_levels(self._recon, self._scale, self._gains, spacing)
-            self._set_structure(gini, bool(counting), variation)
-            if self.erd_floor == AUTO_FLOOR:
-                self._floor_level = self._measure_floor_level()
-        self._erd_pass(pixels, lists)
-        self._active = True
-        _warm_up(self.model)
-
-    def _erd_pass(self, pixels: np.ndarray, lists: NeighborLists | None) -> None:
-        """ERD of ``pixels`` (every unmeasured one) from the current neighbours, then the
-        tile maxima the selection reads."""
-        for start in range(0, len(pixels), _CHUNK):
-            chunk = pixels[start : start + _CHUNK]
-            self._update_erd(chunk, None if lists is None else self._region_knn(chunk))
-        _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
-        self._tiles = TileMax(self._erd)
-        if self._shadow is not None:  # (every row made by the full update)
-            self._shadow_tiles = TileMax(self._shadow)
-
-    def _late_switch_applies(self) -> bool:
-        """The late switch is for this scan, whatever its coverage: a default-model
-        one-channel scan outside the texture band, below the floor level LATE_MAX_FLOOR,
-        not yet switched."""
-        return (
-            LATE_COVERAGE is not None
-            and self._model_default
-            and not self._late_done
-            and self._active
-            and self.n_channels == 1
-            and self._lattice_power == 0.0
-            and self._floor_level < LATE_MAX_FLOOR
-        )
-
-    def _late_switch_due(self) -> bool:
-        """:meth:`_late_switch_applies`, at LATE_COVERAGE."""
-        return self._late_switch_applies() and self._n_measured >= LATE_COVERAGE * self._mask.size
-
-    def _late_switch(self) -> None:
-        """Change to :data:`LATE_MODEL` and give every unmeasured pixel its ERD: the
-        shadow map if one was prepared (:meth:`_late_prepare`), else a full pass (the
-        reconstruction and neighbours do not change; local updates stay exact)."""
-        self._late_done = True
-        self._shadow_due = False
-        if self._shadow is not None and self._shadow_rows < self.shape[0]:
-            self._shadow_pass(self._shadow_rows, self.shape[0])  # (a batch too large for it)
-        shadow, self._shadow = self._shadow, None
-        tiles, self._shadow_tiles = self._shadow_tiles, None
-        if self.model.name == LATE_MODEL:  # the same model: only the noise cost is new
-            if self._noise_cost_on():
-                self._erd_pass(np.argwhere(~self._mask), self._neighbor_lists())
-            return
-        if shadow is None:
-            self._use_model(LATE_MODEL)
-            self._erd_pass(np.argwhere(~self._mask), self._neighbor_lists())
-        else:  # the same bits as that pass, made while readings were still to come
-            self._set_model(self._shadow_model)
-            self._erd = shadow
-            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max)
-            self._tiles = TileMax(shadow) if tiles is None else tiles
-        self._shadow_model = None
-        _warm_up(self.model)
-
-    def _late_prepare_due(self) -> bool:
-        """The late switch will come (:meth:`_late_switch_applies`, and ``max_coverage``
-        reaches it), the coverage is within LATE_PREPARE_MARGIN of it, and LATE_MODEL reads
-        the features and sets the floor as the current model does (so the shadow shares the
-        features)."""
-        if LATE_PREPARE_MARGIN is None or self.model.name == LATE_MODEL:
-            return False
-        due = (
-            self._late_switch_applies()
-            and self._n_measured >= (LATE_COVERAGE - LATE_PREPARE_MARGIN) * self._mask.size
-            and self.stop_rule.max_coverage >= LATE_COVERAGE  # (else it stops before)
-        )
-        if not due:
-            return False
-        late = self._late_model()
-        same = late.sparsity_numerator(self.shape) == self._sparsity_area
-        return same and model_error_power(late) == self._error_power
-
-    def _late_model(self) -> ERDModel:
-        """LATE_MODEL, loaded once (for the shadow map)."""
-        if self._shadow_model is None or self._shadow_model.name != LATE_MODEL:
-            self._shadow_model = load_model(LATE_MODEL)
-        return self._shadow_model
-
-    def _late_prepare(self, bands: int) -> None:
-        """Make ``bands`` more bands of rows of the shadow ERD map of LATE_MODEL (started
-        if due): the next rows of every unmeasured pixel's ERD by that model from the
-        current features, bit for bit what the switch's full pass would give now; later
-        updates keep every pixel's shadow exact, made or not, so when a row is made does
-        not change a bit."""
-        height = self.shape[0]
-        if self._shadow_due:
-            self._shadow_due = False
-            self._shadow = np.full(self.shape, -1.0)
-            self._shadow_rows, self._shadow_tiles = 0, None
-        if bands <= 0 or self._shadow is None or self._shadow_rows >= height:
-            return
-        rows = max(1, _SHADOW_PIXELS // self.shape[1]) * bands
-        self._shadow_pass(self._shadow_rows, min(height, self._shadow_rows + rows))
-
-    def _shadow_pass(self, start_row: int, stop_row: int) -> None:
-        """The shadow ERD of the unmeasured pixels of rows [start_row, stop_row)."""
-        model = self._late_model()
-        pixels = np.argwhere(~self._mask[start_row:stop_row])
-        pixels[:, 0] += start_row
-        self._neighbor_lists()  # (made if kept: the full pass reads them too)
-        for start in range(0, len(pixels), _CHUNK):
-            chunk = pixels[start : start + _CHUNK]
-            nbr = self._region_knn(chunk, store=False)  # the lists are left as they are
-            features = slads_features(
-                self._values[0],
-                self._recon[0],
-                chunk,
-                *nbr,
-                rho=self._rho,
-                scale=float(self._scale[0]),
-                sparsity_area=self._sparsity_area,
-            )
-            erd = self._predict(features, model.predict)
-            self._shadow[chunk[:, 0], chunk[:, 1]] = self._shape(erd, features, chunk, late=True)
-        self._shadow_rows = stop_row
-        if stop_row == self.shape[0]:  # every row made: the maxima the switch will read
-            self._shadow_tiles = TileMax(self._shadow)
-
-    def _measure_floor_level(self) -> float:
-        """``erd_floor="auto"``: the flat-background error of the initial pattern
-        (:func:`fastscan.erd.floor.flat_surprise_level`, the power mean of the model's
-        error power), largest over the channels with a gain, in [0, 100] units."""
-        points, readings = self._gained_readings()
-        levels = [
-            self._floor_measure(points, values, self.k, power=self._error_power)
-            for values in readings
-        ]
-        return max(levels, default=0.0)
-
-    def _gained_readings(self) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The measured pixels (n, 2) and, for each channel with a gain, their readings
-        in the model's [0, 100] units (what the floor and flat-share measures read)."""
-        mask = self._mask
-        readings = [
-            (self._values[c][mask] - self._value_min[c]) * self._scale[c]
-            for c in np.flatnonzero(self._gains > 0)
-        ]
-        return np.argwhere(mask), readings
-
-    def _set_structure(self, gini: float, counting: bool = False, variation: float = 0.0) -> None:
-        """Fix the structure level and the ERD shaping exponents it gives."""
-        self._gini = float(gini)
-        self._counting = bool(counting)
-        self._variation = float(variation)
-        a, b, self._lattice_power = shaping(
-            self._gini,
-            self.contrast,
-            self.fill,
-            self.lattice,
-            self._counting,
-            self._variation,
-            self.hedge,
-        )
-        self._exponents = (a, b)
-        if self._model_default and self.n_channels == 1:
-            name = TEXTURE_MODEL if self._lattice_power != 0.0 else DEFAULT_MODEL
-            self._use_model(name)
-        if self._lattice_power != 0.0 and self._levels is None:
-            low, high = LATTICE_LEVELS
-            self._levels = np.maximum(lattice_levels(self.shape, finest=high - 1), low)
-
-    def _knn(
-        self, pixels: np.ndarray, bounded: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """k nearest measured pixels; ``bounded``: ``_dk`` still holds an upper bound."""
-        if self._cells is not None:
-            bound = self._dk[pixels[:, 0], pixels[:, 1]] if bounded else None
-            return self._cells.knn(pixels, self.k, bound)
-        return table_knn(self._mask, pixels, self.k, self._table)
-
-    def _neighbor_lists(self) -> NeighborLists | None:
-        """The stored neighbour lists (made, all invalid, on first use); None if not kept."""
-        if self._lists is None and self.k <= _LISTS_MAX_K:
-            self._lists = NeighborLists(self.shape, self.k)
-        return self._lists
-
-    def _lists_ready(self, region: np.ndarray) -> bool:
-        """True if every pixel of ``region`` has a stored list (searching the missing ones
-        first; a pixel with a neighbour beyond the lists' reach leaves it False)."""
-        lists = self._lists
-        if lists is None:
-            return False
-        valid = lists.valid_of(region)
-        if valid.all():
-            return True
-        missing = region[~valid]
-        self._search_and_store(missing)
-        return bool(lists.valid_of(missing).all())
-
-    def _search_and_store(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Search the k nearest measured pixels of ``pixels`` and store them in the lists."""
-        found = self._knn(pixels, bounded=True)
-        self._lists.store(pixels, found[0], found[1])
-        return found
-
-    def _region_knn(
-        self, region: np.ndarray, store: bool = True
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """k nearest measured pixels of ``region`` from the lists; searched where invalid
-        (and the search stored in the lists unless ``store`` is False).
-
-        ``_dk`` must bound each pixel's k-th distance from above (it may still hold the
-        distance from before the latest points).
-        """
-        lists = self._lists
-        if lists is None:
-            return self._knn(region, bounded=True)
-        valid = lists.valid_of(region)
-        if valid.all():
-            return lists.gather(region)
-        nbr = lists.gather(region)  # the invalid rows are overwritten just below
-        missing = region[~valid]
-        found = self._search_and_store(missing) if store else self._knn(missing, bounded=True)
-        for array, part in zip(nbr, found):
-            array[~valid] = part
-        return nbr
-
-    def _index_new_points(self, new_points: np.ndarray) -> None:
-        """Keep the sparse-scan k-NN index in step (rebuilt as the density doubles)."""
-        too_big = max(self.shape) > MAX_SIDE  # (the offset table serves any grid)
-        if too_big or self._n_measured >= _CELL_DENSITY * self._mask.size:
-            self._cells = None
-        elif self._cells is None or self._n_measured >= 2 * self._cells_built_at:
-            cell = CellIndex.cell_for(self.shape, self._n_measured, self.k)
-            self._cells = CellIndex(self._mask, cell)
-            self._cells_built_at = self._n_measured
-        else:
-            self._cells.add(new_points)
-
-    def _update_recon(
-        self,
-        pixels: np.ndarray,
-        bounded: bool = True,
-        nbr: tuple[np.ndarray, ...] | None = None,
-    ) -> tuple[np.ndarray, ...]:
-        if nbr is None:
-            nbr = self._knn(pixels, bounded)  # locally, d_k before the batch bounds the new one
-        if self.n_channels == 1:
-            self._recon[0, pixels[:, 0], pixels[:, 1]] = idw_estimate(self._values[0], *nbr)
-        else:
-            idw_channels(self._values, self._recon, pixels, *nbr)
-        self._dk[pixels[:, 0], pixels[:, 1]] = nbr[2][:, -1]
-        return nbr
-
-    def _update_erd(self, pixels: np.ndarray, nbr: tuple[np.ndarray, ...] | None = None) -> None:
-        if nbr is None:
-            nbr = self._knn(pixels)
-        if self.n_channels > 1 and self.channel_combine == "features":
-            # one virtual channel: power mean of the gain-scaled, noise-aware features
-            area = self._sparsity_area
-            features = combined_features(
-                self._values,
-                self._recon,
-                pixels,
-                *nbr,
-                rho=self._rho,
-                scales=self._scale,
-                gains=self._gains,
-                sparsity_area=1.0 + np.pi * self._rho**2 if area is None else area,
-                noise=self._count_channels.astype(np.float64),
-            )
-        else:  # features of each channel with a gain (one channel: as always)
-            used = np.flatnonzero(self._gains > 0) if self.n_channels > 1 else [0]
-            features = np.concatenate(
-                [
-                    slads_features(
-                        self._values[c],
-                        self._recon[c],
-                        pixels,
-                        *nbr,
-                        rho=self._rho,
-                        scale=float(self._scale[c]),
-                        sparsity_area=self._sparsity_area,
-                    )
-                    for c in used
-                ]
-            )
-        erd = self._predict(features)
-        if len(erd) > len(pixels):  # one ERD per channel, summed with the gains
-            gains = self._gains[used] / self._gains[used].sum()
-            erd = gains @ erd.reshape(len(used), len(pixels))
-        self._erd[pixels[:, 0], pixels[:, 1]] = self._shape(erd, features, pixels)
-        if self._shadow is not None:  # (one channel) the same features, LATE_MODEL's pass
-            shadow = self._predict(features, self._shadow_model.predict)
-            self._shadow[pixels[:, 0], pixels[:, 1]] = self._shape(
-                shadow, features, pixels, late=True
-            )
-
-    def _shape(
-        self, erd: np.ndarray, features: np.ndarray, pixels: np.ndarray, late: bool = False
-    ) -> np.ndarray:
-        """Structure-adaptive shaping of ``erd`` in place (:mod:`fastscan._structure`).
-
-        ``features`` holds one row per pixel of ``pixels``, or one block of them per
-        channel with a gain (then ``f_1`` is the blocks' gain-weighted root mean square).
-        """
-        if (late or self._late_done) and self._noise_cost_on():  # before the shaping
-            counts = self._recon[0][pixels[:, 0], pixels[:, 1]]
-            net_of_count_noise(erd, counts, self._count_noise_cost(), float(self._scale[0]))
-        if self._exponents != (0.0, 0.0) or self._lattice_power != 0.0:
-            n_pixels = len(pixels)
-            f1 = features[:, 0].reshape(-1, n_pixels)
-            if len(f1) > 1:
-                used = self._gains[self._gains > 0]
-                f1 = np.sqrt((used / used.sum()) @ f1**2)[None]
-            levels = None
-            if self._lattice_power != 0.0:
-                levels = self._levels[pixels[:, 0], pixels[:, 1]]
-            shape_erd(
-                erd, f1[0], features[:n_pixels, 2], *self._exponents, levels, self._lattice_power
-            )
-        return erd
-
-    def _count_noise_cost(self) -> float:
-        """``noise_cost``, or :data:`COUNT_NOISE_COST` when it is None."""
-        return COUNT_NOISE_COST if self.noise_cost is None else self.noise_cost
-
-    def _noise_cost_on(self) -> bool:
-        """The ERD's noise cost applies: one channel of low counts (the range is fixed
-        between full updates, so local updates stay exact)."""
-        return (
-            self._counting
-            and self.n_channels == 1
-            and self._count_noise_cost() > 0
-            and float(self._ref_range[0]) <= COUNT_NOISE_MAX_RANGE
-        )
-
-    def _region_erd(
-        self,
-        features: np.ndarray,
-        pixels: np.ndarray,
-        also: Any = None,
-        model: ERDModel | None = None,
-        late: bool = False,
-    ) -> np.ndarray:
-        """Shaped ERD of one channel's feature rows (one per pixel of ``pixels``) by
-        ``model`` (default the sampler's); many rows run in two halves on two threads
-        (:mod:`fastscan._threads`), split where the model's blocks of rows start, so the
-        bits are those of one pass. ``also()`` (if given) runs too."""
-        model = self.model if model is None else model
-        if type(model).predict is not ERDModel.predict:  # a subclass's own predict
-            if also is not None:
-                also()
-            return self._shape(self._predict(features, model.predict), features, pixels, late)
-        erd = np.empty(len(features))
-        features = np.ascontiguousarray(features, np.float64)
-
-        def model_pass(start: int, stop: int) -> None:
-            part = features[start:stop]
-            predicted = self._predict(part, model._predict_rows)
-            erd[start:stop] = self._shape(predicted, part, pixels[start:stop], late)
-
-        with _single_thread_blas():
-            _threads.split_rows(model_pass, len(features), align=_PREDICT_ROWS, also=also)
-        return erd
-
-    def _predict(self, features: np.ndarray, predict: Any = None) -> np.ndarray:
-        """The model's ERD of each feature row (by ``predict``, default the model's),
-        plus the analytic tie-break, raised to the exploration floor (``erd_floor``)."""
-        erd = (predict or self.model.predict)(features)  # a new float64 array
-        if self.tie_break > 0:
-            if isinstance(erd, np.ndarray) and erd.dtype == np.float64 and erd.ndim == 1:
-                add_analytic_rd(erd, features, self.tie_break)  # one pass, same bits
-            else:  # a subclass's predict may return another array type
-                erd += self.tie_break * analytic_rd(features)
-        return apply_floor(erd, features, self._floor_level, self._error_power)
-
-    def _local_update(
-        self,
-        new_points: np.ndarray,
-        changed: np.ndarray,
-        watch: bool = False,
-        prepared: _prepared_update.PreparedMerge | None = None,
-    ) -> None:
-        """Update exactly what the changed pixels can change.
-        ``watch``: keep the old reconstruction of what changes for the stop rule.
-
-        ``changed`` holds every pixel whose mean reading changed (the new points
-        and the repeats that moved a mean). An unmeasured pixel's reconstruction
-        changes only if a changed pixel lies within its old k-th neighbour
-        distance; its ERD also changes when the reconstruction of one of its
-        4-neighbours (the gradient features) does.
-        """
-        if len(changed) == 0:
-            return
-        rows, cols = changed[:, 0], changed[:, 1]
-        if watch:
-            self._keep_old(changed)
-        for values, recon in zip(self._values, self._recon):
-            _update.scatter(recon, changed, values[rows, cols])
-        self._erd[new_points[:, 0], new_points[:, 1]] = -1.0
-        if self._shadow is not None:
-            self._shadow[new_points[:, 0], new_points[:, 1]] = -1.0
-        self._dk[new_points[:, 0], new_points[:, 1]] = 0.0
-        self._index_new_points(new_points)
-        lists = self._neighbor_lists()
-        version = self._n_measured - len(new_points)  # the state before these points
-        if lists is not None:  # (preparing needs the lists)
-            prepared = _prepared_update.take(prepared, changed, version=version)
-        else:
-            prepared = None
-        if prepared is not None:  # made while the segment flew
-            _prepared_update.apply_lists(lists, prepared)
-            affected, region = prepared.affected, prepared.region
-        else:
-            if lists is None:
-                affected = _update.affected_pixels(
-                    self._mask, self._dk, self._dk_max, self._dk_tile, changed, self._touched
-                )
-            else:  # the new points also enter the stored lists they belong to
-                is_new = np.arange(len(changed)) < len(new_points)
-                affected = _row_merge.affected_merge(  # one visit a pixel for a flown row
-                    lists, self._mask, self._dk, self._dk_max, self._dk_tile, changed, is_new,
-                    self._touched,
-                )  # fmt: skip
-            region = _update.dilate_unmeasured(
-                self._mask, np.concatenate([affected, changed]), self._touched
-            )
-        if watch:
-            self._keep_old(region)
-        if len(region) and self.n_channels == 1 and self._lists_ready(region):
-            # one channel, every list stored: read the neighbours straight from the lists
-            _, features = lists.update(
-                self._values[0],
-                self._recon[0],
-                self._dk,
-                region,
-                rho=self._rho,
-                scale=float(self._scale[0]),
-                sparsity_area=self._sparsity_area,
-            )
-
-            def dk_bounds() -> None:  # d_k is final: its tile bounds, while the model runs
-                _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
-
-            _update.put(self._erd, region, self._region_erd(features, region, dk_bounds))
-            if self._shadow is not None:  # the same features, LATE_MODEL's forward pass
-                erd = self._region_erd(features, region, model=self._shadow_model, late=True)
-                _update.put(self._shadow, region, erd)
-        elif len(region):
-            nbr = self._update_recon(region, nbr=self._region_knn(region))
-            self._update_erd(region, nbr)
-            _update.tile_dk_max(self._mask, self._dk, self._dk_tile, self._dk_max, region)
-        self._tiles.refresh(region)
-        self._tiles.refresh(new_points)
-        if self._shadow_tiles is not None:
-            self._shadow_tiles.refresh(region)
-            self._shadow_tiles.refresh(new_points)
 
     # ------------------------------------------------------------------ persistence
     def get_params(self) -> dict[str, Any]:
