@@ -229,6 +229,8 @@ def test_planner_rejects_bad_settings(kwargs, match):
     [
         "fastscan.fly.planner",
         "fastscan.fly.sampler",
+        "fastscan.fly.defaults",
+        "fastscan.fly._flat",
         "fastscan.fly.levels",
         "fastscan.fly.level_map",
     ],
