@@ -189,6 +189,39 @@ def _check_motion(motion: Any, grid: Grid) -> MotionModel:
     return motion
 
 
+def _check_run_ups(sampler: Any, grid: Grid, motion: MotionModel) -> None:
+    """Before the run opens: a whole line of each axis the sampler may fly
+    (``refine_axes``, as a FlySampler names them), at both edges of the grid, has
+    its run-up and stop inside the travel range, so no flight of the scan can leave
+    it. Samplers that do not name their axes are checked segment by segment."""
+    axes = getattr(sampler, "refine_axes", None)
+    if motion.travel is None or axes is None:
+        return
+    last_row, last_col = grid.n_rows - 1, grid.n_cols - 1
+    lines = {
+        "rows": (Segment((0, 0), (0, last_col)), Segment((last_row, 0), (last_row, last_col))),
+        "columns": (Segment((0, 0), (last_row, 0)), Segment((0, last_col), (last_row, last_col))),
+    }
+    for axis in axes:
+        for segment in lines.get(axis, ()):
+            _check_flight(segment, grid, motion, f"a whole line of {axis}")
+
+
+def _check_flight(segment: Segment, grid: Grid, motion: MotionModel, what: str) -> None:
+    """``segment``'s run-up and stop inside the travel range, or a ValueError saying what to do."""
+    request = fly_request(segment, grid, motion)
+    for i, (x, y) in enumerate(_flight_bounds(request, motion)):
+        try:
+            motion.check_travel(
+                x, y, what=f"{what} {segment.start}->{segment.end} {('run-up', 'stop')[i]}"
+            )
+        except ValueError as exc:  # say what to do about it
+            raise ValueError(
+                f"{exc}; a flown line needs room beyond the grid to reach speed and stop: "
+                "widen the motors' soft limits (simulated IOC: --limit-margin)"
+            ) from None
+
+
 def _flight_bounds(request: dict[str, Any], motion: MotionModel) -> list[tuple[float, float]]:
     """Where a flight starts its run-up and ends its run-out (motor units)."""
     (x0, y0), (x1, y1) = request["start"], request["end"]
@@ -293,6 +326,7 @@ def autonomous_fly_scan(
         raise TypeError(f"stream must be True or False, got {stream!r}")
     if md is not None and not isinstance(md, dict):
         raise TypeError(f"md must be a dict, got {type(md).__name__}")
+    _check_run_ups(sampler, grid, motion)
 
     params = sampler.get_params() if hasattr(sampler, "get_params") else {}
     run_md: dict[str, Any] = {
@@ -397,16 +431,8 @@ class _FlyScan:
         if not isinstance(segment, Segment):
             raise TypeError(f"the sampler suggested {segment!r}, not a fastscan.fly.Segment")
         segment.check_inside(grid.shape)
+        _check_flight(segment, grid, motion, "segment")
         request = fly_request(segment, grid, motion)
-        for i, (x, y) in enumerate(_flight_bounds(request, motion)):
-            what = f"segment {segment.start}->{segment.end} {('run-up', 'stop')[i]}"
-            try:
-                motion.check_travel(x, y, what=what)
-            except ValueError as exc:  # say what to do about it
-                raise ValueError(
-                    f"{exc}; a flown line needs room beyond the grid to reach speed and stop: "
-                    "widen the motors' soft limits (simulated IOC: --limit-margin)"
-                ) from None
         estimate = segment_times(segment, self.position, motion, pixel_pitch=grid.pitch)
         estimated = float(estimate[-1] + fly_timing(segment, motion, pixel_pitch=grid.pitch).ramp)
 

@@ -171,6 +171,22 @@ def test_a_segment_whose_run_up_leaves_the_travel_range_fails_before_it_moves():
     assert flyer.n_flights == 0 and docs[-1] == "stop"
 
 
+def test_a_fly_sampler_whose_lines_cannot_reach_speed_is_refused_before_the_run():
+    from fastscan.fly import FlySampler
+
+    tight = MOTION.replace(travel=((-0.6, 59.6), (-1.0, 40.0)))  # the grid, not its run-ups
+    sampler = FlySampler(SHAPE, motion=tight, seed=0)
+    outside = r"a whole line of rows .* run-up \(.*\) is outside the travel range: x = -1\.0"
+    with pytest.raises(ValueError, match=outside) as err:  # when the plan is made: no document
+        autonomous_fly_scan(_flyer(travel=None), sampler, grid=GRID, motion=tight)
+    assert "widen the motors' soft limits (simulated IOC: --limit-margin)" in str(err.value)
+    assert sampler.n_measured == 0
+    roomy = MOTION.replace(travel=((-1.1, 60.1), (-1.1, 40.1)))  # run-up 0.5 + half a pixel fits
+    autonomous_fly_scan(
+        _flyer(travel=None), FlySampler(SHAPE, motion=roomy), grid=GRID, motion=roomy
+    )
+
+
 def test_a_segment_the_stage_refuses_fails_the_run_with_its_reason():
     source = RowRasterSource(SHAPE, max_rows=3)
     slow = _flyer(velocity_limit=(50.0, 50.0))  # the model claims 1000 units/s
