@@ -182,6 +182,21 @@ def trim_flat_ends(
     >>> trim_flat_ends(v, m, 2, 0, 7, reach=2, tol=0.1, span=np.ones(1))
     (4, 6)
     """
+    values, scale = _checked_values(values, measured, span)
+    if not (0 <= first <= last < measured.shape[1]):
+        raise ValueError(f"need 0 <= first <= last < {measured.shape[1]}, got {first}, {last}")
+    a, b = _flat_end_bounds(
+        values, np.asarray(measured, bool), int(line), int(first), int(last), int(reach),
+        float(tol), scale,
+    )  # fmt: skip
+    return int(a), int(b)
+
+
+def _checked_values(
+    values: np.ndarray, measured: np.ndarray, span: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` as float (n_rows, n_cols, C) matching ``measured``, and ``span`` as the
+    per-channel scale (C,), a span of 0 or less counting as 1; ValueError otherwise."""
     scale = np.asarray(span, float).reshape(-1)
     scale = np.where(scale > 0, scale, 1.0)
     values = np.asarray(values, float)
@@ -190,13 +205,7 @@ def trim_flat_ends(
             f"values must be (n_rows, n_cols, C) = {(*measured.shape, len(scale))}, "
             f"got {values.shape}"
         )
-    if not (0 <= first <= last < measured.shape[1]):
-        raise ValueError(f"need 0 <= first <= last < {measured.shape[1]}, got {first}, {last}")
-    a, b = _flat_end_bounds(
-        values, np.asarray(measured, bool), int(line), int(first), int(last), int(reach),
-        float(tol), scale,
-    )  # fmt: skip
-    return int(a), int(b)
+    return values, scale
 
 
 @njit(cache=True)
@@ -283,15 +292,8 @@ def flat_pixel_map(
     >>> flat_pixel_map(v, m, reach=2, tol=0.1, span=np.ones(1), box=(2, 3, 6, 8)).tolist()
     [[False, True]]
     """
-    scale = np.asarray(span, float).reshape(-1)
-    scale = np.where(scale > 0, scale, 1.0)
-    values = np.asarray(values, float)
     measured = np.asarray(measured, bool)
-    if values.ndim != 3 or values.shape[:2] != measured.shape or values.shape[2] != len(scale):
-        raise ValueError(
-            f"values must be (n_rows, n_cols, C) = {(*measured.shape, len(scale))}, "
-            f"got {values.shape}"
-        )
+    values, scale = _checked_values(values, measured, span)
     if int(reach) != reach or reach < 1:
         raise ValueError(f"reach must be an integer >= 1, got {reach!r}")
     n_rows, n_cols = measured.shape
@@ -382,17 +384,27 @@ def flat_end_runs(flat: np.ndarray, measured: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def _end_run_bounds(flat, measured, r):
+    """First and last pixel of row ``r`` that is neither measured nor flat, walking in
+    from the ends (``a`` = n_cols if there is none): the end runs lie outside ``a..b``."""
+    n_cols = flat.shape[1]
+    a = 0
+    while a < n_cols and (measured[r, a] or flat[r, a]):
+        a += 1
+    b = n_cols - 1
+    while b > a and (measured[r, b] or flat[r, b]):
+        b -= 1
+    return a, b
+
+
+@njit(cache=True)
 def _end_runs(flat, measured, out):
     n_rows, n_cols = flat.shape
     for r in range(n_rows):
-        a = 0
-        while a < n_cols and (measured[r, a] or flat[r, a]):
-            out[r, a] = flat[r, a] and not measured[r, a]
-            a += 1
-        b = n_cols - 1
-        while b > a and (measured[r, b] or flat[r, b]):
-            out[r, b] = flat[r, b] and not measured[r, b]
-            b -= 1
+        a, b = _end_run_bounds(flat, measured, r)
+        for c in range(n_cols):
+            if c < a or c > b:
+                out[r, c] = flat[r, c] and not measured[r, c]
 
 
 @njit(cache=True)
@@ -403,12 +415,7 @@ def _refresh_end_runs(flat, measured, ends, other, out, lo, hi, changed):
     n_cols = flat.shape[1]
     n = 0
     for r in range(lo, hi):
-        a = 0
-        while a < n_cols and (measured[r, a] or flat[r, a]):
-            a += 1
-        b = n_cols - 1
-        while b > a and (measured[r, b] or flat[r, b]):
-            b -= 1
+        a, b = _end_run_bounds(flat, measured, r)
         for c in range(n_cols):
             new = flat[r, c] and not measured[r, c] and (c < a or c > b)
             if new != ends[r, c]:
