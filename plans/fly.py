@@ -204,12 +204,15 @@ def _check_run_ups(sampler: Any, grid: Grid, motion: MotionModel) -> None:
     }
     for axis in axes:
         for segment in lines.get(axis, ()):
-            _check_flight(segment, grid, motion, f"a whole line of {axis}")
+            request = fly_request(segment, grid, motion)
+            _check_flight(request, segment, motion, f"a whole line of {axis}")
 
 
-def _check_flight(segment: Segment, grid: Grid, motion: MotionModel, what: str) -> None:
-    """``segment``'s run-up and stop inside the travel range, or a ValueError saying what to do."""
-    request = fly_request(segment, grid, motion)
+def _check_flight(
+    request: dict[str, Any], segment: Segment, motion: MotionModel, what: str
+) -> None:
+    """The run-up and stop of ``segment``'s flight ``request`` inside the travel range,
+    or a ValueError saying what to do."""
     for i, (x, y) in enumerate(_flight_bounds(request, motion)):
         try:
             motion.check_travel(
@@ -431,8 +434,8 @@ class _FlyScan:
         if not isinstance(segment, Segment):
             raise TypeError(f"the sampler suggested {segment!r}, not a fastscan.fly.Segment")
         segment.check_inside(grid.shape)
-        _check_flight(segment, grid, motion, "segment")
         request = fly_request(segment, grid, motion)
+        _check_flight(request, segment, motion, "segment")
         estimate = segment_times(segment, self.position, motion, pixel_pitch=grid.pitch)
         estimated = float(estimate[-1] + fly_timing(segment, motion, pixel_pitch=grid.pitch).ramp)
 
