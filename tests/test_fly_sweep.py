@@ -102,7 +102,9 @@ def test_short_dwell_decisions_are_honest_sweeps(kind):
     assert check_trajectory(fs.trajectory, fs.motion) == []
     for segments in decisions:
         assert len(segments) <= SWEEP_SEGMENTS
-        assert len({s.is_row for s in segments}) == 1  # parallel lines only
+        # parallel lines only (a one-pixel segment, which a pick whose flat ends weigh
+        # nothing can be, lies along both axes)
+        assert len({s.is_row for s in segments if s.n_pixels > 1}) <= 1
         rows = [min(s.start[0], s.end[0]) for s in segments]
         steps = np.diff(rows)
         assert (steps >= 0).all() or (steps <= 0).all()

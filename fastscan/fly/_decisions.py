@@ -112,7 +112,7 @@ class _Decisions:
                 time_budget=self.decision_time,
                 position=self._position_tuple(),
                 stage=self._stage if self.move_aware else None,
-                line_scale=self._flat_line_scale(),
+                line_scale=self._line_scale(),
             )
             self._last_rate = picks[0].rate if picks else 0.0
         if sweeping and picks and not self.sweep_window:
@@ -148,7 +148,7 @@ class _Decisions:
         """``sweep_window``: the next picks of the sweep pass, in the window ahead of the stage."""
         planner, measured = self._planner, self._sampler.measured_mask
         position = self._position_tuple()
-        scale = self._flat_line_scale()
+        scale = self._line_scale()
         for _ in range(4 * (max(self.shape) // self.sweep_window + 2)):
             if self._pass is None:  # a new pass, along the best line's axis, from the stage
                 best = planner.choose(measured, max_segments=1, line_scale=scale)

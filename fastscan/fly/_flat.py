@@ -11,6 +11,7 @@ import numpy as np
 from fastscan.erd.floor import line_lattice_flat_share
 from fastscan.fly.defaults import FLAT_ENDS, FLAT_ENDS_KEEP, FLAT_LINE_SHARE
 from fastscan.fly.flat_pixels import FlatDiscount
+from fastscan.fly.jump import jump_line_scale
 from fastscan.fly.lattice import trim_flat_ends
 from fastscan.fly.planner import Pick
 from fastscan.fly.segment import Segment
@@ -48,6 +49,32 @@ class _FlatLines:
     def _flat_pixels_on(self) -> bool:
         """``flat_pixel_share`` acts: short-dwell sweeps, coarse-to-fine levels, share < 1."""
         return bool(self.sweep) and self.flat_pixel_share < 1 and self.refine == "bisect"
+
+    def _jump_due(self) -> bool:
+        """``line_jump``: the coverage has reached it (short-dwell sweeps, ``"bisect"``)."""
+        return (
+            self.line_jump is not None
+            and bool(self.sweep)
+            and self.refine == "bisect"
+            and self._levels is not None
+            and self._sampler.n_measured >= self.line_jump * self._sampler._mask.size
+        )
+
+    def _line_scale(self) -> tuple[np.ndarray | None, np.ndarray | None] | None:
+        """The planner's per-line factors: ``flat_lines``' times ``line_jump``'s."""
+        flat = self._flat_line_scale()
+        if not self._jump_due():
+            return flat
+        sampler = self._sampler
+        jump = jump_line_scale(
+            np.moveaxis(sampler._values, 0, -1), sampler._mask, self._levels.weights > 0,
+            reach=self.initial_spacing, span=np.asarray(sampler._ref_range, float).reshape(-1),
+            axes=self._planner._axis_ids,
+        )  # fmt: skip
+        if flat is None:
+            return jump
+        rows, cols = (j if f is None else f if j is None else f * j for f, j in zip(flat, jump))
+        return rows, cols
 
     def _update_flat(self, boxes: list[tuple[int, int, int, int]] | None) -> None:
         """``flat_pixel_share``: the flat-bounded pixels within ``boxes`` (None: the whole

@@ -62,6 +62,7 @@ class _FlyParams:
         flat_ends: float,
         flat_pixel_share: float,
         flat_pixel_ends: bool,
+        line_jump: float | None,
         fly_axis: str,
         probe_lines: int,
         switch_ratio: float,
@@ -211,6 +212,15 @@ class _FlyParams:
         if not isinstance(flat_pixel_ends, bool | np.bool_):
             raise ValueError(f"flat_pixel_ends must be True or False, got {flat_pixel_ends!r}")
         self.flat_pixel_ends = bool(flat_pixel_ends)
+        if line_jump is not None and (
+            isinstance(line_jump, bool)
+            or not isinstance(line_jump, int | float | np.number)
+            or not 0 <= line_jump <= 1
+        ):
+            raise ValueError(
+                f"line_jump must be None (off) or a coverage share in [0, 1], got {line_jump!r}"
+            )
+        self.line_jump = None if line_jump is None else float(line_jump)
         # flat_pixel_share: the flat-bounded pixels (kept up to date by each ingest, within
         # reach of its readings) and the planner's discounted weights; built at activation
         self._flat_discount: FlatDiscount | None = None
@@ -265,6 +275,7 @@ class _FlyParams:
             "flat_ends": self.flat_ends,
             "flat_pixel_share": self.flat_pixel_share,
             "flat_pixel_ends": self.flat_pixel_ends,
+            "line_jump": self.line_jump,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,
             "switch_ratio": self.switch_ratio,

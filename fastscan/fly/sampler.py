@@ -237,13 +237,24 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         weight while the planner chooses, so a line is valued by its unflat
         part and charged the seconds of the segment it would fly (the trim is
         seen when choosing, not only after). In [0, 1] (default
-        :data:`FLAT_PIXEL_SHARE`, 0.1); 1 is off, the scan before this knob.
+        :data:`FLAT_PIXEL_SHARE`, 0: the flat end runs weigh nothing; 0.1
+        before lines1ms24); 1 is off, the scan before this knob.
     flat_pixel_ends : bool
         ``flat_pixel_share`` only for the flat pixels of each line's end runs
         (:func:`fastscan.fly.lattice.flat_end_runs`: in from each end over
         measured or flat pixels), so a line is valued as ``flat_ends`` flies
         it, its inner flat runs included (default :data:`FLAT_PIXEL_ENDS`,
         True; False: every flat-bounded pixel).
+    line_jump : float or None
+        Opt-in (None: off, the scan before this knob). Sweep decisions
+        (``sweep`` > 0, ``"bisect"``): from this coverage share on (in [0, 1];
+        0: from the first decision) each line's ERD per second is multiplied by
+        :data:`~fastscan.fly.jump.JUMP_FLOOR` plus the mean, over its candidate
+        pixels, of how much the readings bounding each one's gap differ (over
+        their span; :func:`fastscan.fly.jump.jump_line_scale`): late in a scan
+        a line between two agreeing lines is worth little to linear filling, one
+        across which the readings jump (an edge or a particle between them) is
+        worth much.
     fly_axis : {"auto", "rows", "columns", "probe", "grid", "coarse"}
         Lines of the coarse raster: ``"rows"`` (every ``initial_spacing``-th
         row) or ``"columns"``; the planner then refines along ``axes``.
@@ -366,6 +377,7 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         flat_ends: float = FLAT_ENDS,
         flat_pixel_share: float = FLAT_PIXEL_SHARE,
         flat_pixel_ends: bool = FLAT_PIXEL_ENDS,
+        line_jump: float | None = None,
         fly_axis: str = "auto",
         probe_lines: int = 4,
         switch_ratio: float = 0.5,
@@ -413,6 +425,7 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
             flat_ends=flat_ends,
             flat_pixel_share=flat_pixel_share,
             flat_pixel_ends=flat_pixel_ends,
+            line_jump=line_jump,
             fly_axis=fly_axis,
             probe_lines=probe_lines,
             switch_ratio=switch_ratio,
