@@ -1,6 +1,7 @@
 """One decision of :class:`fastscan.fly.FlySampler` after the coarse raster: the lattice
 lines (``lattice``), the planner's picks (levels updated, flat lines scaled), the sweep of
-near-equal picks and the raster-like sweep passes (``sweep_window``), capped at the coverage.
+near-equal picks (compact with ``sweep_pool``, in a cheaper order with ``sweep_tour``) and the
+raster-like sweep passes (``sweep_window``), capped at the coverage.
 """
 
 from __future__ import annotations

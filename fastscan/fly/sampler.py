@@ -206,11 +206,12 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         (:func:`fastscan.fly.sweep_band.compact_sweep`); the others are left
         to later decisions. 0 (the default) or at most ``sweep``: off.
     sweep_tour : bool
-        Sweep decisions: the sweep's segments are then re-ordered and flown
-        either way round for the least stage-move time from the stage
-        (:func:`fastscan.fly.sweep_tour.shortest_tour`, starting from the
-        sweep's order); the same segments. False (the default): the sweep's
-        order.
+        Sweep decisions: the sweep's segments are re-ordered and flown either
+        way round for less stage-move time from the stage
+        (:func:`fastscan.fly.sweep_tour.shortest_tour`, from the sweep's
+        order), its last segment kept last, so the stage ends where the sweep
+        would have and later decisions pick the same segments. False (the
+        default): the sweep's order.
     flat_lines : float
         Sweep decisions (``sweep`` > 0, short dwells), and all others while
         ``flat_lines_everywhere``: if > 0 (default
