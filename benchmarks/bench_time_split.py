@@ -6,9 +6,10 @@ reaches each target (:func:`bench_beamtime.first_hit`); the best static scan
 to the same target is the fastest of the fly rasters (every k-th row or column) and the
 step rasters of :func:`bench_beamtime.static_references`. Both are split by
 :func:`fastscan.beamtime.time_breakdown` into readings, stage moves and fixed
-costs (settle, overheads, ramps), and the share of readings on **flat** pixels
-(where the true image's Gaussian gradient, sigma 1, is below 5 % of its 99th
-percentile) is given: readings there buy little.
+costs (settle, overheads, ramps), with the moves' seconds on each axis alone (rows: y,
+columns: x; both move together and the slower decides) and the share of readings on
+**flat** pixels (where the true image's Gaussian gradient, sigma 1, is below 5 % of its
+99th percentile): readings there buy little.
 
 Run from the repository root (validation images only)::
 
@@ -38,7 +39,7 @@ from bench_beamtime import (
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, time_breakdown
 from fastscan.compare.imagesets import image_set
-from fastscan.motion import NANOPROBE
+from fastscan.motion import NANOPROBE, axis_time
 from fastscan.patterns import raster_points
 
 FLAT = 0.05
@@ -68,14 +69,31 @@ def best_static(truth, refs, target, dwell) -> tuple[str, Trajectory] | None:
     return best[1], builder.trajectory()
 
 
+def axis_moves(traj: Trajectory, motion) -> tuple[float, float]:
+    """Seconds the moves between runs would take on each axis alone (rows: y, columns: x),
+    from the scan's start at (0, 0): which axis sets the moves' time."""
+    seg = traj.segment
+    if not len(seg):
+        return 0.0, 0.0
+    first = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+    last = np.r_[first[1:], len(seg)] - 1
+    starts = traj.points[first].astype(float)
+    ends = np.vstack([[0.0, 0.0], traj.points[last[:-1]].astype(float)])
+    d = np.abs(starts - ends)
+    (v_x, v_y), (a_x, a_y) = motion.velocity, motion.acceleration
+    return float(axis_time(d[:, 0], v_y, a_y).sum()), float(axis_time(d[:, 1], v_x, a_x).sum())
+
+
 def describe(name: str, traj: Trajectory, flat: np.ndarray, motion) -> str:
     parts = time_breakdown(traj, motion)
+    along_y, along_x = axis_moves(traj, motion)
     on_flat = flat[tuple(traj.points.T)].mean() if traj.n_readings else math.nan
     flown = parts["flown_readings"] / max(traj.n_readings, 1)
     return (
         f"{name:<16}{traj.beam_time:8.0f} s = readings {parts['readings']:7.0f} + moves "
         f"{parts['moves']:6.0f} + fixed {parts['fixed']:6.0f}; {traj.n_readings:6d} readings "
-        f"({flown:4.0%} flown, {on_flat:4.0%} on flat), {parts['runs']:.0f} moves"
+        f"({flown:4.0%} flown, {on_flat:4.0%} on flat), {parts['runs']:.0f} moves "
+        f"({parts['moves']:.1f} s; each axis alone: rows {along_y:.1f} s, columns {along_x:.1f} s)"
     )
 
 

@@ -27,6 +27,8 @@ MODULES = [
     "fastscan.plans.ingest",
     "fastscan._readings",
     "fastscan._prepared_update",
+    "fastscan.fly.sweep_band",
+    "fastscan.fly.sweep_tour",
 ]
 
 

@@ -1,11 +1,13 @@
 """One decision of :class:`fastscan.fly.FlySampler` after the coarse raster: the lattice
 lines (``lattice``), the planner's picks (levels updated, flat lines scaled), the sweep of
-near-equal picks and the raster-like sweep passes (``sweep_window``), capped at the coverage.
+near-equal picks (compact with ``sweep_pool``, in a cheaper order with ``sweep_tour``) and the
+raster-like sweep passes (``sweep_window``), capped at the coverage.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from fastscan.fly.defaults import line_costs
 from fastscan.fly.lattice import flat_runs, fly_runs, min_flat_run
 from fastscan.fly.planner import Pick, sweep_order
 from fastscan.fly.segment import Segment
+from fastscan.fly.sweep_band import compact_sweep
+from fastscan.fly.sweep_tour import shortest_tour
+from fastscan.motion import axis_time
 
 
 class _Decisions:
@@ -103,12 +108,15 @@ class _Decisions:
         )
         sweeping = self.sweep and (not late or self.sweep_share_late is not None)
         share = self.sweep_share_late if late else self.sweep_share
+        pool = self.sweep_pool if sweeping and not self.sweep_window else 0
         if sweeping and self.sweep_window:
             picks = self._pass_picks()
         else:
             picks = self._planner.choose(
                 self._sampler.measured_mask,
-                max_segments=max(self.batch_size, self.sweep) if sweeping else self.batch_size,
+                max_segments=max(self.batch_size, self.sweep, pool)
+                if sweeping
+                else self.batch_size,
                 time_budget=self.decision_time,
                 position=self._position_tuple(),
                 stage=self._stage if self.move_aware else None,
@@ -125,6 +133,11 @@ class _Decisions:
             while n < len(picks) and picks[n].rate >= floor:
                 n += 1
             picks = [p for p in picks[:n] if p.segment.is_row == axis]
+            if len(picks) > max(self.batch_size, self.sweep):  # sweep_pool: a compact sweep
+                picks = compact_sweep(
+                    picks, max(self.batch_size, self.sweep), self._position_tuple(),
+                    self._line_move(axis),
+                )  # fmt: skip
         n_cap = int(math.ceil(self.max_coverage * self._sampler._mask.size - 1e-9))
         room = n_cap - self._sampler.n_measured
         kept, new = [], 0
@@ -137,12 +150,22 @@ class _Decisions:
             kept = [self._trim_flat_ends(pick) for pick in kept]
         if sweeping and len(kept) > 1:
             by_ends = {frozenset((p.segment.start, p.segment.end)): p for p in kept}
+            order = sweep_order([p.segment for p in kept], self._position_tuple())
+            if self.sweep_tour:  # less move time; the stage ends where the sweep ends
+                order = shortest_tour(order, self._position_tuple(), self._stage, keep_last=True)
             kept = [
                 Pick(seg, pick.erd, pick.seconds)
-                for seg in sweep_order([p.segment for p in kept], self._position_tuple())
+                for seg in order
                 for pick in [by_ends[frozenset((seg.start, seg.end))]]
             ]
         return kept
+
+    def _line_move(self, rows: bool) -> Callable[[float], float]:
+        """Seconds of a stage move of ``d`` lines across rows (``rows``) or columns, as the
+        planner times moves (``move_weight`` included)."""
+        v_x, a_x, v_y, a_y = self._stage
+        v, a = (v_y, a_y) if rows else (v_x, a_x)
+        return lambda d: float(axis_time(d, v, a))
 
     def _pass_picks(self) -> list[Pick]:
         """``sweep_window``: the next picks of the sweep pass, in the window ahead of the stage."""

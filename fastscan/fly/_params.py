@@ -55,6 +55,8 @@ class _FlyParams:
         sweep_until: float,
         sweep_share_late: float | None,
         sweep_window: int,
+        sweep_pool: int,
+        sweep_tour: bool,
         flat_lines: float,
         flat_share: float,
         flat_edges: bool,
@@ -184,6 +186,14 @@ class _FlyParams:
         if not (is_integer(sweep_window) and sweep_window >= 0):
             raise ValueError(f"sweep_window must be an integer >= 0 (0: off), got {sweep_window!r}")
         self.sweep_window = int(sweep_window)
+        if not (is_integer(sweep_pool) and sweep_pool >= 0):
+            raise ValueError(
+                f"sweep_pool must be an integer >= 0 (0 or at most sweep: off), got {sweep_pool!r}"
+            )
+        self.sweep_pool = int(sweep_pool)
+        if not isinstance(sweep_tour, bool | np.bool_):
+            raise ValueError(f"sweep_tour must be True or False, got {sweep_tour!r}")
+        self.sweep_tour = bool(sweep_tour)
         if not (math.isfinite(flat_lines) and 0 <= flat_lines < 1):
             raise ValueError(f"flat_lines must be a number in [0, 1) (0: off), got {flat_lines!r}")
         self.flat_lines = float(flat_lines)
@@ -268,6 +278,8 @@ class _FlyParams:
             "sweep_until": self.sweep_until,
             "sweep_share_late": self.sweep_share_late,
             "sweep_window": self.sweep_window,
+            "sweep_pool": self.sweep_pool,
+            "sweep_tour": self.sweep_tour,
             "flat_lines": self.flat_lines,
             "flat_share": self.flat_share,
             "flat_edges": self.flat_edges,

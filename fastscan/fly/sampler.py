@@ -197,6 +197,21 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         line's ERD per second; a window with none is passed over; at the
         grid's edge the pass reverses and a new one starts. The stage then
         moves as a raster's does, monotonically between nearby lines.
+    sweep_pool : int
+        Sweep decisions (``sweep`` > 0, ``sweep_window`` 0): if larger than
+        ``sweep``, the planner picks up to ``sweep_pool`` segments, admitted as
+        by ``sweep_share``, and the sweep flies only ``sweep`` of them that are
+        neighbours in line order and hold the best pick, those worth most ERD
+        per second with the stage moves of flying them counted
+        (:func:`fastscan.fly.sweep_band.compact_sweep`); the others are left
+        to later decisions. 0 (the default) or at most ``sweep``: off.
+    sweep_tour : bool
+        Sweep decisions: the sweep's segments are re-ordered and flown either
+        way round for less stage-move time from the stage
+        (:func:`fastscan.fly.sweep_tour.shortest_tour`, from the sweep's
+        order), its last segment kept last, so the stage ends where the sweep
+        would have and later decisions pick the same segments. False (the
+        default): the sweep's order.
     flat_lines : float
         Sweep decisions (``sweep`` > 0, short dwells), and all others while
         ``flat_lines_everywhere``: if > 0 (default
@@ -370,6 +385,8 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         sweep_until: float = 1.0,
         sweep_share_late: float | None = None,
         sweep_window: int = 0,
+        sweep_pool: int = 0,
+        sweep_tour: bool = False,
         flat_lines: float = FLAT_LINES,
         flat_share: float = FLAT_LINE_SHARE,
         flat_edges: bool = False,
@@ -418,6 +435,8 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
             sweep_until=sweep_until,
             sweep_share_late=sweep_share_late,
             sweep_window=sweep_window,
+            sweep_pool=sweep_pool,
+            sweep_tour=sweep_tour,
             flat_lines=flat_lines,
             flat_share=flat_share,
             flat_edges=flat_edges,
