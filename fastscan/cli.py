@@ -90,14 +90,16 @@ def _positive_rate(text: str) -> float:
     return value
 
 
-def _int_at_least(minimum: int):
+def _int_at_least(minimum: int, unit: str = ""):
+    what = f"an integer >= {minimum}" + (f" ({unit})" if unit else "")
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
 
     return parse
@@ -330,7 +332,11 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         "wse2 (600 x 400 design image against FAST's published curve).",
     )
     ev.add_argument("--set", choices=SET_NAMES, default="test")
-    ev.add_argument("--size", type=_positive_int, default=256, help="long side in pixels")
+    ev.add_argument(
+        "--size", type=_int_at_least(32, "pixels of the long side"), default=256,
+        help="long side in pixels, >= 32 (default %(default)s; scikit-image pictures are never "
+        "enlarged)",
+    )  # fmt: skip
     ev.add_argument(
         "--seeds", type=_seed_list, default=",".join(map(str, DEFAULT_SEEDS)), metavar="S1,S2,..."
     )

@@ -14,18 +14,25 @@ from typing import Any
 import numpy as np
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
-from fastscan.compare.report import format_table, plot_curves, plot_reconstructions, write_csv
+from fastscan.compare.report import (
+    format_table,
+    overshoot_note,
+    plot_curves,
+    plot_reconstructions,
+    write_csv,
+)
 from fastscan.imageio import load_maps
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import NANOPROBE, MotionModel
-from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay
+from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay, target_counts
 from fastscan.strategies import STRATEGIES
 
 __all__ = [
     "DEFAULT_STRATEGIES",
     "DEMO_PHANTOM",
     "SimulateConfig",
+    "points_done",
     "run_simulate",
     "time_model",
 ]
@@ -76,6 +83,37 @@ class SimulateConfig:
         )
 
 
+def points_done(done: int, total: int) -> str:
+    """Progress in points, honest when a scan measures more than was asked.
+
+    A segment sampler (``fly-raster``, ``fast-fly``) flies each segment whole, so
+    its last batch can carry it past the largest coverage asked for; the count
+    then says so instead of showing ``done/total`` with ``done > total``.
+
+    Parameters
+    ----------
+    done : int
+        Points measured so far.
+    total : int
+        Points the largest coverage asks for.
+
+    Returns
+    -------
+    str
+        ``"done/total points"``, or ``"done points (total asked; segments flown whole)"``.
+
+    Examples
+    --------
+    >>> points_done(250, 864)
+    '250/864 points'
+    >>> points_done(43200, 25920)
+    '43200 points (25920 asked; segments flown whole)'
+    """
+    if done <= total:
+        return f"{done}/{total} points"
+    return f"{done} points ({total} asked; segments flown whole)"
+
+
 class _Progress:
     """One-line text progress bar on stderr (plain lines when not a terminal)."""
 
@@ -94,13 +132,13 @@ class _Progress:
         if self.tty:
             bar = "#" * int(30 * frac)
             sys.stderr.write(
-                f"\r{self.label:<13}[{bar:<30}] {done:>7d}/{total} points  {elapsed:5.1f} s"
+                f"\r{self.label:<13}[{bar:<30}] {points_done(done, total):>13}  {elapsed:5.1f} s"
             )
             sys.stderr.flush()
         elif int(4 * frac) > self._last_quarter:
             self._last_quarter = int(4 * frac)
             print(
-                f"{self.label:<13}{frac:6.0%}  {done}/{total} points  {elapsed:.1f} s",
+                f"{self.label:<13}{frac:6.0%}  {points_done(done, total)}  {elapsed:.1f} s",
                 file=sys.stderr,
                 flush=True,
             )
@@ -158,6 +196,9 @@ def _run_strategy(
     points = np.zeros((0, 2), np.int64)
     builder = TrajectoryBuilder(motion, shape=truth.shape)
     facts: dict[str, Any] = {}
+    # the progress covers every run: a fresh grid per coverage counts all of their points
+    asked = [max(target_counts(run, truth.size)) for run in runs]
+    total, offset = sum(asked), 0
     for coverages in runs:
         sampler = make_sampler(
             name,
@@ -172,7 +213,14 @@ def _run_strategy(
         )
         detector = SimulatedDetector(truth, noise=config.noise, seed=config.seed)
         builder = TrajectoryBuilder(motion, shape=truth.shape)
-        snapshots += replay(sampler, detector, coverages, progress=progress, trajectory=builder)
+        snapshots += replay(
+            sampler,
+            detector,
+            coverages,
+            progress=lambda done, _asked, offset=offset: progress(offset + done, total),
+            trajectory=builder,
+        )
+        offset += sampler.n_measured
         points = sampler.measured_points
         if snapshots:
             facts = {k: v for k, v in snapshots[-1].extra.items() if v is not None}
@@ -276,6 +324,9 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     (out / "summary.json").write_text(dumps(summary, indent=2))  # strict JSON: NaN -> null
     if not config.quiet:
         print(format_table(rows))
+        note = overshoot_note(rows, truth.size)
+        if note is not None:
+            print(note)
         for name, facts in strategies.items():
             if "settled_coverage" in facts:
                 print(

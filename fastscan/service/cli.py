@@ -4,7 +4,10 @@ The lead's ``fastscan/cli.py`` registers the sub-command with
 :func:`add_serve_parser`; :func:`main` runs it stand-alone. Once the socket is
 bound the command prints one line, ``fastscan service listening on ENDPOINT``,
 to stdout (the resolved endpoint, useful with port 0), then serves until SIGINT
-or SIGTERM.
+(Ctrl-C) or SIGTERM. Either one stops it cleanly: every session is saved to
+``--state-dir`` (when given), one line on stderr says why it stopped and where the
+sessions are (:func:`stopped_message`), and the exit status is 0. A second Ctrl-C
+interrupts the saving (exit status 130).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from fastscan.service.protocol import DEFAULT_ADDRESS, DEFAULT_MAX_MESSAGE_BYTES
 
-__all__ = ["add_serve_parser", "build_parser", "main", "run_serve"]
+__all__ = ["add_serve_parser", "build_parser", "main", "run_serve", "stopped_message"]
 
 log = logging.getLogger("fastscan.service")
 
@@ -159,6 +162,14 @@ def run_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.state_dir is not None:  # before the warm-up: a bad folder is named at once
+        from fastscan.service.persistence import prepare_state_dir
+
+        try:
+            prepare_state_dir(args.state_dir)
+        except ValueError as exc:
+            print(f"fastscan serve: --state-dir: {exc}", file=sys.stderr)
+            return 2
     if args.blas_threads > 0:
         from threadpoolctl import threadpool_limits
 
@@ -188,18 +199,76 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"fastscan serve: cannot bind {args.bind!r}: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
+    received: list[str] = []
+    previous = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            received.append(signal.Signals(signum).name)
+            stop.set()
+            # a second Ctrl-C interrupts the shutdown (saving) itself
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     print(f"fastscan service listening on {server.endpoint}", flush=True)
     try:
         server.serve(stop)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # a second Ctrl-C, while the sessions were being saved
+        print(
+            "fastscan serve: interrupted while stopping; the sessions' files are as last saved "
+            "(snapshot plus journal)",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(stopped_message(server.store, received[0] if received else None), file=sys.stderr)
     return 0
+
+
+def stopped_message(store: Any, signal_name: str | None) -> str:
+    """The line ``fastscan serve`` prints when it stops: why, and where its sessions are.
+
+    Parameters
+    ----------
+    store : SessionStore
+        The stopped server's sessions (``server.store``).
+    signal_name : str or None
+        The signal that stopped it (``"SIGTERM"``, ``"SIGINT"``), if any.
+
+    Returns
+    -------
+    str
+        One line, e.g. ``fastscan service stopped (SIGTERM); 2 sessions saved in
+        /data/state (restart with --state-dir /data/state to resume them)``.
+    """
+    why = f"fastscan service stopped ({signal_name})" if signal_name else "fastscan service stopped"
+    if store.state_dir is None:
+        held = len(store.names)
+        if held == 0:
+            return f"{why}; no sessions were open"
+        verb = "was" if held == 1 else "were"
+        return f"{why}; no --state-dir, so its {_sessions(held)} {verb} not saved"
+    saved = len(store.files.names())
+    if saved == 0:
+        return f"{why}; no sessions to save in {store.state_dir}"
+    return (
+        f"{why}; {_sessions(saved)} saved in {store.state_dir} "
+        f"(restart with --state-dir {store.state_dir} to resume them)"
+    )
+
+
+def _sessions(n: int) -> str:
+    return f"{n} session{'' if n == 1 else 's'}"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m fastscan.service``."""
-    return run_serve(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    try:
+        return run_serve(args)
+    except KeyboardInterrupt:  # Ctrl-C before it listens (warm-up, restoring)
+        print("fastscan serve: interrupted", file=sys.stderr)
+        return 130

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from fastscan.service.journal import append_batch
 
-__all__ = ["SESSION_NAME", "SessionFiles", "read_state_log"]
+__all__ = ["SESSION_NAME", "SessionFiles", "prepare_state_dir", "read_state_log"]
 
 #: Allowed session names (matched with ``fullmatch``: no trailing newline slips through).
 SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -75,18 +76,61 @@ def read_state_log(path: str | Path) -> tuple[dict[str, Any], list[tuple[np.ndar
     return header, batches
 
 
+def prepare_state_dir(state_dir: str | Path) -> Path:
+    """The service's state folder, created if missing and checked to be writable.
+
+    Parameters
+    ----------
+    state_dir : str or Path
+        A folder (created with its parents if missing).
+
+    Returns
+    -------
+    Path
+        ``state_dir`` as a path.
+
+    Raises
+    ------
+    ValueError
+        One line naming the path and what is wrong with it: a file (or a path
+        through a file), a folder that cannot be created or cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> prepare_state_dir(pathlib.Path(tempfile.mkdtemp()) / "state").name
+    'state'
+    """
+    path = Path(state_dir)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"state folder {str(path)!r} is a file, not a folder; name a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            reason = "a part of the path is a file, not a folder"
+        raise ValueError(f"cannot create state folder {str(path)!r}: {reason}") from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ValueError(f"cannot write in state folder {str(path)!r}: {reason}") from None
+    return path
+
+
 class SessionFiles:
     """The files of the service's sessions in one directory.
 
     Parameters
     ----------
     state_dir : str or Path
-        Created if missing.
+        Created if missing; see :func:`prepare_state_dir` for what is refused.
     """
 
     def __init__(self, state_dir: str | Path) -> None:
-        self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = prepare_state_dir(state_dir)
 
     def snapshot(self, name: str) -> Path:
         """Path of the session's full snapshot."""

@@ -1,0 +1,210 @@
+"""A beamline scientist's second pass (helper ux24): stops, state folders, progress, --size.
+
+Each test is one thing a new user met: ``fastscan serve`` stopped by SIGTERM or Ctrl-C
+without a word, a bad ``--state-dir`` answered with a raw errno, ``fly-raster``'s progress
+past its total (and a step raster's progress ending at the first of its fresh scans),
+and ``evaluate --size`` accepting values it then refused with another bound.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from fastscan.compare.report import overshoot_note
+from fastscan.compare.run import SimulateConfig, _Progress, points_done, run_simulate
+from fastscan.phantoms import make_phantom
+from fastscan.replay import target_counts
+from fastscan.service.cli import main as serve_main
+from fastscan.service.cli import stopped_message
+from fastscan.service.dispatch import SessionStore
+from fastscan.service.persistence import prepare_state_dir
+
+
+# ---------------------------------------------------------------- fastscan serve: stopping
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_says_it_stopped_and_where_the_sessions_are(tmp_path, signum) -> None:
+    from fastscan.service import RemoteSampler
+
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastscan", "serve", "--bind", "tcp://127.0.0.1:0",
+         "--state-dir", str(state), "--no-warm-up"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        endpoint = proc.stdout.readline().split()[-1]
+        with RemoteSampler((12, 16), address=endpoint, session="s1", timeout=10.0,
+                           batch_size=4) as rs:  # fmt: skip
+            points = rs.suggest()
+            rs.ingest(points, np.ones(len(points)))
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    name = signal.Signals(signum).name
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "interrupted" not in err, err
+    assert err.strip().splitlines()[-1] == (
+        f"fastscan service stopped ({name}); 1 session saved in {state} "
+        f"(restart with --state-dir {state} to resume them)"
+    )
+    assert (state / "s1.npz").is_file()
+
+
+def test_the_stop_line_without_a_state_folder_says_nothing_was_saved(tmp_path) -> None:
+    held = types.SimpleNamespace(state_dir=None, names=["a", "b"])
+    assert stopped_message(held, "SIGTERM") == (
+        "fastscan service stopped (SIGTERM); no --state-dir, so its 2 sessions were not saved"
+    )
+    one = types.SimpleNamespace(state_dir=None, names=["a"])
+    assert stopped_message(one, None).endswith("so its 1 session was not saved")
+    empty = types.SimpleNamespace(state_dir=None, names=[])
+    assert stopped_message(empty, "SIGINT") == (
+        "fastscan service stopped (SIGINT); no sessions were open"
+    )
+    store = SessionStore(tmp_path)
+    assert stopped_message(store, "SIGINT") == (
+        f"fastscan service stopped (SIGINT); no sessions to save in {tmp_path}"
+    )
+
+
+# ---------------------------------------------------------------- --state-dir checks
+def test_a_file_as_state_folder_is_named(tmp_path) -> None:
+    path = tmp_path / "afile"
+    path.write_text("x")
+    with pytest.raises(ValueError, match=re.escape(f"'{path}' is a file, not a folder")):
+        prepare_state_dir(path)
+    with pytest.raises(ValueError, match="a part of the path is a file, not a folder") as err:
+        prepare_state_dir(path / "sub")
+    assert f"'{path / 'sub'}'" in str(err.value) and "Errno" not in str(err.value)
+
+
+def _unwritable_folder(tmp_path):
+    if os.geteuid() != 0:
+        folder = tmp_path / "readonly"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    if sys.platform.startswith("linux") and os.path.isdir("/sys"):
+        return "/sys"  # sysfs refuses new files even to root
+    pytest.skip("running as root and no folder that refuses root's writes")
+
+
+def test_an_unwritable_state_folder_is_named(tmp_path) -> None:
+    folder = _unwritable_folder(tmp_path)
+    with pytest.raises(ValueError, match=re.escape(f"cannot write in state folder '{folder}'")):
+        prepare_state_dir(folder)
+
+
+def test_serve_names_a_bad_state_dir_before_the_warm_up(tmp_path, capsys, monkeypatch) -> None:
+    import fastscan.service.server as server
+
+    def no_warm_up() -> None:
+        raise AssertionError("the state folder must be checked before the warm-up")
+
+    monkeypatch.setattr(server, "warm_up", no_warm_up)
+    path = tmp_path / "afile"
+    path.write_text("x")
+    assert serve_main(["--bind", "tcp://127.0.0.1:0", "--state-dir", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"fastscan serve: --state-dir: state folder '{path}' is a file, not a folder; name a folder"
+    )
+
+
+# ---------------------------------------------------------------- simulate progress
+def test_points_done_never_shows_more_done_than_the_total() -> None:
+    assert points_done(250, 864) == "250/864 points"
+    assert points_done(864, 864) == "864/864 points"
+    assert points_done(43200, 25920) == "43200 points (25920 asked; segments flown whole)"
+
+
+def test_progress_lines_past_the_total_say_so(capsys) -> None:
+    progress = _Progress("fly-raster", True)
+    progress.tty = False
+    for done in (1440, 10800, 21600, 43200):
+        progress(done, 25920)
+    err = capsys.readouterr().err
+    assert "43200/25920" not in err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .startswith("fly-raster     100%  43200 points (25920 asked; segments flown whole)")
+    )
+
+
+def _progress_counts(err: str, name: str) -> list[tuple[int, int]]:
+    found = re.findall(rf"^{re.escape(name)}\s+\d+%\s+(\d+)/(\d+) points", err, re.MULTILINE)
+    return [(int(done), int(total)) for done, total in found]
+
+
+def test_simulate_progress_covers_every_fresh_raster_scan_and_notes_overshoot(
+    tmp_path, capsys
+) -> None:
+    image = tmp_path / "flakes.npy"
+    np.save(image, make_phantom("flakes", (48, 64), seed=21))
+    coverages = (0.1, 0.3)
+    config = SimulateConfig(
+        image=str(image),
+        strategies=("raster", "fly-raster"),
+        coverages=coverages,
+        out=str(tmp_path / "out"),
+        biharmonic=False,
+    )
+    summary = run_simulate(config)
+    captured = capsys.readouterr()
+    # raster scans a fresh grid per coverage: its progress counts both scans
+    raster = _progress_counts(captured.err, "raster")
+    total = sum(target_counts(coverages, 48 * 64))
+    assert {t for _, t in raster} == {total}
+    assert raster[-1] == (total, total)
+    assert [d for d, _ in raster] == sorted(d for d, _ in raster)
+    # fly-raster flies whole passes: past its ask, progress and the table say so
+    fly = [row for row in summary["rows"] if row["strategy"] == "fly-raster"]
+    asked = target_counts([fly[-1]["coverage"]], 48 * 64)[0]
+    assert fly[-1]["n_measured"] > asked
+    assert f"{fly[-1]['n_measured']}/{asked}" not in captured.err
+    assert re.search(
+        rf"^fly-raster\s+100%\s+{fly[-1]['n_measured']} points \({asked} asked",
+        captured.err,
+        re.MULTILINE,
+    )
+    assert overshoot_note(summary["rows"], 48 * 64) in captured.out
+
+
+def test_overshoot_note_names_the_row_furthest_past_its_ask() -> None:
+    rows = [
+        {"strategy": "fast", "coverage": 0.3, "n_measured": 30},
+        {"strategy": "fast-fly", "coverage": 0.2, "n_measured": 21},
+        {"strategy": "fly-raster", "coverage": 0.1, "n_measured": 15},
+    ]
+    assert overshoot_note(rows[:1], 100) is None
+    assert overshoot_note(rows, 100) == (
+        "note: fly segments are flown whole, so a row can hold more points than its "
+        "coverage asks (fly-raster 10.0%: 15 points, 15.0% of the grid)"
+    )
+
+
+# ---------------------------------------------------------------- evaluate --size
+@pytest.mark.parametrize("value", ["3", "31", "-1", "abc"])
+def test_evaluate_size_names_the_value_and_the_bound(value, capsys) -> None:
+    from fastscan.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--set", "validation", "--size", value])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert (
+        f"argument --size: expected an integer >= 32 (pixels of the long side), got '{value}'"
+        in err
+    )
