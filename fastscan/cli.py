@@ -221,7 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
         "fast-classic rebuilds FAST's model (cameraman, its masks and row split) and "
         "reports its R^2 on images it never saw.",
     )
-    train.add_argument("--out", default="erd_model.npz", metavar="PATH")
+    train.add_argument(
+        "--out", default="erd_model.npz", metavar="PATH",
+        help="model file to write, .npz, in an existing folder (default %(default)s)",
+    )  # fmt: skip
     train.add_argument(
         "--recipe",
         choices=("default", "fast-classic"),
@@ -236,8 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
         "phantom seeds 2-5 and 8 synthetic textures (fastscan.erd.training.TRAINING_SETS)",
     )
     train.add_argument("--c", type=float, default=None, help="ERD window: sigma = d1 / c")
-    train.add_argument("--seed", type=_seed, default=None)
-    train.add_argument("--max-iter", type=_positive_int, default=None)
+    train.add_argument(
+        "--seed", type=_seed, default=None,
+        help="seed of the training masks (default: the recipe's, 0; fast-classic 111)",
+    )  # fmt: skip
+    train.add_argument(
+        "--max-iter", type=_positive_int, default=None,
+        help="training epochs of the network (default 50)",
+    )  # fmt: skip
     train.add_argument(
         "--error-power",
         type=float,
@@ -461,7 +470,12 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from fastscan.erd.classic import CLASSIC_CONFIG, train_classic
     from fastscan.erd.estimator import default_model_path
-    from fastscan.erd.training import cross_validate, train_model, training_set_config
+    from fastscan.erd.training import (
+        cross_validate,
+        image_groups,
+        train_model,
+        training_set_config,
+    )
 
     classic = args.recipe == "fast-classic"
     if classic and args.training_set != "default":
@@ -510,6 +524,12 @@ def _run_train(args: argparse.Namespace) -> int:
             )
         if args.install:
             raise CLIError("--cross-validate writes nothing; drop --install")
+        n_groups = len(image_groups(config))
+        if not 2 <= args.cross_validate <= n_groups:
+            raise CLIError(
+                f"--cross-validate must be in [2, {n_groups}] (the training set's image groups), "
+                f"got {args.cross_validate}"
+            )
         print(f"cross-validating by image, {args.cross_validate} folds ...", file=sys.stderr)
         result = cross_validate(config, folds=args.cross_validate, progress=progress)
         for i, fold in enumerate(result["folds"]):
@@ -525,13 +545,13 @@ def _run_train(args: argparse.Namespace) -> int:
         raise CLIError(f"--out must end in .npz, got {str(out)!r}")
     if not out.parent.exists():
         raise CLIError(f"--out folder {str(out.parent)!r} does not exist")
+    image = None
+    if args.image is not None:  # a bad image is named before the training line
+        from fastscan.imageio import load_image
+
+        image, _ = load_image(args.image, min_size=8)
     print(f"training ERD model ({args.recipe} recipe) ...", file=sys.stderr, flush=True)
     if classic:
-        image = None
-        if args.image is not None:
-            from fastscan.imageio import load_image
-
-            image, _ = load_image(args.image, min_size=8)
         model = train_classic(config, progress=progress, image=image)
     else:
         model = train_model(config, progress=progress)

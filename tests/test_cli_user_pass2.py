@@ -122,6 +122,37 @@ def test_serve_names_a_bad_state_dir_before_the_warm_up(tmp_path, capsys, monkey
     )
 
 
+@pytest.mark.parametrize(
+    "option",
+    ["--max-message-bytes", "--max-sessions", "--max-pixels", "--max-total-pixels",
+     "--max-points-per-ingest", "--max-batch-size", "--workers", "--snapshot-every"],
+)  # fmt: skip
+def test_serve_limits_below_one_are_refused_naming_the_option(option, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        serve_main(["--no-warm-up", option, "0"])
+    assert stop.value.code == 2
+    assert f"argument {option}: expected an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_serve_names_bad_curve_options_by_their_flags(tmp_path, capsys, monkeypatch) -> None:
+    import fastscan.service.server as server
+
+    monkeypatch.setattr(server, "warm_up", lambda: pytest.fail("checked after the warm-up"))
+    key = tmp_path / "server.key_secret"
+    key.write_text("not read: the clients folder is wrong first")
+    cases = [
+        (["--curve-clients", str(tmp_path)], "--curve-clients needs --curve-secret-key"),
+        (["--curve-secret-key", str(tmp_path / "nosuch")],
+         f"--curve-secret-key '{tmp_path / 'nosuch'}': no such file"),
+        (["--curve-secret-key", str(key), "--curve-clients", str(tmp_path / "nodir")],
+         f"--curve-clients '{tmp_path / 'nodir'}' is not a folder"),
+    ]  # fmt: skip
+    for args, message in cases:
+        assert serve_main(["--bind", "tcp://127.0.0.1:0", *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"fastscan serve: {message}") and len(err.splitlines()) == 1
+
+
 # ---------------------------------------------------------------- simulate progress
 def test_points_done_never_shows_more_done_than_the_total() -> None:
     assert points_done(250, 864) == "250/864 points"
@@ -208,3 +239,28 @@ def test_evaluate_size_names_the_value_and_the_bound(value, capsys) -> None:
         f"argument --size: expected an integer >= 32 (pixels of the long side), got '{value}'"
         in err
     )
+
+
+# ---------------------------------------------------------------- fastscan train
+@pytest.mark.parametrize("folds", ["1", "99"])
+def test_train_refuses_a_fold_count_before_announcing_the_run(folds, capsys) -> None:
+    from fastscan.cli import main
+    from fastscan.erd.training import image_groups, training_set_config
+
+    n_groups = len(image_groups(training_set_config("default")))
+    assert main(["train", "--cross-validate", folds]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"fastscan: error: --cross-validate must be in [2, {n_groups}] (the training set's "
+        f"image groups), got {folds}\n"
+    )
+
+
+def test_train_names_a_missing_image_before_announcing_the_run(tmp_path, capsys) -> None:
+    from fastscan.cli import main
+
+    missing = tmp_path / "cameraman_norm.tif"
+    code = main(["train", "--recipe", "fast-classic", "--image", str(missing),
+                 "--out", str(tmp_path / "c.npz")])  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err == f"fastscan: error: {missing}: no such file\n"

@@ -32,6 +32,17 @@ _DESCRIPTION = (
 )
 
 
+def _count(text: str) -> int:
+    """argparse type of the limits and counts: an integer >= 1, else an error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bind",
@@ -65,46 +76,46 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-message-bytes",
-        type=int,
+        type=_count,
         default=DEFAULT_MAX_MESSAGE_BYTES,
         help=f"largest request accepted (default {DEFAULT_MAX_MESSAGE_BYTES})",
     )
     parser.add_argument(
-        "--max-sessions", type=int, default=16, help="sessions held at once (default 16)"
+        "--max-sessions", type=_count, default=16, help="sessions held at once (default 16)"
     )
     parser.add_argument(
         "--max-pixels",
-        type=int,
+        type=_count,
         default=4096 * 4096,
         help="largest grid (rows x cols) of one session (default 4096 x 4096)",
     )
     parser.add_argument(
         "--max-total-pixels",
-        type=int,
+        type=_count,
         default=None,
         help="largest sum of grid sizes over all sessions (default 4 x --max-pixels)",
     )
     parser.add_argument(
         "--max-points-per-ingest",
-        type=int,
+        type=_count,
         default=1 << 20,
         help="largest batch of readings one ingest may carry (default 1048576)",
     )
     parser.add_argument(
         "--max-batch-size",
-        type=int,
+        type=_count,
         default=10_000,
         help="largest batch_size of a session and n of a suggest (default 10000)",
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=_count,
         default=4,
         help="threads that run requests; a slow request holds up only its own session (default 4)",
     )
     parser.add_argument(
         "--snapshot-every",
-        type=int,
+        type=_count,
         default=100,
         help="batches between full state snapshots in --state-dir; in between each batch is "
         "appended to a journal (default 100)",
@@ -140,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _curve_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the CurveZMQ options, in their command-line names (None: nothing)."""
+    if args.curve_clients is not None and args.curve_secret_key is None:
+        return "--curve-clients needs --curve-secret-key (the server's *.key_secret certificate)"
+    if args.curve_secret_key is not None and not Path(args.curve_secret_key).is_file():
+        return f"--curve-secret-key {str(args.curve_secret_key)!r}: no such file"
+    if args.curve_clients is not None and not Path(args.curve_clients).is_dir():
+        return (
+            f"--curve-clients {str(args.curve_clients)!r} is not a folder (it holds the "
+            "authorised clients' public *.key certificates)"
+        )
+    return None
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Run the service until SIGINT/SIGTERM; returns the process exit status."""
     from fastscan.service.server import SamplerServer, warm_up
@@ -161,6 +186,10 @@ def run_serve(args: argparse.Namespace) -> int:
             f"got {args.bind!r}",
             file=sys.stderr,
         )
+        return 2
+    curve = _curve_problem(args)
+    if curve is not None:
+        print(f"fastscan serve: {curve}", file=sys.stderr)
         return 2
     if args.state_dir is not None:  # before the warm-up: a bad folder is named at once
         from fastscan.service.persistence import prepare_state_dir
