@@ -8,6 +8,7 @@ and ``evaluate --size`` accepting values it then refused with another bound.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -264,3 +265,45 @@ def test_train_names_a_missing_image_before_announcing_the_run(tmp_path, capsys)
                  "--out", str(tmp_path / "c.npz")])  # fmt: skip
     assert code == 2
     assert capsys.readouterr().err == f"fastscan: error: {missing}: no such file\n"
+
+
+# ---------------------------------------------------------------- msgpack import
+def test_msgpack_import_names_a_missing_folder_before_starting_the_catalogue(
+    tmp_path, capsys
+) -> None:
+    from fastscan.plans.msgpack_import import main as import_main
+
+    catalog = tmp_path / "catalog"
+    assert import_main([str(tmp_path / "nosuch"), str(catalog)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: no such directory of msgpack runs: '{tmp_path / 'nosuch'}'\n"
+    )
+    assert not catalog.exists()  # no Tiled server was started for nothing
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert import_main([str(empty), str(catalog)]) == 0
+    assert "nothing to import" in capsys.readouterr().out
+    assert not catalog.exists()
+
+
+# ---------------------------------------------------------------- scoring progress
+@pytest.mark.parametrize("channels", [1, 2])
+def test_simulate_reports_each_coverage_scored_while_the_slow_scoring_runs(
+    tmp_path, capsys, channels
+) -> None:
+    from fastscan.phantoms import make_xrf_maps
+
+    path = tmp_path / "truth.npy"
+    maps, _ = make_xrf_maps((32, 48), seed=5)
+    np.save(path, maps[0] if channels == 1 else maps[:channels])
+    config = SimulateConfig(
+        image=str(path), strategies=("raster",), coverages=(0.1, 0.2), out=str(tmp_path / "o")
+    )
+    run_simulate(config)
+    err = capsys.readouterr().err
+    lines = [line.strip() for line in err.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("scoring"))
+    assert re.fullmatch(r"scored 10% \(\d+ s\)", lines[start + 1])
+    assert re.fullmatch(r"scored 20% \(\d+ s\)", lines[start + 2])
+    run_simulate(dataclasses.replace(config, biharmonic=False, out=str(tmp_path / "q")))
+    assert "scored" not in capsys.readouterr().err  # nothing slow, nothing to say

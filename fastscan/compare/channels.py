@@ -293,7 +293,15 @@ def run_simulate_channels(
                 flush=True,
             )
         for snap in snaps:
+            started = time.perf_counter()
             scored = _score(maps, names, weights, name, snap, config.biharmonic)
+            if config.biharmonic and not config.quiet:  # about 10-20 s each: say so
+                print(
+                    f"{'':<13}scored {snap['coverage']:.0%} "
+                    f"({time.perf_counter() - started:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if snap is snaps[-1]:
                 recon = np.stack([r["_recon"] for r in scored[:-1]])
                 panels[f"{name} {snap['coverage']:.0%}"] = recon
