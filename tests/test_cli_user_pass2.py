@@ -307,3 +307,48 @@ def test_simulate_reports_each_coverage_scored_while_the_slow_scoring_runs(
     assert re.fullmatch(r"scored 20% \(\d+ s\)", lines[start + 2])
     run_simulate(dataclasses.replace(config, biharmonic=False, out=str(tmp_path / "q")))
     assert "scored" not in capsys.readouterr().err  # nothing slow, nothing to say
+
+
+# ---------------------------------------------------------------- small images in simulate
+def test_simulate_refuses_an_image_too_small_to_score_before_any_replay(tmp_path, capsys) -> None:
+    from fastscan.cli import main
+
+    path = tmp_path / "tiny.npy"
+    np.save(path, np.arange(36.0).reshape(6, 6))
+    assert main(["simulate", "--image", str(path), "--out", str(tmp_path / "o")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"fastscan: error: {path}: image must be at least 7 x 7 pixels, got (6, 6)\n"
+    )
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("strategy", ["raster", "random", "halton"])
+def test_static_strategies_score_a_small_grid_with_few_points(tmp_path, strategy) -> None:
+    from fastscan.baselines import STATIC_SAMPLERS
+
+    path = tmp_path / "small.npy"
+    np.save(path, np.add.outer(np.arange(16.0), np.arange(20.0)))
+    config = SimulateConfig(image=str(path), strategies=(strategy,), coverages=(0.01, 0.05),
+                            out=str(tmp_path / "o"), biharmonic=False, quiet=True)  # fmt: skip
+    rows = run_simulate(config)["rows"]  # 3 and 16 points: fewer than IDW's k = 10 at first
+    assert [row["n_measured"] for row in rows] == target_counts((0.01, 0.05), 320)
+    assert all(np.isfinite(row["nrmse"]) for row in rows)
+    one = STATIC_SAMPLERS[strategy]((16, 20), max_coverage=0.5)
+    points = one.suggest(1)
+    one.ingest(points, np.array([2.5]))
+    assert np.array_equal(one.reconstruction, np.full((16, 20), 2.5))  # one reading: flat
+
+
+def test_fast_classic_on_a_grid_too_small_for_fasts_pattern_says_how_large(tmp_path) -> None:
+    from fastscan.classic import ClassicSampler
+
+    sampler = ClassicSampler((16, 20))  # making one is fine (tests, restores)
+    with pytest.raises(ValueError) as err:
+        sampler.suggest()
+    assert str(err.value) == (
+        "fast-classic's initial pattern (FAST's: floor(initial_fraction x pixels)) holds 3 "
+        "points on this 16 x 20 grid (320 pixels); its IDW needs at least k + 1 = 11: use a "
+        "grid of about 1100 pixels or more, or a larger initial_fraction (now 0.01)"
+    )
+    assert len(ClassicSampler((20, 55)).suggest()) == 11  # 1100 pixels: FAST's 11 points

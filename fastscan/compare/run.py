@@ -153,7 +153,8 @@ class _Progress:
 def _load_truth(config: SimulateConfig) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Ground truth, its labels (phantoms only) and a description of the source."""
     if config.image is not None:
-        image, note = load_maps(config.image)  # (C, H, W) element maps or an image
+        # (C, H, W) element maps or an image; SSIM's 7 x 7 window needs 7 pixels a side
+        image, note = load_maps(config.image, min_size=7)
         if note and not config.quiet:
             print(f"note: {note}", file=sys.stderr)
         return image, None, str(config.image)
