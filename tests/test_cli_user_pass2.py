@@ -57,9 +57,24 @@ def test_serve_says_it_stopped_and_where_the_sessions_are(tmp_path, signum) -> N
     assert "Traceback" not in err and "interrupted" not in err, err
     assert err.strip().splitlines()[-1] == (
         f"fastscan service stopped ({name}); 1 session saved in {state} "
-        f"(restart with --state-dir {state} to resume them)"
+        f"(restart with --state-dir {state} to resume it)"
     )
     assert (state / "s1.npz").is_file()
+    again = subprocess.Popen(  # a restart says what it resumes
+        [sys.executable, "-m", "fastscan", "serve", "--bind", "tcp://127.0.0.1:0",
+         "--state-dir", str(state), "--no-warm-up"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert again.stdout.readline().startswith("fastscan service listening on ")
+        again.send_signal(signum)
+        _, err = again.communicate(timeout=30)
+    finally:
+        if again.poll() is None:
+            again.kill()
+            again.communicate()
+    assert again.returncode == 0, err
+    assert err.splitlines()[0] == f"fastscan serve: resuming 1 session saved in {state}: s1"
 
 
 def test_the_stop_line_without_a_state_folder_says_nothing_was_saved(tmp_path) -> None:

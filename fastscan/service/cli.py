@@ -239,6 +239,14 @@ def run_serve(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if server.restoring:
+        names = ", ".join(server.restoring)
+        print(
+            f"fastscan serve: resuming {_sessions(len(server.restoring))} saved in "
+            f"{server.store.state_dir}: {names}",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"fastscan service listening on {server.endpoint}", flush=True)
     try:
         server.serve(stop)
@@ -285,7 +293,7 @@ def stopped_message(store: Any, signal_name: str | None) -> str:
         return f"{why}; no sessions to save in {store.state_dir}"
     return (
         f"{why}; {_sessions(saved)} saved in {store.state_dir} "
-        f"(restart with --state-dir {store.state_dir} to resume them)"
+        f"(restart with --state-dir {store.state_dir} to resume {'it' if saved == 1 else 'them'})"
     )
 
 
