@@ -367,3 +367,35 @@ def test_fast_classic_on_a_grid_too_small_for_fasts_pattern_says_how_large(tmp_p
         "grid of about 1100 pixels or more, or a larger initial_fraction (now 0.01)"
     )
     assert len(ClassicSampler((20, 55)).suggest()) == 11  # 1100 pixels: FAST's 11 points
+
+
+# ---------------------------------------------------------------- U-Net training commands
+@pytest.mark.parametrize("module", ["train_denoiser", "train_segmenter"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--steps", "0"], "argument --steps: expected an integer >= 1, got '0'"),
+        (["--threads", "0"], "argument --threads: expected an integer >= 1, got '0'"),
+        (["--seed", "-1"], "argument --seed: expected an integer >= 0, got '-1'"),
+        (["--sampler-runs", "-2"], "argument --sampler-runs: expected an integer >= 0, got '-2'"),
+        (["--out", "net.npz"], "argument --out: expected a .pt file, got 'net.npz'"),
+    ],
+)
+def test_unet_training_refuses_bad_options_before_building_data(module, args, message, capsys):
+    import importlib
+
+    main = importlib.import_module(f"fastscan.models.{module}").main
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"python -m fastscan.models.{module}: error: {message}" in err
+
+
+def test_unet_training_names_a_missing_out_folder_before_training(tmp_path, capsys):
+    from fastscan.models.train_denoiser import main
+
+    out = tmp_path / "nodir" / "net.pt"
+    with pytest.raises(SystemExit):
+        main(["--out", str(out)])
+    assert f"folder '{tmp_path / 'nodir'}' of '{out}' does not exist" in capsys.readouterr().err
