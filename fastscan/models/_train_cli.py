@@ -1,13 +1,14 @@
 """The command line shared by ``python -m fastscan.models.train_denoiser`` and ``train_segmenter``.
 
 Both train for many minutes and write the weights at the end, so everything a
-user can get wrong (a count below its minimum, an ``--out`` folder that does not
-exist) is refused while parsing, naming the value, before any data is built.
+user can get wrong (a count below its minimum, an ``--out`` that cannot be
+written) is refused while parsing, naming the value, before any data is built.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 
 __all__ = ["int_at_least", "training_parser", "weights_path"]
@@ -35,7 +36,10 @@ def int_at_least(minimum: int):
 
 
 def weights_path(text: str) -> Path:
-    """argparse type of ``--out``: a ``.pt`` file in a folder that exists.
+    """argparse type of ``--out``: a file whose folder exists or can be made, and is writable.
+
+    The folder is created now (training would create it at the end anyway), so a
+    path through a file or a folder that cannot be written is named at once.
 
     Examples
     --------
@@ -43,10 +47,19 @@ def weights_path(text: str) -> Path:
     'net.pt'
     """
     path = Path(text)
-    if path.suffix != ".pt":
-        raise argparse.ArgumentTypeError(f"expected a .pt file, got {text!r}")
-    if not path.parent.is_dir():
-        raise argparse.ArgumentTypeError(f"folder {str(path.parent)!r} of {text!r} does not exist")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; name the weights file in it")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            reason = "a part of the path is a file, not a folder"
+        raise argparse.ArgumentTypeError(
+            f"cannot write {text!r} in folder {str(path.parent)!r}: {reason}"
+        ) from None
     return path
 
 
@@ -73,7 +86,7 @@ def training_parser(
     parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
     parser.add_argument(
         "--out", type=weights_path, default=default_out, metavar="PATH",
-        help="weights file to write, .pt (default: the shipped %(default)s, replaced)",
+        help="weights file to write (default: the shipped %(default)s, replaced)",
     )  # fmt: skip
     parser.add_argument(
         "--seed", type=int_at_least(0), default=seed, help="training seed (default %(default)s)"
