@@ -404,3 +404,39 @@ def test_unet_training_names_an_unwritable_out_before_training(tmp_path, capsys)
     with pytest.raises(SystemExit):
         main(["--out", str(tmp_path)])
     assert f"argument --out: '{tmp_path}' is a folder" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- --out folders
+def test_out_folders_are_checked_before_any_work(tmp_path, capsys) -> None:
+    from fastscan.cli import main
+    from fastscan.phantoms import make_xrf_maps
+
+    image, maps = tmp_path / "image.npy", tmp_path / "maps.npy"
+    np.save(image, make_phantom("flakes", (24, 32), seed=21))
+    np.save(maps, make_xrf_maps((24, 32), seed=5)[0][:2])
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("image,kind,seed,strategy,coverage,nrmse\nx,natural,0,fast,0.1,0.5\n")
+    commands = [
+        ["simulate", "--image", str(image), "--strategies", "raster", "-q"],
+        ["simulate", "--image", str(maps), "--strategies", "raster", "-q"],
+        ["evaluate", "--set", "validation", "--images", "brick", "--size", "32", "--seeds", "0",
+         "--strategies", "raster", "-q"],
+        ["evaluate", "--from-rows", str(rows)],
+    ]  # fmt: skip
+    for command in commands:
+        assert main([*command, "--out", str(afile)]) == 2
+        assert capsys.readouterr().err == (
+            f"fastscan: error: --out '{afile}' is a file, not a folder; name a folder\n"
+        )
+        assert main([*command, "--out", str(afile / "sub")]) == 2
+        assert capsys.readouterr().err == (
+            f"fastscan: error: cannot create --out '{afile / 'sub'}': a part of the path is a "
+            "file, not a folder\n"
+        )
+    folder = _unwritable_folder(tmp_path)
+    assert main([*commands[0], "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fastscan: error: cannot write in --out '{folder}': ")
+    assert "Errno" not in err

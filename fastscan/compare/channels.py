@@ -33,6 +33,7 @@ from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.channels import check_weights
 from fastscan.compare.report import write_csv
 from fastscan.compare.run import _Progress, time_model
+from fastscan.folders import writable_folder
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import MotionModel
@@ -271,9 +272,7 @@ def run_simulate_channels(
             f"strategy {unknown[0]!r} does not run on element maps; use {', '.join(supported)}"
         )
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out, "--out")
     rows: list[dict[str, Any]] = []
     panels: dict[str, np.ndarray] = {}
     facts: dict[str, Any] = {}

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from fastscan.compare.imagesets import SET_NAMES, TestImage, image_set
+from fastscan.folders import writable_folder
 from fastscan.metrics import nrmse
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.replay import make_sampler, replay
@@ -263,9 +264,7 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     if not images:
         raise ValueError(f"no images in set {config.set!r} (is --data {config.data!r} right?)")
     out = Path(config.out or f"fastscan-evaluate-{config.set}")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out, "--out")
 
     def progress(line: str) -> None:
         if not config.quiet:
@@ -330,6 +329,5 @@ def summarize_rows(path: str | Path, config: EvaluateConfig | None = None) -> di
     rows = read_rows(path)
     if not rows:
         raise ValueError(f"{str(path)!r} has no rows")
-    out = Path(config.out) if config.out else Path(path).parent
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(Path(config.out) if config.out else Path(path).parent, "--out")
     return _report(rows, out, {"from_rows": str(path)}, config)

@@ -21,6 +21,7 @@ from fastscan.compare.report import (
     plot_reconstructions,
     write_csv,
 )
+from fastscan.folders import writable_folder
 from fastscan.imageio import load_maps
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
@@ -287,9 +288,7 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
 
         load_model(config.model)  # a bad model file fails before any replay
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out, "--out")
     models = _models(config, labels)
     rows: list[dict[str, Any]] = []
     panels: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fastscan.folders import writable_folder
 from fastscan.service.journal import append_batch
 
 __all__ = ["SESSION_NAME", "SessionFiles", "prepare_state_dir", "read_state_log"]
@@ -101,23 +101,7 @@ def prepare_state_dir(state_dir: str | Path) -> Path:
     >>> prepare_state_dir(pathlib.Path(tempfile.mkdtemp()) / "state").name
     'state'
     """
-    path = Path(state_dir)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"state folder {str(path)!r} is a file, not a folder; name a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        if isinstance(exc, (FileExistsError, NotADirectoryError)):
-            reason = "a part of the path is a file, not a folder"
-        raise ValueError(f"cannot create state folder {str(path)!r}: {reason}") from None
-    try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise ValueError(f"cannot write in state folder {str(path)!r}: {reason}") from None
-    return path
+    return writable_folder(state_dir, "state folder")
 
 
 class SessionFiles:
