@@ -440,3 +440,27 @@ def test_out_folders_are_checked_before_any_work(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith(f"fastscan: error: cannot write in --out '{folder}': ")
     assert "Errno" not in err
+
+
+# ---------------------------------------------------------------- simulated IOC: a taken port
+def test_ioc_on_a_taken_port_warns_which_port_it_serves_instead() -> None:
+    import socket
+
+    from fastscan.sim.ioc import loopback_env, start_ioc_subprocess
+    from fastscan.sim.ioc_server import port_note
+
+    assert port_note(5094, 5094) is None
+    with socket.socket() as taken:  # someone else listens on the port the IOC is given
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = loopback_env()
+        env["EPICS_CA_SERVER_PORT"] = str(port)
+        handle = start_ioc_subprocess("UX24T:", env=env, shape=(16, 20))
+        try:
+            log = handle.log()
+        finally:
+            handle.stop()
+    served = int(re.search(r"FASTSCAN-IOC-READY port=(\d+)", log).group(1))
+    assert served != port
+    assert port_note(served, port) in log
