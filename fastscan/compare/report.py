@@ -100,7 +100,8 @@ def overshoot_note(rows: Sequence[Mapping[str, Any]], n_pixels: int) -> str | No
     Returns
     -------
     str or None
-        One line naming the row furthest past its ask, or None when no row is past it.
+        One line naming the row with the most points past its ask, or None when no row
+        is past it.
 
     Examples
     --------
@@ -111,7 +112,7 @@ def overshoot_note(rows: Sequence[Mapping[str, Any]], n_pixels: int) -> str | No
     for row in rows:
         asked = max(1, int(round(row["coverage"] * n_pixels)))
         if row["n_measured"] > asked:
-            past.append((row["n_measured"] / asked, row))
+            past.append((row["n_measured"] - asked, row))
     if not past:
         return None
     row = max(past, key=lambda item: item[0])[1]
