@@ -464,3 +464,14 @@ def test_ioc_on_a_taken_port_warns_which_port_it_serves_instead() -> None:
     served = int(re.search(r"FASTSCAN-IOC-READY port=(\d+)", log).group(1))
     assert served != port
     assert port_note(served, port) in log
+
+
+@pytest.mark.parametrize(
+    "bind", ["tcp://127.0.0.1:notaport", "tcp://127.0.0.1", "tcp://127.0.0.1:70000", "tcp://:5"]
+)
+def test_serve_names_a_tcp_endpoint_without_a_usable_port(bind, capsys) -> None:
+    assert serve_main(["--no-warm-up", "--bind", bind]) == 2
+    assert capsys.readouterr().err == (
+        "fastscan serve: --bind expects tcp://HOST:PORT with a port 0-65535 (0 or * picks a "
+        f"free one), got {bind!r}\n"
+    )

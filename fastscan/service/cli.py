@@ -151,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bind_problem(bind: str) -> str | None:
+    """What is wrong with ``--bind`` (None: nothing found before binding)."""
+    if "://" not in bind:
+        return f"--bind expects a ZMQ endpoint such as {DEFAULT_ADDRESS}, got {bind!r}"
+    if bind.startswith("tcp://"):
+        host, colon, port = bind[len("tcp://") :].rpartition(":")
+        if not (colon and host and (port == "*" or (port.isdigit() and int(port) <= 65535))):
+            return (
+                f"--bind expects tcp://HOST:PORT with a port 0-65535 (0 or * picks a free one), "
+                f"got {bind!r}"
+            )
+    return None
+
+
 def _curve_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the CurveZMQ options, in their command-line names (None: nothing)."""
     if args.curve_clients is not None and args.curve_secret_key is None:
@@ -180,12 +194,9 @@ def run_serve(args: argparse.Namespace) -> int:
             f"fastscan serve: --blas-threads must be >= 0, got {args.blas_threads}", file=sys.stderr
         )
         return 2
-    if "://" not in args.bind:
-        print(
-            f"fastscan serve: --bind expects a ZMQ endpoint such as {DEFAULT_ADDRESS}, "
-            f"got {args.bind!r}",
-            file=sys.stderr,
-        )
+    bind = _bind_problem(args.bind)
+    if bind is not None:
+        print(f"fastscan serve: {bind}", file=sys.stderr)
         return 2
     curve = _curve_problem(args)
     if curve is not None:
