@@ -337,25 +337,39 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         "(mean, std, best static, ratios), verdicts.json, ratios.png and curves.png. Sets: test "
         "(13 images; never tune on it), validation (tune here; WSe2 from --data when present), "
         "sparse (8 validation images with a flat background), noisy (8 validation images as "
-        "Poisson counts), "
+        "Poisson counts), noisy-check (10 more validation images as Poisson counts, kept apart "
+        "to check a choice made on noisy), "
         "wse2 (600 x 400 design image against FAST's published curve).",
     )
-    ev.add_argument("--set", choices=SET_NAMES, default="test")
+    ev.add_argument(
+        "--set", choices=SET_NAMES, default="test",
+        help="image set (default %(default)s: the final figures; tune on validation)",
+    )  # fmt: skip
     ev.add_argument(
         "--size", type=_int_at_least(32, "pixels of the long side"), default=256,
         help="long side in pixels, >= 32 (default %(default)s; scikit-image pictures are never "
         "enlarged)",
     )  # fmt: skip
     ev.add_argument(
-        "--seeds", type=_seed_list, default=",".join(map(str, DEFAULT_SEEDS)), metavar="S1,S2,..."
+        "--seeds",
+        type=_seed_list,
+        default=",".join(map(str, DEFAULT_SEEDS)),
+        metavar="S1,S2,...",
+        help="seeds of every strategy's scan (default %(default)s)",
     )
-    ev.add_argument("--coverages", type=_float_list, default="0.05,0.1,0.2,0.3")
+    ev.add_argument(
+        "--coverages", type=_float_list, default="0.05,0.1,0.2,0.3", metavar="C1,C2,...",
+        help="coverages scored, in (0, 1] (default %(default)s)",
+    )  # fmt: skip
     ev.add_argument(
         "--strategies", type=_strategy_list, default=",".join(DEFAULT_STRATEGIES),
         help="comma-separated (default: %(default)s)",
     )  # fmt: skip
     ev.add_argument("--images", metavar="NAME,...", help="only these images of the set")
-    ev.add_argument("--batch-size", type=_positive_int, default=50)
+    ev.add_argument(
+        "--batch-size", type=_positive_int, default=50,
+        help="points per batch of each scan (default %(default)s)",
+    )  # fmt: skip
     ev.add_argument(
         "--model", metavar="NAME|PATH",
         help="ERD model of the fast strategy: a shipped name (" + ", ".join(SHIPPED_MODELS)
