@@ -152,11 +152,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(name for name, s in STRATEGIES.items() if s.default),
         help="comma-separated (default: %(default)s)",
     )
-    sim.add_argument("--coverages", type=_float_list, default=DEFAULT_COVERAGES)
-    sim.add_argument("--batch-size", type=_positive_int, default=50)
-    sim.add_argument("--seed", type=_seed, default=0)
-    sim.add_argument("--out", default="fastscan-out", metavar="DIR")
-    sim.add_argument("--noise", choices=("none", "poisson"), default="none", help="detector noise")
+    sim.add_argument(
+        "--coverages", type=_float_list, default=DEFAULT_COVERAGES, metavar="C1,C2,...",
+        help="coverages scored and shown, in (0, 1] (default %(default)s)",
+    )  # fmt: skip
+    sim.add_argument(
+        "--batch-size", type=_positive_int, default=50,
+        help="points per step batch (default %(default)s)",
+    )  # fmt: skip
+    sim.add_argument(
+        "--seed", type=_seed, default=0, help="seed of every scan and of the noise (default 0)"
+    )
+    sim.add_argument(
+        "--out", default="fastscan-out", metavar="DIR",
+        help="output folder, created if missing (default %(default)s)",
+    )  # fmt: skip
+    sim.add_argument(
+        "--noise", choices=("none", "poisson"), default="none",
+        help="detector noise (default %(default)s)",
+    )  # fmt: skip
     sim.add_argument(
         "--channel-weights",
         type=_weight_list,
