@@ -475,3 +475,16 @@ def test_serve_names_a_tcp_endpoint_without_a_usable_port(bind, capsys) -> None:
         "fastscan serve: --bind expects tcp://HOST:PORT with a port 0-65535 (0 or * picks a "
         f"free one), got {bind!r}\n"
     )
+
+
+def test_serve_on_a_taken_port_says_what_to_do(capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        bind = f"tcp://127.0.0.1:{taken.getsockname()[1]}"
+        assert serve_main(["--no-warm-up", "--bind", bind]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fastscan serve: cannot bind {bind!r}: Address already in use")
+    assert err.endswith("(another fastscan serve? stop it, or --bind another port; 0 picks one)\n")

@@ -13,6 +13,7 @@ interrupts the saving (exit status 130).
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import signal
 import sys
@@ -236,7 +237,10 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"fastscan serve: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # zmq.ZMQError: address in use, bad endpoint
-        print(f"fastscan serve: cannot bind {args.bind!r}: {exc}", file=sys.stderr)
+        hint = ""
+        if getattr(exc, "errno", None) == errno.EADDRINUSE:
+            hint = " (another fastscan serve? stop it, or --bind another port; 0 picks one)"
+        print(f"fastscan serve: cannot bind {args.bind!r}: {exc}{hint}", file=sys.stderr)
         return 2
     stop = threading.Event()
     received: list[str] = []
