@@ -488,3 +488,28 @@ def test_serve_on_a_taken_port_says_what_to_do(capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith(f"fastscan serve: cannot bind {bind!r}: Address already in use")
     assert err.endswith("(another fastscan serve? stop it, or --bind another port; 0 picks one)\n")
+
+
+# ---------------------------------------------------------------- the try-it session, no IOC
+def test_try_it_startup_without_an_ioc_says_what_to_start(tmp_path) -> None:
+    from pathlib import Path
+
+    from fastscan.sim.ioc import free_port
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "ipython_startup.py"
+    port = free_port()
+    env = dict(os.environ, FASTSCAN_CA_PORT=str(port), FASTSCAN_CONNECT_TIMEOUT="1")
+    env.pop("FASTSCAN_SIM", None)
+    run = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1] == (
+        f"no IOC answers for SIM:x, SIM:y and SIM:det: on 127.0.0.1 port {port} within 1 s: "
+        f"start terminal 1's IOC first (python -m fastscan.sim.ioc ... --prefix SIM: --port "
+        f"{port}; FASTSCAN_CA_PORT and FASTSCAN_PREFIX must match it), or set FASTSCAN_SIM=1 "
+        "to run without one"
+    )
+    assert not (tmp_path / "scans").exists()  # stopped before the catalogue
