@@ -513,3 +513,21 @@ def test_try_it_startup_without_an_ioc_says_what_to_start(tmp_path) -> None:
         "to run without one"
     )
     assert not (tmp_path / "scans").exists()  # stopped before the catalogue
+
+
+# ---------------------------------------------------------------- a state file that is not one
+def test_a_garbage_state_file_is_named_without_advice_to_unpickle_it(tmp_path) -> None:
+    from fastscan import Sampler
+
+    bad = tmp_path / "bad.npz"
+    bad.write_text("garbage")
+    expected = f"{bad} is not a fastscan sampler state file (not an .npz archive)"
+    with pytest.raises(ValueError) as err:
+        Sampler.load(bad)
+    assert str(err.value) == expected
+    store = SessionStore(tmp_path)
+    assert store.restore_all() == []  # refused, logged
+    assert stopped_message(store, "SIGTERM") == (
+        f"fastscan service stopped (SIGTERM); no sessions to save in {tmp_path}; "
+        "1 other session file there not restored"
+    )

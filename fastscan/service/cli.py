@@ -303,12 +303,17 @@ def stopped_message(store: Any, signal_name: str | None) -> str:
             return f"{why}; no sessions were open"
         verb = "was" if held == 1 else "were"
         return f"{why}; no --state-dir, so its {_sessions(held)} {verb} not saved"
-    saved = len(store.files.names())
+    on_disk = store.files.names()
+    saved = len([name for name in store.held_names if name in on_disk])
+    others = len(on_disk) - saved  # files it could not restore (named in an error above)
+    other = f"; {others} other session file{'' if others == 1 else 's'} there not restored"
+    other = other if others else ""
     if saved == 0:
-        return f"{why}; no sessions to save in {store.state_dir}"
+        return f"{why}; no sessions to save in {store.state_dir}{other}"
     return (
         f"{why}; {_sessions(saved)} saved in {store.state_dir} "
         f"(restart with --state-dir {store.state_dir} to resume {'it' if saved == 1 else 'them'})"
+        f"{other}"
     )
 
 

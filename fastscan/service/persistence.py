@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ def read_state_log(path: str | Path) -> tuple[dict[str, Any], list[tuple[np.ndar
     >>> len(batches), header["params"]["shape"]
     (1, [20, 30])
     """
+    if Path(path).is_file() and not zipfile.is_zipfile(path):  # numpy would suggest unpickling
+        raise ValueError(f"{path} is not a fastscan sampler state file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
