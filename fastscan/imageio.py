@@ -107,6 +107,10 @@ def load_image(path: str | Path, *, min_size: int = 4) -> tuple[np.ndarray, str 
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ImageError(f"{path}: unsupported file type {suffix!r}; use one of {SUFFIXES}")
+    magic = _MAGIC.get(suffix)
+    if magic is not None and not _starts_with(path, magic):  # readers' own errors mislead
+        kind = suffix.lstrip(".").upper()
+        raise ImageError(f"{path}: cannot read {suffix} file (no {kind} header)")
     try:
         if suffix == ".npy":
             array = np.load(path, allow_pickle=False)
@@ -122,6 +126,16 @@ def load_image(path: str | Path, *, min_size: int = 4) -> tuple[np.ndarray, str 
         reason = f"{type(exc).__name__}: {exc}"
         raise ImageError(f"{path}: cannot read {suffix} file ({reason})") from None
     return check_image(array, str(path), min_size=min_size)
+
+
+#: first bytes of the formats whose readers answer garbage with a misleading message
+#: (numpy suggests unpickling it, the PNG reader says it has no backend)
+_MAGIC = {".npy": b"\x93NUMPY", ".png": b"\x89PNG\r\n\x1a\n"}
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(magic)) == magic
 
 
 def load_maps(path: str | Path, *, min_size: int = 4) -> tuple[np.ndarray, str | None]:

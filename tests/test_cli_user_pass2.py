@@ -531,3 +531,24 @@ def test_a_garbage_state_file_is_named_without_advice_to_unpickle_it(tmp_path) -
         f"fastscan service stopped (SIGTERM); no sessions to save in {tmp_path}; "
         "1 other session file there not restored"
     )
+
+
+@pytest.mark.parametrize(("suffix", "kind"), [(".npy", "NPY"), (".png", "PNG")])
+def test_a_garbage_image_is_named_without_advice_to_unpickle_it(tmp_path, capsys, suffix, kind):
+    from fastscan.cli import main
+
+    path = tmp_path / f"garbage{suffix}"
+    path.write_text("garbage")
+    assert main(["simulate", "--image", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err == (
+        f"fastscan: error: {path}: cannot read {suffix} file (no {kind} header)\n"
+    )
+
+
+def test_a_garbage_trajectory_file_is_named(tmp_path) -> None:
+    from fastscan.beamtime import Trajectory
+
+    path = tmp_path / "trajectory_fast.npz"
+    path.write_text("garbage")
+    with pytest.raises(ValueError, match=r"is not a trajectory file \(not an \.npz archive\)"):
+        Trajectory.load(path)
