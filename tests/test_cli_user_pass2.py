@@ -552,3 +552,16 @@ def test_a_garbage_trajectory_file_is_named(tmp_path) -> None:
     path.write_text("garbage")
     with pytest.raises(ValueError, match=r"is not a trajectory file \(not an \.npz archive\)"):
         Trajectory.load(path)
+
+
+def test_a_garbage_model_file_is_named(tmp_path, capsys) -> None:
+    from fastscan.cli import main
+
+    image, model = tmp_path / "image.npy", tmp_path / "model.npz"
+    np.save(image, make_phantom("flakes", (24, 32), seed=21))
+    model.write_text("garbage")
+    assert main(["simulate", "--image", str(image), "--model", str(model), "-q",
+                 "--out", str(tmp_path / "o")]) == 2  # fmt: skip
+    assert capsys.readouterr().err == (
+        f"fastscan: error: {model} is not a fastscan ERD model file (not an .npz archive)\n"
+    )
