@@ -567,3 +567,33 @@ def test_a_garbage_model_file_is_named(tmp_path, capsys) -> None:
     assert capsys.readouterr().err == (
         f"fastscan: error: {model} is not a fastscan ERD model file (not an .npz archive)\n"
     )
+
+
+# ---------------------------------------------------------------- first-run compile note
+def test_slow_note_prints_only_when_the_step_is_still_running() -> None:
+    import io
+    import time
+
+    from fastscan.slow_note import SlowNote
+
+    stream = io.StringIO()
+    with SlowNote("quick", after=0.05, stream=stream) as quick:
+        pass
+    slow = SlowNote("still compiling ...", after=0.05, stream=stream).start()
+    deadline = time.monotonic() + 10.0
+    while not slow.printed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    slow.cancel()
+    time.sleep(0.1)  # the quick one's timer would have fired by now
+    assert stream.getvalue() == "still compiling ...\n"
+    assert not quick.printed
+    with pytest.raises(ValueError, match="after must be a number of seconds > 0, got 0"):
+        SlowNote("x", after=0)
+
+
+def test_progress_cancels_its_first_batch_note_when_a_batch_arrives(capsys) -> None:
+    progress = _Progress("fast", True)
+    assert progress._note.message.startswith("fast         no batch yet after 10 s (")
+    progress(50, 100)
+    progress.close("done")
+    assert progress._note._cancelled and not progress._note.printed

@@ -27,6 +27,7 @@ from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay, target_counts
+from fastscan.slow_note import FIRST_RUN, SlowNote
 from fastscan.strategies import STRATEGIES
 
 __all__ = [
@@ -124,8 +125,13 @@ class _Progress:
         self.start = time.perf_counter()
         self.tty = sys.stderr.isatty()
         self._last_quarter = -1
+        # nothing until the first batch is in: say why if that takes long
+        self._note = SlowNote(f"{label:<13}no batch yet after 10 s ({FIRST_RUN}) ...", 10.0)
+        if enabled:
+            self._note.start()
 
     def __call__(self, done: int, total: int) -> None:
+        self._note.cancel()
         if not self.enabled:
             return
         frac = min(done / max(total, 1), 1.0)
@@ -145,6 +151,7 @@ class _Progress:
             )
 
     def close(self, note: str) -> None:
+        self._note.cancel()
         if self.enabled:
             end = "\n" if self.tty else ""
             sys.stderr.write(f"{end}{self.label:<13}{note}\n")

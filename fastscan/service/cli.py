@@ -216,7 +216,10 @@ def run_serve(args: argparse.Namespace) -> int:
 
         threadpool_limits(limits=args.blas_threads, user_api="blas")
     if not args.no_warm_up:
-        warm_up()
+        from fastscan.slow_note import FIRST_RUN, SlowNote
+
+        with SlowNote(f"fastscan serve: warming up ({FIRST_RUN}) ...", 5.0):
+            warm_up()
     try:
         server = SamplerServer(
             args.bind,
