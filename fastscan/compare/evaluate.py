@@ -36,6 +36,7 @@ from fastscan.folders import writable_folder
 from fastscan.metrics import nrmse
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.replay import make_sampler, replay
+from fastscan.slow_note import FIRST_RUN, SlowNote
 from fastscan.strategies import STRATEGIES
 
 __all__ = [
@@ -266,27 +267,38 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     out = Path(config.out or f"fastscan-evaluate-{config.set}")
     writable_folder(out, "--out")
 
+    first = SlowNote(f"no image done yet after 30 s ({FIRST_RUN}) ...", 30.0)
+
     def progress(line: str) -> None:
+        first.cancel()
         if not config.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    progress(
-        f"fastscan evaluate --set {config.set}: {len(images)} images x {len(config.seeds)} seeds "
-        f"x {', '.join(config.strategies)} at {', '.join(f'{c:g}' for c in config.coverages)}"
-    )
-    start = time.perf_counter()
-    if config.jobs > 1:
-        rows = _parallel(config, images, progress)
-    else:
-        rows = evaluate_images(
-            images,
-            strategies=config.strategies,
-            seeds=config.seeds,
-            coverages=config.coverages,
-            batch_size=config.batch_size,
-            model=config.model,
-            progress=progress,
+    if not config.quiet:
+        print(
+            f"fastscan evaluate --set {config.set}: {len(images)} images x "
+            f"{len(config.seeds)} seeds x {', '.join(config.strategies)} at "
+            f"{', '.join(f'{c:g}' for c in config.coverages)}",
+            file=sys.stderr,
+            flush=True,
         )
+        first.start()
+    start = time.perf_counter()
+    try:
+        if config.jobs > 1:
+            rows = _parallel(config, images, progress)
+        else:
+            rows = evaluate_images(
+                images,
+                strategies=config.strategies,
+                seeds=config.seeds,
+                coverages=config.coverages,
+                batch_size=config.batch_size,
+                model=config.model,
+                progress=progress,
+            )
+    finally:
+        first.cancel()
     seconds = time.perf_counter() - start
     meta = {
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
