@@ -80,13 +80,13 @@ def test_serve_says_it_stopped_and_where_the_sessions_are(tmp_path, signum) -> N
 
 
 def test_the_stop_line_without_a_state_folder_says_nothing_was_saved(tmp_path) -> None:
-    held = types.SimpleNamespace(state_dir=None, names=["a", "b"])
+    held = types.SimpleNamespace(state_dir=None, held_names=["a", "b"])
     assert stopped_message(held, "SIGTERM") == (
         "fastscan service stopped (SIGTERM); no --state-dir, so its 2 sessions were not saved"
     )
-    one = types.SimpleNamespace(state_dir=None, names=["a"])
+    one = types.SimpleNamespace(state_dir=None, held_names=["a"])
     assert stopped_message(one, None).endswith("so its 1 session was not saved")
-    empty = types.SimpleNamespace(state_dir=None, names=[])
+    empty = types.SimpleNamespace(state_dir=None, held_names=[])
     assert stopped_message(empty, "SIGINT") == (
         "fastscan service stopped (SIGINT); no sessions were open"
     )

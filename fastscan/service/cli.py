@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from fastscan.service.cli_checks import bind_problem, count, curve_problem
 from fastscan.service.protocol import DEFAULT_ADDRESS, DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["add_serve_parser", "build_parser", "main", "run_serve", "stopped_message"]
@@ -31,17 +32,6 @@ _DESCRIPTION = (
     "Run the autonomous sampler as a ZMQ service (for an edge device next to the beamline "
     "control computer). Plans use fastscan.service.RemoteSampler to talk to it."
 )
-
-
-def _count(text: str) -> int:
-    """argparse type of the limits and counts: an integer >= 1, else an error naming the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
 
 
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,46 +67,46 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-message-bytes",
-        type=_count,
+        type=count,
         default=DEFAULT_MAX_MESSAGE_BYTES,
         help=f"largest request accepted (default {DEFAULT_MAX_MESSAGE_BYTES})",
     )
     parser.add_argument(
-        "--max-sessions", type=_count, default=16, help="sessions held at once (default 16)"
+        "--max-sessions", type=count, default=16, help="sessions held at once (default 16)"
     )
     parser.add_argument(
         "--max-pixels",
-        type=_count,
+        type=count,
         default=4096 * 4096,
         help="largest grid (rows x cols) of one session (default 4096 x 4096)",
     )
     parser.add_argument(
         "--max-total-pixels",
-        type=_count,
+        type=count,
         default=None,
         help="largest sum of grid sizes over all sessions (default 4 x --max-pixels)",
     )
     parser.add_argument(
         "--max-points-per-ingest",
-        type=_count,
+        type=count,
         default=1 << 20,
         help="largest batch of readings one ingest may carry (default 1048576)",
     )
     parser.add_argument(
         "--max-batch-size",
-        type=_count,
+        type=count,
         default=10_000,
         help="largest batch_size of a session and n of a suggest (default 10000)",
     )
     parser.add_argument(
         "--workers",
-        type=_count,
+        type=count,
         default=4,
         help="threads that run requests; a slow request holds up only its own session (default 4)",
     )
     parser.add_argument(
         "--snapshot-every",
-        type=_count,
+        type=count,
         default=100,
         help="batches between full state snapshots in --state-dir; in between each batch is "
         "appended to a journal (default 100)",
@@ -152,34 +142,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _bind_problem(bind: str) -> str | None:
-    """What is wrong with ``--bind`` (None: nothing found before binding)."""
-    if "://" not in bind:
-        return f"--bind expects a ZMQ endpoint such as {DEFAULT_ADDRESS}, got {bind!r}"
-    if bind.startswith("tcp://"):
-        host, colon, port = bind[len("tcp://") :].rpartition(":")
-        if not (colon and host and (port == "*" or (port.isdigit() and int(port) <= 65535))):
-            return (
-                f"--bind expects tcp://HOST:PORT with a port 0-65535 (0 or * picks a free one), "
-                f"got {bind!r}"
-            )
-    return None
-
-
-def _curve_problem(args: argparse.Namespace) -> str | None:
-    """What is wrong with the CurveZMQ options, in their command-line names (None: nothing)."""
-    if args.curve_clients is not None and args.curve_secret_key is None:
-        return "--curve-clients needs --curve-secret-key (the server's *.key_secret certificate)"
-    if args.curve_secret_key is not None and not Path(args.curve_secret_key).is_file():
-        return f"--curve-secret-key {str(args.curve_secret_key)!r}: no such file"
-    if args.curve_clients is not None and not Path(args.curve_clients).is_dir():
-        return (
-            f"--curve-clients {str(args.curve_clients)!r} is not a folder (it holds the "
-            "authorised clients' public *.key certificates)"
-        )
-    return None
-
-
 def run_serve(args: argparse.Namespace) -> int:
     """Run the service until SIGINT/SIGTERM; returns the process exit status."""
     from fastscan.service.server import SamplerServer, warm_up
@@ -195,11 +157,11 @@ def run_serve(args: argparse.Namespace) -> int:
             f"fastscan serve: --blas-threads must be >= 0, got {args.blas_threads}", file=sys.stderr
         )
         return 2
-    bind = _bind_problem(args.bind)
+    bind = bind_problem(args.bind)
     if bind is not None:
         print(f"fastscan serve: {bind}", file=sys.stderr)
         return 2
-    curve = _curve_problem(args)
+    curve = curve_problem(args)
     if curve is not None:
         print(f"fastscan serve: {curve}", file=sys.stderr)
         return 2
@@ -247,7 +209,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     stop = threading.Event()
     received: list[str] = []
-    previous = {}
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
 
         def on_signal(signum: int, _frame: Any) -> None:
@@ -301,7 +263,7 @@ def stopped_message(store: Any, signal_name: str | None) -> str:
     """
     why = f"fastscan service stopped ({signal_name})" if signal_name else "fastscan service stopped"
     if store.state_dir is None:
-        held = len(store.names)
+        held = len(store.held_names)
         if held == 0:
             return f"{why}; no sessions were open"
         verb = "was" if held == 1 else "were"
