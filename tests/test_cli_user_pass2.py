@@ -597,3 +597,14 @@ def test_progress_cancels_its_first_batch_note_when_a_batch_arrives(capsys) -> N
     progress(50, 100)
     progress.close("done")
     assert progress._note._cancelled and not progress._note.printed
+
+
+def test_the_table_shows_a_dash_where_nothing_was_computed() -> None:
+    from fastscan.compare.report import format_table
+
+    row = {"strategy": "raster", "coverage": 0.1, "n_measured": 7, "nrmse": 0.5, "ssim": 0.2,
+           "psnr": 8.0, "nrmse_biharmonic": float("nan"), "ssim_biharmonic": float("nan"),
+           "beam_time_s": 0.5}  # fmt: skip
+    line = format_table([row]).splitlines()[-1]
+    assert line.split() == ["raster", "10.0%", "7", "0.500", "0.200", "8.0", "-", "-", "0.5"]
+    assert "nan" not in format_table([{**row, "nrmse_biharmonic": 0.25}])

@@ -76,11 +76,18 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
         lines.append(
             f"{row['strategy']:<13}{row['coverage']:>8.1%}{row['n_measured']:>9d}"
             f"{row['nrmse']:>8.3f}{row['ssim']:>7.3f}{row['psnr']:>7.1f}"
-            f"{row.get('nrmse_biharmonic', float('nan')):>10.3f}"
-            f"{row.get('ssim_biharmonic', float('nan')):>9.3f}"
-            f"{row.get('beam_time_s', float('nan')):>10.1f}"
+            f"{_cell(row.get('nrmse_biharmonic'), 10, '.3f')}"
+            f"{_cell(row.get('ssim_biharmonic'), 9, '.3f')}"
+            f"{_cell(row.get('beam_time_s'), 10, '.1f')}"
         )
     return "\n".join(lines)
+
+
+def _cell(value: Any, width: int, spec: str) -> str:
+    """A number, or ``-`` where none was computed (``--no-biharmonic``: NaN or missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{'-':>{width}}"
+    return f"{value:>{width}{spec}}"
 
 
 def overshoot_note(rows: Sequence[Mapping[str, Any]], n_pixels: int) -> str | None:
