@@ -280,7 +280,10 @@ def run_simulate_channels(
     for name in config.strategies:
         progress = _Progress(name, not config.quiet)
         start = time.perf_counter()
-        snaps, trajectory = _snapshots(name, maps, config, weights, motion, progress)
+        try:
+            snaps, trajectory = _snapshots(name, maps, config, weights, motion, progress)
+        finally:  # an error in a scan: no first-batch note after it
+            progress.cancel_note()
         seconds = round(time.perf_counter() - start, 2)
         progress.close(f"done in {seconds:.1f} s, beam time {trajectory.beam_time:.1f} s")
         np.save(out / f"points_{name}.npy", snaps[-1]["points"].astype(np.int64))

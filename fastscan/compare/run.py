@@ -150,6 +150,10 @@ class _Progress:
                 flush=True,
             )
 
+    def cancel_note(self) -> None:
+        """No first-batch note (a batch came in, the run ended or failed)."""
+        self._note.cancel()
+
     def close(self, note: str) -> None:
         self._note.cancel()
         if self.enabled:
@@ -208,31 +212,34 @@ def _run_strategy(
     # the progress covers every run: a fresh grid per coverage counts all of their points
     asked = [max(target_counts(run, truth.size)) for run in runs]
     total, offset = sum(asked), 0
-    for coverages in runs:
-        sampler = make_sampler(
-            name,
-            truth.shape,
-            max_coverage=max(coverages),
-            batch_size=config.batch_size,
-            seed=config.seed,
-            model=config.model,
-            motion=motion,
-            motion_weight=config.motion_weight,
-            coverages=config.coverages,
-        )
-        detector = SimulatedDetector(truth, noise=config.noise, seed=config.seed)
-        builder = TrajectoryBuilder(motion, shape=truth.shape)
-        snapshots += replay(
-            sampler,
-            detector,
-            coverages,
-            progress=lambda done, _asked, offset=offset: progress(offset + done, total),
-            trajectory=builder,
-        )
-        offset += sampler.n_measured
-        points = sampler.measured_points
-        if snapshots:
-            facts = {k: v for k, v in snapshots[-1].extra.items() if v is not None}
+    try:
+        for coverages in runs:
+            sampler = make_sampler(
+                name,
+                truth.shape,
+                max_coverage=max(coverages),
+                batch_size=config.batch_size,
+                seed=config.seed,
+                model=config.model,
+                motion=motion,
+                motion_weight=config.motion_weight,
+                coverages=config.coverages,
+            )
+            detector = SimulatedDetector(truth, noise=config.noise, seed=config.seed)
+            builder = TrajectoryBuilder(motion, shape=truth.shape)
+            snapshots += replay(
+                sampler,
+                detector,
+                coverages,
+                progress=lambda done, _asked, offset=offset: progress(offset + done, total),
+                trajectory=builder,
+            )
+            offset += sampler.n_measured
+            points = sampler.measured_points
+            if snapshots:
+                facts = {k: v for k, v in snapshots[-1].extra.items() if v is not None}
+    finally:  # an error in a replay: no first-batch note after it
+        progress.cancel_note()
     facts["seconds"] = round(time.perf_counter() - start, 2)
     note = f"done in {facts['seconds']:.1f} s, beam time {builder.t_last:.1f} s"
     choice = getattr(sampler, "get_params", dict)().get("choice")  # fast-auto: step or fly
