@@ -119,3 +119,27 @@ def test_try_it_startup_without_an_ioc_says_what_to_start(tmp_path) -> None:
         "to run without one"
     )
     assert not (tmp_path / "scans").exists()  # stopped before the catalogue
+
+
+# ---------------------------------------------------------------- a slow catalogue start
+def test_a_slow_catalogue_start_says_what_it_waits_for(tmp_path, monkeypatch, capsys) -> None:
+    import time
+
+    import tiled.server
+
+    import fastscan.plans.catalog as catalog
+
+    class SlowServer:  # stands in for SimpleTiledServer: starts slowly, serves nothing
+        uri = "http://127.0.0.1:1/api/v1?api_key=x"
+
+        def __init__(self, *args, **kwargs) -> None:
+            time.sleep(0.5)
+
+    monkeypatch.setattr(tiled.server, "SimpleTiledServer", SlowServer)
+    monkeypatch.setattr(catalog, "_SLOW_START_S", 0.05)
+    monkeypatch.setattr(catalog, "_servers", {})
+    monkeypatch.setattr(catalog, "_at_exit", lambda func: None)
+    assert isinstance(catalog._start_server(tmp_path), SlowServer)
+    assert capsys.readouterr().err == (
+        f"starting the embedded Tiled catalogue server for {tmp_path} (10-25 s when busy) ...\n"
+    )
