@@ -20,6 +20,9 @@ then, for example::
 (for ``fly`` start the IOC with ``--limit-margin 12``: room for the run-ups)
 
 Set FASTSCAN_SIM=1 to run without an IOC (in-process SimDetector, instant motors).
+FASTSCAN_CA_PORT and FASTSCAN_PREFIX (default 5094 and SIM:) must match the IOC's
+``--port`` and ``--prefix``; without an answer within FASTSCAN_CONNECT_TIMEOUT s
+(default 10) the startup stops, saying so.
 Runs are stored in a Tiled catalogue in ./scans (``catalog[uid]``); PNGs of the live
 reconstruction go to ./scans/png.
 """
@@ -38,6 +41,7 @@ PORT = int(os.environ.get("FASTSCAN_CA_PORT", "5094"))
 PREFIX = os.environ.get("FASTSCAN_PREFIX", "SIM:")
 SHAPE = (200, 300)
 SIM = os.environ.get("FASTSCAN_SIM", "0") == "1"
+CONNECT_TIMEOUT = float(os.environ.get("FASTSCAN_CONNECT_TIMEOUT", "10"))  # s, per device
 
 # EPICS settings must be in place before the first channel is created.
 os.environ.update(loopback_env(PORT, PORT + 1))
@@ -80,8 +84,16 @@ else:
 
     stage = NanoprobeStage(f"{PREFIX}x", f"{PREFIX}y", name="stage")
     det = EpicsScalarDetector(f"{PREFIX}det:", name="det")
-    stage.wait_for_connection(timeout=10)
-    det.wait_for_connection(timeout=10)
+    try:
+        stage.wait_for_connection(timeout=CONNECT_TIMEOUT)
+        det.wait_for_connection(timeout=CONNECT_TIMEOUT)
+    except TimeoutError:
+        raise SystemExit(
+            f"no IOC answers for {PREFIX}x, {PREFIX}y and {PREFIX}det: on 127.0.0.1 port {PORT} "
+            f"within {CONNECT_TIMEOUT:g} s: start terminal 1's IOC first (python -m "
+            f"fastscan.sim.ioc ... --prefix {PREFIX} --port {PORT}; FASTSCAN_CA_PORT and "
+            "FASTSCAN_PREFIX must match it), or set FASTSCAN_SIM=1 to run without one"
+        ) from None
     x_motor, y_motor = stage.x, stage.y
 
 RE = RunEngine({}, call_returns_result=True)

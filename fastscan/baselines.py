@@ -121,9 +121,13 @@ class StaticSampler:
             if not self._mask.any():
                 return np.zeros(self.shape)
             points = np.argwhere(self._mask)
-            self._recon = idw_reconstruction(
-                self.shape, points, self._values[self._mask], k=min(self.k, len(points))
-            )
+            values = self._values[self._mask]
+            if len(points) == 1:  # one reading: the only estimate of every pixel
+                self._recon = np.full(self.shape, float(values[0]))
+            else:  # IDW needs more measured pixels than neighbours
+                self._recon = idw_reconstruction(
+                    self.shape, points, values, k=min(self.k, len(points) - 1)
+                )
         return self._recon
 
     @property

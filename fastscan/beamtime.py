@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -240,6 +241,8 @@ class Trajectory:
     @classmethod
     def load(cls, path: str | Path) -> Trajectory:
         """Read a file written by :meth:`save` (``flown`` defaults to False if absent)."""
+        if Path(path).is_file() and not zipfile.is_zipfile(path):  # numpy: "unpickle it"
+            raise ValueError(f"{path} is not a trajectory file (not an .npz archive)")
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in TRAJECTORY_KEYS[:3] if k not in data.files]
             if missing:

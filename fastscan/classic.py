@@ -41,6 +41,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,25 @@ class ClassicSampler(Sampler):
         self._initial = fast_initial_points(
             self.shape, initial_fraction, FAST_PATTERN_SEED + int(seed)
         )
+
+    def suggest(self, n: int | None = None) -> np.ndarray:
+        """As :meth:`fastscan.Sampler.suggest`; first checks that FAST's pattern can start.
+
+        FAST's initial pattern is ``floor(initial_fraction x pixels)`` points and its
+        IDW needs ``k + 1`` of them; on a smaller grid the first ingest would fail deep
+        in the neighbour search, so the first suggest says so instead.
+        """
+        if self.n_measured == 0 and len(self._initial) < self.k + 1:
+            pixels = self.shape[0] * self.shape[1]
+            fraction = self.initial_fraction
+            need = math.ceil((self.k + 1) / fraction)
+            raise ValueError(
+                f"fast-classic's initial pattern (FAST's: floor(initial_fraction x pixels)) holds "
+                f"{len(self._initial)} points on this {self.shape[0]} x {self.shape[1]} grid "
+                f"({pixels} pixels); its IDW needs at least k + 1 = {self.k + 1}: use a grid of "
+                f"about {need} pixels or more, or a larger initial_fraction (now {fraction:g})"
+            )
+        return super().suggest(n)
 
     def _needs_rescale(self) -> bool:
         # FAST re-normalises to the measured min/max every iteration

@@ -90,14 +90,16 @@ def _positive_rate(text: str) -> float:
     return value
 
 
-def _int_at_least(minimum: int):
+def _int_at_least(minimum: int, unit: str = ""):
+    what = f"an integer >= {minimum}" + (f" ({unit})" if unit else "")
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = minimum - 1
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
 
     return parse
@@ -150,11 +152,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(name for name, s in STRATEGIES.items() if s.default),
         help="comma-separated (default: %(default)s)",
     )
-    sim.add_argument("--coverages", type=_float_list, default=DEFAULT_COVERAGES)
-    sim.add_argument("--batch-size", type=_positive_int, default=50)
-    sim.add_argument("--seed", type=_seed, default=0)
-    sim.add_argument("--out", default="fastscan-out", metavar="DIR")
-    sim.add_argument("--noise", choices=("none", "poisson"), default="none", help="detector noise")
+    sim.add_argument(
+        "--coverages", type=_float_list, default=DEFAULT_COVERAGES, metavar="C1,C2,...",
+        help="coverages scored and shown, in (0, 1] (default %(default)s)",
+    )  # fmt: skip
+    sim.add_argument(
+        "--batch-size", type=_positive_int, default=50,
+        help="points per step batch (default %(default)s)",
+    )  # fmt: skip
+    sim.add_argument(
+        "--seed", type=_seed, default=0, help="seed of every scan and of the noise (default 0)"
+    )
+    sim.add_argument(
+        "--out", default="fastscan-out", metavar="DIR",
+        help="output folder, created if missing (default %(default)s)",
+    )  # fmt: skip
+    sim.add_argument(
+        "--noise", choices=("none", "poisson"), default="none",
+        help="detector noise (default %(default)s)",
+    )  # fmt: skip
     sim.add_argument(
         "--channel-weights",
         type=_weight_list,
@@ -219,7 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
         "fast-classic rebuilds FAST's model (cameraman, its masks and row split) and "
         "reports its R^2 on images it never saw.",
     )
-    train.add_argument("--out", default="erd_model.npz", metavar="PATH")
+    train.add_argument(
+        "--out", default="erd_model.npz", metavar="PATH",
+        help="model file to write, .npz, in an existing folder (default %(default)s)",
+    )  # fmt: skip
     train.add_argument(
         "--recipe",
         choices=("default", "fast-classic"),
@@ -234,8 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
         "phantom seeds 2-5 and 8 synthetic textures (fastscan.erd.training.TRAINING_SETS)",
     )
     train.add_argument("--c", type=float, default=None, help="ERD window: sigma = d1 / c")
-    train.add_argument("--seed", type=_seed, default=None)
-    train.add_argument("--max-iter", type=_positive_int, default=None)
+    train.add_argument(
+        "--seed", type=_seed, default=None,
+        help="seed of the training masks (default: the recipe's, 0; fast-classic 111)",
+    )  # fmt: skip
+    train.add_argument(
+        "--max-iter", type=_positive_int, default=None,
+        help="training epochs of the network (default 50)",
+    )  # fmt: skip
     train.add_argument(
         "--error-power",
         type=float,
@@ -326,21 +351,39 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         "(mean, std, best static, ratios), verdicts.json, ratios.png and curves.png. Sets: test "
         "(13 images; never tune on it), validation (tune here; WSe2 from --data when present), "
         "sparse (8 validation images with a flat background), noisy (8 validation images as "
-        "Poisson counts), "
+        "Poisson counts), noisy-check (10 more validation images as Poisson counts, kept apart "
+        "to check a choice made on noisy), "
         "wse2 (600 x 400 design image against FAST's published curve).",
     )
-    ev.add_argument("--set", choices=SET_NAMES, default="test")
-    ev.add_argument("--size", type=_positive_int, default=256, help="long side in pixels")
     ev.add_argument(
-        "--seeds", type=_seed_list, default=",".join(map(str, DEFAULT_SEEDS)), metavar="S1,S2,..."
+        "--set", choices=SET_NAMES, default="test",
+        help="image set (default %(default)s: the final figures; tune on validation)",
+    )  # fmt: skip
+    ev.add_argument(
+        "--size", type=_int_at_least(32, "pixels of the long side"), default=256,
+        help="long side in pixels, >= 32 (default %(default)s; scikit-image pictures are never "
+        "enlarged)",
+    )  # fmt: skip
+    ev.add_argument(
+        "--seeds",
+        type=_seed_list,
+        default=",".join(map(str, DEFAULT_SEEDS)),
+        metavar="S1,S2,...",
+        help="seeds of every strategy's scan (default %(default)s)",
     )
-    ev.add_argument("--coverages", type=_float_list, default="0.05,0.1,0.2,0.3")
+    ev.add_argument(
+        "--coverages", type=_float_list, default="0.05,0.1,0.2,0.3", metavar="C1,C2,...",
+        help="coverages scored, in (0, 1] (default %(default)s)",
+    )  # fmt: skip
     ev.add_argument(
         "--strategies", type=_strategy_list, default=",".join(DEFAULT_STRATEGIES),
         help="comma-separated (default: %(default)s)",
     )  # fmt: skip
     ev.add_argument("--images", metavar="NAME,...", help="only these images of the set")
-    ev.add_argument("--batch-size", type=_positive_int, default=50)
+    ev.add_argument(
+        "--batch-size", type=_positive_int, default=50,
+        help="points per batch of each scan (default %(default)s)",
+    )  # fmt: skip
     ev.add_argument(
         "--model", metavar="NAME|PATH",
         help="ERD model of the fast strategy: a shipped name (" + ", ".join(SHIPPED_MODELS)
@@ -455,7 +498,12 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from fastscan.erd.classic import CLASSIC_CONFIG, train_classic
     from fastscan.erd.estimator import default_model_path
-    from fastscan.erd.training import cross_validate, train_model, training_set_config
+    from fastscan.erd.training import (
+        cross_validate,
+        image_groups,
+        train_model,
+        training_set_config,
+    )
 
     classic = args.recipe == "fast-classic"
     if classic and args.training_set != "default":
@@ -504,6 +552,12 @@ def _run_train(args: argparse.Namespace) -> int:
             )
         if args.install:
             raise CLIError("--cross-validate writes nothing; drop --install")
+        n_groups = len(image_groups(config))
+        if not 2 <= args.cross_validate <= n_groups:
+            raise CLIError(
+                f"--cross-validate must be in [2, {n_groups}] (the training set's image groups), "
+                f"got {args.cross_validate}"
+            )
         print(f"cross-validating by image, {args.cross_validate} folds ...", file=sys.stderr)
         result = cross_validate(config, folds=args.cross_validate, progress=progress)
         for i, fold in enumerate(result["folds"]):
@@ -519,13 +573,13 @@ def _run_train(args: argparse.Namespace) -> int:
         raise CLIError(f"--out must end in .npz, got {str(out)!r}")
     if not out.parent.exists():
         raise CLIError(f"--out folder {str(out.parent)!r} does not exist")
+    image = None
+    if args.image is not None:  # a bad image is named before the training line
+        from fastscan.imageio import load_image
+
+        image, _ = load_image(args.image, min_size=8)
     print(f"training ERD model ({args.recipe} recipe) ...", file=sys.stderr, flush=True)
     if classic:
-        image = None
-        if args.image is not None:
-            from fastscan.imageio import load_image
-
-            image, _ = load_image(args.image, min_size=8)
         model = train_classic(config, progress=progress, image=image)
     else:
         model = train_model(config, progress=progress)

@@ -107,6 +107,10 @@ def load_image(path: str | Path, *, min_size: int = 4) -> tuple[np.ndarray, str 
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ImageError(f"{path}: unsupported file type {suffix!r}; use one of {SUFFIXES}")
+    magic = _MAGIC.get(suffix)
+    if magic is not None and not _starts_with(path, magic):  # readers' own errors mislead
+        kind = suffix.lstrip(".").upper()
+        raise ImageError(f"{path}: cannot read {suffix} file (no {kind} header)")
     try:
         if suffix == ".npy":
             array = np.load(path, allow_pickle=False)
@@ -124,12 +128,23 @@ def load_image(path: str | Path, *, min_size: int = 4) -> tuple[np.ndarray, str 
     return check_image(array, str(path), min_size=min_size)
 
 
-def load_maps(path: str | Path) -> tuple[np.ndarray, str | None]:
+#: first bytes of the formats whose readers answer garbage with a misleading message
+#: (numpy suggests unpickling it, the PNG reader says it has no backend)
+_MAGIC = {".npy": b"\x93NUMPY", ".png": b"\x89PNG\r\n\x1a\n"}
+
+
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(magic)) == magic
+
+
+def load_maps(path: str | Path, *, min_size: int = 4) -> tuple[np.ndarray, str | None]:
     """Load a ground truth that may be element maps: ``(image or maps, note)``.
 
     A 3-D ``.npy`` or multi-page TIFF whose last axis is not an RGB(A) axis (3 or
     4) is C element maps, returned as (C, H, W) float64 with every channel
     checked like an image; anything else goes through :func:`load_image`.
+    ``min_size`` is the smallest side allowed, as in :func:`check_image`.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -142,12 +157,13 @@ def load_maps(path: str | Path) -> tuple[np.ndarray, str | None]:
 
                 array = tifffile.imread(path)
         except Exception:  # load_image names the problem
-            return load_image(path)
+            return load_image(path, min_size=min_size)
         if array.ndim == 3 and array.shape[-1] not in (3, 4):
             maps = [
-                check_image(np.asarray(m), f"{path} channel {i}")[0] for i, m in enumerate(array)
+                check_image(np.asarray(m), f"{path} channel {i}", min_size=min_size)[0]
+                for i, m in enumerate(array)
             ]
             if not maps:
                 raise ImageError(f"{path}: element maps hold no channel (shape {array.shape})")
             return np.stack(maps), None
-    return load_image(path)
+    return load_image(path, min_size=min_size)

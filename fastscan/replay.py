@@ -36,7 +36,7 @@ from fastscan.motion import MotionModel
 from fastscan.strategies import STRATEGIES as _REGISTRY
 from fastscan.strategies import StrategySettings, make_strategy_sampler
 
-__all__ = ["STRATEGIES", "SimulatedDetector", "Snapshot", "make_sampler", "replay"]
+__all__ = ["STRATEGIES", "SimulatedDetector", "Snapshot", "make_sampler", "replay", "target_counts"]
 
 #: Strategy names understood by :func:`make_sampler` (the registry at import time;
 #: :data:`fastscan.strategies.STRATEGIES` is the live one).
@@ -147,6 +147,29 @@ def _snapshot(sampler: Any, coverage: float) -> Snapshot:
     )
 
 
+def target_counts(coverages: Sequence[float], n_pixels: int) -> list[int]:
+    """Points each coverage asks for on a grid of ``n_pixels`` (at least one each).
+
+    Parameters
+    ----------
+    coverages : sequence of float
+        Fractions of the grid.
+    n_pixels : int
+        Pixels of the grid.
+
+    Returns
+    -------
+    list of int
+        ``max(1, round(coverage * n_pixels))`` for each coverage, in the given order.
+
+    Examples
+    --------
+    >>> target_counts([0.01, 0.3], 86400)
+    [864, 25920]
+    """
+    return [max(1, int(round(c * n_pixels))) for c in coverages]
+
+
 def replay(
     sampler: Any,
     detector: SimulatedDetector,
@@ -184,8 +207,7 @@ def replay(
     targets = sorted(float(c) for c in coverages)
     if not targets or not all(0.0 < c <= 1.0 for c in targets):
         raise ValueError(f"coverages must be numbers in (0, 1], got {list(coverages)!r}")
-    n_pixels = detector.shape[0] * detector.shape[1]
-    counts = [max(1, int(round(c * n_pixels))) for c in targets]
+    counts = target_counts(targets, detector.shape[0] * detector.shape[1])
     snapshots: list[Snapshot] = []
     times: list[float] = []
     settled_coverage = None

@@ -44,6 +44,10 @@ _default_assets: Path | None = None
 _API_KEY = secrets.token_hex(16)
 
 
+#: seconds after which a server still starting says so on stderr
+_SLOW_START_S = 5.0
+
+
 def local_catalog(directory: str | os.PathLike[str] = "fastscan-data") -> Any:
     """A tiled client on an embedded Tiled server storing runs under ``directory``.
 
@@ -91,8 +95,12 @@ def local_catalog(directory: str | os.PathLike[str] = "fastscan-data") -> Any:
 def _start_server(path: Path) -> Any:
     from tiled.server import SimpleTiledServer
 
+    from fastscan.slow_note import SlowNote
+
     (path / ASSETS).mkdir(parents=True, exist_ok=True)
-    server = SimpleTiledServer(path, api_key=_API_KEY, readable_storage=[path / ASSETS])
+    note = f"starting the embedded Tiled catalogue server for {path} (10-25 s when busy) ..."
+    with SlowNote(note, _SLOW_START_S):
+        server = SimpleTiledServer(path, api_key=_API_KEY, readable_storage=[path / ASSETS])
     if not _servers:
         _at_exit(close_local_catalogs)
     logger.info("embedded Tiled catalogue %s at %s", path, server.uri.split("?")[0])

@@ -92,8 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("old_dir", help="directory of <uid>.msgpack files")
     parser.add_argument("catalog_dir", help="local catalogue directory (created if missing)")
     args = parser.parse_args(argv)
+    old = Path(args.old_dir)
+    if not old.is_dir():  # before the catalogue's server starts (seconds)
+        print(f"error: no such directory of msgpack runs: {str(old)!r}", file=sys.stderr)
+        return 2
+    if not any(old.glob("*.msgpack")):
+        print(f"no *.msgpack runs in {str(old)!r}: nothing to import")
+        return 0
     from fastscan.plans.catalog import local_catalog
 
+    print(
+        f"opening the catalogue {args.catalog_dir} (an embedded Tiled server; 5-25 s) ...",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         uids = import_msgpack(args.old_dir, local_catalog(args.catalog_dir))
     except (OSError, RuntimeError) as exc:

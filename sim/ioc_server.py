@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import sys
 
 from caproto.asyncio.server import Context as _AsyncioContext
 
 from fastscan.sim.ioc_process import READY
 from fastscan.sim.ioc_records import NanoprobeIOC
 
-__all__ = ["Context", "NoBeaconErrors", "serve"]
+__all__ = ["Context", "NoBeaconErrors", "port_note", "serve"]
 
 
 class Context(_AsyncioContext):
@@ -50,9 +52,34 @@ async def serve(ioc: NanoprobeIOC, interfaces: list[str]) -> None:
 
     async def announce(async_lib):
         await asyncio.sleep(0.05)
+        note = port_note(ctx.port, int(os.environ.get("EPICS_CA_SERVER_PORT", "5064")))
+        if note is not None:
+            print(note, file=sys.stderr, flush=True)
         print(f"{READY} port={ctx.port}", flush=True)
 
     await ctx.run(log_pv_names=False, startup_hook=announce)
+
+
+def port_note(served: int, asked: int) -> str | None:
+    """A warning when caproto served another TCP port than asked (None when it did not).
+
+    caproto quietly falls back to a free port when ``EPICS_CA_SERVER_PORT``
+    (``--port``) is taken, usually by another IOC. Off loopback the clients' UDP
+    search still finds this IOC; on loopback (unicast to 127.0.0.1) each search
+    reaches one of the two, so PVs go "not found" at random.
+
+    Examples
+    --------
+    >>> port_note(5094, 5094) is None
+    True
+    """
+    if served == asked:
+        return None
+    return (
+        f"warning: port {asked} (EPICS_CA_SERVER_PORT / --port) is taken, probably by another "
+        f"IOC; this one serves TCP port {served}. On loopback clients then find either IOC at "
+        "random: stop the other one or choose a free --port"
+    )
 
 
 class NoBeaconErrors(logging.Filter):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -98,3 +99,18 @@ def writer(catalog):
     yield w
     w.flush()
     w.close()
+
+
+@pytest.fixture
+def unwritable_folder(tmp_path):
+    """A folder this user cannot create files in (read-only for a user, sysfs for root)."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "readonly"
+        folder.mkdir()
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)  # so tmp_path can be cleaned up
+        return
+    if not (sys.platform.startswith("linux") and os.path.isdir("/sys")):
+        pytest.skip("running as root and no folder that refuses root's writes")
+    yield "/sys"  # sysfs refuses new files even to root

@@ -33,6 +33,7 @@ from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.channels import check_weights
 from fastscan.compare.report import write_csv
 from fastscan.compare.run import _Progress, time_model
+from fastscan.folders import writable_folder
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import MotionModel
@@ -271,9 +272,7 @@ def run_simulate_channels(
             f"strategy {unknown[0]!r} does not run on element maps; use {', '.join(supported)}"
         )
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out, "--out")
     rows: list[dict[str, Any]] = []
     panels: dict[str, np.ndarray] = {}
     facts: dict[str, Any] = {}
@@ -281,7 +280,10 @@ def run_simulate_channels(
     for name in config.strategies:
         progress = _Progress(name, not config.quiet)
         start = time.perf_counter()
-        snaps, trajectory = _snapshots(name, maps, config, weights, motion, progress)
+        try:
+            snaps, trajectory = _snapshots(name, maps, config, weights, motion, progress)
+        finally:  # an error in a scan: no first-batch note after it
+            progress.cancel_note()
         seconds = round(time.perf_counter() - start, 2)
         progress.close(f"done in {seconds:.1f} s, beam time {trajectory.beam_time:.1f} s")
         np.save(out / f"points_{name}.npy", snaps[-1]["points"].astype(np.int64))
@@ -293,7 +295,15 @@ def run_simulate_channels(
                 flush=True,
             )
         for snap in snaps:
+            started = time.perf_counter()
             scored = _score(maps, names, weights, name, snap, config.biharmonic)
+            if config.biharmonic and not config.quiet:  # about 10-20 s each: say so
+                print(
+                    f"{'':<13}scored {snap['coverage']:.0%} "
+                    f"({time.perf_counter() - started:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
             if snap is snaps[-1]:
                 recon = np.stack([r["_recon"] for r in scored[:-1]])
                 panels[f"{name} {snap['coverage']:.0%}"] = recon

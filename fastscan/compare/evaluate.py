@@ -32,9 +32,11 @@ from typing import Any
 import numpy as np
 
 from fastscan.compare.imagesets import SET_NAMES, TestImage, image_set
+from fastscan.folders import writable_folder
 from fastscan.metrics import nrmse
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.replay import make_sampler, replay
+from fastscan.slow_note import FIRST_RUN, SlowNote
 from fastscan.strategies import STRATEGIES
 
 __all__ = [
@@ -263,31 +265,40 @@ def run_evaluate(config: EvaluateConfig) -> dict[str, Any]:
     if not images:
         raise ValueError(f"no images in set {config.set!r} (is --data {config.data!r} right?)")
     out = Path(config.out or f"fastscan-evaluate-{config.set}")
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out, "--out")
+
+    first = SlowNote(f"no image done yet after 30 s ({FIRST_RUN}) ...", 30.0)
 
     def progress(line: str) -> None:
+        first.cancel()
         if not config.quiet:
             print(line, file=sys.stderr, flush=True)
 
-    progress(
-        f"fastscan evaluate --set {config.set}: {len(images)} images x {len(config.seeds)} seeds "
-        f"x {', '.join(config.strategies)} at {', '.join(f'{c:g}' for c in config.coverages)}"
-    )
-    start = time.perf_counter()
-    if config.jobs > 1:
-        rows = _parallel(config, images, progress)
-    else:
-        rows = evaluate_images(
-            images,
-            strategies=config.strategies,
-            seeds=config.seeds,
-            coverages=config.coverages,
-            batch_size=config.batch_size,
-            model=config.model,
-            progress=progress,
+    if not config.quiet:
+        print(
+            f"fastscan evaluate --set {config.set}: {len(images)} images x "
+            f"{len(config.seeds)} seeds x {', '.join(config.strategies)} at "
+            f"{', '.join(f'{c:g}' for c in config.coverages)}",
+            file=sys.stderr,
+            flush=True,
         )
+        first.start()
+    start = time.perf_counter()
+    try:
+        if config.jobs > 1:
+            rows = _parallel(config, images, progress)
+        else:
+            rows = evaluate_images(
+                images,
+                strategies=config.strategies,
+                seeds=config.seeds,
+                coverages=config.coverages,
+                batch_size=config.batch_size,
+                model=config.model,
+                progress=progress,
+            )
+    finally:
+        first.cancel()
     seconds = time.perf_counter() - start
     meta = {
         "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
@@ -330,6 +341,5 @@ def summarize_rows(path: str | Path, config: EvaluateConfig | None = None) -> di
     rows = read_rows(path)
     if not rows:
         raise ValueError(f"{str(path)!r} has no rows")
-    out = Path(config.out) if config.out else Path(path).parent
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_folder(Path(config.out) if config.out else Path(path).parent, "--out")
     return _report(rows, out, {"from_rows": str(path)}, config)

@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["METRIC_COLUMNS", "format_table", "plot_curves", "plot_reconstructions", "write_csv"]
+__all__ = [
+    "METRIC_COLUMNS",
+    "format_table",
+    "overshoot_note",
+    "plot_curves",
+    "plot_reconstructions",
+    "write_csv",
+]
 
 #: Columns of metrics.csv, in order (design.md section 4).
 METRIC_COLUMNS = (
@@ -69,11 +76,58 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
         lines.append(
             f"{row['strategy']:<13}{row['coverage']:>8.1%}{row['n_measured']:>9d}"
             f"{row['nrmse']:>8.3f}{row['ssim']:>7.3f}{row['psnr']:>7.1f}"
-            f"{row.get('nrmse_biharmonic', float('nan')):>10.3f}"
-            f"{row.get('ssim_biharmonic', float('nan')):>9.3f}"
-            f"{row.get('beam_time_s', float('nan')):>10.1f}"
+            f"{_cell(row.get('nrmse_biharmonic'), 10, '.3f')}"
+            f"{_cell(row.get('ssim_biharmonic'), 9, '.3f')}"
+            f"{_cell(row.get('beam_time_s'), 10, '.1f')}"
         )
     return "\n".join(lines)
+
+
+def _cell(value: Any, width: int, spec: str) -> str:
+    """A number, or ``-`` where none was computed (``--no-biharmonic``: NaN or missing)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return f"{'-':>{width}}"
+    return f"{value:>{width}{spec}}"
+
+
+def overshoot_note(rows: Sequence[Mapping[str, Any]], n_pixels: int) -> str | None:
+    """A line saying which table rows hold more points than their coverage asks.
+
+    A fly strategy flies each segment whole (``fly-raster`` whole passes of rows),
+    so its row for a coverage can hold more points than that coverage; the
+    ``coverage`` column is the one asked for, ``points`` what was measured.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Table rows with ``strategy``, ``coverage`` and ``n_measured``.
+    n_pixels : int
+        Pixels of the grid.
+
+    Returns
+    -------
+    str or None
+        One line naming the row with the most points past its ask, or None when no row
+        is past it.
+
+    Examples
+    --------
+    >>> overshoot_note([{"strategy": "fly-raster", "coverage": 0.3, "n_measured": 43200}], 86400)
+    'note: fly segments are flown whole, so a row can hold more points than its coverage asks (fly-raster 30.0%: 43200 points, 50.0% of the grid)'
+    """  # noqa: E501
+    past = []
+    for row in rows:
+        asked = max(1, int(round(row["coverage"] * n_pixels)))
+        if row["n_measured"] > asked:
+            past.append((row["n_measured"] - asked, row))
+    if not past:
+        return None
+    row = max(past, key=lambda item: item[0])[1]
+    return (
+        "note: fly segments are flown whole, so a row can hold more points than its coverage "
+        f"asks ({row['strategy']} {row['coverage']:.1%}: {row['n_measured']} points, "
+        f"{row['n_measured'] / n_pixels:.1%} of the grid)"
+    )
 
 
 def _figure(n_cols: int, n_rows: int = 1, size: float = 4.0) -> tuple[Any, Any]:

@@ -14,18 +14,27 @@ from typing import Any
 import numpy as np
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
-from fastscan.compare.report import format_table, plot_curves, plot_reconstructions, write_csv
+from fastscan.compare.report import (
+    format_table,
+    overshoot_note,
+    plot_curves,
+    plot_reconstructions,
+    write_csv,
+)
+from fastscan.folders import writable_folder
 from fastscan.imageio import load_maps
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import NANOPROBE, MotionModel
-from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay
+from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay, target_counts
+from fastscan.slow_note import FIRST_RUN, SlowNote
 from fastscan.strategies import STRATEGIES
 
 __all__ = [
     "DEFAULT_STRATEGIES",
     "DEMO_PHANTOM",
     "SimulateConfig",
+    "points_done",
     "run_simulate",
     "time_model",
 ]
@@ -76,6 +85,37 @@ class SimulateConfig:
         )
 
 
+def points_done(done: int, total: int) -> str:
+    """Progress in points, honest when a scan measures more than was asked.
+
+    A segment sampler (``fly-raster``, ``fast-fly``) flies each segment whole, so
+    its last batch can carry it past the largest coverage asked for; the count
+    then says so instead of showing ``done/total`` with ``done > total``.
+
+    Parameters
+    ----------
+    done : int
+        Points measured so far.
+    total : int
+        Points the largest coverage asks for.
+
+    Returns
+    -------
+    str
+        ``"done/total points"``, or ``"done points (total asked; segments flown whole)"``.
+
+    Examples
+    --------
+    >>> points_done(250, 864)
+    '250/864 points'
+    >>> points_done(43200, 25920)
+    '43200 points (25920 asked; segments flown whole)'
+    """
+    if done <= total:
+        return f"{done}/{total} points"
+    return f"{done} points ({total} asked; segments flown whole)"
+
+
 class _Progress:
     """One-line text progress bar on stderr (plain lines when not a terminal)."""
 
@@ -85,8 +125,13 @@ class _Progress:
         self.start = time.perf_counter()
         self.tty = sys.stderr.isatty()
         self._last_quarter = -1
+        # nothing until the first batch is in: say why if that takes long
+        self._note = SlowNote(f"{label:<13}no batch yet after 10 s ({FIRST_RUN}) ...", 10.0)
+        if enabled:
+            self._note.start()
 
     def __call__(self, done: int, total: int) -> None:
+        self._note.cancel()
         if not self.enabled:
             return
         frac = min(done / max(total, 1), 1.0)
@@ -94,18 +139,23 @@ class _Progress:
         if self.tty:
             bar = "#" * int(30 * frac)
             sys.stderr.write(
-                f"\r{self.label:<13}[{bar:<30}] {done:>7d}/{total} points  {elapsed:5.1f} s"
+                f"\r{self.label:<13}[{bar:<30}] {points_done(done, total):>13}  {elapsed:5.1f} s"
             )
             sys.stderr.flush()
         elif int(4 * frac) > self._last_quarter:
             self._last_quarter = int(4 * frac)
             print(
-                f"{self.label:<13}{frac:6.0%}  {done}/{total} points  {elapsed:.1f} s",
+                f"{self.label:<13}{frac:6.0%}  {points_done(done, total)}  {elapsed:.1f} s",
                 file=sys.stderr,
                 flush=True,
             )
 
+    def cancel_note(self) -> None:
+        """No first-batch note (a batch came in, the run ended or failed)."""
+        self._note.cancel()
+
     def close(self, note: str) -> None:
+        self._note.cancel()
         if self.enabled:
             end = "\n" if self.tty else ""
             sys.stderr.write(f"{end}{self.label:<13}{note}\n")
@@ -115,7 +165,8 @@ class _Progress:
 def _load_truth(config: SimulateConfig) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Ground truth, its labels (phantoms only) and a description of the source."""
     if config.image is not None:
-        image, note = load_maps(config.image)  # (C, H, W) element maps or an image
+        # (C, H, W) element maps or an image; SSIM's 7 x 7 window needs 7 pixels a side
+        image, note = load_maps(config.image, min_size=7)
         if note and not config.quiet:
             print(f"note: {note}", file=sys.stderr)
         return image, None, str(config.image)
@@ -158,24 +209,37 @@ def _run_strategy(
     points = np.zeros((0, 2), np.int64)
     builder = TrajectoryBuilder(motion, shape=truth.shape)
     facts: dict[str, Any] = {}
-    for coverages in runs:
-        sampler = make_sampler(
-            name,
-            truth.shape,
-            max_coverage=max(coverages),
-            batch_size=config.batch_size,
-            seed=config.seed,
-            model=config.model,
-            motion=motion,
-            motion_weight=config.motion_weight,
-            coverages=config.coverages,
-        )
-        detector = SimulatedDetector(truth, noise=config.noise, seed=config.seed)
-        builder = TrajectoryBuilder(motion, shape=truth.shape)
-        snapshots += replay(sampler, detector, coverages, progress=progress, trajectory=builder)
-        points = sampler.measured_points
-        if snapshots:
-            facts = {k: v for k, v in snapshots[-1].extra.items() if v is not None}
+    # the progress covers every run: a fresh grid per coverage counts all of their points
+    asked = [max(target_counts(run, truth.size)) for run in runs]
+    total, offset = sum(asked), 0
+    try:
+        for coverages in runs:
+            sampler = make_sampler(
+                name,
+                truth.shape,
+                max_coverage=max(coverages),
+                batch_size=config.batch_size,
+                seed=config.seed,
+                model=config.model,
+                motion=motion,
+                motion_weight=config.motion_weight,
+                coverages=config.coverages,
+            )
+            detector = SimulatedDetector(truth, noise=config.noise, seed=config.seed)
+            builder = TrajectoryBuilder(motion, shape=truth.shape)
+            snapshots += replay(
+                sampler,
+                detector,
+                coverages,
+                progress=lambda done, _asked, offset=offset: progress(offset + done, total),
+                trajectory=builder,
+            )
+            offset += sampler.n_measured
+            points = sampler.measured_points
+            if snapshots:
+                facts = {k: v for k, v in snapshots[-1].extra.items() if v is not None}
+    finally:  # an error in a replay: no first-batch note after it
+        progress.cancel_note()
     facts["seconds"] = round(time.perf_counter() - start, 2)
     note = f"done in {facts['seconds']:.1f} s, beam time {builder.t_last:.1f} s"
     choice = getattr(sampler, "get_params", dict)().get("choice")  # fast-auto: step or fly
@@ -238,9 +302,7 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
 
         load_model(config.model)  # a bad model file fails before any replay
     out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {str(out)!r} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out, "--out")
     models = _models(config, labels)
     rows: list[dict[str, Any]] = []
     panels: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
@@ -254,7 +316,11 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
         if config.biharmonic and not config.quiet:
             print(f"{'':<13}scoring (biharmonic completion) ...", file=sys.stderr, flush=True)
         for snap in snapshots:
+            started = time.perf_counter()
             rows.append(_score(truth, name, snap, config.biharmonic))
+            if config.biharmonic and not config.quiet:  # about 10 s each at 600 x 400
+                seconds = time.perf_counter() - started
+                print(f"{'':<13}scored {snap.coverage:.0%} ({seconds:.0f} s)", file=sys.stderr)
         if snapshots:
             shown = min(snapshots, key=lambda snap: abs(snap.coverage - _SHOWN_COVERAGE))
             panels[f"{name} {shown.coverage:.0%}"] = (shown.reconstruction, shown.measured_mask)
@@ -276,6 +342,9 @@ def run_simulate(config: SimulateConfig) -> dict[str, Any]:
     (out / "summary.json").write_text(dumps(summary, indent=2))  # strict JSON: NaN -> null
     if not config.quiet:
         print(format_table(rows))
+        note = overshoot_note(rows, truth.size)
+        if note is not None:
+            print(note)
         for name, facts in strategies.items():
             if "settled_coverage" in facts:
                 print(

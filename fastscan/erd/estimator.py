@@ -17,6 +17,7 @@ import json
 import math
 import threading
 import warnings
+import zipfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -399,6 +400,8 @@ class ERDModel:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"ERD model file not found: {path}")
+        if not zipfile.is_zipfile(path):  # numpy would suggest unpickling it
+            raise ValueError(f"{path} is not a fastscan ERD model file (not an .npz archive)")
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}

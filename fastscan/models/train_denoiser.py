@@ -21,7 +21,6 @@ thread (the shipped file took 43 minutes wall on a shared, heavily loaded
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from fastscan.models import _data
+from fastscan.models._train_cli import int_at_least, training_parser
 from fastscan.models.torch_unet import DEFAULT_WEIGHTS, WEIGHTS_DIR
 
 __all__ = ["DenoiserConfig", "build_states", "main", "make_loss", "train"]
@@ -191,13 +191,20 @@ def train(config: DenoiserConfig, out: Path, threads: int = 1, log: callable = p
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / DEFAULT_WEIGHTS["denoiser"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=DenoiserConfig.steps)
-    parser.add_argument("--states", type=int, default=DenoiserConfig.n_states)
-    parser.add_argument("--sampler-runs", type=int, default=DenoiserConfig.sampler_runs)
-    parser.add_argument("--threads", type=int, default=1)
+    shipped = WEIGHTS_DIR / DEFAULT_WEIGHTS["denoiser"]
+    parser = training_parser("fastscan.models.train_denoiser", __doc__.split("\n")[0], shipped)
+    parser.add_argument(
+        "--steps", type=int_at_least(1), default=DenoiserConfig.steps,
+        help="optimiser steps (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--states", type=int_at_least(1), default=DenoiserConfig.n_states,
+        help="training states (image, mask, noise) (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sampler-runs", type=int_at_least(0), default=DenoiserConfig.sampler_runs,
+        help="states measured under real-sampler masks (default %(default)s)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     config = DenoiserConfig(
         seed=args.seed, steps=args.steps, n_states=args.states, sampler_runs=args.sampler_runs

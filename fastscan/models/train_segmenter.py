@@ -17,7 +17,6 @@ heavily loaded 2-core machine).
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -27,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from fastscan.models import _data
+from fastscan.models._train_cli import int_at_least, training_parser
 from fastscan.models.torch_unet import DEFAULT_WEIGHTS, WEIGHTS_DIR
 
 __all__ = ["SegmenterConfig", "build_states", "main", "segmentation_targets", "train"]
@@ -174,13 +174,20 @@ def train(
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=WEIGHTS_DIR / DEFAULT_WEIGHTS["segmenter"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--steps", type=int, default=SegmenterConfig.steps)
-    parser.add_argument("--phantoms", type=int, default=SegmenterConfig.n_phantoms)
-    parser.add_argument("--sampler-runs", type=int, default=SegmenterConfig.sampler_runs)
-    parser.add_argument("--threads", type=int, default=1)
+    shipped = WEIGHTS_DIR / DEFAULT_WEIGHTS["segmenter"]
+    parser = training_parser("fastscan.models.train_segmenter", __doc__.split("\n")[0], shipped)
+    parser.add_argument(
+        "--steps", type=int_at_least(1), default=SegmenterConfig.steps,
+        help="optimiser steps (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--phantoms", type=int_at_least(1), default=SegmenterConfig.n_phantoms,
+        help="labelled phantoms (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sampler-runs", type=int_at_least(0), default=SegmenterConfig.sampler_runs,
+        help="states measured under real-sampler masks (default %(default)s)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     config = SegmenterConfig(
         seed=args.seed, steps=args.steps, n_phantoms=args.phantoms, sampler_runs=args.sampler_runs

@@ -4,12 +4,16 @@ The lead's ``fastscan/cli.py`` registers the sub-command with
 :func:`add_serve_parser`; :func:`main` runs it stand-alone. Once the socket is
 bound the command prints one line, ``fastscan service listening on ENDPOINT``,
 to stdout (the resolved endpoint, useful with port 0), then serves until SIGINT
-or SIGTERM.
+(Ctrl-C) or SIGTERM. Either one stops it cleanly: every session is saved to
+``--state-dir`` (when given), one line on stderr says why it stopped and where the
+sessions are (:func:`stopped_message`), and the exit status is 0. A second Ctrl-C
+interrupts the saving (exit status 130).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import signal
 import sys
@@ -17,9 +21,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from fastscan.service.cli_checks import bind_problem, count, curve_problem
 from fastscan.service.protocol import DEFAULT_ADDRESS, DEFAULT_MAX_MESSAGE_BYTES
 
-__all__ = ["add_serve_parser", "build_parser", "main", "run_serve"]
+__all__ = ["add_serve_parser", "build_parser", "main", "run_serve", "stopped_message"]
 
 log = logging.getLogger("fastscan.service")
 
@@ -62,46 +67,46 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-message-bytes",
-        type=int,
+        type=count,
         default=DEFAULT_MAX_MESSAGE_BYTES,
         help=f"largest request accepted (default {DEFAULT_MAX_MESSAGE_BYTES})",
     )
     parser.add_argument(
-        "--max-sessions", type=int, default=16, help="sessions held at once (default 16)"
+        "--max-sessions", type=count, default=16, help="sessions held at once (default 16)"
     )
     parser.add_argument(
         "--max-pixels",
-        type=int,
+        type=count,
         default=4096 * 4096,
         help="largest grid (rows x cols) of one session (default 4096 x 4096)",
     )
     parser.add_argument(
         "--max-total-pixels",
-        type=int,
+        type=count,
         default=None,
         help="largest sum of grid sizes over all sessions (default 4 x --max-pixels)",
     )
     parser.add_argument(
         "--max-points-per-ingest",
-        type=int,
+        type=count,
         default=1 << 20,
         help="largest batch of readings one ingest may carry (default 1048576)",
     )
     parser.add_argument(
         "--max-batch-size",
-        type=int,
+        type=count,
         default=10_000,
         help="largest batch_size of a session and n of a suggest (default 10000)",
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=count,
         default=4,
         help="threads that run requests; a slow request holds up only its own session (default 4)",
     )
     parser.add_argument(
         "--snapshot-every",
-        type=int,
+        type=count,
         default=100,
         help="batches between full state snapshots in --state-dir; in between each batch is "
         "appended to a journal (default 100)",
@@ -152,19 +157,31 @@ def run_serve(args: argparse.Namespace) -> int:
             f"fastscan serve: --blas-threads must be >= 0, got {args.blas_threads}", file=sys.stderr
         )
         return 2
-    if "://" not in args.bind:
-        print(
-            f"fastscan serve: --bind expects a ZMQ endpoint such as {DEFAULT_ADDRESS}, "
-            f"got {args.bind!r}",
-            file=sys.stderr,
-        )
+    bind = bind_problem(args.bind)
+    if bind is not None:
+        print(f"fastscan serve: {bind}", file=sys.stderr)
         return 2
+    curve = curve_problem(args)
+    if curve is not None:
+        print(f"fastscan serve: {curve}", file=sys.stderr)
+        return 2
+    if args.state_dir is not None:  # before the warm-up: a bad folder is named at once
+        from fastscan.service.persistence import prepare_state_dir
+
+        try:
+            prepare_state_dir(args.state_dir)
+        except ValueError as exc:
+            print(f"fastscan serve: --state-dir: {exc}", file=sys.stderr)
+            return 2
     if args.blas_threads > 0:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=args.blas_threads, user_api="blas")
     if not args.no_warm_up:
-        warm_up()
+        from fastscan.slow_note import FIRST_RUN, SlowNote
+
+        with SlowNote(f"fastscan serve: warming up ({FIRST_RUN}) ...", 5.0):
+            warm_up()
     try:
         server = SamplerServer(
             args.bind,
@@ -185,21 +202,95 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"fastscan serve: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # zmq.ZMQError: address in use, bad endpoint
-        print(f"fastscan serve: cannot bind {args.bind!r}: {exc}", file=sys.stderr)
+        hint = ""
+        if getattr(exc, "errno", None) == errno.EADDRINUSE:
+            hint = " (another fastscan serve? stop it, or --bind another port; 0 picks one)"
+        print(f"fastscan serve: cannot bind {args.bind!r}: {exc}{hint}", file=sys.stderr)
         return 2
     stop = threading.Event()
+    received: list[str] = []
+    previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            received.append(signal.Signals(signum).name)
+            stop.set()
+            # a second Ctrl-C interrupts the shutdown (saving) itself
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if server.restoring:
+        names = ", ".join(server.restoring)
+        print(
+            f"fastscan serve: resuming {_sessions(len(server.restoring))} saved in "
+            f"{server.store.state_dir}: {names}",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"fastscan service listening on {server.endpoint}", flush=True)
     try:
         server.serve(stop)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt:  # a second Ctrl-C, while the sessions were being saved
+        print(
+            "fastscan serve: interrupted while stopping; the sessions' files are as last saved "
+            "(snapshot plus journal)",
+            file=sys.stderr,
+        )
+        return 130
     finally:
         server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print(stopped_message(server.store, received[0] if received else None), file=sys.stderr)
     return 0
+
+
+def stopped_message(store: Any, signal_name: str | None) -> str:
+    """The line ``fastscan serve`` prints when it stops: why, and where its sessions are.
+
+    Parameters
+    ----------
+    store : SessionStore
+        The stopped server's sessions (``server.store``).
+    signal_name : str or None
+        The signal that stopped it (``"SIGTERM"``, ``"SIGINT"``), if any.
+
+    Returns
+    -------
+    str
+        One line, e.g. ``fastscan service stopped (SIGTERM); 2 sessions saved in
+        /data/state (restart with --state-dir /data/state to resume them)``.
+    """
+    why = f"fastscan service stopped ({signal_name})" if signal_name else "fastscan service stopped"
+    if store.state_dir is None:
+        held = len(store.held_names)
+        if held == 0:
+            return f"{why}; no sessions were open"
+        verb = "was" if held == 1 else "were"
+        return f"{why}; no --state-dir, so its {_sessions(held)} {verb} not saved"
+    on_disk = store.files.names()
+    saved = len([name for name in store.held_names if name in on_disk])
+    others = len(on_disk) - saved  # files it could not restore (named in an error above)
+    other = f"; {others} other session file{'' if others == 1 else 's'} there not restored"
+    other = other if others else ""
+    if saved == 0:
+        return f"{why}; no sessions to save in {store.state_dir}{other}"
+    return (
+        f"{why}; {_sessions(saved)} saved in {store.state_dir} "
+        f"(restart with --state-dir {store.state_dir} to resume {'it' if saved == 1 else 'them'})"
+        f"{other}"
+    )
+
+
+def _sessions(n: int) -> str:
+    return f"{n} session{'' if n == 1 else 's'}"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m fastscan.service``."""
-    return run_serve(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    try:
+        return run_serve(args)
+    except KeyboardInterrupt:  # Ctrl-C before it listens (warm-up, restoring)
+        print("fastscan serve: interrupted", file=sys.stderr)
+        return 130

@@ -266,6 +266,12 @@ class SessionStore:
         return sorted(names)
 
     @property
+    def held_names(self) -> list[str]:
+        """Sessions in memory or being restored (not those only saved in ``state_dir``)."""
+        with self._lock:
+            return sorted(set(self._sessions) | set(self._restoring))
+
+    @property
     def pixels_held(self) -> int:
         """Grid pixels of every session held or being restored (the total-pixel quota)."""
         held = sum(e.sampler.shape[0] * e.sampler.shape[1] for e in self._sessions.values())

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fastscan.folders import writable_folder
 from fastscan.service.journal import append_batch
 
-__all__ = ["SESSION_NAME", "SessionFiles", "read_state_log"]
+__all__ = ["SESSION_NAME", "SessionFiles", "prepare_state_dir", "read_state_log"]
 
 #: Allowed session names (matched with ``fullmatch``: no trailing newline slips through).
 SESSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -56,6 +58,8 @@ def read_state_log(path: str | Path) -> tuple[dict[str, Any], list[tuple[np.ndar
     >>> len(batches), header["params"]["shape"]
     (1, [20, 30])
     """
+    if Path(path).is_file() and not zipfile.is_zipfile(path):  # numpy would suggest unpickling
+        raise ValueError(f"{path} is not a fastscan sampler state file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
@@ -75,18 +79,45 @@ def read_state_log(path: str | Path) -> tuple[dict[str, Any], list[tuple[np.ndar
     return header, batches
 
 
+def prepare_state_dir(state_dir: str | Path) -> Path:
+    """The service's state folder, created if missing and checked to be writable.
+
+    Parameters
+    ----------
+    state_dir : str or Path
+        A folder (created with its parents if missing).
+
+    Returns
+    -------
+    Path
+        ``state_dir`` as a path.
+
+    Raises
+    ------
+    ValueError
+        One line naming the path and what is wrong with it: a file (or a path
+        through a file), a folder that cannot be created or cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> prepare_state_dir(pathlib.Path(tempfile.mkdtemp()) / "state").name
+    'state'
+    """
+    return writable_folder(state_dir, "state folder")
+
+
 class SessionFiles:
     """The files of the service's sessions in one directory.
 
     Parameters
     ----------
     state_dir : str or Path
-        Created if missing.
+        Created if missing; see :func:`prepare_state_dir` for what is refused.
     """
 
     def __init__(self, state_dir: str | Path) -> None:
-        self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir = prepare_state_dir(state_dir)
 
     def snapshot(self, name: str) -> Path:
         """Path of the session's full snapshot."""

@@ -191,6 +191,8 @@ class SamplerServer:
             snapshot_every=snapshot_every,
         )
         restoring = self.store.restore_all()
+        #: sessions saved in ``state_dir`` whose restore started with the server
+        self.restoring: list[str] = restoring
         if restoring:
             log.info("restoring saved sessions %s from %s", restoring, state_dir)
         self.max_message_bytes = int(max_message_bytes)
