@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from fastscan._argtypes import int_at_least
+
 __all__ = ["build_parser", "main"]
 
 DEFAULT_COVERAGES = "0.01,0.05,0.1,0.2,0.3"
@@ -90,23 +92,8 @@ def _positive_rate(text: str) -> float:
     return value
 
 
-def _int_at_least(minimum: int, unit: str = ""):
-    what = f"an integer >= {minimum}" + (f" ({unit})" if unit else "")
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
-
-
-_seed = _int_at_least(0)
-_positive_int = _int_at_least(1)
+_seed = int_at_least(0)
+_positive_int = int_at_least(1)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -360,7 +347,7 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         help="image set (default %(default)s: the final figures; tune on validation)",
     )  # fmt: skip
     ev.add_argument(
-        "--size", type=_int_at_least(32, "pixels of the long side"), default=256,
+        "--size", type=int_at_least(32, "pixels of the long side"), default=256,
         help="long side in pixels, >= 32 (default %(default)s; scikit-image pictures are never "
         "enlarged)",
     )  # fmt: skip

@@ -29,6 +29,7 @@ MODULES = [
     "fastscan._prepared_update",
     "fastscan.fly.sweep_band",
     "fastscan.fly.sweep_tour",
+    "fastscan._argtypes",
 ]
 
 

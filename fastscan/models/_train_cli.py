@@ -11,28 +11,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from fastscan._argtypes import int_at_least
+
 __all__ = ["int_at_least", "training_parser", "weights_path"]
-
-
-def int_at_least(minimum: int):
-    """argparse type: an integer >= ``minimum``, else an error naming the value.
-
-    Examples
-    --------
-    >>> int_at_least(1)("3")
-    3
-    """
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
-        return value
-
-    return parse
 
 
 def weights_path(text: str) -> Path:
