@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from fastscan.fly.lattice import _checked_values
+from fastscan.fly.lattice import _checked_values, _reach_and_box
 
 __all__ = ["JUMP_FLOOR", "jump_line_scale", "jump_map"]
 
@@ -108,14 +108,10 @@ def jump_map(
     """
     measured = np.asarray(measured, bool)
     values, scale = _checked_values(values, measured, span)
-    if int(reach) != reach or reach < 1:
-        raise ValueError(f"reach must be an integer >= 1, got {reach!r}")
-    n_rows, n_cols = measured.shape
-    r0, r1, c0, c1 = (0, n_rows, 0, n_cols) if box is None else (int(v) for v in box)
-    r0, r1, c0, c1 = max(r0, 0), min(r1, n_rows), max(c0, 0), min(c1, n_cols)
+    reach, r0, r1, c0, c1 = _reach_and_box(measured.shape, reach, box)
     out = np.zeros((max(r1 - r0, 0), max(c1 - c0, 0)))
     if out.size:
-        _jump_map(values, measured, int(reach), scale, r0, r1, c0, c1, out)
+        _jump_map(values, measured, reach, scale, r0, r1, c0, c1, out)
     return out
 
 

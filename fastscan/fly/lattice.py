@@ -208,6 +208,18 @@ def _checked_values(
     return values, scale
 
 
+def _reach_and_box(
+    shape: tuple[int, int], reach: int, box: tuple[int, int, int, int] | None
+) -> tuple[int, int, int, int, int]:
+    """``reach`` checked (an integer >= 1) and ``box`` (row0, row1, col0, col1; None: the
+    grid) clipped to ``shape``: ``(reach, r0, r1, c0, c1)``."""
+    if int(reach) != reach or reach < 1:
+        raise ValueError(f"reach must be an integer >= 1, got {reach!r}")
+    n_rows, n_cols = shape
+    r0, r1, c0, c1 = (0, n_rows, 0, n_cols) if box is None else (int(v) for v in box)
+    return int(reach), max(r0, 0), min(r1, n_rows), max(c0, 0), min(c1, n_cols)
+
+
 @njit(cache=True)
 def _near_range(values, measured, line, col, reach, scale, lo, hi):
     """Fold the nearest reading above and below (row, ``col``) into ``lo``/``hi`` (scaled);
@@ -294,14 +306,10 @@ def flat_pixel_map(
     """
     measured = np.asarray(measured, bool)
     values, scale = _checked_values(values, measured, span)
-    if int(reach) != reach or reach < 1:
-        raise ValueError(f"reach must be an integer >= 1, got {reach!r}")
-    n_rows, n_cols = measured.shape
-    r0, r1, c0, c1 = (0, n_rows, 0, n_cols) if box is None else (int(v) for v in box)
-    r0, r1, c0, c1 = max(r0, 0), min(r1, n_rows), max(c0, 0), min(c1, n_cols)
+    reach, r0, r1, c0, c1 = _reach_and_box(measured.shape, reach, box)
     out = np.zeros((max(r1 - r0, 0), max(c1 - c0, 0)), bool)
     if out.size:
-        _flat_map(values, measured, int(reach), float(tol), scale, r0, r1, c0, c1, out)
+        _flat_map(values, measured, reach, float(tol), scale, r0, r1, c0, c1, out)
     return out
 
 
