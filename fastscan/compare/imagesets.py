@@ -385,6 +385,7 @@ _STOP_CHECK = {
     },
 }  # fmt: skip
 
+
 def _low_counts(build: Callable[[int], np.ndarray], peak: float) -> Callable[[int], np.ndarray]:
     """``build``'s [0, 100] image as expected counts from ``peak / 25`` to ``peak`` (the test
     set's ``lowcount`` mapping when ``peak`` is 100)."""
@@ -586,6 +587,7 @@ def stop_check_set(size: int = 256, names: tuple[str, ...] | None = None) -> dic
     """
     _check_size(size)
     return _build(_STOP_CHECK, size, names)
+
 
 def noisy_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str, TestImage]:
     """Validation images as Poisson counts (tune on them freely; issue 12's noisy data).
