@@ -540,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--set",
-        choices=("test", "validation", "sparse"),
+        choices=("test", "validation", "sparse", "stop-check"),
         default=None,
         help="the validation or test set of fastscan.compare.imagesets (noise-free images); "
         "replaces --unseen",

@@ -44,6 +44,7 @@ __all__ = [
     "noisy_check_set",
     "noisy_set",
     "sparse_set",
+    "stop_check_set",
     "test_set",
     "validation_set",
     "wse2_image",
@@ -64,7 +65,7 @@ TRAINING_IMAGES = (
     "phantom flakes/particles/grains seeds 0, 1",
 )
 #: Names understood by :func:`image_set`.
-SET_NAMES = ("test", "validation", "sparse", "noisy", "noisy-check", "wse2")
+SET_NAMES = ("test", "validation", "sparse", "stop-check", "noisy", "noisy-check", "wse2")
 #: The WSe2 design image in the shared data folder.
 WSE2_FILE = "wse2_darkfield_600x400.tif"
 _LOWCOUNT_FLOOR = 4.0  # expected counts of the lowcount substrate (mean about 20)
@@ -365,6 +366,26 @@ _SPARSE = {
 }  # fmt: skip
 
 
+# noise-free validation generators nothing was chosen on at 1 ms (stop1ms24: the early stop
+# of fast-fly with flat_pixel_share 0); seeds apart from every other noise-free set
+_STOP_CHECK = {
+    **{
+        f"xrf-{element.lower()}-{seed}": (
+            "xrf", lambda size, e=element, s=seed: _xrf(size, e, seed=s), "none",
+            f"make_xrf_maps seed {seed}, {what}",
+        )
+        for seed in (1004, 1005, 1006, 1007, 1008)
+        for element, what in (("Ti", "Ti grains"), ("Cu", "Cu trace"))
+    },
+    **{
+        f"{phantom}-{seed}": (phantom, _phantom(phantom, seed), "none",
+                              f"fastscan phantom {phantom}, seed {seed}")
+        for phantom in ("particles", "flakes")
+        for seed in (101, 102, 103)
+    },
+}  # fmt: skip
+
+
 def _low_counts(build: Callable[[int], np.ndarray], peak: float) -> Callable[[int], np.ndarray]:
     """``build``'s [0, 100] image as expected counts from ``peak / 25`` to ``peak`` (the test
     set's ``lowcount`` mapping when ``peak`` is 100)."""
@@ -549,6 +570,25 @@ def sparse_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[st
     return _build(_SPARSE, size, names)
 
 
+def stop_check_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str, TestImage]:
+    """Noise-free validation images kept apart from every other set (tune nothing on them).
+
+    They check a choice made on :func:`sparse_set` and :func:`validation_set` (stop1ms24:
+    fast-fly's early stop at 1 ms): the Ti grains and the Cu trace of ``make_xrf_maps``
+    seeds 1004 to 1008 (``xrf-ti-1004``, ``xrf-cu-1004``, ...) and the particles and
+    flakes phantoms seeds 101 to 103. The Poisson-count sets use some of these
+    generators as counts; no noise-free set does, and none is a test or training image.
+
+    Examples
+    --------
+    >>> images = stop_check_set(size=64, names=("xrf-cu-1004", "flakes-101"))
+    >>> {n: (im.kind, im.noise, im.truth.shape) for n, im in images.items()}
+    {'xrf-cu-1004': ('xrf', 'none', (48, 64)), 'flakes-101': ('flakes', 'none', (48, 64))}
+    """
+    _check_size(size)
+    return _build(_STOP_CHECK, size, names)
+
+
 def noisy_set(size: int = 256, names: tuple[str, ...] | None = None) -> dict[str, TestImage]:
     """Validation images as Poisson counts (tune on them freely; issue 12's noisy data).
 
@@ -593,12 +633,14 @@ def noisy_check_set(size: int = 256, names: tuple[str, ...] | None = None) -> di
 def image_set(
     name: str, size: int = 256, data: str | Path | None = None, names: tuple[str, ...] | None = None
 ) -> dict[str, TestImage]:
-    """One set by name: "test", "validation", "sparse", "noisy", "noisy-check" or "wse2"
-    (native 600 x 400 from ``data``)."""
+    """One set by name: "test", "validation", "sparse", "stop-check", "noisy", "noisy-check"
+    or "wse2" (native 600 x 400 from ``data``)."""
     if name == "test":
         return test_set(size, names)
     if name == "sparse":
         return sparse_set(size, names)
+    if name == "stop-check":
+        return stop_check_set(size, names)
     if name == "noisy":
         return noisy_set(size, names)
     if name == "noisy-check":

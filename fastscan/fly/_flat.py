@@ -50,6 +50,21 @@ class _FlatLines:
         """``flat_pixel_share`` acts: short-dwell sweeps, coarse-to-fine levels, share < 1."""
         return bool(self.sweep) and self.flat_pixel_share < 1 and self.refine == "bisect"
 
+    def _resume_flat(self) -> bool:
+        """``flat_pixel_resume``: the plan at the flat pixels' share found nothing left to
+        gain below ``max_coverage``; from now on they keep ``flat_pixel_resume`` of their
+        weight (once: True if the share changed, and the next decision compares the whole
+        map again)."""
+        resume = self.flat_pixel_resume
+        if resume is None or not self._flat_pixels_on() or self._levels is None:
+            return False
+        if resume <= self._flat_share_now:
+            return False
+        self._flat_share_now = resume
+        self._flat_discount = None  # rebuilt at the new share by the next decision
+        self._planner_full, self._planner_ready, self._staged = True, False, False
+        return True
+
     def _jump_due(self) -> bool:
         """``line_jump``: the coverage has reached it (short-dwell sweeps, ``"bisect"``)."""
         return (
@@ -83,7 +98,7 @@ class _FlatLines:
         if boxes is None or self._flat_discount is None:
             boxes = None
             self._flat_discount = FlatDiscount(
-                self.shape, share=self.flat_pixel_share, ends=self.flat_pixel_ends,
+                self.shape, share=self._flat_share_now, ends=self.flat_pixel_ends,
                 reach=self.initial_spacing, tol=self.flat_ends if self.flat_ends > 0 else FLAT_ENDS,
             )  # fmt: skip
         self._flat_discount.update(

@@ -64,6 +64,7 @@ class _FlyParams:
         flat_ends: float,
         flat_pixel_share: float,
         flat_pixel_ends: bool,
+        flat_pixel_resume: float | None,
         line_jump: float | None,
         fly_axis: str,
         probe_lines: int,
@@ -222,6 +223,17 @@ class _FlyParams:
         if not isinstance(flat_pixel_ends, bool | np.bool_):
             raise ValueError(f"flat_pixel_ends must be True or False, got {flat_pixel_ends!r}")
         self.flat_pixel_ends = bool(flat_pixel_ends)
+        resume = flat_pixel_resume
+        number = isinstance(resume, int | float | np.number) and not isinstance(resume, bool)
+        if resume is not None and not (number and 0 <= resume <= 1):
+            raise ValueError(
+                "flat_pixel_resume must be None (stop) or a number in [0, 1], "
+                f"got {flat_pixel_resume!r}"
+            )
+        self.flat_pixel_resume = None if resume is None else float(resume)
+        # the share the flat pixels keep now: flat_pixel_share, then flat_pixel_resume
+        # once a plan at the share found nothing left to gain (flat_pixel_resume)
+        self._flat_share_now = self.flat_pixel_share
         if line_jump is not None and (
             isinstance(line_jump, bool)
             or not isinstance(line_jump, int | float | np.number)
@@ -287,6 +299,7 @@ class _FlyParams:
             "flat_ends": self.flat_ends,
             "flat_pixel_share": self.flat_pixel_share,
             "flat_pixel_ends": self.flat_pixel_ends,
+            "flat_pixel_resume": self.flat_pixel_resume,
             "line_jump": self.line_jump,
             "fly_axis": self.fly_axis,
             "probe_lines": self.probe_lines,

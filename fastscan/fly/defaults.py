@@ -54,6 +54,10 @@ FLAT_PIXEL_SHARE = 0.0
 #: ``flat_pixel_ends``: the share only for the flat pixels of each line's end runs (the trim
 #: that ``flat_ends`` flies); chosen over the share on every flat pixel by the same rule
 FLAT_PIXEL_ENDS = True
+#: ``flat_pixel_resume``: the share the flat pixels keep from the decision at which the plan
+#: at ``flat_pixel_share`` finds no segment with any ERD left below ``max_coverage`` (None:
+#: the scan stops there; stop1ms24, docs/fly-scanning.md, "The early stop at 1 ms")
+FLAT_PIXEL_RESUME: float | None = None
 #: Which runs of a lattice line ``lattice_trim`` skips (see :class:`FlySampler`).
 LATTICE_SKIP = ("flat", "busy")
 #: ``erd_floor="auto"``: share of the level measured on the coarse lines' lattices

@@ -63,6 +63,7 @@ from fastscan.fly.defaults import (
     FLAT_LINES,
     FLAT_LINES_EVERYWHERE,
     FLAT_PIXEL_ENDS,
+    FLAT_PIXEL_RESUME,
     FLAT_PIXEL_SHARE,
     FLY_AXES,
     FLY_FLOOR_SCALE,
@@ -260,6 +261,14 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         measured or flat pixels), so a line is valued as ``flat_ends`` flies
         it, its inner flat runs included (default :data:`FLAT_PIXEL_ENDS`,
         True; False: every flat-bounded pixel).
+    flat_pixel_resume : float or None
+        With ``flat_pixel_share`` acting: when a decision finds no segment
+        with any ERD left (at a share below 1 the flat pixels may hold all the
+        ERD there is) while the coverage is below ``max_coverage``, the flat
+        pixels keep this share from then on and the decision is made once
+        more, instead of stopping (only if it is above ``flat_pixel_share``;
+        in [0, 1]; default :data:`FLAT_PIXEL_RESUME`; None: stop there, the
+        scan before this knob).
     line_jump : float or None
         Opt-in (None: off, the scan before this knob). Sweep decisions
         (``sweep`` > 0, ``"bisect"``): from this coverage share on (in [0, 1];
@@ -394,6 +403,7 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         flat_ends: float = FLAT_ENDS,
         flat_pixel_share: float = FLAT_PIXEL_SHARE,
         flat_pixel_ends: bool = FLAT_PIXEL_ENDS,
+        flat_pixel_resume: float | None = FLAT_PIXEL_RESUME,
         line_jump: float | None = None,
         fly_axis: str = "auto",
         probe_lines: int = 4,
@@ -444,6 +454,7 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
             flat_ends=flat_ends,
             flat_pixel_share=flat_pixel_share,
             flat_pixel_ends=flat_pixel_ends,
+            flat_pixel_resume=flat_pixel_resume,
             line_jump=line_jump,
             fly_axis=fly_axis,
             probe_lines=probe_lines,
@@ -707,6 +718,8 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
             self._pending = lattice
             return list(self._pending)
         picks = self._decide()
+        if not picks and self._resume_flat():  # flat_pixel_resume: plan once more
+            picks = self._decide()
         if not picks:
             self._stop_reason = "no segment has any ERD left to gain"
             return []
