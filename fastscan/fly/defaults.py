@@ -46,11 +46,12 @@ FLAT_ENDS = 0.01
 FLAT_ENDS_KEEP = 0.5
 #: ``flat_pixel_share`` of the short-dwell sweeps: share of its planner weight an unmeasured
 #: pixel keeps while the planner chooses when ``flat_ends``' test finds it flat-bounded
-#: (1: off, the scan before this knob); 0 (flat end runs weigh nothing while choosing) since
-#: lines1ms24, by a rule on the 28 validation images, the sparse set and WSe2 at 1 ms (0.1,
-#: flat_lines' share, before; docs/fly-scanning.md, "Flat ends seen when choosing" and
-#: "Which lines at 1 ms")
-FLAT_PIXEL_SHARE = 0.0
+#: (1: off, the scan before this knob); 0.1, flat_lines' share (trim1ms11). lines1ms24 made it
+#: 0 (flat end runs weigh nothing) by a rule on the 28 validation images, the sparse set and
+#: WSe2 at 1 ms; the stop-check set then showed that at 0 a sparse scan can stop early, before
+#: its targets, and 0.1 is back (docs/fly-scanning.md, "Flat ends seen when choosing", "Which
+#: lines at 1 ms" and "The early stop at 1 ms")
+FLAT_PIXEL_SHARE = 0.1
 #: ``flat_pixel_ends``: the share only for the flat pixels of each line's end runs (the trim
 #: that ``flat_ends`` flies); chosen over the share on every flat pixel by the same rule
 FLAT_PIXEL_ENDS = True

@@ -253,8 +253,9 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         weight while the planner chooses, so a line is valued by its unflat
         part and charged the seconds of the segment it would fly (the trim is
         seen when choosing, not only after). In [0, 1] (default
-        :data:`FLAT_PIXEL_SHARE`, 0: the flat end runs weigh nothing; 0.1
-        before lines1ms24); 1 is off, the scan before this knob.
+        :data:`FLAT_PIXEL_SHARE`, 0.1; 0: the flat end runs weigh nothing, and
+        a sparse scan may then stop early, see ``flat_pixel_resume``); 1 is
+        off, the scan before this knob.
     flat_pixel_ends : bool
         ``flat_pixel_share`` only for the flat pixels of each line's end runs
         (:func:`fastscan.fly.lattice.flat_end_runs`: in from each end over
