@@ -133,3 +133,21 @@ def test_flat_ends_idle_at_long_dwells():
 def test_bad_flat_ends_is_named(value):
     with pytest.raises(ValueError, match="flat_ends"):
         FlySampler(SHAPE, flat_ends=value)
+
+
+def test_a_short_dwell_sampler_loads_the_trim_kernel_when_made():
+    # the first decision after the coarse raster must not load it (about 7 ms a layout):
+    # the sampler loads it when made, in the layouts of its own calls (rows and columns,
+    # one channel and several), so a scan's decisions add none
+    from fastscan.fly import lattice
+
+    fs = FlySampler(SHAPE, motion=NANOPROBE.replace(dwell=0.001), seed=0, max_coverage=0.3)
+    assert fs.sweep > 0 and fs.flat_ends > 0 and lattice._warm
+    loaded = set(lattice._flat_end_bounds.signatures)
+    layouts = {(s[0].layout, s[1].layout) for s in loaded}
+    assert {("C", "C"), ("F", "F"), ("A", "C")} <= layouts  # rows, columns; 2 channels
+    truth = np.zeros(SHAPE)
+    truth[10:20, 12:30] = 1.0
+    truth[:, 40:] = np.linspace(0.0, 1.0, SHAPE[1] - 40)
+    assert adaptive_decisions(fs, SimulatedDetector(truth))
+    assert set(lattice._flat_end_bounds.signatures) == loaded

@@ -192,6 +192,33 @@ def trim_flat_ends(
     return int(a), int(b)
 
 
+_warm = False
+
+
+def warm_up_trim() -> None:
+    """Call :func:`trim_flat_ends`' kernel once per process, on a tiny grid.
+
+    Numba loads a cached kernel on its first call (about 7 ms for this one). A
+    short-dwell sweep first trims in the first decision after the coarse raster,
+    the one the stage waits for, so :class:`fastscan.fly.FlySampler` calls this
+    when it is made instead (the same pattern as ``level_map._warm_up``).
+    """
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    # the layouts of FlySampler's calls: readings (C, n_rows, n_cols) moved to the last
+    # axis, and for columns both arrays transposed (a kernel is loaded per layout)
+    measured = np.zeros((8, 8), bool)
+    measured[[0, 4]] = True
+    for n_channels in (1, 2):  # one channel's moved axis is contiguous, several are not
+        values = np.moveaxis(np.zeros((n_channels, 8, 8)), 0, -1)
+        values[:, 5] = 1.0
+        span = np.ones(n_channels)
+        for v, m in ((values, measured), (values.transpose(1, 0, 2), measured.T)):
+            trim_flat_ends(v, m, 2, 0, 7, reach=2, tol=0.1, span=span)
+
+
 def _checked_values(
     values: np.ndarray, measured: np.ndarray, span: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

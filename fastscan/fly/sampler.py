@@ -80,7 +80,7 @@ from fastscan.fly.defaults import FLAT_ENDS_KEEP as FLAT_ENDS_KEEP
 from fastscan.fly.defaults import LATTICE_SKIP as LATTICE_SKIP
 from fastscan.fly.defaults import SWEEP_SEGMENTS as SWEEP_SEGMENTS
 from fastscan.fly.defaults import _spacing_for as _spacing_for
-from fastscan.fly.lattice import lattice_levels
+from fastscan.fly.lattice import lattice_levels, warm_up_trim
 from fastscan.fly.level_map import LevelMap
 from fastscan.fly.planner import AXES, SegmentPlanner
 from fastscan.fly.segment import Segment, segments_to_points
@@ -542,6 +542,8 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
             pixel_time,
         )
         self._planner = self._new_planner()
+        if self.sweep and self.flat_ends > 0:
+            warm_up_trim()  # loaded now, not in the first decision after the coarse raster
         self._pending: list[Segment] = []
         self._changed: list[tuple[int, int, int, int]] | None = None  # ERD boxes; None: all
         self._levels: LevelMap | None = None  # "bisect" candidate weights, kept up to date
