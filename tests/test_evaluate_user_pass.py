@@ -78,3 +78,29 @@ def test_summary_csv_leaves_the_std_of_one_seed_empty(tmp_path, capsys) -> None:
     assert float(line["fast_mean"]) == pytest.approx(0.2)
     saved = json.loads((tmp_path / "out" / "verdicts.json").read_text())
     assert saved["summary"][0]["fast_std"] is None
+
+
+# ---------------------------------------------------------------- --size: an upper bound
+@pytest.mark.parametrize("value", ["2049", "100000"])
+def test_evaluate_refuses_a_size_above_the_bound_naming_both(value, capsys) -> None:
+    from fastscan.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--set", "validation", "--size", value])
+    assert stop.value.code == 2
+    assert (
+        f"argument --size: expected an integer from 32 to 2048 (pixels of the long side), "
+        f"got '{value}'"
+    ) in capsys.readouterr().err
+
+
+def test_image_sets_refuse_a_size_above_the_bound() -> None:
+    from fastscan.compare.imagesets import MAX_SIZE, image_set
+
+    assert MAX_SIZE == 2048
+    for name in ("validation", "sparse", "noisy", "noisy-check", "stop-check"):
+        with pytest.raises(ValueError) as err:
+            image_set(name, 4096, names=())
+        assert str(err.value) == (
+            "size must be an integer from 32 to 2048 (pixels of the long side), got 4096"
+        )
