@@ -21,16 +21,27 @@ would import the unpatched constant). ``--late NAME@C`` (right after MODEL) also
 from __future__ import annotations
 
 import sys
+import textwrap
 
 import fastscan.erd.estimator as estimator
 import fastscan.sampler as sampler
 from fastscan.cli import main
 
+USAGE = "usage: evaluate_default_model.py MODEL [--late NAME@C|none] [fastscan evaluate args]"
+
+
+def _help() -> str:
+    """The usage line and this module's notes (``--help``)."""
+    return f"{USAGE}\n\n{textwrap.dedent(__doc__ or '').strip()}\n"
+
 
 def run(argv: list[str]) -> int:
     """Patch the default model to ``argv[0]`` and run ``fastscan evaluate argv[1:]``."""
+    if argv[:1] in (["-h"], ["--help"]):
+        print(_help(), end="")
+        return 0
     if not argv or argv[0].startswith("-"):
-        raise SystemExit("usage: evaluate_default_model.py MODEL [fastscan evaluate args]")
+        raise SystemExit(f"{USAGE}\n(--help for the details)")
     if "--set" in argv and argv[argv.index("--set") + 1 :][:1] == ["test"]:
         raise SystemExit("the test set is measured once by the coordinator, not here")
     estimator.load_model(argv[0])  # a bad name fails here, with its hint

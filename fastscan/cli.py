@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from fastscan._argtypes import int_at_least
+from fastscan._argtypes import int_at_least, int_between
 
 __all__ = ["build_parser", "main"]
 
@@ -327,7 +327,7 @@ def _seed_list(text: str) -> list[int]:
 
 def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     from fastscan.compare.evaluate import DEFAULT_SEEDS, DEFAULT_STRATEGIES
-    from fastscan.compare.imagesets import SET_NAMES
+    from fastscan.compare.imagesets import MAX_SIZE, MIN_SIZE, SET_NAMES
     from fastscan.erd.estimator import SHIPPED_MODELS
 
     ev = commands.add_parser(
@@ -347,9 +347,9 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
         help="image set (default %(default)s: the final figures; tune on validation)",
     )  # fmt: skip
     ev.add_argument(
-        "--size", type=int_at_least(32, "pixels of the long side"), default=256,
-        help="long side in pixels, >= 32 (default %(default)s; scikit-image pictures are never "
-        "enlarged)",
+        "--size", type=int_between(MIN_SIZE, MAX_SIZE, "pixels of the long side"), default=256,
+        help=f"long side in pixels, {MIN_SIZE} to {MAX_SIZE} (default %(default)s; scikit-image "
+        "pictures are never enlarged; the largest grid the benchmarks measured is 2048)",
     )  # fmt: skip
     ev.add_argument(
         "--seeds",

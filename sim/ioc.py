@@ -5,6 +5,9 @@ environment both sides need)::
 
     python -m fastscan.sim.ioc --phantom flakes --shape 40,60 --prefix SIM: --port 5094
 
+Ctrl-C or SIGTERM stops it cleanly (exit 0) with one line on stderr naming the
+signal and the prefix, interfaces and port it served.
+
 PVs (``P`` = prefix):
 
 - ``P:x``, ``P:y``: motor records (:class:`fastscan.sim.ioc_motor.SimMotor`).

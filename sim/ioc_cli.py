@@ -17,7 +17,7 @@ from fastscan.imageio import load_maps
 from fastscan.plans.grid import Grid
 from fastscan.sim.ioc_process import loopback_env
 from fastscan.sim.ioc_records import NanoprobeIOC, nanoprobe_ioc_class
-from fastscan.sim.ioc_server import NoBeaconErrors, serve
+from fastscan.sim.ioc_server import NoBeaconErrors, serve, stopped_line
 
 __all__ = ["build_ioc", "main", "parse_args", "server_environment"]
 
@@ -167,7 +167,7 @@ def server_environment(args: argparse.Namespace, environ: dict[str, str]) -> dic
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the IOC until interrupted."""
+    """Run the IOC until SIGINT (Ctrl-C) or SIGTERM; then say so on stderr and return (exit 0)."""
     args = parse_args(argv)
     logging.getLogger("caproto.ctx").addFilter(NoBeaconErrors())
     os.environ.update(server_environment(args, dict(os.environ)))
@@ -177,7 +177,10 @@ def main(argv: list[str] | None = None) -> None:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"python -m fastscan.sim.ioc: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
+    interfaces = os.environ["EPICS_CAS_INTF_ADDR_LIST"].split()
     try:
-        asyncio.run(serve(ioc, os.environ["EPICS_CAS_INTF_ADDR_LIST"].split()))
-    except KeyboardInterrupt:
-        pass
+        received = asyncio.run(serve(ioc, interfaces))
+    except KeyboardInterrupt:  # Ctrl-C before the server took over the signals
+        received = "SIGINT"
+    port = getattr(getattr(ioc, "context", None), "port", None)
+    print(stopped_line(received, args.prefix, interfaces, port), file=sys.stderr, flush=True)

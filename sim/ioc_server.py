@@ -2,7 +2,8 @@
 
 Sets TCP_NODELAY on every client socket (without it, put-with-callback round
 trips wait for delayed ACKs) and can withdraw PVs (the detector-disconnect
-fault).
+fault). SIGINT (Ctrl-C) and SIGTERM stop it cleanly: :func:`serve` closes its
+sockets and returns the signal's name, and :func:`stopped_line` says so.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import socket
 import sys
 
@@ -18,7 +20,10 @@ from caproto.asyncio.server import Context as _AsyncioContext
 from fastscan.sim.ioc_process import READY
 from fastscan.sim.ioc_records import NanoprobeIOC
 
-__all__ = ["Context", "NoBeaconErrors", "port_note", "serve"]
+__all__ = ["STOP_SIGNALS", "Context", "NoBeaconErrors", "port_note", "serve", "stopped_line"]
+
+#: The signals that stop :func:`serve` cleanly (Ctrl-C, and what ``kill`` sends).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Context(_AsyncioContext):
@@ -45,8 +50,18 @@ class Context(_AsyncioContext):
                         self.log.warning("could not disconnect %s: %s", chan.name, exc)
 
 
-async def serve(ioc: NanoprobeIOC, interfaces: list[str]) -> None:
-    """Serve ``ioc`` on ``interfaces``; prints the READY line once it listens."""
+async def serve(ioc: NanoprobeIOC, interfaces: list[str]) -> str | None:
+    """Serve ``ioc`` on ``interfaces`` until SIGINT or SIGTERM.
+
+    Prints the READY line once it listens. A signal of :data:`STOP_SIGNALS`
+    cancels the server, which closes its sockets before this returns.
+
+    Returns
+    -------
+    str or None
+        The name of the signal that stopped it (``"SIGINT"``, ``"SIGTERM"``);
+        None if the server ended by itself.
+    """
     ctx = Context(ioc.pvdb, interfaces)
     ioc.context = ctx
 
@@ -57,7 +72,40 @@ async def serve(ioc: NanoprobeIOC, interfaces: list[str]) -> None:
             print(note, file=sys.stderr, flush=True)
         print(f"{READY} port={ctx.port}", flush=True)
 
-    await ctx.run(log_pv_names=False, startup_hook=announce)
+    loop = asyncio.get_running_loop()
+    server = loop.create_task(ctx.run(log_pv_names=False, startup_hook=announce))
+    received: list[str] = []
+
+    def on_signal(signum: signal.Signals) -> None:
+        received.append(signum.name)
+        server.cancel()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await server  # caproto's run returns once cancelled, its sockets closed
+    except asyncio.CancelledError:
+        if not received:  # cancelled from outside, not by a signal
+            raise
+    finally:
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+    return received[0] if received else None
+
+
+def stopped_line(
+    signal_name: str | None, prefix: str, interfaces: list[str], port: int | None
+) -> str:
+    """The one line the IOC prints when it stops: why, and what it served.
+
+    Examples
+    --------
+    >>> stopped_line("SIGTERM", "SIM:", ["127.0.0.1"], 5094)
+    'python -m fastscan.sim.ioc stopped (SIGTERM); it served prefix SIM: on 127.0.0.1 port 5094'
+    """
+    why = f" ({signal_name})" if signal_name else ""
+    where = " ".join(interfaces) + (f" port {port}" if port is not None else "")
+    return f"python -m fastscan.sim.ioc stopped{why}; it served prefix {prefix} on {where}"
 
 
 def port_note(served: int, asked: int) -> str | None:

@@ -106,8 +106,8 @@ def test_evaluate_size_names_the_value_and_the_bound(value, capsys) -> None:
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert (
-        f"argument --size: expected an integer >= 32 (pixels of the long side), got '{value}'"
-        in err
+        f"argument --size: expected an integer from 32 to 2048 (pixels of the long side), "
+        f"got '{value}'" in err
     )
 
 

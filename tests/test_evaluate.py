@@ -70,7 +70,7 @@ def test_sets_share_no_image_and_validation_needs_no_shared_data():
 def test_bad_set_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="unknown image 'lena'"):
         test_set(size=SIZE, names=("lena",))
-    with pytest.raises(ValueError, match="size must be an integer >= 32"):
+    with pytest.raises(ValueError, match="size must be an integer from 32 to 2048"):
         test_set(size=8)
     with pytest.raises(ValueError, match="unknown image set 'train'"):
         image_set("train")

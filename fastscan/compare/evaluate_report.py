@@ -21,7 +21,16 @@ from fastscan.compare.verdicts import (
 )
 from fastscan.jsonsafe import dumps
 
-__all__ = ["format_summary", "plot_curves", "plot_ratios", "write_report", "write_summary"]
+__all__ = [
+    "curves_title",
+    "format_summary",
+    "one_seed_note",
+    "plot_curves",
+    "plot_ratios",
+    "spread",
+    "write_report",
+    "write_summary",
+]
 
 _LEAD = "fast"  # the strategy the verdicts are about
 _REFERENCE_FILE = "fast_reference.csv"
@@ -52,21 +61,70 @@ def _strategies(summary: Sequence[Mapping[str, Any]]) -> list[str]:
     return list(dict.fromkeys(k[:-5] for k in keys if k.endswith("_mean") and k != "best_mean"))
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell: floats to 6 significant digits, NaN (nothing to show) as an empty cell."""
+    if not isinstance(value, float):
+        return value
+    return "" if math.isnan(value) else f"{value:.6g}"
+
+
 def write_summary(summary: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
-    """summary.csv: one line per image and coverage (per-seed ratio lists left out)."""
+    """summary.csv: one line per image and coverage (per-seed ratio lists left out).
+
+    A std over a single seed (no spread) is an empty cell, not 0.
+    """
     columns = list(dict.fromkeys(k for line in summary for k in line if not k.endswith("_seeds")))
     with Path(path).open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         for line in summary:
-            writer.writerow({k: f"{v:.6g}" if isinstance(v, float) else v for k, v in line.items()})
+            writer.writerow({k: _cell(v) for k, v in line.items()})
     return Path(path)
+
+
+def spread(mean: float, std: float, n: int = 1, digits: int = 4) -> str:
+    """``mean±std``, or ``mean (n=1)`` where the std is NaN: one seed has no spread to show.
+
+    ``n`` is the number of seeds behind a NaN std (1; 0 for a ratio with no shared seed).
+
+    Examples
+    --------
+    >>> spread(0.12345, 0.0021)
+    '0.1235±0.0021'
+    >>> spread(0.12345, float("nan"))
+    '0.1235 (n=1)'
+    """
+    if math.isnan(std):
+        return f"{mean:.{digits}f} (n={n})"
+    return f"{mean:.{digits}f}±{std:.{digits}f}"
 
 
 def _pm(line: Mapping[str, Any], name: str) -> str:
     if f"{name}_mean" not in line:
         return "-"
-    return f"{line[f'{name}_mean']:.4f}±{line[f'{name}_std']:.4f}"
+    return spread(line[f"{name}_mean"], line[f"{name}_std"])
+
+
+def _ratio(line: Mapping[str, Any], lead: str, width: int) -> str:
+    """``ratio±std`` of ``lead`` to the best static, right-aligned to ``width`` + 6 characters."""
+    n = len(line.get(f"ratio_{lead}_seeds", ()))
+    text = spread(line[f"ratio_{lead}"], line[f"ratio_{lead}_std"], n, 3)
+    return f"{text:>{width + 6}}"
+
+
+def one_seed_note(summary: Sequence[Mapping[str, Any]]) -> str | None:
+    """A note when a line of ``summary`` has fewer than two seeds (its spread is not shown).
+
+    Examples
+    --------
+    >>> one_seed_note([{"n_seeds": 1}])
+    '(n=1): a single seed has no spread over seeds; give --seeds two or more to see one'
+    >>> one_seed_note([{"n_seeds": 2}]) is None
+    True
+    """
+    if all(line.get("n_seeds", 2) >= 2 for line in summary):
+        return None
+    return "(n=1): a single seed has no spread over seeds; give --seeds two or more to see one"
 
 
 def format_summary(
@@ -79,14 +137,17 @@ def format_summary(
     lead = _LEAD if _LEAD in _adaptive(summary) else (_adaptive(summary) or [None])[0]
     head = f"{'image':<21}{'cov':>5}" + "".join(f"{s:>17}" for s in strategies)
     head += f"{'best static':>13}" + (f"{lead + '/best':>16}" if lead else "")
-    lines = ["NRMSE (IDW k=10 from the points chosen), mean±std over seeds", head, "-" * len(head)]
+    lines = ["NRMSE (IDW k=10 from the points chosen), mean±std over seeds"]
+    note = one_seed_note(summary)
+    lines += [note] if note else []
+    lines += [head, "-" * len(head)]
     for line in summary:
         text = f"{line['image']:<21}{line['coverage']:>5.0%}"
         text += "".join(f"{_pm(line, s):>17}" for s in strategies)
         text += f"{line.get('best_static', '-'):>13}"
         if lead and f"ratio_{lead}" in line:
             mark = "ok" if line[f"{lead}_le_best"] else "WORSE"
-            text += f"{line[f'ratio_{lead}']:>8.3f}±{line[f'ratio_{lead}_std']:.3f} {mark}"
+            text += f"{_ratio(line, lead, 8)} {mark}"
         lines.append(text)
     if lead:
         lines += ["", _ratio_matrix(summary, lead)]
@@ -109,7 +170,7 @@ def _ratio_matrix(summary: Sequence[Mapping[str, Any]], lead: str) -> str:
             ln = mine.get(c, {})
             if f"ratio_{lead}" in ln:
                 mark = " " if ln[f"{lead}_le_best"] else "x"
-                text += f"{ln[f'ratio_{lead}']:>9.3f}±{ln[f'ratio_{lead}_std']:.3f}{mark}"
+                text += f"{_ratio(ln, lead, 9)}{mark}"
             else:
                 text += f"{'-':>16}"
         rows.append(text)
@@ -143,7 +204,8 @@ def _reference_lines(reference: Mapping[str, Any]) -> list[str]:
     for coverage, v in reference["coverages"].items():
         lines.append(
             f"  {'PASS' if v['pass'] else 'FAIL'}  {float(coverage):.0%}: "
-            f"{v['mean']:.4f}±{v['std']:.4f} (FAST {v['reference']:.3f}, target {v['target']:.3f})"
+            f"{spread(v['mean'], v['std'])} (FAST {v['reference']:.3f}, "
+            f"target {v['target']:.3f})"
         )
     lines.append(f"  overall: {'PASS' if reference['pass'] else 'FAIL'}")
     return lines
@@ -200,9 +262,9 @@ def plot_ratios(
     ax.set_ylabel(f"NRMSE {strategy} / best static  (lower is better)")
     ax.grid(alpha=0.3, axis="y", which="both")
     ax.legend(title="coverage", fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    spread_note = "one seed: no spread" if one_seed_note(summary) else "dots and bar: seeds"
     title = title or (
-        f"{strategy} vs the best static pattern per image "
-        "(marker: ratio of means; dots and bar: seeds)"
+        f"{strategy} vs the best static pattern per image (marker: ratio of means; {spread_note})"
     )
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
@@ -257,11 +319,24 @@ def plot_curves(
     for ax in axes[:, 0]:
         ax.set_ylabel("NRMSE (IDW k=10)", fontsize=8)
     axes.flat[0].legend(fontsize=6)
-    fig.suptitle("NRMSE vs coverage (mean over seeds; band: seed range)", fontsize=10)
+    fig.suptitle(curves_title(summary), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def curves_title(summary: Sequence[Mapping[str, Any]]) -> str:
+    """curves.png's title: what the line and the band are (no band from a single seed).
+
+    Examples
+    --------
+    >>> curves_title([{"n_seeds": 1}])
+    'NRMSE vs coverage (one seed: no band)'
+    """
+    if one_seed_note(summary):
+        return "NRMSE vs coverage (one seed: no band)"
+    return "NRMSE vs coverage (mean over seeds; band: seed range)"
 
 
 def write_report(

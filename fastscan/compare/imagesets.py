@@ -36,6 +36,8 @@ import numpy as np
 from fastscan.replay import SimulatedDetector
 
 __all__ = [
+    "MAX_SIZE",
+    "MIN_SIZE",
     "SET_NAMES",
     "TEST_SEED",
     "TRAINING_IMAGES",
@@ -64,6 +66,12 @@ TRAINING_IMAGES = (
     "astronaut",
     "phantom flakes/particles/grains seeds 0, 1",
 )
+#: Smallest ``size`` (long side, pixels) of the generated images and resized pictures.
+MIN_SIZE = 32
+#: Largest ``size``: 2048, the largest grid any benchmark measured (2048 x 2048 flakes in
+#: ``bench_latency.py``, ``bench_fly.py``); a generated image is 0.75 size x size pixels and
+#: every strategy keeps several float maps of it, so far larger sizes can exhaust memory.
+MAX_SIZE = 2048
 #: Names understood by :func:`image_set`.
 SET_NAMES = ("test", "validation", "sparse", "stop-check", "noisy", "noisy-check", "wse2")
 #: The WSe2 design image in the shared data folder.
@@ -463,8 +471,11 @@ _NOISY_CHECK = _count_images(
 
 
 def _check_size(size: int | None) -> None:
-    if size is not None and (int(size) != size or size < 32):
-        raise ValueError(f"size must be an integer >= 32 (pixels of the long side), got {size!r}")
+    if size is not None and (int(size) != size or not MIN_SIZE <= size <= MAX_SIZE):
+        raise ValueError(
+            f"size must be an integer from {MIN_SIZE} to {MAX_SIZE} (pixels of the long side), "
+            f"got {size!r}"
+        )
 
 
 def _build(table: dict, size: int, names: tuple[str, ...] | None) -> dict[str, TestImage]:

@@ -109,8 +109,9 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
 
 
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample std (ddof=1); the std is NaN for fewer than 2 values (no spread)."""
     array = np.asarray(values, float)
-    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else math.nan
 
 
 def summarize(
@@ -119,11 +120,13 @@ def summarize(
     """One line per (image, coverage): spread over seeds and ratios to the best static.
 
     Each line has ``image, kind, coverage, n_seeds``, for every strategy ``S``
-    ``S_mean`` and ``S_std`` (NRMSE over seeds, std with ddof=1), the
+    ``S_mean`` and ``S_std`` (NRMSE over seeds, std with ddof=1; NaN with one
+    seed, which has no spread), the
     ``best_static`` (lowest mean NRMSE among ``statics``) and its
     ``best_static_nrmse``; for every adaptive strategy ``A`` (any not in
     ``statics``) ``ratio_A`` = mean(A) / best_static_nrmse, ``ratio_A_std``
-    (spread of the per-seed ratios A_seed / best_static_seed), ``win_A`` = 1 /
+    (spread of the per-seed ratios A_seed / best_static_seed; NaN for fewer than
+    two), ``ratio_A_seeds`` (those ratios), ``win_A`` = 1 /
     ratio and ``A_le_best`` (mean at or below the best static).
     """
     groups: dict[tuple[str, float], dict[str, dict[int, float]]] = {}
@@ -154,7 +157,7 @@ def summarize(
                     if s in by_strategy[best]
                 ]
                 line[f"ratio_{name}"] = ratio
-                line[f"ratio_{name}_std"] = _mean_std(per_seed)[1] if per_seed else float("nan")
+                line[f"ratio_{name}_std"] = _mean_std(per_seed)[1] if per_seed else math.nan
                 line[f"ratio_{name}_seeds"] = per_seed
                 line[f"win_{name}"] = 1.0 / ratio if ratio > 0 else math.inf
                 line[f"{name}_le_best"] = bool(ratio <= 1.0)
