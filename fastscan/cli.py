@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -601,6 +602,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("fastscan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`fastscan evaluate ... | head`): quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the exit's flush of stdout cannot fail again
+        return 141  # what a shell reports for a process its pipe's reader closed (128 + SIGPIPE)
     except (ValueError, OSError) as exc:  # bad input; a TypeError is a bug: keep its traceback
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"fastscan: error: {message}", file=sys.stderr)

@@ -104,3 +104,31 @@ def test_image_sets_refuse_a_size_above_the_bound() -> None:
         assert str(err.value) == (
             "size must be an integer from 32 to 2048 (pixels of the long side), got 4096"
         )
+
+
+# ---------------------------------------------------------------- a reader that goes away
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    # `fastscan evaluate ... | head`: the reader leaves after one line; the command used to
+    # end with 'fastscan: error: [Errno 32] Broken pipe' (exit 2)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fastscan.cli as cli\n"
+        "def chatty(args):\n"
+        "    for i in range(200_000):\n"
+        "        print(f'line {i} of a long table')\n"
+        "cli._run_evaluate = chatty\n"
+        "sys.exit(cli.main(['evaluate']))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout.readline().startswith("line 0")
+    proc.stdout.close()
+    stderr = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141
+    assert "Broken pipe" not in stderr and "Traceback" not in stderr and "Exception" not in stderr
