@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from fastscan.imageio import load_maps
@@ -166,17 +167,32 @@ def server_environment(args: argparse.Namespace, environ: dict[str, str]) -> dic
     return env
 
 
+class _StoppedEarly(Exception):
+    """SIGTERM while the IOC was still being built (before the server took the signals)."""
+
+
+def _stop_early(signum: int, frame: object) -> None:
+    raise _StoppedEarly(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the IOC until SIGINT (Ctrl-C) or SIGTERM; then say so on stderr and return (exit 0)."""
     args = parse_args(argv)
     logging.getLogger("caproto.ctx").addFilter(NoBeaconErrors())
     os.environ.update(server_environment(args, dict(os.environ)))
+    previous = signal.signal(signal.SIGTERM, _stop_early)  # the build can take seconds
     try:
         ioc = build_ioc(args)
     except (ValueError, OSError) as exc:  # bad input: one line, no traceback
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"python -m fastscan.sim.ioc: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
+    except (KeyboardInterrupt, _StoppedEarly) as exc:
+        name = str(exc) if isinstance(exc, _StoppedEarly) else "SIGINT"
+        print(f"python -m fastscan.sim.ioc stopped ({name}) before it served", file=sys.stderr)
+        return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     interfaces = os.environ["EPICS_CAS_INTF_ADDR_LIST"].split()
     try:
         received = asyncio.run(serve(ioc, interfaces))

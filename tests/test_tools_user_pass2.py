@@ -50,6 +50,36 @@ def test_the_ioc_stops_cleanly_and_says_what_it_served(signum) -> None:
     assert out == ""
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_ioc_stopped_while_it_builds_says_so(signum, monkeypatch, capsys) -> None:
+    # a signal before the server takes the signals (while it builds its image) used to end
+    # it with a traceback (SIGINT) or kill it (SIGTERM, exit -15); in process, the signal
+    # arrives from inside the build
+    from fastscan.sim import ioc_cli
+
+    def build_then_signalled(args):
+        os.kill(os.getpid(), signum)
+        raise AssertionError("the signal should have stopped the build")
+
+    monkeypatch.setattr(ioc_cli, "build_ioc", build_then_signalled)
+    monkeypatch.setenv("EPICS_CAS_INTF_ADDR_LIST", "127.0.0.1")
+
+    def guard(received, frame):  # a SIGTERM that main did not take must not kill pytest
+        raise RuntimeError("SIGTERM reached the test: the IOC's build did not take it")
+
+    before = signal.signal(signal.SIGTERM, guard)
+    try:
+        ioc_cli.main(["--shape", "16,20", "--prefix", "EARLY:", "--port", str(free_port())])
+    except KeyboardInterrupt:  # nor may a SIGINT it did not take end the test session
+        pytest.fail("Ctrl-C during the build ended main with KeyboardInterrupt")
+    finally:
+        restored = signal.signal(signal.SIGTERM, before)
+    assert capsys.readouterr().err.splitlines() == [
+        f"python -m fastscan.sim.ioc stopped ({signum.name}) before it served"
+    ]
+    assert restored is guard  # main put the handler it found back
+
+
 # ---------------------------------------------------------------- benchmark scripts: --help
 @pytest.mark.parametrize(
     ("script", "usage"),
