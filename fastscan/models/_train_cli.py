@@ -45,9 +45,16 @@ def weights_path(text: str) -> Path:
 
 
 def training_parser(
-    module: str, description: str, default_out: Path, *, seed: int = 0
+    module: str,
+    description: str,
+    default_out: Path,
+    *,
+    steps: int,
+    sampler_runs: int,
+    seed: int = 0,
 ) -> argparse.ArgumentParser:
-    """Parser with ``--out``, ``--seed`` and ``--threads``; the caller adds its counts.
+    """Parser with ``--out``, ``--seed``, ``--threads``, ``--steps`` and ``--sampler-runs``;
+    the caller adds its own count of training data.
 
     Parameters
     ----------
@@ -57,6 +64,9 @@ def training_parser(
         First line of the module's docstring.
     default_out : Path
         The shipped weights file (``--out``'s default: training replaces it).
+    steps, sampler_runs : int
+        Defaults of ``--steps`` (optimiser steps) and ``--sampler-runs`` (training states
+        measured under real-sampler masks): the trainer's config defaults.
     seed : int
         Default ``--seed``.
 
@@ -75,5 +85,13 @@ def training_parser(
     parser.add_argument(
         "--threads", type=int_at_least(1), default=1,
         help="torch CPU threads (default %(default)s, as the shipped weights)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--steps", type=int_at_least(1), default=steps,
+        help="optimiser steps (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--sampler-runs", type=int_at_least(0), default=sampler_runs,
+        help="states measured under real-sampler masks (default %(default)s)",
     )  # fmt: skip
     return parser

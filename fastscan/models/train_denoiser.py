@@ -192,18 +192,13 @@ def train(config: DenoiserConfig, out: Path, threads: int = 1, log: callable = p
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     shipped = WEIGHTS_DIR / DEFAULT_WEIGHTS["denoiser"]
-    parser = training_parser("fastscan.models.train_denoiser", __doc__.split("\n")[0], shipped)
-    parser.add_argument(
-        "--steps", type=int_at_least(1), default=DenoiserConfig.steps,
-        help="optimiser steps (default %(default)s)",
+    parser = training_parser(
+        "fastscan.models.train_denoiser", __doc__.split("\n")[0], shipped,
+        steps=DenoiserConfig.steps, sampler_runs=DenoiserConfig.sampler_runs,
     )  # fmt: skip
     parser.add_argument(
         "--states", type=int_at_least(1), default=DenoiserConfig.n_states,
         help="training states (image, mask, noise) (default %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--sampler-runs", type=int_at_least(0), default=DenoiserConfig.sampler_runs,
-        help="states measured under real-sampler masks (default %(default)s)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     config = DenoiserConfig(

@@ -175,18 +175,13 @@ def train(
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     shipped = WEIGHTS_DIR / DEFAULT_WEIGHTS["segmenter"]
-    parser = training_parser("fastscan.models.train_segmenter", __doc__.split("\n")[0], shipped)
-    parser.add_argument(
-        "--steps", type=int_at_least(1), default=SegmenterConfig.steps,
-        help="optimiser steps (default %(default)s)",
+    parser = training_parser(
+        "fastscan.models.train_segmenter", __doc__.split("\n")[0], shipped,
+        steps=SegmenterConfig.steps, sampler_runs=SegmenterConfig.sampler_runs,
     )  # fmt: skip
     parser.add_argument(
         "--phantoms", type=int_at_least(1), default=SegmenterConfig.n_phantoms,
         help="labelled phantoms (default %(default)s)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--sampler-runs", type=int_at_least(0), default=SegmenterConfig.sampler_runs,
-        help="states measured under real-sampler masks (default %(default)s)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     config = SegmenterConfig(
