@@ -21,12 +21,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from fastscan.service.cli_checks import bind_problem, count, curve_problem
+from fastscan._argtypes import int_at_least
+from fastscan.service.cli_checks import bind_problem, curve_problem
 from fastscan.service.protocol import DEFAULT_ADDRESS, DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["add_serve_parser", "build_parser", "main", "run_serve", "stopped_message"]
 
 log = logging.getLogger("fastscan.service")
+_count = int_at_least(1)  # the limits and counts
 
 _DESCRIPTION = (
     "Run the autonomous sampler as a ZMQ service (for an edge device next to the beamline "
@@ -67,46 +69,46 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-message-bytes",
-        type=count,
+        type=_count,
         default=DEFAULT_MAX_MESSAGE_BYTES,
         help=f"largest request accepted (default {DEFAULT_MAX_MESSAGE_BYTES})",
     )
     parser.add_argument(
-        "--max-sessions", type=count, default=16, help="sessions held at once (default 16)"
+        "--max-sessions", type=_count, default=16, help="sessions held at once (default 16)"
     )
     parser.add_argument(
         "--max-pixels",
-        type=count,
+        type=_count,
         default=4096 * 4096,
         help="largest grid (rows x cols) of one session (default 4096 x 4096)",
     )
     parser.add_argument(
         "--max-total-pixels",
-        type=count,
+        type=_count,
         default=None,
         help="largest sum of grid sizes over all sessions (default 4 x --max-pixels)",
     )
     parser.add_argument(
         "--max-points-per-ingest",
-        type=count,
+        type=_count,
         default=1 << 20,
         help="largest batch of readings one ingest may carry (default 1048576)",
     )
     parser.add_argument(
         "--max-batch-size",
-        type=count,
+        type=_count,
         default=10_000,
         help="largest batch_size of a session and n of a suggest (default 10000)",
     )
     parser.add_argument(
         "--workers",
-        type=count,
+        type=_count,
         default=4,
         help="threads that run requests; a slow request holds up only its own session (default 4)",
     )
     parser.add_argument(
         "--snapshot-every",
-        type=count,
+        type=_count,
         default=100,
         help="batches between full state snapshots in --state-dir; in between each batch is "
         "appended to a journal (default 100)",

@@ -18,18 +18,7 @@ from pathlib import Path
 
 from fastscan.service.protocol import DEFAULT_ADDRESS
 
-__all__ = ["bind_problem", "count", "curve_problem"]
-
-
-def count(text: str) -> int:
-    """argparse type of the limits and counts: an integer >= 1, else an error naming the value."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
+__all__ = ["bind_problem", "curve_problem"]
 
 
 def bind_problem(bind: str) -> str | None:
