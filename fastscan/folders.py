@@ -17,7 +17,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-__all__ = ["writable_folder"]
+__all__ = ["os_error_reason", "writable_folder"]
 
 
 def writable_folder(path: str | Path, what: str = "folder") -> Path:
@@ -47,16 +47,19 @@ def writable_folder(path: str | Path, what: str = "folder") -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"cannot create {what} {str(folder)!r}: {_reason(exc)}") from None
+        raise ValueError(f"cannot create {what} {str(folder)!r}: {os_error_reason(exc)}") from None
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise ValueError(f"cannot write in {what} {str(folder)!r}: {_reason(exc)}") from None
+        raise ValueError(
+            f"cannot write in {what} {str(folder)!r}: {os_error_reason(exc)}"
+        ) from None
     return folder
 
 
-def _reason(exc: OSError) -> str:
+def os_error_reason(exc: OSError) -> str:
+    """Why making or writing a path failed, in words (a file in the way named as such)."""
     if isinstance(exc, (FileExistsError, NotADirectoryError)):
         return "a part of the path is a file, not a folder"
     return exc.strerror or type(exc).__name__

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from fastscan._argtypes import int_at_least
+from fastscan.folders import os_error_reason
 
 __all__ = ["int_at_least", "training_parser", "weights_path"]
 
@@ -35,11 +36,8 @@ def weights_path(text: str) -> Path:
         with tempfile.TemporaryFile(dir=path.parent):
             pass
     except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        if isinstance(exc, (FileExistsError, NotADirectoryError)):
-            reason = "a part of the path is a file, not a folder"
         raise argparse.ArgumentTypeError(
-            f"cannot write {text!r} in folder {str(path.parent)!r}: {reason}"
+            f"cannot write {text!r} in folder {str(path.parent)!r}: {os_error_reason(exc)}"
         ) from None
     return path
 
