@@ -38,13 +38,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import zipfile
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fastscan._npz import refuse_non_npz
 from fastscan.erd.estimator import SHIPPED_MODELS, ERDModel, load_model
 from fastscan.neighbors import OffsetTable
 from fastscan.route import MotionModel
@@ -166,8 +166,7 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sampler state file not found: {path}")
-    if not zipfile.is_zipfile(path):  # numpy would suggest unpickling it
-        raise ValueError(f"{path} is not a fastscan sampler state file (not an .npz archive)")
+    refuse_non_npz(path, "fastscan sampler state file")
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,6 +56,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from fastscan._npz import refuse_non_npz
 from fastscan._validation import check_points
 from fastscan.motion import MotionModel
 
@@ -241,8 +241,7 @@ class Trajectory:
     @classmethod
     def load(cls, path: str | Path) -> Trajectory:
         """Read a file written by :meth:`save` (``flown`` defaults to False if absent)."""
-        if Path(path).is_file() and not zipfile.is_zipfile(path):  # numpy: "unpickle it"
-            raise ValueError(f"{path} is not a trajectory file (not an .npz archive)")
+        refuse_non_npz(path, "trajectory file")
         with np.load(path, allow_pickle=False) as data:
             missing = [k for k in TRAJECTORY_KEYS[:3] if k not in data.files]
             if missing:

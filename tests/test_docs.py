@@ -30,6 +30,7 @@ MODULES = [
     "fastscan.fly.sweep_band",
     "fastscan.fly.sweep_tour",
     "fastscan._argtypes",
+    "fastscan._npz",
 ]
 
 

@@ -17,13 +17,13 @@ import json
 import math
 import threading
 import warnings
-import zipfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fastscan._npz import refuse_non_npz
 from fastscan.erd._forward import _bias_relu, _lift
 from fastscan.features import N_FEATURES, feature_radius
 
@@ -400,8 +400,7 @@ class ERDModel:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"ERD model file not found: {path}")
-        if not zipfile.is_zipfile(path):  # numpy would suggest unpickling it
-            raise ValueError(f"{path} is not a fastscan ERD model file (not an .npz archive)")
+        refuse_non_npz(path, "fastscan ERD model file")
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fastscan._npz import refuse_non_npz
 from fastscan.folders import writable_folder
 from fastscan.service.journal import append_batch
 
@@ -58,8 +58,7 @@ def read_state_log(path: str | Path) -> tuple[dict[str, Any], list[tuple[np.ndar
     >>> len(batches), header["params"]["shape"]
     (1, [20, 30])
     """
-    if Path(path).is_file() and not zipfile.is_zipfile(path):  # numpy would suggest unpickling
-        raise ValueError(f"{path} is not a fastscan sampler state file (not an .npz archive)")
+    refuse_non_npz(path, "fastscan sampler state file")
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))
