@@ -8,9 +8,9 @@ from itertools import pairwise
 import numpy as np
 import pytest
 from fly_source import adaptive_decisions
+from honesty import assert_honest_scan
 from scipy import ndimage
 
-from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.planner import SegmentPlanner
 from fastscan.fly.sampler import (
@@ -118,8 +118,7 @@ def test_flat_lines_fly_the_structure_before_the_flat_gaps():
     # flat_pixel_share off in both: it discounts the same flat gaps pixel by pixel
     _, _, plain_decisions = _scan(truth, flat_lines=0.0, flat_pixel_share=1.0)  # the knob off
     flat, detector, decisions = _scan(truth, flat_pixel_share=1.0)  # on by default
-    np.testing.assert_array_equal(detector.asked_mask, flat.measured_mask)
-    assert check_trajectory(flat.trajectory, flat.motion) == []
+    assert_honest_scan(flat, detector, flat.motion)
 
     def lines_in_flat_half(decisions_, n):
         lines = [s.start[0] for d in decisions_ for s in d if s.is_row][:n]
@@ -141,8 +140,7 @@ def test_sweep_passes_move_monotonically_until_they_reverse():
         passes.append((sampler.n_passes, sampler._pass_direction, lines))
 
     adaptive_decisions(fs, detector, record)
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
-    assert check_trajectory(fs.trajectory, fs.motion) == []
+    assert_honest_scan(fs, detector, fs.motion)
     assert len(passes) > 3 and fs.n_passes >= 2
     for (n0, d0, lines0), (n1, d1, lines1) in pairwise(passes):
         assert max(lines1) - min(lines1) < 8  # one window
@@ -190,7 +188,7 @@ def test_flat_lines_everywhere_discounts_flat_gaps_at_long_dwells():
         fs = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.45, seed=0, **params)
         detector = SimulatedDetector(truth)
         decisions = adaptive_decisions(fs, detector)
-        np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
+        assert_honest_scan(fs, detector, fs.motion)
         return fs, [s for d in decisions for s in d]
 
     plain, plain_segments = scan(flat_lines_everywhere=False)
@@ -200,7 +198,6 @@ def test_flat_lines_everywhere_discounts_flat_gaps_at_long_dwells():
     rows, _ = everywhere._flat_line_scale()
     gaps = ~everywhere.measured_mask[3:28].all(axis=1)  # between the coarse rows 2 .. 26
     assert gaps.any() and (rows[3:28][gaps] == FLAT_LINE_SHARE).all()
-    assert check_trajectory(everywhere.trajectory, everywhere.motion) == []
 
     def pixels_in_flat_rows(segments_, n):  # of the first n segments after the coarse raster
         return sum(s.n_pixels for s in segments_[:n] if s.is_row and s.start[0] < 28)

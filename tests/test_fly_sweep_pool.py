@@ -8,8 +8,8 @@ import itertools
 import numpy as np
 import pytest
 from fly_source import adaptive_decisions
+from honesty import assert_honest_scan
 
-from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.planner import Pick
 from fastscan.fly.segment import Segment
@@ -92,8 +92,7 @@ def _run(**kwargs) -> tuple[FlySampler, list[list[Segment]]]:
     detector = SimulatedDetector(truth)
     fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.4, seed=0, **kwargs)
     decisions = adaptive_decisions(fs, detector)
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
-    assert check_trajectory(fs.trajectory, fs.motion) == []
+    assert_honest_scan(fs, detector, fs.motion)
     return fs, decisions
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fly_source import adaptive_decisions
+from honesty import assert_honest_scan
 
-from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.motion import NANOPROBE
 from fastscan.phantoms import make_phantom
@@ -31,8 +31,7 @@ def _run(truth: np.ndarray, **kwargs) -> tuple[FlySampler, list, list[float]]:
         coverage.append(f._sampler.n_measured / f._sampler._mask.size)
 
     decisions = adaptive_decisions(fs, detector, record=record)
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
-    assert check_trajectory(fs.trajectory, fs.motion) == []
+    assert_honest_scan(fs, detector, fs.motion)
     return fs, decisions, coverage
 
 
