@@ -5,18 +5,22 @@ holds as measured (it revealed nothing the sampler did not ask for, and the samp
 kept every reading it asked for) and, given a motion model, when every trajectory of
 the scan passes :func:`fastscan.beamtime.check_trajectory`. :func:`assert_honest_scan`
 checks both and says what was dishonest: how many pixels, the first few ``(row, col)``,
-and the trajectory violations.
+and the trajectory violations. :func:`honest_simulation` runs ``fastscan simulate`` and
+checks every trajectory file it writes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fastscan.beamtime import Trajectory, check_trajectory
-from fastscan.motion import MotionModel
+from fastscan.cli import main
+from fastscan.motion import NANOPROBE, MotionModel
 
 #: How many ``(row, col)`` of a dishonest pixel set a failure message lists.
 FIRST_PIXELS = 5
@@ -110,3 +114,41 @@ def assert_honest_scan(
                 problems.append(f"{name} breaks the time model: {violations}")
     if problems:
         raise AssertionError("dishonest scan: " + "; ".join(problems))
+
+
+def honest_simulation(
+    folder: Path, truth: np.ndarray, strategies: Sequence[str], *, coverages: str, dwell: float
+) -> dict[str, Trajectory]:
+    """Run ``fastscan simulate`` of ``strategies`` on ``truth`` with ``--dwell dwell``.
+
+    Parameters
+    ----------
+    folder : Path
+        Where the image and the ``out`` folder are written.
+    truth : (H, W) array
+        The ground truth, saved as ``truth.npy``.
+    strategies : sequence of str
+        The strategies to replay.
+    coverages : str
+        The ``--coverages`` argument, e.g. ``"0.1,0.3"``.
+    dwell : float
+        The dwell; every trajectory is checked against ``NANOPROBE`` with that dwell.
+
+    Returns
+    -------
+    dict of str to Trajectory
+        Each strategy's ``trajectory_<strategy>.npz``, after the command returned 0 and
+        every trajectory passed :func:`fastscan.beamtime.check_trajectory`.
+    """
+    image, out = folder / "truth.npy", folder / "out"
+    np.save(image, truth)
+    code = main(["simulate", "--image", str(image), "--strategies", ",".join(strategies),
+                 "--coverages", coverages, "--no-biharmonic", "-q", "--out", str(out),
+                 "--dwell", str(dwell)])  # fmt: skip
+    assert code == 0, f"fastscan simulate returned {code}"
+    motion = NANOPROBE.replace(dwell=dwell)
+    trajectories = {name: Trajectory.load(out / f"trajectory_{name}.npz") for name in strategies}
+    for name, trajectory in trajectories.items():
+        violations = check_trajectory(trajectory, motion)
+        assert violations == [], f"{name}'s trajectory breaks the time model: {violations}"
+    return trajectories

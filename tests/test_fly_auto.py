@@ -6,10 +6,9 @@ import doctest
 
 import numpy as np
 import pytest
-from honesty import assert_honest_scan
+from honesty import assert_honest_scan, honest_simulation
 
-from fastscan.beamtime import Trajectory, TrajectoryBuilder, check_trajectory
-from fastscan.cli import main
+from fastscan.beamtime import TrajectoryBuilder, check_trajectory
 from fastscan.fly import auto, choice
 from fastscan.fly.auto import AutoSampler
 from fastscan.fly.choice import (
@@ -267,15 +266,8 @@ def test_bad_arguments_are_named():
 
 def test_simulate_fast_auto_writes_an_honest_trajectory(tmp_path):
     truth = np.random.default_rng(6).uniform(0, 100, (48, 64))
-    image = tmp_path / "texture.npy"
-    np.save(image, truth)
-    out = tmp_path / "out"
-    code = main(["simulate", "--image", str(image), "--strategies", "fast-auto",
-                 "--coverages", "0.3,0.4", "--no-biharmonic", "-q", "--out", str(out),
-                 "--dwell", "0.1"])  # fmt: skip
-    assert code == 0
-    traj = Trajectory.load(out / "trajectory_fast-auto.npz")
-    assert check_trajectory(traj, NANOPROBE.replace(dwell=0.1)) == []
+    runs = honest_simulation(tmp_path, truth, ["fast-auto"], coverages="0.3,0.4", dwell=0.1)
+    traj = runs["fast-auto"]
     assert traj.flown.all()  # a texture: the flown probe, then the fly branch
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fly_source import fly_replay
-from honesty import assert_honest_scan
+from honesty import assert_honest_scan, honest_simulation
 
-from fastscan.beamtime import Trajectory, check_trajectory
-from fastscan.cli import main
 from fastscan.fly import FlySampler, Segment
 from fastscan.fly.sampler import default_initial_spacing, line_costs
 from fastscan.motion import NANOPROBE, MotionModel
@@ -137,15 +135,9 @@ def test_line_costs_follow_the_time_model():
 
 
 def test_simulate_fast_fly_writes_an_honest_trajectory(tmp_path, flakes):
-    image = tmp_path / "flakes.npy"
-    np.save(image, flakes)
-    out = tmp_path / "out"
-    code = main(["simulate", "--image", str(image), "--strategies", "fast-fly,fly-raster",
-                 "--coverages", "0.1,0.3", "--no-biharmonic", "-q", "--out", str(out),
-                 "--dwell", "0.02"])  # fmt: skip
-    assert code == 0
-    traj = Trajectory.load(out / "trajectory_fast-fly.npz")
-    assert check_trajectory(traj, NANOPROBE.replace(dwell=0.02)) == []
+    strategies = ["fast-fly", "fly-raster"]
+    runs = honest_simulation(tmp_path, flakes, strategies, coverages="0.1,0.3", dwell=0.02)
+    traj = runs["fast-fly"]
     assert traj.flown.all() and np.all(np.diff(traj.t_end) > 0)
     counts = np.bincount(traj.segment)
     assert counts.max() > 1  # flown segments, not step points
