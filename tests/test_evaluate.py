@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_pass
 from honesty import assert_honest_scan
 
 from fastscan.cli import main
@@ -188,11 +189,8 @@ def test_cli_evaluate_and_from_rows(tmp_path, capsys):
 )
 def test_docstring_examples(name):
     import doctest
-    import importlib
 
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_pass(name, doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
 
 
 def test_a_worker_rebuilds_its_image_by_name_and_scores_the_same():

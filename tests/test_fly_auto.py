@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_pass
 from honesty import assert_honest_scan, honest_simulation
 
 from fastscan.beamtime import TrajectoryBuilder, check_trajectory
@@ -38,8 +37,7 @@ def forced(mode: str):
 
 @pytest.mark.parametrize("module", [choice, auto])
 def test_docstring_examples(module):
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_pass(module)
 
 
 def test_cost_ratio_is_a_step_reading_over_a_flown_one():
