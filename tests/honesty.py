@@ -19,7 +19,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastscan.beamtime import Trajectory, check_trajectory
-from fastscan.cli import main
 from fastscan.motion import NANOPROBE, MotionModel
 
 #: How many ``(row, col)`` of a dishonest pixel set a failure message lists.
@@ -140,6 +139,8 @@ def honest_simulation(
         Each strategy's ``trajectory_<strategy>.npz``, after the command returned 0 and
         every trajectory passed :func:`fastscan.beamtime.check_trajectory`.
     """
+    from fastscan.cli import main
+
     image, out = folder / "truth.npy", folder / "out"
     np.save(image, truth)
     code = main(["simulate", "--image", str(image), "--strategies", ",".join(strategies),
