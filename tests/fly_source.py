@@ -5,17 +5,23 @@
 Coarse to fine row raster: every ``step``-th row first, then the rows halfway
 between, and so on; rows alternate direction (serpentine). It keeps what it
 ingests and reconstructs by IDW, so a scan's NRMSE can be compared across runs.
-``fly_replay`` runs a fly sampler against a simulated detector, decision by decision.
+``fly_replay`` runs a fly sampler against a simulated detector, decision by decision;
+``adaptive_decisions`` lists the decisions after the coarse raster, and ``honest_decisions``
+does so against the ground truth and checks the scan was honest (tests/honesty.py).
 ``planner_state`` is what a ``SegmentPlanner``'s choice reads, to compare two planners.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
-from fastscan.fly import Segment
+import numpy as np
+from honesty import assert_honest_scan
+
+from fastscan.fly import FlySampler, Segment
 from fastscan.fly.planner import SegmentPlanner
 from fastscan.reconstruction import idw_reconstruction
+from fastscan.replay import SimulatedDetector
 
 
 class RowRasterSource:
@@ -124,6 +130,19 @@ def adaptive_decisions(sampler, detector, record=None) -> list[list[Segment]]:
         for segment in segments:
             points = segment.pixels()
             sampler.ingest(points, detector.measure(points))
+    return decisions
+
+
+def honest_decisions(
+    sampler: FlySampler,
+    truth: np.ndarray,
+    record: Callable[[FlySampler, list[Segment]], object] | None = None,
+) -> list[list[Segment]]:
+    """:func:`adaptive_decisions` of ``sampler`` on a simulated detector over ``truth``,
+    after checking the scan was honest under ``sampler.motion`` (:func:`assert_honest_scan`)."""
+    detector = SimulatedDetector(truth)
+    decisions = adaptive_decisions(sampler, detector, record)
+    assert_honest_scan(sampler, detector, sampler.motion)
     return decisions
 
 

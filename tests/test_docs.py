@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import doctest
-import importlib
+from types import ModuleType
 
 import pytest
+from docstring_examples import assert_examples_pass
+from fresh_imports import modules_loaded_by
 
 MODULES = [
     "fastscan.sampler",
@@ -36,20 +38,22 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0, f"{name} has no examples"
-    assert result.failed == 0
+    assert_examples_pass(name, doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+
+
+def test_the_examples_check_fails_on_no_examples_and_on_a_wrong_one():
+    empty = ModuleType("fastscan_test_no_examples", "Prose only.")
+    with pytest.raises(AssertionError, match=r"^fastscan_test_no_examples has no docstring"):
+        assert_examples_pass(empty)
+    wrong = ModuleType("fastscan_test_wrong_example", ">>> 1 + 1\n2\n>>> 2 + 2\n5\n")
+    with pytest.raises(AssertionError, match=r"^fastscan_test_wrong_example: 1 of 2 docstring"):
+        assert_examples_pass(wrong)
+    elided = ModuleType("fastscan_test_elided_example", ">>> list(range(9))\n[0, 1, ..., 8]\n")
+    with pytest.raises(AssertionError, match="1 of 1"):
+        assert_examples_pass(elided)  # exact output by default
+    assert_examples_pass(elided, doctest.ELLIPSIS)
 
 
 def test_core_does_not_import_optional_stacks():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, fastscan, fastscan.replay, fastscan.compare.run;"
-        "bad = [m for m in ('torch', 'bluesky', 'ophyd', 'zmq', 'epics') if m in sys.modules];"
-        "print(','.join(bad))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == ""
+    loaded = modules_loaded_by("import fastscan, fastscan.replay, fastscan.compare.run")
+    assert {"torch", "bluesky", "ophyd", "zmq", "epics"} & loaded == set()

@@ -7,6 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_pass
+from honesty import assert_honest_scan
 
 from fastscan.cli import main
 from fastscan.compare.evaluate import evaluate_images
@@ -94,7 +96,7 @@ def test_lowcount_detector_reads_only_what_is_asked_with_seeded_poisson_noise(ti
     sampler = make_sampler("fast", image.truth.shape, max_coverage=0.1, seed=0, batch_size=20)
     detector = image.detector(seed=0)
     replay(sampler, detector, [0.1])
-    assert np.array_equal(detector.asked_mask, np.asarray(sampler.measured_mask))
+    assert_honest_scan(sampler, detector)
 
 
 def test_runner_gives_every_row(rows, tiny):
@@ -187,11 +189,8 @@ def test_cli_evaluate_and_from_rows(tmp_path, capsys):
 )
 def test_docstring_examples(name):
     import doctest
-    import importlib
 
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_pass(name, doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
 
 
 def test_a_worker_rebuilds_its_image_by_name_and_scores_the_same():

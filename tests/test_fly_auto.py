@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_pass
+from honesty import assert_honest_scan, honest_simulation
 
-from fastscan.beamtime import Trajectory, TrajectoryBuilder, check_trajectory
-from fastscan.cli import main
+from fastscan.beamtime import TrajectoryBuilder, check_trajectory
 from fastscan.fly import auto, choice
 from fastscan.fly.auto import AutoSampler
 from fastscan.fly.choice import (
@@ -38,8 +37,7 @@ def forced(mode: str):
 
 @pytest.mark.parametrize("module", [choice, auto])
 def test_docstring_examples(module):
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_pass(module)
 
 
 def test_cost_ratio_is_a_step_reading_over_a_flown_one():
@@ -136,10 +134,8 @@ def test_a_switch_to_fly_keeps_every_reading_and_times_both_honestly(flakes):
     np.testing.assert_array_equal(traj.points[:first_flown], initial)
     # every reading reached the fly sampler, in measurement order; nothing else was asked
     np.testing.assert_array_equal(sampler.measured_points, traj.points)
-    np.testing.assert_array_equal(sampler.measured_mask, detector.asked_mask)
+    assert_honest_scan(sampler, detector, motion, trajectory=traj)
     np.testing.assert_array_equal(sampler.measured_values, flakes[tuple(traj.points.T)])
-    assert check_trajectory(traj, motion) == []
-    assert check_trajectory(sampler.trajectory, motion) == []
     np.testing.assert_array_equal(sampler.trajectory.t_end, traj.t_end)
     assert snaps[-1].coverage == 0.35 and sampler.coverage >= 0.35
     assert sampler.get_params()["choice"]["mode"] == "fly"
@@ -169,9 +165,8 @@ def probe_run(truth, mode):
     np.testing.assert_array_equal(np.unique(traj.points[:n_probe, 0]), sorted(rows))
     assert sampler.choice.gini == choice.row_gini(truth[rows])
     # everything asked was ingested, nothing else was read
-    np.testing.assert_array_equal(sampler.measured_mask, detector.asked_mask)
+    assert_honest_scan(sampler, detector, motion, trajectory=traj)
     assert sampler.n_measured == len(np.unique(traj.points, axis=0))
-    assert check_trajectory(traj, motion) == []
     np.testing.assert_array_equal(sampler.trajectory.t_end, traj.t_end)
     np.testing.assert_array_equal(sampler.trajectory.flown, traj.flown)
     return sampler, traj, n_probe
@@ -212,8 +207,7 @@ def test_on_a_portrait_grid_the_probe_flies_the_fly_samplers_columns(flakes, mod
     assert len(cols) == auto.PROBE_ROWS and traj.flown[:n_probe].all()
     np.testing.assert_array_equal(np.unique(traj.points[:n_probe, 1]), sorted(cols))
     assert sampler.choice.gini == choice.row_gini(truth[:, cols].T)
-    np.testing.assert_array_equal(sampler.measured_mask, detector.asked_mask)
-    assert check_trajectory(traj, motion) == []
+    assert_honest_scan(sampler, detector, motion, trajectory=traj)
     assert sampler.flying == (mode == "fly")
 
 
@@ -225,7 +219,7 @@ def test_a_scan_that_stops_inside_the_probe_keeps_its_readings(flakes):
         pts = np.concatenate([s.pixels() for s in sampler.suggest_segments()])
         sampler.ingest(pts, detector.measure(pts))
     assert sampler.probing and sampler.choice is None and sampler.stop_reason.startswith("cov")
-    np.testing.assert_array_equal(sampler.measured_mask, detector.asked_mask)
+    assert_honest_scan(sampler, detector)
     assert sampler.n_measured == 2 * SHAPE[1]  # two of the four probe rows
 
 
@@ -270,15 +264,8 @@ def test_bad_arguments_are_named():
 
 def test_simulate_fast_auto_writes_an_honest_trajectory(tmp_path):
     truth = np.random.default_rng(6).uniform(0, 100, (48, 64))
-    image = tmp_path / "texture.npy"
-    np.save(image, truth)
-    out = tmp_path / "out"
-    code = main(["simulate", "--image", str(image), "--strategies", "fast-auto",
-                 "--coverages", "0.3,0.4", "--no-biharmonic", "-q", "--out", str(out),
-                 "--dwell", "0.1"])  # fmt: skip
-    assert code == 0
-    traj = Trajectory.load(out / "trajectory_fast-auto.npz")
-    assert check_trajectory(traj, NANOPROBE.replace(dwell=0.1)) == []
+    runs = honest_simulation(tmp_path, truth, ["fast-auto"], coverages="0.3,0.4", dwell=0.1)
+    traj = runs["fast-auto"]
     assert traj.flown.all()  # a texture: the flown probe, then the fly branch
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fly_source import fly_replay
+from honesty import assert_honest_scan
 
-from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.axis import axis_time_ratio, directional_variograms, lag_for
 from fastscan.fly.levels import union_level_weights
@@ -111,8 +111,7 @@ def test_auto_flies_the_cheaper_raster_axis_and_stays_honest():
     assert not first.is_row and first.n_pixels == 96 and first.start[1] == 2
     run(fs, detector)
     assert fs.stop_reason.startswith("coverage")
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
-    assert check_trajectory(fs.trajectory, MOTION) == []
+    assert_honest_scan(fs, detector, MOTION)
     coarse = fs.measured_mask[:, 2 :: fs.initial_spacing]
     assert coarse.all()  # every coarse column flown whole
     # on a landscape grid "auto" is "rows": the same scan, reading for reading
@@ -139,8 +138,7 @@ def test_probe_refines_along_the_axis_the_stripes_run_across(stripes, refined):
     run(fs, detector)
     assert fs.axis_ratio is not None
     assert (fs.axis_ratio < fs.switch_ratio) == (refined == "columns")
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
-    assert check_trajectory(fs.trajectory, MOTION) == []
+    assert_honest_scan(fs, detector, MOTION)
     segments = fs.trajectory.segment
     flown = [segments == s for s in np.unique(segments)]
     after = flown[len(fs._initial_lines) + fs.probe_lines :]

@@ -7,10 +7,9 @@ from itertools import pairwise
 
 import numpy as np
 import pytest
-from fly_source import adaptive_decisions
+from fly_source import honest_decisions
 from scipy import ndimage
 
-from fastscan.beamtime import check_trajectory
 from fastscan.fly import FlySampler
 from fastscan.fly.planner import SegmentPlanner
 from fastscan.fly.sampler import (
@@ -107,19 +106,16 @@ def _two_halves() -> np.ndarray:
     return truth
 
 
-def _scan(truth: np.ndarray, **params) -> tuple[FlySampler, SimulatedDetector, list]:
-    detector = SimulatedDetector(truth)
+def _scan(truth: np.ndarray, **params) -> tuple[FlySampler, list]:
     fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.45, seed=0, **params)
-    return fs, detector, adaptive_decisions(fs, detector)
+    return fs, honest_decisions(fs, truth)
 
 
 def test_flat_lines_fly_the_structure_before_the_flat_gaps():
     truth = _two_halves()
     # flat_pixel_share off in both: it discounts the same flat gaps pixel by pixel
-    _, _, plain_decisions = _scan(truth, flat_lines=0.0, flat_pixel_share=1.0)  # the knob off
-    flat, detector, decisions = _scan(truth, flat_pixel_share=1.0)  # on by default
-    np.testing.assert_array_equal(detector.asked_mask, flat.measured_mask)
-    assert check_trajectory(flat.trajectory, flat.motion) == []
+    _, plain_decisions = _scan(truth, flat_lines=0.0, flat_pixel_share=1.0)  # the knob off
+    flat, decisions = _scan(truth, flat_pixel_share=1.0)  # on by default
 
     def lines_in_flat_half(decisions_, n):
         lines = [s.start[0] for d in decisions_ for s in d if s.is_row][:n]
@@ -132,7 +128,6 @@ def test_flat_lines_fly_the_structure_before_the_flat_gaps():
 
 def test_sweep_passes_move_monotonically_until_they_reverse():
     truth = _two_halves()
-    detector = SimulatedDetector(truth)
     fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.45, seed=0, sweep_window=8, flat_lines=0.0)
     passes = []  # (pass number, direction, lines of the decision)
 
@@ -140,9 +135,7 @@ def test_sweep_passes_move_monotonically_until_they_reverse():
         lines = [s.start[0] if s.is_row else s.start[1] for s in segments]
         passes.append((sampler.n_passes, sampler._pass_direction, lines))
 
-    adaptive_decisions(fs, detector, record)
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
-    assert check_trajectory(fs.trajectory, fs.motion) == []
+    honest_decisions(fs, truth, record)
     assert len(passes) > 3 and fs.n_passes >= 2
     for (n0, d0, lines0), (n1, d1, lines1) in pairwise(passes):
         assert max(lines1) - min(lines1) < 8  # one window
@@ -155,8 +148,8 @@ def test_sweep_passes_move_monotonically_until_they_reverse():
 
 def test_knobs_are_idle_at_long_dwells():
     truth = _two_halves()
-    base, _, _ = _scan(truth)
-    explicit, _, _ = _scan(truth, flat_lines=FLAT_LINES, flat_share=FLAT_LINE_SHARE)
+    base, _ = _scan(truth)
+    explicit, _ = _scan(truth, flat_lines=FLAT_LINES, flat_share=FLAT_LINE_SHARE)
     np.testing.assert_array_equal(base.measured_points, explicit.measured_points)
     long_dwell = NANOPROBE.replace(dwell=0.01)  # sweep 0: both knobs idle (flat_lines only
     # while flat_lines_everywhere, test_flat_lines_everywhere_discounts_flat_gaps_at_long_dwells)
@@ -188,10 +181,7 @@ def test_flat_lines_everywhere_discounts_flat_gaps_at_long_dwells():
 
     def scan(**params):
         fs = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.45, seed=0, **params)
-        detector = SimulatedDetector(truth)
-        decisions = adaptive_decisions(fs, detector)
-        np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
-        return fs, [s for d in decisions for s in d]
+        return fs, [s for d in honest_decisions(fs, truth) for s in d]
 
     plain, plain_segments = scan(flat_lines_everywhere=False)
     everywhere, segments = scan()  # the default
@@ -200,7 +190,6 @@ def test_flat_lines_everywhere_discounts_flat_gaps_at_long_dwells():
     rows, _ = everywhere._flat_line_scale()
     gaps = ~everywhere.measured_mask[3:28].all(axis=1)  # between the coarse rows 2 .. 26
     assert gaps.any() and (rows[3:28][gaps] == FLAT_LINE_SHARE).all()
-    assert check_trajectory(everywhere.trajectory, everywhere.motion) == []
 
     def pixels_in_flat_rows(segments_, n):  # of the first n segments after the coarse raster
         return sum(s.n_pixels for s in segments_[:n] if s.is_row and s.start[0] < 28)

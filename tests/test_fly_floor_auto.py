@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fly_source import fly_replay
+from honesty import assert_honest_scan
 from scipy import ndimage
 from skimage.data import binary_blobs, brick
 
@@ -97,7 +98,7 @@ def _scan(truth: np.ndarray, **kwargs) -> FlySampler:
     fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, seed=0, **kwargs)
     detector = SimulatedDetector(truth)
     fly_replay(fs, detector, max_decisions=25)
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
+    assert_honest_scan(fs, detector)
     return fs
 
 
@@ -224,7 +225,7 @@ def _segment_lengths(fs: FlySampler, truth: np.ndarray, decisions: int = 30) -> 
             lengths += [s.n_pixels for s in segments]
         for segment in segments:
             fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
+    assert_honest_scan(fs, detector)
     return lengths
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_pass
 
 from fastscan.fly import FlySampler, levels, mode
 from fastscan.fly import _kernels as _k
@@ -16,8 +15,7 @@ from fastscan.strategies import STRATEGIES
 
 @pytest.mark.parametrize("module", [mode, levels])
 def test_docstring_examples(module):
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_pass(module)
 
 
 def test_the_switch_is_where_a_step_readings_fixed_part_equals_the_dwell():

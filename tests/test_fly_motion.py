@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from docstring_examples import assert_examples_pass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -219,7 +220,5 @@ def test_ioc_binds_loopback_whatever_the_host_environment_says():
 )  # fmt: skip
 def test_fly_docstring_examples(name):
     import doctest
-    import importlib
 
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_pass(name, doctest.ELLIPSIS)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fly_source import fly_replay
+from honesty import assert_honest_scan, honest_simulation
 
-from fastscan.beamtime import Trajectory, check_trajectory
-from fastscan.cli import main
 from fastscan.fly import FlySampler, Segment
 from fastscan.fly.sampler import default_initial_spacing, line_costs
 from fastscan.motion import NANOPROBE, MotionModel
@@ -48,10 +47,9 @@ def test_scan_reveals_only_what_it_asked_for_and_times_it_honestly(flakes):
     fs = FlySampler(SHAPE, motion=motion, max_coverage=0.35, seed=0)
     run(fs, detector)
     assert fs.stop_reason.startswith("coverage")
-    np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
+    assert_honest_scan(fs, detector, motion)
     assert detector.n_readings == len(fs.measured_points)
     traj = fs.trajectory
-    assert check_trajectory(traj, motion) == []
     np.testing.assert_array_equal(traj.points, fs.measured_points)
     assert fs.beam_time >= traj.beam_time > 0
     # after the raster the sampler chose partial segments and columns where they paid
@@ -137,15 +135,9 @@ def test_line_costs_follow_the_time_model():
 
 
 def test_simulate_fast_fly_writes_an_honest_trajectory(tmp_path, flakes):
-    image = tmp_path / "flakes.npy"
-    np.save(image, flakes)
-    out = tmp_path / "out"
-    code = main(["simulate", "--image", str(image), "--strategies", "fast-fly,fly-raster",
-                 "--coverages", "0.1,0.3", "--no-biharmonic", "-q", "--out", str(out),
-                 "--dwell", "0.02"])  # fmt: skip
-    assert code == 0
-    traj = Trajectory.load(out / "trajectory_fast-fly.npz")
-    assert check_trajectory(traj, NANOPROBE.replace(dwell=0.02)) == []
+    strategies = ["fast-fly", "fly-raster"]
+    runs = honest_simulation(tmp_path, flakes, strategies, coverages="0.1,0.3", dwell=0.02)
+    traj = runs["fast-fly"]
     assert traj.flown.all() and np.all(np.diff(traj.t_end) > 0)
     counts = np.bincount(traj.segment)
     assert counts.max() > 1  # flown segments, not step points

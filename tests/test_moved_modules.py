@@ -4,6 +4,7 @@ import importlib
 import sys
 
 import pytest
+from fresh_imports import modules_loaded_by
 
 
 @pytest.mark.parametrize(
@@ -21,12 +22,8 @@ def test_old_module_name_forwards_and_warns(old, new, name):
 
 
 def test_core_does_not_import_sim():
-    import subprocess
-
-    code = (
-        "import sys, fastscan, fastscan.compare, fastscan.replay, fastscan.phantoms, "
-        "fastscan.erd.training; "
-        "print(sorted(m for m in sys.modules if m.startswith('fastscan.sim')))"
+    loaded = modules_loaded_by(
+        "import fastscan, fastscan.compare, fastscan.replay, fastscan.phantoms, "
+        "fastscan.erd.training"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert sorted(m for m in loaded if m.startswith("fastscan.sim")) == []

@@ -16,6 +16,7 @@ import types
 
 import numpy as np
 import pytest
+from subprocesses import reaped
 
 from fastscan.service.cli import main as serve_main
 from fastscan.service.cli import stopped_message
@@ -34,7 +35,7 @@ def test_serve_says_it_stopped_and_where_the_sessions_are(tmp_path, signum) -> N
          "--state-dir", str(state), "--no-warm-up"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    try:
+    with reaped(proc):
         endpoint = proc.stdout.readline().split()[-1]
         with RemoteSampler((12, 16), address=endpoint, session="s1", timeout=10.0,
                            batch_size=4) as rs:  # fmt: skip
@@ -42,10 +43,6 @@ def test_serve_says_it_stopped_and_where_the_sessions_are(tmp_path, signum) -> N
             rs.ingest(points, np.ones(len(points)))
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     name = signal.Signals(signum).name
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "interrupted" not in err, err
@@ -61,14 +58,10 @@ def test_serve_says_it_stopped_and_where_the_sessions_are(tmp_path, signum) -> N
          "--state-dir", str(state), "--no-warm-up"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    try:
+    with reaped(again):
         assert again.stdout.readline().startswith("fastscan service listening on ")
         again.send_signal(signum)
         _, err = again.communicate(timeout=30)
-    finally:
-        if again.poll() is None:
-            again.kill()
-            again.communicate()
     assert again.returncode == 0, err
     assert err.splitlines()[0] == f"fastscan serve: resuming 1 session saved in {state}: s1"
 

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from subprocesses import reaped
 
 from fastscan.service import RemoteSampler
 from fastscan.service.cli import add_serve_parser, main, run_serve
@@ -59,7 +60,7 @@ def test_serve_subprocess_serves_saves_and_stops_on_sigterm(tmp_path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
+    with reaped(proc):
         line = proc.stdout.readline()
         assert line.startswith("fastscan service listening on tcp://127.0.0.1:"), line
         endpoint = line.split()[-1]
@@ -73,12 +74,6 @@ def test_serve_subprocess_serves_saves_and_stops_on_sigterm(tmp_path) -> None:
             measured = rs.n_measured
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
     from fastscan import Sampler
 
     restored = Sampler.load(state / "cli.npz")  # a clean stop leaves a full snapshot

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from honesty import assert_honest_scan
 
-from fastscan.beamtime import check_trajectory
 from fastscan.compare.imagesets import image_set, sparse_set, test_set, validation_set
 from fastscan.fly import FlySampler
 from fastscan.motion import NANOPROBE
@@ -71,8 +71,7 @@ def test_fly_sampler_erd_floor_off_leaves_a_flat_half_and_on_explores_it():
         fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.5, seed=0, erd_floor=level)
         detector = SimulatedDetector(truth)
         run(fs, detector)
-        np.testing.assert_array_equal(detector.asked_mask, fs.measured_mask)
-        assert check_trajectory(fs.trajectory, MOTION) == []
+        assert_honest_scan(fs, detector, MOTION)
         assert fs.get_params()["erd_floor"] == level
         runs[level] = fs
     off, on = runs[0.0], runs[2.0]

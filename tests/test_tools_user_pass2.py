@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from subprocesses import reaped
 
 from fastscan.sim.ioc import READY, free_port, loopback_env
 
@@ -32,15 +33,11 @@ def test_the_ioc_stops_cleanly_and_says_what_it_served(signum) -> None:
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
-    try:
+    with reaped(proc):
         ready = proc.stdout.readline()
         assert ready == f"{READY} port={port}\n"
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
     assert err.splitlines() == [

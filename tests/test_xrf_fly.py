@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from conftest import start_test_ioc
+from docstring_examples import assert_examples_pass
 from ophyd.sim import SynAxis
 
 from fastscan.fly import FlySampler
@@ -151,7 +152,5 @@ def test_fly_sampler_takes_n_by_c_readings_and_refuses_a_wrong_channel_count():
 )  # fmt: skip
 def test_docstring_examples_of_the_xrf_modules(name):
     import doctest
-    import importlib
 
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
+    assert_examples_pass(name, doctest.ELLIPSIS)
