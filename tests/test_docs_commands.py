@@ -3,10 +3,11 @@
 Every ``fastscan SUB ...``, ``python benchmarks/NAME.py ...`` and ``python -m fastscan.X ...``
 in a fenced block or an inline code span is split into words, its program's argparse parser is
 built in this process (``build_parser()``; nothing is run) and each ``--flag`` (and each
-sub-command name) is looked up in it; a value is checked only where the parser lists the values
-an option takes (``choices``). Placeholders (``PATH``, ``DIR``, ``...``) are not checked. A
-flag the parser only accepts as an abbreviation counts as wrong: the next option with the same
-prefix would break the copied line. The benchmarks' usage docstrings are checked the same way.
+sub-command name) is looked up in it; a value is checked only where the parser lists the
+values an option or positional argument takes (``choices``). Placeholders (``PATH``, ``DIR``,
+``...``) are not checked. A flag the parser only accepts as an abbreviation counts as wrong:
+the next option with the same prefix would break the copied line. The benchmarks' usage
+docstrings are checked the same way.
 """
 
 from __future__ import annotations
@@ -261,21 +262,22 @@ def _bad_choice(action: argparse.Action, value: str) -> str | None:
     """Why ``value`` (``a|b``: either) is not among ``action``'s choices, or None if it is."""
     if action.choices is None:
         return None
+    name = action.option_strings[0] if action.option_strings else action.dest
     for alternative in value.strip("[](),").split("|"):
         if not alternative or "..." in alternative or re.fullmatch(r"[A-Z][A-Z0-9_]*", alternative):
             continue  # a placeholder
         converted = action.type(alternative) if action.type in (int, float) else alternative
         if converted not in action.choices:
             allowed = ", ".join(map(str, action.choices))
-            return f"{action.option_strings[0]} {alternative!r} is not one of {allowed}"
+            return f"{name} {alternative!r} is not one of {allowed}"
     return None
 
 
 def problems(command: Command) -> list[str]:
     """What in ``command`` its program's parser would not accept (empty: nothing).
 
-    Checked: sub-command names, option names, and an option's value where the parser lists
-    the values it takes (argparse ``choices``).
+    Checked: sub-command names, option names, and an option's or a positional argument's
+    value where the parser lists the values it takes (argparse ``choices``).
     """
     program, args = command.program, command.args
     wrapped = _wrapped(program, args)
@@ -290,6 +292,7 @@ def problems(command: Command) -> list[str]:
     found = []
     subcommand_chosen = False
     expects: argparse.Action | None = None  # the option whose value comes next
+    positionals = _positionals(parser)  # None once an option of several values leaves it open
     for token in args:
         names = _flag_names(token)
         if not names:
@@ -297,12 +300,18 @@ def problems(command: Command) -> list[str]:
             bare = token.strip("[](),")
             if expects is not None:
                 why = _bad_choice(expects, token)
-                found.extend([f"{label}: {why}"] if why else [])
             elif subs and not subcommand_chosen and not token.startswith("-") and bare != "...":
                 if bare not in subs:
                     found.append(f"{label}: no sub-command {bare!r} (has {', '.join(subs)})")
                     return found
                 parser, label, subcommand_chosen = subs[bare], f"{label} {bare}", True
+                positionals, why = _positionals(parser), None
+            elif positionals:  # the next positional argument
+                why = _bad_choice(positionals.pop(0), token)
+                positionals = positionals if not why else None
+            else:
+                why = None
+            found.extend([f"{label}: {why}"] if why else [])
             expects = None
             continue
         expects = None
@@ -316,7 +325,19 @@ def problems(command: Command) -> list[str]:
                 found.extend([f"{label}: {why}"] if why else [])
             elif action.nargs is None and len(names) == 1:
                 expects = action
+            elif action.nargs != 0:
+                positionals = None
     return found
+
+
+def _positionals(parser: argparse.ArgumentParser) -> list[argparse.Action] | None:
+    """The positional arguments of one value each, up to the first of any other count."""
+    out = []
+    for action in parser._positionals._group_actions:
+        if isinstance(action, argparse._SubParsersAction) or action.nargs is not None:
+            break
+        out.append(action)
+    return out
 
 
 # -- the tests --------------------------------------------------------------------------------
@@ -409,6 +430,10 @@ def test_a_value_the_option_does_not_take_is_caught():
     (either,) = commands_in("python benchmarks/bench_fly.py --threads on|off", "fake.md:1")
     (placeholder,) = commands_in("fastscan evaluate --set NAME", "fake.md:1")
     assert problems(either) == problems(placeholder) == []
+    (positional,) = commands_in("python benchmarks/bench_quality.py clasic --seed 0", "fake.md:1")
+    assert problems(positional) == [
+        "benchmarks/bench_quality.py: which 'clasic' is not one of wse2, others, classic"
+    ]
 
 
 def test_an_abbreviated_flag_counts_as_wrong():
