@@ -35,8 +35,13 @@ def unresolved(name: str) -> str | None:
 
 
 def dotted_names(shell: str) -> list[str]:
-    """The ``fastscan.X...`` names in a snippet (a trailing full stop is not part of one)."""
-    return [n.rstrip(".") for n in re.findall(r"(?<![\w/.-])fastscan(?:\.\w+)+\.?", shell)]
+    """The ``fastscan.x...`` names in a snippet.
+
+    A trailing full stop is not part of a name; a name with a one-capital part
+    (``fastscan.X.Y``) is a placeholder.
+    """
+    names = [n.rstrip(".") for n in re.findall(r"(?<![\w/.-])fastscan(?:\.\w+)+\.?", shell)]
+    return [n for n in names if not any(re.fullmatch("[A-Z]", p) for p in n.split("."))]
 
 
 def test_every_dotted_name_in_the_docs_resolves():
@@ -54,6 +59,7 @@ def test_every_dotted_name_in_the_docs_resolves():
 
 def test_a_renamed_name_is_caught():
     assert dotted_names("see `fastscan.compare.testset`.") == ["fastscan.compare.testset"]
+    assert dotted_names("any `fastscan.X.Y` name") == []
     assert unresolved("fastscan.compare.imagesets.test_set") is None
     assert unresolved("fastscan.compare.testset") == "fastscan.compare has no testset"
     assert unresolved("fastscan.fly.lattice.no_such_function") == (
