@@ -1,8 +1,8 @@
 """Every dotted ``fastscan.X.Y`` name the docs quote is a module or an attribute of one.
 
 Names are taken from inline code spans and fenced shell blocks of README.md and docs/*.md (the
-same snippets as ``test_docs_commands``); each is imported as far as it is a module and then
-looked up attribute by attribute. A renamed module or function leaves a name that no longer
+snippets of :mod:`doc_snippets`); each is imported as far as it is a module and then looked up
+attribute by attribute. A renamed module or function leaves a name that no longer
 resolves.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import re
 
-from test_docs_commands import DOCS, REPO, snippets
+from doc_snippets import DOCS, REPO, snippets
 
 #: Dotted names in the docs that are not Python names (a start document's metadata key).
 NOT_PYTHON = {"fastscan.signal"}
