@@ -153,9 +153,9 @@ def doc_commands() -> list[Command]:
 
 
 def usage_commands() -> list[Command]:
-    """Every command in the docstrings of the benchmarks and of the ``python -m`` modules."""
+    """Every command in the module docstrings of the benchmarks, the packages and examples/."""
     found = []
-    for folder in ("benchmarks", "fastscan", "sim", "plans"):
+    for folder in ("benchmarks", "fastscan", "sim", "plans", "devices", "examples"):
         for path in sorted((REPO / folder).rglob("*.py")):
             doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
             for shell in docstring_snippets(doc):
