@@ -174,7 +174,8 @@ def attack_frame_server(repo: Path, big_bytes: int) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose code to attack")
     parser.add_argument("--frames", type=int, default=100_000)
@@ -182,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-bytes", type=int, default=400 * 1024 * 1024,
                         help="size of the one oversized message at the frame server")  # fmt: skip
     parser.add_argument("--skip-frame-server", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     rows = [attack_service(args.repo.resolve(), args.frames, args.frame_bytes)]
     if not args.skip_frame_server:

@@ -529,7 +529,8 @@ def use_fly_defaults(defaults: dict[str, Any]) -> None:
     kwdefaults.update(defaults)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path ('' to skip)")
     p.add_argument(
@@ -576,6 +577,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="WSe2 + 2 unseen images at 128 px, dwells 0.01 and 0.1, fast strategies",
     )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)  # fmt: skip
     if args.quick:
         args.unseen, args.size, args.dwells = "brick,cell", 128, "0.01,0.1"

@@ -61,12 +61,18 @@ def event_intervals(RE_times: list[float]) -> np.ndarray:
     return np.diff(t)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--points", type=int, default=300)
     p.add_argument("--shape", default="100,150")
     p.add_argument("--batch", type=int, default=20)
     p.add_argument("--velocity", type=float, default=1000.0, help="IOC motor speed, units/s")
+    return p
+
+
+def main() -> None:
+    p = build_parser()
     args = p.parse_args()
     rows, cols = (int(v) for v in args.shape.split(","))
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)

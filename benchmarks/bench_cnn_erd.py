@@ -344,7 +344,8 @@ def time_forward(work: Path) -> None:
             print(f"{shape[0]} x {shape[1]}, {threads} thread(s): {1e3 * min(times):.0f} ms")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=("data", "train", "scan", "rank", "time"))
     parser.add_argument("--work", type=Path, default=Path("cnn-erd-work"))
@@ -358,6 +359,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA,
                         help="folder with wse2_darkfield_600x400.tif "
                         "(default ../shared/data relative to the repository)")  # fmt: skip
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.base:
         from fastscan.erd.estimator import load_model

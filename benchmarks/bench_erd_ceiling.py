@@ -167,7 +167,8 @@ def in_domain_model(truth: np.ndarray) -> ERDModel:
     return model
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="default,l2", help="shipped names or .npz paths")
     parser.add_argument("--loop", action="store_true", help="also scan with the in-domain fit")
@@ -175,6 +176,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA,
                         help="folder with wse2_darkfield_600x400.tif "
                         "(default ../shared/data relative to the repository)")  # fmt: skip
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     truth = np.asarray(wse2_image(args.data).truth, float)
     truth = truth * (100.0 / truth.max())  # the unit the models were trained in

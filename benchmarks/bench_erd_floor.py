@@ -71,7 +71,8 @@ def _means(rows: list, strategy: str, image: str, coverages: tuple) -> list[floa
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--images", help="comma-separated validation images (default: all)")
@@ -89,6 +90,11 @@ def main() -> None:
     parser.add_argument("--static-cache", default="bench_erd_floor_static.json")
     parser.add_argument("--static-rows", help="rows.csv of `fastscan evaluate` to take them from")
     parser.add_argument("--json", help="write the table here")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     knobs = knobs_from(parser, args.set)
     if args.wse2:

@@ -64,7 +64,8 @@ from fastscan.phantoms import make_phantom
 DEFAULT_DATA = Path("..") / "shared" / "data"  # relative to the repository root
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=str(DEFAULT_DATA / "wse2_darkfield_600x400.tif"))
     parser.add_argument("--size", type=int, default=0, help="use an N x N flakes phantom")
@@ -104,6 +105,11 @@ def main() -> None:
         action="store_true",
         help="the coarse raster at once (suggest_segments(ahead=True), as the streamed plan)",
     )
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.threads != "auto":  # a second core always (on) or never (off) free
         _threads.MAX_LOAD_PER_CORE = float("inf") if args.threads == "on" else -1.0

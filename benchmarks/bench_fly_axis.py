@@ -76,7 +76,8 @@ def modelled_ratio(
     return fs._line_axis, ratio, fs.coverage
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path ('' to skip)")
     p.add_argument("--size", type=int, default=256)
@@ -88,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--transpose", action="store_true", help="also each image transposed")
     p.add_argument("--fly-params", default="{}", help="more FlySampler keywords (JSON)")
     p.add_argument("--no-truth", action="store_true", help="skip the (slow) true ratios")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     motion = NANOPROBE.replace(dwell=args.dwell)
     only = tuple(n for n in args.only.split(",") if n) or None

@@ -72,7 +72,8 @@ class FlyRaster:
         return self.next >= len(self.rows)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--shape", default="200,300")
     p.add_argument("--every", type=int, default=4, help="fly every k-th row")
@@ -86,6 +87,11 @@ def main() -> None:
     )  # fmt: skip
     p.add_argument("--coverage", type=float, default=0.25, help="fast-fly max_coverage")
     p.add_argument("--no-stream", action="store_true", help="ingest before the next flight")
+    return p
+
+
+def main() -> None:
+    p = build_parser()
     args = p.parse_args()
     rows, cols = (int(v) for v in args.shape.split(","))
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)

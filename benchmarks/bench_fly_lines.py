@@ -129,7 +129,8 @@ def capture_report(
               + ", ".join(f"{k} {v:.2f}" for k, v in shares.items()))  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", default="sparse", choices=("validation", "sparse"))
     p.add_argument("--images", required=True, help="image names (a,b,...)")
@@ -138,6 +139,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="folder for the static references ('' for none)")  # fmt: skip
     p.add_argument("--fly-params", default="", help="FlySampler keywords for fast-fly, JSON")
     p.add_argument("--capture", default="", help="coverages (a,b,...): the ranking report")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     params = json.loads(args.fly_params) if args.fly_params else {}
     if params:

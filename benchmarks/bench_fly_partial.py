@@ -5,12 +5,15 @@ whole line's readings (settle + line overhead + two ramps: 0.26 s on the
 nanoprobe model against 0.256 s for 256 readings). The oracle sees the image.
 It starts, like fast-fly, from the coarse fly raster (every
 ``default_initial_spacing``-th line of ``coarse_line_axis`` from line
-``COARSE_ORIGIN``, serpentine), then adds one segment at a time: of all
-intervals ``[c0, c1]`` of all lines (any start and end; ``--whole``: whole lines
-only), the one with the largest error reduction per second, where the seconds
-are what :mod:`fastscan.beamtime` charges from where the stage is (move +
-settle + line overhead + ramps + one pixel time per reading), flown from its end
-nearer the stage.
+``COARSE_ORIGIN``, serpentine), then adds lines until the target holds, flown in
+one sweep: ``rows`` (whole lines, then lines dropped again while the target
+holds) and ``trimmed`` (``rows``, then the flat end runs of each added line left
+out). ``--sequential`` adds a third, myopic oracle that adds one segment at a
+time: of all intervals ``[c0, c1]`` of all lines (any start and end), the one
+with the largest error reduction per second, where the seconds are what
+:mod:`fastscan.beamtime` charges from where the stage is (move + settle + line
+overhead + ramps + one pixel time per reading), flown from its end nearer the
+stage.
 
 The error the greedy lowers is the squared error of linear interpolation along
 each column between that column's nearest measured pixels (nearest fill at the
@@ -27,7 +30,7 @@ strategy that does not see the image is unlikely to do better.
 Run from the repository root (validation and sparse images only, never the test set)::
 
     python benchmarks/bench_fly_partial.py --set sparse --images blobs-100,blobs-101
-    python benchmarks/bench_fly_partial.py --set validation --images clock --whole
+    python benchmarks/bench_fly_partial.py --set validation --images clock --sequential
 """
 
 from __future__ import annotations
@@ -386,7 +389,8 @@ def fmt(res: dict, label: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--set", default="sparse", choices=("validation", "sparse"),
                    help="the set the images come from (never the test set)")  # fmt: skip
@@ -411,6 +415,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", default="bench-beamtime-cache",
                    help="folder for the static references ('' for none)")  # fmt: skip
     p.add_argument("--out", default="", help="write the results as JSON here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     names = tuple(args.images.split(",")) if args.images else None
     results = {}

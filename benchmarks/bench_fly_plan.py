@@ -64,7 +64,8 @@ def print_waits(summary, sampler, *, stream: bool) -> None:
         show("later decisions", np.isin(np.arange(len(waits)), after[1:]))
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", default=str(DEFAULT_DATA / "wse2_darkfield_600x400.tif"))
     parser.add_argument("--size", type=int, default=0, help="use an N x N flakes phantom")
@@ -72,6 +73,11 @@ def main() -> None:
     parser.add_argument("--coverage", type=float, default=0.2, help="FlySampler max_coverage")
     parser.add_argument("--time-scale", type=float, default=0.05, help="real s per modelled s")
     parser.add_argument("--stream", choices=["both", "on", "off"], default="both")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     image, source = image_from_args(args)
     rows, cols = image.shape

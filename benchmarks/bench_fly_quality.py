@@ -109,12 +109,18 @@ def time_to_targets(image: np.ndarray, dwell: float, kw: dict) -> tuple[dict, di
     return ref, hit, decide
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", default="wse2")
     parser.add_argument("--dwells", default="0.001,0.01,0.1,1")
     parser.add_argument("--kw", default="{}", help="FlySampler keywords, as JSON")
     parser.add_argument("--data", default=str(Path("..") / "shared" / "data"))
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     kw = json.loads(args.kw)
     for name in args.images.split(","):

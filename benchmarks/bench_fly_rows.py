@@ -76,13 +76,19 @@ def oracle_rows(truth: np.ndarray, start: set[int], target: float) -> int:
     return len(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", default="all", help="image names (a,b,...) or all")
     p.add_argument("--set", default="validation", choices=("validation", "sparse"),
                    help="the set the images come from (never the test set)")  # fmt: skip
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--no-columns", action="store_true", help="skip the column rasters")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     names = None if args.images == "all" else tuple(args.images.split(","))
     for name, image in image_set(args.set, args.size, names=names).items():

@@ -68,7 +68,8 @@ def run(truth: np.ndarray, dwell: float, params: dict) -> tuple[float, float, st
     return ratios[0], ratios[1], note
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", default="wse2", help="wse2 and/or scikit-image names")
     p.add_argument("--image", default=DEFAULT_IMAGE, help="WSe2 path")
@@ -76,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="long side of scikit-image images (scaled to [0, 100])")  # fmt: skip
     p.add_argument("--dwells", default="0.001,0.01,0.1,1")
     p.add_argument("--params", default="{}", help="FlySampler keywords, JSON")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     params = json.loads(args.params)
     names = args.images.split(",")

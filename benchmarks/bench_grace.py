@@ -168,7 +168,8 @@ def compare(before: dict, after: dict) -> list[str]:
     return lines
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", help="comma-separated names (default: all validation)")
     parser.add_argument("--seeds", default="0,1,2")
@@ -181,6 +182,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="save the scores here")
     parser.add_argument("--static", type=Path, help="reuse the static scores of this json")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.compare:
         before, after = (json.loads(p.read_text()) for p in args.compare)

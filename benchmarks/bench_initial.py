@@ -88,7 +88,8 @@ def print_ratio_summary(columns: np.ndarray) -> None:
     print("worst: ", " ".join(f"{v:.3f}" for v in columns.max(0)))
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--images", help="comma-separated validation images (default: all)")
@@ -97,6 +98,11 @@ def main() -> None:
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--snap-level", type=int, help="level of the halton-lattice start")
     parser.add_argument("--json", help="write the ratio table here")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     knobs = knobs_from(parser, args.set)
     _with_knobs(knobs)

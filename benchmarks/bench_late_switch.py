@@ -94,7 +94,8 @@ def report(title: str, rows, target_ms: float) -> None:
             print(line, flush=True)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
     parser.add_argument("--big", action="store_true", help="the 2048 x 2048 flakes phantom")
@@ -102,6 +103,11 @@ def main() -> None:
     parser.add_argument("--stream", action="store_true", help="ingest each reading alone")
     parser.add_argument("--off", action="store_true", help="no late switch")
     parser.add_argument("--no-shadow", action="store_true", help="the switch's full pass")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     at = sampler_module.LATE_COVERAGE or 0.15
     prepare = at - (sampler_module.LATE_PREPARE_MARGIN or 0.01)

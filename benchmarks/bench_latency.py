@@ -425,7 +425,8 @@ def first_decisions(image: np.ndarray, decisions: int = 3) -> None:
     )
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
     parser.add_argument("--steps", type=int, default=60, help="timed decisions per band")
@@ -439,6 +440,11 @@ def main() -> None:
     parser.add_argument(
         "--threads", choices=("auto", "on", "off"), default="auto", help="two-thread updates"
     )
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.threads == "on":
         _threads.MAX_LOAD_PER_CORE = float("inf")

@@ -58,7 +58,8 @@ def scan_once(with_window: bool, args, grid, image) -> dict:
     return out
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--points", type=int, default=400)
     p.add_argument("--shape", default="100,150")
@@ -66,6 +67,11 @@ def main() -> None:
     p.add_argument("--recon-every", type=int, default=5)
     p.add_argument("--rate", type=float, default=4.0, help="max redraws per second")
     p.add_argument("--repeat", type=int, default=3)
+    return p
+
+
+def main() -> None:
+    p = build_parser()
     args = p.parse_args()
     rows, cols = (int(v) for v in args.shape.split(","))
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)

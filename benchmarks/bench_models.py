@@ -123,8 +123,8 @@ def _table_row(rows, name, coverage, model):
     )
 
 
-def main() -> None:
-    global WSE2
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/bench_models"))
     parser.add_argument("--wse2", type=Path, default=WSE2,
@@ -133,6 +133,12 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="one phantom seed (1000) instead of two"
     )
+    return parser
+
+
+def main() -> None:
+    global WSE2
+    parser = build_parser()
     args = parser.parse_args()
     WSE2 = args.wse2
     import torch

@@ -76,7 +76,8 @@ def scan_loop(truth: np.ndarray, seed: int, coverages: list[float], model, repla
     return [scores[c] for c in coverages]
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--power", type=float, action="append", help="oracle power(s); 1 and 2")
     parser.add_argument("--model", help="run this ERD model instead of an oracle")
@@ -85,6 +86,11 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA,
                         help="folder with wse2_darkfield_600x400.tif "
                         "(default ../shared/data relative to the repository)")  # fmt: skip
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     truth = np.asarray(wse2_image(args.data).truth, float)
     seeds = [int(s) for s in args.seeds.split(",")]

@@ -328,8 +328,8 @@ def _draw_list(text: str) -> list[int]:
     return values
 
 
-def main() -> None:
-    global MODEL, DATA
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", choices=("wse2", "others", "classic"))
     parser.add_argument("--data", type=Path, default=DATA,
@@ -352,6 +352,12 @@ def main() -> None:
     parser.add_argument(
         "--image", type=Path, default=None, help="classic --retrain: training image (a .tif)"
     )
+    return parser
+
+
+def main() -> None:
+    global MODEL, DATA
+    parser = build_parser()
     args = parser.parse_args()
     models = args.model or []
     if len(models) > 1 and args.which != "classic":

@@ -252,12 +252,18 @@ def scan_table(scan: dict[str, np.ndarray], shape: tuple[int, int]) -> None:
     )
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/bench_route"))
     parser.add_argument("--image", type=Path, default=IMAGE)
     parser.add_argument("--ortools-time", type=float, default=1.0)
     parser.add_argument("--quick", action="store_true", help="5 %% scan, 50/200 points, short")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     scan = load_scan(args.out, args.image, args.quick)

@@ -103,7 +103,8 @@ def describe(label: str, times: np.ndarray, base: np.ndarray | None = None) -> N
     print(f"  {label:<44s} median {med:7.2f} ms   p90 {p90:7.2f} ms{added}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", type=Path, default=WSE2)
     parser.add_argument("--coverage", type=float, default=0.10)
@@ -122,6 +123,11 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="BLAS threads, here and in the service (0: library default)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.blas_threads > 0:
         from threadpoolctl import threadpool_limits

@@ -55,12 +55,18 @@ print(json.dumps(windows))
 """
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=REPO)
     parser.add_argument("--shape", type=int, nargs=2, default=(200, 300))
     parser.add_argument("--big", type=int, default=2048)
     parser.add_argument("--steps", type=int, default=30, help="quick steps before and after")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     repo = args.repo.resolve()
     sys.path.insert(0, str(repo))

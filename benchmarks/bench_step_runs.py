@@ -53,7 +53,8 @@ def fly_runs(points: np.ndarray, motion: MotionModel, min_run: int) -> Trajector
     return builder.trajectory()
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", default="brick,clock,flakes-100",
                    help="validation images (fastscan.compare.imagesets)")  # fmt: skip
@@ -61,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dwells", default="0.01,0.1")
     p.add_argument("--coverage", type=float, default=0.3)
     p.add_argument("--min-runs", default="2,3,4")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     images = image_set("validation", args.size, names=tuple(args.images.split(",")))
     min_runs = [int(m) for m in args.min_runs.split(",")]

@@ -69,7 +69,8 @@ def scan_once(kind: str, catalog, args, grid, image, out: Path) -> dict:
     return info
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--points", type=int, default=400)
     p.add_argument("--shape", default="100,150")
@@ -77,6 +78,11 @@ def main() -> None:
     p.add_argument("--recon-every", type=int, default=5)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--catalog", default=None, help="catalogue directory (default: a temp dir)")
+    return p
+
+
+def main() -> None:
+    p = build_parser()
     args = p.parse_args()
     rows, cols = (int(v) for v in args.shape.split(","))
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)

@@ -97,7 +97,8 @@ def describe(name: str, traj: Trajectory, flat: np.ndarray, motion) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--images", default="brick,cell", help="validation images (a,b,...)")
     p.add_argument("--set", default="validation", choices=("validation", "sparse"),
@@ -108,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-coverage", type=float, default=0.5)
     p.add_argument("--fly-params", default="",
                    help="JSON FlySampler keywords for fast-fly (bench_beamtime's)")  # fmt: skip
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.fly_params:
         use_fly_params(json.loads(args.fly_params))

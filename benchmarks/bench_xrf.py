@@ -176,7 +176,8 @@ def latency(args: argparse.Namespace) -> None:
         )
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", choices=("quality", "latency"))
     parser.add_argument("--shape", default="200x300", help="quality map size ROWSxCOLS")
@@ -187,6 +188,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--channels", default="1,4,10,32", help="latency: channel counts")
     parser.add_argument("--steps", type=int, default=40, help="latency: timed steps")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.only in (None, "quality"):
         quality(args)

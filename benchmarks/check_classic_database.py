@@ -55,6 +55,15 @@ def fast_database(fast_repo: Path, image: np.ndarray, global_seed: int) -> list[
     return states
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fast-repo", type=Path, required=True, help="FAST checkout (has fast/)")
+    parser.add_argument("--image", type=Path, required=True, help="training image, e.g. .tif")
+    parser.add_argument("--global-seed", type=int, default=0)
+    return parser
+
+
 def main() -> None:
     from sklearn.kernel_approximation import RBFSampler
 
@@ -62,10 +71,7 @@ def main() -> None:
     from fastscan.erd.target import rd_target
     from fastscan.imageio import load_image
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--fast-repo", type=Path, required=True, help="FAST checkout (has fast/)")
-    parser.add_argument("--image", type=Path, required=True, help="training image, e.g. .tif")
-    parser.add_argument("--global-seed", type=int, default=0)
+    parser = build_parser()
     args = parser.parse_args()
     if not (args.fast_repo / "fast" / "core" / "training.py").is_file():
         parser.error(f"--fast-repo {args.fast_repo} has no fast/core/training.py")

@@ -61,12 +61,18 @@ def compare(base: dict, new: dict, verbose: bool = False) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("base", help="bench_beamtime.json of the reference run")
     p.add_argument("new", help="bench_beamtime.json of the run to judge")
     p.add_argument("--strategy", default="fast-fly")
     p.add_argument("-v", "--verbose", action="store_true", help="every pair")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     base, new = ratios(args.base, args.strategy), ratios(args.new, args.strategy)
     print("\n".join(compare(base, new, args.verbose)))

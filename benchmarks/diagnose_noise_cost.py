@@ -110,11 +110,17 @@ def latency(cost: float) -> None:
         )
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("check", choices=("bands", "wse2", "latency"))
     parser.add_argument("--cost", type=float, default=2.0, help="COUNT_NOISE_COST to set")
     parser.add_argument("--data", default="../shared/data", help="folder holding WSe2")
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if not (np.isfinite(args.cost) and args.cost >= 0):
         parser.error(f"--cost must be a finite number >= 0, got {args.cost!r}")

@@ -26,13 +26,19 @@ from fastscan.replay import make_sampler, replay
 from fastscan.strategies import STRATEGIES
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("images", help="comma-separated names of the noisy set")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--coverages", default="0.1,0.2,0.3")
     p.add_argument("--strategies", default="fast,halton,raster,random")
     p.add_argument("--cost", type=float, default=None, help="COUNT_NOISE_COST (default: as is)")
+    return p
+
+
+def main() -> None:
+    p = build_parser()
     args = p.parse_args()
     if args.cost is not None:
         sampler_module.COUNT_NOISE_COST = args.cost

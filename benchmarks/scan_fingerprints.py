@@ -91,9 +91,15 @@ SCANS: dict[str, Callable[[], list[np.ndarray]]] = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="", help=f"comma-separated, of {', '.join(SCANS)}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     names = [n for n in args.only.split(",") if n] or list(SCANS)
     unknown = [n for n in names if n not in SCANS]

@@ -337,7 +337,8 @@ def run_soak(*, n_faults: int, shape: tuple[int, int] = (40, 60), batch_size: in
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faults", type=int, default=25)
     parser.add_argument("--shape", type=int, nargs=2, default=(150, 200))
@@ -346,6 +347,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds-per-point", type=float, default=0.2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("soak_report.json"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     from fastscan.sim.ioc import loopback_env
 

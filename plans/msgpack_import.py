@@ -86,11 +86,17 @@ def import_msgpack(directory: str | Path, catalog: Any) -> list[str]:
     return imported
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line ``python -m fastscan.plans.msgpack_import`` (``main`` parses with it)."""
     parser = argparse.ArgumentParser(prog="python -m fastscan.plans.msgpack_import",
                                      description=__doc__.splitlines()[0])  # fmt: skip
     parser.add_argument("old_dir", help="directory of <uid>.msgpack files")
     parser.add_argument("catalog_dir", help="local catalogue directory (created if missing)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     old = Path(args.old_dir)
     if not old.is_dir():  # before the catalogue's server starts (seconds)

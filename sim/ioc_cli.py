@@ -20,12 +20,13 @@ from fastscan.sim.ioc_process import loopback_env
 from fastscan.sim.ioc_records import NanoprobeIOC, nanoprobe_ioc_class
 from fastscan.sim.ioc_server import NoBeaconErrors, serve, stopped_line
 
-__all__ = ["build_ioc", "main", "parse_args", "server_environment"]
+__all__ = ["build_ioc", "build_parser", "main", "parse_args", "server_environment"]
 
 LOOPBACK = "127.0.0.1"
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line ``python -m fastscan.sim.ioc`` (:func:`parse_args` parses with it)."""
     p = argparse.ArgumentParser(
         prog="python -m fastscan.sim.ioc",
         description="Simulated nanoprobe IOC: motors P:x, P:y and detector P:det:* on loopback.",
@@ -79,7 +80,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="space-separated addresses to serve on (default 127.0.0.1 only; the host's "
         "EPICS_CAS_INTF_ADDR_LIST is ignored)",
     )  # fmt: skip
-    return p.parse_args(argv)
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments of ``python -m fastscan.sim.ioc`` (``None``: ``sys.argv[1:]``)."""
+    return build_parser().parse_args(argv)
 
 
 def _numbers(text: str, option: str, expected: str, kind: type, count: int) -> tuple:

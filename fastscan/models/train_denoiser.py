@@ -21,6 +21,7 @@ thread (the shipped file took 43 minutes wall on a shared, heavily loaded
 
 from __future__ import annotations
 
+import argparse
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -189,8 +190,8 @@ def train(config: DenoiserConfig, out: Path, threads: int = 1, log: callable = p
     return info
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line ``python -m fastscan.models.train_denoiser`` (``main`` parses with it)."""
     shipped = WEIGHTS_DIR / DEFAULT_WEIGHTS["denoiser"]
     parser = training_parser(
         "fastscan.models.train_denoiser", __doc__.split("\n")[0], shipped,
@@ -200,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         "--states", type=int_at_least(1), default=DenoiserConfig.n_states,
         help="training states (image, mask, noise) (default %(default)s)",
     )  # fmt: skip
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     config = DenoiserConfig(
         seed=args.seed, steps=args.steps, n_states=args.states, sampler_runs=args.sampler_runs

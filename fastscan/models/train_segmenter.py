@@ -17,6 +17,7 @@ heavily loaded 2-core machine).
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -172,8 +173,8 @@ def train(
     return info
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line ``python -m fastscan.models.train_segmenter`` (``main`` parses with it)."""
     shipped = WEIGHTS_DIR / DEFAULT_WEIGHTS["segmenter"]
     parser = training_parser(
         "fastscan.models.train_segmenter", __doc__.split("\n")[0], shipped,
@@ -183,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
         "--phantoms", type=int_at_least(1), default=SegmenterConfig.n_phantoms,
         help="labelled phantoms (default %(default)s)",
     )  # fmt: skip
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     config = SegmenterConfig(
         seed=args.seed, steps=args.steps, n_phantoms=args.phantoms, sampler_runs=args.sampler_runs

@@ -314,8 +314,8 @@ def serve(
             **live.counters()}  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m fastscan.models.zmq_frames serve ...``"""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line ``python -m fastscan.models.zmq_frames`` (``main`` parses with it)."""
     parser = argparse.ArgumentParser(prog="python -m fastscan.models.zmq_frames")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run models on frames from a scan and publish the results")
@@ -336,6 +336,12 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MAX_MESSAGE_BYTES,
         help=f"largest frame message accepted (default {DEFAULT_MAX_MESSAGE_BYTES})",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fastscan.models.zmq_frames serve ...``"""
+    parser = build_parser()
     args = parser.parse_args(argv)
     models = [name for name in (args.denoise, args.segment) if name]
     if not models:
