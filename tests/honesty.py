@@ -6,7 +6,8 @@ kept every reading it asked for) and, given a motion model, when every trajector
 the scan passes :func:`fastscan.beamtime.check_trajectory`. :func:`assert_honest_scan`
 checks both and says what was dishonest: how many pixels, the first few ``(row, col)``,
 and the trajectory violations. :func:`honest_simulation` runs ``fastscan simulate`` and
-checks every trajectory file it writes. The pixel comparison is the library's
+checks every trajectory file it writes; :func:`honest_replay` is
+:func:`fastscan.replay.replay` followed by the pixel check. The pixel comparison is the library's
 (:func:`fastscan.replay.mask_problems`, which ``fastscan evaluate`` uses too);
 :class:`PeekingDetector` is a dishonest detector to test the checks with.
 """
@@ -15,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fastscan.beamtime import Trajectory, check_trajectory
 from fastscan.motion import NANOPROBE, MotionModel
-from fastscan.replay import SimulatedDetector
+from fastscan.replay import SimulatedDetector, Snapshot, replay
 from fastscan.replay import mask_problems as pixel_problems
 
 
@@ -130,6 +131,26 @@ def assert_honest_scan(
                 problems.append(f"{name} breaks the time model: {violations}")
     if problems:
         raise AssertionError("dishonest scan: " + "; ".join(problems))
+
+
+def honest_replay(
+    sampler: Scanned, detector: SimulatedDetector, coverages: Sequence[float], **kwargs: Any
+) -> list[Snapshot]:
+    """:func:`fastscan.replay.replay` of ``sampler`` on ``detector``, checked honest in its pixels.
+
+    ``detector`` must have read for ``sampler`` alone (a fresh one per sampler);
+    ``kwargs`` go to ``replay``. For a step sampler (no trajectory of its own): pass a
+    ``TrajectoryBuilder`` and call :func:`assert_honest_scan` with its trajectory to
+    check the times too.
+
+    Returns
+    -------
+    list of Snapshot
+        ``replay``'s snapshots, after :func:`assert_honest_scan` passed.
+    """
+    snapshots = replay(sampler, detector, coverages, **kwargs)
+    assert_honest_scan(sampler, detector)
+    return snapshots
 
 
 def honest_simulation(
