@@ -6,7 +6,8 @@ beamline. :func:`replay` drives any sampler (autonomous or static, point or
 segment sampler: see :mod:`fastscan.strategies`) to a list of coverages and keeps
 a :class:`Snapshot` at each. Given a :class:`fastscan.beamtime.TrajectoryBuilder`
 it also records when every reading ends under the beam-time model, and each
-snapshot's ``extra["beam_time_s"]``.
+snapshot's ``extra["beam_time_s"]``. :func:`mask_problems` says whether a replay
+was honest in its pixels: the detector read exactly what the sampler holds.
 
 Examples
 --------
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from fastscan._validation import check_points
 from fastscan.beamtime import TrajectoryBuilder
@@ -36,7 +38,16 @@ from fastscan.motion import MotionModel
 from fastscan.strategies import STRATEGIES as _REGISTRY
 from fastscan.strategies import StrategySettings, make_strategy_sampler
 
-__all__ = ["STRATEGIES", "SimulatedDetector", "Snapshot", "make_sampler", "replay", "target_counts"]
+__all__ = [
+    "FIRST_PIXELS",
+    "STRATEGIES",
+    "SimulatedDetector",
+    "Snapshot",
+    "make_sampler",
+    "mask_problems",
+    "replay",
+    "target_counts",
+]
 
 #: Strategy names understood by :func:`make_sampler` (the registry at import time;
 #: :data:`fastscan.strategies.STRATEGIES` is the live one).
@@ -85,6 +96,63 @@ class SimulatedDetector:
         if self.noise == "poisson":
             values = self._rng.poisson(values).astype(float)
         return values
+
+
+#: How many ``(row, col)`` of a dishonest pixel set a :func:`mask_problems` line lists.
+FIRST_PIXELS = 5
+
+
+def _pixels(mask: np.ndarray) -> str:
+    """``N pixel(s), first (row, col): [...]`` for the True pixels of ``mask``."""
+    where = [(int(r), int(c)) for r, c in np.argwhere(mask)[:FIRST_PIXELS]]
+    return f"{int(mask.sum())} pixel(s), first (row, col): {where}"
+
+
+def mask_problems(asked: ArrayLike, held: ArrayLike) -> list[str]:
+    """What differs between the pixels a detector read and those a sampler holds.
+
+    A replay is honest in its pixels when the two masks are equal: the detector
+    revealed nothing the sampler did not ask for, and the sampler kept every
+    reading it asked for.
+
+    Parameters
+    ----------
+    asked : (H, W) bool array
+        Every pixel the detector read (:attr:`SimulatedDetector.asked_mask`).
+    held : (H, W) bool array
+        Every pixel the sampler holds as measured (its ``measured_mask``).
+
+    Returns
+    -------
+    list of str
+        Empty when the masks are equal; else one line per direction that differs,
+        with the count and the first :data:`FIRST_PIXELS` ``(row, col)``, or one
+        line naming both shapes when the grids differ.
+
+    Examples
+    --------
+    >>> asked = np.zeros((3, 4), bool)
+    >>> asked[1, :3] = True
+    >>> held = asked.copy()
+    >>> mask_problems(asked, held)
+    []
+    >>> held[1, 2], held[2, 0] = False, True
+    >>> for line in mask_problems(asked, held):
+    ...     print(line)
+    the detector read 1 pixel(s), first (row, col): [(1, 2)] the sampler did not ask for
+    the sampler holds 1 pixel(s), first (row, col): [(2, 0)] the detector never read
+    >>> mask_problems(asked, held[:2])
+    ["the detector's grid is (3, 4) but the sampler's is (2, 4)"]
+    """
+    asked, held = np.asarray(asked, bool), np.asarray(held, bool)
+    if asked.shape != held.shape:
+        return [f"the detector's grid is {asked.shape} but the sampler's is {held.shape}"]
+    problems = []
+    if (unasked := asked & ~held).any():
+        problems.append(f"the detector read {_pixels(unasked)} the sampler did not ask for")
+    if (unread := held & ~asked).any():
+        problems.append(f"the sampler holds {_pixels(unread)} the detector never read")
+    return problems
 
 
 @dataclass

@@ -5,7 +5,8 @@
 Coarse to fine row raster: every ``step``-th row first, then the rows halfway
 between, and so on; rows alternate direction (serpentine). It keeps what it
 ingests and reconstructs by IDW, so a scan's NRMSE can be compared across runs.
-``fly_replay`` runs a fly sampler against a simulated detector, decision by decision;
+``fly_replay`` runs a fly sampler against a simulated detector, decision by decision
+(``honest_fly_replay`` then checks the scan was honest);
 ``adaptive_decisions`` lists the decisions after the coarse raster, and ``honest_decisions``
 does so against the ground truth and checks the scan was honest (tests/honesty.py).
 ``planner_state`` is what a ``SegmentPlanner``'s choice reads, to compare two planners.
@@ -110,6 +111,18 @@ def fly_replay(sampler, detector, max_decisions: int = 500) -> int:
             points = segment.pixels()
             sampler.ingest(points, detector.measure(points))
         decisions += 1
+    return decisions
+
+
+def honest_fly_replay(sampler: FlySampler, detector: SimulatedDetector,
+                      max_decisions: int = 500) -> int:  # fmt: skip
+    """:func:`fly_replay`, then :func:`assert_honest_scan` under ``sampler.motion``.
+
+    ``detector`` must have read for ``sampler`` alone (a fresh one per sampler), so its
+    ``asked_mask`` is every pixel the sampler asked for; the decisions made are returned.
+    """
+    decisions = fly_replay(sampler, detector, max_decisions)
+    assert_honest_scan(sampler, detector, sampler.motion)
     return decisions
 
 

@@ -6,29 +6,43 @@ kept every reading it asked for) and, given a motion model, when every trajector
 the scan passes :func:`fastscan.beamtime.check_trajectory`. :func:`assert_honest_scan`
 checks both and says what was dishonest: how many pixels, the first few ``(row, col)``,
 and the trajectory violations. :func:`honest_simulation` runs ``fastscan simulate`` and
-checks every trajectory file it writes.
+checks every trajectory file it writes; :func:`honest_replay` is
+:func:`fastscan.replay.replay` followed by the pixel check. The pixel comparison is the library's
+(:func:`fastscan.replay.mask_problems`, which ``fastscan evaluate`` uses too);
+:class:`PeekingDetector` is a dishonest detector to test the checks with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fastscan.beamtime import Trajectory, check_trajectory
 from fastscan.motion import NANOPROBE, MotionModel
+from fastscan.replay import SimulatedDetector, Snapshot, replay
+from fastscan.replay import mask_problems as pixel_problems
 
-#: How many ``(row, col)`` of a dishonest pixel set a failure message lists.
-FIRST_PIXELS = 5
+
+class PeekingDetector(SimulatedDetector):
+    """A dishonest detector, to test the checks: with every reading it also reads the
+    pixel below (its ``asked_mask`` shows them; the sampler never asked)."""
+
+    def measure(self, points: np.ndarray) -> np.ndarray:
+        below = np.asarray(points) + np.array([1, 0])
+        super().measure(below[below[:, 0] < self.shape[0]])
+        return super().measure(points)
 
 
 class Scanned(Protocol):
     """A sampler after a replay: what it holds as measured, and its trajectory.
 
-    ``trajectory`` is read only when a motion model is given (a step sampler has none).
+    ``trajectory`` is read only when a motion model is given, and only if the sampler
+    has one (a step sampler or a static fly raster has none: its replay's
+    :class:`~fastscan.beamtime.TrajectoryBuilder` record is passed instead).
     """
 
     @property
@@ -45,30 +59,25 @@ class Asked(Protocol):
     def asked_mask(self) -> np.ndarray: ...
 
 
-def _pixels(mask: np.ndarray) -> str:
-    """``N pixel(s), first (row, col): [...]`` for the True pixels of ``mask``."""
-    where = [(int(r), int(c)) for r, c in np.argwhere(mask)[:FIRST_PIXELS]]
-    return f"{int(mask.sum())} pixel(s), first (row, col): {where}"
-
-
 def mask_problems(sampler: Scanned, detector: Asked) -> list[str]:
     """What differs between the pixels ``detector`` read and those ``sampler`` holds.
 
     Returns
     -------
     list of str
-        Empty when the two masks are equal; else one line per direction that differs.
+        :func:`fastscan.replay.mask_problems` of the two masks: empty when they are
+        equal; else one line per direction that differs.
     """
-    asked = np.asarray(detector.asked_mask)
-    held = np.asarray(sampler.measured_mask)
-    if asked.shape != held.shape:
-        return [f"the detector's grid is {asked.shape} but the sampler's is {held.shape}"]
-    problems = []
-    if (unasked := asked & ~held).any():
-        problems.append(f"the detector read {_pixels(unasked)} the sampler did not ask for")
-    if (unread := held & ~asked).any():
-        problems.append(f"the sampler holds {_pixels(unread)} the detector never read")
-    return problems
+    return pixel_problems(detector.asked_mask, sampler.measured_mask)
+
+
+def _has_trajectory(sampler: object) -> bool:
+    """Whether ``sampler`` has a trajectory of its own (its class's or an attribute).
+
+    Not :func:`hasattr`: a trajectory property that fails must fail the check, not
+    pass as "no trajectory".
+    """
+    return hasattr(type(sampler), "trajectory") or "trajectory" in getattr(sampler, "__dict__", {})
 
 
 def assert_honest_scan(
@@ -87,11 +96,12 @@ def assert_honest_scan(
     detector : Asked
         The simulated detector the scan read.
     motion : MotionModel or None
-        The time model; given, ``sampler.trajectory`` must pass
-        :func:`fastscan.beamtime.check_trajectory`. None: the pixels only.
+        The time model; given, ``sampler.trajectory`` (if the sampler has one) and
+        ``trajectory`` (if given) must pass :func:`fastscan.beamtime.check_trajectory`.
+        None: the pixels only.
     trajectory : Trajectory or None
         Another record of the same scan (one a replay built) that must pass too; it
-        needs ``motion``.
+        needs ``motion``, and a sampler without a trajectory of its own needs it.
 
     Raises
     ------
@@ -99,20 +109,48 @@ def assert_honest_scan(
         Listing every dishonest thing found: pixels read unasked or held unread
         (count and the first few ``(row, col)``) and each trajectory's violations.
     ValueError
-        If ``trajectory`` is given without ``motion``.
+        If ``trajectory`` is given without ``motion``, or ``motion`` without any
+        trajectory to check (the sampler has none and none is given).
     """
     if trajectory is not None and motion is None:
         raise ValueError("a trajectory is checked against a motion model: pass motion too")
     problems = mask_problems(sampler, detector)
     if motion is not None:
-        records = {"sampler.trajectory": sampler.trajectory}
+        records = {}
+        if _has_trajectory(sampler):
+            records["sampler.trajectory"] = sampler.trajectory
         if trajectory is not None:
             records["the given trajectory"] = trajectory
+        if not records:
+            raise ValueError(
+                f"motion is given but {type(sampler).__name__} has no trajectory: pass the "
+                "replay's record as trajectory= (a TrajectoryBuilder's), or no motion"
+            )
         for name, record in records.items():
             if violations := check_trajectory(record, motion):
                 problems.append(f"{name} breaks the time model: {violations}")
     if problems:
         raise AssertionError("dishonest scan: " + "; ".join(problems))
+
+
+def honest_replay(
+    sampler: Scanned, detector: SimulatedDetector, coverages: Sequence[float], **kwargs: Any
+) -> list[Snapshot]:
+    """:func:`fastscan.replay.replay` of ``sampler`` on ``detector``, checked honest in its pixels.
+
+    ``detector`` must have read for ``sampler`` alone (a fresh one per sampler);
+    ``kwargs`` go to ``replay``. For a step sampler (no trajectory of its own): pass a
+    ``TrajectoryBuilder`` and call :func:`assert_honest_scan` with its trajectory to
+    check the times too.
+
+    Returns
+    -------
+    list of Snapshot
+        ``replay``'s snapshots, after :func:`assert_honest_scan` passed.
+    """
+    snapshots = replay(sampler, detector, coverages, **kwargs)
+    assert_honest_scan(sampler, detector)
+    return snapshots
 
 
 def honest_simulation(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from honesty import honest_replay
 
 from fastscan.classic import ClassicSampler, fast_initial_points
 from fastscan.erd.estimator import ERDModel
 from fastscan.features import compute_features
 from fastscan.phantoms import make_phantom
-from fastscan.replay import SimulatedDetector, make_sampler, replay
+from fastscan.replay import SimulatedDetector, make_sampler
 from fastscan.strategies import StrategySettings, make_strategy_sampler
 
 
@@ -78,13 +79,13 @@ def test_fast_classic_strategy_replays_fast():
     assert sorted(map(tuple, first.tolist())) == sorted(
         map(tuple, fast_initial_points(truth.shape).tolist())
     )
-    snaps = replay(
+    snaps = honest_replay(
         make_sampler("fast-classic", truth.shape, max_coverage=0.2, batch_size=10),
         SimulatedDetector(truth),
         [0.1, 0.2],
     )
     assert [s.n_measured for s in snaps] == [200, 400]
-    again = replay(
+    again = honest_replay(
         make_sampler("fast-classic", truth.shape, max_coverage=0.2, batch_size=10),
         SimulatedDetector(truth),
         [0.2],

@@ -86,14 +86,16 @@ def run_auto(truth, motion, *, coverages=(0.2, 0.35), choose=None, probe="points
     detector = SimulatedDetector(truth)
     builder = TrajectoryBuilder(motion, shape=truth.shape)
     snaps = replay(sampler, detector, list(coverages), trajectory=builder)
+    assert_honest_scan(sampler, detector, motion, trajectory=builder.trajectory())
     return sampler, detector, builder.trajectory(), snaps
 
 
 def run_strategy(name, truth, motion, coverages=(0.2, 0.35)):
     sampler = make_sampler(name, truth.shape, max_coverage=max(coverages), batch_size=40,
                            motion=motion)  # fmt: skip
-    builder = TrajectoryBuilder(motion, shape=truth.shape)
-    replay(sampler, SimulatedDetector(truth), list(coverages), trajectory=builder)
+    builder, detector = TrajectoryBuilder(motion, shape=truth.shape), SimulatedDetector(truth)
+    replay(sampler, detector, list(coverages), trajectory=builder)
+    assert_honest_scan(sampler, detector, motion, trajectory=builder.trajectory())
     return builder.trajectory()
 
 
@@ -219,7 +221,7 @@ def test_a_scan_that_stops_inside_the_probe_keeps_its_readings(flakes):
         pts = np.concatenate([s.pixels() for s in sampler.suggest_segments()])
         sampler.ingest(pts, detector.measure(pts))
     assert sampler.probing and sampler.choice is None and sampler.stop_reason.startswith("cov")
-    assert_honest_scan(sampler, detector)
+    assert_honest_scan(sampler, detector, motion)
     assert sampler.n_measured == 2 * SHAPE[1]  # two of the four probe rows
 
 

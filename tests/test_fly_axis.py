@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fly_source import fly_replay
+from fly_source import honest_fly_replay
 from honesty import assert_honest_scan
 
 from fastscan.fly import FlySampler
@@ -19,7 +19,8 @@ MOTION = NANOPROBE.replace(dwell=0.001)
 
 
 def run(sampler: FlySampler, detector: SimulatedDetector, max_decisions: int = 400) -> int:
-    return fly_replay(sampler, detector, max_decisions)
+    """Fly ``sampler`` on its own ``detector``; the scan is checked honest."""
+    return honest_fly_replay(sampler, detector, max_decisions)
 
 
 def reference_variograms(values, mask, max_lag, weights):
@@ -95,6 +96,7 @@ def test_gap_power_gives_an_empty_line_no_gap_factor():
     while not fs._sampler.initial_complete:
         (segment,) = fs.suggest_segments()
         fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
+    assert_honest_scan(fs, detector, MOTION)
     first = fs.suggest_segments()
     assert first and all(segment.is_row for segment in first)
 

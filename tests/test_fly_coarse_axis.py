@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fly_source import fly_replay
+from fly_source import fly_replay, honest_fly_replay
 from honesty import assert_honest_scan
 
 from fastscan.fly import FlySampler
@@ -107,7 +107,7 @@ def test_coarse_is_auto_where_it_keeps_the_axis_and_its_ratio_is_reciprocal():
     runs = {}
     for fly_axis in ("auto", "coarse"):
         fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, seed=0, fly_axis=fly_axis)
-        fly_replay(fs, SimulatedDetector(truth), 400)
+        honest_fly_replay(fs, SimulatedDetector(truth), 400)
         runs[fly_axis] = fs
     assert runs["coarse"].axis_ratio > 1  # rows: it keeps the coarse axis
     a, b = runs["auto"].trajectory, runs["coarse"].trajectory
@@ -117,7 +117,7 @@ def test_coarse_is_auto_where_it_keeps_the_axis_and_its_ratio_is_reciprocal():
     ratios = []
     for image in (square, square.T.copy()):
         fs = FlySampler(image.shape, motion=MOTION, max_coverage=0.4, seed=0, fly_axis="coarse")
-        fly_replay(fs, SimulatedDetector(image), len(fs._initial_lines) + 1)
+        honest_fly_replay(fs, SimulatedDetector(image), len(fs._initial_lines) + 1)
         ratios.append(fs.axis_ratio)
     assert ratios[0] * ratios[1] == pytest.approx(1.0, rel=1e-9)
 
@@ -136,6 +136,7 @@ def test_coarse_level_one_waits_for_the_first_bisection_level_and_bad_values_are
             chosen_with = ready  # the test ran at this decision: was every 4th row in?
         for segment in segments:
             fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
+    assert_honest_scan(fs, detector, MOTION)
     assert chosen_with is True  # it waited for every 4th row (rows: kept)
     assert fs.axis_ratio > 1 and fs.refine_axes == ("rows", "columns")
     params = fs.get_params()

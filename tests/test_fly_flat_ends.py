@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fly_source import adaptive_decisions, honest_decisions
+from fly_source import honest_decisions
 
 from fastscan.fly import FlySampler
 from fastscan.fly.lattice import _is_flat, flat_runs, trim_flat_ends
 from fastscan.fly.sampler import FLAT_ENDS, FLAT_ENDS_KEEP
 from fastscan.motion import NANOPROBE
-from fastscan.replay import SimulatedDetector
 
 SHAPE = (64, 80)
 SHORT = NANOPROBE.replace(dwell=0.001)
@@ -98,7 +97,7 @@ def test_flat_ends_leave_out_flat_runs_at_the_ends_only():
     # off: longer segments, as before the knob
     plain = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.0,
                        flat_pixel_share=1.0)  # fmt: skip
-    plain_rows = [s for d in adaptive_decisions(plain, SimulatedDetector(truth)) for s in d]
+    plain_rows = [s for d in honest_decisions(plain, truth) for s in d]
     assert np.mean([s.n_pixels for s in plain_rows]) > np.mean([s.n_pixels for s in rows])
     assert all(s.n_pixels >= FLAT_ENDS_KEEP * SHAPE[1] for s in short)
     # a box too narrow to keep half a line: its picks are flown as without the knob
@@ -108,9 +107,7 @@ def test_flat_ends_leave_out_flat_runs_at_the_ends_only():
                       flat_pixel_share=1.0)  # fmt: skip
     off = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, flat_ends=0.0,
                      flat_pixel_share=1.0)  # fmt: skip
-    assert adaptive_decisions(thin, SimulatedDetector(narrow)) == adaptive_decisions(
-        off, SimulatedDetector(narrow)
-    )
+    assert honest_decisions(thin, narrow) == honest_decisions(off, narrow)
     assert fs.get_params()["flat_ends"] == FLAT_ENDS > 0 and plain.get_params()["flat_ends"] == 0
 
 
@@ -121,7 +118,7 @@ def test_flat_ends_idle_at_long_dwells():
     b = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, seed=0, flat_ends=0.5)
     assert a.sweep == b.sweep == 0
     for fs in (a, b):
-        adaptive_decisions(fs, SimulatedDetector(truth))
+        honest_decisions(fs, truth)
     np.testing.assert_array_equal(a.measured_points, b.measured_points)
 
 
@@ -145,5 +142,5 @@ def test_a_short_dwell_sampler_loads_the_trim_kernel_when_made():
     truth = np.zeros(SHAPE)
     truth[10:20, 12:30] = 1.0
     truth[:, 40:] = np.linspace(0.0, 1.0, SHAPE[1] - 40)
-    assert adaptive_decisions(fs, SimulatedDetector(truth))
+    assert honest_decisions(fs, truth)
     assert set(lattice._flat_end_bounds.signatures) == loaded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fly_source import adaptive_decisions, honest_decisions
+from honesty import assert_honest_scan
 
 from fastscan.fly import FlySampler
 from fastscan.fly.lattice import _is_flat, _refresh_end_runs, flat_end_runs, flat_pixel_map
@@ -145,7 +146,7 @@ def test_flat_pixel_share_idle_at_long_dwells_and_off_at_one():
         kwargs = {} if share is None else {"flat_pixel_share": share}
         fs = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, seed=0, **kwargs)
         assert fs.sweep == 0
-        runs.append(adaptive_decisions(fs, SimulatedDetector(truth)))
+        runs.append(honest_decisions(fs, truth))
     assert runs[0] == runs[1] == runs[2]
     # at 1 ms the default acts; 1.0 leaves the planner the level map's weights
     scans = {}
@@ -156,7 +157,7 @@ def test_flat_pixel_share_idle_at_long_dwells_and_off_at_one():
         def record(f, segments, untouched=untouched):
             untouched.append(np.array_equal(f._planner._weights, f._levels.weights))
 
-        scans[share] = adaptive_decisions(fs, SimulatedDetector(truth), record=record)
+        scans[share] = honest_decisions(fs, truth, record=record)
         assert all(untouched) == (share == 1.0)
         assert fs.get_params()["flat_pixel_share"] == share
     assert scans[FLAT_PIXEL_SHARE] != scans[1.0]
@@ -169,8 +170,10 @@ class _TwoChannels:
     def __init__(self, truth: np.ndarray) -> None:
         self.maps = np.stack([truth, np.where(np.arange(SHAPE[1]) > 50, 10.0, 0.0)[None]
                               * np.ones(SHAPE)], axis=-1)  # fmt: skip
+        self.asked_mask = np.zeros(SHAPE, bool)  # every pixel read, for the honesty check
 
     def measure(self, points: np.ndarray) -> np.ndarray:
+        self.asked_mask[points[:, 0], points[:, 1]] = True
         return self.maps[points[:, 0], points[:, 1]]
 
 
@@ -210,6 +213,7 @@ def test_flat_pixel_share_keeps_the_planner_exact(ends, channels):
 
     fs._decide = decide
     adaptive_decisions(fs, detector)
+    assert_honest_scan(fs, detector, fs.motion)
     assert checked and any(checked) and fs._sampler._values.shape[0] == channels
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from fly_source import fly_replay
@@ -98,7 +100,7 @@ def _scan(truth: np.ndarray, **kwargs) -> FlySampler:
     fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, seed=0, **kwargs)
     detector = SimulatedDetector(truth)
     fly_replay(fs, detector, max_decisions=25)
-    assert_honest_scan(fs, detector)
+    assert_honest_scan(fs, detector, fs.motion)
     return fs
 
 
@@ -139,6 +141,7 @@ def test_fly_sampler_on_columns_splits_its_lattices_along_the_columns():
     detector = SimulatedDetector(truth)
     while not fs._sampler._active:  # the coarse raster, one line per decision
         fly_replay(fs, detector, max_decisions=1)
+    assert_honest_scan(fs, detector, fs.motion)
     assert len(seen) == 1  # measured once, at activation
     points, values, level = seen[0]
     assert set(np.unique(points[:, 1] % fs.initial_spacing)) == {2}  # on the coarse columns
@@ -214,6 +217,7 @@ def _activate(fs: FlySampler, truth: np.ndarray) -> None:
     detector = SimulatedDetector(truth)
     while not fs._sampler._active:  # the coarse raster, one line per decision
         fly_replay(fs, detector, max_decisions=1)
+    assert_honest_scan(fs, detector, fs.motion)
 
 
 def _segment_lengths(fs: FlySampler, truth: np.ndarray, decisions: int = 30) -> list[int]:
@@ -225,7 +229,7 @@ def _segment_lengths(fs: FlySampler, truth: np.ndarray, decisions: int = 30) -> 
             lengths += [s.n_pixels for s in segments]
         for segment in segments:
             fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
-    assert_honest_scan(fs, detector)
+    assert_honest_scan(fs, detector, fs.motion)
     return lengths
 
 
@@ -274,7 +278,9 @@ def test_floor_scan_is_bit_identical_to_rebuilding_the_levels():
     for incremental in (True, False):
         fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, erd_floor="auto")
         fs._incremental_levels = incremental  # False: the level map rebuilt every decision
-        fly_replay(fs, SimulatedDetector(truth), max_decisions=40)
+        detector = SimulatedDetector(truth)
+        fly_replay(fs, detector, max_decisions=40)
+        assert_honest_scan(fs, detector, fs.motion)
         runs.append(fs)
     assert runs[0]._sampler._floor_level > 0.1
     assert runs[0].coverage > 0.25
@@ -307,13 +313,11 @@ def test_multichannel_rescale_after_activation_is_a_full_update():
             activation_range = fs._sampler._ref_range.copy()
     assert fs._sampler._ref_range[1] > 2 * activation_range[1]  # rescaled
     assert len(builds) >= 2  # the level map rebuilt at activation and at the rescale
-    np.testing.assert_array_equal(asked, fs.measured_mask)
+    assert_honest_scan(fs, SimpleNamespace(asked_mask=asked), fs.motion)
 
 
 @pytest.mark.parametrize(("dwell", "floor"), [(0.001, 0.0), (0.01, "auto"), (0.1, "auto")])
 def test_fast_fly_and_fast_auto_fly_with_the_dwell_gated_floor(dwell, floor):
-    from types import SimpleNamespace
-
     from fastscan.fly.auto import AutoSampler
     from fastscan.fly.sampler import fast_fly_sampler
 
@@ -355,7 +359,9 @@ def test_default_scans_are_the_gated_floors_scans():
     def scan(dwell: float, **kwargs) -> FlySampler:
         fs = FlySampler(truth.shape, motion=NANOPROBE.replace(dwell=dwell), max_coverage=0.3,
                         seed=0, **kwargs)  # fmt: skip
-        fly_replay(fs, SimulatedDetector(truth), max_decisions=12)
+        detector = SimulatedDetector(truth)
+        fly_replay(fs, detector, max_decisions=12)
+        assert_honest_scan(fs, detector, fs.motion)
         return fs
 
     # 1 ms (sweeps on): exactly the scan without the floor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fly_source import fly_replay
+from fly_source import honest_fly_replay
 from honesty import assert_honest_scan
 
 from fastscan.fly import FlySampler
@@ -16,7 +16,8 @@ MOTION = NANOPROBE.replace(dwell=0.001)
 
 
 def run(sampler: FlySampler, detector: SimulatedDetector, max_decisions: int = 400) -> int:
-    return fly_replay(sampler, detector, max_decisions)
+    """Fly ``sampler`` on its own ``detector``; the scan is checked honest."""
+    return honest_fly_replay(sampler, detector, max_decisions)
 
 
 def reference_errors(lines, ks, gains, origin):

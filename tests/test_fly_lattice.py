@@ -113,7 +113,9 @@ def test_lattice_off_is_the_old_scan_and_trim_skips_only_flat_runs():
     runs = {}
     for kw in ({}, {"lattice": 0}, {"lattice": 4, "lattice_trim": 0.02}):
         fs = FlySampler(truth.shape, motion=MOTION, max_coverage=0.3, seed=0, **kw)
-        fly_replay(fs, SimulatedDetector(truth))
+        detector = SimulatedDetector(truth)
+        fly_replay(fs, detector)
+        assert_honest_scan(fs, detector, MOTION)
         runs[str(kw)] = fs
     old, off, trim = runs.values()
     np.testing.assert_array_equal(old.trajectory.points, off.trajectory.points)
@@ -124,7 +126,7 @@ def test_lattice_off_is_the_old_scan_and_trim_skips_only_flat_runs():
     while fs._lattice_todo is None or any(lines for _, lines in fs._lattice_todo):
         for segment in fs.suggest_segments():
             fs.ingest(segment.pixels(), detector.measure(segment.pixels()))
-    assert_honest_scan(fs, detector)
+    assert_honest_scan(fs, detector, MOTION)
     # lattice row 22 crosses the particle between coarse rows 18 and 26: flown there (and
     # one pixel either side); elsewhere both sides read 0 and the flat runs are skipped
     flown = np.flatnonzero(fs.measured_mask[22])
@@ -133,16 +135,20 @@ def test_lattice_off_is_the_old_scan_and_trim_skips_only_flat_runs():
     assert fs.measured_mask[62].all()  # no reading below it: not trimmed
     # "busy": the other way round, the lattice fills in only where both sides agree
     busy = FlySampler(truth.shape, motion=MOTION, lattice=4, lattice_trim=0.02, lattice_skip="busy")
+    detector = SimulatedDetector(truth)
     while busy._lattice_todo is None or any(lines for _, lines in busy._lattice_todo):
         for segment in busy.suggest_segments():
-            busy.ingest(segment.pixels(), truth[tuple(segment.pixels().T)])
+            busy.ingest(segment.pixels(), detector.measure(segment.pixels()))
+    assert_honest_scan(busy, detector, MOTION)
     assert busy.measured_mask[[6, 14, 38, 46, 54, 62]].all()
     assert not busy.measured_mask[22, 90:97].any() and busy.measured_mask[22, :80].all()
     assert trim.get_params()["lattice"] == 4
     # at 1 ms no run of a 128-pixel row is longer than a segment's fixed cost: whole rows
     fast = NANOPROBE.replace(dwell=0.001)
     fs = FlySampler(truth.shape, motion=fast, max_coverage=0.3, lattice=4, lattice_trim=0.02)
-    fly_replay(fs, SimulatedDetector(truth))
+    detector = SimulatedDetector(truth)
+    fly_replay(fs, detector)
+    assert_honest_scan(fs, detector, fast)
     assert fs.measured_mask[2::4].all()
 
 

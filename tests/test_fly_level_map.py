@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fly_source import planner_state
+from honesty import assert_honest_scan
 
 from fastscan.fly import FlySampler
 from fastscan.fly import _kernels as _k
@@ -256,6 +257,7 @@ def flown(sampler: FlySampler, truth: np.ndarray) -> list:
             points = segment.pixels()
             sampler.ingest(points, detector.measure(points))
             segments.append(segment)
+    assert_honest_scan(sampler, detector, sampler.motion)
     return segments
 
 

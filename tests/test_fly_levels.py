@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+from honesty import assert_honest_scan
 
 from fastscan.fly import FlySampler
 from fastscan.fly import _kernels as _k
@@ -152,6 +153,7 @@ def scan(sampler: FlySampler, truth: np.ndarray, decisions: int = 400):
             sampler.ingest(points, detector.measure(points))
             if active:
                 flown.append((segment, gaps))
+    assert_honest_scan(sampler, detector, sampler.motion)
     return flown
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fly_source import adaptive_decisions, honest_decisions
+from fly_source import honest_decisions
 
 from fastscan.fly import FlySampler
 from fastscan.fly.jump import JUMP_FLOOR, jump_line_scale, jump_map
 from fastscan.motion import NANOPROBE
-from fastscan.replay import SimulatedDetector
 
 SHAPE = (64, 80)
 SHORT = NANOPROBE.replace(dwell=0.001)
@@ -113,8 +112,8 @@ def test_line_jump_scales_the_lines_from_its_coverage_on(line_jump):
     assert any(a for a, _ in seen)
     assert all(a for a, _ in seen) == (line_jump == 0.0)
     if line_jump > 0:  # the same scan as the default up to the switch
-        default = adaptive_decisions(
-            FlySampler(SHAPE, motion=SHORT, max_coverage=0.35, seed=0), SimulatedDetector(truth)
+        default = honest_decisions(
+            FlySampler(SHAPE, motion=SHORT, max_coverage=0.35, seed=0), truth
         )
         n = sum(1 for a, _ in seen if not a)
         assert decisions[:n] == default[:n] and decisions != default
@@ -127,12 +126,12 @@ def test_line_jump_idle_at_long_dwells_and_off_by_default():
     for kwargs in ({}, {"line_jump": 0.0}):
         fs = FlySampler(SHAPE, motion=long_dwell, max_coverage=0.3, seed=0, **kwargs)
         assert fs.sweep == 0
-        runs.append(adaptive_decisions(fs, SimulatedDetector(truth)))
+        runs.append(honest_decisions(fs, truth))
     assert runs[0] == runs[1]
     scans = {}
     for line_jump in (None, 0.0):
         fs = FlySampler(SHAPE, motion=SHORT, max_coverage=0.3, seed=0, line_jump=line_jump)
-        scans[line_jump] = adaptive_decisions(fs, SimulatedDetector(truth))
+        scans[line_jump] = honest_decisions(fs, truth)
         assert fs.get_params()["line_jump"] == line_jump
     assert scans[None] != scans[0.0]
     assert FlySampler(SHAPE).line_jump is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fly_source import fly_replay
+from fly_source import honest_fly_replay
 from honesty import assert_honest_scan, honest_simulation
 
 from fastscan.fly import FlySampler, Segment
@@ -17,7 +17,8 @@ SHAPE = (64, 80)
 
 
 def run(sampler: FlySampler, detector: SimulatedDetector, max_decisions: int = 500) -> int:
-    return fly_replay(sampler, detector, max_decisions)
+    """Fly ``sampler`` on its own ``detector``; the scan is checked honest."""
+    return honest_fly_replay(sampler, detector, max_decisions)
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +153,7 @@ def test_local_rescoring_matches_a_fresh_planner(flakes):
         for segment in fs.suggest_segments():
             points = segment.pixels()
             fs.ingest(points, detector.measure(points))
+    assert_honest_scan(fs, detector, fs.motion)
     fs._decide()  # brings the planner up to date with the last readings
     fresh = SegmentPlanner(SHAPE, fixed=fs._planner.fixed, pixel_time=fs._planner.pixel_time)
     fresh.update(fs._sampler._erd)

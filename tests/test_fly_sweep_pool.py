@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from fly_source import adaptive_decisions, honest_decisions
+from fly_source import honest_decisions
 
 from fastscan.fly import FlySampler
 from fastscan.fly.planner import Pick
@@ -15,7 +15,6 @@ from fastscan.fly.segment import Segment
 from fastscan.fly.sweep_band import compact_sweep
 from fastscan.motion import NANOPROBE, axis_time
 from fastscan.phantoms import make_phantom
-from fastscan.replay import SimulatedDetector
 
 SHAPE = (64, 80)
 SHORT = NANOPROBE.replace(dwell=0.001)
@@ -119,7 +118,7 @@ def test_pool_idle_at_or_below_sweep_and_at_long_dwells():
             SHAPE, motion=NANOPROBE.replace(dwell=0.01), max_coverage=0.3, seed=0, sweep_pool=pool
         )
         assert fs.sweep == 0
-        runs.append(adaptive_decisions(fs, SimulatedDetector(truth)))
+        runs.append(honest_decisions(fs, truth))
     assert runs[0] == runs[1] and runs[0]
 
 

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from fly_source import adaptive_decisions, honest_decisions
+from fly_source import honest_decisions
 
 from fastscan.beamtime import time_breakdown
 from fastscan.fly import FlySampler
@@ -15,7 +15,6 @@ from fastscan.fly.segment import Segment
 from fastscan.fly.sweep_tour import shortest_tour, tour_seconds
 from fastscan.motion import NANOPROBE, axis_time
 from fastscan.phantoms import make_phantom
-from fastscan.replay import SimulatedDetector
 
 SHAPE = (64, 80)
 SHORT = NANOPROBE.replace(dwell=0.001)
@@ -144,7 +143,7 @@ def test_tour_idle_at_long_dwells():
             SHAPE, motion=NANOPROBE.replace(dwell=0.01), max_coverage=0.3, seed=0, sweep_tour=tour
         )
         assert fs.sweep == 0
-        runs.append(adaptive_decisions(fs, SimulatedDetector(truth)))
+        runs.append(honest_decisions(fs, truth))
     assert runs[0] == runs[1] and runs[0]
 
 

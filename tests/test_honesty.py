@@ -9,23 +9,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from fly_source import RowRasterSource, fly_replay
-from honesty import FIRST_PIXELS, assert_honest_scan, mask_problems
+from honesty import PeekingDetector, assert_honest_scan, mask_problems
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, check_trajectory
 from fastscan.fly import Segment
 from fastscan.motion import NANOPROBE
-from fastscan.replay import SimulatedDetector
+from fastscan.replay import FIRST_PIXELS, SimulatedDetector
 
 SHAPE = (16, 12)
-
-
-class PeekingDetector(SimulatedDetector):
-    """A dishonest detector: with every reading it also reads the pixel below."""
-
-    def measure(self, points: np.ndarray) -> np.ndarray:
-        below = np.asarray(points) + np.array([1, 0])
-        super().measure(below[below[:, 0] < self.shape[0]])
-        return super().measure(points)
 
 
 def _truth() -> np.ndarray:
@@ -126,3 +117,36 @@ def test_a_trajectory_without_a_motion_model_is_refused():
     sampler, detector = _scanned(_trajectory())
     with pytest.raises(ValueError, match="pass motion too"):
         assert_honest_scan(sampler, detector, trajectory=_trajectory())
+
+
+def test_a_sampler_without_a_trajectory_is_timed_by_the_given_one():
+    honest = _trajectory()
+    hurried = dataclasses.replace(honest, t_end=honest.t_end * 0.5)
+    sampler, detector = _scanned(honest)
+    del sampler.trajectory  # a step sampler, or a static fly raster: no trajectory of its own
+    assert_honest_scan(sampler, detector, NANOPROBE, trajectory=honest)
+    message = f"the given trajectory breaks the time model: {check_trajectory(hurried, NANOPROBE)}"
+    with pytest.raises(AssertionError, match=re.escape(message)) as raised:
+        assert_honest_scan(sampler, detector, NANOPROBE, trajectory=hurried)
+    assert "sampler.trajectory" not in str(raised.value)
+
+
+def test_motion_with_no_trajectory_to_check_is_refused():
+    sampler, detector = _scanned(_trajectory())
+    del sampler.trajectory
+    with pytest.raises(ValueError, match=r"^motion is given but SimpleNamespace has no trajectory"):
+        assert_honest_scan(sampler, detector, NANOPROBE)
+
+
+def test_a_sampler_trajectory_that_fails_is_not_taken_for_none():
+    class Broken:
+        measured_mask = np.zeros(SHAPE, bool)
+
+        @property
+        def trajectory(self) -> Trajectory:
+            raise AttributeError("no builder")
+
+    with pytest.raises(AttributeError, match="no builder"):
+        assert_honest_scan(
+            Broken(), SimulatedDetector(_truth()), NANOPROBE, trajectory=_trajectory()
+        )

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from honesty import honest_replay
 from scipy.spatial import cKDTree
 
 from fastscan import Sampler
@@ -67,7 +68,7 @@ def test_state_files_without_the_knob_load_as_halton(tmp_path):
 def test_texture_scan_from_the_lattice_start_is_the_raster_lattice_at_5_percent():
     from scipy import ndimage
 
-    from fastscan.replay import SimulatedDetector, replay
+    from fastscan.replay import SimulatedDetector
 
     noise = ndimage.gaussian_filter(np.random.default_rng(0).random((96, 96)), 1.0)
     image = 100.0 * (noise - noise.min()) / np.ptp(noise)
@@ -80,7 +81,7 @@ def test_texture_scan_from_the_lattice_start_is_the_raster_lattice_at_5_percent(
             image.shape, seed=1, max_coverage=0.1, change_tolerance=None, initial_pattern=pattern,
             model="default",
         )  # fmt: skip
-        mask = replay(sampler, SimulatedDetector(image), [on_raster.mean()])[0].measured_mask
+        mask = honest_replay(sampler, SimulatedDetector(image), [on_raster.mean()])[0].measured_mask
         assert sampler._lattice_power > 0  # texture mode
         shares[pattern] = (mask & on_raster).sum() / on_raster.sum()
     # from the Halton start the raster's pixels next to Halton points are skipped (about 2/3

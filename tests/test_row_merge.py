@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from honesty import assert_honest_scan
 
 import fastscan._threads as threads_module
 import fastscan.sampler as sampler_module
@@ -148,6 +149,7 @@ def fly_scan(image, decisions, axes, on_refine=None):
         for segment in segments:
             points = segment.pixels()
             fs.ingest(points, detector.measure(points))
+    assert_honest_scan(fs, detector, fs.motion)
     return fs
 
 

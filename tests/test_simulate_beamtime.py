@@ -171,7 +171,7 @@ def test_segment_sampler_seam_in_replay():
     snaps = replay(sampler, detector, [0.1, 0.25], trajectory=builder)
     trajectory = builder.trajectory()
     assert detector.n_readings == sampler.n_measured == trajectory.n_readings
-    assert_honest_scan(sampler, detector)
+    assert_honest_scan(sampler, detector, motion, trajectory=trajectory)
     np.testing.assert_array_equal(sampler.measured_points, trajectory.points)
     assert snaps[0].n_measured >= 0.1 * truth.size and snaps[1].n_measured >= 0.25 * truth.size
     # every snapshot is a uniform row raster: measured rows equally spaced

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from honesty import honest_replay
 from scipy import ndimage
 
 from fastscan import Sampler
@@ -22,14 +23,14 @@ from fastscan.metrics import nrmse
 from fastscan.patterns import raster_points
 from fastscan.phantoms import make_phantom
 from fastscan.reconstruction import idw_reconstruction
-from fastscan.replay import SimulatedDetector, replay
+from fastscan.replay import SimulatedDetector
 
 PLAIN = {"contrast": 0.0, "fill": 0.0, "lattice": 0.0}
 BEFORE_LATTICE = {"lattice": 0.0}  # the texture mode of the previous main
 
 
 def _snapshot(sampler, image: np.ndarray, coverage: float):
-    return replay(sampler, SimulatedDetector(image), [coverage])[0]
+    return honest_replay(sampler, SimulatedDetector(image), [coverage])[0]
 
 
 def _fast(image: np.ndarray, coverage: float, **knobs):
@@ -192,7 +193,7 @@ def test_texture_is_measured_on_the_lattice_and_beats_the_raster():
         sampler = Sampler(
             image.shape, seed=1, max_coverage=0.3, change_tolerance=None, model="default", **knobs
         )
-        return sampler, replay(sampler, SimulatedDetector(image), coverages)
+        return sampler, honest_replay(sampler, SimulatedDetector(image), coverages)
 
     sampler, snaps = run()
     assert sampler._gini < GINI_TEXTURE and sampler._lattice_power == sampler.lattice > 0
@@ -233,13 +234,13 @@ def test_counts_keep_the_spread_without_lattice(tmp_path):
     image = _texture() * 0.2 + 2.0
     detector = SimulatedDetector(image, noise="poisson", seed=4)
     sampler = Sampler(image.shape, seed=1, max_coverage=0.1, change_tolerance=None)
-    counts = replay(sampler, detector, [0.1])[0]
+    counts = honest_replay(sampler, detector, [0.1])[0]
     assert sampler._counting and sampler._gini < GINI_TEXTURE and sampler._lattice_power == 0.0
     assert sampler._exponents == (0.0, sampler.fill)
     plain = Sampler(image.shape, seed=1, max_coverage=0.1, change_tolerance=None, lattice=0.0)
     detector = SimulatedDetector(image, noise="poisson", seed=4)
     np.testing.assert_array_equal(
-        replay(plain, detector, [0.1])[0].measured_mask, counts.measured_mask
+        honest_replay(plain, detector, [0.1])[0].measured_mask, counts.measured_mask
     )
     loaded = Sampler.load(sampler.save(tmp_path / "counts.npz"))
     assert loaded._counting and loaded._exponents == sampler._exponents

@@ -35,7 +35,7 @@ from fastscan.compare.imagesets import SET_NAMES, TestImage, image_set
 from fastscan.folders import writable_folder
 from fastscan.metrics import nrmse
 from fastscan.reconstruction import idw_reconstruction
-from fastscan.replay import make_sampler, replay
+from fastscan.replay import make_sampler, mask_problems, replay
 from fastscan.slow_note import FIRST_RUN, SlowNote
 from fastscan.strategies import STRATEGIES
 
@@ -136,7 +136,9 @@ def score_strategy(
 
     A pattern that is not nested (the step raster) is one fresh scan per
     coverage. Raises RuntimeError if the detector was ever asked for a pixel the
-    sampler does not hold as measured (nothing unasked is revealed or lost).
+    sampler does not hold as measured, or the sampler holds one the detector never
+    read (nothing unasked is revealed or lost): :func:`fastscan.replay.mask_problems`
+    names the pixels.
     """
     coverages = sorted(float(c) for c in coverages)
     fresh = STRATEGIES[strategy].fresh_per_coverage
@@ -157,8 +159,10 @@ def score_strategy(
         detector = image.detector(seed)
         snapshots = replay(sampler, detector, covs, change_tolerance=None)
         seconds = time.perf_counter() - start
-        if not np.array_equal(detector.asked_mask, np.asarray(sampler.measured_mask)):
-            raise RuntimeError(f"{strategy} on {image.name}: detector and sampler disagree")
+        if problems := mask_problems(detector.asked_mask, sampler.measured_mask):
+            raise RuntimeError(
+                f"{strategy} on {image.name}: detector and sampler disagree: {'; '.join(problems)}"
+            )
         for snap in snapshots:
             idw = idw_from_points(snap.measured_mask, snap.measured_image)
             rows.append(
