@@ -17,11 +17,6 @@ import tempfile
 import time
 
 import matplotlib
-
-matplotlib.use("TkAgg")
-# snapshot files (no catalogue here) go to a temporary directory, not ./fastscan-assets
-os.environ.setdefault("FASTSCAN_ASSETS", tempfile.mkdtemp(prefix="fastscan-bench-live-"))
-
 import numpy as np
 from bluesky import RunEngine
 from ophyd.sim import SynAxis
@@ -73,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> None:
     p = build_parser()
     args = p.parse_args()
+    # the window needs Tk (set here, not at import, so the docs tests can read the parser
+    # on a headless machine); snapshot files (no catalogue here) go to a temporary
+    # directory, not ./fastscan-assets ($FASTSCAN_ASSETS is read when a run starts)
+    matplotlib.use("TkAgg")
+    os.environ.setdefault("FASTSCAN_ASSETS", tempfile.mkdtemp(prefix="fastscan-bench-live-"))
     rows, cols = (int(v) for v in args.shape.split(","))
     grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
     image = make_phantom("flakes", (rows, cols), seed=0)
