@@ -25,10 +25,9 @@ os.environ.setdefault("FASTSCAN_ASSETS", tempfile.mkdtemp(prefix="fastscan-bench
 import numpy as np
 from bluesky import RunEngine
 from ophyd.sim import SynAxis
+from sim_beamline import pixel_grid, timed_scan  # the Bluesky benchmarks' beamline
 
-from fastscan import Sampler
 from fastscan.phantoms import make_phantom
-from fastscan.plans import Grid, autonomous_scan
 from fastscan.plans.live import LiveWindow
 from fastscan.sim.detector import SimDetector
 
@@ -46,11 +45,9 @@ def scan_once(with_window: bool, args, grid, image) -> dict:
     stamps: list[float] = []
     RE.subscribe(lambda name, doc: stamps.append(time.perf_counter()), "event")
     n_cells = grid.shape[0] * grid.shape[1]
-    sampler = Sampler(grid.shape, batch_size=args.batch, max_coverage=(args.points + 1) / n_cells,
-                      seed=0, pixel_pitch=grid.pitch)  # fmt: skip
-    t0 = time.perf_counter()
-    RE(autonomous_scan([det], x, y, grid=grid, signal="det_value", sampler=sampler,
-                       recon_every=args.recon_every))  # fmt: skip
+    _, t0 = timed_scan(RE, det, x, y, grid, batch=args.batch,
+                       max_coverage=(args.points + 1) / n_cells,
+                       recon_every=args.recon_every)  # fmt: skip
     out = {"dt": np.diff(stamps), "scan": stamps[-1] - t0}
     if window is not None:
         out["draws"], out["draw_s"] = window.n_draws, window.draw_seconds
@@ -73,8 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> None:
     p = build_parser()
     args = p.parse_args()
-    rows, cols = (int(v) for v in args.shape.split(","))
-    grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
+    rows, cols, grid = pixel_grid(args.shape)
     image = make_phantom("flakes", (rows, cols), seed=0)
     scan_once(False, args, grid, image)  # warm up
     runs: dict[bool, list[dict]] = {False: [], True: []}
