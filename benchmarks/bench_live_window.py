@@ -25,7 +25,7 @@ os.environ.setdefault("FASTSCAN_ASSETS", tempfile.mkdtemp(prefix="fastscan-bench
 import numpy as np
 from bluesky import RunEngine
 from ophyd.sim import SynAxis
-from sim_beamline import pixel_grid, timed_scan  # the Bluesky benchmarks' beamline
+from sim_beamline import add_scan_options, pixel_grid, timed_scan
 
 from fastscan.phantoms import make_phantom
 from fastscan.plans.live import LiveWindow
@@ -58,10 +58,7 @@ def scan_once(with_window: bool, args, grid, image) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--points", type=int, default=400)
-    p.add_argument("--shape", default="100,150")
-    p.add_argument("--batch", type=int, default=20)
-    p.add_argument("--recon-every", type=int, default=5)
+    add_scan_options(p)
     p.add_argument("--rate", type=float, default=4.0, help="max redraws per second")
     p.add_argument("--repeat", type=int, default=3)
     return p

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from bluesky import RunEngine
 from ophyd.sim import SynAxis
-from sim_beamline import pixel_grid, timed_scan  # the Bluesky benchmarks' beamline
+from sim_beamline import add_scan_options, pixel_grid, timed_scan
 
 from fastscan.phantoms import make_phantom
 from fastscan.plans import LivePlot, load_run, local_catalog, tiled_writer
@@ -70,10 +70,7 @@ def scan_once(kind: str, catalog, args, grid, image, out: Path) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--points", type=int, default=400)
-    p.add_argument("--shape", default="100,150")
-    p.add_argument("--batch", type=int, default=20)
-    p.add_argument("--recon-every", type=int, default=5)
+    add_scan_options(p)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--catalog", default=None, help="catalogue directory (default: a temp dir)")
     return p

@@ -7,6 +7,7 @@ it imports bluesky's plans through :mod:`fastscan.plans`.
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Any
 
@@ -15,7 +16,21 @@ from bluesky import RunEngine
 from fastscan import Sampler
 from fastscan.plans import Grid, autonomous_scan
 
-__all__ = ["pixel_grid", "timed_scan"]
+__all__ = ["add_scan_options", "pixel_grid", "timed_scan"]
+
+
+def add_scan_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--points``, ``--shape``, ``--batch`` and ``--recon-every`` of an instant-motor scan.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The benchmark's parser; it adds its own options after these.
+    """
+    parser.add_argument("--points", type=int, default=400)
+    parser.add_argument("--shape", default="100,150")
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--recon-every", type=int, default=5)
 
 
 def pixel_grid(shape: str) -> tuple[int, int, Grid]:
