@@ -27,6 +27,7 @@ from numba import njit
 
 from fastscan import _threads
 from fastscan._neighbor_lists import _OFFSET_MAX, NeighborLists, _before
+from fastscan._pixels import pixel_columns
 from fastscan._update import _largest, _tile_span
 
 # use the row path when the new points are at least this many per row they lie on
@@ -278,7 +279,7 @@ def line_layout(
     n = len(changed)
     if n < MIN_POINTS_PER_ROW or not np.all(is_new):
         return None
-    rows, cols = np.ascontiguousarray(changed[:, 0]), np.ascontiguousarray(changed[:, 1])
+    rows, cols = pixel_columns(changed)
     runs = _row_runs(rows, cols)
     if runs < 0:
         return None

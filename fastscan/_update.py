@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._pixels import pixel_columns
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _append_pixel(out, n_out, r, c):
@@ -155,11 +157,6 @@ def _put(image, rows, cols, values):
         image[rows[i], cols[i]] = values[i]
 
 
-def _split(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    points = np.asarray(points, np.int64).reshape(-1, 2)
-    return np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
-
-
 def tile_dk_max(
     mask: np.ndarray, dk: np.ndarray, tile: int, out: np.ndarray, pixels: np.ndarray | None = None
 ) -> np.ndarray:
@@ -170,7 +167,7 @@ def tile_dk_max(
     elif len(pixels) == 0:
         return out
     else:
-        rows, cols = _split(pixels)
+        rows, cols = pixel_columns(pixels)
     _tile_dk_max(mask, dk, int(tile), out, rows, cols)
     return out
 
@@ -188,7 +185,7 @@ def affected_pixels(
     ``tile_dk`` must bound ``dk`` from above on each ``tile`` x ``tile`` block (see
     :func:`tile_dk_max`); ``touched`` is an all-False scratch array, left clean.
     """
-    rows, cols = _split(changed)
+    rows, cols = pixel_columns(changed)
     return _affected_pixels(mask, dk, tile_dk, int(tile), rows, cols, touched)
 
 
@@ -199,7 +196,7 @@ def dilate_unmeasured(mask: np.ndarray, pixels: np.ndarray, touched: np.ndarray)
 
 def scatter(image: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> float:
     """Write ``values`` at ``pixels`` of ``image``; return the L1 size of the change."""
-    rows, cols = _split(pixels)
+    rows, cols = pixel_columns(pixels)
     return float(_scatter(image, rows, cols, np.asarray(values, np.float64)))
 
 
