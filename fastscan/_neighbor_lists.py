@@ -35,7 +35,7 @@ from numba import njit
 
 from fastscan import _threads
 from fastscan._pixels import pixel_columns
-from fastscan._update import _append_pixel, _largest, _release, _tile_span
+from fastscan._update import _append_pixel, _largest, _release, _tile_gap, _tile_span
 from fastscan.features import _gradient_pair
 
 _OFFSET_MAX = 127  # largest |d_row| or |d_col| an int8 offset holds
@@ -120,12 +120,10 @@ def _affected_merge(
         tr_lo, tr_hi = _tile_span(r0, reach, tile, row_lo // tile, (row_hi - 1) // tile)
         tc_lo, tc_hi = _tile_span(c0, reach, tile, 0, t_cols - 1)
         for tr in range(tr_lo, tr_hi + 1):
-            r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
-            gap_r = max(r_first - r0, 0, r0 - r_last)
+            r_first, r_last, gap_r = _tile_gap(tr, tile, n_rows, r0, r0)
             r_first, r_last = max(r_first, row_lo), min(r_last, row_hi - 1)
             for tc in range(tc_lo, tc_hi + 1):
-                c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
-                gap_c = max(c_first - c0, 0, c0 - c_last)
+                c_first, c_last, gap_c = _tile_gap(tc, tile, n_cols, c0, c0)
                 bound = tile_dk[tr, tc]
                 if np.sqrt(gap_r * gap_r + gap_c * gap_c) > bound:
                     continue

@@ -81,6 +81,14 @@ def _tile_span(x, reach, tile, first, last):
 
 
 @njit(cache=True, nogil=True)
+def _tile_gap(t, tile, n, lo, hi):
+    """Pixels ``first..last`` of tile ``t`` along an axis of ``n`` pixels, and the gap
+    from them to the span ``lo..hi`` (0 where they overlap): ``(first, last, gap)``."""
+    first, last = t * tile, min((t + 1) * tile, n) - 1
+    return first, last, max(first - hi, 0, lo - last)
+
+
+@njit(cache=True, nogil=True)
 def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
     """Unmeasured pixels p with |p - q| <= dk[p] for some q; ``touched`` is reset after."""
     n_rows, n_cols = mask.shape
@@ -93,11 +101,9 @@ def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
         tr_lo, tr_hi = _tile_span(r0, reach, tile, 0, t_rows - 1)
         tc_lo, tc_hi = _tile_span(c0, reach, tile, 0, t_cols - 1)
         for tr in range(tr_lo, tr_hi + 1):
-            r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
-            gap_r = max(r_first - r0, 0, r0 - r_last)
+            r_first, r_last, gap_r = _tile_gap(tr, tile, n_rows, r0, r0)
             for tc in range(tc_lo, tc_hi + 1):
-                c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
-                gap_c = max(c_first - c0, 0, c0 - c_last)
+                c_first, c_last, gap_c = _tile_gap(tc, tile, n_cols, c0, c0)
                 if np.sqrt(gap_r * gap_r + gap_c * gap_c) > tile_dk[tr, tc]:
                     continue
                 for r in range(r_first, r_last + 1):
