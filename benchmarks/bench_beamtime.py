@@ -247,6 +247,18 @@ def static_references(truth: np.ndarray, dwells: tuple[float, ...]) -> dict[str,
     return {**fly, "raster": step}
 
 
+def add_cache_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cache``, the folder :func:`cached_static_references` keeps its files in.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The parser of a benchmark that scores against the static references.
+    """
+    parser.add_argument("--cache", default="bench-beamtime-cache",
+                        help="folder for the static references ('' for none)")  # fmt: skip
+
+
 def cached_static_references(
     label: str, truth: np.ndarray, dwells: tuple[float, ...], cache: str
 ) -> dict[str, Any]:
@@ -555,8 +567,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ladder", type=int, default=18,
                    help="snapshots scored per adaptive run (the times to target are then "
                         "refined between them by bisection)")  # fmt: skip
-    p.add_argument("--cache", default="bench-beamtime-cache",
-                   help="folder for the static references ('' for none)")  # fmt: skip
+    add_cache_option(p)
     p.add_argument("--only", default="", help="keep only these of the set's images (a,b,...)")
     p.add_argument("--out", default="bench-beamtime-out")
     p.add_argument("--transpose", action="store_true",

@@ -35,18 +35,12 @@ from bluesky import RunEngine  # noqa: E402
 from bluesky import plan_stubs as bps  # noqa: E402
 from bluesky import preprocessors as bpp  # noqa: E402
 from ophyd.sim import SynAxis  # noqa: E402
+from sim_beamline import pixel_grid, timed_scan  # noqa: E402
 
 from fastscan import Sampler  # noqa: E402
 from fastscan.devices import EpicsScalarDetector, NanoprobeStage  # noqa: E402
 from fastscan.phantoms import make_phantom  # noqa: E402
-from fastscan.plans import (  # noqa: E402
-    Grid,
-    autonomous_scan,
-    load_run,
-    local_catalog,
-    replay_points,
-    tiled_writer,
-)
+from fastscan.plans import load_run, local_catalog, replay_points, tiled_writer  # noqa: E402
 from fastscan.sim.detector import SimDetector  # noqa: E402
 
 
@@ -74,8 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> None:
     p = build_parser()
     args = p.parse_args()
-    rows, cols = (int(v) for v in args.shape.split(","))
-    grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
+    rows, cols, grid = pixel_grid(args.shape)
     coverage = min(1.0, (args.points + 1) / (rows * cols))
 
     ioc = start_ioc_subprocess("BENCH:", env=ENV, shape=(rows, cols), velocity=args.velocity)
@@ -98,11 +91,8 @@ def main() -> None:
             warm.ingest(pts, np.zeros(len(pts)))
 
         # 3. fastscan plan
-        sampler = Sampler(grid.shape, batch_size=args.batch, max_coverage=coverage, seed=0,
-                          pixel_pitch=grid.pitch)  # fmt: skip
-        t0 = time.perf_counter()
-        result = RE(autonomous_scan([det], stage.x, stage.y, grid=grid, signal="det_value",
-                                    sampler=sampler, recon_every=10))  # fmt: skip
+        result, t0 = timed_scan(RE, det, stage.x, stage.y, grid, batch=args.batch,
+                                max_coverage=coverage, recon_every=10)  # fmt: skip
         wall_fast = time.perf_counter() - t0
         run = load_run(catalog, result.run_start_uids[0])
         points, _, _ = replay_points(run)
@@ -172,11 +162,8 @@ def main() -> None:
         RE = RunEngine({}, call_returns_result=True)
         if with_store:
             RE.subscribe(tiled_writer(catalog))
-        sampler = Sampler(grid.shape, batch_size=args.batch, max_coverage=coverage, seed=0,
-                          pixel_pitch=grid.pitch)  # fmt: skip
-        t0 = time.perf_counter()
-        res = RE(autonomous_scan([sim], x, y, grid=grid, signal="det_value", sampler=sampler,
-                                 recon_every=10))  # fmt: skip
+        res, t0 = timed_scan(RE, sim, x, y, grid, batch=args.batch, max_coverage=coverage,
+                             recon_every=10)  # fmt: skip
         wall = time.perf_counter() - t0
         npts = res.plan_result.n_points
         print(f"  {label:<34s} {npts / wall:7.1f} points/s ({npts} points, {wall:.2f} s)")

@@ -63,9 +63,8 @@ import numpy as np
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_oracle import add_data_option  # the WSe2 benchmarks' --data
 
-#: default --data: ../shared/data relative to the repository
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 CROP = 112
 MARGIN = 16
 COVERAGES = (0.012, 0.02, 0.03, 0.04, 0.05, 0.065, 0.08, 0.1, 0.15, 0.2)
@@ -356,9 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--base", help="a shipped ERD model the net corrects (e.g. l2)")
     parser.add_argument("--only", help="comma-separated image names for scan")
     parser.add_argument("--labels", default="cnn,l2,default", help="ERDs to scan with")
-    parser.add_argument("--data", type=Path, default=DATA,
-                        help="folder with wse2_darkfield_600x400.tif "
-                        "(default ../shared/data relative to the repository)")  # fmt: skip
+    add_data_option(parser)
     return parser
 
 

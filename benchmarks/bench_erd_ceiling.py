@@ -43,10 +43,7 @@ from fastscan.erd.target import rd_target
 from fastscan.features import compute_features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_oracle import run  # the oracle benchmark's scan loop
-
-#: default --data: ../shared/data relative to the repository
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+from bench_oracle import add_data_option, run  # the oracle benchmark's --data and scan loop
 
 
 def _l2_scan_states(truth: np.ndarray, seed: int, coverages: list[float]):
@@ -173,9 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--models", default="default,l2", help="shipped names or .npz paths")
     parser.add_argument("--loop", action="store_true", help="also scan with the in-domain fit")
     parser.add_argument("--rich", action="store_true", help="six against fourteen inputs")
-    parser.add_argument("--data", type=Path, default=DATA,
-                        help="folder with wse2_darkfield_600x400.tif "
-                        "(default ../shared/data relative to the repository)")  # fmt: skip
+    add_data_option(parser)
     return parser
 
 

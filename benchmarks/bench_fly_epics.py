@@ -36,13 +36,14 @@ os.environ.update(ENV)  # before any EPICS channel exists in this process
 
 from bench_fly_plan import print_waits  # noqa: E402
 from bluesky import RunEngine  # noqa: E402
+from sim_beamline import pixel_grid  # noqa: E402
 
 from fastscan.devices.fly import EpicsFlyer  # noqa: E402
 from fastscan.fly import FlySampler, Segment  # noqa: E402
 from fastscan.metrics import nrmse  # noqa: E402
 from fastscan.motion import MotionModel  # noqa: E402
 from fastscan.phantoms import make_phantom  # noqa: E402
-from fastscan.plans import Grid, autonomous_fly_scan  # noqa: E402
+from fastscan.plans import autonomous_fly_scan  # noqa: E402
 from fastscan.reconstruction import idw_reconstruction  # noqa: E402
 
 
@@ -93,8 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> None:
     p = build_parser()
     args = p.parse_args()
-    rows, cols = (int(v) for v in args.shape.split(","))
-    grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
+    rows, cols, grid = pixel_grid(args.shape)
     margin = 0.5 + args.velocity**2 / (2 * args.acceleration) + 1.0
     ioc = start_ioc_subprocess(
         "BF:", env=ENV, shape=(rows, cols), velocity=args.velocity,

@@ -35,7 +35,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_beamtime import adaptive_curve, cached_static_references, first_hit, use_fly_params
+from bench_beamtime import (
+    adaptive_curve,
+    add_cache_option,
+    cached_static_references,
+    first_hit,
+    use_fly_params,
+)
 from bench_fly_partial import _column_gains, coarse_mask, greedy_rows
 
 from fastscan.compare.imagesets import image_set
@@ -135,8 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", default="sparse", choices=("validation", "sparse"))
     p.add_argument("--images", required=True, help="image names (a,b,...)")
     p.add_argument("--dwell", type=float, default=0.001)
-    p.add_argument("--cache", default="bench-beamtime-cache",
-                   help="folder for the static references ('' for none)")  # fmt: skip
+    add_cache_option(p)
     p.add_argument("--fly-params", default="", help="FlySampler keywords for fast-fly, JSON")
     p.add_argument("--capture", default="", help="coverages (a,b,...): the ranking report")
     return p

@@ -47,7 +47,7 @@ from numba import njit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_beamtime import cached_static_references, first_hit, time_to
+from bench_beamtime import add_cache_option, cached_static_references, first_hit, time_to
 
 from fastscan.beamtime import TrajectoryBuilder, fly_timing
 from fastscan.compare.imagesets import image_set
@@ -412,8 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-cap", type=float, default=1.5,
                    help="stop the sequential greedy at this multiple of the slowest "
                         "best static time")  # fmt: skip
-    p.add_argument("--cache", default="bench-beamtime-cache",
-                   help="folder for the static references ('' for none)")  # fmt: skip
+    add_cache_option(p)
     p.add_argument("--out", default="", help="write the results as JSON here")
     return p
 

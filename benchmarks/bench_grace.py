@@ -29,14 +29,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_oracle import add_data_option  # the WSe2 benchmarks' --data
 
 from fastscan import Sampler
 from fastscan.metrics import nrmse
 from fastscan.reconstruction import idw_reconstruction
 from fastscan.replay import SimulatedDetector, make_sampler, replay
 
-#: default --data: ../shared/data relative to the repository
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 COVERAGES = (0.05, 0.1, 0.2, 0.3)
 STATIC = ("raster", "random", "halton")
 SKIMAGE = (
@@ -176,9 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--coverages", default=",".join(str(c) for c in COVERAGES))
     parser.add_argument("--set", action="append", default=[], metavar="KNOB=VALUE",
                         help="Sampler keyword for the fast strategy (JSON value)")  # fmt: skip
-    parser.add_argument("--data", type=Path, default=DATA,
-                        help="folder with wse2_darkfield_600x400.tif "
-                        "(default ../shared/data relative to the repository)")  # fmt: skip
+    add_data_option(parser)
     parser.add_argument("--json", type=Path, help="save the scores here")
     parser.add_argument("--static", type=Path, help="reuse the static scores of this json")
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"))

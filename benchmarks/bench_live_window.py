@@ -20,10 +20,9 @@ import matplotlib
 import numpy as np
 from bluesky import RunEngine
 from ophyd.sim import SynAxis
+from sim_beamline import add_scan_options, pixel_grid, timed_scan
 
-from fastscan import Sampler
 from fastscan.phantoms import make_phantom
-from fastscan.plans import Grid, autonomous_scan
 from fastscan.plans.live import LiveWindow
 from fastscan.sim.detector import SimDetector
 
@@ -41,11 +40,9 @@ def scan_once(with_window: bool, args, grid, image) -> dict:
     stamps: list[float] = []
     RE.subscribe(lambda name, doc: stamps.append(time.perf_counter()), "event")
     n_cells = grid.shape[0] * grid.shape[1]
-    sampler = Sampler(grid.shape, batch_size=args.batch, max_coverage=(args.points + 1) / n_cells,
-                      seed=0, pixel_pitch=grid.pitch)  # fmt: skip
-    t0 = time.perf_counter()
-    RE(autonomous_scan([det], x, y, grid=grid, signal="det_value", sampler=sampler,
-                       recon_every=args.recon_every))  # fmt: skip
+    _, t0 = timed_scan(RE, det, x, y, grid, batch=args.batch,
+                       max_coverage=(args.points + 1) / n_cells,
+                       recon_every=args.recon_every)  # fmt: skip
     out = {"dt": np.diff(stamps), "scan": stamps[-1] - t0}
     if window is not None:
         out["draws"], out["draw_s"] = window.n_draws, window.draw_seconds
@@ -56,10 +53,7 @@ def scan_once(with_window: bool, args, grid, image) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--points", type=int, default=400)
-    p.add_argument("--shape", default="100,150")
-    p.add_argument("--batch", type=int, default=20)
-    p.add_argument("--recon-every", type=int, default=5)
+    add_scan_options(p)
     p.add_argument("--rate", type=float, default=4.0, help="max redraws per second")
     p.add_argument("--repeat", type=int, default=3)
     return p
@@ -73,8 +67,7 @@ def main() -> None:
     # directory, not ./fastscan-assets ($FASTSCAN_ASSETS is read when a run starts)
     matplotlib.use("TkAgg")
     os.environ.setdefault("FASTSCAN_ASSETS", tempfile.mkdtemp(prefix="fastscan-bench-live-"))
-    rows, cols = (int(v) for v in args.shape.split(","))
-    grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
+    rows, cols, grid = pixel_grid(args.shape)
     image = make_phantom("flakes", (rows, cols), seed=0)
     scan_once(False, args, grid, image)  # warm up
     runs: dict[bool, list[dict]] = {False: [], True: []}

@@ -76,6 +76,19 @@ def scan_loop(truth: np.ndarray, seed: int, coverages: list[float], model, repla
     return [scores[c] for c in coverages]
 
 
+def add_data_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--data``, the folder holding the WSe2 image (default :data:`DATA`).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The parser of a benchmark that scans WSe2.
+    """
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="folder with wse2_darkfield_600x400.tif "
+                        "(default ../shared/data relative to the repository)")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this benchmark (``main`` parses with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -83,9 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="run this ERD model instead of an oracle")
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--coverages", default="0.05,0.1")
-    parser.add_argument("--data", type=Path, default=DATA,
-                        help="folder with wse2_darkfield_600x400.tif "
-                        "(default ../shared/data relative to the repository)")  # fmt: skip
+    add_data_option(parser)
     return parser
 
 

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 from bluesky import RunEngine
 from ophyd.sim import SynAxis
+from sim_beamline import add_scan_options, pixel_grid, timed_scan
 
-from fastscan import Sampler
 from fastscan.phantoms import make_phantom
-from fastscan.plans import Grid, LivePlot, autonomous_scan, load_run, local_catalog, tiled_writer
+from fastscan.plans import LivePlot, load_run, local_catalog, tiled_writer
 from fastscan.sim.detector import SimDetector
 
 
@@ -47,11 +47,9 @@ def scan_once(kind: str, catalog, args, grid, image, out: Path) -> dict:
     if kind.endswith("LivePlot"):
         RE.subscribe(LivePlot(out / "png", every=1))
     n_cells = grid.shape[0] * grid.shape[1]
-    sampler = Sampler(grid.shape, batch_size=args.batch, max_coverage=(args.points + 1) / n_cells,
-                      seed=0, pixel_pitch=grid.pitch)  # fmt: skip
-    t0 = time.perf_counter()
-    result = RE(autonomous_scan([det], x, y, grid=grid, signal="det_value", sampler=sampler,
-                                recon_every=args.recon_every))  # fmt: skip
+    result, t0 = timed_scan(RE, det, x, y, grid, batch=args.batch,
+                            max_coverage=(args.points + 1) / n_cells,
+                            recon_every=args.recon_every)  # fmt: skip
     t_end = time.perf_counter()
     primary = np.diff(np.asarray(stamps))
     info = {
@@ -72,10 +70,7 @@ def scan_once(kind: str, catalog, args, grid, image, out: Path) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of this benchmark (``main`` parses with it)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--points", type=int, default=400)
-    p.add_argument("--shape", default="100,150")
-    p.add_argument("--batch", type=int, default=20)
-    p.add_argument("--recon-every", type=int, default=5)
+    add_scan_options(p)
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--catalog", default=None, help="catalogue directory (default: a temp dir)")
     return p
@@ -84,8 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> None:
     p = build_parser()
     args = p.parse_args()
-    rows, cols = (int(v) for v in args.shape.split(","))
-    grid = Grid(0.0, cols - 1.0, cols, 0.0, rows - 1.0, rows)
+    rows, cols, grid = pixel_grid(args.shape)
     image = make_phantom("flakes", (rows, cols), seed=0)
     out = Path(tempfile.mkdtemp(prefix="fastscan-bench-storage-"))
     t0 = time.perf_counter()

@@ -30,20 +30,44 @@ from fastscan.cli import main
 USAGE = "usage: evaluate_default_model.py MODEL [--late NAME@C|none] [fastscan evaluate args]"
 
 
-def _help() -> str:
-    """The usage line and this module's notes (``--help``)."""
-    return f"{USAGE}\n\n{textwrap.dedent(__doc__ or '').strip()}\n"
+def wrapper_args(argv: list[str], usage: str, doc: str | None) -> bool:
+    """The checks every patch-and-evaluate wrapper makes before it patches anything.
+
+    Parameters
+    ----------
+    argv : list of str
+        The wrapper's arguments: the patched value first, then the wrapped program's.
+    usage : str
+        The wrapper's usage line.
+    doc : str or None
+        The wrapper's module docstring (its ``--help`` notes).
+
+    Returns
+    -------
+    bool
+        False when ``argv`` asked for ``--help`` (or ``-h``) and the usage line and ``doc``
+        were printed (exit 0); True when the wrapper is to run.
+
+    Raises
+    ------
+    SystemExit
+        With the usage line when the first argument is missing or an option; when
+        ``--set test`` is asked for (the test set is the coordinator's).
+    """
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"{usage}\n\n{textwrap.dedent(doc or '').strip()}\n", end="")
+        return False
+    if not argv or argv[0].startswith("-"):
+        raise SystemExit(f"{usage}\n(--help for the details)")
+    if "--set" in argv and argv[argv.index("--set") + 1 :][:1] == ["test"]:
+        raise SystemExit("the test set is measured once by the coordinator, not here")
+    return True
 
 
 def run(argv: list[str]) -> int:
     """Patch the default model to ``argv[0]`` and run ``fastscan evaluate argv[1:]``."""
-    if argv[:1] in (["-h"], ["--help"]):
-        print(_help(), end="")
+    if not wrapper_args(argv, USAGE, __doc__):
         return 0
-    if not argv or argv[0].startswith("-"):
-        raise SystemExit(f"{USAGE}\n(--help for the details)")
-    if "--set" in argv and argv[argv.index("--set") + 1 :][:1] == ["test"]:
-        raise SystemExit("the test set is measured once by the coordinator, not here")
     estimator.load_model(argv[0])  # a bad name fails here, with its hint
     estimator.DEFAULT_MODEL = sampler.DEFAULT_MODEL = argv[0]
     rest = argv[1:]

@@ -17,29 +17,21 @@ from __future__ import annotations
 
 import runpy
 import sys
-import textwrap
 from pathlib import Path
 
 import fastscan.sampler as sampler
 from fastscan.cli import main
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evaluate_default_model import wrapper_args  # the wrappers' shared checks
+
 USAGE = "usage: evaluate_noise_cost.py COST [fastscan evaluate args | --xrf bench_xrf args]"
-
-
-def _help() -> str:
-    """The usage line and this module's notes (``--help``)."""
-    return f"{USAGE}\n\n{textwrap.dedent(__doc__ or '').strip()}\n"
 
 
 def run(argv: list[str]) -> int:
     """Set ``COUNT_NOISE_COST`` to ``argv[0]`` and run the rest."""
-    if argv[:1] in (["-h"], ["--help"]):
-        print(_help(), end="")
+    if not wrapper_args(argv, USAGE, __doc__):
         return 0
-    if not argv or argv[0].startswith("-"):
-        raise SystemExit(f"{USAGE}\n(--help for the details)")
-    if "--set" in argv and argv[argv.index("--set") + 1 :][:1] == ["test"]:
-        raise SystemExit("the test set is measured once by the coordinator, not here")
     try:
         cost = float(argv[0])
     except ValueError:

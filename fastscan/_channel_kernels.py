@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._pixels import pixel_columns
 from fastscan.channels import CHANNEL_POWER, FEATURE_NOISE
 from fastscan.features import _gradient_pair
 
@@ -124,16 +125,8 @@ def idw_channels(
     nbr_dist: np.ndarray,
 ) -> None:
     """Write the IDW estimate of every channel at ``pixels`` into ``recon`` (C, H, W)."""
-    pixels = np.asarray(pixels, np.int64).reshape(-1, 2)
-    _idw_channels(
-        values,
-        recon,
-        np.ascontiguousarray(pixels[:, 0]),
-        np.ascontiguousarray(pixels[:, 1]),
-        nbr_rows,
-        nbr_cols,
-        nbr_dist,
-    )
+    rows, cols = pixel_columns(pixels)
+    _idw_channels(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist)
 
 
 def combined_features(
@@ -160,16 +153,16 @@ def combined_features(
     mean; None: no channel), combined as a power mean of exponent ``power``;
     channels of gain 0 are skipped.
     """
-    pixels = np.asarray(pixels, np.int64).reshape(-1, 2)
+    rows, cols = pixel_columns(pixels)
     gains = np.asarray(gains, np.float64)
-    out = np.empty((pixels.shape[0], 6))
+    out = np.empty((rows.shape[0], 6))
     if not (np.isfinite(power) and power >= 1.0):
         raise ValueError(f"power must be a finite number >= 1, got {power!r}")
     _combined(
         values,
         recon,
-        np.ascontiguousarray(pixels[:, 0]),
-        np.ascontiguousarray(pixels[:, 1]),
+        rows,
+        cols,
         nbr_rows,
         nbr_cols,
         nbr_dist,

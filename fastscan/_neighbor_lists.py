@@ -34,7 +34,8 @@ import numpy as np
 from numba import njit
 
 from fastscan import _threads
-from fastscan._update import _append_pixel, _largest, _release, _tile_span
+from fastscan._pixels import pixel_columns
+from fastscan._update import _append_pixel, _largest, _release, _tile_gap, _tile_span
 from fastscan.features import _gradient_pair
 
 _OFFSET_MAX = 127  # largest |d_row| or |d_col| an int8 offset holds
@@ -119,12 +120,10 @@ def _affected_merge(
         tr_lo, tr_hi = _tile_span(r0, reach, tile, row_lo // tile, (row_hi - 1) // tile)
         tc_lo, tc_hi = _tile_span(c0, reach, tile, 0, t_cols - 1)
         for tr in range(tr_lo, tr_hi + 1):
-            r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
-            gap_r = max(r_first - r0, 0, r0 - r_last)
+            r_first, r_last, gap_r = _tile_gap(tr, tile, n_rows, r0, r0)
             r_first, r_last = max(r_first, row_lo), min(r_last, row_hi - 1)
             for tc in range(tc_lo, tc_hi + 1):
-                c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
-                gap_c = max(c_first - c0, 0, c0 - c_last)
+                c_first, c_last, gap_c = _tile_gap(tc, tile, n_cols, c0, c0)
                 bound = tile_dk[tr, tc]
                 if np.sqrt(gap_r * gap_r + gap_c * gap_c) > bound:
                     continue
@@ -272,11 +271,6 @@ def _valid_of(valid, n_cols, rows, cols, out):
         out[i] = valid[rows[i] * n_cols + cols[i]]
 
 
-def _split(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pixels = np.asarray(pixels, np.int64).reshape(-1, 2)
-    return np.ascontiguousarray(pixels[:, 0]), np.ascontiguousarray(pixels[:, 1])
-
-
 class NeighborLists:
     """The k nearest measured pixels of every unmeasured pixel, as stored int8 offsets.
 
@@ -311,14 +305,14 @@ class NeighborLists:
 
     def valid_of(self, pixels: np.ndarray) -> np.ndarray:
         """(n,) True where the pixel's list is valid."""
-        rows, cols = _split(pixels)
+        rows, cols = pixel_columns(pixels)
         out = np.empty(len(rows), np.bool_)
         _valid_of(self.valid, self.shape[1], rows, cols, out)
         return out
 
     def store(self, pixels: np.ndarray, nbr_rows: np.ndarray, nbr_cols: np.ndarray) -> None:
         """Keep searched neighbours ((n, k) rows and cols, sorted) of ``pixels``."""
-        rows, cols = _split(pixels)
+        rows, cols = pixel_columns(pixels)
         _store(
             self.offsets,
             self.valid,
@@ -331,7 +325,7 @@ class NeighborLists:
 
     def gather(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Rows, cols and distances, (n, k) each, of ``pixels`` (whose lists must be valid)."""
-        rows, cols = _split(pixels)
+        rows, cols = pixel_columns(pixels)
         n = len(rows)
         out_rows = np.empty((n, self.k), np.int64)
         out_cols = np.empty((n, self.k), np.int64)
@@ -364,7 +358,7 @@ class NeighborLists:
         """
         if recon.shape[0] < 2 or recon.shape[1] < 2:
             raise ValueError(f"image must be at least 2 x 2, got {recon.shape}")
-        rows, cols = _split(pixels)
+        rows, cols = pixel_columns(pixels)
         n = len(rows)
         out = np.empty((n, 6))
         delta = np.empty(n)
@@ -405,7 +399,7 @@ class NeighborLists:
         in the order of :func:`fastscan._update.affected_pixels`. Much work runs
         as the two parts on two threads (:mod:`fastscan._threads`).
         """
-        rows, cols = _split(changed)
+        rows, cols = pixel_columns(changed)
         is_new = np.ascontiguousarray(is_new, np.bool_)
         n_rows = self.shape[0]
         # two bands of pixel rows, split at the changed pixels' median row, each merged

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._pixels import pixel_columns
+
 
 @njit(cache=True, nogil=True)
 def _accumulate(sums, counts, means, mask, rows, cols, readings):
@@ -92,7 +94,6 @@ def accumulate(
     >>> pixels.tolist(), is_new.tolist(), float(means[0, 1, 2]), moved.shape
     ([[0, 1], [1, 2]], [True, True], 1.5, (0, 2))
     """
-    points = np.asarray(points, np.int64).reshape(-1, 2)
-    rows, cols = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    rows, cols = pixel_columns(points)
     readings = np.ascontiguousarray(readings, np.float64).reshape(len(rows), sums.shape[0])
     return _accumulate(sums, counts, means, mask, rows, cols, readings)

@@ -27,7 +27,8 @@ from numba import njit
 
 from fastscan import _threads
 from fastscan._neighbor_lists import _OFFSET_MAX, NeighborLists, _before
-from fastscan._update import _largest, _tile_span
+from fastscan._pixels import pixel_columns
+from fastscan._update import _largest, _tile_gap, _tile_span
 
 # use the row path when the new points are at least this many per row they lie on
 MIN_POINTS_PER_ROW = 8
@@ -72,11 +73,9 @@ def _mark_tiles(tile_dk, tile, n_rows, n_cols, lines, starts, along, flip, row_l
         tc_lo = _tile_span(c_min, reach, tile, 0, t_cols - 1)[0]
         tc_hi = _tile_span(c_max, reach, tile, 0, t_cols - 1)[1]
         for tr in range(tr_lo, tr_hi + 1):
-            r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
-            gap_r = max(r_first - r_max, 0, r_min - r_last)
+            gap_r = _tile_gap(tr, tile, n_rows, r_min, r_max)[2]
             for tc in range(tc_lo, tc_hi + 1):
-                c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
-                gap_c = max(c_first - c_max, 0, c_min - c_last)
+                gap_c = _tile_gap(tc, tile, n_cols, c_min, c_max)[2]
                 if np.sqrt(gap_r * gap_r + gap_c * gap_c) <= tile_dk[tr, tc]:
                     marked[tr, tc] = True
 
@@ -278,7 +277,7 @@ def line_layout(
     n = len(changed)
     if n < MIN_POINTS_PER_ROW or not np.all(is_new):
         return None
-    rows, cols = np.ascontiguousarray(changed[:, 0]), np.ascontiguousarray(changed[:, 1])
+    rows, cols = pixel_columns(changed)
     runs = _row_runs(rows, cols)
     if runs < 0:
         return None

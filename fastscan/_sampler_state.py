@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan._npz import refuse_non_npz
+from fastscan._npz import existing_npz
 from fastscan.erd.estimator import SHIPPED_MODELS, ERDModel, load_model
 from fastscan.neighbors import OffsetTable
 from fastscan.route import MotionModel
@@ -163,10 +163,7 @@ def save(sampler: Any, path: str | Path) -> Path:
 
 def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = None) -> Any:
     """Rebuild a sampler of class ``cls`` from a state file (see the module docstring)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"sampler state file not found: {path}")
-    refuse_non_npz(path, "fastscan sampler state file")
+    path = existing_npz(path, "sampler state file")
     try:
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(str(data["header"]))

@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._pixels import pixel_columns
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _append_pixel(out, n_out, r, c):
@@ -79,6 +81,14 @@ def _tile_span(x, reach, tile, first, last):
 
 
 @njit(cache=True, nogil=True)
+def _tile_gap(t, tile, n, lo, hi):
+    """Pixels ``first..last`` of tile ``t`` along an axis of ``n`` pixels, and the gap
+    from them to the span ``lo..hi`` (0 where they overlap): ``(first, last, gap)``."""
+    first, last = t * tile, min((t + 1) * tile, n) - 1
+    return first, last, max(first - hi, 0, lo - last)
+
+
+@njit(cache=True, nogil=True)
 def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
     """Unmeasured pixels p with |p - q| <= dk[p] for some q; ``touched`` is reset after."""
     n_rows, n_cols = mask.shape
@@ -91,11 +101,9 @@ def _affected_pixels(mask, dk, tile_dk, tile, q_rows, q_cols, touched):
         tr_lo, tr_hi = _tile_span(r0, reach, tile, 0, t_rows - 1)
         tc_lo, tc_hi = _tile_span(c0, reach, tile, 0, t_cols - 1)
         for tr in range(tr_lo, tr_hi + 1):
-            r_first, r_last = tr * tile, min((tr + 1) * tile, n_rows) - 1
-            gap_r = max(r_first - r0, 0, r0 - r_last)
+            r_first, r_last, gap_r = _tile_gap(tr, tile, n_rows, r0, r0)
             for tc in range(tc_lo, tc_hi + 1):
-                c_first, c_last = tc * tile, min((tc + 1) * tile, n_cols) - 1
-                gap_c = max(c_first - c0, 0, c0 - c_last)
+                c_first, c_last, gap_c = _tile_gap(tc, tile, n_cols, c0, c0)
                 if np.sqrt(gap_r * gap_r + gap_c * gap_c) > tile_dk[tr, tc]:
                     continue
                 for r in range(r_first, r_last + 1):
@@ -155,11 +163,6 @@ def _put(image, rows, cols, values):
         image[rows[i], cols[i]] = values[i]
 
 
-def _split(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    points = np.asarray(points, np.int64).reshape(-1, 2)
-    return np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
-
-
 def tile_dk_max(
     mask: np.ndarray, dk: np.ndarray, tile: int, out: np.ndarray, pixels: np.ndarray | None = None
 ) -> np.ndarray:
@@ -170,7 +173,7 @@ def tile_dk_max(
     elif len(pixels) == 0:
         return out
     else:
-        rows, cols = _split(pixels)
+        rows, cols = pixel_columns(pixels)
     _tile_dk_max(mask, dk, int(tile), out, rows, cols)
     return out
 
@@ -188,7 +191,7 @@ def affected_pixels(
     ``tile_dk`` must bound ``dk`` from above on each ``tile`` x ``tile`` block (see
     :func:`tile_dk_max`); ``touched`` is an all-False scratch array, left clean.
     """
-    rows, cols = _split(changed)
+    rows, cols = pixel_columns(changed)
     return _affected_pixels(mask, dk, tile_dk, int(tile), rows, cols, touched)
 
 
@@ -199,7 +202,7 @@ def dilate_unmeasured(mask: np.ndarray, pixels: np.ndarray, touched: np.ndarray)
 
 def scatter(image: np.ndarray, pixels: np.ndarray, values: np.ndarray) -> float:
     """Write ``values`` at ``pixels`` of ``image``; return the L1 size of the change."""
-    rows, cols = _split(pixels)
+    rows, cols = pixel_columns(pixels)
     return float(_scatter(image, rows, cols, np.asarray(values, np.float64)))
 
 

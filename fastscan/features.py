@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._pixels import pixel_columns
 from fastscan.neighbors import OffsetTable, knn_gather
 
 __all__ = [
@@ -179,10 +180,8 @@ def slads_features(
     """
     if recon.shape[0] < 2 or recon.shape[1] < 2:
         raise ValueError(f"image must be at least 2 x 2, got {recon.shape}")
-    pixels = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
-    out = np.empty((pixels.shape[0], N_FEATURES))
-    rows = np.ascontiguousarray(pixels[:, 0])
-    cols = np.ascontiguousarray(pixels[:, 1])
+    rows, cols = pixel_columns(pixels)
+    out = np.empty((rows.shape[0], N_FEATURES))
     area = 1.0 + np.pi * rho * rho if sparsity_area is None else float(sparsity_area)
     _features(values, recon, rows, cols, nbr_rows, nbr_cols, nbr_dist, rho, area, scale, out)
     return out

@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._pixels import pixel_columns
+
 __all__ = ["CellIndex", "OffsetTable", "knn_gather"]
 
 MAX_SIDE = 1 << 15  # largest grid side a CellIndex takes (its packed sort keys)
@@ -131,9 +133,8 @@ def table_knn(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`knn_gather` without its checks (no pass over the whole mask): for callers
     that know ``mask`` is a 2-D bool array with more than ``k`` measured pixels."""
-    pixels = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
-    n = pixels.shape[0]
-    rows, cols = np.ascontiguousarray(pixels[:, 0]), np.ascontiguousarray(pixels[:, 1])
+    rows, cols = pixel_columns(pixels)
+    n = rows.shape[0]
     out_rows = np.zeros((n, k), np.int64)
     out_cols = np.zeros((n, k), np.int64)
     out_dist = np.zeros((n, k), np.float64)

@@ -33,6 +33,7 @@ MODULES = [
     "fastscan.fly.sweep_tour",
     "fastscan._argtypes",
     "fastscan._npz",
+    "fastscan._pixels",
 ]
 
 

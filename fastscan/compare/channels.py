@@ -31,7 +31,7 @@ from fastscan._validation import check_points
 from fastscan.baselines import STATIC_SAMPLERS
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.channels import check_weights
-from fastscan.compare.report import write_csv
+from fastscan.compare.report import _save_figure, write_csv
 from fastscan.compare.run import _Progress, time_model
 from fastscan.folders import writable_folder
 from fastscan.jsonsafe import dumps
@@ -214,9 +214,7 @@ def _plot_channels(maps, names, panels, path: Path, title: str) -> None:
             if j == 0:
                 ax.set_ylabel(channel)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save_figure(fig, path, dpi=90)
 
 
 def _plot_curves(rows, names, path: Path, title: str) -> None:
@@ -237,9 +235,7 @@ def _plot_curves(rows, names, path: Path, title: str) -> None:
     axes[0][0].set_ylabel("NRMSE")
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save_figure(fig, path, dpi=90)
 
 
 def run_simulate_channels(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan.compare.report import _COLOURS, _figure
+from fastscan.compare.report import _COLOURS, _figure, _save_figure
 from fastscan.compare.verdicts import (
     STATIC_STRATEGIES,
     read_reference,
@@ -267,10 +267,7 @@ def plot_ratios(
         f"{strategy} vs the best static pattern per image (marker: ratio of means; {spread_note})"
     )
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
+    return _save_figure(fig, path, dpi=120)
 
 
 def plot_curves(
@@ -281,7 +278,6 @@ def plot_curves(
     factor: float = 0.8,
 ) -> Path:
     """NRMSE against coverage per image: mean per strategy, band from min to max over seeds."""
-    import matplotlib.pyplot as plt
 
     images = list(dict.fromkeys(line["image"] for line in summary))
     strategies = _strategies(summary)
@@ -320,10 +316,7 @@ def plot_curves(
         ax.set_ylabel("NRMSE (IDW k=10)", fontsize=8)
     axes.flat[0].legend(fontsize=6)
     fig.suptitle(curves_title(summary), fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save_figure(fig, path, dpi=110)
 
 
 def curves_title(summary: Sequence[Mapping[str, Any]]) -> str:

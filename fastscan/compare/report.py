@@ -140,6 +140,31 @@ def _figure(n_cols: int, n_rows: int = 1, size: float = 4.0) -> tuple[Any, Any]:
     return fig, axes
 
 
+def _save_figure(fig: Any, path: str | Path, dpi: int) -> Path:
+    """Lay ``fig`` out tight, write it to ``path`` at ``dpi`` and close it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A finished figure (titles set).
+    path : str or Path
+        The image file; its format follows its extension.
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_curves(
     rows: Sequence[Mapping[str, Any]],
     path: str | Path,
@@ -153,7 +178,6 @@ def plot_curves(
     time (log scale). ``reference`` (optional) maps a label to ``(coverages,
     nrmse)`` drawn in black, e.g. a published curve.
     """
-    import matplotlib.pyplot as plt
 
     timed = any(_finite(row.get("beam_time_s")) for row in rows)
     fig, axes = _figure(3 if timed else 2)
@@ -188,10 +212,7 @@ def plot_curves(
     axes[0][0].legend(fontsize=7)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save_figure(fig, path, dpi=110)
 
 
 def plot_reconstructions(
@@ -206,7 +227,6 @@ def plot_reconstructions(
     The top row shows the images on the truth's grey scale, the bottom row the
     measured pixels (black) of each panel.
     """
-    import matplotlib.pyplot as plt
 
     n_cols = 1 + len(panels)
     fig, axes = _figure(n_cols, 2, size=3.0)
@@ -225,7 +245,4 @@ def plot_reconstructions(
         ax.set_yticks([])
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save_figure(fig, path, dpi=110)

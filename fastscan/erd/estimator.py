@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from fastscan._npz import refuse_non_npz
+from fastscan._npz import existing_npz
 from fastscan.erd._forward import _bias_relu, _lift
 from fastscan.features import N_FEATURES, feature_radius
 
@@ -397,10 +397,7 @@ class ERDModel:
     @classmethod
     def load(cls, path: str | Path) -> ERDModel:
         """Read a model written by :meth:`save`; refuses files of another schema."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"ERD model file not found: {path}")
-        refuse_non_npz(path, "fastscan ERD model file")
+        path = existing_npz(path, "ERD model file")
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {key: data[key] for key in data.files}

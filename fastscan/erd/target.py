@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from fastscan._pixels import pixel_columns
+
 __all__ = ["rd_target"]
 
 
@@ -79,15 +81,15 @@ def rd_target(
     recon = np.asarray(recon, dtype=np.float64)
     if truth.shape != recon.shape:
         raise ValueError(f"truth {truth.shape} and recon {recon.shape} differ in shape")
-    pixels = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
+    rows, cols = pixel_columns(pixels)
     d1 = np.asarray(d1, dtype=np.float64).reshape(-1)
     if np.any(d1 <= 0):
         raise ValueError("d1 must be > 0 (RD is defined for unmeasured pixels only)")
-    out = np.empty(pixels.shape[0])
+    out = np.empty(rows.shape[0])
     error = np.abs(truth - recon)
     if power != 1.0:
         error **= power
-    _rd(error, np.ascontiguousarray(pixels[:, 0]), np.ascontiguousarray(pixels[:, 1]), d1, c, out)
+    _rd(error, rows, cols, d1, c, out)
     if power != 1.0:
         out **= 1.0 / power
     return out

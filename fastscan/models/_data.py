@@ -31,6 +31,7 @@ __all__ = [
     "load_sources",
     "random_mask",
     "sampler_masks",
+    "state_inputs",
 ]
 
 SKIMAGE_NAMES = (
@@ -160,6 +161,31 @@ def idw_from_mask(truth: np.ndarray, mask: np.ndarray, k: int = 10) -> np.ndarra
     points = np.argwhere(mask)
     values = truth[mask].astype(np.float64)
     return idw_reconstruction(truth.shape, points, values, k=k).astype(np.float32)
+
+
+def state_inputs(measured: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The (3, S, S) float32 network input of a training state.
+
+    Channels as :func:`fastscan.models.torch_unet.network_inputs` builds them for a
+    live frame, except that the reconstruction is not clipped here (the training
+    loop clips it after its intensity jitter).
+
+    Parameters
+    ----------
+    measured : (S, S) float32 array
+        The readings (the truth, possibly with noise); only the pixels in ``mask`` are used.
+    mask : (S, S) bool array
+        The measured pixels.
+
+    Returns
+    -------
+    (3, S, S) float32 array
+        The IDW reconstruction of the readings (:func:`idw_from_mask`), the mask (0/1) and
+        tanh(d / 8) with d the distance to the nearest measured pixel.
+    """
+    idw = idw_from_mask(measured, mask)
+    distance = ndimage.distance_transform_edt(~mask)
+    return np.stack([idw, mask.astype(np.float32), np.tanh(distance / 8.0).astype(np.float32)])
 
 
 def log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from fastscan.models.nets import ResAttUNet
-from fastscan.models.torch_unet import _CLIP, IN_CHANNELS
+from fastscan.models.torch_unet import _CLIP, IN_CHANNELS, save_checkpoint
 
-__all__ = ["LoopConfig", "train_network"]
+__all__ = ["LoopConfig", "TrainerConfig", "fit", "save_trained", "train_network"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -36,6 +38,25 @@ class LoopConfig:
     jitter_scale: float = 1.3  # normalised intensities scaled by a factor in [1/j, j]
     jitter_offset: float = 0.15  # and shifted by up to this much
     eval_every: int = 250
+
+
+class TrainerConfig(Protocol):
+    """What :func:`fit` and :func:`save_trained` read of a trainer's frozen config dataclass."""
+
+    @property
+    def seed(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def batch(self) -> int: ...
+    @property
+    def crop(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def widths(self) -> tuple[int, int, int]: ...
+    @property
+    def val_fraction(self) -> float: ...
 
 
 def _batch(
@@ -165,3 +186,101 @@ def evaluate(
             t = torch.from_numpy(targets[i : i + 8].astype(np.float32))
             losses.append(float(loss_fn(net(x), raw, x, t)) * len(x))
     return sum(losses) / len(inputs)
+
+
+def fit(
+    config: TrainerConfig,
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    loss_fn: LossFn,
+    *,
+    jitter_targets: bool,
+    log: Callable[[str], None] = print,
+) -> tuple[ResAttUNet, dict, tuple[np.ndarray, np.ndarray]]:
+    """Hold the first ``config.val_fraction`` of the (shuffled) states out and train on the rest.
+
+    Parameters
+    ----------
+    config : TrainerConfig
+        The trainer's config: its seed, optimiser settings and validation fraction.
+    inputs, targets : np.ndarray
+        All training states, as :func:`train_network` takes them, already shuffled.
+    loss_fn : LossFn
+        As :func:`train_network` takes it.
+    jitter_targets : bool
+        As :func:`train_network` takes it.
+    log : callable
+        Progress lines.
+
+    Returns
+    -------
+    net : ResAttUNet
+        The trained network (eval mode).
+    history : dict
+        Losses and timings (:func:`train_network`).
+    val : tuple of np.ndarray
+        The held-out (inputs, targets), at least one state.
+    """
+    n_val = max(1, int(config.val_fraction * len(inputs)))
+    val = (inputs[:n_val], targets[:n_val])
+    loop = LoopConfig(
+        steps=config.steps, batch=config.batch, crop=config.crop, lr=config.lr, widths=config.widths
+    )
+    net, history = train_network(
+        inputs[n_val:], targets[n_val:], loss_fn, loop, config.seed,
+        jitter_targets=jitter_targets, val=val, log=log,
+    )  # fmt: skip
+    return net, history, val
+
+
+def save_trained(
+    out: Path,
+    net: ResAttUNet,
+    kind: str,
+    config: TrainerConfig,
+    stats: dict[str, Any],
+    history: dict[str, Any],
+    threads: int,
+    log: Callable[[str], None] = print,
+    gate: float = 0.0,
+) -> dict:
+    """Write the weights of a ``python -m fastscan.models.train_<kind>`` run with its record.
+
+    Parameters
+    ----------
+    out : Path
+        The weights file.
+    net : ResAttUNet
+        The trained network.
+    kind : {"denoiser", "segmenter"}
+        The model kind (the checkpoint's tag, the record's ``model`` ``unet-<kind>``).
+    config : TrainerConfig
+        The trainer's config dataclass, stored whole.
+    stats : dict
+        The training states' statistics (the record's ``data``).
+    history : dict
+        The training's losses and timings.
+    threads : int
+        The torch CPU threads it trained with.
+    log : callable
+        The line naming the file written.
+    gate : float
+        The denoiser's activity gate (:func:`fastscan.models.torch_unet.save_checkpoint`).
+
+    Returns
+    -------
+    dict
+        The training record stored in the weights file.
+    """
+    info = {
+        "model": f"unet-{kind}",
+        "config": asdict(config),
+        "data": stats,
+        "history": history,
+        "threads": threads,
+        "torch": torch.__version__,
+        "command": f"python -m fastscan.models.train_{kind} --out {out} --seed {config.seed}",
+    }
+    save_checkpoint(out, net, kind, config.widths, info, gate=gate)
+    log(f"wrote {out} ({Path(out).stat().st_size / 1e3:.0f} kB)")
+    return info

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -78,18 +78,13 @@ def _state(
     truth: np.ndarray, mask: np.ndarray, config: DenoiserConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
     """Network input (IDW of the possibly noisy readings, mask, distance) and the clean truth."""
-    from scipy import ndimage
-
     measured = truth
     if rng.random() < config.noise_probability:
         sigma = _data.log_uniform(rng, *config.noise_range)
         # half Gaussian read noise, half shot-noise-like (grows with the signal)
         scale = np.sqrt(np.clip(truth, 0.0, None) + 0.05) if rng.random() < 0.5 else 1.0
         measured = truth + (sigma * scale * rng.standard_normal(truth.shape)).astype(np.float32)
-    idw = _data.idw_from_mask(measured, mask)
-    distance = ndimage.distance_transform_edt(~mask)
-    inputs = np.stack([idw, mask.astype(np.float32), np.tanh(distance / 8.0).astype(np.float32)])
-    return inputs, truth[None]
+    return _data.state_inputs(measured, mask), truth[None]
 
 
 def build_states(
@@ -154,21 +149,12 @@ def train(config: DenoiserConfig, out: Path, threads: int = 1, log: callable = p
     """Build the data, train and write the weights to ``out``; returns the training record."""
     import torch
 
-    from fastscan.models._train import LoopConfig, evaluate, train_network
-    from fastscan.models.torch_unet import save_checkpoint
+    from fastscan.models._train import evaluate, fit, save_trained
 
     torch.set_num_threads(threads)
     inputs, targets, stats = build_states(config, log)
-    n_val = max(1, int(config.val_fraction * len(inputs)))
-    val = (inputs[:n_val], targets[:n_val])
-    loop = LoopConfig(
-        steps=config.steps, batch=config.batch, crop=config.crop, lr=config.lr, widths=config.widths
-    )
     loss = make_loss(config.gate, config.mse_weight)
-    net, history = train_network(
-        inputs[n_val:], targets[n_val:], loss, loop, config.seed, jitter_targets=True, val=val,
-        log=log,
-    )  # fmt: skip
+    net, history, val = fit(config, inputs, targets, loss, jitter_targets=True, log=log)
 
     class _Zero(torch.nn.Module):
         def forward(self, x):
@@ -176,18 +162,8 @@ def train(config: DenoiserConfig, out: Path, threads: int = 1, log: callable = p
 
     history["val_idw"] = evaluate(_Zero(), *val, loss)
     log(f"validation L1: U-Net {history['train'][-1]['val']:.5f} vs IDW {history['val_idw']:.5f}")
-    info = {
-        "model": "unet-denoiser",
-        "config": asdict(config),
-        "data": stats,
-        "history": history,
-        "threads": threads,
-        "torch": torch.__version__,
-        "command": f"python -m fastscan.models.train_denoiser --out {out} --seed {config.seed}",
-    }
-    save_checkpoint(out, net, "denoiser", config.widths, info, gate=config.gate)
-    log(f"wrote {out} ({Path(out).stat().st_size / 1e3:.0f} kB)")
-    return info
+    gate = config.gate
+    return save_trained(out, net, "denoiser", config, stats, history, threads, log, gate=gate)
 
 
 def build_parser() -> argparse.ArgumentParser:

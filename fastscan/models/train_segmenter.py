@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 from fastscan.models import _data
 from fastscan.models._train_cli import int_at_least, training_parser
@@ -80,10 +79,7 @@ def _phantom(index: int, config: SegmenterConfig, rng: np.random.Generator):
 
 def _state(truth: np.ndarray, labels: np.ndarray, mask: np.ndarray, noise: float, rng):
     measured = truth + noise * rng.standard_normal(truth.shape).astype(np.float32)
-    idw = _data.idw_from_mask(measured, mask)
-    distance = ndimage.distance_transform_edt(~mask)
-    inputs = np.stack([idw, mask.astype(np.float32), np.tanh(distance / 8.0).astype(np.float32)])
-    return inputs, segmentation_targets(labels)
+    return _data.state_inputs(measured, mask), segmentation_targets(labels)
 
 
 def build_states(
@@ -146,31 +142,13 @@ def train(
     """Build the data, train and write the weights to ``out``; returns the training record."""
     import torch
 
-    from fastscan.models._train import LoopConfig, train_network
-    from fastscan.models.torch_unet import save_checkpoint
+    from fastscan.models._train import fit, save_trained
 
     torch.set_num_threads(threads)
     inputs, targets, stats = build_states(config, log)
-    n_val = max(1, int(config.val_fraction * len(inputs)))
-    loop = LoopConfig(
-        steps=config.steps, batch=config.batch, crop=config.crop, lr=config.lr, widths=config.widths
-    )
-    net, history = train_network(
-        inputs[n_val:], targets[n_val:], _make_loss(config.boundary_weight), loop, config.seed,
-        jitter_targets=False, val=(inputs[:n_val], targets[:n_val]), log=log,
-    )  # fmt: skip
-    info = {
-        "model": "unet-segmenter",
-        "config": asdict(config),
-        "data": stats,
-        "history": history,
-        "threads": threads,
-        "torch": torch.__version__,
-        "command": f"python -m fastscan.models.train_segmenter --out {out} --seed {config.seed}",
-    }
-    save_checkpoint(out, net, "segmenter", config.widths, info)
-    log(f"wrote {out} ({Path(out).stat().st_size / 1e3:.0f} kB)")
-    return info
+    loss = _make_loss(config.boundary_weight)
+    net, history, _ = fit(config, inputs, targets, loss, jitter_targets=False, log=log)
+    return save_trained(out, net, "segmenter", config, stats, history, threads, log)
 
 
 def build_parser() -> argparse.ArgumentParser:
