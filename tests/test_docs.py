@@ -31,6 +31,9 @@ MODULES = [
     "fastscan.fly.sweep_tour",
     "fastscan._argtypes",
     "fastscan._npz",
+    "fastscan._stop_knobs",
+    "fastscan.plans.device_checks",
+    "fastscan.plans.coverage_note",
 ]
 
 
