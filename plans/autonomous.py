@@ -33,7 +33,11 @@ from bluesky.utils import RunEngineControlException
 
 import fastscan
 from fastscan.plans.coverage_note import warn_early_stop
-from fastscan.plans.device_checks import check_connected, check_reading_keys
+from fastscan.plans.device_checks import (
+    check_connected,
+    check_grid_in_limits,
+    check_reading_keys,
+)
 from fastscan.plans.grid import Grid
 from fastscan.plans.ingest import IngestWorker
 from fastscan.plans.readables import PointInfo, SamplerSnapshot
@@ -220,6 +224,7 @@ def autonomous_scan(
     progress: Callable[[BatchReport], None] | None = None,
     stream: bool | None = None,
     _extra_md: dict[str, Any] | None = None,
+    _check_limits: bool = True,
 ):
     """Autonomous sparse scan: one run, one ``primary`` event per measured point.
 
@@ -263,7 +268,7 @@ def autonomous_scan(
         (``MotionModel.from_motors``), and motors without velocity and
         acceleration signals give no estimate.
     dwell : float
-        Detector time per point added to the estimate, seconds.
+        Detector time per point added to the estimate, seconds (finite, >= 0).
     progress : callable, optional
         Called with a :class:`BatchReport` before and after each batch.
     stream : bool or None
@@ -286,9 +291,18 @@ def autonomous_scan(
 
     Raises
     ------
+    TypeError, ValueError
+        When the plan is made (before its first message): bad arguments, a
+        ``signal`` that is not a reading key of the detectors (or motors).
+    ConnectionError
+        When the plan is made: a device that does not connect within
+        :data:`fastscan.plans.device_checks.CONNECT_TIMEOUT_S` seconds.
     ScanFault
         (from the running plan) when a move or reading fails; the message names
         the device/PV and the point, and everything measured stays stored.
+
+    A ``max_coverage`` below the sampler's initial pattern is logged as a
+    warning before the run (the scan measures the whole pattern anyway).
     """
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a fastscan.plans.Grid, got {type(grid).__name__}")
@@ -331,6 +345,8 @@ def autonomous_scan(
     if not isinstance(stream, (bool, np.bool_)):
         raise TypeError(f"stream must be True, False or None, got {stream!r}")
     check_reading_keys(signals, detectors, [x_motor, y_motor])  # (asks the devices: last)
+    if _check_limits:  # (rel_autonomous_scan: its grid moves to where the motors are)
+        check_grid_in_limits(grid, x_motor, y_motor)
 
     params = sampler.get_params() if hasattr(sampler, "get_params") else {}
     run_md: dict[str, Any] = {
@@ -609,7 +625,7 @@ def rel_autonomous_scan(
     # Validate everything now (before the first yield) against the relative grid.
     autonomous_scan(
         detectors, x_motor, y_motor, grid=relative, signal=signal, sampler=sampler,
-        max_coverage=max_coverage, md=md, **kwargs,
+        max_coverage=max_coverage, md=md, _check_limits=False, **kwargs,
     ).close()  # fmt: skip
 
     def inner():

@@ -9,7 +9,9 @@ the first message instead, naming the device and what is allowed:
   :data:`CONNECT_TIMEOUT_S` seconds to connect (a device made a moment ago is
   still connecting), else ``ConnectionError`` naming it and its PV;
 - :func:`check_reading_keys`: every signal key is a reading key of the
-  detectors (or the motors), from their ``describe()``.
+  detectors (or the motors), from their ``describe()``;
+- :func:`check_grid_in_limits`: the grid's corners inside the motors' soft
+  limits (a step scan used to stop at the first point beyond them, mid-batch).
 
 Examples
 --------
@@ -26,9 +28,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from fastscan.motion import motor_travel
+from fastscan.plans.grid import Grid
 from fastscan.plans.steps import device_label
 
-__all__ = ["CONNECT_TIMEOUT_S", "check_connected", "check_reading_keys"]
+__all__ = ["CONNECT_TIMEOUT_S", "check_connected", "check_grid_in_limits", "check_reading_keys"]
 
 #: Seconds a device that is not yet connected gets before the plan is refused.
 CONNECT_TIMEOUT_S = 5.0
@@ -95,3 +99,28 @@ def check_reading_keys(signals: Sequence[str], detectors: Sequence[Any],
                 f"signal {key!r} is not a reading of the detectors {names}; their keys: "
                 f"{sorted(keys['detectors'])}"
             )
+
+
+def check_grid_in_limits(grid: Grid, x_motor: Any, y_motor: Any) -> None:
+    """Raise ``ValueError`` if a corner of ``grid`` lies outside the motors' soft limits.
+
+    Motors without soft limits (simulated axes, EPICS limits 0 and 0), or whose
+    limits cannot be read now, pass: the move itself then tells.
+    """
+    try:
+        travel = motor_travel(x_motor, y_motor)
+    except Exception:
+        return
+    if travel is None:
+        return
+    last_row, last_col = grid.n_rows - 1, grid.n_cols - 1
+    for row, col in ((0, 0), (0, last_col), (last_row, 0), (last_row, last_col)):
+        position = grid.to_position(row, col)
+        for motor, value, (low, high) in zip((x_motor, y_motor), position, travel):
+            if not low <= value <= high:
+                raise ValueError(
+                    f"grid corner (row {row}, col {col}) at (x={position[0]:g}, "
+                    f"y={position[1]:g}) is outside the soft limits of {device_label(motor)}: "
+                    f"{value:g} not in [{low:g}, {high:g}]; give a grid inside them (or widen "
+                    "the limits)"
+                )

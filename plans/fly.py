@@ -308,13 +308,25 @@ def autonomous_fly_scan(
     generator
         The plan; its return value is a :class:`FlyScanSummary`.
 
+    Raises
+    ------
+    TypeError, ValueError
+        When the plan is made (before its first message): bad arguments, a
+        sampler whose own motion model has another ``dwell`` than the plan
+        flies, a flight that cannot fit the travel range.
+    ConnectionError
+        When the plan is made: the flyer does not connect within
+        :data:`fastscan.plans.device_checks.CONNECT_TIMEOUT_S` seconds.
+    FlyFault
+        (from the running plan) when a flight is refused or fails.
+
     Examples
     --------
     >>> from bluesky import RunEngine  # doctest: +SKIP
     >>> RE = RunEngine(call_returns_result=True)  # doctest: +SKIP
     >>> motion = MotionModel((100, 100), (1e4, 1e4), dwell=0.01)  # doctest: +SKIP
-    >>> RE(autonomous_fly_scan(flyer, FlySampler(grid.shape), grid=grid, motion=motion))
-    ... # doctest: +SKIP
+    >>> sampler = FlySampler(grid.shape, motion=motion)  # pixel-unit grid  # doctest: +SKIP
+    >>> RE(autonomous_fly_scan(flyer, sampler, grid=grid, motion=motion))  # doctest: +SKIP
     """
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a fastscan.plans.Grid, got {grid!r}")

@@ -108,6 +108,25 @@ def test_a_motor_whose_ioc_does_not_answer_is_refused_when_the_plan_is_made(
     flyer.destroy()
 
 
+@pytest.mark.epics
+def test_a_grid_beyond_the_soft_limits_is_refused_when_the_plan_is_made(devices) -> None:
+    stage, det = devices  # the IOC's limits: half a pixel beyond its 40 x 60 grid
+    wide = Grid(0.0, 80.0, 60, 0.0, 39.0, 40)
+    with pytest.raises(ValueError) as refused:
+        autonomous_scan([det], stage.x, stage.y, grid=wide, signal="det_value")
+    assert str(refused.value) == (
+        f"grid corner (row 0, col 59) at (x=80, y=0) is outside the soft limits of stage_x "
+        f"(PV {stage.x.prefix}): 80 not in [-0.5, 59.5]; give a grid inside them (or widen "
+        "the limits)"
+    )
+    autonomous_scan([det], stage.x, stage.y, grid=GRID, signal="det_value").close()
+    # relative: checked where the motors are when it runs, not around 0 when it is made
+    plan = rel_autonomous_scan([det], stage.x, stage.y, width=200.0, height=4.0, n_cols=8,
+                               n_rows=4, signal="det_value")  # fmt: skip
+    with pytest.raises(ValueError, match=r"^grid corner \(row 0, col 0\) at \(x=-\d+"):
+        RunEngine()(plan)
+
+
 def test_a_strategy_name_for_a_sampler_is_refused_saying_what_to_pass(rig) -> None:
     det, x, y = rig
     step = r"^sampler must be a sampler object, e\.g\. fastscan\.Sampler\(grid\.shape, \.\.\.\), "
