@@ -293,7 +293,8 @@ def autonomous_scan(
     ------
     TypeError, ValueError
         When the plan is made (before its first message): bad arguments, a
-        ``signal`` that is not a reading key of the detectors (or motors).
+        ``signal`` that is not a reading key of the detectors (or motors), a
+        grid corner beyond the motors' soft limits.
     ConnectionError
         When the plan is made: a device that does not connect within
         :data:`fastscan.plans.device_checks.CONNECT_TIMEOUT_S` seconds.
