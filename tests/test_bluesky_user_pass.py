@@ -284,3 +284,33 @@ def test_a_multichannel_step_run_reads_back_every_channel(catalog, writer) -> No
     np.testing.assert_array_equal(values, maps[:, points[:, 0], points[:, 1]].T)
     again = sampler_from_run(run)
     assert again.n_channels == 2 and again.n_measured == summary.n_points
+
+
+# ---------------------------------------------------------------- live picture of a fly run
+def test_a_fly_run_ends_with_a_picture_of_its_samples(tmp_path) -> None:
+    from fastscan.plans import LivePlot
+    from fastscan.reconstruction import idw_reconstruction
+
+    frames = []
+
+    class Recording(LivePlot):
+        def draw(self, data, rows, cols, uid):
+            frames.append(data)
+            return super().draw(data, rows, cols, uid)
+
+    plot = Recording(tmp_path / "png", background=False)
+    sampler = FlySampler(SHAPE, motion=MOTION, max_coverage=0.3, initial_spacing=6, seed=0)
+    got: list[tuple[np.ndarray, np.ndarray]] = []
+    ingest = sampler.ingest
+    sampler.ingest = lambda p, v: (got.append((np.array(p), np.array(v))), ingest(p, v))
+    RE = RunEngine(call_returns_result=True)
+    RE.subscribe(plot)
+    summary = RE(autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION)).plan_result
+    assert [p.name for p in plot.files] == [f"{summary.run_uids[0][:8]}_fly.png"]
+    assert plot.files[0].stat().st_size > 5000
+    points = np.concatenate([p for p, _ in got])
+    values = np.concatenate([v for _, v in got])
+    np.testing.assert_array_equal(
+        frames[0]["fastscan_reconstruction"], idw_reconstruction(SHAPE, points, values)
+    )
+    assert frames[0]["fastscan_coverage"] == pytest.approx(sampler.coverage)
