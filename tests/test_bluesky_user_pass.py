@@ -314,3 +314,45 @@ def test_a_fly_run_ends_with_a_picture_of_its_samples(tmp_path) -> None:
         frames[0]["fastscan_reconstruction"], idw_reconstruction(SHAPE, points, values)
     )
     assert frames[0]["fastscan_coverage"] == pytest.approx(sampler.coverage)
+
+
+# ---------------------------------------------------------------- the try-it session itself
+@pytest.mark.timeout(300)
+def test_the_try_it_session_compares_step_and_fly_runs(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "examples" / "ipython_startup.py"
+    session = f"""
+exec(open({str(script)!r}).read())
+a = scan(batch_size=50, max_coverage=0.0105)
+from fastscan.fly import FlySampler
+from fastscan.motion import MotionModel
+from fastscan.plans import autonomous_fly_scan
+m = MotionModel.from_motors(x_motor, y_motor, dwell=0.005)
+flyer = det.flyer(velocity_limit=(200.0, 200.0), acceleration=(2000.0, 2000.0), time_scale=0)
+sampler = FlySampler(grid.shape, motion=m, max_coverage=0.13, seed=0)
+f = RE(autonomous_fly_scan(flyer, sampler, grid=grid, motion=m)).plan_result
+print("SAMPLES", f.n_samples, last_sampler.n_measured)
+compare(a, f, -1)
+"""
+    env = dict(os.environ, FASTSCAN_SIM="1")
+    run = subprocess.run([sys.executable, "-c", session], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=280)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout.splitlines()
+    _, n_samples, n_last = next(line for line in out if line.startswith("SAMPLES")).split()
+    n_samples = int(n_samples)
+    assert int(n_last) == 630  # last_sampler: the scan() helper's sampler
+    table = out[out.index(f"{'run':<10}{'batch':>6}{'points':>8}{'time s':>9}{'NRMSE':>8}") + 1 :]
+    rows = [line.split() for line in table]
+    assert [(r[1], int(r[2])) for r in rows] == [
+        ("50", 630),
+        ("fly", n_samples),
+        ("fly", n_samples),
+    ]
+    assert rows[1] == rows[2]  # -1 is the fly run
+    assert all(0.0 < float(r[4]) < 1.0 for r in rows)  # the fly run's own image, not none
+    assert (tmp_path / "scans" / "png" / f"{rows[1][0]}_fly.png").is_file()
