@@ -1,12 +1,13 @@
 """A warning, when a plan is made, that its sampler stops before any decision of its own.
 
 A step ``Sampler`` first measures its whole initial pattern (1 % of the grid) and a
-``FlySampler`` flies its coarse raster (every 8th line, 12.5 %) before the first
-adaptive decision. A ``max_coverage`` below that share gives a scan that is not
-adaptive at all: a step scan measures the initial pattern anyway (asked 0.3 %, it
-measured 1 % in 100 s on the simulated beamline), and a fly scan stops inside its
-raster, on the lines of the top of the sample only, with no reconstruction between
-them (the ERD map is made when the raster is almost in; NRMSE 0.99 at 5 %).
+``FlySampler`` flies its coarse raster (12.5 % of README's 200 x 300 grid at 5 ms:
+every 8th row) before the first adaptive decision (``initial_count`` pixels). A
+``max_coverage`` below that share gives a scan that is not adaptive at all: a step
+scan measures the initial pattern anyway (asked 0.3 %, it measured 1 % in 100 s on
+the simulated beamline), and a fly scan stops inside its raster, on the lines of the
+top of the sample only, with no reconstruction between them (the ERD map is made when
+the raster is almost in; NRMSE 0.99 at 5 %).
 :func:`note_early_stop` says so in one line before the run starts.
 
 Examples
