@@ -1,4 +1,4 @@
-"""A warning, when a plan is made, that its sampler stops before any decision of its own.
+"""A warning, before a plan opens its run, that its sampler stops before any decision of its own.
 
 A step ``Sampler`` first measures its whole initial pattern (1 % of the grid) and a
 ``FlySampler`` flies its coarse raster (12.5 % of README's 200 x 300 grid at 5 ms:
