@@ -13,7 +13,9 @@ position readbacks), ``<name>_value`` (the detector reading) and
 Examples
 --------
 >>> flyer = EpicsFlyer("SIM:fly:", name="flyer")  # doctest: +SKIP
->>> RE(autonomous_fly_scan(flyer, sampler, grid=grid, dwell=0.01))  # doctest: +SKIP
+>>> motion = MotionModel.from_motors(stage.x, stage.y, dwell=0.01)  # doctest: +SKIP
+>>> sampler = FlySampler(grid.shape, motion=motion)  # pixel-unit grid  # doctest: +SKIP
+>>> RE(autonomous_fly_scan(flyer, sampler, grid=grid, motion=motion))  # doctest: +SKIP
 """
 
 from __future__ import annotations

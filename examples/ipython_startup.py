@@ -14,10 +14,16 @@ then, for example::
     a = scan(batch_size=50, max_coverage=0.15)          # run 1
     b = scan(batch_size=10, max_coverage=0.15)          # smaller batches
     c = scan(batch_size=10, erd_threshold=0.5, max_coverage=0.3)  # ERD stop rule
-    compare(a, b, c)                                      # points, time, NRMSE
     f = fly(max_coverage=0.15)                            # adaptive fly scan (fast-fly)
+    g = fly(max_coverage=0.15, sweep_tour=True)           # a FlySampler knob
+    compare(a, b, c, f, g)                                # points, time, NRMSE (step or fly)
 
 (for ``fly`` start the IOC with ``--limit-margin 12``: room for the run-ups)
+Ctrl-C pauses at the next point (twice: at once); then RE.resume() or RE.abort().
+``last_sampler`` is the latest scan's sampler, also after an abort: its reconstruction,
+or raise its cap and go on, e.g. ``last_sampler.max_coverage = 0.3`` and
+``RE(autonomous_scan([det], x_motor, y_motor, grid=grid, signal="det_value",
+sampler=last_sampler))`` (a step scan's).
 
 Set FASTSCAN_SIM=1 to run without an IOC (in-process SimDetector, instant motors).
 FASTSCAN_CA_PORT and FASTSCAN_PREFIX (default 5094 and SIM:) must match the IOC's
@@ -47,6 +53,7 @@ CONNECT_TIMEOUT = float(os.environ.get("FASTSCAN_CONNECT_TIMEOUT", "10"))  # s, 
 os.environ.update(loopback_env(PORT, PORT + 1))
 
 from bluesky import RunEngine  # noqa: E402
+from bluesky.utils import RequestAbort  # noqa: E402
 from skimage.metrics import normalized_root_mse  # noqa: E402
 
 from fastscan import Sampler  # noqa: E402
@@ -64,6 +71,19 @@ from fastscan.plans import (  # noqa: E402
 
 logging.basicConfig(level=logging.WARNING)
 logging.getLogger("fastscan.plans").setLevel(logging.INFO)  # batch estimates vs actual times
+
+
+class _AbortAsked(logging.Filter):
+    """RE.abort() was asked for: bluesky's 'Run aborted' line, without a RequestAbort
+    traceback that reads like a crash (other failures keep theirs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], RequestAbort):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("bluesky").addFilter(_AbortAsked())
 
 # the IOC serves the image in pixel units from 0 (its default --grid)
 grid = Grid(0.0, SHAPE[1] - 1.0, SHAPE[1], 0.0, SHAPE[0] - 1.0, SHAPE[0])
@@ -103,10 +123,15 @@ RE.subscribe(TextProgress(every=200))
 RE.subscribe(LivePlot("scans/png", every=1))
 
 
-def scan(batch_size: int = 50, max_coverage: float = 0.15, model=None, **stop_rule) -> str:
-    """Run one autonomous scan with these sampler settings; returns the run uid."""
+last_sampler = None  # the latest scan's sampler (kept when a scan is aborted)
+
+
+def scan(batch_size: int = 50, max_coverage: float = 0.15, model=None, **knobs) -> str:
+    """Run one autonomous scan with these Sampler settings; returns the run uid."""
+    global last_sampler
     sampler = Sampler(grid.shape, batch_size=batch_size, max_coverage=max_coverage, model=model,
-                      pixel_pitch=grid.pitch, seed=0, **stop_rule)  # fmt: skip
+                      pixel_pitch=grid.pitch, seed=0, **knobs)  # fmt: skip
+    last_sampler = sampler
     t0 = time.perf_counter()
     result = RE(autonomous_scan([det], x_motor, y_motor, grid=grid, signal="det_value",
                                 sampler=sampler, recon_every=5))  # fmt: skip
@@ -116,8 +141,10 @@ def scan(batch_size: int = 50, max_coverage: float = 0.15, model=None, **stop_ru
     return summary.run_uids[0]
 
 
-def fly(max_coverage: float = 0.15, dwell: float = 0.005):
-    """Run one adaptive fly scan (FlySampler) on the same beamline; returns its summary."""
+def fly(max_coverage: float = 0.15, dwell: float = 0.005, **knobs):
+    """Run one adaptive fly scan (FlySampler, with these knobs) on the same beamline; returns
+    its summary (``compare`` takes it)."""
+    global last_sampler
     from fastscan.fly import FlySampler
     from fastscan.motion import MotionModel
     from fastscan.plans import autonomous_fly_scan
@@ -131,7 +158,8 @@ def fly(max_coverage: float = 0.15, dwell: float = 0.005):
         flyer = EpicsFlyer(f"{PREFIX}fly:", name="flyer")
         flyer.wait_for_connection(timeout=10)
     motion = MotionModel.from_motors(x_motor, y_motor, dwell=dwell)  # limits, travel
-    sampler = FlySampler(grid.shape, motion=motion, max_coverage=max_coverage, seed=0)
+    sampler = FlySampler(grid.shape, motion=motion, max_coverage=max_coverage, seed=0, **knobs)
+    last_sampler = sampler
     t0 = time.perf_counter()
     summary = RE(autonomous_fly_scan(flyer, sampler, grid=grid, motion=motion)).plan_result
     nrmse = normalized_root_mse(truth, sampler.reconstruction)
@@ -141,19 +169,26 @@ def fly(max_coverage: float = 0.15, dwell: float = 0.005):
     return summary
 
 
-def compare(*uids: str) -> None:
-    """Points, scan time and NRMSE (vs the simulation's ground truth) of stored runs."""
+def compare(*runs) -> None:
+    """Points, scan time and NRMSE (vs the simulation's ground truth) of stored runs.
+
+    Each run: a uid (or prefix), a scan id, -1 for the latest, or what ``fly`` returned.
+    The NRMSE is of an IDW reconstruction from the run's readings, step or fly alike.
+    """
     print(f"{'run':<10}{'batch':>6}{'points':>8}{'time s':>9}{'NRMSE':>8}")
-    for uid in uids:
-        run = load_run(catalog, uid)
+    for key in runs:
+        run = load_run(catalog, key)
         points, values, _ = replay_points(run)
-        start, stop = run.metadata["start"], run.metadata["stop"]
+        start, stop = run.metadata["start"], run.metadata["stop"] or {}
         params = start["fastscan"]["sampler_params"]
+        flown = start.get("plan_pattern") == "fastscan_fly"
         replay = Sampler(tuple(params["shape"]), batch_size=params["batch_size"])
-        replay.ingest(points, values)
-        duration = stop["time"] - start["time"]
+        if len(points):
+            replay.ingest(points, values)
+        duration = stop.get("time", float("nan")) - start["time"]
         nrmse = normalized_root_mse(truth, replay.reconstruction)
-        print(f"{uid[:8]:<10}{params['batch_size']:>6}{len(points):>8}{duration:>9.1f}"
+        batch = "fly" if flown else params["batch_size"]
+        print(f"{start['uid'][:8]:<10}{batch:>6}{len(points):>8}{duration:>9.1f}"
               f"{nrmse:>8.3f}")  # fmt: skip
 
 

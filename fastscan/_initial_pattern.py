@@ -66,6 +66,12 @@ class InitialPattern:
         return self._initial_flat
 
     @property
+    def initial_count(self) -> int:
+        """Distinct pixels of the initial pattern (a FlySampler's: its coarse raster); the
+        scan measures them all even where ``max_coverage`` is lower."""
+        return len(self._initial_pixels())
+
+    @property
     def initial_complete(self) -> bool:
         """True once every pixel of the initial pattern is measured: :meth:`suggest` then
         hands out ERD batches (the ERD map itself exists from :attr:`activation_count`

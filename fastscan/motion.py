@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["METRICS", "NANOPROBE", "MotionModel", "axis_time", "move_times"]
+__all__ = ["METRICS", "NANOPROBE", "MotionModel", "axis_time", "motor_travel", "move_times"]
 
 METRICS = ("simultaneous", "euclidean", "manhattan")
 
@@ -293,6 +293,16 @@ def _read_signal(motor: Any, attr: str, axis: str) -> float:
         raise ValueError(
             f"{axis} motor {_motor_name(motor)} {attr} is not a number: {signal.get()!r}"
         ) from None
+
+
+def motor_travel(x_motor: Any, y_motor: Any) -> tuple[tuple[float, float], ...] | None:
+    """Both motors' soft limits (EPICS ``.LLM``/``.HLM``) as ``((x_lo, x_hi), (y_lo, y_hi))``.
+
+    None when either motor has none (no limit signals, or both 0: no soft limits),
+    as :meth:`MotionModel.from_motors` reads them for ``travel``.
+    """
+    limits = [_read_limits(motor, axis) for axis, motor in (("x", x_motor), ("y", y_motor))]
+    return None if any(lim is None for lim in limits) else tuple(limits)
 
 
 def _read_limits(motor: Any, axis: str) -> tuple[float, float] | None:

@@ -47,6 +47,7 @@ from fastscan._sampler_erd import PixelErd
 from fastscan._sampler_neighbors import NeighborPlumbing
 from fastscan._sampler_updates import ExactUpdates
 from fastscan._sampler_views import ReadingViews
+from fastscan._stop_knobs import StopKnobs
 from fastscan._structure import (
     LATTICE_LEVELS,  # noqa: F401
     shape_erd,  # noqa: F401
@@ -197,6 +198,7 @@ class Sampler(
     LateSwitch,
     ModelChoice,
     ChangeRecord,
+    StopKnobs,
 ):
     """SLADS-Net autonomous sampler on an (n_rows, n_cols) grid.
 
@@ -221,7 +223,9 @@ class Sampler(
     seed : int or None
         Seed of the initial pattern and the route.
     max_coverage, erd_threshold, change_tolerance, patience :
-        Stop rule, see :class:`fastscan.stopping.StopRule`.
+        Stop rule, see :class:`fastscan.stopping.StopRule`. Also attributes:
+        ``sampler.max_coverage = 0.3`` changes the rule (checked as here), e.g. to
+        continue a scan that stopped at its cap.
     spread : float
         Batch de-clumping strength (0 gives FAST's plain top-n).
     k : int

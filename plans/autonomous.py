@@ -20,6 +20,7 @@ either way (its ingest is independent of how the readings are grouped).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,12 @@ from bluesky import preprocessors as bpp
 from bluesky.utils import RunEngineControlException
 
 import fastscan
+from fastscan.plans.coverage_note import warn_early_stop
+from fastscan.plans.device_checks import (
+    check_connected,
+    check_grid_in_limits,
+    check_reading_keys,
+)
 from fastscan.plans.grid import Grid
 from fastscan.plans.ingest import IngestWorker
 from fastscan.plans.readables import PointInfo, SamplerSnapshot
@@ -115,11 +122,18 @@ class ScanSummary:
 
 # ----------------------------------------------------------------------------- helpers
 def _check_sampler(sampler: Any, grid: Grid) -> None:
+    if isinstance(sampler, str):
+        raise TypeError(
+            f"sampler must be a sampler object, e.g. fastscan.Sampler(grid.shape, ...), not the "
+            f"name {sampler!r}; None makes a fastscan.Sampler here (settings in sampler_kwargs)"
+        )
     missing = [m for m in SAMPLER_METHODS if not hasattr(sampler, m)]
     if missing:
+        hint = "; a fly sampler goes to autonomous_fly_scan" if hasattr(
+            sampler, "suggest_segments") else ""  # fmt: skip
         raise TypeError(
             f"sampler must have the fastscan.Sampler interface; {type(sampler).__name__} "
-            f"lacks {missing}"
+            f"lacks {missing}{hint}"
         )
     shape = tuple(np.shape(sampler.measured_mask))
     if shape != grid.shape:
@@ -141,6 +155,20 @@ def _check_devices(detectors: Sequence[Any], x_motor: Any, y_motor: Any) -> list
     if x_motor is y_motor:
         raise ValueError("x_motor and y_motor must be different devices")
     return detectors
+
+
+def _labelled(detectors: Sequence[Any], x_motor: Any, y_motor: Any) -> list[tuple[str, Any]]:
+    """The devices with the argument each came in (for :func:`check_connected`)."""
+    return [("x_motor", x_motor), ("y_motor", y_motor), *(("detector", d) for d in detectors)]
+
+
+def _check_dwell(dwell: Any) -> None:
+    ok = isinstance(dwell, (int, float, np.integer, np.floating)) and not isinstance(dwell, bool)
+    if not (ok and math.isfinite(dwell) and dwell >= 0):
+        raise ValueError(
+            f"dwell must be a finite number of seconds >= 0 (detector time per point, added "
+            f"to the time estimate), got {dwell!r}"
+        )
 
 
 def _hinted_fields(detectors: list[Any]) -> str | list[str]:
@@ -196,6 +224,7 @@ def autonomous_scan(
     progress: Callable[[BatchReport], None] | None = None,
     stream: bool | None = None,
     _extra_md: dict[str, Any] | None = None,
+    _check_limits: bool = True,
 ):
     """Autonomous sparse scan: one run, one ``primary`` event per measured point.
 
@@ -239,7 +268,7 @@ def autonomous_scan(
         (``MotionModel.from_motors``), and motors without velocity and
         acceleration signals give no estimate.
     dwell : float
-        Detector time per point added to the estimate, seconds.
+        Detector time per point added to the estimate, seconds (finite, >= 0).
     progress : callable, optional
         Called with a :class:`BatchReport` before and after each batch.
     stream : bool or None
@@ -262,13 +291,25 @@ def autonomous_scan(
 
     Raises
     ------
+    TypeError, ValueError
+        When the plan is made (before its first message): bad arguments, a
+        ``signal`` that is not a reading key of the detectors (or motors), a
+        grid corner beyond the motors' soft limits.
+    ConnectionError
+        When the plan is made: a device that does not connect within
+        :data:`fastscan.plans.device_checks.CONNECT_TIMEOUT_S` seconds.
     ScanFault
         (from the running plan) when a move or reading fails; the message names
         the device/PV and the point, and everything measured stays stored.
+
+    A ``max_coverage`` below the sampler's initial pattern is logged as a
+    warning before the run (the scan measures the whole pattern anyway).
     """
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a fastscan.plans.Grid, got {type(grid).__name__}")
     detectors = _check_devices(detectors, x_motor, y_motor)
+    _check_dwell(dwell)
+    check_connected(_labelled(detectors, x_motor, y_motor))
     if signal is None:  # the detectors' hinted fields, in order
         signal = _hinted_fields(detectors)
     signals = _check_signals(signal)
@@ -304,6 +345,9 @@ def autonomous_scan(
         stream = type(sampler) is fastscan.Sampler
     if not isinstance(stream, (bool, np.bool_)):
         raise TypeError(f"stream must be True, False or None, got {stream!r}")
+    check_reading_keys(signals, detectors, [x_motor, y_motor])  # (asks the devices: last)
+    if _check_limits:  # (rel_autonomous_scan: its grid moves to where the motors are)
+        check_grid_in_limits(grid, x_motor, y_motor)
 
     params = sampler.get_params() if hasattr(sampler, "get_params") else {}
     run_md: dict[str, Any] = {
@@ -370,6 +414,7 @@ class _AutonomousScan:
 
     def plan(self, run_md: dict[str, Any]):
         summary = self.summary
+        warn_early_stop(self.sampler)
         if self.stream:
             self.worker = IngestWorker(self._ingest_counted)
         try:
@@ -570,6 +615,7 @@ def rel_autonomous_scan(
     arguments are passed on to :func:`autonomous_scan`.
     """
     relative = Grid.centered(0.0, 0.0, width=width, height=height, n_cols=n_cols, n_rows=n_rows)
+    check_connected(_labelled(_check_devices(detectors, x_motor, y_motor), x_motor, y_motor))
     if sampler is None:
         sampler_kwargs = kwargs.pop("sampler_kwargs", None)
         motion = kwargs.get("motion")
@@ -580,7 +626,7 @@ def rel_autonomous_scan(
     # Validate everything now (before the first yield) against the relative grid.
     autonomous_scan(
         detectors, x_motor, y_motor, grid=relative, signal=signal, sampler=sampler,
-        max_coverage=max_coverage, md=md, **kwargs,
+        max_coverage=max_coverage, md=md, _check_limits=False, **kwargs,
     ).close()  # fmt: skip
 
     def inner():

@@ -12,6 +12,7 @@ Both read only documents, so they work the same on a remote document stream.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -196,7 +197,10 @@ class LivePlot(_RunTracker):
     Drawing happens in a background thread so the scan does not wait for
     matplotlib; when frames arrive faster than they can be drawn, only the newest
     waiting one is drawn. The stop document waits for the last frame, so every
-    run ends with a PNG of its final state.
+    run ends with a PNG of its final state. A fly run's documents carry its
+    samples but no reconstruction: it ends with ``<uid[:8]>_fly.png``, an IDW
+    reconstruction (k = 10) of its samples (the first signal key) and the pixels
+    measured (no ERD).
 
     Parameters
     ----------
@@ -230,6 +234,14 @@ class LivePlot(_RunTracker):
     def on_start(self, doc: dict[str, Any]) -> None:
         self._count = 0
         self._last = None
+        signal = (doc.get("fastscan") or {}).get("signal")
+        self._fly_key = signal if isinstance(signal, str) else (signal or [None])[0]
+        self._fly_values: list[float] = []
+
+    def on_point(self, doc: dict[str, Any]) -> None:
+        if self._fly is not None:  # a flown sample (placed by _RunTracker): keep its reading
+            value = doc["data"].get(self._fly_key)
+            self._fly_values.append(float(value) if value is not None else math.nan)
 
     def on_reconstruction(self, doc: dict[str, Any]) -> None:
         self._count += 1
@@ -245,7 +257,26 @@ class LivePlot(_RunTracker):
         if self._last is not None:  # the final state, whatever the cadence
             self._submit(self._last)
             self._last = None
+        elif self._fly is not None and self._count == 0:
+            frame = self._fly_frame()
+            if frame is not None:
+                self._submit(frame)
         self.wait()
+
+    def _fly_frame(self) -> dict[str, Any] | None:
+        """A fly run's final frame: IDW of its finite samples (None with fewer than 2)."""
+        from fastscan.reconstruction import idw_reconstruction
+
+        shape = self.shape
+        values = np.asarray(self._fly_values, float)
+        points = np.stack([self.rows, self.cols], axis=1).reshape(-1, 2)[np.isfinite(values)]
+        if shape is None or len(points) < 2:
+            return None
+        recon = idw_reconstruction(shape, points, values[np.isfinite(values)],
+                                   k=min(10, len(points) - 1))  # fmt: skip
+        n_pixels = len(set(zip(self.rows, self.cols)))
+        return {"fastscan_reconstruction": recon, "fastscan_erd": None,
+                "fastscan_coverage": n_pixels / (shape[0] * shape[1])}  # fmt: skip
 
     def _submit(self, data: dict[str, Any]) -> None:
         frame = (data, list(self.rows), list(self.cols), (self.start_doc or {}).get("uid", "run"))
@@ -286,25 +317,33 @@ class LivePlot(_RunTracker):
         from matplotlib.figure import Figure
 
         recon = np.asarray(data["fastscan_reconstruction"], float)
-        erd = np.asarray(data["fastscan_erd"], float)
+        flown = data["fastscan_erd"] is None  # a fly run's final frame (no ERD stored)
         batch = int(data.get("fastscan_batch", self._count))
         fig = Figure(figsize=(9, 4), dpi=self.dpi)
         FigureCanvasAgg(fig)
         ax1, ax2 = fig.subplots(1, 2)
         im = ax1.imshow(recon, cmap="gray", interpolation="nearest")
         ax1.scatter(cols, rows, s=2, c="tab:red", linewidths=0)
+        what = "fly run" if flown else f"batch {batch}"
         ax1.set_title(
-            f"reconstruction, batch {batch}, "
-            f"{100 * float(data.get('fastscan_coverage', 0.0)):.1f} %"
+            f"reconstruction, {what}, {100 * float(data.get('fastscan_coverage', 0.0)):.1f} %"
         )
         fig.colorbar(im, ax=ax1, shrink=0.8)
-        im2 = ax2.imshow(erd, cmap="viridis", interpolation="nearest")
-        ax2.set_title("ERD")
+        if flown:
+            measured = np.zeros(recon.shape[-2:])
+            measured[rows, cols] = 1.0
+            im2 = ax2.imshow(measured, cmap="gray", interpolation="nearest", vmin=0, vmax=1)
+            ax2.set_title("pixels flown")
+        else:
+            im2 = ax2.imshow(np.asarray(data["fastscan_erd"], float), cmap="viridis",
+                             interpolation="nearest")  # fmt: skip
+            ax2.set_title("ERD")
         fig.colorbar(im2, ax=ax2, shrink=0.8)
         for ax in (ax1, ax2):
             ax.set_xlabel("col (x)")
             ax.set_ylabel("row (y)")
         fig.tight_layout()
-        path = self.directory / f"{uid[:8]}_batch{batch:05d}.png"
+        name = f"{uid[:8]}_fly.png" if flown else f"{uid[:8]}_batch{batch:05d}.png"
+        path = self.directory / name
         fig.savefig(path)
         return path

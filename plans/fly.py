@@ -54,6 +54,8 @@ import fastscan
 from fastscan.beamtime import fly_timing, segment_times
 from fastscan.fly import Segment
 from fastscan.motion import MotionModel
+from fastscan.plans.coverage_note import warn_early_stop
+from fastscan.plans.device_checks import check_connected
 from fastscan.plans.grid import Grid
 from fastscan.plans.ingest import IngestWorker
 from fastscan.plans.steps import jsonable, model_info, open_run_closing
@@ -189,6 +191,18 @@ def _check_motion(motion: Any, grid: Grid) -> MotionModel:
     return motion
 
 
+def _check_sampler_dwell(sampler: Any, motion: MotionModel) -> None:
+    """The sampler chooses segments for the dwell the plan flies (its own motion model's)."""
+    own = getattr(getattr(sampler, "motion", None), "dwell", None)
+    if isinstance(own, (int, float)) and not math.isclose(own, motion.dwell, rel_tol=1e-9):
+        raise ValueError(
+            f"the sampler chooses its segments for {own:g} s per reading (its motion model's "
+            f"dwell) but the plan would fly {motion.dwell:g} s per reading: give both the same "
+            f"dwell (FlySampler(shape, motion=motion) on a pixel-unit grid, or dwell={own:g} "
+            "here)"
+        )
+
+
 def _check_run_ups(sampler: Any, grid: Grid, motion: MotionModel) -> None:
     """Before the run opens: a whole line of each axis the sampler may fly
     (``refine_axes``, as a FlySampler names them), at both edges of the grid, has
@@ -294,13 +308,25 @@ def autonomous_fly_scan(
     generator
         The plan; its return value is a :class:`FlyScanSummary`.
 
+    Raises
+    ------
+    TypeError, ValueError
+        When the plan is made (before its first message): bad arguments, a
+        sampler whose own motion model has another ``dwell`` than the plan
+        flies, a flight that cannot fit the travel range.
+    ConnectionError
+        When the plan is made: the flyer does not connect within
+        :data:`fastscan.plans.device_checks.CONNECT_TIMEOUT_S` seconds.
+    FlyFault
+        (from the running plan) when a flight is refused or fails.
+
     Examples
     --------
     >>> from bluesky import RunEngine  # doctest: +SKIP
     >>> RE = RunEngine(call_returns_result=True)  # doctest: +SKIP
     >>> motion = MotionModel((100, 100), (1e4, 1e4), dwell=0.01)  # doctest: +SKIP
-    >>> RE(autonomous_fly_scan(flyer, FlySampler(grid.shape), grid=grid, motion=motion))
-    ... # doctest: +SKIP
+    >>> sampler = FlySampler(grid.shape, motion=motion)  # pixel-unit grid  # doctest: +SKIP
+    >>> RE(autonomous_fly_scan(flyer, sampler, grid=grid, motion=motion))  # doctest: +SKIP
     """
     if not isinstance(grid, Grid):
         raise TypeError(f"grid must be a fastscan.plans.Grid, got {grid!r}")
@@ -312,12 +338,22 @@ def autonomous_fly_scan(
         changes["fly_velocity"] = fly_velocity
     if changes:  # MotionModel raises ValueError naming a bad dwell or a too-fast velocity
         motion = motion.replace(**changes)
+    if isinstance(sampler, str):
+        raise TypeError(
+            f"sampler must be a fly sampler object, e.g. fastscan.fly.FlySampler(grid.shape, "
+            f"motion=motion), not the name {sampler!r}"
+        )
     missing = [m for m in FLY_SAMPLER_METHODS if not callable(getattr(sampler, m, None))]
     if missing:
-        raise TypeError(f"sampler {type(sampler).__name__} lacks {missing} (a fly sampler)")
+        hint = "; a step sampler goes to autonomous_scan" if hasattr(sampler, "suggest") else ""
+        raise TypeError(
+            f"sampler {type(sampler).__name__} lacks {missing} (a fly sampler's methods){hint}"
+        )
     for m in ("prepare", "kickoff", "complete", "collect_pages", "describe_collect"):
         if not callable(getattr(flyer, m, None)):
             raise TypeError(f"flyer {getattr(flyer, 'name', flyer)!r} has no {m}()")
+    check_connected([("flyer", flyer)])
+    _check_sampler_dwell(sampler, motion)
     mask = getattr(sampler, "measured_mask", None)
     if mask is not None and np.shape(mask) != grid.shape:
         raise ValueError(f"sampler shape {np.shape(mask)} differs from grid shape {grid.shape}")
@@ -381,6 +417,7 @@ class _FlyScan:
 
     def plan(self, run_md: dict[str, Any]):
         summary = self.summary
+        warn_early_stop(self.sampler)
         try:
             yield from open_run_closing(run_md, self._body(), summary)
         finally:

@@ -38,16 +38,17 @@ def run_start(run: Any) -> dict[str, Any]:
         ) from None
 
 
-def load_run(catalog: Any, key: str | int = -1) -> Any:
+def load_run(catalog: Any, key: Any = -1) -> Any:
     """One run of a catalogue.
 
     Parameters
     ----------
     catalog : tiled client
         From :func:`fastscan.plans.local_catalog` or ``connect_catalog``.
-    key : str or int
+    key : str, int or a plan's summary
         A run uid or a unique prefix of one; a scan id (int >= 1; the latest
-        run with that id); or a negative index (-1: the latest run).
+        run with that id); a negative index (-1: the latest run); or what a
+        plan returned (a ``ScanSummary`` or ``FlyScanSummary``: its run).
 
     Returns
     -------
@@ -58,9 +59,18 @@ def load_run(catalog: Any, key: str | int = -1) -> Any:
     --------
     >>> run = load_run(catalog, -1)  # doctest: +SKIP
     >>> run = load_run(catalog, "3f2a")  # uid prefix  # doctest: +SKIP
+    >>> run = load_run(catalog, RE(plan).plan_result)  # doctest: +SKIP
     """
+    uids = getattr(key, "run_uids", None)  # a plan's summary (RE(...).plan_result)
+    if isinstance(uids, list):
+        if not uids:
+            raise KeyError(f"{type(key).__name__} names no run: the plan never opened one")
+        key = uids[0]
     if isinstance(key, bool) or not isinstance(key, (str, int, np.integer)):
-        raise TypeError(f"key must be a uid (str), a scan id or a negative index, got {key!r}")
+        raise TypeError(
+            f"key must be a uid (str), a scan id, a negative index or a plan's summary, got "
+            f"{type(key).__name__} {str(key)[:80]!r}"
+        )
     if isinstance(key, str):
         if key in catalog:
             return catalog[key]
@@ -90,21 +100,27 @@ def _column(table: Any, key: str) -> np.ndarray:
     return np.asarray(table[key].values if hasattr(table[key], "values") else table[key])
 
 
-def replay_points(run: Any, signal: str | None = None) -> tuple[np.ndarray, ...]:
-    """Measured points of an autonomous scan, in measurement order.
+def replay_points(run: Any, signal: str | list[str] | None = None) -> tuple[np.ndarray, ...]:
+    """Measured points of an autonomous scan (step or fly), in measurement order.
 
     Parameters
     ----------
     run : tiled node of a run
-        From :func:`load_run`.
-    signal : str, optional
-        Reading key of the values (default: the run's fastscan signal).
+        From :func:`load_run`: an :func:`~fastscan.plans.autonomous_scan` run
+        (one ``primary`` event per point) or an
+        :func:`~fastscan.plans.autonomous_fly_scan` run (its samples, stream
+        ``fly``, placed on the run's grid by their captured positions).
+    signal : str or list of str, optional
+        Reading key of the values, or several keys (element channels). Default:
+        the run's fastscan signal.
 
     Returns
     -------
     points : (n, 2) int64 (row, col)
-    values : (n,) float64 readings of ``signal``
-    order : (n,) int64 sequence numbers (0, 1, ...; gaps mean unrecorded points)
+    values : (n,) float64 readings of ``signal``, or (n, C) for C keys (a fly
+        run's one key gives (n,), as its sampler received them)
+    order : (n,) int64 sequence numbers (0, 1, ...; gaps mean unrecorded points);
+        a fly run's samples are numbered in flight order
 
     A point the RunEngine re-played after a hard pause appears once (its first
     event). Feeding ``points, values`` to a fresh Sampler with the run's
@@ -115,22 +131,56 @@ def replay_points(run: Any, signal: str | None = None) -> tuple[np.ndarray, ...]
         signal = start.get("fastscan", {}).get("signal")
         if signal is None:
             raise ValueError("run has no fastscan metadata; pass signal= explicitly")
+    keys = [signal] if isinstance(signal, str) else list(signal)
+    if start.get("plan_pattern") == "fastscan_fly":
+        return _fly_samples(run, start, keys)
     if "primary" not in run:
-        return np.zeros((0, 2), np.int64), np.zeros(0), np.zeros(0, np.int64)
+        return np.zeros((0, 2), np.int64), _no_values(keys), np.zeros(0, np.int64)
     table = run["primary"].read()
-    keys = set(table.keys()) if hasattr(table, "keys") else set()
-    if "fastscan_seq" not in keys:
-        raise ValueError(f"the primary stream lacks fastscan_seq: not a fastscan run ({keys})")
-    if signal not in keys:
-        raise ValueError(f"signal {signal!r} not in the primary stream; keys: {sorted(keys)}")
+    columns = set(table.keys()) if hasattr(table, "keys") else set()
+    if "fastscan_seq" not in columns:
+        raise ValueError(f"the primary stream lacks fastscan_seq: not a fastscan run ({columns})")
+    _check_keys(keys, columns, "the primary stream")
     seq = _column(table, "fastscan_seq").astype(np.int64)
     _, first = np.unique(seq, return_index=True)  # first event of each point
     first = np.sort(first)
     idx = first[np.argsort(seq[first], kind="stable")]
     rows = _column(table, "fastscan_row").astype(np.int64)[idx]
     cols = _column(table, "fastscan_col").astype(np.int64)[idx]
-    values = _column(table, signal).astype(np.float64)[idx]
+    values = np.stack([_column(table, k).astype(np.float64)[idx] for k in keys], axis=-1)
+    values = values[:, 0] if isinstance(signal, str) else values
     return np.stack([rows, cols], axis=1).reshape(-1, 2), values, seq[idx]
+
+
+def _no_values(keys: list[str]) -> np.ndarray:
+    return np.zeros(0) if len(keys) == 1 else np.zeros((0, len(keys)))
+
+
+def _check_keys(keys: list[str], columns: set[str], where: str) -> None:
+    missing = [k for k in keys if k not in columns]
+    if missing:
+        raise ValueError(f"signal {missing[0]!r} not in {where}; keys: {sorted(columns)}")
+
+
+def _fly_samples(run: Any, start: dict[str, Any], keys: list[str]) -> tuple[np.ndarray, ...]:
+    """A fly run's samples: pixels of their captured (x, y) on the run's grid, readings."""
+    from fastscan.plans.fly import to_pixels
+    from fastscan.plans.grid import Grid
+
+    info = start.get("fastscan", {})
+    stream, flyer = str(info.get("stream", "fly")), str((start.get("detectors") or ["flyer"])[0])
+    if "grid" not in info:
+        raise ValueError("the fly run records no grid (start['fastscan']['grid'])")
+    if stream not in run:  # no segment was collected
+        return np.zeros((0, 2), np.int64), _no_values(keys), np.zeros(0, np.int64)
+    table = run[stream].read()
+    columns = set(table.keys()) if hasattr(table, "keys") else set()
+    _check_keys([f"{flyer}_x", f"{flyer}_y", *keys], columns, f"the {stream!r} stream")
+    x, y = _column(table, f"{flyer}_x"), _column(table, f"{flyer}_y")
+    points = to_pixels(Grid(**info["grid"]), x, y)
+    values = np.stack([_column(table, k).astype(np.float64) for k in keys], axis=-1)
+    values = values[:, 0] if len(keys) == 1 else values
+    return points, values, np.arange(len(points), dtype=np.int64)
 
 
 def _tuples(value: Any) -> Any:
@@ -197,7 +247,14 @@ def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
     from fastscan.erd.estimator import load_model
     from fastscan.motion import MotionModel
 
-    meta = run_start(run).get("fastscan", {})
+    start = run_start(run)
+    meta = start.get("fastscan", {})
+    if start.get("plan_pattern") == "fastscan_fly":
+        raise ValueError(
+            f"run {str(start.get('uid', ''))[:8]} is a fly scan (autonomous_fly_scan, "
+            f"{meta.get('sampler_class', 'a fly sampler')}): sampler_from_run rebuilds the "
+            "step scans' fastscan.Sampler only; replay_points(run) gives its samples"
+        )
     stored = dict(meta.get("sampler_params") or {})
     if "shape" not in stored:
         raise ValueError("run has no fastscan sampler parameters; not a fastscan run")
@@ -226,7 +283,7 @@ def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
     seq = _column(table, "fastscan_seq").astype(np.int64)
     batch_of = dict(zip(seq.tolist(), _column(table, "fastscan_batch").astype(np.int64).tolist()))
     batches = np.array([batch_of[int(s)] for s in order], np.int64)
-    finite = np.isfinite(values)
+    finite = np.isfinite(values).reshape(len(values), -1).all(axis=1)  # every channel
     for batch in np.unique(batches):
         sel = (batches == batch) & finite
         if sel.any():

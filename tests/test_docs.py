@@ -34,6 +34,9 @@ MODULES = [
     "fastscan._argtypes",
     "fastscan._npz",
     "fastscan._pixels",
+    "fastscan._stop_knobs",
+    "fastscan.plans.device_checks",
+    "fastscan.plans.coverage_note",
 ]
 
 

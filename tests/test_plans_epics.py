@@ -131,10 +131,15 @@ def test_motor_faults_stop_with_pv_and_point(rig, sim_ioc, fault, match):
     _check_stored(store, sampler)
 
 
-def test_soft_limit_names_motor_and_point(rig):
+def test_soft_limit_names_motor_and_point(rig, monkeypatch):
     RE, store, stage, det = rig
     wide = Grid(0.0, 80.0, 60, 0.0, 39.0, 40)  # beyond the IOC's x limit 59.5
     sampler = _sampler()
+    # refused when the plan is made (tests/test_bluesky_user_pass.py); limits the check
+    # cannot see (changed after it) still stop the run at the move:
+    import fastscan.plans.autonomous as autonomous
+
+    monkeypatch.setattr(autonomous, "check_grid_in_limits", lambda *args: None)
     with pytest.raises(ScanFault, match=r"stage_x \(PV FS\w+:x\) did not finish.*LimitError"):
         RE(autonomous_scan([det], stage.x, stage.y, grid=wide, signal="det_value",
                            sampler=sampler))  # fmt: skip

@@ -45,7 +45,12 @@ WRITE_RUN = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_run_written_by_another_process_reopens_exactly(tmp_path, catalog):
+def test_run_written_by_another_process_reopens_exactly(tmp_path, catalog, monkeypatch):
+    import fastscan.plans.catalog as catalog_module
+
+    # opening a second local catalogue makes its assets/ the default snapshot folder; later
+    # tests write to the session catalogue, whose server refuses files outside its own
+    monkeypatch.setattr(catalog_module, "_default_assets", catalog_module._default_assets)
     directory, out = tmp_path / "cat", tmp_path / "scan.npz"
     script = tmp_path / "write_run.py"
     script.write_text(WRITE_RUN)

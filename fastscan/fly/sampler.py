@@ -590,6 +590,11 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         return self._sampler.coverage
 
     @property
+    def initial_count(self) -> int:
+        """Pixels of the coarse raster, flown before the first adaptive decision."""
+        return self._sampler.initial_count
+
+    @property
     def position(self) -> np.ndarray | None:
         """(row, col) of the last reading, or None before the first."""
         return self._sampler.position
