@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from honesty import Stored, assert_honest_devices
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
@@ -43,6 +44,8 @@ def test_every_channel_drives_the_scan_and_every_reading_is_stored(rig):
     assert run.metadata["start"]["fastscan"]["sampler_params"]["channels"] == keys
     table = run["primary"].read()
     points = GRID.to_indices(np.stack([table["x"].values, table["y"].values], 1))
+    for roi in rois:  # each ROI revealed exactly the pixels of the run
+        assert_honest_devices(Stored(points, SHAPE), roi)
     for key, truth in zip(keys, maps):
         np.testing.assert_allclose(table[key].values, truth[points[:, 0], points[:, 1]])
     data_keys = run["reconstruction"].metadata["data_keys"]
