@@ -9,7 +9,8 @@ and the trajectory violations. :func:`honest_simulation` runs ``fastscan simulat
 checks every trajectory file it writes; :func:`honest_replay` is
 :func:`fastscan.replay.replay` followed by the pixel check; :func:`assert_honest_devices`
 makes the pixel check after a Bluesky run on the ``fastscan.sim`` devices (:class:`Stored`:
-a run's stored points, when the plan made the sampler). The pixel comparison is the
+a run's stored points, when the plan made the sampler; :class:`IocRecord`: the simulated
+IOC's record, ``P:det:asked``). The pixel comparison is the
 library's (:func:`fastscan.replay.mask_problems`, which ``fastscan evaluate`` uses too);
 :class:`PeekingDetector` is a dishonest detector to test the checks with.
 """
@@ -81,6 +82,39 @@ class Stored:
         points = np.asarray(points, np.int64).reshape(-1, 2)
         self.measured_mask = np.zeros(shape, bool)
         self.measured_mask[points[:, 0], points[:, 1]] = True
+
+
+class IocRecord:
+    """The simulated IOC's record of the pixels it revealed (``P:det:asked``), read over
+    Channel Access, as a device with an ``asked_mask``.
+
+    Parameters
+    ----------
+    ioc : IocHandle
+        The running IOC (``ioc.pv(suffix)`` names its PVs).
+    shape : (n_rows, n_cols)
+        The IOC's image grid.
+    """
+
+    def __init__(self, ioc: Any, shape: tuple[int, int]) -> None:
+        self.ioc, self.shape = ioc, shape
+
+    def clear(self) -> None:
+        """Forget what the IOC revealed so far (a module-wide IOC served other tests)."""
+        import epics
+
+        assert epics.caput(self.ioc.pv("det:asked_clear"), 1, wait=True, timeout=10) == 1
+
+    @property
+    def asked_mask(self) -> np.ndarray:
+        import epics
+
+        n = epics.caget(self.ioc.pv("det:n_asked"), use_monitor=False, timeout=10)
+        flat = epics.caget(self.ioc.pv("det:asked"), use_monitor=False, timeout=10)
+        assert n is not None and flat is not None, "the IOC's det:asked record did not answer"
+        mask = np.zeros(self.shape, bool)
+        mask.flat[np.atleast_1d(flat)[: int(n)]] = True
+        return mask
 
 
 def assert_honest_devices(sampler: Scanned, *devices: Asked) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
+from honesty import IocRecord, assert_honest_devices
 from ophyd.sim import SynAxis
 from skimage.metrics import normalized_root_mse
 
@@ -49,6 +50,7 @@ def _sim_replay(noise_seed=None):
     det = SimDetector("det", IMAGE, GRID, x, y, noise=noise, seed=noise_seed or 0)
     sampler = _sampler()
     RunEngine({})(autonomous_scan([det], x, y, grid=GRID, signal="det_value", sampler=sampler))
+    assert_honest_devices(sampler, det)
     return sampler
 
 
@@ -57,12 +59,15 @@ def test_scan_over_channel_access_matches_sim_replay(rig, sim_ioc, noise_seed):
     RE, store, stage, det = rig
     epics.caput(sim_ioc.pv("det:noise"), int(noise_seed is not None), wait=True)
     epics.caput(sim_ioc.pv("det:seed"), noise_seed or 0, wait=True)
+    record = IocRecord(sim_ioc, SHAPE)
+    record.clear()
     try:
         sampler = _sampler()
         result = RE(autonomous_scan([det], stage.x, stage.y, grid=GRID, signal="det_value",
                                     sampler=sampler))  # fmt: skip
     finally:
         epics.caput(sim_ioc.pv("det:noise"), 0, wait=True)
+    assert_honest_devices(sampler, record)  # the IOC revealed exactly the sampler's pixels
     summary = result.plan_result
     assert result.exit_status == "success" and summary.coverage == pytest.approx(0.035, abs=0.005)
 

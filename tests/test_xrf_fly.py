@@ -13,7 +13,7 @@ import pytest
 from bluesky import RunEngine
 from conftest import start_test_ioc
 from docstring_examples import assert_examples_pass
-from honesty import assert_honest_devices
+from honesty import IocRecord, assert_honest_devices
 from ophyd.sim import SynAxis
 
 from fastscan.fly import FlySampler
@@ -114,6 +114,7 @@ def test_multichannel_fly_over_channel_access_matches_the_replay():
         assert epics.caget(ioc.pv("xrf:NumROIs"), timeout=10) == len(ELEMENTS)
         sampler = _sampler()
         summary, docs, columns = _fly(flyer, sampler)
+        assert_honest_devices(sampler, IocRecord(ioc, SHAPE))  # a fresh IOC: this run only
     finally:
         flyer.destroy()
         ioc.stop()
