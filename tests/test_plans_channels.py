@@ -10,7 +10,7 @@ from ophyd.sim import SynAxis
 
 from fastscan import Sampler
 from fastscan.phantoms import XRF_ELEMENTS, make_xrf_maps
-from fastscan.plans import Grid, autonomous_scan, load_run
+from fastscan.plans import Grid, autonomous_scan, load_run, replay_points
 from fastscan.sim.detector import SimDetector
 
 SHAPE = (40, 60)
@@ -64,6 +64,9 @@ def test_hinted_fields_drive_the_scan_when_no_signal_is_given(rig):
     )  # fmt: skip
     run = load_run(store, result.plan_result.run_uids[0])
     assert run.metadata["start"]["fastscan"]["signal"] == [f"{e}_value" for e in ELEMENTS]
+    points = replay_points(run, signal="Fe_value")[0]  # (signal=None: a list, refused)
+    for roi in rois:
+        assert_honest_devices(Stored(points, SHAPE), roi)
     last = run["reconstruction"]["fastscan_reconstruction"].read()[-1]
     assert last.shape == (len(ELEMENTS), *SHAPE)
     # one hinted field: a single-channel scan, as with signal="Fe_value"

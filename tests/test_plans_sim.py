@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
-from honesty import assert_honest_devices
+from honesty import Stored, assert_honest_devices
 from ophyd.sim import SynAxis
 from skimage.metrics import normalized_root_mse
 
@@ -195,6 +195,7 @@ def test_rel_scan_is_centred_and_returns_motors(image, catalog, writer):
     assert run.metadata["start"]["fastscan"]["grid"] == absolute.to_dict()
     xs = run["primary"].read()["x"].values
     assert xs.min() >= 1.0 - 1e-9 and xs.max() <= 3.0 + 1e-9
+    assert_honest_devices(Stored(replay_points(run)[0], (11, 21)), det)  # the plan's sampler
 
 
 def test_live_feedback_callbacks(rig, tmp_path):
