@@ -52,6 +52,7 @@ __all__ = [
     "check_flight",
     "fly_capture",
     "path_average",
+    "path_weights",
 ]
 
 _EPS = 1e-9
@@ -284,6 +285,37 @@ def path_average(image: np.ndarray, grid: Grid, a_xy: tuple[float, float],
     half-integer grid indices); off-grid stretches read the nearest edge pixel.
     A path inside one pixel returns that pixel's value exactly.
     """
+    return _weighted_mean(image, path_weights(image.shape, grid, a_xy, b_xy))
+
+
+def _weighted_mean(image: np.ndarray, weights: dict[tuple[int, int], float]) -> float:
+    if len(weights) == 1:
+        ((row, col),) = weights
+        return float(image[row, col])
+    total = sum(weights.values())
+    return float(sum(w * image[rc] for rc, w in weights.items()) / total)
+
+
+def path_weights(shape: tuple[int, int], grid: Grid, a_xy: tuple[float, float],
+                 b_xy: tuple[float, float]) -> dict[tuple[int, int], float]:  # fmt: skip
+    """The pixels a straight path crosses, each with its share of the path: what
+    :func:`path_average` reads (the pixels a sample along that path reveals).
+
+    Parameters
+    ----------
+    shape : (n_rows, n_cols)
+        The image's grid (off-grid stretches count for the nearest edge pixel).
+    grid : Grid
+        Motor positions of the pixels.
+    a_xy, b_xy : (x, y)
+        The path's ends, motor units.
+
+    Returns
+    -------
+    dict of (row, col) to float
+        Fraction of the path in each pixel crossed (stretches under 1e-9 of it
+        left out), in path order.
+    """
     ends = grid.to_fractions(np.array([a_xy, b_xy], dtype=float))
     (r0, c0), (r1, c1) = ends
     cuts = [0.0, 1.0]
@@ -295,7 +327,7 @@ def path_average(image: np.ndarray, grid: Grid, a_xy: tuple[float, float],
                 if 0.0 < t < 1.0:
                     cuts.append(t)
     cuts.sort()
-    n_rows, n_cols = image.shape
+    n_rows, n_cols = shape
     weights: dict[tuple[int, int], float] = {}
     for t0, t1 in itertools.pairwise(cuts):
         if t1 - t0 < _EPS:
@@ -304,11 +336,7 @@ def path_average(image: np.ndarray, grid: Grid, a_xy: tuple[float, float],
         row = min(max(math.floor(r0 + tm * (r1 - r0) + 0.5), 0), n_rows - 1)
         col = min(max(math.floor(c0 + tm * (c1 - c0) + 0.5), 0), n_cols - 1)
         weights[(row, col)] = weights.get((row, col), 0.0) + (t1 - t0)
-    if len(weights) == 1:
-        (row, col), _ = weights.popitem()
-        return float(image[row, col])
-    total = sum(weights.values())
-    return float(sum(w * image[rc] for rc, w in weights.items()) / total)
+    return weights
 
 
 @dataclass(frozen=True)
@@ -316,7 +344,9 @@ class FlyCapture:
     """What position capture returns for one segment: per sample x, y, time, value.
 
     Over element maps, ``channel_values`` (n, C) holds each element's counts and
-    ``values`` their sum.
+    ``values`` their sum. ``pixels`` (the simulator's record, not a beamline's)
+    holds, per sample, the (k, 2) int64 (row, col) of every pixel its reading
+    depends on (:func:`path_weights`).
     """
 
     x: np.ndarray
@@ -324,6 +354,12 @@ class FlyCapture:
     time: np.ndarray
     values: np.ndarray
     channel_values: np.ndarray | None = None
+    pixels: tuple[np.ndarray, ...] = ()
+
+    def revealed(self, n: int | None = None) -> np.ndarray:
+        """(m, 2) int64 (row, col) of every pixel the first ``n`` samples read (None: all)."""
+        picked = self.pixels[:n]
+        return np.concatenate(picked) if picked else np.zeros((0, 2), np.int64)
 
     @property
     def n_samples(self) -> int:
@@ -360,16 +396,19 @@ def fly_capture(
     ux, uy = profile.direction
     half = 0.5 * profile.spacing
     values = np.empty(len(positions))
+    pixels = []
     for k, (x, y) in enumerate(positions):
         a = (x - ux * half, y - uy * half)
         b = (x + ux * half, y + uy * half)
-        values[k] = path_average(image, grid, a, b)
+        weights = path_weights(image.shape, grid, a, b)
+        values[k] = _weighted_mean(image, weights)
+        pixels.append(np.array(list(weights), np.int64).reshape(-1, 2))
     if noise == "poisson":
         if rng is None:
             raise ValueError("poisson noise needs an rng (numpy Generator)")
         values = rng.poisson(np.maximum(values, 0.0) * counts_scale) / counts_scale
     return FlyCapture(positions[:, 0].copy(), positions[:, 1].copy(), profile.sample_times(),
-                      values)  # fmt: skip
+                      values, pixels=tuple(pixels))  # fmt: skip
 
 
 def _capture_maps(maps: np.ndarray, grid: Grid, profile: FlyProfile, *, noise: str | None,
@@ -383,7 +422,7 @@ def _capture_maps(maps: np.ndarray, grid: Grid, profile: FlyProfile, *, noise: s
     if noise == "poisson":
         counts = rng.poisson(np.maximum(counts, 0.0)).astype(float)
     first = captures[0]
-    return FlyCapture(first.x, first.y, first.time, counts.sum(axis=1), counts)
+    return FlyCapture(first.x, first.y, first.time, counts.sum(axis=1), counts, first.pixels)
 
 
 def check_flight(

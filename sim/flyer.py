@@ -129,6 +129,17 @@ class SimFlyer(Device):
         self._timer: threading.Timer | None = None
         self.n_flights = 0
         self.last_duration: float | None = None
+        self._asked = np.zeros(grid.shape, bool)
+        self._landed: list[np.ndarray] = []  # pixels of the flights not yet collected
+
+    @property
+    def asked_mask(self) -> np.ndarray:
+        """True at every pixel a collected sample's reading depends on (a copy).
+
+        A sample's path can cross more than one pixel (a diagonal segment): each
+        one counts. Flights dropped by a pause were never revealed.
+        """
+        return self._asked.copy()
 
     @property
     def position(self) -> tuple[float, float]:
@@ -178,6 +189,7 @@ class SimFlyer(Device):
                 if motor is not None:
                     motor.set(p)
             self.last_duration = profile.duration
+            self._landed.append(capture.revealed())
             self._pages.add(t0=t0, times=capture.time, x=capture.x, y=capture.y,
                             values=capture.values, segment=flight,
                             channel_values=capture.channel_values)  # fmt: skip
@@ -201,6 +213,7 @@ class SimFlyer(Device):
             self._timer.cancel()
         self._done = None  # the interrupted complete() never reports: the flight is redone
         self._pages.discard()
+        self._landed = []
 
     def resume(self) -> None:
         """Nothing to do: the rewound plan prepares and kicks off again."""
@@ -215,4 +228,7 @@ class SimFlyer(Device):
 
     def collect_pages(self) -> Iterator[dict[str, Any]]:
         """Event pages of the segments completed since the last collect."""
+        landed, self._landed = self._landed, []
+        for pixels in landed:
+            self._asked[pixels[:, 0], pixels[:, 1]] = True
         yield from self._pages.pop_all()

@@ -19,6 +19,11 @@ PVs (``P`` = prefix):
   noise if ``--noise poisson``. ``P:det:count``: acquisitions so far.
   ``P:det:dwell``: acquisition time, seconds. ``P:det:noise`` (0/1) switches
   the Poisson noise, a put to ``P:det:seed`` re-seeds it.
+  The simulator's record of what it revealed (no beamline has one; tests check
+  it against the sampler's pixels): ``P:det:asked`` lists ``row * n_cols + col``
+  of every pixel a reading depended on (step acquisitions, ROI acquisitions and
+  every fly sample's path), valid for ``P:det:n_asked`` pixels; a put of 1 to
+  ``P:det:asked_clear`` forgets it.
 
 - ``P:xrf:*`` (only with element maps: ``--phantom xrf`` or a (C, H, W)
   ``--image``): an Xspress3-like ROI set, ``P:xrf:Acquire`` (put-complete),

@@ -172,6 +172,8 @@ class FlyController(PVGroup):
         sample_ends = capture.time + 0.5 * profile.period
         n = int(np.searchsorted(sample_ends, t + 1e-12, side="right"))
         if n:
+            revealed = capture.revealed(n)  # the IOC's record (P:det:asked)
+            ioc.asked_mask[revealed[:, 0], revealed[:, 1]] = True
             for pv, data in ((self.x, capture.x), (self.y, capture.y),
                              (self.time, capture.time), (self.values, values)):  # fmt: skip
                 await pv.write(np.asarray(data[:n], dtype=float).tolist())

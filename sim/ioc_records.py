@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from caproto import ChannelType
 from caproto.server import PVGroup, SubGroup, pvproperty
 
 from fastscan.plans.grid import Grid
@@ -19,7 +20,10 @@ from fastscan.sim.ioc_fly import FlyController
 from fastscan.sim.ioc_motor import SimMotor
 from fastscan.sim.ioc_xrf import xrf_group
 
-__all__ = ["NanoprobeIOC", "nanoprobe_ioc_class"]
+__all__ = ["MAX_ASKED", "NanoprobeIOC", "nanoprobe_ioc_class"]
+
+#: Most pixels ``P:det:asked`` can list (a 1024 x 1024 map read everywhere).
+MAX_ASKED = 1 << 20
 
 
 class NanoprobeIOC(PVGroup):
@@ -44,6 +48,22 @@ class NanoprobeIOC(PVGroup):
     det_disconnect = pvproperty(name="det:disconnect", value=0, doc="fault: detector goes away")
     stall = pvproperty(name="fault:stall", value=0, doc="fault: motors never arrive")
     limit = pvproperty(name="fault:limit", value=0, doc="fault: moves stop on a limit switch")
+    # the simulator's record (no beamline has it): every pixel whose value left the IOC
+    n_asked = pvproperty(
+        name="det:n_asked",
+        value=0,
+        read_only=True,
+        doc="pixels revealed since start or the last det:asked_clear",
+    )
+    asked = pvproperty(
+        name="det:asked",
+        value=[0],
+        dtype=ChannelType.LONG,
+        max_length=MAX_ASKED,
+        read_only=True,
+        doc="row * n_cols + col of each, valid for det:n_asked",
+    )
+    asked_clear = pvproperty(name="det:asked_clear", value=0, doc="put 1 to forget the record")
 
     def __init__(self, *args: Any, image: np.ndarray, grid: Grid, noise: str | None = None,
                  counts_scale: float = 1000.0, seed: int = 0, **kwargs: Any) -> None:  # fmt: skip
@@ -66,6 +86,8 @@ class NanoprobeIOC(PVGroup):
         self.context: Any = None  # the serving Context (fault PVs use it)
         self.disconnected = False
         self.initial_dwell = 0.0
+        #: True at every pixel a reading (step, ROI or fly sample) depended on
+        self.asked_mask = np.zeros(grid.shape, bool)
 
     @dwell.startup
     async def dwell(self, instance, async_lib):
@@ -82,9 +104,27 @@ class NanoprobeIOC(PVGroup):
         self.rng = np.random.default_rng(int(value))
         return value
 
+    @n_asked.getter
+    async def n_asked(self, instance):
+        return int(self.asked_mask.sum())
+
+    @asked.getter
+    async def asked(self, instance):
+        flat = np.flatnonzero(self.asked_mask)
+        if len(flat) > MAX_ASKED:
+            raise ValueError(f"{len(flat)} pixels revealed; det:asked lists at most {MAX_ASKED}")
+        return flat.tolist() if len(flat) else [0]
+
+    @asked_clear.putter
+    async def asked_clear(self, instance, value):
+        if value:
+            self.asked_mask[:] = False
+        return 0
+
     def detector_pvnames(self) -> list[str]:
         props = (self.acquire, self.value, self.count, self.dwell, self.noise_on,
-                 self.noise_seed, self.det_nan, self.det_disconnect)  # fmt: skip
+                 self.noise_seed, self.det_nan, self.det_disconnect, self.n_asked, self.asked,
+                 self.asked_clear)  # fmt: skip
         names = [p.pvname for p in props]
         if self.maps is not None:  # the element ROIs are the same detector
             names += list(self.xrf.pvdb)
@@ -92,6 +132,7 @@ class NanoprobeIOC(PVGroup):
 
     def measure(self) -> float:
         row, col = self.grid.to_index(self.x.position, self.y.position, clip=True)
+        self.asked_mask[row, col] = True
         value = float(self.image[row, col])
         if self.noise == "poisson":
             value = float(self.rng.poisson(max(value, 0.0) * self.counts_scale)) / self.counts_scale

@@ -71,6 +71,7 @@ class _XRFBase(PVGroup):
         """Counts of every element at the motors' position (NaN under the NaN fault)."""
         ioc = self.parent
         row, col = ioc.grid.to_index(ioc.x.position, ioc.y.position, clip=True)
+        ioc.asked_mask[row, col] = True
         counts = np.array(ioc.maps[:, row, col], dtype=float)
         if ioc.noise == "poisson":
             counts = poisson_counts(counts, ioc.rng)

@@ -109,10 +109,17 @@ class SimXRFDetector(Device):
         self._clip = outside == "clip"
         self.dwell.put(float(dwell))
         self.n_triggers = 0
+        self._asked = np.zeros(grid.shape, bool)
+
+    @property
+    def asked_mask(self) -> np.ndarray:
+        """True at every pixel read at least once (a copy; the record of what was revealed)."""
+        return self._asked.copy()
 
     def _measure(self) -> np.ndarray:
         x, y = (_position(m) for m in self._motors)
         row, col = self._grid.to_index(x, y, clip=self._clip)
+        self._asked[row, col] = True
         counts = np.array(self._maps[:, row, col])
         return poisson_counts(counts, self._rng) if self._noise == "poisson" else counts
 

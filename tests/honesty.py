@@ -7,8 +7,11 @@ the scan passes :func:`fastscan.beamtime.check_trajectory`. :func:`assert_honest
 checks both and says what was dishonest: how many pixels, the first few ``(row, col)``,
 and the trajectory violations. :func:`honest_simulation` runs ``fastscan simulate`` and
 checks every trajectory file it writes; :func:`honest_replay` is
-:func:`fastscan.replay.replay` followed by the pixel check. The pixel comparison is the library's
-(:func:`fastscan.replay.mask_problems`, which ``fastscan evaluate`` uses too);
+:func:`fastscan.replay.replay` followed by the pixel check; :func:`assert_honest_devices`
+makes the pixel check after a Bluesky run on the ``fastscan.sim`` devices (:class:`Stored`:
+a run's stored points, when the plan made the sampler; :class:`IocRecord`: the simulated
+IOC's record, ``P:det:asked``). The pixel comparison is the
+library's (:func:`fastscan.replay.mask_problems`, which ``fastscan evaluate`` uses too);
 :class:`PeekingDetector` is a dishonest detector to test the checks with.
 """
 
@@ -69,6 +72,71 @@ def mask_problems(sampler: Scanned, detector: Asked) -> list[str]:
         equal; else one line per direction that differs.
     """
     return pixel_problems(detector.asked_mask, sampler.measured_mask)
+
+
+class Stored:
+    """The pixels a stored run holds, as a sampler's ``measured_mask``: for a run whose
+    sampler the plan made (``points`` from :func:`fastscan.plans.replay_points`)."""
+
+    def __init__(self, points: ArrayLike, shape: tuple[int, int]) -> None:
+        points = np.asarray(points, np.int64).reshape(-1, 2)
+        self.measured_mask = np.zeros(shape, bool)
+        self.measured_mask[points[:, 0], points[:, 1]] = True
+
+
+class IocRecord:
+    """The simulated IOC's record of the pixels it revealed (``P:det:asked``), read over
+    Channel Access, as a device with an ``asked_mask``.
+
+    Parameters
+    ----------
+    ioc : IocHandle
+        The running IOC (``ioc.pv(suffix)`` names its PVs).
+    shape : (n_rows, n_cols)
+        The IOC's image grid.
+    """
+
+    def __init__(self, ioc: Any, shape: tuple[int, int]) -> None:
+        self.ioc, self.shape = ioc, shape
+
+    def clear(self) -> None:
+        """Forget what the IOC revealed so far (a module-wide IOC served other tests)."""
+        import epics
+
+        assert epics.caput(self.ioc.pv("det:asked_clear"), 1, wait=True, timeout=10) == 1
+
+    @property
+    def asked_mask(self) -> np.ndarray:
+        import epics
+
+        n = epics.caget(self.ioc.pv("det:n_asked"), use_monitor=False, timeout=10)
+        flat = epics.caget(self.ioc.pv("det:asked"), use_monitor=False, timeout=10)
+        assert n is not None and flat is not None, "the IOC's det:asked record did not answer"
+        mask = np.zeros(self.shape, bool)
+        mask.flat[np.atleast_1d(flat)[: int(n)]] = True
+        return mask
+
+
+def assert_honest_devices(sampler: Scanned, *devices: Asked) -> None:
+    """Fail, naming the pixels, unless a Bluesky run's simulated devices revealed exactly
+    the pixels ``sampler`` holds.
+
+    ``devices`` (``fastscan.sim`` detectors and flyers, each with an ``asked_mask``)
+    must have read for ``sampler``'s run alone; what they revealed together is
+    compared, so a run that both steps and flies passes its detector and flyer.
+
+    Raises
+    ------
+    AssertionError
+        With :func:`fastscan.replay.mask_problems`'s lines.
+    ValueError
+        If no device is given.
+    """
+    if not devices:
+        raise ValueError("pass at least one device with an asked_mask")
+    asked = np.logical_or.reduce([np.asarray(d.asked_mask, bool) for d in devices])
+    if problems := pixel_problems(asked, sampler.measured_mask):
+        raise AssertionError("dishonest run: " + "; ".join(problems))
 
 
 def _has_trajectory(sampler: object) -> bool:

@@ -8,6 +8,7 @@ import time
 import epics
 import numpy as np
 import pytest
+from honesty import IocRecord, Stored, assert_honest_devices
 from ophyd.utils import LimitError
 from ophyd.utils.errors import WaitTimeoutError
 
@@ -98,6 +99,26 @@ def test_nan_fault_and_fresh_values(sim_ioc, devices):
     det.trigger().wait(timeout=5)
     assert np.isfinite(det.read()["det_value"]["value"])
     assert epics.caget(sim_ioc.pv("det:count"), use_monitor=False) == count + 2
+
+
+def test_the_ioc_records_each_pixel_it_revealed_until_cleared(sim_ioc, devices):
+    stage, det = devices
+    record = IocRecord(sim_ioc, (40, 60))
+    record.clear()
+    assert not record.asked_mask.any()
+    for x, y in ((3.0, 2.0), (7.0, 11.0), (3.0, 2.0)):
+        stage.x.move(x, wait=True, timeout=10)
+        stage.y.move(y, wait=True, timeout=10)
+        det.trigger().wait(timeout=5)
+    expected = np.zeros((40, 60), bool)
+    expected[[2, 11], [3, 7]] = True
+    np.testing.assert_array_equal(record.asked_mask, expected)
+    assert epics.caget(sim_ioc.pv("det:n_asked"), use_monitor=False) == 2
+    with pytest.raises(AssertionError, match=r"the detector read 1 pixel\(s\), first \(row, "
+                       r"col\): \[\(11, 7\)\] the sampler did not ask for"):  # fmt: skip
+        assert_honest_devices(Stored([(2, 3)], (40, 60)), record)
+    record.clear()
+    assert not record.asked_mask.any()
 
 
 def test_put_completion_round_trip_is_fast(devices):

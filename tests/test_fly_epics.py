@@ -13,6 +13,7 @@ from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
 from conftest import start_test_ioc
 from fly_source import RowRasterSource
+from honesty import IocRecord, assert_honest_devices
 
 from fastscan.fly import FlySampler
 from fastscan.metrics import nrmse
@@ -68,14 +69,17 @@ def _fast_fly() -> FlySampler:
     return FlySampler(SHAPE, motion=_motion(), max_coverage=0.3, initial_spacing=6, seed=0)
 
 
-def test_fast_fly_over_channel_access_stores_every_sample_and_matches_the_replay(flyer):
+def test_fast_fly_over_channel_access_stores_every_sample_and_matches_the_replay(flyer, fly_ioc):
     sampler = _fast_fly()
     docs = []
+    record = IocRecord(fly_ioc[0], SHAPE)
+    record.clear()
     RE = RunEngine(call_returns_result=True)
     summary = RE(
         autonomous_fly_scan(flyer, sampler, grid=GRID, motion=_motion()),
         lambda name, doc: docs.append((name, doc)),
     ).plan_result
+    assert_honest_devices(sampler, record)  # every sample's path: the sampler's pixels only
     pages = [d for n, d in docs if n == "event_page"]
     stored = np.concatenate([p["data"]["flyer_value"] for p in pages])
     xs = np.concatenate([p["data"]["flyer_x"] for p in pages])
@@ -102,6 +106,7 @@ def test_fast_fly_over_channel_access_stores_every_sample_and_matches_the_replay
     sim = SimFlyer("flyer", truth, GRID, velocity_limit=(VELOCITY, VELOCITY),
                    acceleration=(ACCEL, ACCEL), noise="poisson", seed=SEED)  # fmt: skip
     RunEngine()(autonomous_fly_scan(sim, replay, grid=GRID, motion=_motion()))
+    assert_honest_devices(replay, sim)
     np.testing.assert_array_equal(replay.measured_points, sampler.measured_points)
     np.testing.assert_array_equal(replay.measured_values, sampler.measured_values)
     epics_nrmse = nrmse(truth, sampler.reconstruction)
@@ -109,11 +114,17 @@ def test_fast_fly_over_channel_access_stores_every_sample_and_matches_the_replay
     assert 0 < epics_nrmse < nrmse(truth, np.zeros_like(truth))  # better than nothing
 
 
-def test_row_raster_over_channel_access_reads_exact_rows_and_rests_after_the_run_out(flyer):
+def test_row_raster_over_channel_access_reads_exact_rows_and_rests_after_the_run_out(
+    flyer, fly_ioc
+):
     source = RowRasterSource(SHAPE, step=8, per_batch=3, max_rows=4)
     docs = []
+    record = IocRecord(fly_ioc[0], SHAPE)
+    record.clear()
     RunEngine()(autonomous_fly_scan(flyer, source, grid=GRID, motion=_motion()),
                 lambda n, d: docs.append((n, d)))  # fmt: skip
+    assert_honest_devices(source, record)
+    assert record.asked_mask[source.rows[:4]].all()  # four whole rows, nothing else
     pages = [d for n, d in docs if n == "event_page"]
     xs = np.concatenate([p["data"]["flyer_x"] for p in pages])
     assert len(xs) == 240 == sum(source.ingest_calls)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from fly_source import RowRasterSource
+from honesty import assert_honest_devices
 from ophyd.status import DeviceStatus
 
 from fastscan.fly import FlySampler
@@ -101,6 +102,7 @@ def test_ingest_overlaps_the_next_flight_only_when_streamed(stream):
                                autonomous_fly_scan(flyer, source, grid=GRID, motion=MOTION,
                                                    stream=stream))  # fmt: skip
     assert overlapped == [stream] * 6
+    assert_honest_devices(source, flyer)
     assert {name.startswith("fastscan-ingest") for name in threads} == {stream}
     np.testing.assert_array_equal(_stored(docs)[2], source.all_values)  # stored == ingested
     assert [d.n_segments for d in summary.decisions] == [3, 3, 3]
@@ -111,10 +113,11 @@ def test_streamed_fly_sampler_scan_equals_the_unstreamed_one():
     """Same segments, same stored samples, same reconstruction and ERD bits."""
     results = []
     for stream in (True, False):
-        sampler = FlySampler(SHAPE, motion=MOTION, max_coverage=0.4)
+        sampler, flyer = FlySampler(SHAPE, motion=MOTION, max_coverage=0.4), _flyer()
         summary, docs = _documents(RunEngine(call_returns_result=True),
-                                   autonomous_fly_scan(_flyer(), sampler, grid=GRID,
+                                   autonomous_fly_scan(flyer, sampler, grid=GRID,
                                                        motion=MOTION, stream=stream))  # fmt: skip
+        assert_honest_devices(sampler, flyer)
         results.append((summary, _stored(docs), sampler))
     (s1, d1, f1), (s2, d2, f2) = results
     assert [(r.start, r.end) for r in s1.segments] == [(r.start, r.end) for r in s2.segments]
@@ -199,6 +202,7 @@ def test_a_fault_mid_decision_loses_no_measured_sample():
     values = _stored(docs)[2]
     assert len(values) == 5 * 60  # five segments flown before the fault
     np.testing.assert_array_equal(values, source.all_values)  # all in, in order, at once
+    assert_honest_devices(source, flyer)
 
 
 def test_ingest_worker_takes_back_what_the_thread_has_not_started():

@@ -27,6 +27,7 @@ SCRIPT = textwrap.dedent(
     from fastscan.phantoms import make_phantom
     from fastscan.plans import Grid, autonomous_scan
     from fastscan.plans.live import LiveWindow
+    from fastscan.replay import mask_problems
     from fastscan.sim.detector import SimDetector
 
     grid = Grid(0.0, 59.0, 60, 0.0, 39.0, 40)
@@ -53,6 +54,7 @@ SCRIPT = textwrap.dedent(
     np.save(sys.argv[1], agg)
     pts = window.ax_points.get_window_extent()
     json.dump({"n_points": int(result.plan_result.n_points),
+               "dishonest": mask_problems(det.asked_mask, sampler.measured_mask),
                "scatter": len(window._scatter.get_offsets()),
                "title": window.ax_points.get_title(),
                "x": widget.winfo_rootx(), "y": widget.winfo_rooty(),
@@ -123,6 +125,7 @@ def test_live_window_shows_the_measured_points(tmp_path):
             proc.stderr.close()
         xvfb.terminate()
         xvfb.wait(10)
+    assert shown["dishonest"] == []  # the detector revealed exactly the sampler's pixels
     n = shown["n_points"]
     assert n > 0 and shown["scatter"] == n and shown["title"].startswith(f"{n} points")
     assert shown["n_draws"] >= 2  # it updated during the scan, not only at the end

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from honesty import Stored, assert_honest_devices
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
 from fastscan.phantoms import XRF_ELEMENTS, make_xrf_maps
-from fastscan.plans import Grid, autonomous_scan, load_run
+from fastscan.plans import Grid, autonomous_scan, load_run, replay_points
 from fastscan.sim.detector import SimDetector
 
 SHAPE = (40, 60)
@@ -43,6 +44,8 @@ def test_every_channel_drives_the_scan_and_every_reading_is_stored(rig):
     assert run.metadata["start"]["fastscan"]["sampler_params"]["channels"] == keys
     table = run["primary"].read()
     points = GRID.to_indices(np.stack([table["x"].values, table["y"].values], 1))
+    for roi in rois:  # each ROI revealed exactly the pixels of the run
+        assert_honest_devices(Stored(points, SHAPE), roi)
     for key, truth in zip(keys, maps):
         np.testing.assert_allclose(table[key].values, truth[points[:, 0], points[:, 1]])
     data_keys = run["reconstruction"].metadata["data_keys"]
@@ -61,6 +64,9 @@ def test_hinted_fields_drive_the_scan_when_no_signal_is_given(rig):
     )  # fmt: skip
     run = load_run(store, result.plan_result.run_uids[0])
     assert run.metadata["start"]["fastscan"]["signal"] == [f"{e}_value" for e in ELEMENTS]
+    points = replay_points(run, signal="Fe_value")[0]  # (signal=None: a list, refused)
+    for roi in rois:
+        assert_honest_devices(Stored(points, SHAPE), roi)
     last = run["reconstruction"]["fastscan_reconstruction"].read()[-1]
     assert last.shape == (len(ELEMENTS), *SHAPE)
     # one hinted field: a single-channel scan, as with signal="Fe_value"

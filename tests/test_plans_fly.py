@@ -10,6 +10,7 @@ import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
 from fly_source import RowRasterSource
+from honesty import assert_honest_devices
 
 from fastscan.motion import MotionModel
 from fastscan.phantoms import make_phantom
@@ -76,7 +77,9 @@ def _run(source, flyer=None, **kw):
 
 def test_every_sample_is_stored_with_its_position_before_the_sampler_ingests_it():
     source = RowRasterSource(SHAPE, step=8, per_batch=2, max_rows=9)
-    _, rec, summary = _run(source)
+    flyer = _flyer()
+    _, rec, summary = _run(source, flyer)
+    assert_honest_devices(source, flyer)
     _x, y, values = rec.stored()
     assert summary.n_segments == 9 and summary.n_samples == 9 * 60 == len(values)
     np.testing.assert_array_equal(source.all_values, values)  # every stored sample ingested
@@ -140,6 +143,7 @@ def test_pause_resume_and_abort_between_segments_lose_nothing(stream):
     pts = source.all_points
     assert len(np.unique(pts[:, 0] * 60 + pts[:, 1])) == len(pts)  # nothing stored twice
     assert len(pts) % 60 == 0
+    assert_honest_devices(source, flyer)  # an interrupted flight revealed nothing
 
 
 def test_arguments_are_checked_before_the_first_message():
@@ -204,6 +208,7 @@ def test_dwell_longer_than_the_velocity_limit_needs_and_estimates_are_logged(cap
     with caplog.at_level("INFO", logger="fastscan.plans"):
         RE = RunEngine(call_returns_result=True)
         summary = RE(autonomous_fly_scan(flyer, source, grid=GRID, motion=motion)).plan_result
+    assert_honest_devices(source, flyer)
     first = summary.segments[0]
     assert first.n_samples == 60
     assert first.actual_s >= 60 * 0.02  # the flight takes real (modelled) time
@@ -219,7 +224,9 @@ def test_text_progress_counts_the_flown_samples_and_their_pixels():
     progress = TextProgress(every=60, write=lines.append)
     RE = RunEngine(call_returns_result=True)
     RE.subscribe(progress)
-    summary = RE(autonomous_fly_scan(_flyer(), source, grid=GRID, motion=MOTION)).plan_result
+    flyer = _flyer()
+    summary = RE(autonomous_fly_scan(flyer, source, grid=GRID, motion=MOTION)).plan_result
+    assert_honest_devices(source, flyer)
     pixels = {tuple(p) for p in source.all_points.tolist()}
     assert len(progress.rows) == summary.n_samples == len(source.all_values)
     assert set(zip(progress.rows, progress.cols)) == pixels  # placed by their readbacks

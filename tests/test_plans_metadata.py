@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 from bluesky import RunEngine
+from honesty import assert_honest_devices
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
@@ -42,6 +43,7 @@ def test_start_document_names_the_model_its_sha256_and_the_motion() -> None:
     start, result = _run(autonomous_scan([det], x, y, grid=GRID, signal="det_value",
                                          sampler=sampler))  # fmt: skip
     assert result.exit_status == "success"
+    assert_honest_devices(sampler, det)
     info = start["fastscan"]
     assert info["model"] == {"name": sampler.model.name, "sha256": sampler.model.sha256}
     assert info["model"]["name"] == DEFAULT_MODEL and len(info["model"]["sha256"]) == 64
@@ -88,3 +90,4 @@ def test_batches_do_not_count_the_whole_mask() -> None:
     assert reports[-1].n_measured == sampler.n_measured
     # checking the interface and the grid shape, and the final snapshot's image: not per batch
     assert _CountingSampler.mask_calls <= 3 < n_batches
+    assert_honest_devices(sampler, det)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
+from honesty import Stored, assert_honest_devices
 from ophyd.sim import SynAxis
 from skimage.metrics import normalized_root_mse
 
@@ -61,6 +62,7 @@ def test_scan_stores_every_reading_and_replays(rig, image):
     assert result.exit_status == "success"
     assert summary.run_uids == list(result.run_start_uids)
     assert summary.n_points == sampler.n_measured == det.n_triggers
+    assert_honest_devices(sampler, det)
     assert summary.coverage == pytest.approx(0.06, abs=0.01)
     assert "max_coverage" in summary.stop_reason
 
@@ -174,6 +176,7 @@ def test_pause_resume_abort_lose_no_reading(rig, image):
     np.testing.assert_array_equal(values, sampler.measured_values)
     np.testing.assert_array_equal(values, image[points[:, 0], points[:, 1]])
     np.testing.assert_array_equal(order, np.arange(len(points)))
+    assert_honest_devices(sampler, det)  # a reading the rewind dropped was read again
 
 
 def test_rel_scan_is_centred_and_returns_motors(image, catalog, writer):
@@ -197,6 +200,7 @@ def test_rel_scan_is_centred_and_returns_motors(image, catalog, writer):
     assert run.metadata["start"]["fastscan"]["grid"] == absolute.to_dict()
     xs = run["primary"].read()["x"].values
     assert xs.min() >= 1.0 - 1e-9 and xs.max() <= 3.0 + 1e-9
+    assert_honest_devices(Stored(replay_points(run)[0], (11, 21)), det)  # the plan's sampler
 
 
 def test_live_feedback_callbacks(rig, tmp_path):
@@ -205,8 +209,10 @@ def test_live_feedback_callbacks(rig, tmp_path):
     plot = LivePlot(tmp_path / "png", every=1)
     RE.subscribe(TextProgress(every=25, write=lines.append))
     RE.subscribe(plot)
-    RE(autonomous_scan([det], x, y, grid=GRID, signal="det_value", sampler=_sampler(0.04),
+    sampler = _sampler(0.04)
+    RE(autonomous_scan([det], x, y, grid=GRID, signal="det_value", sampler=sampler,
                        recon_every=3))  # fmt: skip
+    assert_honest_devices(sampler, det)
     assert lines[-1].startswith("points 96, pixels 96, coverage 4.00 %")
     assert lines[-1].endswith("run success")
     assert len(plot.files) >= 2 and all(p.stat().st_size > 5000 for p in plot.files)

@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pytest
 from bluesky import RunEngine
+from honesty import assert_honest_devices
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
@@ -50,16 +51,18 @@ def _scan(image, catalog, writer, stream, detector=SimDetector, **det_kwargs):
         [det], x, y, grid=GRID, signal="det_value", sampler=sampler, stream=stream,
         progress=reports.append,
     )  # fmt: skip
-    return RE, plan, sampler, reports
+    return RE, plan, sampler, reports, det
 
 
 def test_streamed_scan_equals_the_whole_batch_scan(image, catalog, writer, caplog):
     caplog.set_level(logging.DEBUG, logger="fastscan.plans")
-    RE, plan, streamed, reports = _scan(image, catalog, writer, stream=None)  # a Sampler: on
+    RE, plan, streamed, reports, det = _scan(image, catalog, writer, stream=None)  # on
     summary = RE(plan).plan_result
+    assert_honest_devices(streamed, det)
     assert load_run(catalog, -1).metadata["start"]["fastscan"]["settings"]["stream"] is True
-    RE, plan, whole, _ = _scan(image, catalog, writer, stream=False)
+    RE, plan, whole, _, det = _scan(image, catalog, writer, stream=False)
     assert RE(plan).plan_result.n_points == summary.n_points == streamed.n_measured
+    assert_honest_devices(whole, det)
     np.testing.assert_array_equal(streamed.measured_points, whole.measured_points)
     np.testing.assert_array_equal(streamed.erd, whole.erd)
     np.testing.assert_array_equal(streamed.reconstruction, whole.reconstruction)
@@ -73,7 +76,7 @@ def test_streamed_scan_equals_the_whole_batch_scan(image, catalog, writer, caplo
 
 def test_a_fault_in_mid_batch_loses_no_reading(image, catalog, writer):
     # the initial pattern has 24 points, then batches of 15: trigger 31 is mid-batch
-    RE, plan, sampler, _ = _scan(
+    RE, plan, sampler, _, _ = _scan(
         image, catalog, writer, stream=True, detector=FailingDetector, fail_at=31
     )
     with pytest.raises(ScanFault, match="beam lost"):

@@ -28,6 +28,7 @@ WRITE_RUN = textwrap.dedent(
     from fastscan import Sampler
     from fastscan.phantoms import make_phantom
     from fastscan.plans import Grid, autonomous_scan, local_catalog, tiled_writer
+    from fastscan.replay import mask_problems
     from fastscan.sim.detector import SimDetector
 
     grid = Grid(0.0, 5.9, 60, 0.0, 3.9, 40)
@@ -36,8 +37,10 @@ WRITE_RUN = textwrap.dedent(
     RE = RunEngine({}, call_returns_result=True)
     RE.subscribe(tiled_writer(local_catalog(sys.argv[1])))
     sampler = Sampler((40, 60), batch_size=20, max_coverage=0.05, seed=3, pixel_pitch=grid.pitch)
-    result = RE(autonomous_scan([SimDetector("det", image, grid, x, y)], x, y, grid=grid,
+    det = SimDetector("det", image, grid, x, y)
+    result = RE(autonomous_scan([det], x, y, grid=grid,
                                 signal="det_value", sampler=sampler, recon_every=2))
+    assert not mask_problems(det.asked_mask, sampler.measured_mask), "dishonest run"
     np.savez(sys.argv[2], points=sampler.measured_points, values=sampler.measured_values,
              recon=sampler.reconstruction, uid=result.run_start_uids[0])
     """
@@ -206,6 +209,7 @@ def test_import_of_old_msgpack_runs(catalog, tmp_path):
 def test_fly_runs_are_stored_sample_by_sample(catalog, writer):
     from bluesky import RunEngine
     from fly_source import RowRasterSource
+    from honesty import assert_honest_devices
 
     from fastscan.motion import MotionModel
     from fastscan.plans import Grid, autonomous_fly_scan
@@ -221,11 +225,12 @@ def test_fly_runs_are_stored_sample_by_sample(catalog, writer):
     pages = []
     RE = RunEngine(call_returns_result=True)
     RE.subscribe(writer)
+    source = RowRasterSource(SHAPE, step=8, per_batch=2, max_rows=5)
     result = RE(
-        autonomous_fly_scan(flyer, RowRasterSource(SHAPE, step=8, per_batch=2, max_rows=5),
-                            grid=grid, motion=motion),
+        autonomous_fly_scan(flyer, source, grid=grid, motion=motion),
         lambda name, doc: pages.append(doc) if name == "event_page" else None,
     )  # fmt: skip
+    assert_honest_devices(source, flyer)
     stored = load_run(catalog, result.run_start_uids[0])[STREAM].read()
     sent = np.concatenate([p["data"]["flyer_value"] for p in pages])
     assert len(sent) > 0

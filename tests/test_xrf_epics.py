@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from conftest import start_test_ioc
+from honesty import IocRecord, assert_honest_devices
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
@@ -58,6 +59,7 @@ def _sim_replay(noise_seed):
                          seed=noise_seed or 0)  # fmt: skip
     sampler = _sampler()
     RunEngine({})(autonomous_scan([xrf], x, y, grid=GRID, sampler=sampler))
+    assert_honest_devices(sampler, xrf)
     return sampler
 
 
@@ -83,11 +85,14 @@ def test_scan_driven_by_every_element_matches_sim_replay(
     RE.subscribe(writer)
     epics.caput(xrf_ioc.pv("det:noise"), int(noise_seed is not None), wait=True)
     epics.caput(xrf_ioc.pv("det:seed"), noise_seed or 0, wait=True)
+    record = IocRecord(xrf_ioc, SHAPE)
+    record.clear()
     try:
         sampler = _sampler()
         result = RE(autonomous_scan([xrf], stage.x, stage.y, grid=GRID, sampler=sampler))
     finally:
         epics.caput(xrf_ioc.pv("det:noise"), 0, wait=True)
+    assert_honest_devices(sampler, record)  # the ROIs revealed exactly the sampler's pixels
     summary = result.plan_result
     assert result.exit_status == "success" and sampler.n_measured == summary.n_points > 0
 

@@ -13,6 +13,7 @@ import pytest
 from bluesky import RunEngine
 from conftest import start_test_ioc
 from docstring_examples import assert_examples_pass
+from honesty import IocRecord, assert_honest_devices
 from ophyd.sim import SynAxis
 
 from fastscan.fly import FlySampler
@@ -64,8 +65,9 @@ def _stored_pixels_and_counts(columns):
 
 
 def test_in_process_fly_stores_and_ingests_every_element():
-    sampler = _sampler()
-    summary, docs, columns = _fly(_sim_flyer(), sampler)
+    sampler, flyer = _sampler(), _sim_flyer()
+    summary, docs, columns = _fly(flyer, sampler)
+    assert_honest_devices(sampler, flyer)
     start = next(d for n, d in docs if n == "start")
     assert start["fastscan"]["signal"] == [f"flyer_{e}" for e in ELEMENTS]
     assert start["fastscan"]["sampler_params"]["channels"] == list(ELEMENTS)
@@ -112,6 +114,7 @@ def test_multichannel_fly_over_channel_access_matches_the_replay():
         assert epics.caget(ioc.pv("xrf:NumROIs"), timeout=10) == len(ELEMENTS)
         sampler = _sampler()
         summary, docs, columns = _fly(flyer, sampler)
+        assert_honest_devices(sampler, IocRecord(ioc, SHAPE))  # a fresh IOC: this run only
     finally:
         flyer.destroy()
         ioc.stop()
@@ -121,8 +124,9 @@ def test_multichannel_fly_over_channel_access_matches_the_replay():
     np.testing.assert_array_equal(counts, np.round(counts))  # Poisson counts
     np.testing.assert_allclose(columns["flyer_value"], counts.sum(axis=1))
 
-    replay = _sampler()
-    _, _, replay_columns = _fly(_sim_flyer(SEED), replay)
+    replay, replay_flyer = _sampler(), _sim_flyer(SEED)
+    _, _, replay_columns = _fly(replay_flyer, replay)
+    assert_honest_devices(replay, replay_flyer)
     replay_pixels, replay_counts = _stored_pixels_and_counts(replay_columns)
     np.testing.assert_array_equal(replay_pixels, pixels)
     np.testing.assert_array_equal(replay_counts, counts)

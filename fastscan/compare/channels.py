@@ -32,7 +32,7 @@ from fastscan.baselines import STATIC_SAMPLERS
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.channels import check_weights
 from fastscan.compare.report import _save_figure, write_csv
-from fastscan.compare.run import _Progress, time_model
+from fastscan.compare.run import _Progress, check_honest, time_model
 from fastscan.folders import writable_folder
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
@@ -70,6 +70,11 @@ class ChannelDetector:
     @property
     def shape(self) -> tuple[int, int]:
         return self._maps.shape[1:]
+
+    @property
+    def asked_mask(self) -> np.ndarray:
+        """True at every pixel read at least once (a copy of :attr:`asked`)."""
+        return self.asked.copy()
 
     def measure(self, points: np.ndarray) -> np.ndarray:
         """(n, C) readings at (row, col) ``points``, in order."""
@@ -122,6 +127,9 @@ def _snapshots(
                 order = sampler.suggest(count if fresh else max(targets))
                 readings = detector.measure(order)
                 t_end = builder.add_points(order)
+                held = np.zeros(shape, bool)  # a static sampler holds what it suggested
+                held[order[:, 0], order[:, 1]] = True
+                check_honest(name, detector.asked_mask, held)
             if progress is not None:
                 progress(len(order), max(targets))
             snaps.append(
@@ -155,6 +163,7 @@ def _snapshots(
                 "beam_time_s": builder.t_last,
             }
         )
+    check_honest(name, detector.asked_mask, sampler.measured_mask)
     return snaps, builder.trajectory()
 
 

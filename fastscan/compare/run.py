@@ -26,7 +26,14 @@ from fastscan.imageio import load_maps
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
 from fastscan.motion import NANOPROBE, MotionModel
-from fastscan.replay import SimulatedDetector, Snapshot, make_sampler, replay, target_counts
+from fastscan.replay import (
+    SimulatedDetector,
+    Snapshot,
+    make_sampler,
+    mask_problems,
+    replay,
+    target_counts,
+)
 from fastscan.slow_note import FIRST_RUN, SlowNote
 from fastscan.strategies import STRATEGIES
 
@@ -34,6 +41,7 @@ __all__ = [
     "DEFAULT_STRATEGIES",
     "DEMO_PHANTOM",
     "SimulateConfig",
+    "check_honest",
     "points_done",
     "run_simulate",
     "time_model",
@@ -196,6 +204,28 @@ def time_model(motion: MotionModel) -> dict[str, Any]:
     }
 
 
+def check_honest(strategy: str, asked: np.ndarray, held: np.ndarray) -> None:
+    """Fail unless the detector read exactly the pixels the sampler holds (as ``evaluate``).
+
+    Parameters
+    ----------
+    strategy : str
+        Named in the message.
+    asked : (H, W) bool array
+        Every pixel the simulated detector read.
+    held : (H, W) bool array
+        Every pixel the strategy's sampler holds as measured.
+
+    Raises
+    ------
+    RuntimeError
+        ``"<strategy>: detector and sampler disagree: ..."`` with the lines of
+        :func:`fastscan.replay.mask_problems` (how many pixels, the first few).
+    """
+    if problems := mask_problems(asked, held):
+        raise RuntimeError(f"{strategy}: detector and sampler disagree: {'; '.join(problems)}")
+
+
 def _run_strategy(
     name: str, truth: np.ndarray, config: SimulateConfig, motion: MotionModel
 ) -> tuple[list[Snapshot], np.ndarray, Trajectory, dict[str, Any]]:
@@ -234,6 +264,7 @@ def _run_strategy(
                 progress=lambda done, _asked, offset=offset: progress(offset + done, total),
                 trajectory=builder,
             )
+            check_honest(name, detector.asked_mask, sampler.measured_mask)
             offset += sampler.n_measured
             points = sampler.measured_points
             if snapshots:
