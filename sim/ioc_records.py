@@ -60,6 +60,9 @@ class NanoprobeIOC(PVGroup):
         value=[0],
         dtype=ChannelType.LONG,
         max_length=MAX_ASKED,
+        # read on demand, never monitored: a short backlog keeps caproto's memory warning
+        # (max_length x backlog over 15 million elements) off the IOC's stderr
+        max_subscription_backlog=10,
         read_only=True,
         doc="row * n_cols + col of each, valid for det:n_asked",
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -35,12 +36,18 @@ def _benchmark_module(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses look their module up while it loads
     path_before = list(sys.path)
+    environ_before = dict(os.environ)
     sys.path.insert(0, str(BENCHMARKS))  # as for a script: they import each other
     try:
         spec.loader.exec_module(module)
     finally:
         del sys.modules[module_name]
         sys.path[:] = path_before
+        # restored: the EPICS benchmarks set their Channel Access settings at import (ophyd
+        # starts pyepics' CA context when it is imported), and subprocesses that later tests
+        # start (the queue server, IOCs) inherit os.environ
+        os.environ.clear()
+        os.environ.update(environ_before)
     return module
 
 

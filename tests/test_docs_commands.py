@@ -10,10 +10,11 @@ counts as wrong. The benchmarks' usage docstrings are checked the same way.
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
-from doc_parsers import WRAPPERS, flag_names, parser_for, problems, subcommands
+from doc_parsers import WRAPPERS, _benchmark_module, flag_names, parser_for, problems, subcommands
 from doc_snippets import DOCS, REPO, commands_in, doc_commands, snippets, usage_commands, words
 
 COMMANDS = doc_commands()
@@ -143,3 +144,11 @@ def test_quoted_output_and_python_blocks_are_not_commands():
         "```python\nfrom fastscan import Sampler\n```\n"
     )
     assert [c for _, s in snippets(text) for c in commands_in(s, "fake.md:1")] == []
+
+
+def test_reading_a_parser_leaves_the_environment_alone():
+    # bench_bluesky sets its EPICS settings at import; later subprocess tests (the queue
+    # server, IOCs) inherit os.environ and must keep this session's settings
+    before = dict(os.environ)
+    _benchmark_module("bench_bluesky.py")
+    assert dict(os.environ) == before
