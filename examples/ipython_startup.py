@@ -23,7 +23,8 @@ Ctrl-C pauses at the next point (twice: at once); then RE.resume() or RE.abort()
 ``last_sampler`` is the latest scan's sampler, also after an abort: its reconstruction,
 or raise its cap and go on, e.g. ``last_sampler.max_coverage = 0.3`` and
 ``RE(autonomous_scan([det], x_motor, y_motor, grid=grid, signal="det_value",
-sampler=last_sampler))`` (a step scan's).
+sampler=last_sampler))`` (a step scan's); ``last_summary()`` is the aborted run's summary
+(points, coverage, run uid), which RE.abort() does not hand back.
 
 Set FASTSCAN_SIM=1 to run without an IOC (in-process SimDetector, instant motors).
 FASTSCAN_CA_PORT and FASTSCAN_PREFIX (default 5094 and SIM:) must match the IOC's
@@ -63,6 +64,7 @@ from fastscan.plans import (  # noqa: E402
     LivePlot,
     TextProgress,
     autonomous_scan,
+    last_summary,  # noqa: F401 (at the prompt, after RE.abort())
     load_run,
     local_catalog,
     replay_points,

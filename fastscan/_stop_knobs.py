@@ -25,9 +25,10 @@ from collections import deque
 
 from fastscan.stopping import StopRule
 
-__all__ = ["StopKnobs"]
+__all__ = ["STOP_KNOBS", "StopKnobs"]
 
-_KNOBS = ("max_coverage", "erd_threshold", "change_tolerance", "patience")
+#: the stop rule's settings, settable also once readings are in
+STOP_KNOBS = ("max_coverage", "erd_threshold", "change_tolerance", "patience")
 
 
 class StopKnobs:
@@ -38,7 +39,7 @@ class StopKnobs:
 
     def _set_stop_knob(self, name: str, value: object) -> None:
         rule = self.stop_rule
-        settings = {knob: getattr(rule, knob) for knob in _KNOBS}
+        settings = {knob: getattr(rule, knob) for knob in STOP_KNOBS}
         settings[name] = value
         checked = StopRule(**settings)  # raises naming the bad value, as the constructor does
         setattr(rule, name, getattr(checked, name))

@@ -47,7 +47,8 @@ from fastscan._sampler_erd import PixelErd
 from fastscan._sampler_neighbors import NeighborPlumbing
 from fastscan._sampler_updates import ExactUpdates
 from fastscan._sampler_views import ReadingViews
-from fastscan._stop_knobs import StopKnobs
+from fastscan._settable import Settable, SettableMeta
+from fastscan._stop_knobs import STOP_KNOBS, StopKnobs
 from fastscan._structure import (
     LATTICE_LEVELS,  # noqa: F401
     shape_erd,  # noqa: F401
@@ -199,6 +200,8 @@ class Sampler(
     ModelChoice,
     ChangeRecord,
     StopKnobs,
+    Settable,
+    metaclass=SettableMeta,
 ):
     """SLADS-Net autonomous sampler on an (n_rows, n_cols) grid.
 
@@ -226,6 +229,10 @@ class Sampler(
         Stop rule, see :class:`fastscan.stopping.StopRule`. Also attributes:
         ``sampler.max_coverage = 0.3`` changes the rule (checked as here), e.g. to
         continue a scan that stopped at its cap.
+        Any other setting set after construction (``sampler.k = 5`` or
+        ``sampler.set_params(k=5)``) takes effect as if given here before the first
+        reading, and is refused (ValueError naming it) once readings are in
+        (:mod:`fastscan._settable`).
     spread : float
         Batch de-clumping strength (0 gives FAST's plain top-n).
     k : int
@@ -307,6 +314,8 @@ class Sampler(
         several channels and scans without the late switch (a given ``model``) are
         never changed.
     """
+
+    LIVE_KNOBS = frozenset(STOP_KNOBS)
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ from fastscan.plans.fly import (
     autonomous_fly_scan,
 )
 from fastscan.plans.grid import Grid
+from fastscan.plans.last_summary import last_summary
 from fastscan.plans.storage import load_run, replay_points, run_start, sampler_from_run
 from fastscan.plans.writer import BufferedTiledWriter, StorageError, tiled_writer
 
@@ -39,6 +40,7 @@ __all__ = [
     "autonomous_fly_scan",
     "autonomous_scan",
     "connect_catalog",
+    "last_summary",
     "load_run",
     "local_catalog",
     "rel_autonomous_scan",

@@ -40,6 +40,7 @@ from fastscan.plans.device_checks import (
 )
 from fastscan.plans.grid import Grid
 from fastscan.plans.ingest import IngestWorker
+from fastscan.plans.last_summary import remember_summary
 from fastscan.plans.readables import PointInfo, SamplerSnapshot
 from fastscan.plans.steps import (
     MoveError,
@@ -55,6 +56,7 @@ from fastscan.plans.steps import (
     source_of,
 )
 from fastscan.plans.timing import MotionEstimator
+from fastscan.plans.user_md import merge_user_md
 
 __all__ = [
     "BatchReport",
@@ -253,7 +255,9 @@ def autonomous_scan(
         Coverage cap for a sampler created here (default 0.25). Give the stop
         rule to your own sampler instead when you pass one.
     md : dict, optional
-        Run metadata, merged last (it overrides what the plan records).
+        Run metadata, merged last: its keys override what the plan records, but
+        ``md["fastscan"]`` (a dict) is merged into the recorded fastscan settings
+        (its keys win, the others are kept; anything but a dict there is a TypeError).
     sampler_kwargs : dict, optional
         Extra arguments for a sampler created here (batch_size, seed, model, ...).
     recon_every : int
@@ -382,8 +386,7 @@ def autonomous_scan(
         "hints": {"dimensions": [([x_motor.name], "primary"), ([y_motor.name], "primary")]},
     }
     run_md.update(_extra_md or {})
-    run_md.update(md or {})
-    run_md = jsonable(run_md)
+    run_md = jsonable(merge_user_md(run_md, md))
 
     scan = _AutonomousScan(
         detectors, x_motor, y_motor, grid, signal, sampler, int(recon_every),
@@ -414,6 +417,7 @@ class _AutonomousScan:
 
     def plan(self, run_md: dict[str, Any]):
         summary = self.summary
+        remember_summary(summary)  # reachable also after RE.abort() (last_summary)
         warn_early_stop(self.sampler)
         if self.stream:
             self.worker = IngestWorker(self._ingest_counted)

@@ -236,6 +236,8 @@ class LivePlot(_RunTracker):
         self._last = None
         signal = (doc.get("fastscan") or {}).get("signal")
         self._fly_key = signal if isinstance(signal, str) else (signal or [None])[0]
+        # a multichannel step run: one reconstruction panel per signal key
+        self._channel_labels = [str(s) for s in signal] if isinstance(signal, list) else []
         self._fly_values: list[float] = []
 
     def on_point(self, doc: dict[str, Any]) -> None:
@@ -319,16 +321,22 @@ class LivePlot(_RunTracker):
         recon = np.asarray(data["fastscan_reconstruction"], float)
         flown = data["fastscan_erd"] is None  # a fly run's final frame (no ERD stored)
         batch = int(data.get("fastscan_batch", self._count))
-        fig = Figure(figsize=(9, 4), dpi=self.dpi)
+        # (C, H, W) for a multichannel run: one panel per channel, then the ERD
+        channels = recon[None] if recon.ndim == 2 else recon
+        labels = getattr(self, "_channel_labels", [])
+        if len(labels) != len(channels):
+            labels = [f"channel {c}" for c in range(len(channels))]
+        fig = Figure(figsize=(4.5 * (len(channels) + 1), 4), dpi=self.dpi)
         FigureCanvasAgg(fig)
-        ax1, ax2 = fig.subplots(1, 2)
-        im = ax1.imshow(recon, cmap="gray", interpolation="nearest")
-        ax1.scatter(cols, rows, s=2, c="tab:red", linewidths=0)
+        *panels, ax2 = fig.subplots(1, len(channels) + 1)
         what = "fly run" if flown else f"batch {batch}"
-        ax1.set_title(
-            f"reconstruction, {what}, {100 * float(data.get('fastscan_coverage', 0.0)):.1f} %"
-        )
-        fig.colorbar(im, ax=ax1, shrink=0.8)
+        coverage = 100 * float(data.get("fastscan_coverage", 0.0))
+        for ax1, image, label in zip(panels, channels, labels):
+            im = ax1.imshow(image, cmap="gray", interpolation="nearest")
+            ax1.scatter(cols, rows, s=2, c="tab:red", linewidths=0)
+            name = f"{label} " if len(channels) > 1 else ""
+            ax1.set_title(f"{name}reconstruction, {what}, {coverage:.1f} %")
+            fig.colorbar(im, ax=ax1, shrink=0.8)
         if flown:
             measured = np.zeros(recon.shape[-2:])
             measured[rows, cols] = 1.0
@@ -339,7 +347,7 @@ class LivePlot(_RunTracker):
                              interpolation="nearest")  # fmt: skip
             ax2.set_title("ERD")
         fig.colorbar(im2, ax=ax2, shrink=0.8)
-        for ax in (ax1, ax2):
+        for ax in (*panels, ax2):
             ax.set_xlabel("col (x)")
             ax.set_ylabel("row (y)")
         fig.tight_layout()

@@ -58,7 +58,9 @@ from fastscan.plans.coverage_note import warn_early_stop
 from fastscan.plans.device_checks import check_connected
 from fastscan.plans.grid import Grid
 from fastscan.plans.ingest import IngestWorker
+from fastscan.plans.last_summary import remember_summary
 from fastscan.plans.steps import jsonable, model_info, open_run_closing
+from fastscan.plans.user_md import merge_user_md
 
 __all__ = [
     "DecisionReport",
@@ -301,7 +303,8 @@ def autonomous_fly_scan(
         the same either way (but for a ``time_budget`` that runs out inside
         the coarse raster: streamed, the raster is flown whole).
     md : dict or None
-        Extra start-document metadata (merged last).
+        Extra start-document metadata, merged last; ``md["fastscan"]`` (a dict) is
+        merged into the recorded fastscan settings (its keys win, the others are kept).
 
     Returns
     -------
@@ -391,7 +394,7 @@ def autonomous_fly_scan(
             "signal": [f"{flyer.name}_{k}" for k in signal_keys(flyer)],
         },
     }
-    run_md.update(md or {})
+    run_md = merge_user_md(run_md, md)
     scan = _FlyScan(flyer, sampler, grid, motion, max_segments, progress, stream)
     return scan.plan(jsonable(run_md))
 
@@ -417,6 +420,7 @@ class _FlyScan:
 
     def plan(self, run_md: dict[str, Any]):
         summary = self.summary
+        remember_summary(summary)  # reachable also after RE.abort() (last_summary)
         warn_early_stop(self.sampler)
         try:
             yield from open_run_closing(run_md, self._body(), summary)

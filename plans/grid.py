@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -82,7 +83,20 @@ class Grid:
         n_cols: int,
         n_rows: int,
     ) -> Grid:
-        """Grid of ``width`` x ``height`` motor units centred on (x_center, y_center)."""
+        """Grid of ``width`` x ``height`` motor units centred on (x_center, y_center).
+
+        ``width`` and ``height`` must be finite and > 0: a negative one is refused
+        (it would flip the grid silently). For a grid run the other way round give
+        the corners, e.g. ``Grid(x_start, x_stop, ...)`` with ``x_start > x_stop``.
+        """
+        for name, value, corners in (("width", width, "x_start > x_stop"),
+                                     ("height", height, "y_start > y_stop")):  # fmt: skip
+            number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+            if not (number and math.isfinite(value) and value > 0):
+                raise ValueError(
+                    f"{name} must be a finite number of motor units > 0, got {value!r} "
+                    f"(for a grid run the other way round give a Grid with {corners})"
+                )
         return cls(
             x_center - width / 2.0,
             x_center + width / 2.0,

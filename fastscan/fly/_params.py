@@ -26,6 +26,35 @@ from fastscan.fly.planner import AXES
 from fastscan.motion import NANOPROBE, MotionModel, check_motion
 
 
+def check_max_coverage(value: float) -> float:
+    """``max_coverage`` checked (in (0, 1]) as a float."""
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"max_coverage must be in (0, 1], got {value!r}")
+    return float(value)
+
+
+def check_time_budget(value: float | None) -> float | None:
+    """``time_budget`` checked (seconds > 0 or None), as given."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise ValueError(f"time_budget must be seconds > 0 or None, got {value!r}")
+    return value
+
+
+def check_rate_threshold(value: float | None) -> float | None:
+    """``rate_threshold`` checked (>= 0 or None), as given."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"rate_threshold must be >= 0 or None, got {value!r}")
+    return value
+
+
+#: the stop knobs of a FlySampler, settable also once readings are in, and their checks
+STOP_CHECKS = {
+    "max_coverage": check_max_coverage,
+    "time_budget": check_time_budget,
+    "rate_threshold": check_rate_threshold,
+}
+
+
 class _FlyParams:
     """Mixin of :class:`fastscan.fly.FlySampler`: its parameter checks and ``get_params``."""
 
@@ -81,14 +110,9 @@ class _FlyParams:
         (:func:`fastscan.fly.defaults.line_costs`)."""
         self.shape = check_shape(shape)
         self.motion = check_motion(NANOPROBE if motion is None else motion)
-        if not 0.0 < max_coverage <= 1.0:
-            raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
-        if time_budget is not None and not (math.isfinite(time_budget) and time_budget > 0):
-            raise ValueError(f"time_budget must be seconds > 0 or None, got {time_budget!r}")
-        if rate_threshold is not None and not (
-            math.isfinite(rate_threshold) and rate_threshold >= 0
-        ):
-            raise ValueError(f"rate_threshold must be >= 0 or None, got {rate_threshold!r}")
+        check_max_coverage(max_coverage)
+        check_time_budget(time_budget)
+        check_rate_threshold(rate_threshold)
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if decision_time is not None and not (math.isfinite(decision_time) and decision_time > 0):

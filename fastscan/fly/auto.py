@@ -54,9 +54,11 @@ from typing import Any
 
 import numpy as np
 
+from fastscan._settable import Settable, SettableMeta
 from fastscan._validation import check_shape, is_integer
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.erd.estimator import ERDModel
+from fastscan.fly._params import check_max_coverage
 from fastscan.fly.choice import (
     ModeChoice,
     choose_mode,
@@ -78,7 +80,7 @@ PROBES = ("rows", "points")
 PROBE_ROWS = 4
 
 
-class AutoSampler:
+class AutoSampler(Settable, metaclass=SettableMeta):
     """Step batches or adaptive fly segments, whichever the time model and the data predict faster.
 
     Parameters
@@ -89,7 +91,10 @@ class AutoSampler:
         Time model in pixel units (None: the nanoprobe model); the choice and
         both samplers use it.
     max_coverage : float
-        Stop once this fraction of the grid is measured.
+        Stop once this fraction of the grid is measured (settable also once
+        readings are in). Any other setting set after construction takes effect as
+        if given here before the first reading and is refused once readings are in
+        (:mod:`fastscan._settable`).
     seed : int or None
         Seed of the samplers.
     model : ERDModel, path or None
@@ -110,6 +115,9 @@ class AutoSampler:
         ``probe="rows"``: rows of the coarse fly raster flown as the probe
         (fewer if the raster has fewer).
     """
+
+    #: settable once readings are in (any other setting: a new AutoSampler)
+    LIVE_KNOBS = frozenset({"max_coverage"})
 
     def __init__(
         self,
@@ -139,9 +147,7 @@ class AutoSampler:
         self.probe = probe
         self.probe_rows = int(probe_rows)
         self.shape = check_shape(shape)
-        if not 0.0 < max_coverage <= 1.0:
-            raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
-        self.max_coverage = float(max_coverage)
+        self.max_coverage = check_max_coverage(max_coverage)
         self.seed = seed
         self.step_batch_size = int(batch_size)
         self.motion_weight = motion_weight
@@ -170,6 +176,14 @@ class AutoSampler:
             if self.planned == "step":
                 ratio = cost_ratio(self.motion, self._line_pixels)
                 self.choice = ModeChoice("step", ratio, math.nan, math.nan)
+
+    def _set_live(self, name: str, value: Any) -> None:
+        """``max_coverage`` once readings are in: checked, and given to the sampler of
+        the mode in use (and to one made at a later switch)."""
+        self.__dict__[name] = check_max_coverage(value)
+        for inner in (self._step, self._fly):
+            if inner is not None:
+                inner._set_live(name, self.max_coverage)  # (its own state kept, e.g. the probe)
 
     def _new_step(self, model: Any) -> Sampler:
         kwargs: dict[str, Any] = {}

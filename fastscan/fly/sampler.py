@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from fastscan._settable import Settable, SettableMeta
 from fastscan._validation import check_points
 from fastscan.beamtime import Trajectory, TrajectoryBuilder
 from fastscan.channels import check_readings
@@ -54,7 +55,7 @@ from fastscan.fly._axis_choice import _AxisChoice
 from fastscan.fly._changes import _Changes
 from fastscan.fly._decisions import _Decisions
 from fastscan.fly._flat import _FlatLines, flat_line_scale
-from fastscan.fly._params import _FlyParams
+from fastscan.fly._params import STOP_CHECKS, _FlyParams
 from fastscan.fly.defaults import (
     COARSE_ORIGIN,
     DEFAULT_FLY_ERD_FLOOR,
@@ -112,7 +113,13 @@ __all__ = [
 PREPARE_MIN_PIXELS = 128
 
 
-class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
+#: the stop reason no stop knob changes
+NOTHING_TO_GAIN = "no segment has any ERD left to gain"
+
+
+class FlySampler(
+    _FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes, Settable, metaclass=SettableMeta
+):
     """Adaptive fly-scan planner with the :class:`fastscan.Sampler` interface, in segments.
 
     Parameters
@@ -366,6 +373,9 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         Detector channels (e.g. XRF elements) and their weights, as in
         :class:`fastscan.Sampler`; :meth:`ingest` then takes (n, C) readings.
     """
+
+    #: stop knobs settable once readings are in (any other setting: a new FlySampler)
+    LIVE_KNOBS = frozenset(STOP_CHECKS)
 
     def __init__(
         self,
@@ -729,7 +739,7 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
         if not picks and self._resume_flat():  # flat_pixel_resume: plan once more
             picks = self._decide()
         if not picks:
-            self._stop_reason = "no segment has any ERD left to gain"
+            self._stop_reason = NOTHING_TO_GAIN
             return []
         self._pending = [p.segment for p in picks]
         return list(self._pending)
@@ -841,6 +851,14 @@ class FlySampler(_FlyParams, _AxisChoice, _Decisions, _FlatLines, _Changes):
                 f"{self.rate_threshold:.3g}"
             )
         return self._stop_reason is not None
+
+    def _set_live(self, name: str, value: Any) -> None:
+        """A stop knob changed once readings are in: checked as the constructor checks it;
+        a stop by the coverage, time or rate rule is looked at again (so a raised cap
+        continues the scan, as :class:`fastscan.Sampler`'s does)."""
+        object.__setattr__(self, name, STOP_CHECKS[name](value))
+        if self._stop_reason not in (None, NOTHING_TO_GAIN):
+            self._stop_reason = None
 
     def __repr__(self) -> str:
         return (
