@@ -7,6 +7,8 @@ module constants it reads are read from :mod:`fastscan.sampler` at call time.
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from fastscan import _prepared_update, _readings, _row_merge, _update
@@ -228,9 +230,17 @@ class ExactUpdates:
             self._set_structure(gini, bool(counting), variation)
             if self.erd_floor == AUTO_FLOOR:
                 self._floor_level = self._measure_floor_level()
+        activating = not self._active
         self._erd_pass(pixels, lists)
         self._active = True
         _sampler._warm_up(self.model)
+        if activating and not _sampler._warming:
+            # Python's cyclic collector: a fresh process owes it a full pass over every
+            # object its imports made, and that pass (1-5 ms) would otherwise land in an
+            # early decision the stage waits for; here it joins the activation (hundreds of
+            # ms, run while fast-fly's last coarse lines fly, or before the first step
+            # batch), and the count that triggers the next full pass starts from zero
+            gc.collect()
 
     def _erd_pass(self, pixels: np.ndarray, lists: NeighborLists | None) -> None:
         """ERD of ``pixels`` (every unmeasured one) from the current neighbours, then the

@@ -174,6 +174,7 @@ _ROUTE_KICKS_PER_POINT = 1
 # 600 x 400); the first activation loads them with a small scan of its own (_warm_up)
 _WARM_SHAPE = (48, 40)
 _warm = False
+_warming = False  # True while _warm_up's small scan runs
 #: share of the initial pattern still to come when the ERD map is made (the activation,
 #: a full update of every pixel): the rest of the pattern arrives by local updates, so the
 #: full update runs while those readings are measured, not after the last one. A full
@@ -684,13 +685,19 @@ def _warm_up(model: ERDModel) -> None:
     """Run a few step decisions of a small one-channel scan, once per process, so that
     every kernel of a local update is loaded (or compiled) before a real decision needs
     it; it shares nothing with the scan that calls it but the (read-only) ``model``."""
-    global _warm
+    global _warm, _warming
     if _warm:
         return
     _warm = True  # first: the small scan's own activation must not start another
     rows, cols = np.indices(_WARM_SHAPE)
     image = np.sin(rows / 3.0) * np.cos(cols / 5.0) + (rows + cols) / 40.0
-    scan = Sampler(_WARM_SHAPE, batch_size=8, model=model, max_coverage=0.9, change_tolerance=None)
-    for _ in range(3):  # the initial pattern (activation), then step batches
-        points = scan.suggest()
-        scan.ingest(points, image[points[:, 0], points[:, 1]])
+    _warming = True  # (its activation leaves the collector to the scan that called this)
+    try:
+        scan = Sampler(
+            _WARM_SHAPE, batch_size=8, model=model, max_coverage=0.9, change_tolerance=None
+        )
+        for _ in range(3):  # the initial pattern (activation), then step batches
+            points = scan.suggest()
+            scan.ingest(points, image[points[:, 0], points[:, 1]])
+    finally:
+        _warming = False
