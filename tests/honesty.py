@@ -12,7 +12,8 @@ makes the pixel check after a Bluesky run on the ``fastscan.sim`` devices (:clas
 a run's stored points, when the plan made the sampler; :class:`IocRecord`: the simulated
 IOC's record, ``P:det:asked``). The pixel comparison is the
 library's (:func:`fastscan.replay.mask_problems`, which ``fastscan evaluate`` uses too);
-:class:`PeekingDetector` is a dishonest detector to test the checks with.
+:class:`PeekingDetector` and :class:`ForgetfulDetector` are dishonest detectors to test
+the checks with.
 """
 
 from __future__ import annotations
@@ -38,6 +39,17 @@ class PeekingDetector(SimulatedDetector):
         below = np.asarray(points) + np.array([1, 0])
         super().measure(below[below[:, 0] < self.shape[0]])
         return super().measure(points)
+
+
+class ForgetfulDetector(SimulatedDetector):
+    """A dishonest record, to test the checks: it drops its first reading, so the
+    sampler holds a pixel the detector never read."""
+
+    @property
+    def asked_mask(self) -> np.ndarray:
+        asked = super().asked_mask
+        asked[tuple(np.argwhere(asked)[0])] = False
+        return asked
 
 
 class Scanned(Protocol):

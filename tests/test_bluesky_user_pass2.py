@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
+from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, flyer, point_rig
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
 from fastscan.fly import FlySampler, segments_to_points
 from fastscan.fly.auto import AutoSampler
-from fastscan.motion import MotionModel
-from fastscan.phantoms import make_phantom, make_xrf_maps
+from fastscan.phantoms import make_xrf_maps
 from fastscan.plans import (
     FlyScanSummary,
     Grid,
@@ -36,22 +36,14 @@ from fastscan.plans import (
 from fastscan.sim.detector import SimDetector
 from fastscan.sim.flyer import SimFlyer
 
-SHAPE = (40, 60)
-GRID = Grid(0.0, 59.0, 60, 0.0, 39.0, 40)  # pixel units, as the simulated IOC serves
-IMAGE = make_phantom("flakes", SHAPE, seed=0)
-MOTION = MotionModel((1000.0, 1000.0), (1e4, 1e4), dwell=0.01,
-                     travel=((-5.0, 64.0), (-5.0, 44.0)))  # fmt: skip
-
 
 @pytest.fixture
 def rig():
-    x, y = SynAxis(name="x"), SynAxis(name="y")
-    return SimDetector("det", IMAGE, GRID, x, y), x, y
+    return point_rig()
 
 
 def _flyer() -> SimFlyer:
-    return SimFlyer("flyer", IMAGE, GRID, velocity_limit=MOTION.velocity,
-                    acceleration=MOTION.acceleration, travel=MOTION.travel)  # fmt: skip
+    return flyer()
 
 
 def _fly(sampler: FlySampler, decisions: int) -> np.ndarray:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
-from honesty import PeekingDetector
+from honesty import ForgetfulDetector, PeekingDetector
 
 from fastscan.compare.evaluate import score_strategy
 from fastscan.compare.imagesets import TestImage
@@ -14,16 +13,6 @@ from fastscan.phantoms import make_phantom
 from fastscan.replay import SimulatedDetector
 
 SHAPE = (24, 32)
-
-
-class ForgetfulDetector(SimulatedDetector):
-    """A detector whose record drops its first reading: the sampler holds one it never read."""
-
-    @property
-    def asked_mask(self) -> np.ndarray:
-        asked = super().asked_mask
-        asked[tuple(np.argwhere(asked)[0])] = False
-        return asked
 
 
 class _Image(TestImage):

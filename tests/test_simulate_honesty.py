@@ -13,14 +13,13 @@ import re
 
 import numpy as np
 import pytest
-from honesty import PeekingDetector
+from honesty import ForgetfulDetector, PeekingDetector
 
 import fastscan.compare.channels as channels
 import fastscan.compare.run as run
 from fastscan.compare.channels import ChannelDetector
 from fastscan.compare.run import SimulateConfig, check_honest, run_simulate
 from fastscan.phantoms import make_phantom, make_xrf_maps
-from fastscan.replay import SimulatedDetector
 
 SHAPE = (24, 32)
 UNASKED = (
@@ -29,16 +28,6 @@ UNASKED = (
 UNREAD = (
     r"the sampler holds 1 pixel\(s\), first \(row, col\): \[\(\d+, \d+\)\] the detector never read"
 )
-
-
-class ForgetfulDetector(SimulatedDetector):
-    """A detector whose record drops its first reading: the sampler holds one it never read."""
-
-    @property
-    def asked_mask(self) -> np.ndarray:
-        asked = super().asked_mask
-        asked[tuple(np.argwhere(asked)[0])] = False
-        return asked
 
 
 class PeekingChannelDetector(ChannelDetector):
