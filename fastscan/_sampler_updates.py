@@ -7,8 +7,6 @@ module constants it reads are read from :mod:`fastscan.sampler` at call time.
 
 from __future__ import annotations
 
-import gc
-
 import numpy as np
 
 from fastscan import _prepared_update, _readings, _row_merge, _update
@@ -234,13 +232,8 @@ class ExactUpdates:
         self._erd_pass(pixels, lists)
         self._active = True
         _sampler._warm_up(self.model)
-        if activating and not _sampler._warming:
-            # Python's cyclic collector: a fresh process owes it a full pass over every
-            # object its imports made, and that pass (1-5 ms) would otherwise land in an
-            # early decision the stage waits for; here it joins the activation (hundreds of
-            # ms, run while fast-fly's last coarse lines fly, or before the first step
-            # batch), and the count that triggers the next full pass starts from zero
-            gc.collect()
+        if activating:
+            _sampler._collect_once()  # the process's first full collection, not in a decision
 
     def _erd_pass(self, pixels: np.ndarray, lists: NeighborLists | None) -> None:
         """ERD of ``pixels`` (every unmeasured one) from the current neighbours, then the

@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,7 @@ _ROUTE_KICKS_PER_POINT = 1
 _WARM_SHAPE = (48, 40)
 _warm = False
 _warming = False  # True while _warm_up's small scan runs
+_collected = False  # the process's first activation has run the full collection
 #: share of the initial pattern still to come when the ERD map is made (the activation,
 #: a full update of every pixel): the rest of the pattern arrives by local updates, so the
 #: full update runs while those readings are measured, not after the last one. A full
@@ -679,6 +681,24 @@ class Sampler(
             f"Sampler(shape={self.shape}, batch_size={self.batch_size}, "
             f"measured={self._n_measured}, coverage={self.coverage:.1%})"
         )
+
+
+def _collect_once() -> None:
+    """Run Python's full garbage collection at the first activation of a process (not in
+    :func:`_warm_up`'s small scan), once.
+
+    A fresh process owes the cyclic collector a pass over every object its imports made,
+    and that pass, due in an early decision the stage waits for, made it 1-4 ms slower (the
+    first 1 ms fly decision up to 11.7 ms); the activation (hundreds of ms, run while
+    fast-fly's last coarse lines fly or before the first step batch) takes it instead. Only
+    once: a full pass over a large process (a test session, a benchmark of many scans) costs
+    tens to hundreds of ms, and later scans of a process do not start fresh.
+    """
+    global _collected
+    if _collected or _warming:
+        return
+    _collected = True
+    gc.collect()
 
 
 def _warm_up(model: ERDModel) -> None:
