@@ -43,6 +43,7 @@ __all__ = [
     "STRATEGIES",
     "SimulatedDetector",
     "Snapshot",
+    "check_honest",
     "make_sampler",
     "mask_problems",
     "replay",
@@ -153,6 +154,30 @@ def mask_problems(asked: ArrayLike, held: ArrayLike) -> list[str]:
     if (unread := held & ~asked).any():
         problems.append(f"the sampler holds {_pixels(unread)} the detector never read")
     return problems
+
+
+def check_honest(strategy: str, asked: np.ndarray, held: np.ndarray) -> None:
+    """Fail unless the detector read exactly the pixels the sampler holds.
+
+    What ``fastscan simulate`` and ``fastscan evaluate`` check after every replay.
+
+    Parameters
+    ----------
+    strategy : str
+        Named in the message (with the image, for ``evaluate``).
+    asked : (H, W) bool array
+        Every pixel the simulated detector read.
+    held : (H, W) bool array
+        Every pixel the strategy's sampler holds as measured.
+
+    Raises
+    ------
+    RuntimeError
+        ``"<strategy>: detector and sampler disagree: ..."`` with the lines of
+        :func:`mask_problems` (how many pixels, the first few).
+    """
+    if problems := mask_problems(asked, held):
+        raise RuntimeError(f"{strategy}: detector and sampler disagree: {'; '.join(problems)}")
 
 
 @dataclass

@@ -35,7 +35,7 @@ from fastscan.compare.imagesets import SET_NAMES, TestImage, image_set
 from fastscan.folders import writable_folder
 from fastscan.metrics import nrmse
 from fastscan.reconstruction import idw_reconstruction
-from fastscan.replay import make_sampler, mask_problems, replay
+from fastscan.replay import check_honest, make_sampler, replay
 from fastscan.slow_note import FIRST_RUN, SlowNote
 from fastscan.strategies import STRATEGIES
 
@@ -137,7 +137,7 @@ def score_strategy(
     A pattern that is not nested (the step raster) is one fresh scan per
     coverage. Raises RuntimeError if the detector was ever asked for a pixel the
     sampler does not hold as measured, or the sampler holds one the detector never
-    read (nothing unasked is revealed or lost): :func:`fastscan.replay.mask_problems`
+    read (nothing unasked is revealed or lost): :func:`fastscan.replay.check_honest`
     names the pixels.
     """
     coverages = sorted(float(c) for c in coverages)
@@ -159,10 +159,7 @@ def score_strategy(
         detector = image.detector(seed)
         snapshots = replay(sampler, detector, covs, change_tolerance=None)
         seconds = time.perf_counter() - start
-        if problems := mask_problems(detector.asked_mask, sampler.measured_mask):
-            raise RuntimeError(
-                f"{strategy} on {image.name}: detector and sampler disagree: {'; '.join(problems)}"
-            )
+        check_honest(f"{strategy} on {image.name}", detector.asked_mask, sampler.measured_mask)
         for snap in snapshots:
             idw = idw_from_points(snap.measured_mask, snap.measured_image)
             rows.append(

@@ -29,8 +29,8 @@ from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.replay import (
     SimulatedDetector,
     Snapshot,
+    check_honest,
     make_sampler,
-    mask_problems,
     replay,
     target_counts,
 )
@@ -202,28 +202,6 @@ def time_model(motion: MotionModel) -> dict[str, Any]:
         "fly segment = move + settle + line_overhead + v/a + one pixel time per reading "
         "(max(dwell, 1/fly_velocity)) + v/a",
     }
-
-
-def check_honest(strategy: str, asked: np.ndarray, held: np.ndarray) -> None:
-    """Fail unless the detector read exactly the pixels the sampler holds (as ``evaluate``).
-
-    Parameters
-    ----------
-    strategy : str
-        Named in the message.
-    asked : (H, W) bool array
-        Every pixel the simulated detector read.
-    held : (H, W) bool array
-        Every pixel the strategy's sampler holds as measured.
-
-    Raises
-    ------
-    RuntimeError
-        ``"<strategy>: detector and sampler disagree: ..."`` with the lines of
-        :func:`fastscan.replay.mask_problems` (how many pixels, the first few).
-    """
-    if problems := mask_problems(asked, held):
-        raise RuntimeError(f"{strategy}: detector and sampler disagree: {'; '.join(problems)}")
 
 
 def _run_strategy(
