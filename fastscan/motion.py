@@ -158,7 +158,7 @@ class MotionModel:
         ``line_overhead``, ``fly_velocity`` (or ``travel``, overriding the
         motors' limits). Positions must then be given in the motors' units.
         """
-        speeds, accels, limits = [], [], []
+        speeds, accels = [], []
         for axis, motor in (("x", x_motor), ("y", y_motor)):
             velocity = _read_signal(motor, "velocity", axis)
             ramp = _read_signal(motor, "acceleration", axis)
@@ -174,9 +174,9 @@ class MotionModel:
                 )
             speeds.append(velocity)
             accels.append(velocity / ramp if ramp > 0 else math.inf)
-            limits.append(_read_limits(motor, axis))
-        if "travel" not in timing and all(lim is not None for lim in limits):
-            timing["travel"] = tuple(limits)
+        travel = motor_travel(x_motor, y_motor)
+        if "travel" not in timing and travel is not None:
+            timing["travel"] = travel
         return cls(tuple(speeds), tuple(accels), settle_time, metric, **timing)
 
     def replace(self, **changes: Any) -> MotionModel:
@@ -298,8 +298,8 @@ def _read_signal(motor: Any, attr: str, axis: str) -> float:
 def motor_travel(x_motor: Any, y_motor: Any) -> tuple[tuple[float, float], ...] | None:
     """Both motors' soft limits (EPICS ``.LLM``/``.HLM``) as ``((x_lo, x_hi), (y_lo, y_hi))``.
 
-    None when either motor has none (no limit signals, or both 0: no soft limits),
-    as :meth:`MotionModel.from_motors` reads them for ``travel``.
+    None when either motor has none (no limit signals, or both 0: no soft limits);
+    :meth:`MotionModel.from_motors` takes them as ``travel``.
     """
     limits = [_read_limits(motor, axis) for axis, motor in (("x", x_motor), ("y", y_motor))]
     return None if any(lim is None for lim in limits) else tuple(limits)
