@@ -25,7 +25,7 @@ def point_rig() -> tuple[SimDetector, SynAxis, SynAxis]:
     return SimDetector("det", IMAGE, GRID, x, y), x, y
 
 
-def flyer() -> SimFlyer:
+def sim_flyer() -> SimFlyer:
     """A flyer over :data:`IMAGE` with :data:`MOTION`'s limits and travel."""
     return SimFlyer("flyer", IMAGE, GRID, velocity_limit=MOTION.velocity,
                     acceleration=MOTION.acceleration, travel=MOTION.travel)  # fmt: skip

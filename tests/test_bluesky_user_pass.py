@@ -17,7 +17,7 @@ import logging
 import numpy as np
 import pytest
 from bluesky import RunEngine
-from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, flyer, point_rig
+from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, point_rig, sim_flyer
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
@@ -34,16 +34,11 @@ from fastscan.plans import (
 )
 from fastscan.plans.fly import to_pixels
 from fastscan.sim.detector import SimDetector
-from fastscan.sim.flyer import SimFlyer
 
 
 @pytest.fixture
 def rig():
     return point_rig()
-
-
-def _flyer() -> SimFlyer:
-    return flyer()
 
 
 # ---------------------------------------------------------------- refused when made
@@ -126,18 +121,18 @@ def test_a_strategy_name_for_a_sampler_is_refused_saying_what_to_pass(rig) -> No
         autonomous_scan([det], x, y, grid=GRID, signal="det_value", sampler="fast")
     fly = r"^sampler must be a fly sampler object, e\.g\. fastscan\.fly\.FlySampler\(grid\.shape"
     with pytest.raises(TypeError, match=fly + ".*not the name 'fast-fly'"):
-        autonomous_fly_scan(_flyer(), "fast-fly", grid=GRID, motion=MOTION)
+        autonomous_fly_scan(sim_flyer(), "fast-fly", grid=GRID, motion=MOTION)
     with pytest.raises(TypeError, match=r"; a fly sampler goes to autonomous_fly_scan$"):
         autonomous_scan([det], x, y, grid=GRID, signal="det_value",
                         sampler=FlySampler(SHAPE, motion=MOTION))  # fmt: skip
     with pytest.raises(TypeError, match=r"; a step sampler goes to autonomous_scan$"):
-        autonomous_fly_scan(_flyer(), Sampler(SHAPE), grid=GRID, motion=MOTION)
+        autonomous_fly_scan(sim_flyer(), Sampler(SHAPE), grid=GRID, motion=MOTION)
 
 
 def test_a_fly_sampler_made_for_another_dwell_is_refused() -> None:
     sampler = FlySampler(SHAPE, motion=MOTION)  # chooses segments for 10 ms per reading
     with pytest.raises(ValueError) as refused:
-        autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION, dwell=0.001)
+        autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION, dwell=0.001)
     assert str(refused.value) == (
         "the sampler chooses its segments for 0.01 s per reading (its motion model's dwell) "
         "but the plan would fly 0.001 s per reading: give both the same dwell "
@@ -145,8 +140,8 @@ def test_a_fly_sampler_made_for_another_dwell_is_refused() -> None:
     )
     default = FlySampler(SHAPE)  # the nanoprobe model: 10 ms
     with pytest.raises(ValueError, match=r"for 0\.01 s per reading"):
-        autonomous_fly_scan(_flyer(), default, grid=GRID, motion=MOTION.replace(dwell=0.005))
-    autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION, dwell=0.01).close()
+        autonomous_fly_scan(sim_flyer(), default, grid=GRID, motion=MOTION.replace(dwell=0.005))
+    autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION, dwell=0.01).close()
 
 
 # ---------------------------------------------------------------- warned before the run
@@ -185,7 +180,7 @@ def test_a_fly_cap_inside_the_coarse_raster_is_warned_before_the_run(caplog) -> 
     sampler = FlySampler(SHAPE, motion=MOTION, max_coverage=0.05, seed=0)
     seen, callback = _warnings_at_start(caplog)
     summary = RunEngine(call_returns_result=True)(
-        autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION), callback
+        autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION), callback
     ).plan_result
     assert seen == [
         "max_coverage 5.0% is below the sampler's coarse raster (600 pixels, 25.0%): the scan "
@@ -197,7 +192,7 @@ def test_a_fly_cap_inside_the_coarse_raster_is_warned_before_the_run(caplog) -> 
     caplog.clear()
     ok = FlySampler(SHAPE, motion=MOTION, max_coverage=0.3, seed=0)
     seen, callback = _warnings_at_start(caplog)
-    RunEngine()(autonomous_fly_scan(_flyer(), ok, grid=GRID, motion=MOTION, max_segments=1),
+    RunEngine()(autonomous_fly_scan(sim_flyer(), ok, grid=GRID, motion=MOTION, max_segments=1),
                 callback)  # fmt: skip
     assert seen == []
 
@@ -237,7 +232,7 @@ def test_a_fly_run_reads_back_the_samples_its_sampler_got(catalog, writer) -> No
     sampler.ingest = recording
     RE = RunEngine(call_returns_result=True)
     RE.subscribe(writer)
-    summary = RE(autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION)).plan_result
+    summary = RE(autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION)).plan_result
     writer.flush()
     run = load_run(catalog, summary)  # what the plan returned names its run
     points, values, order = replay_points(run)
@@ -297,7 +292,7 @@ def test_a_fly_run_ends_with_a_picture_of_its_samples(tmp_path) -> None:
     sampler.ingest = lambda p, v: (got.append((np.array(p), np.array(v))), ingest(p, v))
     RE = RunEngine(call_returns_result=True)
     RE.subscribe(plot)
-    summary = RE(autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION)).plan_result
+    summary = RE(autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION)).plan_result
     assert [p.name for p in plot.files] == [f"{summary.run_uids[0][:8]}_fly.png"]
     assert plot.files[0].stat().st_size > 5000
     points = np.concatenate([p for p, _ in got])

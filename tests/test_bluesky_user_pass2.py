@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
-from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, flyer, point_rig
+from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, point_rig, sim_flyer
 from ophyd.sim import SynAxis
 
 from fastscan import Sampler
@@ -34,16 +34,11 @@ from fastscan.plans import (
     rel_autonomous_scan,
 )
 from fastscan.sim.detector import SimDetector
-from fastscan.sim.flyer import SimFlyer
 
 
 @pytest.fixture
 def rig():
     return point_rig()
-
-
-def _flyer() -> SimFlyer:
-    return flyer()
 
 
 def _fly(sampler: FlySampler, decisions: int) -> np.ndarray:
@@ -221,7 +216,7 @@ def test_the_summary_of_an_aborted_fly_scan_is_kept() -> None:
 
     RE.subscribe(pauser)
     with pytest.raises(RunEngineInterrupted):
-        RE(autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION, stream=False))
+        RE(autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION, stream=False))
     result = RE.abort()
     assert result.exit_status == "abort"
     summary = last_summary()
@@ -239,7 +234,7 @@ def test_user_md_under_fastscan_is_merged_with_the_recorded_settings(rig) -> Non
     RE(autonomous_scan([det], x, y, grid=GRID, signal="det_value", max_coverage=0.02,
                        md=md))  # fmt: skip
     sampler = FlySampler(SHAPE, motion=MOTION, max_coverage=0.2, initial_spacing=6)
-    RE(autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION, md=md,
+    RE(autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION, md=md,
                            max_segments=1))  # fmt: skip
     for start in starts:
         recorded = start["fastscan"]
@@ -257,7 +252,7 @@ def test_user_md_under_fastscan_is_merged_with_the_recorded_settings(rig) -> Non
         autonomous_scan([det], x, y, grid=GRID, signal="det_value", md={"fastscan": "note"})
     assert str(refused.value) == message
     with pytest.raises(TypeError) as refused:
-        autonomous_fly_scan(_flyer(), sampler, grid=GRID, motion=MOTION, md={"fastscan": "note"})
+        autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION, md={"fastscan": "note"})
     assert str(refused.value) == message
 
 
