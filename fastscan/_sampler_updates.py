@@ -228,12 +228,9 @@ class ExactUpdates:
             self._set_structure(gini, bool(counting), variation)
             if self.erd_floor == AUTO_FLOOR:
                 self._floor_level = self._measure_floor_level()
-        activating = not self._active
         self._erd_pass(pixels, lists)
         self._active = True
-        _sampler._warm_up(self.model)
-        if activating:
-            _sampler._collect_once()  # the process's first full collection, not in a decision
+        _sampler._warm_up(self.model)  # once per process, with a full garbage collection
 
     def _erd_pass(self, pixels: np.ndarray, lists: NeighborLists | None) -> None:
         """ERD of ``pixels`` (every unmeasured one) from the current neighbours, then the

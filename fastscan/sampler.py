@@ -175,8 +175,6 @@ _ROUTE_KICKS_PER_POINT = 1
 # 600 x 400); the first activation loads them with a small scan of its own (_warm_up)
 _WARM_SHAPE = (48, 40)
 _warm = False
-_warming = False  # True while _warm_up's small scan runs
-_collected = False  # the process's first activation has run the full collection
 #: share of the initial pattern still to come when the ERD map is made (the activation,
 #: a full update of every pixel): the rest of the pattern arrives by local updates, so the
 #: full update runs while those readings are measured, not after the last one. A full
@@ -683,41 +681,27 @@ class Sampler(
         )
 
 
-def _collect_once() -> None:
-    """Run Python's full garbage collection at the first activation of a process (not in
-    :func:`_warm_up`'s small scan), once.
-
-    A fresh process owes the cyclic collector a pass over every object its imports made,
-    and that pass, due in an early decision the stage waits for, made it 1-4 ms slower (the
-    first 1 ms fly decision up to 11.7 ms); the activation (hundreds of ms, run while
-    fast-fly's last coarse lines fly or before the first step batch) takes it instead. Only
-    once: a full pass over a large process (a test session, a benchmark of many scans) costs
-    tens to hundreds of ms, and later scans of a process do not start fresh.
-    """
-    global _collected
-    if _collected or _warming:
-        return
-    _collected = True
-    gc.collect()
-
-
 def _warm_up(model: ERDModel) -> None:
     """Run a few step decisions of a small one-channel scan, once per process, so that
     every kernel of a local update is loaded (or compiled) before a real decision needs
-    it; it shares nothing with the scan that calls it but the (read-only) ``model``."""
-    global _warm, _warming
+    it; it shares nothing with the scan that calls it but the (read-only) ``model``.
+
+    Then Python's full garbage collection, once per process too. A fresh process owes the
+    cyclic collector a pass over every object its imports made, and that pass, due in an
+    early decision the stage waits for, made it 1-4 ms slower (the first 1 ms fly decision
+    up to 11.7 ms); the first activation (hundreds of ms, run while fast-fly's last coarse
+    lines fly or before the first step batch), which calls this, takes it instead. Only
+    once: a full pass over a large process (a test session, a benchmark of many scans)
+    costs tens to hundreds of ms, and later scans of a process do not start fresh.
+    """
+    global _warm
     if _warm:
         return
     _warm = True  # first: the small scan's own activation must not start another
     rows, cols = np.indices(_WARM_SHAPE)
     image = np.sin(rows / 3.0) * np.cos(cols / 5.0) + (rows + cols) / 40.0
-    _warming = True  # (its activation leaves the collector to the scan that called this)
-    try:
-        scan = Sampler(
-            _WARM_SHAPE, batch_size=8, model=model, max_coverage=0.9, change_tolerance=None
-        )
-        for _ in range(3):  # the initial pattern (activation), then step batches
-            points = scan.suggest()
-            scan.ingest(points, image[points[:, 0], points[:, 1]])
-    finally:
-        _warming = False
+    scan = Sampler(_WARM_SHAPE, batch_size=8, model=model, max_coverage=0.9, change_tolerance=None)
+    for _ in range(3):  # the initial pattern (activation), then step batches
+        points = scan.suggest()
+        scan.ingest(points, image[points[:, 0], points[:, 1]])
+    gc.collect()

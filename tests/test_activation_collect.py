@@ -37,10 +37,10 @@ def test_the_first_activation_collects_once_and_nothing_else_does(monkeypatch):
         return real(*args)
 
     monkeypatch.setattr(sampler_module.gc, "collect", counted)
-    monkeypatch.setattr(sampler_module, "_collected", False)  # as in a fresh process
+    monkeypatch.setattr(sampler_module, "_warm", False)  # as in a fresh process
     first = Sampler(IMAGE.shape, batch_size=20, max_coverage=0.3)
     _scan(first, calls)
-    assert calls == [0]  # at the activation (the warm-up scan's own activation excluded)
+    assert calls == [0]  # at the activation, after the warm-up scan (sampler._warm_up)
     second = Sampler(IMAGE.shape, batch_size=20, max_coverage=0.3, seed=1)
     points = second.suggest()
     second.ingest(points, IMAGE[points[:, 0], points[:, 1]])  # its activation
