@@ -5,6 +5,16 @@ readings) and reconstructs with the same IDW as the autonomous sampler, so the
 two are compared like for like. Raster grids are not nested (a 10 % grid is not
 a subset of a 20 % grid), so :class:`RasterSampler` plans for one coverage.
 
+Settings changed after construction are applied or refused, never ignored
+(:mod:`fastscan._settable`, as for :class:`fastscan.Sampler`): before the first
+reading ``s.batch_size = 20`` or ``s.set_params(seed=3)`` makes the sampler again
+as if the value had been given to the constructor; once readings are in only
+``max_coverage`` may change, and only where the pattern planned with the new value
+begins with the points the scan has visited (the scan then goes on exactly as if
+the value had been given at the start: Halton patterns and the fly raster's levels
+are nested; a raster grid or a random draw for another coverage usually is not, and
+is refused with a ValueError saying so).
+
 :class:`FlyRasterSampler` is the static fly reference and the first *segment
 sampler*: it hands out whole rows to fly (:meth:`FlyRasterSampler.suggest_segments`,
 :class:`fastscan.fly.Segment` in flight order), every k-th row first, then the rows
@@ -19,6 +29,13 @@ Examples
 ...     s.ingest(pts, np.ones(len(pts)))
 >>> s.n_measured, s.stop_reason
 (120, 'coverage 10.0% reached max_coverage 10.0%')
+>>> s.max_coverage = 0.2  # the 20 % Halton pattern begins with the 10 % one: it goes on
+>>> s.should_stop(), len(s.suggest())
+(False, 60)
+>>> r = RasterSampler((30, 40), max_coverage=0.5)
+>>> r.max_coverage = 0.1  # before any reading: as if given to the constructor
+>>> len(r.suggest(1000)), r.get_params()["max_coverage"]
+(120, 0.1)
 """
 
 from __future__ import annotations
@@ -27,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from fastscan._settable import _GIVEN, Settable, SettableMeta
 from fastscan._validation import check_points, check_shape, check_values, read_only
 from fastscan.fly.segment import Segment, segments_to_points
 from fastscan.patterns import halton_points, random_points, raster_points, serpentine_order
@@ -42,10 +60,17 @@ __all__ = [
 ]
 
 
-class StaticSampler:
-    """Visit a precomputed sequence of pixels in batches, up to ``max_coverage``."""
+class StaticSampler(Settable, metaclass=SettableMeta):
+    """Visit a precomputed sequence of pixels in batches, up to ``max_coverage``.
+
+    Constructor settings set later (``s.max_coverage = 0.2``, ``s.set_params(...)``)
+    take effect as if given here before the first reading; once readings are in only
+    ``max_coverage`` may change, where the new value's pattern begins with the points
+    visited so far (module docstring).
+    """
 
     name = "static"
+    LIVE_KNOBS = frozenset({"max_coverage"})
 
     def __init__(
         self,
@@ -77,6 +102,38 @@ class StaticSampler:
 
     def _plan(self, n: int) -> np.ndarray:
         raise NotImplementedError
+
+    def _kept_settings(self) -> dict[str, Any]:
+        """Settings a mid-scan re-plan keeps as this scan resolved them (none here)."""
+        return {}
+
+    def _adopt_plan(self, other: StaticSampler) -> None:
+        """Take ``other``'s plan (its cap, target and visiting order)."""
+        self.__dict__.update(
+            max_coverage=other.max_coverage, _n_target=other._n_target, _order=other._order
+        )
+
+    def _set_live(self, name: str, value: Any) -> None:
+        """A new ``max_coverage`` once readings are in: applied when the pattern planned
+        with it begins with the points visited so far, refused otherwise."""
+        given = {**self.__dict__[_GIVEN], **self._kept_settings(), name: value}
+        fresh = type(self)(**given)  # checks the value as the constructor does
+        done = min(self._next, len(fresh._order))
+        if not np.array_equal(fresh._order[:done], self._order[:done]):
+            raise ValueError(
+                f"{name}={value!r} cannot be applied once readings are in ({self.n_measured} "
+                f"measured): the {self.name} pattern for it does not begin with the {done} "
+                f"points this scan has visited (made with {name}={self._reported(name)!r}); "
+                f"make a new {type(self).__name__}(..., {name}={value!r}) for a new scan"
+            )
+        self._adopt_plan(fresh)
+        self._advance()
+        object.__setattr__(self, _GIVEN, given)
+
+    def _advance(self) -> None:
+        """Move past every planned point that has been measured."""
+        while self._next < len(self._order) and self._mask[tuple(self._order[self._next])]:
+            self._next += 1
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -163,9 +220,7 @@ class StaticSampler:
         self._mask[points[:, 0], points[:, 1]] = True
         self._values[points[:, 0], points[:, 1]] = values
         self._recon = None
-        # advance past every planned point that has now been measured
-        while self._next < len(self._order) and self._mask[tuple(self._order[self._next])]:
-            self._next += 1
+        self._advance()  # past every planned point that has now been measured
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(shape={self.shape}, max_coverage={self.max_coverage:g})"
@@ -237,14 +292,24 @@ class FlyRasterSampler(StaticSampler):
         k: int = 10,
         first_coverage: float | None = None,
     ) -> None:
-        first = max_coverage if first_coverage is None else first_coverage
-        if not 0.0 < first <= 1.0:
+        if first_coverage is not None and not 0.0 < first_coverage <= 1.0:
             raise ValueError(f"first_coverage must be in (0, 1], got {first_coverage!r}")
-        self.first_coverage = float(first)
+        if not 0.0 < max_coverage <= 1.0:  # (named here: it is also the default first level)
+            raise ValueError(f"max_coverage must be in (0, 1], got {max_coverage!r}")
+        self.first_coverage = float(max_coverage if first_coverage is None else first_coverage)
         super().__init__(shape, batch_size=batch_size, max_coverage=max_coverage, seed=seed, k=k)
 
     def get_params(self) -> dict[str, Any]:
         return {**super().get_params(), "first_coverage": self.first_coverage}
+
+    def _kept_settings(self) -> dict[str, Any]:
+        """A raised or lowered cap keeps the first level's coverage (by default the
+        cap the scan was made with), so the levels flown so far stay the plan's start."""
+        return {"first_coverage": self.first_coverage}
+
+    def _adopt_plan(self, other: StaticSampler) -> None:
+        super()._adopt_plan(other)
+        self.__dict__.update(_levels=other._levels, _level_starts=other._level_starts)
 
     @property
     def spacing(self) -> int:

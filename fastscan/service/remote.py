@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from fastscan._settable import SettableMeta
 from fastscan._validation import check_points, check_shape, check_values
 from fastscan.patterns import halton_points
 from fastscan.service.client import (
@@ -36,6 +37,7 @@ from fastscan.service.client import (
     _raise_for,
 )
 from fastscan.service.protocol import DEFAULT_ADDRESS
+from fastscan.service.remote_settings import RemoteSettings
 from fastscan.service.sessions import CREATE_KEYS, read_state_log
 
 __all__ = ["RemoteSampler"]
@@ -44,7 +46,7 @@ log = logging.getLogger("fastscan.service")
 _FALLBACKS = ("raise", "halton")
 
 
-class RemoteSampler:
+class RemoteSampler(RemoteSettings, metaclass=SettableMeta):
     """A :class:`fastscan.Sampler` running in a ``fastscan serve`` process.
 
     Parameters
@@ -79,6 +81,13 @@ class RemoteSampler:
 
     Notes
     -----
+    Settings set later (``rs.max_coverage = 0.3``, ``rs.set_params(...)``) are applied
+    or refused, never ignored (:mod:`fastscan.service.remote_settings`): ``timeout``,
+    ``retries``, ``fallback``, ``prefetch``, ``reconnect_interval`` and
+    ``restore_timeout`` at any time; any other before the first reading re-opens the
+    empty session this client made, as if given here, and is refused once readings
+    are in (the service cannot change a running session's settings).
+
     Use one RemoteSampler from one thread (the plan's); it is not thread-safe.
     One client writes to a session at a time: a second writer is detected when
     the batch counts disagree (:class:`RemoteError` ``conflict``).
@@ -100,8 +109,7 @@ class RemoteSampler:
         curve_client_key: str | Path | None = None,
         **sampler_kwargs: Any,
     ) -> None:
-        if fallback not in _FALLBACKS:
-            raise ValueError(f"fallback must be one of {_FALLBACKS}, got {fallback!r}")
+        self._check_fallback(fallback)
         if "model" in sampler_kwargs:
             raise ValueError("a RemoteSampler cannot send a model; the service uses its own")
         unknown = set(sampler_kwargs) - set(_SAMPLER_DEFAULTS)
@@ -131,6 +139,7 @@ class RemoteSampler:
         self._n_measured = 0
         self._acked = 0
         self._attached = False
+        self._created = False  # this client made the session (not attached to one)
         self._summary: dict[str, Any] | None = None
         self._prefetched: tuple[int, np.ndarray] | None = None
         self._offline = False
@@ -147,6 +156,11 @@ class RemoteSampler:
         except BaseException:
             self._conn.close()
             raise
+
+    @staticmethod
+    def _check_fallback(fallback: Any) -> None:
+        if fallback not in _FALLBACKS:
+            raise ValueError(f"fallback must be one of {_FALLBACKS}, got {fallback!r}")
 
     # ------------------------------------------------------------------ service plumbing
     def _request(self, op: str, **kwargs: Any) -> tuple[dict, dict]:
@@ -181,6 +195,7 @@ class RemoteSampler:
         result = header["result"]
         self._params = dict(result["params"])
         self._attached = True
+        self._created = bool(result.get("created"))
         server_last = int(result["last_seq"])
         if server_last > len(self._log):
             if self._log:
