@@ -1,4 +1,5 @@
-"""The ``fastscan`` command: ``simulate`` (replay), ``evaluate`` (image sets), ``train``, ``serve``.
+"""The ``fastscan`` command: ``simulate`` (replay), ``evaluate`` (image sets), ``estimate``
+(beam time before a scan), ``train``, ``serve``.
 
 Every expected failure (bad file, bad argument, bad model) prints one line
 ``fastscan: error: ...`` and exits with status 2.
@@ -97,10 +98,44 @@ _seed = int_at_least(0)
 _positive_int = int_at_least(1)
 
 
+def add_motion_flags(group: Any, dwell: Any = None) -> None:
+    """The beam-time model's flags (pixel units), ``fastscan.motion.NANOPROBE``'s defaults.
+
+    ``--dwell --velocity --acceleration --settle --point-overhead --line-overhead``, shared
+    by ``simulate`` and ``estimate``. ``dwell``: the group ``--dwell`` goes into (default
+    ``group``), e.g. a mutually exclusive one.
+    """
+    from fastscan.motion import NANOPROBE
+
+    (group if dwell is None else dwell).add_argument(
+        "--dwell", type=_seconds(False), default=NANOPROBE.dwell, metavar="S",
+        help="detector dwell per reading, s (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--velocity", type=_positive_rate, default=NANOPROBE.velocity[0], metavar="PX_PER_S",
+        help="top speed of each axis, also the fly speed limit (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--acceleration", type=_positive_rate, default=NANOPROBE.acceleration[0],
+        metavar="PX_PER_S2", help="acceleration of each axis (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--settle", type=_seconds(True), default=NANOPROBE.settle_time, metavar="S",
+        help="settle after every move, s (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--point-overhead", type=_seconds(True), default=NANOPROBE.point_overhead, metavar="S",
+        help="fixed cost of every step point, s (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--line-overhead", type=_seconds(True), default=NANOPROBE.line_overhead, metavar="S",
+        help="fixed cost of every fly segment (arm, read out), s (default %(default)s)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fastscan import __version__
     from fastscan.erd.estimator import SHIPPED_MODELS
-    from fastscan.motion import NANOPROBE
     from fastscan.phantoms import PHANTOMS
     from fastscan.strategies import STRATEGIES
 
@@ -181,30 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")
     sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     timing = sim.add_argument_group("beam-time model (pixel units)")
-    timing.add_argument(
-        "--dwell", type=_seconds(False), default=NANOPROBE.dwell, metavar="S",
-        help="detector dwell per reading, s (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--velocity", type=_positive_rate, default=NANOPROBE.velocity[0], metavar="PX_PER_S",
-        help="top speed of each axis, also the fly speed limit (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--acceleration", type=_positive_rate, default=NANOPROBE.acceleration[0],
-        metavar="PX_PER_S2", help="acceleration of each axis (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--settle", type=_seconds(True), default=NANOPROBE.settle_time, metavar="S",
-        help="settle after every move, s (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--point-overhead", type=_seconds(True), default=NANOPROBE.point_overhead, metavar="S",
-        help="fixed cost of every step point, s (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--line-overhead", type=_seconds(True), default=NANOPROBE.line_overhead, metavar="S",
-        help="fixed cost of every fly segment (arm, read out), s (default %(default)s)",
-    )  # fmt: skip
+    add_motion_flags(timing)
     timing.add_argument(
         "--motion-weight", type=_seconds(True), default=None, metavar="W",
         help="motion-aware step batches: 0 = ERD only; default: the sampler's",
@@ -212,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_run_simulate)
 
     _add_evaluate_parser(commands)
+    _add_estimate_parser(commands)
 
     train = commands.add_parser(
         "train",
@@ -388,6 +401,68 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     )
     ev.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     ev.set_defaults(func=_run_evaluate)
+
+
+def _dwell_list(text: str) -> list[float]:
+    parse = _seconds(False)
+    try:
+        values = [parse(v) for v in text.split(",") if v.strip()]
+    except argparse.ArgumentTypeError:
+        values = []
+    if not values:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated dwells, seconds > 0 each, got {text!r}"
+        )
+    return list(dict.fromkeys(values))
+
+
+def _add_estimate_parser(commands: argparse._SubParsersAction) -> None:
+    est = commands.add_parser(
+        "estimate",
+        help="what a raster costs, and whether fastscan's adaptive modes pay, before a scan",
+        description="Beam time of a serpentine step raster (whole, 50 %% and 25 %%) and of fly "
+        "rasters of every k-th row and column (k = 1, 2, 4, 8), split into readings, moves and "
+        "fixed costs; the cheaper axis to fly, the cost ratio R, what fast-auto and the dwell "
+        "rule will do, and what to expect. No image and no scan: fastscan.beamtime's model, "
+        "pixel units, stage from pixel (0, 0), the defaults of fastscan simulate.",
+    )
+    est.add_argument(
+        "--shape", nargs="+", required=True, metavar="ROWSxCOLS",
+        help="grid in pixels: ROWSxCOLS (e.g. 600x400) or ROWS COLS",
+    )  # fmt: skip
+    est.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    timing = est.add_argument_group("beam-time model (pixel units)")
+    dwell = timing.add_mutually_exclusive_group()
+    dwell.add_argument(
+        "--dwells", type=_dwell_list, default=None, metavar="S1,S2,...",
+        help="several dwells at once, s (e.g. 0.001,0.01,0.1,1); instead of --dwell",
+    )  # fmt: skip
+    add_motion_flags(timing, dwell)
+    est.set_defaults(func=_run_estimate)
+
+
+def _run_estimate(args: argparse.Namespace) -> int:
+    import json
+
+    from fastscan._estimate_report import format_estimate
+    from fastscan.estimate import estimate_scan, parse_shape
+    from fastscan.motion import MotionModel
+
+    shape = parse_shape(args.shape)
+    motion = MotionModel(
+        velocity=(args.velocity, args.velocity),
+        acceleration=(args.acceleration, args.acceleration),
+        settle_time=args.settle,
+        dwell=args.dwell,
+        point_overhead=args.point_overhead,
+        line_overhead=args.line_overhead,
+    )
+    estimate = estimate_scan(shape, motion, dwells=args.dwells)
+    if args.json:
+        print(json.dumps(estimate.to_dict(), indent=1))
+    else:
+        print(format_estimate(estimate), end="")
+    return 0
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
