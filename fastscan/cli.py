@@ -420,14 +420,14 @@ def _add_estimate_parser(commands: argparse._SubParsersAction) -> None:
     est = commands.add_parser(
         "estimate",
         help="what a raster costs, and whether fastscan's adaptive modes pay, before a scan",
-        description="Beam time of a serpentine step raster (whole, 50 %% and 25 %%) and of fly "
+        description="Beam time of a serpentine step raster (whole, 50 % and 25 %) and of fly "
         "rasters of every k-th row and column (k = 1, 2, 4, 8), split into readings, moves and "
         "fixed costs; the cheaper axis to fly, the cost ratio R, what fast-auto and the dwell "
         "rule will do, and what to expect. No image and no scan: fastscan.beamtime's model, "
         "pixel units, stage from pixel (0, 0), the defaults of fastscan simulate.",
     )
     est.add_argument(
-        "--shape", nargs="+", required=True, metavar="ROWSxCOLS",
+        "--shape", nargs="+", required=True, metavar=("ROWSxCOLS|ROWS", "COLS"),
         help="grid in pixels: ROWSxCOLS (e.g. 600x400) or ROWS COLS",
     )  # fmt: skip
     est.add_argument("--json", action="store_true", help="print JSON instead of tables")
