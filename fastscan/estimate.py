@@ -368,9 +368,13 @@ def estimate_scan(
         raise ValueError("dwells must hold at least one dwell, got an empty list")
     out = []
     for dwell in dwells:
-        if not (isinstance(dwell, (int, float)) and math.isfinite(dwell) and dwell > 0):
+        try:
+            seconds = math.nan if isinstance(dwell, bool) else float(dwell)
+        except (TypeError, ValueError):
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds > 0):
             raise ValueError(f"a dwell must be a finite number of seconds > 0, got {dwell!r}")
-        m = motion.replace(dwell=float(dwell))
+        m = motion.replace(dwell=seconds)
         scans = _scans(shape, m)
         decided = _decisions(shape, m)
         axis = decided["fly_axis"]
@@ -382,11 +386,11 @@ def estimate_scan(
         expect = _expect(decided["auto_mode"], share, ref.label, decided["cost_ratio"])
         out.append(
             DwellEstimate(
-                dwell=float(dwell),
+                dwell=seconds,
                 scans=tuple(scans),
                 overhead_share=share,
                 expect=expect,
                 **decided,
             )
         )
-    return Estimate(shape, motion.replace(dwell=float(dwells[0])), tuple(out))
+    return Estimate(shape, motion.replace(dwell=out[0].dwell), tuple(out))

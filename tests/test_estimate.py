@@ -194,6 +194,9 @@ def test_bad_timing_is_named(args, message, capsys):
 def test_the_library_refuses_bad_input():
     with pytest.raises(ValueError, match=r"got 0\.0"):
         estimate_scan((8, 8), NANOPROBE, dwells=[0.01, 0.0])
+    for bad in (math.nan, -0.1, "soon", True):
+        with pytest.raises(ValueError, match=f"got {bad!r}"):
+            estimate_scan((8, 8), NANOPROBE, dwells=[bad])
     with pytest.raises(ValueError, match="at least one dwell"):
         estimate_scan((8, 8), NANOPROBE, dwells=[])
     with pytest.raises(ValueError, match="at least"):
