@@ -1,4 +1,5 @@
-"""The ``fastscan`` command: ``simulate`` (replay), ``evaluate`` (image sets), ``train``, ``serve``.
+"""The ``fastscan`` command: ``simulate`` (replay), ``evaluate`` (image sets), ``estimate``
+(beam time before a scan), ``train``, ``serve``.
 
 Every expected failure (bad file, bad argument, bad model) prints one line
 ``fastscan: error: ...`` and exits with status 2.
@@ -97,10 +98,44 @@ _seed = int_at_least(0)
 _positive_int = int_at_least(1)
 
 
+def add_motion_flags(group: Any, dwell: Any = None) -> None:
+    """The beam-time model's flags (pixel units), ``fastscan.motion.NANOPROBE``'s defaults.
+
+    ``--dwell --velocity --acceleration --settle --point-overhead --line-overhead``, shared
+    by ``simulate`` and ``estimate``. ``dwell``: the group ``--dwell`` goes into (default
+    ``group``), e.g. a mutually exclusive one.
+    """
+    from fastscan.motion import NANOPROBE
+
+    (group if dwell is None else dwell).add_argument(
+        "--dwell", type=_seconds(False), default=NANOPROBE.dwell, metavar="S",
+        help="detector dwell per reading, s (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--velocity", type=_positive_rate, default=NANOPROBE.velocity[0], metavar="PX_PER_S",
+        help="top speed of each axis, also the fly speed limit (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--acceleration", type=_positive_rate, default=NANOPROBE.acceleration[0],
+        metavar="PX_PER_S2", help="acceleration of each axis (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--settle", type=_seconds(True), default=NANOPROBE.settle_time, metavar="S",
+        help="settle after every move, s (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--point-overhead", type=_seconds(True), default=NANOPROBE.point_overhead, metavar="S",
+        help="fixed cost of every step point, s (default %(default)s)",
+    )  # fmt: skip
+    group.add_argument(
+        "--line-overhead", type=_seconds(True), default=NANOPROBE.line_overhead, metavar="S",
+        help="fixed cost of every fly segment (arm, read out), s (default %(default)s)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fastscan import __version__
     from fastscan.erd.estimator import SHIPPED_MODELS
-    from fastscan.motion import NANOPROBE
     from fastscan.phantoms import PHANTOMS
     from fastscan.strategies import STRATEGIES
 
@@ -181,30 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--segment", metavar="NAME", help="downstream segmenter to add to the report")
     sim.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     timing = sim.add_argument_group("beam-time model (pixel units)")
-    timing.add_argument(
-        "--dwell", type=_seconds(False), default=NANOPROBE.dwell, metavar="S",
-        help="detector dwell per reading, s (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--velocity", type=_positive_rate, default=NANOPROBE.velocity[0], metavar="PX_PER_S",
-        help="top speed of each axis, also the fly speed limit (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--acceleration", type=_positive_rate, default=NANOPROBE.acceleration[0],
-        metavar="PX_PER_S2", help="acceleration of each axis (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--settle", type=_seconds(True), default=NANOPROBE.settle_time, metavar="S",
-        help="settle after every move, s (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--point-overhead", type=_seconds(True), default=NANOPROBE.point_overhead, metavar="S",
-        help="fixed cost of every step point, s (default %(default)s)",
-    )  # fmt: skip
-    timing.add_argument(
-        "--line-overhead", type=_seconds(True), default=NANOPROBE.line_overhead, metavar="S",
-        help="fixed cost of every fly segment (arm, read out), s (default %(default)s)",
-    )  # fmt: skip
+    add_motion_flags(timing)
     timing.add_argument(
         "--motion-weight", type=_seconds(True), default=None, metavar="W",
         help="motion-aware step batches: 0 = ERD only; default: the sampler's",
@@ -212,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(func=_run_simulate)
 
     _add_evaluate_parser(commands)
+    from fastscan._estimate_cli import add_estimate_parser
+
+    add_estimate_parser(commands)
 
     train = commands.add_parser(
         "train",
