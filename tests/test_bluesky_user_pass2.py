@@ -224,6 +224,67 @@ def test_the_summary_of_an_aborted_fly_scan_is_kept() -> None:
     assert summary.n_samples > 0 and summary.coverage == sampler.coverage < 0.5
 
 
+def _aborted_fly_scan(RE) -> FlySampler:
+    """A fly scan on ``RE``, paused after three pages and aborted; its sampler."""
+    sampler = FlySampler(SHAPE, motion=MOTION, max_coverage=0.5, initial_spacing=6, seed=0)
+    pages = []
+
+    def pauser(name, doc):
+        if name == "event_page":
+            pages.append(doc)
+            if len(pages) == 3:
+                _pause_from_thread(RE)
+
+    RE.subscribe(pauser)
+    with pytest.raises(RunEngineInterrupted):
+        RE(autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION, stream=False))
+    assert RE.abort().exit_status == "abort"
+    return sampler
+
+
+def test_each_run_engine_keeps_its_own_last_summary(rig) -> None:
+    # two RunEngines in one session (e.g. a simulated and a real beamline): before, the
+    # second engine's scan replaced the first's summary; now each keeps its own
+    import gc
+    import time
+    import weakref
+
+    from fastscan.plans import last_summary
+
+    det, x, y = rig
+    sim, real = RunEngine(call_returns_result=True), RunEngine(call_returns_result=True)
+    assert last_summary(sim) is None and last_summary(real) is None
+    step = sim(autonomous_scan([det], x, y, grid=GRID, signal="det_value",
+                               max_coverage=0.02)).plan_result  # fmt: skip
+    sampler = _aborted_fly_scan(real)
+    fly = last_summary(real)
+    assert isinstance(step, ScanSummary) and isinstance(fly, FlyScanSummary)
+    assert last_summary(sim) is step  # not replaced by the other engine's scan
+    assert last_summary() is fly  # without an engine: the latest of any, as before
+    assert fly.n_samples > 0 and fly.coverage == sampler.coverage < 0.5
+    # a plan made but not run leaves both alone
+    autonomous_scan([det], x, y, grid=GRID, signal="det_value").close()
+    assert (last_summary(sim), last_summary(real), last_summary()) == (step, fly, fly)
+    again = sim(autonomous_scan([det], x, y, grid=GRID, signal="det_value",
+                                max_coverage=0.01)).plan_result  # fmt: skip
+    assert last_summary(sim) is again is last_summary() and last_summary(real) is fly
+    # an engine dropped from the session is not kept alive by its summary (bluesky's event
+    # loop thread lets go of an engine a moment after its call returns; the aborted one is
+    # also held by pytest's captured "Run aborted" log record and its traceback)
+    gone = weakref.ref(sim)
+    del sim
+    deadline = time.monotonic() + 10.0
+    while gc.collect() >= 0 and gone() is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gone() is None
+    assert last_summary(real) is fly and last_summary() is again
+    with pytest.raises(TypeError) as refused:
+        last_summary("RE")
+    assert str(refused.value) == (
+        "RE must be a bluesky RunEngine (or None for the latest of any), got str: 'RE'"
+    )
+
+
 # ---------------------------------------------------------------- 3. md["fastscan"]
 def test_user_md_under_fastscan_is_merged_with_the_recorded_settings(rig) -> None:
     det, x, y = rig

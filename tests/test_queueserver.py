@@ -38,6 +38,20 @@ def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30
         time.sleep(0.1)
 
 
+def _wait_manager(RM, manager: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    """Poll until the RE Manager answers a status request; fail at once if it exited."""
+    from bluesky_queueserver_api.comm_base import RequestTimeoutError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        assert manager.poll() is None, f"the manager exited: {log.read_text()[-3000:]}"
+        try:
+            RM.status()
+            return
+        except RequestTimeoutError:
+            assert time.monotonic() < deadline, f"the manager did not answer: {log.read_text()}"
+
+
 def _zmq_contexts() -> set:
     import gc
 
@@ -63,6 +77,9 @@ def test_autonomous_scan_through_the_queue_server(sim_ioc, tmp_path):
     catalog_dir = tmp_path / "catalog"
     try:
         _wait_port(redis_port, redis, "redis-server")
+        # the profile's own connection wait (FASTSCAN_CONNECT_TIMEOUT, default 20 s) gives up
+        # only after 20 s in which no further PV connected: a dead IOC fails in 20 s, a live
+        # one on a loaded machine keeps connecting and is waited for
         env = {**os.environ, "FASTSCAN_CATALOG": str(catalog_dir),
                "FASTSCAN_PREFIX": sim_ioc.prefix, "PYTHONWARNINGS": "ignore"}  # fmt: skip
         manager_cmd = [
@@ -79,9 +96,11 @@ def test_autonomous_scan_through_the_queue_server(sim_ioc, tmp_path):
         log = (tmp_path / "manager.log").open("w")
         manager = subprocess.Popen(manager_cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
         before = _zmq_contexts()
+        # a loaded machine answers requests late: 10 s per request, not the API's 2 s
         RM = REManagerAPI(zmq_control_addr=f"tcp://127.0.0.1:{control}",
-                          zmq_info_addr=f"tcp://127.0.0.1:{info}")  # fmt: skip
+                          zmq_info_addr=f"tcp://127.0.0.1:{info}", timeout_recv=10.0)  # fmt: skip
         try:
+            _wait_manager(RM, manager, tmp_path / "manager.log")
             RM.environment_open()
             RM.wait_for_idle(timeout=180)
             assert RM.status()["worker_environment_exists"], (tmp_path / "manager.log").read_text()
@@ -122,6 +141,8 @@ def test_autonomous_scan_through_the_queue_server(sim_ioc, tmp_path):
             log.close()
         redis.terminate()
         redis.wait(timeout=10)
+    # the profile waited for the IOC's PVs with its polling wait, and said how long it took
+    assert "fastscan profile: the PVs of" in (tmp_path / "manager.log").read_text()
 
     from fastscan.plans import load_run, replay_points
     from fastscan.plans.catalog import local_catalog

@@ -14,7 +14,10 @@ Environment:
 - ``FASTSCAN_PREFIX``: PV prefix of the simulated IOC (``python -m fastscan.sim.ioc``)
   or of real PVs with the same layout (``<prefix>x``, ``<prefix>y``, ``<prefix>det:``);
   unset: in-process simulated axes and detector (no EPICS);
-- ``FASTSCAN_SHAPE``: grid rows,cols for the in-process simulation (default 40,60).
+- ``FASTSCAN_SHAPE``: grid rows,cols for the in-process simulation (default 40,60);
+- ``FASTSCAN_CONNECT_TIMEOUT``: seconds (default 20) the PVs may go without one more of
+  them connecting before the startup gives up: a dead IOC or a wrong prefix fails after
+  that long, a slow but live one (a loaded machine, a busy network) is waited for.
 
 Devices: ``det`` (point detector, reading ``det_value``), ``x``, ``y`` (stage axes),
 ``flyer`` (fly mode with position capture).
@@ -40,13 +43,15 @@ RE.subscribe(tiled_writer(catalog))
 _prefix = os.environ.get("FASTSCAN_PREFIX")
 if _prefix:
     from fastscan.devices import EpicsScalarDetector, NanoprobeStage
+    from fastscan.devices.connect import wait_for_connections
     from fastscan.devices.fly import EpicsFlyer
 
     stage = NanoprobeStage(f"{_prefix}x", f"{_prefix}y", name="stage")
     det = EpicsScalarDetector(f"{_prefix}det:", name="det")
     flyer = EpicsFlyer(f"{_prefix}fly:", name="flyer")
-    for _device in (stage, det, flyer):
-        _device.wait_for_connection(timeout=20)
+    _stall = float(os.environ.get("FASTSCAN_CONNECT_TIMEOUT", 20))
+    _took = wait_for_connections((stage, det, flyer), stall=_stall)
+    print(f"fastscan profile: the PVs of {_prefix!r} connected in {_took:.1f} s", flush=True)
     x, y = stage.x, stage.y
 else:
     from ophyd.sim import SynAxis
