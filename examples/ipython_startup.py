@@ -28,8 +28,8 @@ sampler=last_sampler))`` (a step scan's); ``last_summary()`` is the aborted run'
 
 Set FASTSCAN_SIM=1 to run without an IOC (in-process SimDetector, instant motors).
 FASTSCAN_CA_PORT and FASTSCAN_PREFIX (default 5094 and SIM:) must match the IOC's
-``--port`` and ``--prefix``; without an answer within FASTSCAN_CONNECT_TIMEOUT s
-(default 10) the startup stops, saying so.
+``--port`` and ``--prefix``; when FASTSCAN_CONNECT_TIMEOUT s (default 10) pass without
+one more PV connecting, the startup stops, saying so.
 Runs are stored in a Tiled catalogue in ./scans (``catalog[uid]``); PNGs of the live
 reconstruction go to ./scans/png.
 """
@@ -103,16 +103,16 @@ if SIM:
     det = SimDetector("det", truth, grid, x_motor, y_motor)
 else:
     from fastscan.devices import EpicsScalarDetector, NanoprobeStage
+    from fastscan.devices.connect import wait_for_connections
 
     stage = NanoprobeStage(f"{PREFIX}x", f"{PREFIX}y", name="stage")
     det = EpicsScalarDetector(f"{PREFIX}det:", name="det")
-    try:
-        stage.wait_for_connection(timeout=CONNECT_TIMEOUT)
-        det.wait_for_connection(timeout=CONNECT_TIMEOUT)
+    try:  # gives up after CONNECT_TIMEOUT s in which no further PV connected
+        wait_for_connections([stage, det], stall=CONNECT_TIMEOUT)
     except TimeoutError:
         raise SystemExit(
             f"no IOC answers for {PREFIX}x, {PREFIX}y and {PREFIX}det: on 127.0.0.1 port {PORT} "
-            f"within {CONNECT_TIMEOUT:g} s: start terminal 1's IOC first (python -m "
+            f"(no PV connected for {CONNECT_TIMEOUT:g} s): start terminal 1's IOC first (python -m "
             f"fastscan.sim.ioc ... --prefix {PREFIX} --port {PORT}; FASTSCAN_CA_PORT and "
             "FASTSCAN_PREFIX must match it), or set FASTSCAN_SIM=1 to run without one"
         ) from None
@@ -158,7 +158,7 @@ def fly(max_coverage: float = 0.15, dwell: float = 0.005, **knobs):
         from fastscan.devices.fly import EpicsFlyer
 
         flyer = EpicsFlyer(f"{PREFIX}fly:", name="flyer")
-        flyer.wait_for_connection(timeout=10)
+        wait_for_connections([flyer], stall=CONNECT_TIMEOUT)
     motion = MotionModel.from_motors(x_motor, y_motor, dwell=dwell)  # limits, travel
     sampler = FlySampler(grid.shape, motion=motion, max_coverage=max_coverage, seed=0, **knobs)
     last_sampler = sampler

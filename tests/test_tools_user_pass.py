@@ -113,7 +113,8 @@ def test_try_it_startup_without_an_ioc_says_what_to_start(tmp_path) -> None:
     assert run.returncode == 1
     assert "Traceback" not in run.stderr
     assert run.stderr.strip().splitlines()[-1] == (
-        f"no IOC answers for SIM:x, SIM:y and SIM:det: on 127.0.0.1 port {port} within 1 s: "
+        f"no IOC answers for SIM:x, SIM:y and SIM:det: on 127.0.0.1 port {port} "
+        "(no PV connected for 1 s): "
         f"start terminal 1's IOC first (python -m fastscan.sim.ioc ... --prefix SIM: --port "
         f"{port}; FASTSCAN_CA_PORT and FASTSCAN_PREFIX must match it), or set FASTSCAN_SIM=1 "
         "to run without one"
