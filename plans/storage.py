@@ -7,7 +7,8 @@ functions read them with the stock tiled client:
 - :func:`load_run`: a run by uid (or unique prefix), scan id or negative index;
 - :func:`replay_points`: the measured points, readings and measurement order;
 - :func:`sampler_from_run`: a ``fastscan.Sampler`` in the state the scan left
-  it (same settings, same model -- checked by SHA-256 --, same motion model).
+  it (same settings, same model -- checked by SHA-256 --, same motion model); for a
+  run that continued earlier ones, given the catalogue, their readings first.
 
 Examples
 --------
@@ -124,7 +125,10 @@ def replay_points(run: Any, signal: str | list[str] | None = None) -> tuple[np.n
 
     A point the RunEngine re-played after a hard pause appears once (its first
     event). Feeding ``points, values`` to a fresh Sampler with the run's
-    parameters reproduces the scan's reconstruction.
+    parameters reproduces the scan's reconstruction, unless the run continued a
+    sampler that already held readings: a run holds only its own, and
+    ``run.metadata["start"]["fastscan"]["continuation"]["continues"]`` names the
+    earlier runs (:func:`sampler_from_run` with the catalogue follows them).
     """
     start = run_start(run)
     if signal is None:
