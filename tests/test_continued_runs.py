@@ -10,6 +10,7 @@ import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
 from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, point_rig, sim_flyer
+from honesty import assert_honest_devices
 
 from fastscan import Sampler
 from fastscan.fly import FlySampler
@@ -80,6 +81,7 @@ def test_a_continued_run_is_rebuilt_whole_from_the_catalogue(catalog, writer) ->
     with pytest.raises(ValueError, match=rf"continues runs \['{first}'\].*pass catalog="):
         sampler_from_run(run)  # (before, a sampler of the second run's readings alone)
     rebuilt = sampler_from_run(run, catalog)
+    assert_honest_devices(live, rig[0])  # both runs' readings, each asked of the detector
     _assert_same(rebuilt, live)
     live.max_coverage = rebuilt.max_coverage = 0.1  # the same next decision
     np.testing.assert_array_equal(rebuilt.suggest(), live.suggest())
@@ -90,6 +92,7 @@ def test_a_continued_run_is_rebuilt_whole_from_the_catalogue(catalog, writer) ->
     run = load_run(catalog, third)
     assert run.metadata["start"]["fastscan"][KEY]["continues"] == [first, second]
     _assert_same(sampler_from_run(run, catalog), rebuilt)
+    assert_honest_devices(rebuilt, rig[0])
 
 
 @pytest.mark.slow
