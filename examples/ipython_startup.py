@@ -24,7 +24,9 @@ Ctrl-C pauses at the next point (twice: at once); then RE.resume() or RE.abort()
 or raise its cap and go on, e.g. ``last_sampler.max_coverage = 0.3`` and
 ``RE(autonomous_scan([det], x_motor, y_motor, grid=grid, signal="det_value",
 sampler=last_sampler))`` (a step scan's); ``last_summary()`` is the aborted run's summary
-(points, coverage, run uid), which RE.abort() does not hand back.
+(points, coverage, run uid), which RE.abort() does not hand back. The new run names
+the run(s) it continued: ``fastscan.plans.sampler_from_run(load_run(catalog, -1),
+catalog)`` rebuilds the whole scan from the catalogue.
 
 Set FASTSCAN_SIM=1 to run without an IOC (in-process SimDetector, instant motors).
 FASTSCAN_CA_PORT and FASTSCAN_PREFIX (default 5094 and SIM:) must match the IOC's

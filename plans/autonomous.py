@@ -32,6 +32,7 @@ from bluesky import preprocessors as bpp
 from bluesky.utils import RunEngineControlException
 
 import fastscan
+from fastscan.plans.continuation import continuation_md, remember_runs, with_continuation
 from fastscan.plans.coverage_note import warn_early_stop
 from fastscan.plans.device_checks import (
     check_connected,
@@ -421,8 +422,9 @@ class _AutonomousScan:
         warn_early_stop(self.sampler)
         if self.stream:
             self.worker = IngestWorker(self._ingest_counted)
+        at_start = continuation_md(self.sampler)  # what the sampler holds as the run begins
         try:
-            yield from open_run_closing(run_md, self._body(), summary)
+            yield from open_run_closing(with_continuation(run_md, at_start), self._body(), summary)
         finally:
             if self.worker is not None:
                 try:
@@ -431,6 +433,7 @@ class _AutonomousScan:
                     logger.exception("sampler could not ingest streamed readings")
             summary.n_measured = n_measured(self.sampler)
             summary.coverage = float(self.sampler.coverage)
+            remember_runs(self.sampler, summary.run_uids, at_start)
         return summary
 
     def _ingest_counted(self, points: np.ndarray, values: np.ndarray) -> None:

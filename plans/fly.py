@@ -54,6 +54,7 @@ import fastscan
 from fastscan.beamtime import fly_timing, segment_times
 from fastscan.fly import Segment
 from fastscan.motion import MotionModel
+from fastscan.plans.continuation import continuation_md, remember_runs, with_continuation
 from fastscan.plans.coverage_note import warn_early_stop
 from fastscan.plans.device_checks import check_connected
 from fastscan.plans.grid import Grid
@@ -422,12 +423,14 @@ class _FlyScan:
         summary = self.summary
         remember_summary(summary)  # reachable also after RE.abort() (last_summary)
         warn_early_stop(self.sampler)
+        at_start = continuation_md(self.sampler)  # what the sampler holds as the run begins
         try:
-            yield from open_run_closing(run_md, self._body(), summary)
+            yield from open_run_closing(with_continuation(run_md, at_start), self._body(), summary)
         finally:
             self._close_worker(raise_errors=False)  # (already closed unless the run never began)
             summary.coverage = float(getattr(self.sampler, "coverage", 0.0))
             summary.stop_reason = getattr(self.sampler, "stop_reason", None)
+            remember_runs(self.sampler, summary.run_uids, at_start)
         return summary
 
     def _body(self):

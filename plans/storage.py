@@ -7,7 +7,8 @@ functions read them with the stock tiled client:
 - :func:`load_run`: a run by uid (or unique prefix), scan id or negative index;
 - :func:`replay_points`: the measured points, readings and measurement order;
 - :func:`sampler_from_run`: a ``fastscan.Sampler`` in the state the scan left
-  it (same settings, same model -- checked by SHA-256 --, same motion model).
+  it (same settings, same model -- checked by SHA-256 --, same motion model); for a
+  run that continued earlier ones, given the catalogue, their readings first.
 
 Examples
 --------
@@ -124,7 +125,10 @@ def replay_points(run: Any, signal: str | list[str] | None = None) -> tuple[np.n
 
     A point the RunEngine re-played after a hard pause appears once (its first
     event). Feeding ``points, values`` to a fresh Sampler with the run's
-    parameters reproduces the scan's reconstruction.
+    parameters reproduces the scan's reconstruction, unless the run continued a
+    sampler that already held readings: a run holds only its own, and
+    ``run.metadata["start"]["fastscan"]["continuation"]["continues"]`` names the
+    earlier runs (:func:`sampler_from_run` with the catalogue follows them).
     """
     start = run_start(run)
     if signal is None:
@@ -218,17 +222,24 @@ def _resolve_model(info: dict[str, Any]) -> Any:
     )
 
 
-def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
-                     **overrides: Any) -> Any:  # fmt: skip
+def sampler_from_run(run: Any, catalog: Any = None, *, model: Any = None,
+                     check_model: bool = True, **overrides: Any) -> Any:  # fmt: skip
     """A ``fastscan.Sampler`` with the run's settings that has ingested its readings.
 
     Readings are ingested batch by batch in measurement order, so the sampler is
     in the state the scan left it in (to continue an interrupted scan in a new
-    run, or to compare reconstructions offline).
+    run, or to compare reconstructions offline). A run that continued a sampler
+    which already held readings (``RE(autonomous_scan(..., sampler=last_sampler))``)
+    stores only its own; its start document names the earlier runs
+    (``md["fastscan"]["continuation"]``), and with ``catalog`` their readings are
+    ingested first, in order, so the sampler is the one the scan had.
 
     Parameters
     ----------
     run : tiled node of a run
+    catalog : tiled client, optional
+        The catalogue holding the earlier runs a continued run names (usually the
+        one ``run`` came from). Needed only for a continued run.
     model : ERDModel, name or path, optional
         Default: the model the run names (a shipped model by name, or its file).
     check_model : bool
@@ -237,27 +248,35 @@ def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
     **overrides
         Replace stored settings (e.g. ``max_coverage=0.3``).
 
-    Non-finite readings (stored when a detector failed) are skipped.
+    Raises
+    ------
+    ValueError
+        For a fly run; for a continued run without ``catalog``, or whose earlier
+        readings are not all in the runs it names (missing from the catalogue, or
+        readings no run stored: a sampler fed by hand or loaded from a state file).
+        A partial sampler is never returned.
+
+    Non-finite readings (stored when a detector failed) are skipped. The sampler
+    returned remembers its runs: continued in a new run, that run names them.
 
     Examples
     --------
     >>> sampler = sampler_from_run(load_run(catalog, -1), max_coverage=0.3)  # doctest: +SKIP
+    >>> run = load_run(catalog, -1)  # a run that continued earlier ones  # doctest: +SKIP
+    >>> sampler = sampler_from_run(run, catalog)  # their readings first  # doctest: +SKIP
     """
     from fastscan import Sampler
     from fastscan.erd.estimator import load_model
     from fastscan.motion import MotionModel
+    from fastscan.plans.continuation import ATTR, RunChain
 
     start = run_start(run)
     meta = start.get("fastscan", {})
-    if start.get("plan_pattern") == "fastscan_fly":
-        raise ValueError(
-            f"run {str(start.get('uid', ''))[:8]} is a fly scan (autonomous_fly_scan, "
-            f"{meta.get('sampler_class', 'a fly sampler')}): sampler_from_run rebuilds the "
-            "step scans' fastscan.Sampler only; replay_points(run) gives its samples"
-        )
+    _refuse_fly(start)
     stored = dict(meta.get("sampler_params") or {})
     if "shape" not in stored:
         raise ValueError("run has no fastscan sampler parameters; not a fastscan run")
+    earlier = _earlier_runs(start, catalog)  # (checked before the sampler is made)
     shape = tuple(stored.pop("shape"))
     if "pixel_pitch" in stored:
         stored["pixel_pitch"] = tuple(stored["pixel_pitch"])
@@ -276,9 +295,90 @@ def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
                 f"ERD model {recorded.get('name')!r}: SHA-256 {actual} differs from the run's "
                 f"{recorded['sha256']}; pass the run's model= or check_model=False"
             )
+    uids = []
+    for node in [*earlier, run]:
+        _check_count(sampler, node, start)
+        _ingest_run(sampler, node)
+        uids.append(str(run_start(node).get("uid", "")))
+    object.__setattr__(sampler, ATTR, RunChain(tuple(uids), sampler.n_measured))
+    return sampler
+
+
+def _short(uid: Any) -> str:
+    return str(uid)[:8]
+
+
+def _refuse_fly(start: dict[str, Any]) -> None:
+    if start.get("plan_pattern") == "fastscan_fly":
+        meta = start.get("fastscan", {})
+        raise ValueError(
+            f"run {_short(start.get('uid', ''))} is a fly scan (autonomous_fly_scan, "
+            f"{meta.get('sampler_class', 'a fly sampler')}): sampler_from_run rebuilds the "
+            "step scans' fastscan.Sampler only; replay_points(run) gives its samples"
+        )
+
+
+def _earlier_runs(start: dict[str, Any], catalog: Any) -> list[Any]:
+    """The runs a continued run names, from ``catalog`` (ValueError when they cannot be had)."""
+    from fastscan.plans.continuation import KEY
+
+    record = start.get("fastscan", {}).get(KEY) or {}
+    uids = [str(u) for u in record.get("continues") or []]
+    n_start = int(record.get("n_measured_at_start") or 0)
+    unstored = int(record.get("unstored_at_start") or 0)
+    this = _short(start.get("uid", ""))
+    if unstored:
+        chain = f" besides the readings of runs {[_short(u) for u in uids]}" if uids else ""
+        raise ValueError(
+            f"run {this} continued a sampler that already held {n_start} measured pixels, "
+            f"{unstored} of them from readings no stored run holds{chain} (fed by hand, "
+            "loaded from a state file or a service session attached to): the catalogue "
+            "cannot rebuild it; replay_points(run) gives this run's own readings"
+        )
+    if not uids:
+        return []
+    if catalog is None:
+        raise ValueError(
+            f"run {this} continues runs {uids} (its sampler held {n_start} measured pixels "
+            "when it began) and stores only its own readings; pass catalog= (the catalogue "
+            "holding those runs) to rebuild the whole scan"
+        )
+    runs = []
+    for uid in uids:
+        try:
+            node = load_run(catalog, uid)
+        except (KeyError, IndexError) as exc:
+            raise ValueError(
+                f"run {this} continues runs {uids}, but run {uid} is not in the catalogue "
+                f"given ({exc}); pass the catalogue that holds it"
+            ) from None
+        _refuse_fly(run_start(node))
+        runs.append(node)
+    return runs
+
+
+def _check_count(sampler: Any, run: Any, last: dict[str, Any]) -> None:
+    """The sampler holds as many measured pixels as ``run`` says its sampler held at start."""
+    from fastscan.plans.continuation import KEY
+
+    start = run_start(run)
+    record = start.get("fastscan", {}).get(KEY)
+    if record is None:  # a run stored before runs recorded their start
+        return
+    expected = int(record.get("n_measured_at_start") or 0)
+    if sampler.n_measured != expected:
+        raise ValueError(
+            f"run {_short(last.get('uid', ''))}: rebuilding its chain, run "
+            f"{_short(start.get('uid', ''))} began with {expected} measured pixels but the runs "
+            f"before it hold {sampler.n_measured}; the catalogue does not hold the whole scan"
+        )
+
+
+def _ingest_run(sampler: Any, run: Any) -> None:
+    """Ingest one step run's finite readings, batch by batch, in measurement order."""
     points, values, order = replay_points(run)
     if len(points) == 0:
-        return sampler
+        return
     table = run["primary"].read()
     seq = _column(table, "fastscan_seq").astype(np.int64)
     batch_of = dict(zip(seq.tolist(), _column(table, "fastscan_batch").astype(np.int64).tolist()))
@@ -288,4 +388,3 @@ def sampler_from_run(run: Any, *, model: Any = None, check_model: bool = True,
         sel = (batches == batch) & finite
         if sel.any():
             sampler.ingest(points[sel], values[sel])
-    return sampler

@@ -37,6 +37,8 @@ MODULES = [
     "fastscan._stop_knobs",
     "fastscan.plans.device_checks",
     "fastscan.plans.coverage_note",
+    "fastscan.plans.continuation",
+    "fastscan.service.remote_options",
     "fastscan.estimate",
     "fastscan._estimate_report",
 ]

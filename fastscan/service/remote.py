@@ -37,6 +37,7 @@ from fastscan.service.client import (
     _raise_for,
 )
 from fastscan.service.protocol import DEFAULT_ADDRESS
+from fastscan.service.remote_options import check_options
 from fastscan.service.remote_settings import RemoteSettings
 from fastscan.service.sessions import CREATE_KEYS, read_state_log
 
@@ -112,9 +113,7 @@ class RemoteSampler(RemoteSettings, metaclass=SettableMeta):
         self._check_fallback(fallback)
         if "model" in sampler_kwargs:
             raise ValueError("a RemoteSampler cannot send a model; the service uses its own")
-        unknown = set(sampler_kwargs) - set(_SAMPLER_DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown Sampler option(s) {sorted(unknown)}")
+        check_options(sampler_kwargs, owner="RemoteSampler", also=self._client_names())
         self.shape = check_shape(shape)
         self.session = session
         self.fallback = fallback

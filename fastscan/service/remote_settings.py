@@ -31,6 +31,7 @@ from typing import Any
 
 from fastscan._settable import _GIVEN
 from fastscan.service.client import _SAMPLER_DEFAULTS, ServiceUnavailable
+from fastscan.service.remote_options import SESSION_OPTIONS, describe_unknown
 
 __all__ = ["CLIENT_KNOBS", "RemoteSettings"]
 
@@ -54,15 +55,20 @@ class RemoteSettings:
     close: Any
 
     @classmethod
-    def _setting_names(cls) -> frozenset[str]:
-        """The constructor's named arguments and the Sampler options it forwards."""
+    def _client_names(cls) -> frozenset[str]:
+        """The constructor's named arguments (``shape``, ``session``, ``timeout``, ...)."""
         kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-        named = {p.name for p in parameters if p.kind in kinds}
-        return frozenset(named | set(_SAMPLER_DEFAULTS)) - {"model"}
+        return frozenset(p.name for p in parameters if p.kind in kinds)
+
+    @classmethod
+    def _setting_names(cls) -> frozenset[str]:
+        """The constructor's named arguments and the Sampler options the service accepts."""
+        return cls._client_names() | SESSION_OPTIONS
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name[0] != "_" and _GIVEN in self.__dict__ and name in self._setting_names():
+        routed = name in self._setting_names() or name in _SAMPLER_DEFAULTS  # (else refused)
+        if name[0] != "_" and _GIVEN in self.__dict__ and routed:
             self.set_params(**{name: value})
         else:
             object.__setattr__(self, name, value)
@@ -90,8 +96,8 @@ class RemoteSettings:
         unknown = sorted(set(params) - cls._setting_names())
         if unknown:
             raise TypeError(
-                f"{cls.__name__}.set_params got unknown settings {unknown}; "
-                f"its settings: {sorted(cls._setting_names())}"
+                f"{cls.__name__}.set_params got unknown settings {unknown}: "
+                f"{describe_unknown(unknown, cls._client_names())}"
             )
         session = sorted(set(params) - CLIENT_KNOBS)
         if session:
