@@ -204,21 +204,7 @@ def test_the_summary_of_an_aborted_step_scan_is_kept(rig) -> None:
 def test_the_summary_of_an_aborted_fly_scan_is_kept() -> None:
     from fastscan.plans import last_summary
 
-    sampler = FlySampler(SHAPE, motion=MOTION, max_coverage=0.5, initial_spacing=6, seed=0)
-    RE = RunEngine(call_returns_result=True)
-    pages = []
-
-    def pauser(name, doc):
-        if name == "event_page":
-            pages.append(doc)
-            if len(pages) == 3:
-                _pause_from_thread(RE)
-
-    RE.subscribe(pauser)
-    with pytest.raises(RunEngineInterrupted):
-        RE(autonomous_fly_scan(sim_flyer(), sampler, grid=GRID, motion=MOTION, stream=False))
-    result = RE.abort()
-    assert result.exit_status == "abort"
+    sampler = _aborted_fly_scan(RunEngine(call_returns_result=True))
     summary = last_summary()
     assert isinstance(summary, FlyScanSummary) and len(summary.run_uids) == 1
     assert summary.n_samples > 0 and summary.coverage == sampler.coverage < 0.5
