@@ -5,9 +5,11 @@ Schema ``fastscan.sampler-state/2`` is an uncompressed ``.npz`` (no pickle):
 ``header``
     JSON: ``schema``, ``params`` (:meth:`Sampler.get_params`), ``motion``,
     ``batches`` (how many readings came in each :meth:`Sampler.ingest`, as in
-    schema /1), ``model`` (``name``, ``sha256``) and ``state`` (measured count,
+    schema /1), ``model`` (``name``, ``sha256``), ``state`` (measured count,
     whether the ERD map exists, intensity scale, reference range, reading
-    min/max, offset table radius, stop-rule memory).
+    min/max, offset table radius, stop-rule memory) and ``runs`` (null, or the
+    stored Bluesky runs its readings came from, :mod:`fastscan.run_chain`;
+    absent in older files).
 ``points``, ``values``
     Every reading in order.
 ``initial``
@@ -48,6 +50,7 @@ from fastscan._npz import existing_npz
 from fastscan.erd.estimator import SHIPPED_MODELS, ERDModel, load_model
 from fastscan.neighbors import OffsetTable
 from fastscan.route import MotionModel
+from fastscan.run_chain import ATTR, RunChain, chain_from_json, chain_to_json
 from fastscan.selection import TileMax
 
 SCHEMA = "fastscan.sampler-state/2"
@@ -86,6 +89,7 @@ def save(sampler: Any, path: str | Path) -> Path:
     path = Path(path)
     rule = sampler.stop_rule
     n_channels = sampler.n_channels
+    chain = getattr(sampler, ATTR, None)
 
     def grid(array: np.ndarray) -> np.ndarray:
         return array[0] if n_channels == 1 else array
@@ -96,6 +100,8 @@ def save(sampler: Any, path: str | Path) -> Path:
         "motion": None if sampler.motion is None else dataclasses.asdict(sampler.motion),
         "batches": [len(p) for p in sampler._log_points],
         "model": {"name": sampler.model.name, "sha256": sampler.model.sha256},
+        # the stored runs its readings came from (fastscan.run_chain), when it was in any
+        "runs": None if not isinstance(chain, RunChain) else chain_to_json(chain),
         "state": {
             "n_measured": sampler._n_measured,
             "active": sampler._active,
@@ -232,6 +238,12 @@ def load(cls: type, path: str | Path, *, model: ERDModel | str | Path | None = N
     except TypeError as exc:  # settings this version does not know
         raise ValueError(f"{path}: settings this fastscan cannot use ({exc})") from None
     _restore(sampler, path, header.get("state", {}), arrays, batches)
+    if header.get("runs") is not None:
+        try:
+            chain = chain_from_json(header["runs"], sampler.n_measured)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        object.__setattr__(sampler, ATTR, chain)
     return sampler
 
 

@@ -9,11 +9,12 @@ the run began:
 - ``continues``: the uids of the earlier runs whose readings it held, in order;
 - ``n_measured_at_start``: its ``n_measured`` then;
 - ``unstored_at_start``: how many of those measured pixels no run of the chain stored
-  (readings fed by hand, a sampler loaded from a state file, a service session attached
-  to), 0 when the chain holds them all.
+  (readings fed by hand, a service session attached to), 0 when the chain holds them all.
 
-The chain is remembered on the sampler object itself (a private attribute,
-:data:`ATTR`) when a run ends; :func:`fastscan.plans.sampler_from_run` rebuilds it from
+The chain is remembered on the sampler object itself when a run ends (a private
+attribute, :data:`ATTR`, holding a :class:`fastscan.run_chain.RunChain`; a state file
+written by :meth:`fastscan.Sampler.save` keeps it, so a sampler saved and loaded again
+still names its runs); :func:`fastscan.plans.sampler_from_run` rebuilds it from
 the catalogue and sets it on the sampler it returns, so a rebuilt sampler continued in a
 new run is followed too.
 
@@ -35,38 +36,17 @@ Examples
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from fastscan.plans.steps import n_measured
+from fastscan.run_chain import ATTR, RunChain
 
 __all__ = ["ATTR", "KEY", "RunChain", "continuation_md", "remember_runs", "with_continuation"]
 
 logger = logging.getLogger("fastscan.plans")
 
-#: the sampler attribute holding its :class:`RunChain`
-ATTR = "_fastscan_run_chain"
 #: the key of the record in the start document's ``md["fastscan"]``
 KEY = "continuation"
-
-
-@dataclass(frozen=True)
-class RunChain:
-    """The stored runs a sampler's readings came from.
-
-    Attributes
-    ----------
-    uids : tuple of str
-        The runs, in the order they ran.
-    n_measured : int
-        The sampler's ``n_measured`` when the last of them ended.
-    unstored : int
-        Measured pixels among those that no run of the chain stored.
-    """
-
-    uids: tuple[str, ...]
-    n_measured: int
-    unstored: int = 0
 
 
 def continuation_md(sampler: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from honesty import assert_honest_devices
 from fastscan import Sampler
 from fastscan.fly import FlySampler
 from fastscan.plans import autonomous_fly_scan, autonomous_scan, load_run, sampler_from_run
+from fastscan.run_chain import ATTR, RunChain
 
 KEY = "continuation"
 
@@ -190,3 +191,48 @@ def test_a_continued_fly_run_records_what_its_sampler_held(catalog, writer) -> N
     assert record == {"continues": [first], "n_measured_at_start": held, "unstored_at_start": 0}
     with pytest.raises(ValueError, match="is a fly scan"):
         sampler_from_run(load_run(catalog, second), catalog)  # (refused, as before)
+
+
+@pytest.mark.slow
+def test_a_sampler_saved_and_loaded_still_names_its_runs(catalog, writer, tmp_path) -> None:
+    RE, rig = _engine(writer), point_rig()
+    live = _sampler(0.05)
+    first = _scan(RE, live, rig)
+    path = live.save(tmp_path / "state.npz")
+    loaded = Sampler.load(path)
+    loaded.max_coverage = 0.08  # the next run goes on from the file, as after a restart
+    second = _scan(RE, loaded, rig)
+    writer.flush()
+    run = load_run(catalog, second)
+    record = run.metadata["start"]["fastscan"][KEY]
+    assert record == {
+        "continues": [first],
+        "n_measured_at_start": live.n_measured,
+        "unstored_at_start": 0,
+    }
+    _assert_same(sampler_from_run(run, catalog), loaded)
+    assert_honest_devices(loaded, rig[0])
+
+
+def test_a_state_file_with_a_bad_run_record_is_refused(tmp_path) -> None:
+    import json
+
+    sampler = _sampler(0.05)
+    points = np.array([[3, 4], [20, 30]])
+    sampler.ingest(points, np.array([1.0, 2.0]))
+    object.__setattr__(sampler, ATTR, RunChain(("a",), 2))
+    path = sampler.save(tmp_path / "state.npz")
+    assert getattr(Sampler.load(path), ATTR) == RunChain(("a",), 2)
+    with np.load(path) as data:
+        arrays = {key: data[key] for key in data.files}
+    header = json.loads(str(arrays["header"]))
+    header["runs"]["n_measured"] = 5  # more than the file's sampler holds
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    bad = r"bad\.npz: the run record's n_measured must be an integer in \[0, 2\], got 5"
+    with pytest.raises(ValueError, match=bad):
+        Sampler.load(tmp_path / "bad.npz")
+    header["runs"] = None  # a sampler in no run: nothing to name
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "none.npz", **arrays)
+    assert not hasattr(Sampler.load(tmp_path / "none.npz"), ATTR)

@@ -38,6 +38,7 @@ MODULES = [
     "fastscan.plans.device_checks",
     "fastscan.plans.coverage_note",
     "fastscan.plans.continuation",
+    "fastscan.run_chain",
     "fastscan.service.remote_options",
     "fastscan.estimate",
     "fastscan._estimate_report",
