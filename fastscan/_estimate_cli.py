@@ -57,18 +57,9 @@ def _run_estimate(args: argparse.Namespace) -> int:
     """Print the estimate (tables, or ``--json``); 0."""
     from fastscan._estimate_report import format_estimate
     from fastscan.estimate import estimate_scan, parse_shape
-    from fastscan.motion import MotionModel
+    from fastscan.motion import motion_from_flags
 
-    shape = parse_shape(args.shape)
-    motion = MotionModel(
-        velocity=(args.velocity, args.velocity),
-        acceleration=(args.acceleration, args.acceleration),
-        settle_time=args.settle,
-        dwell=args.dwell,
-        point_overhead=args.point_overhead,
-        line_overhead=args.line_overhead,
-    )
-    estimate = estimate_scan(shape, motion, dwells=args.dwells)
+    estimate = estimate_scan(parse_shape(args.shape), motion_from_flags(args), dwells=args.dwells)
     if args.json:
         print(json.dumps(estimate.to_dict(), indent=1))
     else:

@@ -36,7 +36,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["METRICS", "NANOPROBE", "MotionModel", "axis_time", "motor_travel", "move_times"]
+__all__ = [
+    "METRICS",
+    "NANOPROBE",
+    "MotionModel",
+    "axis_time",
+    "motion_from_flags",
+    "motor_travel",
+    "move_times",
+]
 
 METRICS = ("simultaneous", "euclidean", "manhattan")
 
@@ -229,6 +237,32 @@ class MotionModel:
             [*self.velocity, *self.acceleration, self.settle_time, METRICS.index(self.metric)],
             float,
         )
+
+
+def motion_from_flags(flags: Any) -> MotionModel:
+    """The model of the command line's six beam-time flags, in pixel units, both axes alike.
+
+    ``flags`` is anything with the attributes ``dwell``, ``velocity``, ``acceleration``,
+    ``settle``, ``point_overhead`` and ``line_overhead`` (the parsed arguments of
+    ``fastscan simulate`` or ``fastscan estimate``, or a ``SimulateConfig``); the model
+    checks each value as its constructor does.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> flags = SimpleNamespace(dwell=0.001, velocity=500.0, acceleration=5000.0,
+    ...                         settle=0.01, point_overhead=0.025, line_overhead=0.05)
+    >>> motion_from_flags(flags).velocity
+    (500.0, 500.0)
+    """
+    return MotionModel(
+        velocity=(flags.velocity, flags.velocity),
+        acceleration=(flags.acceleration, flags.acceleration),
+        settle_time=flags.settle,
+        dwell=flags.dwell,
+        point_overhead=flags.point_overhead,
+        line_overhead=flags.line_overhead,
+    )
 
 
 def check_motion(motion: object) -> MotionModel:

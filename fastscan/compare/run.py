@@ -25,7 +25,7 @@ from fastscan.folders import writable_folder
 from fastscan.imageio import load_maps
 from fastscan.jsonsafe import dumps
 from fastscan.metrics import biharmonic_reconstruction, image_scores, nrmse, ssim
-from fastscan.motion import NANOPROBE, MotionModel
+from fastscan.motion import NANOPROBE, MotionModel, motion_from_flags
 from fastscan.replay import (
     SimulatedDetector,
     Snapshot,
@@ -83,14 +83,7 @@ class SimulateConfig:
 
     def motion(self) -> MotionModel:
         """The beam-time model in pixel units (both axes alike), validated."""
-        return MotionModel(
-            velocity=(self.velocity, self.velocity),
-            acceleration=(self.acceleration, self.acceleration),
-            settle_time=self.settle,
-            dwell=self.dwell,
-            point_overhead=self.point_overhead,
-            line_overhead=self.line_overhead,
-        )
+        return motion_from_flags(self)
 
 
 def points_done(done: int, total: int) -> str:
