@@ -7,7 +7,7 @@ from __future__ import annotations
 from ophyd.sim import SynAxis
 
 from fastscan.motion import MotionModel
-from fastscan.phantoms import make_phantom
+from fastscan.phantoms import make_phantom, make_xrf_maps
 from fastscan.plans import Grid
 from fastscan.sim.detector import SimDetector
 from fastscan.sim.flyer import SimFlyer
@@ -29,3 +29,15 @@ def sim_flyer() -> SimFlyer:
     """A flyer over :data:`IMAGE` with :data:`MOTION`'s limits and travel."""
     return SimFlyer("flyer", IMAGE, GRID, velocity_limit=MOTION.velocity,
                     acceleration=MOTION.acceleration, travel=MOTION.travel)  # fmt: skip
+
+
+def xrf_rig(elements: tuple[str, ...] = ("Fe", "Cu"), seed: int = 41):
+    """One point detector per element over seeded XRF maps, and their two motors.
+
+    Returns ``(maps, rois, x, y)``: ``maps`` (n_elements, *SHAPE) in ``elements``' order,
+    ``rois[i]`` reading ``maps[i]`` as signal ``f"{elements[i]}_value"``.
+    """
+    maps, names = make_xrf_maps(SHAPE, seed=seed)
+    maps = maps[[names.index(e) for e in elements]]
+    x, y = SynAxis(name="x"), SynAxis(name="y")
+    return maps, [SimDetector(e, m, GRID, x, y) for e, m in zip(elements, maps)], x, y

@@ -17,12 +17,11 @@ import logging
 import numpy as np
 import pytest
 from bluesky import RunEngine
-from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, point_rig, sim_flyer
-from ophyd.sim import SynAxis
+from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, point_rig, sim_flyer, xrf_rig
 
 from fastscan import Sampler
 from fastscan.fly import FlySampler
-from fastscan.phantoms import XRF_ELEMENTS, make_xrf_maps
+from fastscan.phantoms import XRF_ELEMENTS
 from fastscan.plans import (
     Grid,
     autonomous_fly_scan,
@@ -33,7 +32,6 @@ from fastscan.plans import (
     sampler_from_run,
 )
 from fastscan.plans.fly import to_pixels
-from fastscan.sim.detector import SimDetector
 
 
 @pytest.fixture
@@ -253,11 +251,8 @@ def test_a_fly_run_reads_back_the_samples_its_sampler_got(catalog, writer) -> No
 
 def test_a_multichannel_step_run_reads_back_every_channel(catalog, writer) -> None:
     elements = ("Fe", "Cu")
-    maps, names = make_xrf_maps(SHAPE, seed=41)
     assert set(elements) <= set(XRF_ELEMENTS)
-    maps = maps[[names.index(e) for e in elements]]
-    x, y = SynAxis(name="x"), SynAxis(name="y")
-    rois = [SimDetector(e, m, GRID, x, y) for e, m in zip(elements, maps)]
+    maps, rois, x, y = xrf_rig(elements)
     RE = RunEngine(call_returns_result=True)
     RE.subscribe(writer)
     keys = [f"{e}_value" for e in elements]

@@ -17,13 +17,11 @@ import numpy as np
 import pytest
 from bluesky import RunEngine
 from bluesky.utils import RunEngineInterrupted
-from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, point_rig, sim_flyer
-from ophyd.sim import SynAxis
+from bluesky_rig import GRID, IMAGE, MOTION, SHAPE, point_rig, sim_flyer, xrf_rig
 
 from fastscan import Sampler
 from fastscan.fly import FlySampler, segments_to_points
 from fastscan.fly.auto import AutoSampler
-from fastscan.phantoms import make_xrf_maps
 from fastscan.plans import (
     FlyScanSummary,
     Grid,
@@ -33,7 +31,6 @@ from fastscan.plans import (
     autonomous_scan,
     rel_autonomous_scan,
 )
-from fastscan.sim.detector import SimDetector
 
 
 @pytest.fixture
@@ -336,10 +333,7 @@ def test_a_negative_width_is_refused_when_the_plan_is_made(
 # ---------------------------------------------------------------- 5. LivePlot, several channels
 def test_liveplot_draws_a_multichannel_step_run(tmp_path) -> None:
     elements = ("Fe", "Cu")
-    maps, names = make_xrf_maps(SHAPE, seed=41)
-    maps = maps[[names.index(e) for e in elements]]
-    x, y = SynAxis(name="x"), SynAxis(name="y")
-    rois = [SimDetector(e, m, GRID, x, y) for e, m in zip(elements, maps)]
+    _maps, rois, x, y = xrf_rig(elements)
     frames = []
 
     class Recording(LivePlot):
