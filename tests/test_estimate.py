@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from slow_stage import FLAGS, SHAPE, TIMING  # the stage fastscan simulate is checked with
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, fly_timing, time_breakdown
 from fastscan.cli import main
@@ -23,17 +24,6 @@ from fastscan.fly import Segment
 from fastscan.fly.choice import ROW_GINI_HIGH, ROW_GINI_LOW, choose_mode_rows, step_gain
 from fastscan.motion import NANOPROBE, MotionModel
 from fastscan.phantoms import make_phantom
-
-TIMING = {  # a slow stage, not the defaults, so the flags must reach both commands
-    "dwell": 0.004,
-    "velocity": 300.0,
-    "acceleration": 2000.0,
-    "settle": 0.008,
-    "point_overhead": 0.02,
-    "line_overhead": 0.04,
-}
-FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TIMING.items()]
-SHAPE = (48, 64)
 
 
 def test_every_4th_row_at_1_ms_is_the_measured_35_4_s():

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 from honesty import assert_honest_scan
+from slow_stage import FLAGS, SHAPE, TIMING
 
 from fastscan.beamtime import Trajectory, TrajectoryBuilder, check_trajectory
 from fastscan.cli import main
@@ -21,16 +22,6 @@ from fastscan.motion import MotionModel
 from fastscan.phantoms import make_phantom
 from fastscan.replay import SimulatedDetector, replay
 from fastscan.strategies import STRATEGIES, SegmentSampler, StrategySettings, make_strategy_sampler
-
-SHAPE = (48, 64)
-TIMING = {  # a slow stage, so motion is a visible part of every gap
-    "dwell": 0.004,
-    "velocity": 300.0,
-    "acceleration": 2000.0,
-    "settle": 0.008,
-    "point_overhead": 0.02,
-    "line_overhead": 0.04,
-}
 
 
 def trapezoid(d: float, v: float, a: float) -> float:
@@ -81,10 +72,9 @@ def simulated(tmp_path_factory):
     np.save(image, make_phantom("flakes", SHAPE, seed=5))
     out = folder / "out"
     names = ",".join(STRATEGIES)
-    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TIMING.items()]
     code = main(["simulate", "--image", str(image), "--strategies", names, "--coverages",
                  "0.03,0.08", "--batch-size", "16", "--no-biharmonic", "-q", "--out", str(out),
-                 *flags])  # fmt: skip
+                 *FLAGS])  # fmt: skip
     assert code == 0
     return out
 
