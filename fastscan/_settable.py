@@ -70,15 +70,21 @@ def _arguments(cls: type, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]
 
 
 @functools.cache
+def constructor_names(klass: type) -> frozenset[str]:
+    """The named parameters of ``klass.__init__`` (not ``self``, not ``*args``/``**kwargs``)."""
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
+    return frozenset(p.name for p in parameters if p.kind in kinds)
+
+
+@functools.cache
 def _settings(cls: type) -> frozenset[str]:
     """The named constructor parameters of ``cls`` and of its Settable bases (a subclass
     that fixes some of its base's settings, e.g. ClassicSampler, refuses them itself)."""
-    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     names: set[str] = set()
     for klass in cls.__mro__:
         if issubclass(klass, Settable) and "__init__" in klass.__dict__:
-            parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]
-            names.update(p.name for p in parameters if p.kind in kinds)
+            names.update(constructor_names(klass))
     return frozenset(names)
 
 

@@ -26,10 +26,9 @@ settings live in the service's session, made when the RemoteSampler attached.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-from fastscan._settable import _GIVEN
+from fastscan._settable import _GIVEN, constructor_names
 from fastscan.service.client import _SAMPLER_DEFAULTS, ServiceUnavailable
 from fastscan.service.remote_options import SESSION_OPTIONS, describe_unknown
 
@@ -57,9 +56,7 @@ class RemoteSettings:
     @classmethod
     def _client_names(cls) -> frozenset[str]:
         """The constructor's named arguments (``shape``, ``session``, ``timeout``, ...)."""
-        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]
-        return frozenset(p.name for p in parameters if p.kind in kinds)
+        return constructor_names(cls)
 
     @classmethod
     def _setting_names(cls) -> frozenset[str]:
@@ -67,8 +64,11 @@ class RemoteSettings:
         return cls._client_names() | SESSION_OPTIONS
 
     def __setattr__(self, name: str, value: Any) -> None:
-        routed = name in self._setting_names() or name in _SAMPLER_DEFAULTS  # (else refused)
-        if name[0] != "_" and _GIVEN in self.__dict__ and routed:
+        if (
+            name[0] != "_"
+            and _GIVEN in self.__dict__
+            and (name in self._setting_names() or name in _SAMPLER_DEFAULTS)  # (else refused)
+        ):
             self.set_params(**{name: value})
         else:
             object.__setattr__(self, name, value)
