@@ -253,7 +253,8 @@ def sampler_from_run(run: Any, catalog: Any = None, *, model: Any = None,
     ValueError
         For a fly run; for a continued run without ``catalog``, or whose earlier
         readings are not all in the runs it names (missing from the catalogue, or
-        readings no run stored: a sampler fed by hand or loaded from a state file).
+        readings no run stored: a sampler fed by hand, or loaded from a state file
+        written without its runs).
         A partial sampler is never returned.
 
     Non-finite readings (stored when a detector failed) are skipped. The sampler
@@ -332,8 +333,8 @@ def _earlier_runs(start: dict[str, Any], catalog: Any) -> list[Any]:
         raise ValueError(
             f"run {this} continued a sampler that already held {n_start} measured pixels, "
             f"{unstored} of them from readings no stored run holds{chain} (fed by hand, "
-            "loaded from a state file or a service session attached to): the catalogue "
-            "cannot rebuild it; replay_points(run) gives this run's own readings"
+            "a service session attached to, or a state file written without its runs): the "
+            "catalogue cannot rebuild it; replay_points(run) gives this run's own readings"
         )
     if not uids:
         return []
